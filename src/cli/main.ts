@@ -1,0 +1,55 @@
+// The `guidance-sampler` command line. Exit status: 0 success, 2 bad input
+// (spec or arguments), 1 any other failure.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SpecError } from '../spec/errors.ts';
+import { checkOutPath, loadSpecWithOverrides, runSpec } from './run.ts';
+
+function integerArg(name: string) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`${name} must be an integer, got ${value}`);
+    return Number(value);
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('guidance-sampler')
+    .description('Sample guided diffusions on exact Gaussian and uniform-box mixtures (WebGPU, with an f64 CPU reference)')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('run')
+    .description('sample the spec and print a JSON summary on stdout')
+    .argument('<spec>', 'experiment spec (JSON, see README / SPEC.md)')
+    .addOption(new Option('--backend <backend>', 'where to sample').choices(['cpu', 'webgpu']).default('cpu'))
+    .option('--particles <n>', 'override the spec\'s particle count', integerArg('--particles'))
+    .option('--seed <s>', 'override the spec\'s seed', integerArg('--seed'))
+    .option('--out <file.npy>', 'write all particles as an N x dim .npy file')
+    .addOption(new Option('--dtype <dtype>', 'dtype of the --out file').choices(['f32', 'f64']).default('f32'))
+    .exitOverride()
+    .action(async (specPath: string, opts) => {
+      const spec = loadSpecWithOverrides(specPath, { particles: opts.particles, seed: opts.seed });
+      if (opts.out) checkOutPath(opts.out);
+      const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype });
+      process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message?: string };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    if (e.code?.startsWith('commander.')) return 2; // commander already printed the usage error
+    if (err instanceof SpecError) {
+      process.stderr.write(`guidance-sampler: invalid spec\n${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`guidance-sampler: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,138 @@
+// `guidance-sampler run`: validate the spec, sample on a backend, print the summary,
+// optionally write the particles. Every check that can fail on the user's input
+// happens before any work starts and before any file is opened.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { SpecError } from '../spec/errors.ts';
+import { parseSpec } from '../spec/parse.ts';
+import type { ExperimentSpec } from '../spec/types.ts';
+import { sampleCpu } from '../cpu/reference.ts';
+import { planGuidance } from '../guidance/guidance.ts';
+import { boundedSupport, SummaryAccumulator, type Summary } from '../metrics/summary.ts';
+import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
+
+export interface RunOptions {
+  backend: 'cpu' | 'webgpu';
+  particles?: number;
+  seed?: number;
+  out?: string;
+  dtype: 'f32' | 'f64';
+}
+
+export interface RunReport extends Summary {
+  backend: string;
+  adapter: string | null;
+  elapsedSeconds: number;
+  spec: { target: string; process: string; guidance: string; solver: string; steps: number; seed: number };
+}
+
+/** Reads the spec file and applies command-line overrides, then validates. Throws SpecError. */
+export function loadSpecWithOverrides(path: string, overrides: { particles?: number; seed?: number }): ExperimentSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new SpecError([{ path: '(file)', message: `cannot read ${path}: ${(err as Error).message}` }]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new SpecError([{ path: '(file)', message: `${path} is not valid JSON: ${(err as Error).message}` }]);
+  }
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+    const obj = raw as Record<string, unknown>;
+    if (overrides.particles !== undefined) obj.particles = overrides.particles;
+    if (overrides.seed !== undefined) obj.seed = overrides.seed;
+  }
+  return parseSpec(raw);
+}
+
+/** Checks an --out path before any work: a .npy name in an existing folder, not a folder itself. */
+export function checkOutPath(out: string): void {
+  if (!out.endsWith('.npy')) throw new SpecError([{ path: '--out', message: `expected a file name ending in .npy, got ${out}` }]);
+  const dir = dirname(resolve(out));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new SpecError([{ path: '--out', message: `folder ${dir} does not exist` }]);
+  }
+  if (existsSync(out) && statSync(out).isDirectory()) throw new SpecError([{ path: '--out', message: `${out} is a folder` }]);
+}
+
+function progressBar(label: string): { update(done: number, total: number): void; stop(): void } {
+  if (!process.stderr.isTTY) return { update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} particles | eta {eta}s`, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(done, total) {
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
+      bar.update(done);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<RunReport> {
+  const started = performance.now();
+  const guidance = planGuidance(spec);
+  const support = boundedSupport(guidance.model, guidance.target);
+  const bar = progressBar(opts.backend);
+  let adapter: string | null = null;
+  const acc = new SummaryAccumulator(spec.dim, spec.particles, support, opts.backend === 'cpu' ? 'f64' : 'f32');
+  try {
+    if (opts.backend === 'cpu') {
+      const result = sampleCpu(spec, { onProgress: (done, total) => bar.update(done, total) });
+      acc.add(result.particles, result.count);
+      if (opts.out) {
+        const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
+        await writeNpyAtomic(opts.out, result.count, result.dim, dtype, (write) => write(result.particles));
+      }
+    } else {
+      const { sampleWebGpu } = await import('../gpu/sampler.ts');
+      const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
+      const consume = async (onChunk: (chunk: Float32Array, count: number) => void) =>
+        sampleWebGpu(spec, {
+          onChunk,
+          onProgress: (done, total) => bar.update(done, total),
+          onAdapter: (name) => {
+            adapter = name;
+          },
+        });
+      if (opts.out) {
+        await writeNpyAtomic(opts.out, spec.particles, spec.dim, dtype, (write) =>
+          consume((chunk, count) => {
+            acc.add(chunk, count);
+            write(chunk.subarray(0, count * spec.dim));
+          }),
+        );
+      } else {
+        await consume((chunk, count) => acc.add(chunk, count));
+      }
+    }
+  } finally {
+    bar.stop();
+  }
+  const summary = acc.finish();
+  return {
+    ...summary,
+    backend: opts.backend,
+    adapter,
+    elapsedSeconds: (performance.now() - started) / 1000,
+    spec: {
+      target: spec.target,
+      process: spec.process.kind,
+      guidance: spec.guidance.kind,
+      solver: spec.solver.kind,
+      steps: spec.solver.steps,
+      seed: spec.seed,
+    },
+  };
+}

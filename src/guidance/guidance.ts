@@ -1,0 +1,61 @@
+// Every guidance kind of SPEC.md is a combination of two groups' scores,
+//   s = gammaTarget(t) s_target + gammaNegative(t) s_negative,
+// with gammaTarget + gammaNegative = 1:
+//   none:        (1, 0)
+//   cfg:         (1 + w, -w)        against the chosen negative
+//   classifier:  (w, 1 - w)         against the unconditional law, since
+//                s_u + w grad log p_t(c|x) = s_u + w (s_c - s_u) exactly.
+// The coefficients summing to 1 is what lets the ODE velocity be written without
+// dividing by alpha (see src/solvers/velocity.ts).
+import type { ExperimentSpec, GuidanceSpec } from '../spec/types.ts';
+import { addDistribution, buildModel, classGroup, type Group, type MixtureModel } from '../model/mixture.ts';
+import { scheduleAt } from './schedule.ts';
+
+export interface GuidancePlan {
+  model: MixtureModel;
+  target: Group;
+  /** null when the guidance needs no second score. */
+  negative: Group | null;
+  /** [gammaTarget, gammaNegative] at time t. */
+  coefficients(t: number): [number, number];
+}
+
+export function guidanceWeightAt(g: GuidanceSpec, t: number): number {
+  return g.kind === 'none' ? 0 : scheduleAt(g.w, t);
+}
+
+/** Builds the model (with any inline negative appended to its component table) and the guidance. */
+export function planGuidance(spec: ExperimentSpec): GuidancePlan {
+  const model = buildModel(spec);
+  const target = classGroup(model, spec.target);
+  const g = spec.guidance;
+  switch (g.kind) {
+    case 'none':
+      return { model, target, negative: null, coefficients: () => [1, 0] };
+    case 'cfg': {
+      let negative: Group;
+      if (g.negative.kind === 'unconditional') negative = model.unconditional;
+      else if (g.negative.kind === 'class') negative = classGroup(model, g.negative.name);
+      else negative = addDistribution(model.components, g.negative.distribution, model.dim, 'negative');
+      return {
+        model,
+        target,
+        negative,
+        coefficients: (t) => {
+          const w = scheduleAt(g.w, t);
+          return [1 + w, -w];
+        },
+      };
+    }
+    case 'classifier':
+      return {
+        model,
+        target,
+        negative: model.unconditional,
+        coefficients: (t) => {
+          const w = scheduleAt(g.w, t);
+          return [w, 1 - w];
+        },
+      };
+  }
+}

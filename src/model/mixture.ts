@@ -1,0 +1,146 @@
+// The data distribution as one table of components shared by every class, and
+// "groups" (a class, the unconditional law, an inline negative) that are weighted
+// subsets of that table. One evaluation computes each component once; every
+// group's log-density and score is then a log-sum-exp over its entries. The GPU
+// kernel follows the same structure.
+import type { Distribution, ExperimentSpec } from '../spec/types.ts';
+import { componentLogDensityAndScore, makeScratch, prepareComponent, type PreparedComponent } from './components.ts';
+
+export interface GroupEntry {
+  component: number;
+  /** log of the entry's weight within the group (weights sum to 1). */
+  logWeight: number;
+}
+
+export interface Group {
+  name: string;
+  entries: GroupEntry[];
+}
+
+export interface MixtureModel {
+  dim: number;
+  components: PreparedComponent[];
+  /** One group per class, in spec order, with log p(c). */
+  classes: { name: string; logPrior: number; group: Group }[];
+  /** p(x) = sum_c p(c) p(x | c). */
+  unconditional: Group;
+}
+
+export function buildModel(spec: Pick<ExperimentSpec, 'dim' | 'classes'>): MixtureModel {
+  const components: PreparedComponent[] = [];
+  const classes = spec.classes.map((cls) => ({
+    name: cls.name,
+    logPrior: Math.log(cls.weight),
+    group: addDistribution(components, cls, spec.dim, cls.name),
+  }));
+  const unconditional: Group = {
+    name: 'unconditional',
+    entries: classes.flatMap((c) => c.group.entries.map((e) => ({ component: e.component, logWeight: c.logPrior + e.logWeight }))),
+  };
+  return { dim: spec.dim, components, classes, unconditional };
+}
+
+/** Appends a distribution's components to the table and returns its group. */
+export function addDistribution(components: PreparedComponent[], dist: Distribution, dim: number, name: string): Group {
+  const entries = dist.components.map((c) => {
+    components.push(prepareComponent(c, dim));
+    return { component: components.length - 1, logWeight: Math.log(c.weight) };
+  });
+  return { name, entries };
+}
+
+export function classGroup(model: MixtureModel, name: string): Group {
+  const cls = model.classes.find((c) => c.name === name);
+  if (!cls) throw new Error(`unknown class ${JSON.stringify(name)}`);
+  return cls.group;
+}
+
+/** E[x_0] under a group: the posterior mean where alpha = 0 (nothing is known of x_0 there). */
+export function groupDataMean(model: MixtureModel, group: Group): Float64Array {
+  const mean = new Float64Array(model.dim);
+  for (const e of group.entries) {
+    const m = model.components[e.component].dataMean;
+    const w = Math.exp(e.logWeight);
+    for (let i = 0; i < model.dim; i++) mean[i] += w * m[i];
+  }
+  return mean;
+}
+
+/**
+ * Evaluates the noised mixture at one point: first every component, then any group.
+ * Holds its scratch so that the hot loop allocates nothing.
+ */
+export class MixtureEvaluator {
+  readonly model: MixtureModel;
+  readonly componentLog: Float64Array;
+  readonly componentScore: Float64Array;
+  private readonly scratch;
+  private readonly oneScore: Float64Array;
+
+  constructor(model: MixtureModel) {
+    this.model = model;
+    this.componentLog = new Float64Array(model.components.length);
+    this.componentScore = new Float64Array(model.components.length * model.dim);
+    this.scratch = makeScratch(model.dim);
+    this.oneScore = new Float64Array(model.dim);
+  }
+
+  /** Computes every component's log-density and score at x for the marginal at (alpha, sigma^2). */
+  evaluateComponents(x: Float64Array, alpha: number, sigma2: number): void {
+    const d = this.model.dim;
+    this.model.components.forEach((c, k) => {
+      this.componentLog[k] = componentLogDensityAndScore(c, x, alpha, sigma2, this.oneScore, this.scratch);
+      this.componentScore.set(this.oneScore, k * d);
+    });
+  }
+
+  /** log p_t(x) of a group, from the last evaluateComponents. */
+  groupLogDensity(group: Group): number {
+    let max = -Infinity;
+    for (const e of group.entries) max = Math.max(max, e.logWeight + this.componentLog[e.component]);
+    if (max === -Infinity) return -Infinity;
+    let sum = 0;
+    for (const e of group.entries) sum += Math.exp(e.logWeight + this.componentLog[e.component] - max);
+    return max + Math.log(sum);
+  }
+
+  /** out += coefficient * grad log p_t(x) of a group; returns log p_t(x). */
+  addGroupScore(group: Group, coefficient: number, out: Float64Array): number {
+    const d = this.model.dim;
+    const logDensity = this.groupLogDensity(group);
+    for (const e of group.entries) {
+      // responsibility r_k = w_k p_k(x) / p(x)
+      const r = Math.exp(e.logWeight + this.componentLog[e.component] - logDensity);
+      const base = e.component * d;
+      for (let i = 0; i < d; i++) out[i] += coefficient * r * this.componentScore[base + i];
+    }
+    return logDensity;
+  }
+}
+
+/** Exact log p_t(x | group) at one point (convenience for tests and metrics). */
+export function logDensityAt(model: MixtureModel, group: Group, x: ArrayLike<number>, alpha: number, sigma2: number): number {
+  const ev = new MixtureEvaluator(model);
+  ev.evaluateComponents(Float64Array.from(x), alpha, sigma2);
+  return ev.groupLogDensity(group);
+}
+
+/** Exact score grad log p_t(x | group) at one point. */
+export function scoreAt(model: MixtureModel, group: Group, x: ArrayLike<number>, alpha: number, sigma2: number): Float64Array {
+  const ev = new MixtureEvaluator(model);
+  ev.evaluateComponents(Float64Array.from(x), alpha, sigma2);
+  const out = new Float64Array(model.dim);
+  ev.addGroupScore(group, 1, out);
+  return out;
+}
+
+/** The exact noised classifier p_t(c | x) for every class, in spec order. */
+export function classPosterior(model: MixtureModel, x: ArrayLike<number>, alpha: number, sigma2: number): Float64Array {
+  const ev = new MixtureEvaluator(model);
+  ev.evaluateComponents(Float64Array.from(x), alpha, sigma2);
+  const logJoint = model.classes.map((c) => c.logPrior + ev.groupLogDensity(c.group));
+  const max = Math.max(...logJoint);
+  const unnorm = logJoint.map((l) => Math.exp(l - max));
+  const total = unnorm.reduce((a, b) => a + b, 0);
+  return Float64Array.from(unnorm, (u) => u / total);
+}

@@ -1,0 +1,15 @@
+// Where the GPU and the shader sources come from. Two implementations: Dawn in Node
+// (src/platform/node.ts) and the browser's navigator.gpu (src/platform/browser.ts).
+// Everything else acquires its device through src/gpu/device.ts with one of these.
+
+export type PlatformName = 'node-dawn' | 'browser';
+
+export interface GpuPlatform {
+  readonly name: PlatformName;
+  /** A WebGPU adapter, or null when the platform has none. */
+  requestAdapter(options?: GPURequestAdapterOptions): Promise<GPUAdapter | null>;
+  /** Text of shaders/NAME.wgsl (NAME without the extension). Throws for an unknown name. */
+  shaderSource(name: string): string;
+  /** Extra words for the "no adapter" error: what to install or enable on this platform. */
+  readonly noAdapterHint: string;
+}

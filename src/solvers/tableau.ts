@@ -1,0 +1,26 @@
+// Explicit Runge-Kutta tableaus for the probability-flow ODE, and Euler-Maruyama.
+// The CPU reference and the WGSL kernel both step with these same numbers.
+import type { SolverKind } from '../spec/types.ts';
+
+export interface Tableau {
+  /** Stage times as fractions of the step: t_n + c_i h. */
+  c: number[];
+  /** a[i][j], j < i: stage i evaluates at x_n + h sum_j a[i][j] k_j. */
+  a: number[][];
+  /** Final weights: x_{n+1} = x_n + h sum_i b_i k_i. */
+  b: number[];
+  stochastic: boolean;
+}
+
+export const TABLEAUS: Record<SolverKind, Tableau> = {
+  euler: { c: [0], a: [[]], b: [1], stochastic: false },
+  heun: { c: [0, 1], a: [[], [1]], b: [0.5, 0.5], stochastic: false },
+  rk4: {
+    c: [0, 0.5, 0.5, 1],
+    a: [[], [0.5], [0, 0.5], [0, 0, 1]],
+    b: [1 / 6, 1 / 3, 1 / 3, 1 / 6],
+    stochastic: false,
+  },
+  // Euler-Maruyama on the reverse SDE: one drift evaluation plus Gaussian noise.
+  em: { c: [0], a: [[]], b: [1], stochastic: true },
+};

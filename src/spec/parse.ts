@@ -1,0 +1,614 @@
+// Validation of the experiment spec (shared/SPEC.md) into the normalised ExperimentSpec.
+//
+// Every check appends to an issue list instead of throwing, so one run reports every
+// broken rule. Each parse* helper returns undefined when its part is invalid; parseSpec
+// throws a SpecError if any issue was found, so the final assembly can assume success.
+
+import { readFileSync } from 'node:fs';
+import { CholeskyDecomposition } from 'ml-matrix';
+import { SpecError, type SpecIssue } from './errors.ts';
+import {
+  COMPONENT_KINDS,
+  GRID_KINDS,
+  GUIDANCE_KINDS,
+  PROCESS_KINDS,
+  SCHEDULE_KINDS,
+  SOLVER_KINDS,
+  type ClassSpec,
+  type Component,
+  type Covariance,
+  type ExperimentSpec,
+  type GridSpec,
+  type GuidanceSpec,
+  type NegativeSpec,
+  type ProcessSpec,
+  type SolverSpec,
+  type WSchedule,
+} from './types.ts';
+
+type Obj = Record<string, unknown>;
+type Issues = SpecIssue[];
+
+const DEFAULT_PARTICLES = 100000;
+const DEFAULT_SEED = 0;
+const MAX_U32 = 4294967295;
+/** Top-level fields a later version may define; silently ignoring them would change results. */
+const UNSUPPORTED_FIELDS = ['corrector', 'scoreError'];
+
+// ---------------------------------------------------------------------------------------
+// Entry points
+
+/** Reads and validates a spec file; a missing file or bad JSON is reported at path `(file)`. */
+export function loadSpecFile(path: string): ExperimentSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new SpecError([{ path: '(file)', message: `cannot read spec file ${path}: ${why}` }]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new SpecError([
+      { path: '(file)', message: `spec file ${path} is not valid JSON: ${(e as Error).message}` },
+    ]);
+  }
+  return parseSpec(raw);
+}
+
+/** Validates a parsed JSON value; throws SpecError listing every broken rule. */
+export function parseSpec(raw: unknown): ExperimentSpec {
+  const issues: Issues = [];
+  if (!isObject(raw)) {
+    throw new SpecError([{ path: '(spec)', message: expected('a JSON object', raw) }]);
+  }
+  for (const key of UNSUPPORTED_FIELDS) {
+    if (raw[key] !== undefined) issues.push({ path: key, message: 'not supported by this version' });
+  }
+
+  const dim = int(issues, raw.dim, 'dim', 1, Number.MAX_SAFE_INTEGER);
+  const { classes, names } = parseClasses(issues, raw.classes, dim);
+  const target = parseTarget(issues, raw.target, names);
+  const process = parseProcess(issues, raw.process);
+  const guidance = parseGuidance(issues, raw.guidance, dim, names);
+  const solver = parseSolver(issues, raw.solver, process);
+  const particles =
+    raw.particles === undefined
+      ? DEFAULT_PARTICLES
+      : int(issues, raw.particles, 'particles', 1, MAX_U32, ' (the particle index is a 32-bit counter)');
+  const seed = raw.seed === undefined ? DEFAULT_SEED : int(issues, raw.seed, 'seed', 0, MAX_U32);
+
+  if (issues.length > 0) throw new SpecError(issues);
+  return {
+    dim: dim!,
+    classes: classes!,
+    target: target!,
+    process: process!,
+    guidance: guidance!,
+    solver: solver!,
+    particles: particles!,
+    seed: seed!,
+  };
+}
+
+/** The time at which sampling starts (SPEC.md, "Forward process"). */
+export function processStartTime(process: ProcessSpec): number {
+  switch (process.kind) {
+    case 'ou':
+      return process.T;
+    case 'vp':
+    case 'flow':
+      return 1;
+    case 've':
+      return process.sigmaMax;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Data distribution
+
+/**
+ * The classes, and their names whenever every class has a valid one (even if some
+ * other part of a class is broken), so that `target` and a cfg negative can be checked.
+ */
+function parseClasses(
+  issues: Issues,
+  v: unknown,
+  dim: number | undefined,
+): { classes?: ClassSpec[]; names?: string[] } {
+  const list = nonEmptyList(issues, v, 'classes', 'a non-empty list of classes');
+  if (!list) return {};
+  const out: ClassSpec[] = [];
+  const names: string[] = [];
+  const firstIndex = new Map<string, number>();
+  let ok = true;
+  for (const [i, c] of list.entries()) {
+    const path = idx('classes', i);
+    const o = object(issues, c, path);
+    if (!o) {
+      ok = false;
+      continue;
+    }
+    const name = nonEmptyString(issues, o.name, at(path, 'name'));
+    if (name !== undefined) {
+      names.push(name);
+      const first = firstIndex.get(name);
+      if (first !== undefined) {
+        issues.push({
+          path: at(path, 'name'),
+          message: `duplicate class name ${JSON.stringify(name)} (also classes[${first}].name)`,
+        });
+      } else {
+        firstIndex.set(name, i);
+      }
+    }
+    const weight = parseWeight(issues, o.weight, at(path, 'weight'));
+    const components = parseComponents(issues, o.components, at(path, 'components'), dim);
+    if (name === undefined || weight === undefined || components === undefined) ok = false;
+    else out.push({ name, weight, components });
+  }
+  const validNames = names.length === list.length ? [...firstIndex.keys()] : undefined;
+  if (!ok) return { names: validNames };
+  const weights = normalise(out.map((c) => c.weight));
+  return { classes: out.map((c, i) => ({ ...c, weight: weights[i] })), names: validNames };
+}
+
+function parseTarget(issues: Issues, v: unknown, names: string[] | undefined): string | undefined {
+  const name = nonEmptyString(issues, v, 'target', 'the name of a class');
+  // Without a valid class list there is nothing to check the name against.
+  if (name === undefined || names === undefined) return name;
+  if (!names.includes(name)) {
+    issues.push({ path: 'target', message: `unknown class ${JSON.stringify(name)}; classes are ${quoteList(names)}` });
+    return undefined;
+  }
+  return name;
+}
+
+function parseComponents(
+  issues: Issues,
+  v: unknown,
+  path: string,
+  dim: number | undefined,
+): Component[] | undefined {
+  const list = nonEmptyList(issues, v, path, 'a non-empty list of components');
+  if (!list) return undefined;
+  const parsed = list.map((c, i) => parseComponent(issues, c, idx(path, i), dim));
+  if (parsed.some((c) => c === undefined)) return undefined;
+  const comps = parsed as Component[];
+  const weights = normalise(comps.map((c) => c.weight));
+  return comps.map((c, i) => ({ ...c, weight: weights[i] }));
+}
+
+function parseComponent(issues: Issues, v: unknown, path: string, dim: number | undefined): Component | undefined {
+  const o = object(issues, v, path);
+  if (!o) return undefined;
+  const kind = kindOf(issues, o.kind, at(path, 'kind'), COMPONENT_KINDS);
+  const weight = parseWeight(issues, o.weight, at(path, 'weight'));
+  if (kind === 'gaussian') {
+    const mean = vector(issues, o.mean, at(path, 'mean'), dim);
+    const cov = parseCov(issues, o.cov, at(path, 'cov'), dim);
+    if (weight === undefined || mean === undefined || cov === undefined) return undefined;
+    return { kind, weight, mean, cov };
+  }
+  if (kind === 'uniform') {
+    const low = vector(issues, o.low, at(path, 'low'), dim);
+    const high = vector(issues, o.high, at(path, 'high'), dim);
+    if (weight === undefined || low === undefined || high === undefined) return undefined;
+    let ok = true;
+    for (let i = 0; i < Math.min(low.length, high.length); i++) {
+      if (!(low[i] < high[i])) {
+        issues.push({
+          path: idx(at(path, 'high'), i),
+          message: `must be > low[${i}] = ${low[i]} (the box is low < x < high), got ${high[i]}`,
+        });
+        ok = false;
+      }
+    }
+    return ok ? { kind, weight, low, high } : undefined;
+  }
+  return undefined;
+}
+
+function parseCov(issues: Issues, v: unknown, path: string, dim: number | undefined): Covariance | undefined {
+  const d = dim ?? 'd';
+  const what = `a variance > 0, a list of ${d} variances, or a ${d} x ${d} covariance matrix`;
+  if (typeof v === 'number') {
+    const variance = numberWhere(issues, v, path, (x) => x > 0, '> 0 (a variance)');
+    return variance === undefined ? undefined : { kind: 'isotropic', variance };
+  }
+  if (!Array.isArray(v)) {
+    issues.push({ path, message: expected(what, v) });
+    return undefined;
+  }
+  if (v.length > 0 && v.every(Array.isArray)) return parseCovMatrix(issues, v as unknown[][], path, dim);
+  if (v.some(Array.isArray)) {
+    issues.push({ path, message: expected(what, v) + ' mixing numbers and lists' });
+    return undefined;
+  }
+  const variances = vector(issues, v, path, dim);
+  if (!variances) return undefined;
+  let ok = true;
+  variances.forEach((x, i) => {
+    if (!(x > 0)) {
+      issues.push({ path: idx(path, i), message: `must be > 0 (a variance), got ${x}` });
+      ok = false;
+    }
+  });
+  return ok ? { kind: 'diagonal', variances } : undefined;
+}
+
+function parseCovMatrix(issues: Issues, rows: unknown[][], path: string, dim: number | undefined): Covariance | undefined {
+  const n = dim ?? rows.length;
+  if (rows.length !== n) {
+    issues.push({ path, message: `expected a ${n} x ${n} matrix (dim = ${n}), got ${rows.length} rows` });
+    return undefined;
+  }
+  const parsed = rows.map((row, i) => vector(issues, row, idx(path, i), n));
+  if (parsed.some((r) => r === undefined)) return undefined;
+  const a = parsed as number[][];
+
+  // Symmetric up to rounding: a matrix printed from a float computation may differ
+  // in the last digits across the diagonal.
+  let scale = 0;
+  for (const row of a) for (const x of row) scale = Math.max(scale, Math.abs(x));
+  const tol = 1e-10 * scale;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      if (Math.abs(a[i][j] - a[j][i]) > tol) {
+        issues.push({
+          path,
+          message: `not symmetric: cov[${i}][${j}] = ${a[i][j]} but cov[${j}][${i}] = ${a[j][i]}`,
+        });
+        return undefined;
+      }
+    }
+  }
+  // Store the exactly symmetric average, which is also what ml-matrix requires.
+  const matrix = a.map((row, i) => row.map((x, j) => (x + a[j][i]) / 2));
+  if (!new CholeskyDecomposition(matrix).isPositiveDefinite()) {
+    issues.push({ path, message: 'not positive definite' });
+    return undefined;
+  }
+  return { kind: 'full', matrix };
+}
+
+// ---------------------------------------------------------------------------------------
+// Process, guidance, solver
+
+function parseProcess(issues: Issues, v: unknown): ProcessSpec | undefined {
+  const o = object(issues, v, 'process');
+  if (!o) return undefined;
+  const kind = kindOf(issues, o.kind, 'process.kind', PROCESS_KINDS);
+  switch (kind) {
+    case 'ou': {
+      const T = optNumberWhere(issues, o.T, 'process.T', 10, (x) => x > 0, '> 0');
+      return T === undefined ? undefined : { kind, T };
+    }
+    case 'vp': {
+      const betaMin = optNumberWhere(issues, o.betaMin, 'process.betaMin', 0.1, (x) => x >= 0, '>= 0');
+      const betaMax = optNumberWhere(issues, o.betaMax, 'process.betaMax', 20, (x) => x > 0, '> 0');
+      if (betaMin === undefined || betaMax === undefined) return undefined;
+      if (betaMax < betaMin) {
+        issues.push({ path: 'process.betaMax', message: `must be >= betaMin = ${betaMin}, got ${betaMax}` });
+        return undefined;
+      }
+      return { kind, betaMin, betaMax };
+    }
+    case 've': {
+      const sigmaMax = optNumberWhere(issues, o.sigmaMax, 'process.sigmaMax', 80, (x) => x > 0, '> 0');
+      return sigmaMax === undefined ? undefined : { kind, sigmaMax };
+    }
+    case 'flow':
+      return { kind };
+  }
+  return undefined;
+}
+
+function parseGuidance(
+  issues: Issues,
+  v: unknown,
+  dim: number | undefined,
+  names: string[] | undefined,
+): GuidanceSpec | undefined {
+  if (v === undefined) return { kind: 'none' };
+  const o = object(issues, v, 'guidance');
+  if (!o) return undefined;
+  const kind = kindOf(issues, o.kind, 'guidance.kind', GUIDANCE_KINDS);
+  switch (kind) {
+    case 'none':
+      return { kind };
+    case 'cfg': {
+      const w = parseSchedule(issues, o.w, 'guidance.w');
+      const negative = parseNegative(issues, o.negative, 'guidance.negative', dim, names);
+      return w === undefined || negative === undefined ? undefined : { kind, w, negative };
+    }
+    case 'classifier': {
+      const w = parseSchedule(issues, o.w, 'guidance.w');
+      return w === undefined ? undefined : { kind, w };
+    }
+  }
+  return undefined;
+}
+
+function parseNegative(
+  issues: Issues,
+  v: unknown,
+  path: string,
+  dim: number | undefined,
+  names: string[] | undefined,
+): NegativeSpec | undefined {
+  if (v === undefined || v === 'unconditional') return { kind: 'unconditional' };
+  if (typeof v === 'string') {
+    if (names !== undefined && !names.includes(v)) {
+      issues.push({
+        path,
+        message: `unknown class ${JSON.stringify(v)}; expected "unconditional" or one of the classes ${quoteList(names)}`,
+      });
+      return undefined;
+    }
+    return { kind: 'class', name: v };
+  }
+  if (isObject(v)) {
+    const components = parseComponents(issues, v.components, at(path, 'components'), dim);
+    return components === undefined ? undefined : { kind: 'inline', distribution: { components } };
+  }
+  issues.push({ path, message: expected('"unconditional", a class name, or { "components": [...] }', v) });
+  return undefined;
+}
+
+function parseSchedule(issues: Issues, v: unknown, path: string): WSchedule | undefined {
+  if (typeof v === 'number') {
+    const w = num(issues, v, path);
+    return w === undefined ? undefined : { kind: 'constant', w };
+  }
+  if (!isObject(v)) {
+    issues.push({ path, message: expected('a number or a schedule object', v) });
+    return undefined;
+  }
+  const kind = kindOf(issues, v.kind, at(path, 'kind'), SCHEDULE_KINDS);
+  switch (kind) {
+    case 'constant': {
+      const w = num(issues, v.w, at(path, 'w'));
+      return w === undefined ? undefined : { kind, w };
+    }
+    case 'interval': {
+      const w = num(issues, v.w, at(path, 'w'));
+      const tLow = num(issues, v.tLow, at(path, 'tLow'));
+      const tHigh = num(issues, v.tHigh, at(path, 'tHigh'));
+      const outside = v.outside === undefined ? 0 : num(issues, v.outside, at(path, 'outside'));
+      if (w === undefined || tLow === undefined || tHigh === undefined || outside === undefined) return undefined;
+      if (!(tLow < tHigh)) {
+        issues.push({ path: at(path, 'tHigh'), message: `must be > tLow = ${tLow}, got ${tHigh}` });
+        return undefined;
+      }
+      return { kind, w, tLow, tHigh, outside };
+    }
+    case 'piecewise': {
+      const pointsPath = at(path, 'points');
+      const list = nonEmptyList(issues, v.points, pointsPath, 'a non-empty list of [t, w] pairs');
+      if (!list) return undefined;
+      const points = list.map((p, i) => vector(issues, p, idx(pointsPath, i), 2, 'a [t, w] pair: a list of 2 numbers'));
+      if (points.some((p) => p === undefined)) return undefined;
+      const pairs = points as [number, number][];
+      for (let i = 1; i < pairs.length; i++) {
+        if (pairs[i][0] < pairs[i - 1][0]) {
+          issues.push({
+            path: idx(pointsPath, i),
+            message: `points must be sorted by t: t = ${pairs[i][0]} comes after t = ${pairs[i - 1][0]}`,
+          });
+          return undefined;
+        }
+      }
+      return { kind, points: pairs };
+    }
+  }
+  return undefined;
+}
+
+function parseSolver(issues: Issues, v: unknown, process: ProcessSpec | undefined): SolverSpec | undefined {
+  const o = object(issues, v, 'solver');
+  if (!o) return undefined;
+  let kind = kindOf(issues, o.kind, 'solver.kind', SOLVER_KINDS);
+  if (kind === 'em' && process?.kind === 'flow') {
+    issues.push({
+      path: 'solver.kind',
+      message:
+        'em cannot start the flow process at t = 1, where the reverse-SDE diffusion g(t)^2 = 2t/(1-t) is infinite; use euler, heun or rk4',
+    });
+    kind = undefined;
+  }
+  const steps = int(issues, o.steps, 'solver.steps', 1, Number.MAX_SAFE_INTEGER);
+  const tMin = parseTMin(issues, o.tMin, process);
+  const grid = parseGrid(issues, o.grid, 'solver.grid', process);
+  if (kind === undefined || steps === undefined || tMin === undefined || grid === undefined) return undefined;
+  return { kind, steps, tMin, grid };
+}
+
+function parseTMin(issues: Issues, v: unknown, process: ProcessSpec | undefined): number | undefined {
+  const tMin = v === undefined ? (process?.kind === 've' ? 0.002 : 1e-3) : num(issues, v, 'solver.tMin');
+  if (tMin === undefined) return undefined;
+  if (!(tMin > 0)) {
+    issues.push({ path: 'solver.tMin', message: `must be > 0, got ${tMin}` });
+    return undefined;
+  }
+  // The upper bound depends on the process; without a valid one it cannot be checked.
+  if (process !== undefined) {
+    const start = processStartTime(process);
+    if (!(tMin < start)) {
+      issues.push({
+        path: 'solver.tMin',
+        message: `must be < ${start}, the start time of the ${process.kind} process (0 < tMin < start), got ${tMin}`,
+      });
+      return undefined;
+    }
+  }
+  return tMin;
+}
+
+function parseGrid(issues: Issues, v: unknown, path: string, process: ProcessSpec | undefined): GridSpec | undefined {
+  if (v === undefined) return process?.kind === 've' ? { kind: 'edm', rho: 7 } : { kind: 'uniform' };
+  // A bare string names the grid with its default parameters.
+  if (typeof v === 'string') {
+    const kind = kindOf(issues, v, path, GRID_KINDS);
+    if (kind === 'uniform') return { kind };
+    if (kind === 'edm') return { kind, rho: 7 };
+    return undefined;
+  }
+  if (!isObject(v)) {
+    issues.push({ path, message: expected(`"uniform" or a grid object with kind ${GRID_KINDS.join(' | ')}`, v) });
+    return undefined;
+  }
+  const kind = kindOf(issues, v.kind, at(path, 'kind'), GRID_KINDS);
+  if (kind === 'uniform') return { kind };
+  if (kind === 'edm') {
+    const rho = optNumberWhere(issues, v.rho, at(path, 'rho'), 7, (x) => x > 0, '> 0');
+    return rho === undefined ? undefined : { kind, rho };
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// Generic checks. Each pushes at most one issue and returns undefined on failure.
+
+function at(path: string, key: string): string {
+  return `${path}.${key}`;
+}
+
+function idx(path: string, i: number): string {
+  return `${path}[${i}]`;
+}
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `a list of length ${v.length}`;
+  if (typeof v === 'string') return v.length > 40 ? `a string ${JSON.stringify(v.slice(0, 40))}...` : `a string ${JSON.stringify(v)}`;
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+function expected(what: string, v: unknown): string {
+  return v === undefined ? `missing; expected ${what}` : `expected ${what}, got ${describe(v)}`;
+}
+
+function quoteList(names: readonly string[]): string {
+  return names.map((n) => JSON.stringify(n)).join(', ');
+}
+
+function object(issues: Issues, v: unknown, path: string): Obj | undefined {
+  if (isObject(v)) return v;
+  issues.push({ path, message: expected('an object', v) });
+  return undefined;
+}
+
+function nonEmptyList(issues: Issues, v: unknown, path: string, what: string): unknown[] | undefined {
+  if (Array.isArray(v) && v.length > 0) return v;
+  issues.push({ path, message: expected(what, v) });
+  return undefined;
+}
+
+function nonEmptyString(issues: Issues, v: unknown, path: string, what = 'a non-empty string'): string | undefined {
+  if (typeof v === 'string' && v.length > 0) return v;
+  issues.push({ path, message: expected(what, v) });
+  return undefined;
+}
+
+function kindOf<K extends string>(issues: Issues, v: unknown, path: string, known: readonly K[]): K | undefined {
+  if (typeof v === 'string' && (known as readonly string[]).includes(v)) return v as K;
+  const list = known.join(', ');
+  issues.push({
+    path,
+    message: typeof v === 'string' ? `unknown kind ${JSON.stringify(v)}; known kinds: ${list}` : expected(`one of ${list}`, v),
+  });
+  return undefined;
+}
+
+/** A finite number. JSON such as 1e400 parses to Infinity, so finiteness is checked here. */
+function num(issues: Issues, v: unknown, path: string, what = 'a number'): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  const message =
+    typeof v === 'number' ? `expected ${what}, got ${v} (numbers must be finite)` : expected(what, v);
+  issues.push({ path, message });
+  return undefined;
+}
+
+function numberWhere(
+  issues: Issues,
+  v: unknown,
+  path: string,
+  test: (x: number) => boolean,
+  rule: string,
+): number | undefined {
+  const x = num(issues, v, path);
+  if (x === undefined) return undefined;
+  if (test(x)) return x;
+  issues.push({ path, message: `must be ${rule}, got ${x}` });
+  return undefined;
+}
+
+function optNumberWhere(
+  issues: Issues,
+  v: unknown,
+  path: string,
+  fallback: number,
+  test: (x: number) => boolean,
+  rule: string,
+): number | undefined {
+  return v === undefined ? fallback : numberWhere(issues, v, path, test, rule);
+}
+
+function int(issues: Issues, v: unknown, path: string, min: number, max: number, why = ''): number | undefined {
+  const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+  const x = num(issues, v, path, `an integer ${range}`);
+  if (x === undefined) return undefined;
+  if (!Number.isInteger(x)) {
+    issues.push({ path, message: `expected an integer ${range}, got ${x}` });
+    return undefined;
+  }
+  if (x < min || x > max) {
+    issues.push({ path, message: `must be ${range}${why}, got ${x}` });
+    return undefined;
+  }
+  return x;
+}
+
+/** Class and component weights: > 0, 1 when absent. */
+function parseWeight(issues: Issues, v: unknown, path: string): number | undefined {
+  return optNumberWhere(issues, v, path, 1, (x) => x > 0, '> 0');
+}
+
+/** A list of `n` finite numbers (any length when n is unknown because `dim` was invalid). */
+function vector(
+  issues: Issues,
+  v: unknown,
+  path: string,
+  n: number | undefined,
+  what = `a list of ${n ?? 'dim'} numbers`,
+): number[] | undefined {
+  if (!Array.isArray(v)) {
+    issues.push({ path, message: expected(what, v) });
+    return undefined;
+  }
+  if (n !== undefined && v.length !== n) {
+    issues.push({ path, message: `expected ${what}, got ${describe(v)}` });
+    return undefined;
+  }
+  const xs = v.map((x, i) => num(issues, x, idx(path, i)));
+  return xs.some((x) => x === undefined) ? undefined : (xs as number[]);
+}
+
+/** Scales weights to sum to 1. */
+function normalise(weights: number[]): number[] {
+  const sum = (ws: number[]) => ws.reduce((a, b) => a + b, 0);
+  if (Number.isFinite(sum(weights))) return weights.map((w) => w / sum(weights));
+  // Huge weights (1e308 + 1e308) overflow the sum: scale by the largest first.
+  const max = Math.max(...weights);
+  const scaled = weights.map((w) => w / max);
+  return scaled.map((w) => w / sum(scaled));
+}

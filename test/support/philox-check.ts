@@ -1,0 +1,170 @@
+// GPU-vs-CPU comparison of the Philox generator, shared by the Node Dawn test
+// (test/gpu/philox.test.ts) and the browser page (test/browser/philox-page.ts): it runs
+// shaders/philox.wgsl through shaders/test-philox.wgsl and compares with src/rng/philox.ts.
+// No Node imports here: this file is bundled into the browser page too.
+
+import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
+import { normal4, philox4x32 } from '../../src/rng/philox.ts';
+
+/** (seed, particle, stream, block) quadruples: realistic addresses, edge values and random ones. */
+export function philoxCheckInputs(count: number): Uint32Array {
+  const q = new Uint32Array(count * 4);
+  const w = new Uint32Array(4);
+  const edges = [0, 1, 2, 3, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+  let i = 0;
+  const put = (seed: number, particle: number, stream: number, block: number): void => {
+    if (i < count) q.set([seed >>> 0, particle >>> 0, stream >>> 0, block >>> 0], 4 * i++);
+  };
+  // Every combination of edge values.
+  for (const a of edges) for (const b of edges) for (const c of edges) for (const d of [0, 1, 0xffffffff]) put(a, b, c, d);
+  // The sampler's own pattern: consecutive particles, a few streams and blocks, a couple of seeds.
+  for (const seed of [1, 20240601]) {
+    for (let particle = 0; particle < 2048; particle++) {
+      for (let stream = 0; stream < 3; stream++) put(seed, particle, stream, particle % 3);
+    }
+  }
+  // The rest: pseudo-random words, from the TS generator itself under an unrelated key.
+  for (let n = 0; i < count; n++) {
+    philox4x32(n, 0x5eed, 0, 0, 0xc0ffee, 0xbeef, w);
+    put(w[0], w[1], w[2] % 100_000, w[3] % 16);
+  }
+  return q;
+}
+
+export interface PhiloxCheckResult {
+  adapter: string;
+  count: number;
+  /** Output words that differ from the CPU (must be 0). */
+  wordMismatches: number;
+  firstWordMismatch: string | null;
+  /** Normals outside the tolerance (must be 0). */
+  normalFailures: number;
+  firstNormalFailure: string | null;
+  /** Largest |z_gpu - z_cpu| and the largest ratio of that error to its tolerance. */
+  maxAbsError: number;
+  maxErrorOverTolerance: number;
+  /** Largest |z_gpu - z_cpu| / (1 + |z_cpu|), for reporting. */
+  maxScaledError: number;
+  gpuMs: number;
+}
+
+/**
+ * Tolerance of one f32 normal z = r * cos|sin(theta) against its f64 value, with r from the
+ * CPU. Sources of f32 error (u = (x + 0.5) 2^-32, L = -2 ln u, r = sqrt(L), theta = 2 pi u):
+ *  - rounding u to f32 (relative 2^-24) and log's error (WGSL: 3 ulp, or 2^-21 absolute on
+ *    [0.5, 2]) give an absolute error dL of about 2^-20 on L in the worst case;
+ *  - r = sqrt(L) turns that into dr = dL / (2 r), capped by sqrt(dL) as r -> 0, plus
+ *    sqrt's own ulp error (relative 2^-22);
+ *  - theta's f32 rounding and cos/sin's error add a few 2^-22 absolute (arguments in
+ *    [-pi, pi]), scaled by r.
+ * This gives |dz| <= 1e-5 (1 + |z|) everywhere except where r is small, where the
+ * 2^-20 / (2 r) term (<= 2^-10) dominates; the tolerance is the sum of the two terms.
+ */
+export function normalTolerance(z: number, r: number): number {
+  const dL = 2 ** -20;
+  return 1e-5 * (1 + Math.abs(z)) + Math.min(Math.sqrt(dL), dL / (2 * r));
+}
+
+/** Runs the check on `ctx` for `count` quadruples. */
+export async function runPhiloxCheck(ctx: GpuContext, count = 1 << 16): Promise<PhiloxCheckResult> {
+  const { device, platform } = ctx;
+  const inputs = philoxCheckInputs(count);
+  const bytes = count * 16;
+  const buffers: GPUBuffer[] = [];
+  const buffer = (label: string, usage: number): GPUBuffer => {
+    const b = device.createBuffer({ label, size: bytes, usage });
+    buffers.push(b);
+    return b;
+  };
+  const started = performance.now();
+  let words: Uint32Array;
+  let normals: Float32Array;
+  try {
+    [words, normals] = await withErrorScopes(device, async () => {
+      const module = device.createShaderModule({
+        label: 'test-philox module',
+        code: platform.shaderSource('philox') + '\n' + platform.shaderSource('test-philox'),
+      });
+      const pipeline = await device.createComputePipelineAsync({
+        label: 'test-philox pipeline',
+        layout: 'auto',
+        compute: { module, entryPoint: 'main' },
+      });
+      const inBuf = buffer('test-philox inputs', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      const wordsBuf = buffer('test-philox words', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+      const normalsBuf = buffer('test-philox normals', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+      const wordsRead = buffer('test-philox words readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      const normalsRead = buffer('test-philox normals readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      device.queue.writeBuffer(inBuf, 0, inputs);
+      const bindGroup = device.createBindGroup({
+        label: 'test-philox bind group',
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: inBuf } },
+          { binding: 1, resource: { buffer: wordsBuf } },
+          { binding: 2, resource: { buffer: normalsBuf } },
+        ],
+      });
+      const encoder = device.createCommandEncoder({ label: 'test-philox encoder' });
+      const pass = encoder.beginComputePass({ label: 'test-philox pass' });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(Math.ceil(count / 64));
+      pass.end();
+      encoder.copyBufferToBuffer(wordsBuf, 0, wordsRead, 0, bytes);
+      encoder.copyBufferToBuffer(normalsBuf, 0, normalsRead, 0, bytes);
+      device.queue.submit([encoder.finish({ label: 'test-philox commands' })]);
+      await ctx.guard(Promise.all([wordsRead.mapAsync(GPUMapMode.READ), normalsRead.mapAsync(GPUMapMode.READ)]));
+      // Copy out before unmapping: the mapped ArrayBuffers are detached by unmap/destroy.
+      const w = new Uint32Array(wordsRead.getMappedRange()).slice();
+      const n = new Float32Array(normalsRead.getMappedRange()).slice();
+      wordsRead.unmap();
+      normalsRead.unmap();
+      return [w, n] as const;
+    });
+  } finally {
+    for (const b of buffers) b.destroy();
+  }
+  const gpuMs = performance.now() - started;
+
+  const cpuWords = new Uint32Array(4);
+  const cpuNormals = new Float64Array(4);
+  const hex = (a: ArrayLike<number>): string => Array.from(a, (v) => v.toString(16).padStart(8, '0')).join(' ');
+  const result: PhiloxCheckResult = {
+    adapter: ctx.adapterInfo.label,
+    count,
+    wordMismatches: 0,
+    firstWordMismatch: null,
+    normalFailures: 0,
+    firstNormalFailure: null,
+    maxAbsError: 0,
+    maxErrorOverTolerance: 0,
+    maxScaledError: 0,
+    gpuMs,
+  };
+  for (let i = 0; i < count; i++) {
+    const [seed, particle, stream, block] = inputs.subarray(4 * i, 4 * i + 4);
+    philox4x32(particle, stream, block, 0, seed, 0, cpuWords);
+    const gpuWords = words.subarray(4 * i, 4 * i + 4);
+    if (gpuWords.some((v, j) => v !== cpuWords[j])) {
+      result.wordMismatches++;
+      result.firstWordMismatch ??= `seed=${seed} particle=${particle} stream=${stream} block=${block}: gpu ${hex(gpuWords)} cpu ${hex(cpuWords)}`;
+    }
+    normal4(seed, particle, stream, block, cpuNormals);
+    for (let j = 0; j < 4; j++) {
+      const pair = j < 2 ? 0 : 2;
+      const r = Math.hypot(cpuNormals[pair], cpuNormals[pair + 1]);
+      const z = cpuNormals[j];
+      const err = Math.abs(normals[4 * i + j] - z);
+      const tol = normalTolerance(z, r);
+      result.maxAbsError = Math.max(result.maxAbsError, err);
+      result.maxScaledError = Math.max(result.maxScaledError, err / (1 + Math.abs(z)));
+      result.maxErrorOverTolerance = Math.max(result.maxErrorOverTolerance, err / tol);
+      if (!(err <= tol)) {
+        result.normalFailures++;
+        result.firstNormalFailure ??= `seed=${seed} particle=${particle} stream=${stream} block=${block} lane ${j}: gpu ${normals[4 * i + j]} cpu ${z} (r=${r}, tol ${tol})`;
+      }
+    }
+  }
+  return result;
+}
