@@ -10,6 +10,9 @@ import { buildStepTable, type StepRow, type StepTable } from '../solvers/table.t
 import { TABLEAUS, type Tableau } from '../solvers/tableau.ts';
 import { fillNormals } from '../rng/philox.ts';
 
+/** Particles advanced together, step by step: the CPU's analogue of one GPU dispatch's chunk. */
+export const CPU_CHUNK = 1024;
+
 export class CpuStepper {
   readonly dim: number;
   readonly guidance: GuidancePlan;
@@ -22,7 +25,6 @@ export class CpuStepper {
   private readonly negativeMean: Float64Array;
   private readonly s: Float64Array;
   private readonly xs: Float64Array;
-  private readonly k: Float64Array[];
   private readonly z: Float64Array;
 
   constructor(spec: ExperimentSpec) {
@@ -39,59 +41,80 @@ export class CpuStepper {
       : new Float64Array(this.dim);
     this.s = new Float64Array(this.dim);
     this.xs = new Float64Array(this.dim);
-    this.k = this.tableau.c.map(() => new Float64Array(this.dim));
     this.z = new Float64Array(Math.ceil(this.dim / 4) * 4);
   }
 
-  /** x_T: stream 0 of the generator, scaled to the prior. */
-  initParticle(particle: number, x: Float64Array): void {
-    fillNormals(this.seed, particle, 0, this.dim, this.z);
-    for (let i = 0; i < this.dim; i++) x[i] = this.prior * this.z[i];
-  }
-
-  /** The guided score s = gammaTarget s_target + gammaNegative s_negative, into this.s. */
-  guidedScore(x: Float64Array, row: StepRow): Float64Array {
-    this.ev.evaluateComponents(x, row.alpha, row.sigma2);
-    this.s.fill(0);
-    this.ev.addGroupScore(this.guidance.target, row.gammaTarget, this.s);
-    if (this.guidance.negative && row.gammaNegative !== 0) {
-      this.ev.addGroupScore(this.guidance.negative, row.gammaNegative, this.s);
+  /** x_T of particles [first, first + count): stream 0 of the generator, scaled to the prior. */
+  initParticles(first: number, count: number, x: Float64Array): void {
+    const d = this.dim;
+    for (let p = 0; p < count; p++) {
+      fillNormals(this.seed, first + p, 0, d, this.z);
+      for (let i = 0; i < d; i++) x[p * d + i] = this.prior * this.z[i];
     }
-    return this.s;
   }
 
-  /** u = cx x + cs s + cMean (guided data mean): the ODE velocity, or the SDE drift. */
-  velocity(x: Float64Array, row: StepRow, out: Float64Array): void {
-    const s = this.guidedScore(x, row);
+  /**
+   * u = cx x + cs s + cMean (guided data mean) at one point, into out[offset..]: the ODE
+   * velocity, or the SDE drift. The row's time must be the evaluator's (setTime).
+   */
+  velocity(x: Float64Array, row: StepRow, out: Float64Array, offset: number): void {
+    const s = this.s;
+    this.ev.evaluateComponents(x);
+    s.fill(0);
+    this.ev.addGroupScore(this.guidance.target, row.gammaTarget, s);
+    if (this.guidance.negative && row.gammaNegative !== 0) {
+      this.ev.addGroupScore(this.guidance.negative, row.gammaNegative, s);
+    }
     for (let i = 0; i < this.dim; i++) {
       const mean = row.gammaTarget * this.targetMean[i] + row.gammaNegative * this.negativeMean[i];
-      out[i] = row.cx * x[i] + row.cs * s[i] + row.cMean * mean;
+      out[offset + i] = row.cx * x[i] + row.cs * s[i] + row.cMean * mean;
     }
   }
 
-  /** Advances x in place by step n. */
-  step(particle: number, n: number, x: Float64Array): void {
+  /**
+   * Advances particles [first, first + count), stored in x, by step n. k holds one
+   * count x dim slab per tableau stage.
+   */
+  step(n: number, first: number, count: number, x: Float64Array, k: Float64Array[]): void {
+    const d = this.dim;
     const { stages, rows } = this.table;
     const { a, b } = this.tableau;
     const h = rows[n * stages].h;
     for (let i = 0; i < stages; i++) {
-      for (let d = 0; d < this.dim; d++) {
-        let acc = x[d];
-        for (let j = 0; j < i; j++) acc += h * a[i][j] * this.k[j][d];
-        this.xs[d] = acc;
+      const row = rows[n * stages + i];
+      this.ev.setTime(row.alpha, row.sigma2);
+      for (let p = 0; p < count; p++) {
+        const o = p * d;
+        for (let c = 0; c < d; c++) {
+          let acc = x[o + c];
+          for (let j = 0; j < i; j++) acc += h * a[i][j] * k[j][o + c];
+          this.xs[c] = acc;
+        }
+        this.velocity(this.xs, row, k[i], o);
       }
-      this.velocity(this.xs, rows[n * stages + i], this.k[i]);
     }
-    for (let d = 0; d < this.dim; d++) {
-      let acc = 0;
-      for (let i = 0; i < stages; i++) acc += b[i] * this.k[i][d];
-      x[d] += h * acc;
+    for (let p = 0; p < count; p++) {
+      const o = p * d;
+      for (let c = 0; c < d; c++) {
+        let acc = 0;
+        for (let i = 0; i < stages; i++) acc += b[i] * k[i][o + c];
+        x[o + c] += h * acc;
+      }
     }
     if (this.tableau.stochastic) {
-      fillNormals(this.seed, particle, n + 1, this.dim, this.z);
       const noise = rows[n * stages].noiseScale;
-      for (let d = 0; d < this.dim; d++) x[d] += noise * this.z[d];
+      for (let p = 0; p < count; p++) {
+        fillNormals(this.seed, first + p, n + 1, d, this.z);
+        for (let c = 0; c < d; c++) x[p * d + c] += noise * this.z[c];
+      }
     }
+  }
+
+  /** Samples particles [first, first + count) from x_T to tMin into out (count x dim). */
+  sampleRange(first: number, count: number, out: Float64Array): void {
+    const k = this.tableau.c.map(() => new Float64Array(count * this.dim));
+    this.initParticles(first, count, out);
+    for (let n = 0; n < this.table.steps; n++) this.step(n, first, count, out, k);
   }
 }
 
@@ -103,7 +126,7 @@ export interface SampleResult {
 }
 
 export interface CpuSampleOptions {
-  /** Called now and then with (particles done, total). */
+  /** Called after each chunk with (particles done, total). */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -111,14 +134,10 @@ export function sampleCpu(spec: ExperimentSpec, opts: CpuSampleOptions = {}): Sa
   const stepper = new CpuStepper(spec);
   const { dim, particles: count } = spec;
   const out = new Float64Array(count * dim);
-  const x = new Float64Array(dim);
-  const reportEvery = Math.max(1, Math.floor(count / 200));
-  for (let p = 0; p < count; p++) {
-    stepper.initParticle(p, x);
-    for (let n = 0; n < stepper.table.steps; n++) stepper.step(p, n, x);
-    out.set(x, p * dim);
-    if (opts.onProgress && (p + 1) % reportEvery === 0) opts.onProgress(p + 1, count);
+  for (let first = 0; first < count; first += CPU_CHUNK) {
+    const n = Math.min(CPU_CHUNK, count - first);
+    stepper.sampleRange(first, n, out.subarray(first * dim, (first + n) * dim));
+    opts.onProgress?.(first + n, count);
   }
-  opts.onProgress?.(count, count);
   return { particles: out, count, dim };
 }

@@ -46,71 +46,96 @@ export function prepareComponent(c: Component, dim: number): PreparedComponent {
   return { kind: 'gaussian', dim, mean, lambda, basis, dataMean: mean };
 }
 
-/** Per-component scratch, allocated once per evaluator. */
-export interface ComponentScratch {
-  y: Float64Array;
+/**
+ * What one component needs at one time (alpha, sigma^2), computed once per time on the
+ * host so that the per-particle work is multiply-adds (Gaussians) or the box's CDF terms.
+ *   gaussian: logNorm = -sum_j log(2 pi v_j)/2, invVar[j] = 1/v_j with v_j = alpha^2 lambda_j + sigma^2,
+ *             shift = alpha m (the noised mean)
+ *   uniform:  shift = alpha l, shift2 = alpha h, sigma, and logNorm = -log sigma per coordinate
+ */
+export interface ComponentAtTime {
+  logNorm: number;
+  invVar: Float64Array;
+  shift: Float64Array;
+  shift2: Float64Array;
+  sigma: number;
 }
 
-export function makeScratch(dim: number): ComponentScratch {
-  return { y: new Float64Array(dim) };
+export function makeComponentAtTime(dim: number): ComponentAtTime {
+  return { logNorm: 0, invVar: new Float64Array(dim), shift: new Float64Array(dim), shift2: new Float64Array(dim), sigma: 0 };
+}
+
+/** Fills `out` with the component's factors at (alpha, sigma^2). */
+export function componentAtTime(c: PreparedComponent, alpha: number, sigma2: number, out: ComponentAtTime): void {
+  out.sigma = Math.sqrt(sigma2);
+  if (c.kind === 'gaussian') {
+    let logNorm = -c.dim * LOG_SQRT_2PI;
+    for (let j = 0; j < c.dim; j++) {
+      const v = alpha * alpha * c.lambda[j] + sigma2;
+      out.invVar[j] = 1 / v;
+      logNorm -= 0.5 * Math.log(v);
+      out.shift[j] = alpha * c.mean[j];
+    }
+    out.logNorm = logNorm;
+  } else {
+    for (let j = 0; j < c.dim; j++) {
+      out.shift[j] = alpha * c.low[j];
+      out.shift2[j] = alpha * c.high[j];
+    }
+    out.logNorm = -0.5 * c.dim * Math.log(sigma2);
+  }
 }
 
 /**
- * log p_t(x | component) with the score grad_x log p_t written to `score`.
- * Requires alpha > 0 or sigma2 > 0; alpha = 0 is fine (the law is then N(0, sigma^2 I)).
+ * log p_t(x | component), with the score grad_x log p_t written to `score`, from the
+ * component's factors at that time. `y` is scratch of length dim.
+ * alpha = 0 is fine (the law is then N(0, sigma^2 I)).
  */
 export function componentLogDensityAndScore(
   c: PreparedComponent,
-  x: Float64Array,
-  alpha: number,
-  sigma2: number,
+  f: ComponentAtTime,
+  x: ArrayLike<number>,
   score: Float64Array,
-  scratch: ComponentScratch,
+  scoreOffset: number,
+  y: Float64Array,
 ): number {
   const d = c.dim;
   if (c.kind === 'gaussian') {
-    const y = scratch.y;
-    // y = U^T (x - alpha m), coordinates in the eigenbasis.
+    let logDensity = f.logNorm;
     if (c.basis === null) {
-      for (let i = 0; i < d; i++) y[i] = x[i] - alpha * c.mean[i];
-    } else {
       for (let j = 0; j < d; j++) {
-        let acc = 0;
-        for (let i = 0; i < d; i++) acc += c.basis[i * d + j] * (x[i] - alpha * c.mean[i]);
-        y[j] = acc;
+        const r = x[j] - f.shift[j];
+        const q = r * f.invVar[j];
+        logDensity -= 0.5 * r * q;
+        score[scoreOffset + j] = -q;
       }
+      return logDensity;
     }
-    let logDensity = -d * LOG_SQRT_2PI;
+    // y = U^T (x - alpha m): coordinates in the eigenbasis, where the noised covariance is diagonal.
     for (let j = 0; j < d; j++) {
-      const v = alpha * alpha * c.lambda[j] + sigma2;
-      logDensity -= 0.5 * (y[j] * y[j]) / v + 0.5 * Math.log(v);
-      y[j] = -y[j] / v; // now the score in the eigenbasis
+      let acc = 0;
+      for (let i = 0; i < d; i++) acc += c.basis[i * d + j] * (x[i] - f.shift[i]);
+      const q = acc * f.invVar[j];
+      logDensity -= 0.5 * acc * q;
+      y[j] = -q; // the score in the eigenbasis
     }
-    if (c.basis === null) {
-      for (let i = 0; i < d; i++) score[i] = y[i];
-    } else {
-      for (let i = 0; i < d; i++) {
-        let acc = 0;
-        for (let j = 0; j < d; j++) acc += c.basis[i * d + j] * y[j];
-        score[i] = acc;
-      }
+    for (let i = 0; i < d; i++) {
+      let acc = 0;
+      for (let j = 0; j < d; j++) acc += c.basis[i * d + j] * y[j];
+      score[scoreOffset + i] = acc;
     }
     return logDensity;
   }
-  const sigma = Math.sqrt(sigma2);
-  let logDensity = 0;
+  let logDensity = f.logNorm;
   for (let i = 0; i < d; i++) {
-    const a = (x[i] - alpha * c.low[i]) / sigma;
-    const b = (x[i] - alpha * c.high[i]) / sigma;
-    // p_i = [Phi(a) - Phi(b)] / (alpha (h - l)) = [Phi(a) - Phi(b)] / ((a - b) sigma): finite at alpha = 0.
+    const a = (x[i] - f.shift[i]) / f.sigma;
+    const b = (x[i] - f.shift2[i]) / f.sigma;
+    // p_i = [Phi(a) - Phi(b)] / (alpha (h - l)) and alpha (h - l) = (a - b) sigma: this form is
+    // finite at alpha = 0, where the box is a point mass at 0 and p_i = phi(x / sigma) / sigma.
     const diff = logDiffPhi(a, b);
     const width = a - b;
-    if (width > 0) {
-      logDensity += diff.log - Math.log(width) - 0.5 * Math.log(sigma2);
-    } else {
-      logDensity += logPhiDensity(a) - 0.5 * Math.log(sigma2); // alpha = 0: the box is a point mass at 0
-    }
-    score[i] = diff.dlog / sigma;
+    logDensity += width > 0 ? diff.log - Math.log(width) : logPhiDensity(a);
+    score[scoreOffset + i] = diff.dlog / f.sigma;
   }
   return logDensity;
 }

@@ -4,7 +4,14 @@
 // group's log-density and score is then a log-sum-exp over its entries. The GPU
 // kernel follows the same structure.
 import type { Distribution, ExperimentSpec } from '../spec/types.ts';
-import { componentLogDensityAndScore, makeScratch, prepareComponent, type PreparedComponent } from './components.ts';
+import {
+  componentAtTime,
+  componentLogDensityAndScore,
+  makeComponentAtTime,
+  prepareComponent,
+  type ComponentAtTime,
+  type PreparedComponent,
+} from './components.ts';
 
 export interface GroupEntry {
   component: number;
@@ -67,31 +74,40 @@ export function groupDataMean(model: MixtureModel, group: Group): Float64Array {
 }
 
 /**
- * Evaluates the noised mixture at one point: first every component, then any group.
- * Holds its scratch so that the hot loop allocates nothing.
+ * Evaluates the noised mixture: setTime once per time, then at any number of points
+ * evaluateComponents followed by group log-densities and scores. Holds its scratch so
+ * that the hot loop allocates nothing.
  */
 export class MixtureEvaluator {
   readonly model: MixtureModel;
   readonly componentLog: Float64Array;
   readonly componentScore: Float64Array;
-  private readonly scratch;
-  private readonly oneScore: Float64Array;
+  private readonly atTime: ComponentAtTime[];
+  private readonly y: Float64Array;
+  private readonly weights: Float64Array;
 
   constructor(model: MixtureModel) {
     this.model = model;
     this.componentLog = new Float64Array(model.components.length);
     this.componentScore = new Float64Array(model.components.length * model.dim);
-    this.scratch = makeScratch(model.dim);
-    this.oneScore = new Float64Array(model.dim);
+    this.atTime = model.components.map(() => makeComponentAtTime(model.dim));
+    this.y = new Float64Array(model.dim);
+    this.weights = new Float64Array(model.components.length);
   }
 
-  /** Computes every component's log-density and score at x for the marginal at (alpha, sigma^2). */
-  evaluateComponents(x: Float64Array, alpha: number, sigma2: number): void {
+  /** Prepares every component for the marginal at (alpha, sigma^2). */
+  setTime(alpha: number, sigma2: number): void {
+    const comps = this.model.components;
+    for (let k = 0; k < comps.length; k++) componentAtTime(comps[k], alpha, sigma2, this.atTime[k]);
+  }
+
+  /** Computes every component's log-density and score at x (at the time of the last setTime). */
+  evaluateComponents(x: ArrayLike<number>): void {
+    const comps = this.model.components;
     const d = this.model.dim;
-    this.model.components.forEach((c, k) => {
-      this.componentLog[k] = componentLogDensityAndScore(c, x, alpha, sigma2, this.oneScore, this.scratch);
-      this.componentScore.set(this.oneScore, k * d);
-    });
+    for (let k = 0; k < comps.length; k++) {
+      this.componentLog[k] = componentLogDensityAndScore(comps[k], this.atTime[k], x, this.componentScore, k * d, this.y);
+    }
   }
 
   /** log p_t(x) of a group, from the last evaluateComponents. */
@@ -107,28 +123,42 @@ export class MixtureEvaluator {
   /** out += coefficient * grad log p_t(x) of a group; returns log p_t(x). */
   addGroupScore(group: Group, coefficient: number, out: Float64Array): number {
     const d = this.model.dim;
-    const logDensity = this.groupLogDensity(group);
-    for (const e of group.entries) {
-      // responsibility r_k = w_k p_k(x) / p(x)
-      const r = Math.exp(e.logWeight + this.componentLog[e.component] - logDensity);
-      const base = e.component * d;
-      for (let i = 0; i < d; i++) out[i] += coefficient * r * this.componentScore[base + i];
+    const entries = group.entries;
+    const weights = this.weights;
+    let max = -Infinity;
+    for (let e = 0; e < entries.length; e++) {
+      weights[e] = entries[e].logWeight + this.componentLog[entries[e].component];
+      if (weights[e] > max) max = weights[e];
     }
-    return logDensity;
+    if (max === -Infinity) return -Infinity;
+    let sum = 0;
+    for (let e = 0; e < entries.length; e++) {
+      weights[e] = Math.exp(weights[e] - max); // one exp per component (log-sum-exp)
+      sum += weights[e];
+    }
+    const scale = coefficient / sum;
+    for (let e = 0; e < entries.length; e++) {
+      const r = weights[e] * scale; // coefficient x responsibility w_k p_k(x) / p(x)
+      const base = entries[e].component * d;
+      for (let i = 0; i < d; i++) out[i] += r * this.componentScore[base + i];
+    }
+    return max + Math.log(sum);
   }
 }
 
 /** Exact log p_t(x | group) at one point (convenience for tests and metrics). */
 export function logDensityAt(model: MixtureModel, group: Group, x: ArrayLike<number>, alpha: number, sigma2: number): number {
   const ev = new MixtureEvaluator(model);
-  ev.evaluateComponents(Float64Array.from(x), alpha, sigma2);
+  ev.setTime(alpha, sigma2);
+  ev.evaluateComponents(x);
   return ev.groupLogDensity(group);
 }
 
 /** Exact score grad log p_t(x | group) at one point. */
 export function scoreAt(model: MixtureModel, group: Group, x: ArrayLike<number>, alpha: number, sigma2: number): Float64Array {
   const ev = new MixtureEvaluator(model);
-  ev.evaluateComponents(Float64Array.from(x), alpha, sigma2);
+  ev.setTime(alpha, sigma2);
+  ev.evaluateComponents(x);
   const out = new Float64Array(model.dim);
   ev.addGroupScore(group, 1, out);
   return out;
@@ -137,7 +167,8 @@ export function scoreAt(model: MixtureModel, group: Group, x: ArrayLike<number>,
 /** The exact noised classifier p_t(c | x) for every class, in spec order. */
 export function classPosterior(model: MixtureModel, x: ArrayLike<number>, alpha: number, sigma2: number): Float64Array {
   const ev = new MixtureEvaluator(model);
-  ev.evaluateComponents(Float64Array.from(x), alpha, sigma2);
+  ev.setTime(alpha, sigma2);
+  ev.evaluateComponents(x);
   const logJoint = model.classes.map((c) => c.logPrior + ev.groupLogDensity(c.group));
   const max = Math.max(...logJoint);
   const unnorm = logJoint.map((l) => Math.exp(l - max));
