@@ -1,6 +1,9 @@
-// Philox4x32-10 counter-based generator, bit-identical to src/rng/philox.ts (see the
-// definition at the top of that file). No entry point: the host concatenates this file in
-// front of the kernels that draw noise.
+// Philox4x32-10 counter-based generator, the WGSL twin of src/rng/philox.ts (definition at the
+// top of that file): philox4x32 gives bit-identical words; normal4 gives the f32 value of the
+// same normals (within ~1e-6 * r of the f64 ones; see test/support/philox-check.ts).
+// No entry point: the host concatenates this file in front of the kernels that draw noise.
+// Public: philox4x32(ctr, key) and normal4(seed, particle, stream, block); names starting
+// with philox_ / PHILOX_ are internal.
 //
 //   key = (seed, 0), counter = (particle, stream, block, 0);
 //   stream 0 = initial noise x_T, stream n+1 = Euler-Maruyama noise of step n;
@@ -62,7 +65,7 @@ const PHILOX_LN2: f32 = 0.6931471805599453;
 const PHILOX_TWO_PI: f32 = 6.283185307179586;
 
 // 2 atanh(s) = ln((1 + s) / (1 - s)) for |s| <= 0.172: odd series to s^9 (truncation error
-// below s^11 / 5.5 < 1e-9 relative).
+// s^10 / 11 < 3e-9 relative).
 fn philox_two_atanh(s: f32) -> f32 {
   let s2 = s * s;
   return 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0)))));

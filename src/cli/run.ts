@@ -97,15 +97,18 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       }
     } else {
       const { sampleWebGpu } = await import('../gpu/sampler.ts');
+      const { acquireGpu } = await import('../gpu/device.ts');
+      const { nodePlatform } = await import('../platform/node.ts');
+      const gpu = await acquireGpu(nodePlatform);
+      adapter = gpu.adapterInfo.label;
       const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
-      const consume = async (onChunk: (chunk: Float32Array, count: number) => void) =>
-        sampleWebGpu(spec, {
-          onChunk,
-          onProgress: (done, total) => bar.update(done, total),
-          onAdapter: (name) => {
-            adapter = name;
-          },
-        });
+      const consume = async (onChunk: (chunk: Float32Array, count: number) => void) => {
+        try {
+          await sampleWebGpu(gpu, spec, { onChunk, onProgress: (done, total) => bar.update(done, total) });
+        } finally {
+          gpu.destroy();
+        }
+      };
       if (opts.out) {
         await writeNpyAtomic(opts.out, spec.particles, spec.dim, dtype, (write) =>
           consume((chunk, count) => {

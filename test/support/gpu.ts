@@ -19,6 +19,7 @@ export interface TestGpu {
 }
 
 let acquired: Promise<TestGpu> | undefined;
+let destroyRegistered = false;
 
 /** The file's GPU context (acquired on first call). Throws when there is none and CI=true. */
 export function nodeGpu(opts?: AcquireOptions): Promise<TestGpu> {
@@ -39,7 +40,7 @@ export function nodeGpu(opts?: AcquireOptions): Promise<TestGpu> {
 
 /**
  * describe() for GPU tests: the title names the adapter (e.g. "philox [node-dawn: mesa/software
- * llvmpipe ...]"). After each test, uncaptured GPU errors are thrown; after the block the
+ * llvmpipe ...]"). After each test, uncaptured GPU errors are thrown; after the file the
  * device is destroyed. Without an adapter the block is one skipped test naming the reason.
  */
 export async function describeGpu(title: string, body: (ctx: GpuContext) => void, opts?: AcquireOptions): Promise<void> {
@@ -51,9 +52,13 @@ export async function describeGpu(title: string, body: (ctx: GpuContext) => void
     });
     return;
   }
+  if (!destroyRegistered) {
+    // File level (not inside the describe), so several describeGpu blocks share the device.
+    afterAll(() => ctx.destroy());
+    destroyRegistered = true;
+  }
   describe(`${title} [${gpu.description}]`, () => {
     afterEach(() => ctx.checkErrors());
-    afterAll(() => ctx.destroy());
     body(ctx);
   });
 }

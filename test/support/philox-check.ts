@@ -6,27 +6,39 @@
 import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
 import { normal4, philox4x32 } from '../../src/rng/philox.ts';
 
-/** (seed, particle, stream, block) quadruples: realistic addresses, edge values and random ones. */
+/**
+ * Inputs for shaders/test-philox.wgsl: per draw 8 words, counter (c0, c1, c2, c3) then key
+ * (k0, k1, 0, 0). The raw words are philox4x32(counter, key); the normals are
+ * normal4(seed = k0, particle = c0, stream = c1, block = c2). Contains the Random123
+ * known-answer inputs, all combinations of edge values, the sampler's own addressing pattern
+ * (c3 = k1 = 0) and pseudo-random counters and keys.
+ */
 export function philoxCheckInputs(count: number): Uint32Array {
-  const q = new Uint32Array(count * 4);
+  const q = new Uint32Array(count * 8);
   const w = new Uint32Array(4);
   const edges = [0, 1, 2, 3, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
   let i = 0;
-  const put = (seed: number, particle: number, stream: number, block: number): void => {
-    if (i < count) q.set([seed >>> 0, particle >>> 0, stream >>> 0, block >>> 0], 4 * i++);
+  const put = (c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): void => {
+    if (i < count) q.set([c0, c1, c2, c3, k0, k1, 0, 0].map((v) => v >>> 0), 8 * i++);
   };
-  // Every combination of edge values.
-  for (const a of edges) for (const b of edges) for (const c of edges) for (const d of [0, 1, 0xffffffff]) put(a, b, c, d);
-  // The sampler's own pattern: consecutive particles, a few streams and blocks, a couple of seeds.
+  // Random123 kat_vectors inputs (expected outputs are checked in test/rng/philox.test.ts).
+  put(0, 0, 0, 0, 0, 0);
+  put(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff);
+  put(0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0);
+  // Edge values in every word that the sampler uses: seed, particle, stream, block.
+  for (const seed of edges) for (const p of edges) for (const s of edges) for (const b of [0, 1, 0xffffffff]) put(p, s, b, 0, seed, 0);
+  // The sampler's own pattern: consecutive particles, a few streams and blocks, two seeds.
   for (const seed of [1, 20240601]) {
     for (let particle = 0; particle < 2048; particle++) {
-      for (let stream = 0; stream < 3; stream++) put(seed, particle, stream, particle % 3);
+      for (let stream = 0; stream < 3; stream++) put(particle, stream, particle % 3, 0, seed, 0);
     }
   }
-  // The rest: pseudo-random words, from the TS generator itself under an unrelated key.
+  // The rest: pseudo-random counters and keys (every 4th with c3 = k1 = 0, as the sampler uses),
+  // from the TS generator itself under an unrelated key.
   for (let n = 0; i < count; n++) {
     philox4x32(n, 0x5eed, 0, 0, 0xc0ffee, 0xbeef, w);
-    put(w[0], w[1], w[2] % 100_000, w[3] % 16);
+    const full = n % 4 !== 0;
+    put(w[0], w[1] % 100_000, w[2] % 16, full ? w[3] : 0, w[3] ^ w[1], full ? w[0] ^ w[2] : 0);
   }
   return q;
 }
@@ -70,10 +82,10 @@ export function normalTolerance(r: number): number {
 export async function runPhiloxCheck(ctx: GpuContext, count = 1 << 16): Promise<PhiloxCheckResult> {
   const { device, platform } = ctx;
   const inputs = philoxCheckInputs(count);
-  const bytes = count * 16;
+  const bytes = count * 16; // one vec4 per draw in each output
   const buffers: GPUBuffer[] = [];
-  const buffer = (label: string, usage: number): GPUBuffer => {
-    const b = device.createBuffer({ label, size: bytes, usage });
+  const buffer = (label: string, usage: number, size = bytes): GPUBuffer => {
+    const b = device.createBuffer({ label, size, usage });
     buffers.push(b);
     return b;
   };
@@ -91,7 +103,7 @@ export async function runPhiloxCheck(ctx: GpuContext, count = 1 << 16): Promise<
         layout: 'auto',
         compute: { module, entryPoint: 'main' },
       });
-      const inBuf = buffer('test-philox inputs', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      const inBuf = buffer('test-philox inputs', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, inputs.byteLength);
       const wordsBuf = buffer('test-philox words', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
       const normalsBuf = buffer('test-philox normals', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
       const wordsRead = buffer('test-philox words readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
@@ -144,13 +156,14 @@ export async function runPhiloxCheck(ctx: GpuContext, count = 1 << 16): Promise<
     gpuMs,
   };
   for (let i = 0; i < count; i++) {
-    const [seed, particle, stream, block] = inputs.subarray(4 * i, 4 * i + 4);
-    philox4x32(particle, stream, block, 0, seed, 0, cpuWords);
+    const [c0, c1, c2, c3, k0, k1] = inputs.subarray(8 * i, 8 * i + 6);
+    philox4x32(c0, c1, c2, c3, k0, k1, cpuWords);
     const gpuWords = words.subarray(4 * i, 4 * i + 4);
     if (gpuWords.some((v, j) => v !== cpuWords[j])) {
       result.wordMismatches++;
-      result.firstWordMismatch ??= `seed=${seed} particle=${particle} stream=${stream} block=${block}: gpu ${hex(gpuWords)} cpu ${hex(cpuWords)}`;
+      result.firstWordMismatch ??= `counter ${hex([c0, c1, c2, c3])} key ${hex([k0, k1])}: gpu ${hex(gpuWords)} cpu ${hex(cpuWords)}`;
     }
+    const [seed, particle, stream, block] = [k0, c0, c1, c2];
     normal4(seed, particle, stream, block, cpuNormals);
     for (let j = 0; j < 4; j++) {
       const pair = j < 2 ? 0 : 2;

@@ -1,0 +1,192 @@
+// One guided solver step kernel: each invocation owns one particle, keeps it in
+// registers across `stepCount` steps, and writes it back. Mirrors CpuStepper in
+// src/cpu/reference.ts step for step.
+//
+// The host prepends a generated header (src/gpu/kernel.ts) with:
+//   const DIM, NCOMP, STAGES, WORKGROUP_SIZE, STOCHASTIC, FULL_COV, PRIOR_SCALE, FACTOR_STRIDE,
+//   TABLEAU_A (STAGES x STAGES, row-major), TABLEAU_B, and the structs StepRow, StepParams,
+//   ComponentInfo, all derived from the TypeScript definitions;
+// then shaders/philox.wgsl and shaders/normal.wgsl.
+//
+// Per (row, component) factors (built once per dispatch window on the host):
+//   gaussian: [logNorm, invVar[DIM], shift[DIM]]  with shift = alpha * mean
+//   uniform:  [logNorm, shift[DIM], shift2[DIM]]  with shift = alpha * low, shift2 = alpha * high
+
+@group(0) @binding(0) var<uniform> params: StepParams;
+@group(0) @binding(1) var<storage, read> rows: array<StepRow>;
+@group(0) @binding(2) var<storage, read> factors: array<f32>;
+@group(0) @binding(3) var<storage, read> components: array<ComponentInfo>;
+// [target data mean (DIM), negative data mean (DIM), eigenbases (NCOMP x DIM x DIM) if FULL_COV]
+@group(0) @binding(4) var<storage, read> statics: array<f32>;
+@group(0) @binding(5) var<storage, read_write> particles: array<f32>;
+
+const KIND_GAUSSIAN: u32 = 0u;
+const KIND_GAUSSIAN_FULL: u32 = 1u;
+const KIND_UNIFORM: u32 = 2u;
+const IN_TARGET: u32 = 1u;
+const IN_NEGATIVE: u32 = 2u;
+const LOG_ZERO: f32 = -1.0e30; // stands in for log 0: WGSL may assume no infinities
+
+var<private> x: array<f32, DIM>;
+var<private> xs: array<f32, DIM>;
+var<private> k: array<array<f32, DIM>, STAGES>;
+var<private> comp_score: array<f32, DIM>;
+var<private> eig: array<f32, DIM>;
+// Online log-sum-exp state per group: running max, running sum, running weighted score.
+var<private> max_t: f32;
+var<private> sum_t: f32;
+var<private> acc_t: array<f32, DIM>;
+var<private> max_n: f32;
+var<private> sum_n: f32;
+var<private> acc_n: array<f32, DIM>;
+
+// log p_t(xs | component) with its score in comp_score.
+fn component_log_density(c: u32, info: ComponentInfo, base: u32, inv_sigma: f32) -> f32 {
+  var logp = factors[base];
+  if (info.kind == KIND_UNIFORM) {
+    for (var j = 0u; j < DIM; j++) {
+      let a = (xs[j] - factors[base + 1u + j]) * inv_sigma;
+      let b = (xs[j] - factors[base + 1u + DIM + j]) * inv_sigma;
+      let d = log_diff_phi(a, b);
+      // p_j = (Phi(a) - Phi(b)) / ((a - b) sigma); logNorm holds -DIM log sigma.
+      logp += d.log - log(a - b);
+      comp_score[j] = d.dlog * inv_sigma;
+    }
+    return logp;
+  }
+  if (info.kind == KIND_GAUSSIAN) {
+    for (var j = 0u; j < DIM; j++) {
+      let r = xs[j] - factors[base + 1u + DIM + j];
+      let q = r * factors[base + 1u + j];
+      logp -= 0.5 * r * q;
+      comp_score[j] = -q;
+    }
+    return logp;
+  }
+  // Full covariance: in the eigenbasis U the noised covariance is diagonal.
+  let u0 = 2u * DIM + c * DIM * DIM;
+  for (var j = 0u; j < DIM; j++) {
+    var y = 0.0;
+    for (var i = 0u; i < DIM; i++) {
+      y += statics[u0 + i * DIM + j] * (xs[i] - factors[base + 1u + DIM + i]);
+    }
+    let q = y * factors[base + 1u + j];
+    logp -= 0.5 * y * q;
+    eig[j] = -q;
+  }
+  for (var i = 0u; i < DIM; i++) {
+    var s = 0.0;
+    for (var j = 0u; j < DIM; j++) { s += statics[u0 + i * DIM + j] * eig[j]; }
+    comp_score[i] = s;
+  }
+  return logp;
+}
+
+// Adds one component, with log-weight lw and log-density lp, to a group's online log-sum-exp.
+fn accumulate_target(v: f32) {
+  if (v > max_t) {
+    let scale = exp(max_t - v);
+    sum_t = sum_t * scale + 1.0;
+    for (var j = 0u; j < DIM; j++) { acc_t[j] = acc_t[j] * scale + comp_score[j]; }
+    max_t = v;
+  } else {
+    let e = exp(v - max_t);
+    sum_t += e;
+    for (var j = 0u; j < DIM; j++) { acc_t[j] += e * comp_score[j]; }
+  }
+}
+
+fn accumulate_negative(v: f32) {
+  if (v > max_n) {
+    let scale = exp(max_n - v);
+    sum_n = sum_n * scale + 1.0;
+    for (var j = 0u; j < DIM; j++) { acc_n[j] = acc_n[j] * scale + comp_score[j]; }
+    max_n = v;
+  } else {
+    let e = exp(v - max_n);
+    sum_n += e;
+    for (var j = 0u; j < DIM; j++) { acc_n[j] += e * comp_score[j]; }
+  }
+}
+
+// k[stage] = cx xs + cs s + cMean (guided data mean), s the guided score at xs.
+fn velocity(stage: u32, row: StepRow, factor_row: u32) {
+  max_t = LOG_ZERO;
+  sum_t = 0.0;
+  max_n = LOG_ZERO;
+  sum_n = 0.0;
+  for (var j = 0u; j < DIM; j++) {
+    acc_t[j] = 0.0;
+    acc_n[j] = 0.0;
+  }
+  let inv_sigma = inverseSqrt(row.sigma2);
+  for (var c = 0u; c < NCOMP; c++) {
+    let info = components[c];
+    let lp = component_log_density(c, info, (factor_row * NCOMP + c) * FACTOR_STRIDE, inv_sigma);
+    if ((info.mask & IN_TARGET) != 0u) { accumulate_target(info.logWeightTarget + lp); }
+    if ((info.mask & IN_NEGATIVE) != 0u) { accumulate_negative(info.logWeightNegative + lp); }
+  }
+  let gt = row.gammaTarget / sum_t;
+  var gn = 0.0;
+  if (sum_n > 0.0) { gn = row.gammaNegative / sum_n; }
+  for (var j = 0u; j < DIM; j++) {
+    let s = gt * acc_t[j] + gn * acc_n[j];
+    let mean = row.gammaTarget * statics[j] + row.gammaNegative * statics[DIM + j];
+    k[stage][j] = row.cx * xs[j] + row.cs * s + row.cMean * mean;
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  // 2-D grid: the dispatch planner splits large chunks over y (65535 workgroups per dimension).
+  let local = (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid;
+  if (local >= params.particleCount) { return; }
+  let particle = params.particleOffset + local;
+  let base = local * DIM;
+
+  if (params.initialise != 0u) {
+    // x_T from stream 0 of the generator, as the CPU's initParticles.
+    for (var blk = 0u; blk * 4u < DIM; blk++) {
+      let z = normal4(params.seed, particle, 0u, blk);
+      for (var lane = 0u; lane < 4u && blk * 4u + lane < DIM; lane++) {
+        x[blk * 4u + lane] = PRIOR_SCALE * z[lane];
+      }
+    }
+  } else {
+    for (var j = 0u; j < DIM; j++) { x[j] = particles[base + j]; }
+  }
+
+  var tableau_a = TABLEAU_A;
+  var tableau_b = TABLEAU_B;
+  for (var s = 0u; s < params.stepCount; s++) {
+    let n = params.firstStep + s;
+    let h = rows[n * STAGES].h;
+    for (var i = 0u; i < STAGES; i++) {
+      for (var j = 0u; j < DIM; j++) {
+        var acc = x[j];
+        for (var l = 0u; l < i; l++) { acc += h * tableau_a[i * STAGES + l] * k[l][j]; }
+        xs[j] = acc;
+      }
+      velocity(i, rows[n * STAGES + i], s * STAGES + i);
+    }
+    for (var j = 0u; j < DIM; j++) {
+      var acc = 0.0;
+      for (var i = 0u; i < STAGES; i++) { acc += tableau_b[i] * k[i][j]; }
+      x[j] += h * acc;
+    }
+    if (STOCHASTIC) {
+      let noise = rows[n * STAGES].noiseScale;
+      for (var blk = 0u; blk * 4u < DIM; blk++) {
+        let z = normal4(params.seed, particle, n + 1u, blk);
+        for (var lane = 0u; lane < 4u && blk * 4u + lane < DIM; lane++) {
+          x[blk * 4u + lane] += noise * z[lane];
+        }
+      }
+    }
+  }
+  for (var j = 0u; j < DIM; j++) { particles[base + j] = x[j]; }
+}

@@ -1,0 +1,59 @@
+// The one place that decides how work is split: particle chunks (bounded by the
+// binding limit and a memory budget, so N is limited by time, not memory), steps
+// per dispatch (bounded work per submission: real GPUs reset on ~2 s watchdogs and a
+// long submission freezes a page), and the 2-D workgroup grid (65535 per dimension).
+
+export const WORKGROUP_SIZE = 64;
+
+export interface PlanInput {
+  particles: number;
+  dim: number;
+  components: number;
+  stages: number;
+  steps: number;
+  fullCovariance: boolean;
+  /** Floats per (row, component) in the factor table. */
+  factorStride: number;
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupsPerDimension: number };
+  /** Overrides, e.g. to force splitting in tests. */
+  chunkParticles?: number;
+  stepsPerDispatch?: number;
+  /** Component-coordinate evaluations per dispatch (default 2^27). */
+  workPerDispatch?: number;
+  /** Bytes of particle state per chunk (default 64 MiB). */
+  chunkBytes?: number;
+}
+
+export interface DispatchPlan {
+  chunkParticles: number;
+  chunks: number;
+  stepsPerDispatch: number;
+  /** Workgroups for a chunk of `count` particles, as [x, y]. */
+  grid(count: number): [number, number];
+}
+
+export function planDispatch(p: PlanInput): DispatchPlan {
+  const bytesPerParticle = p.dim * 4;
+  const maxByBinding = Math.floor(Math.min(p.limits.maxStorageBufferBindingSize, p.limits.maxBufferSize) / bytesPerParticle);
+  const maxByBudget = Math.floor((p.chunkBytes ?? 64 * 2 ** 20) / bytesPerParticle);
+  const maxByGrid = p.limits.maxComputeWorkgroupsPerDimension ** 2 * WORKGROUP_SIZE;
+  const chunkParticles = Math.max(1, Math.min(p.particles, p.chunkParticles ?? Infinity, maxByBinding, maxByBudget, maxByGrid));
+
+  const perStep = chunkParticles * p.stages * p.components * p.dim * (p.fullCovariance ? 2 * p.dim : 1);
+  let steps = p.stepsPerDispatch ?? Math.floor((p.workPerDispatch ?? 2 ** 27) / Math.max(1, perStep));
+  const factorRowBytes = p.stages * p.components * p.factorStride * 4;
+  steps = Math.min(steps, Math.floor(p.limits.maxStorageBufferBindingSize / factorRowBytes));
+  const stepsPerDispatch = Math.max(1, Math.min(p.steps, steps));
+
+  const maxX = p.limits.maxComputeWorkgroupsPerDimension;
+  return {
+    chunkParticles,
+    chunks: Math.ceil(p.particles / chunkParticles),
+    stepsPerDispatch,
+    grid(count: number): [number, number] {
+      const groups = Math.ceil(count / WORKGROUP_SIZE);
+      const x = Math.min(groups, maxX);
+      return [x, Math.ceil(groups / x)];
+    },
+  };
+}

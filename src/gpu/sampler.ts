@@ -1,0 +1,198 @@
+// The WebGPU backend's host: turns a validated spec into buffers, the per-step
+// tables, and dispatches of the step kernel over particle chunks, streaming each
+// finished chunk back to the caller. Platform-agnostic: the caller brings the
+// GpuContext (Node Dawn or the browser).
+import type { ExperimentSpec } from '../spec/types.ts';
+import { planGuidance } from '../guidance/guidance.ts';
+import { groupDataMean } from '../model/mixture.ts';
+import { componentAtTime, makeComponentAtTime } from '../model/components.ts';
+import { priorScale } from '../processes/process.ts';
+import { buildStepTable } from '../solvers/table.ts';
+import { TABLEAUS } from '../solvers/tableau.ts';
+import type { GpuContext } from './device.ts';
+import { createStepPipeline, factorStride } from './kernel.ts';
+import { COMPONENT_INFO, packStructs, STEP_PARAMS, STEP_ROW, structBytes } from './layout.ts';
+import { planDispatch, type DispatchPlan } from './planner.ts';
+
+const KIND_GAUSSIAN = 0;
+const KIND_GAUSSIAN_FULL = 1;
+const KIND_UNIFORM = 2;
+
+export interface GpuSampleOptions {
+  /** Receives each finished chunk: row-major count x dim f32 (a fresh array the callee may keep). */
+  onChunk: (chunk: Float32Array, count: number) => void;
+  onProgress?: (done: number, total: number) => void;
+  /** Dispatch planner overrides (tests force splitting with these). */
+  chunkParticles?: number;
+  stepsPerDispatch?: number;
+  /** First particle index (default 0): sample particles [first, first + spec.particles). */
+  firstParticle?: number;
+}
+
+export interface GpuSampleInfo {
+  adapter: string;
+  plan: { chunkParticles: number; chunks: number; stepsPerDispatch: number; dispatches: number };
+}
+
+export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: GpuSampleOptions): Promise<GpuSampleInfo> {
+  const { device } = gpu;
+  const dim = spec.dim;
+  const guidance = planGuidance(spec);
+  const table = buildStepTable(spec, guidance);
+  const tableau = TABLEAUS[spec.solver.kind];
+  const model = guidance.model;
+
+  // The components either group uses, with their log-weight in each (the kernel walks them once).
+  const used = new Map<number, { mask: number; logWeightTarget: number; logWeightNegative: number }>();
+  for (const e of guidance.target.entries) used.set(e.component, { mask: 1, logWeightTarget: e.logWeight, logWeightNegative: 0 });
+  for (const e of guidance.negative?.entries ?? []) {
+    const prev = used.get(e.component) ?? { mask: 0, logWeightTarget: 0, logWeightNegative: 0 };
+    used.set(e.component, { ...prev, mask: prev.mask | 2, logWeightNegative: e.logWeight });
+  }
+  const usedIndex = [...used.keys()];
+  const comps = usedIndex.map((i) => model.components[i]);
+  const fullCovariance = comps.some((c) => c.kind === 'gaussian' && c.basis !== null);
+  const infos = usedIndex.map((i, k) => {
+    const c = comps[k];
+    const kind = c.kind === 'uniform' ? KIND_UNIFORM : c.basis !== null ? KIND_GAUSSIAN_FULL : KIND_GAUSSIAN;
+    return { kind, ...used.get(i)! };
+  });
+
+  const statics = new Float32Array(2 * dim + (fullCovariance ? comps.length * dim * dim : 0));
+  statics.set(groupDataMean(model, guidance.target), 0);
+  if (guidance.negative) statics.set(groupDataMean(model, guidance.negative), dim);
+  if (fullCovariance) {
+    comps.forEach((c, k) => {
+      if (c.kind === 'gaussian' && c.basis) statics.set(c.basis, 2 * dim + k * dim * dim);
+    });
+  }
+
+  const stride = factorStride(dim);
+  const plan: DispatchPlan = planDispatch({
+    particles: spec.particles,
+    dim,
+    components: comps.length,
+    stages: table.stages,
+    steps: table.steps,
+    fullCovariance,
+    factorStride: stride,
+    limits: gpu.limits,
+    chunkParticles: opts.chunkParticles,
+    stepsPerDispatch: opts.stepsPerDispatch,
+  });
+
+  const pipeline = await createStepPipeline(device, gpu.platform, {
+    dim,
+    components: comps.length,
+    tableau,
+    fullCovariance,
+    priorScale: priorScale(spec.process),
+  });
+
+  const buffers: GPUBuffer[] = [];
+  const makeBuffer = (label: string, size: number, usage: GPUBufferUsageFlags): GPUBuffer => {
+    const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
+    buffers.push(b);
+    return b;
+  };
+  const upload = (label: string, data: ArrayBuffer | ArrayBufferView, usage = GPUBufferUsage.STORAGE): GPUBuffer => {
+    const bytes = ArrayBuffer.isView(data) ? data.byteLength : data.byteLength;
+    const b = makeBuffer(label, bytes, usage | GPUBufferUsage.COPY_DST);
+    device.queue.writeBuffer(b, 0, data as ArrayBuffer);
+    return b;
+  };
+
+  let dispatches = 0;
+  try {
+    const rowsBuffer = upload('step rows', packStructs(STEP_ROW, table.rows));
+    const componentsBuffer = upload('component infos', packStructs(COMPONENT_INFO, infos));
+    const staticsBuffer = upload('statics (group means, eigenbases)', statics);
+    const factorWindowFloats = plan.stepsPerDispatch * table.stages * comps.length * stride;
+    const factorsBuffer = makeBuffer('component factors window', factorWindowFloats * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    const paramsBuffer = makeBuffer('step params', structBytes(STEP_PARAMS), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const particlesBytes = plan.chunkParticles * dim * 4;
+    const particlesBuffer = makeBuffer('particles chunk', particlesBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    const readback = makeBuffer('particles readback', particlesBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+
+    const bindGroup = device.createBindGroup({
+      label: 'step bind group',
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: paramsBuffer } },
+        { binding: 1, resource: { buffer: rowsBuffer } },
+        { binding: 2, resource: { buffer: factorsBuffer } },
+        { binding: 3, resource: { buffer: componentsBuffer } },
+        { binding: 4, resource: { buffer: staticsBuffer } },
+        { binding: 5, resource: { buffer: particlesBuffer } },
+      ],
+    });
+
+    // Factor windows are the same for every chunk: build each once, on first use.
+    const windows = new Map<number, Float32Array>();
+    const scratch = makeComponentAtTime(dim);
+    const factorWindow = (firstStep: number, stepCount: number): Float32Array => {
+      let w = windows.get(firstStep);
+      if (w) return w;
+      w = new Float32Array(stepCount * table.stages * comps.length * stride);
+      for (let r = 0; r < stepCount * table.stages; r++) {
+        const row = table.rows[firstStep * table.stages + r];
+        comps.forEach((c, k) => {
+          componentAtTime(c, row.alpha, row.sigma2, scratch);
+          const o = (r * comps.length + k) * stride;
+          w![o] = scratch.logNorm;
+          if (c.kind === 'gaussian') {
+            w!.set(scratch.invVar, o + 1);
+            w!.set(scratch.shift, o + 1 + dim);
+          } else {
+            w!.set(scratch.shift, o + 1);
+            w!.set(scratch.shift2, o + 1 + dim);
+          }
+        });
+      }
+      if (windows.size < 64) windows.set(firstStep, w);
+      return w;
+    };
+
+    const first = opts.firstParticle ?? 0;
+    for (let chunkStart = 0; chunkStart < spec.particles; chunkStart += plan.chunkParticles) {
+      const count = Math.min(plan.chunkParticles, spec.particles - chunkStart);
+      const [gx, gy] = plan.grid(count);
+      for (let step = 0; step < table.steps; step += plan.stepsPerDispatch) {
+        const stepCount = Math.min(plan.stepsPerDispatch, table.steps - step);
+        device.queue.writeBuffer(factorsBuffer, 0, factorWindow(step, stepCount) as Float32Array<ArrayBuffer>);
+        const params = {
+          particleOffset: first + chunkStart,
+          particleCount: count,
+          firstStep: step,
+          stepCount,
+          seed: spec.seed,
+          initialise: step === 0 ? 1 : 0,
+        };
+        device.queue.writeBuffer(paramsBuffer, 0, packStructs(STEP_PARAMS, [params]));
+        const encoder = device.createCommandEncoder({ label: `steps ${step}..${step + stepCount}` });
+        const pass = encoder.beginComputePass({ label: `step pass ${step}` });
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(gx, gy);
+        pass.end();
+        device.queue.submit([encoder.finish()]);
+        dispatches++;
+      }
+      const encoder = device.createCommandEncoder({ label: 'readback' });
+      encoder.copyBufferToBuffer(particlesBuffer, 0, readback, 0, count * dim * 4);
+      device.queue.submit([encoder.finish()]);
+      await gpu.guard(readback.mapAsync(GPUMapMode.READ, 0, count * dim * 4));
+      const chunk = new Float32Array(readback.getMappedRange(0, count * dim * 4).slice(0));
+      readback.unmap();
+      opts.onChunk(chunk, count);
+      opts.onProgress?.(chunkStart + count, spec.particles);
+    }
+    gpu.checkErrors();
+  } finally {
+    for (const b of buffers) b.destroy();
+  }
+  return {
+    adapter: gpu.adapterInfo.label,
+    plan: { chunkParticles: plan.chunkParticles, chunks: plan.chunks, stepsPerDispatch: plan.stepsPerDispatch, dispatches },
+  };
+}
