@@ -11,9 +11,13 @@ import { sampleCpu } from '../cpu/reference.ts';
 import { planGuidance } from '../guidance/guidance.ts';
 import { boundedSupport, SummaryAccumulator, type Summary } from '../metrics/summary.ts';
 import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
+import { acquireGpu, type GpuContext } from '../gpu/device.ts';
+import { sampleWebGpu } from '../gpu/sampler.ts';
+import { nodePlatform } from '../platform/node.ts';
 
 export interface RunOptions {
-  backend: 'cpu' | 'webgpu';
+  /** auto: WebGPU when an adapter is available, else the CPU reference (with a notice on stderr). */
+  backend: 'auto' | 'cpu' | 'webgpu';
   particles?: number;
   seed?: number;
   out?: string;
@@ -84,11 +88,22 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   const started = performance.now();
   const guidance = planGuidance(spec);
   const support = boundedSupport(guidance.model, guidance.target);
-  const bar = progressBar(opts.backend);
-  let adapter: string | null = null;
-  const acc = new SummaryAccumulator(spec.dim, spec.particles, support, opts.backend === 'cpu' ? 'f64' : 'f32');
+  let backend: 'cpu' | 'webgpu' = opts.backend === 'auto' ? 'webgpu' : opts.backend;
+  let gpu: GpuContext | null = null;
+  if (backend === 'webgpu') {
+    try {
+      gpu = await acquireGpu(nodePlatform);
+    } catch (err) {
+      if (opts.backend === 'webgpu') throw err;
+      process.stderr.write(`guidance-sampler: no WebGPU adapter, using the CPU reference (${(err as Error).message})\n`);
+      backend = 'cpu';
+    }
+  }
+  const bar = progressBar(backend);
+  const adapter: string | null = gpu?.adapterInfo.label ?? null;
+  const acc = new SummaryAccumulator(spec.dim, spec.particles, support, backend === 'cpu' ? 'f64' : 'f32');
   try {
-    if (opts.backend === 'cpu') {
+    if (backend === 'cpu') {
       const result = sampleCpu(spec, { onProgress: (done, total) => bar.update(done, total) });
       acc.add(result.particles, result.count);
       if (opts.out) {
@@ -96,17 +111,13 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
         await writeNpyAtomic(opts.out, result.count, result.dim, dtype, (write) => write(result.particles));
       }
     } else {
-      const { sampleWebGpu } = await import('../gpu/sampler.ts');
-      const { acquireGpu } = await import('../gpu/device.ts');
-      const { nodePlatform } = await import('../platform/node.ts');
-      const gpu = await acquireGpu(nodePlatform);
-      adapter = gpu.adapterInfo.label;
+      const device = gpu!;
       const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
       const consume = async (onChunk: (chunk: Float32Array, count: number) => void) => {
         try {
-          await sampleWebGpu(gpu, spec, { onChunk, onProgress: (done, total) => bar.update(done, total) });
+          await sampleWebGpu(device, spec, { onChunk, onProgress: (done, total) => bar.update(done, total) });
         } finally {
-          gpu.destroy();
+          device.destroy();
         }
       };
       if (opts.out) {
@@ -126,7 +137,7 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   const summary = acc.finish();
   return {
     ...summary,
-    backend: opts.backend,
+    backend,
     adapter,
     elapsedSeconds: (performance.now() - started) / 1000,
     spec: {

@@ -33,7 +33,8 @@ export async function writeNpyAtomic(
   try {
     writeSync(fd, npyHeader(rows, cols, dtype));
     await fill((chunk) => {
-      const typed = dtype === 'f8' ? Float64Array.from(chunk) : Float32Array.from(chunk);
+      const wanted = dtype === 'f8' ? Float64Array : Float32Array;
+      const typed = chunk instanceof wanted ? chunk : wanted.from(chunk);
       // Little-endian hosts only (x86, ARM): typed arrays are written as laid out in memory.
       writeSync(fd, new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
       written += chunk.length;

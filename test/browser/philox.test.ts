@@ -16,6 +16,7 @@ describe.skipIf(skip !== undefined)(`philox4x32-10 WGSL vs TS in Chromium${skip 
       `browser adapter: ${result.adapterInfo.label}; ${result.count} draws in ${result.gpuMs.toFixed(0)} ms; ` +
         `max |dz| ${result.maxAbsError.toExponential(2)}, max |dz|/tol ${result.maxErrorOverTolerance.toFixed(3)}`,
     );
+    expect(result.adapterInfo.label).toMatch(/^browser: /);
     expect(result.firstWordMismatch).toBeNull();
     expect(result.wordMismatches).toBe(0);
     expect(result.firstNormalFailure).toBeNull();
