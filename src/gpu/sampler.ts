@@ -18,9 +18,28 @@ const KIND_GAUSSIAN = 0;
 const KIND_GAUSSIAN_FULL = 1;
 const KIND_UNIFORM = 2;
 
+export interface DispatchInfo {
+  /** Index of the chunk's first particle (relative to firstParticle). */
+  chunkStart: number;
+  count: number;
+  /** Steps completed for this chunk after this dispatch (== steps when the chunk is done). */
+  stepsDone: number;
+  steps: number;
+  /** The chunk's particles on the GPU (row-major count x dim f32), valid until the next dispatch. */
+  particles: GPUBuffer;
+}
+
 export interface GpuSampleOptions {
-  /** Receives each finished chunk: row-major count x dim f32 (a fresh array the callee may keep). */
-  onChunk: (chunk: Float32Array, count: number) => void;
+  /**
+   * Receives each finished chunk read back: row-major count x dim f32 (a fresh array the
+   * callee may keep). Without it nothing is read back (use afterDispatch to stay on the GPU).
+   */
+  onChunk?: (chunk: Float32Array, count: number) => void;
+  /**
+   * Called after every dispatch, once its work is submitted: GPU-side metrics bin the
+   * particles here without a readback, and a page yields to the browser (await a frame).
+   */
+  afterDispatch?: (info: DispatchInfo) => void | Promise<void>;
   onProgress?: (done: number, total: number) => void;
   /** Dispatch planner overrides (tests force splitting with these). */
   chunkParticles?: number;
@@ -112,7 +131,9 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     const paramsBuffer = makeBuffer('step params', structBytes(STEP_PARAMS), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const particlesBytes = plan.chunkParticles * dim * 4;
     const particlesBuffer = makeBuffer('particles chunk', particlesBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-    const readback = makeBuffer('particles readback', particlesBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const readback = opts.onChunk
+      ? makeBuffer('particles readback', particlesBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
+      : null;
 
     const bindGroup = device.createBindGroup({
       label: 'step bind group',
@@ -177,16 +198,23 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
         pass.end();
         device.queue.submit([encoder.finish()]);
         dispatches++;
+        await opts.afterDispatch?.({ chunkStart, count, stepsDone: step + stepCount, steps: table.steps, particles: particlesBuffer });
+      }
+      if (!opts.onChunk) {
+        opts.onProgress?.(chunkStart + count, spec.particles);
+        continue;
       }
       const encoder = device.createCommandEncoder({ label: 'readback' });
-      encoder.copyBufferToBuffer(particlesBuffer, 0, readback, 0, count * dim * 4);
+      encoder.copyBufferToBuffer(particlesBuffer, 0, readback!, 0, count * dim * 4);
       device.queue.submit([encoder.finish()]);
-      await gpu.guard(readback.mapAsync(GPUMapMode.READ, 0, count * dim * 4));
-      const chunk = new Float32Array(readback.getMappedRange(0, count * dim * 4).slice(0));
-      readback.unmap();
+      await gpu.guard(readback!.mapAsync(GPUMapMode.READ, 0, count * dim * 4));
+      const chunk = new Float32Array(readback!.getMappedRange(0, count * dim * 4).slice(0));
+      readback!.unmap();
       opts.onChunk(chunk, count);
       opts.onProgress?.(chunkStart + count, spec.particles);
     }
+    // Without a readback nothing above waited for the GPU: wait here so errors surface.
+    if (!opts.onChunk) await gpu.guard(device.queue.onSubmittedWorkDone());
     gpu.checkErrors();
   } finally {
     for (const b of buffers) b.destroy();
