@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import { SpecError } from '../spec/errors.ts';
 import { parseSpec } from '../spec/parse.ts';
 import type { ExperimentSpec } from '../spec/types.ts';
-import { sampleCpu } from '../cpu/reference.ts';
+import { sampleCpuParallel } from '../cpu/parallel.ts';
 import { planGuidance } from '../guidance/guidance.ts';
 import { boundedSupport, SummaryAccumulator, type Summary } from '../metrics/summary.ts';
 import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
@@ -104,7 +104,7 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   const acc = new SummaryAccumulator(spec.dim, spec.particles, support, backend === 'cpu' ? 'f64' : 'f32');
   try {
     if (backend === 'cpu') {
-      const result = sampleCpu(spec, { onProgress: (done, total) => bar.update(done, total) });
+      const result = await sampleCpuParallel(spec, { onProgress: (done, total) => bar.update(done, total) });
       acc.add(result.particles, result.count);
       if (opts.out) {
         const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';

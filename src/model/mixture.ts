@@ -120,8 +120,8 @@ export class MixtureEvaluator {
     return max + Math.log(sum);
   }
 
-  /** out += coefficient * grad log p_t(x) of a group; returns log p_t(x). */
-  addGroupScore(group: Group, coefficient: number, out: Float64Array): number {
+  /** out += coefficient * grad log p_t(x) of a group (from the last evaluateComponents). */
+  addGroupScore(group: Group, coefficient: number, out: Float64Array): void {
     const d = this.model.dim;
     const entries = group.entries;
     const weights = this.weights;
@@ -130,7 +130,7 @@ export class MixtureEvaluator {
       weights[e] = entries[e].logWeight + this.componentLog[entries[e].component];
       if (weights[e] > max) max = weights[e];
     }
-    if (max === -Infinity) return -Infinity;
+    if (max === -Infinity) return;
     let sum = 0;
     for (let e = 0; e < entries.length; e++) {
       weights[e] = Math.exp(weights[e] - max); // one exp per component (log-sum-exp)
@@ -142,7 +142,6 @@ export class MixtureEvaluator {
       const base = entries[e].component * d;
       for (let i = 0; i < d; i++) out[i] += r * this.componentScore[base + i];
     }
-    return max + Math.log(sum);
   }
 }
 
