@@ -4,7 +4,6 @@
 // broken rule. Each parse* helper returns undefined when its part is invalid; parseSpec
 // throws a SpecError if any issue was found, so the final assembly can assume success.
 
-import { readFileSync } from 'node:fs';
 import { CholeskyDecomposition } from 'ml-matrix';
 import { SpecError, type SpecIssue } from './errors.ts';
 import {
@@ -42,7 +41,9 @@ const UNSUPPORTED_FIELDS = ['corrector', 'scoreError'];
 export function loadSpecFile(path: string): ExperimentSpec {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // node:fs is loaded here, not imported at the top: the browser page imports this module
+    // for parseSpec, and a static node:fs import fails there (Vite externalises it).
+    text = process.getBuiltinModule('node:fs').readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : (e as Error).message;
