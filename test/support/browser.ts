@@ -23,10 +23,17 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** The window property a test page sets to its JSON result (or to { error }). */
 export const RESULT_KEY = '__testResult';
 
-/** Chromium flags for headless WebGPU on a machine without a GPU (shared/PLATFORM.md). */
+/**
+ * Chromium flags for headless WebGPU on a machine without a GPU (shared/PLATFORM.md). The last
+ * two let a WebGPU canvas present (the explorer page draws with a render pipeline): without
+ * them compute works but getCurrentTexture() fails with "OperationError: A valid external
+ * Instance reference no longer exists" (Chromium 156, SwiftShader).
+ */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--enable-unsafe-webgpu',
+  '--use-angle=swiftshader',
+  '--enable-features=Vulkan',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
