@@ -24,9 +24,9 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const RESULT_KEY = '__testResult';
 
 /**
- * Chromium flags for headless WebGPU on a machine without a GPU (shared/PLATFORM.md). The last
- * two let a WebGPU canvas present (the explorer page draws with a render pipeline): without
- * them compute works but getCurrentTexture() fails with "OperationError: A valid external
+ * Chromium flags for headless WebGPU on a machine without a GPU (shared/PLATFORM.md). The ANGLE
+ * and Vulkan flags let a WebGPU canvas present (the explorer page draws with a render
+ * pipeline): without them compute works but getCurrentTexture() fails with "OperationError: A valid external
  * Instance reference no longer exists" (Chromium 156, SwiftShader).
  */
 export const CHROMIUM_ARGS = [
