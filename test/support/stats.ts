@@ -8,6 +8,9 @@
 // least threshold + epsilon + its own bias, so by the DKW inequality it misses the mutation
 // with probability at most its share as well.
 //
+// The KS guarantees are non-asymptotic (DKW-Massart holds for every n); the solver-bias terms
+// use Richardson's estimate (asymptotic in the step, checked to be ~1e-3 of epsilon or less);
+// the mean/variance z-checks use the normal approximation with a first Cornish-Fisher term.
 // Seeds are fixed, so every run gives the same answer; the budget says how unlucky a seed
 // would have to be for a correct sampler to fail.
 import { CpuStepper } from '../../src/cpu/reference.ts';
@@ -25,12 +28,16 @@ export const FOUNDATION_CHECKS = [
   'transport: uniform box, rk4, shifted twin',
   'transport: three modes, rk4, KS',
   'transport: three modes, rk4, dropped-mode twin',
+  'transport: two Gaussians (ve, edm), rk4, KS',
+  'transport: two Gaussians (vp), rk4, KS',
+  'transport: two Gaussians (flow), rk4, KS',
   'transport: two Gaussians, em, KS',
   'transport: two Gaussians, em, mean-shifted twin',
   'guidance: cfg closed form, KS',
   'guidance: cfg closed form, mean z',
   'guidance: cfg closed form, variance z',
   'guidance: cfg closed form, wrong-w twin',
+  'guidance: cfg closed form (flow), KS',
 ] as const;
 
 export type FoundationCheck = (typeof FOUNDATION_CHECKS)[number];
