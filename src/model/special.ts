@@ -5,6 +5,7 @@ import erfc from '@stdlib/math-base-special-erfc';
 import erfcx from '@stdlib/math-base-special-erfcx';
 
 const SQRT1_2 = Math.SQRT1_2;
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 export const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
 
 /** log phi(z), the standard normal log-density. */
@@ -43,18 +44,33 @@ export function logDiffPhi(a: number, b: number): { log: number; dlog: number } 
     const dcorr = (2 * c * w2) / 24 + ((4 * c2 * c - 12 * c) * w2 * w2) / 1920;
     return { log: Math.log(w) + logPhiDensity(c) + Math.log(corr), dlog: -c + dcorr / corr };
   }
-  let log: number;
   if (b >= 0) {
-    // Both in the upper tail: Q(b) - Q(a), with Q(z) = Phi(-z).
-    const lqb = logPhi(-b);
-    log = lqb + log1mexp(logPhi(-a) - lqb);
-  } else if (a <= 0) {
-    const lpa = logPhi(a);
-    log = lpa + log1mexp(logPhi(b) - lpa);
-  } else {
-    // Straddles 0: 1 - Phi(b) - Q(a), both terms at most 1/2.
-    log = Math.log1p(-0.5 * (erfc(-b * SQRT1_2) + erfc(a * SQRT1_2)));
+    // Upper tail: Phi(a) - Phi(b) = Phi(-b) - Phi(-a), and the derivative flips sign.
+    const r = lowerTailDiff(-b, -a);
+    return { log: r.log, dlog: -r.dlog };
   }
+  if (a <= 0) return lowerTailDiff(a, b);
+  // Straddles 0: 1 - Phi(b) - Q(a), both terms at most 1/2.
+  const log = Math.log1p(-0.5 * (erfc(-b * SQRT1_2) + erfc(a * SQRT1_2)));
   const dlog = Math.exp(logPhiDensity(a) - log) - Math.exp(logPhiDensity(b) - log);
   return { log, dlog };
+}
+
+/**
+ * b < a <= 0. With E(z) = erfcx(-z / sqrt2), Phi(z) = E(z) exp(-z^2/2) / 2, so
+ *   Phi(b)/Phi(a) = exp(w c) E(b)/E(a),   phi(b)/phi(a) = exp(w c),   phi(a)/Phi(a) = sqrt(2/pi) / E(a),
+ * where w = a - b, c = (a + b)/2: the squares of a and b never meet in a subtraction,
+ * so narrow intervals far in the tail keep full relative precision (shaders/normal.wgsl
+ * evaluates the same formulas in f32).
+ */
+function lowerTailDiff(a: number, b: number): { log: number; dlog: number } {
+  const w = a - b;
+  const c = 0.5 * (a + b);
+  const ea = erfcx(-a * SQRT1_2);
+  const eb = erfcx(-b * SQRT1_2);
+  const ratioLog = w * c + Math.log(eb / ea); // log(Phi(b)/Phi(a)) < 0
+  const log = Math.log(0.5 * ea) - 0.5 * a * a + log1mexp(ratioLog);
+  const num = -Math.expm1(w * c); // 1 - phi(b)/phi(a)
+  const den = -Math.expm1(ratioLog); // 1 - Phi(b)/Phi(a)
+  return { log, dlog: (SQRT_2_OVER_PI / ea) * (num / den) };
 }
