@@ -1,6 +1,9 @@
-// Standard benchmark workloads, as specs (the same format users write).
+// Benchmark workloads, as specs (the same format users write).
 import { parseSpec } from '../src/spec/parse.ts';
 import type { ExperimentSpec } from '../src/spec/types.ts';
+
+export const STANDARD_WORKLOAD_DESCRIPTION =
+  '1-D, 4 Gaussian components in 2 classes, cfg w=3 (unconditional negative), OU T=10, euler, uniform grid to tMin=1e-3';
 
 /** 1-D, 4 Gaussian components in 2 classes, cfg (w = 3, unconditional negative), euler. */
 export function standardWorkload(particles: number, steps: number): ExperimentSpec {
@@ -21,6 +24,42 @@ export function standardWorkload(particles: number, steps: number): ExperimentSp
     guidance: { kind: 'cfg', w: 3 },
     solver: { kind: 'euler', steps, tMin: 1e-3 },
     particles,
+    seed: 1,
+  });
+}
+
+export interface ScalingPoint {
+  particles: number;
+  steps: number;
+  dim: number;
+  /** Gaussian components in all, split between the two classes (at least 1 each when >= 2). */
+  components: number;
+}
+
+/**
+ * The standard workload generalised for the scaling curves: `components` isotropic Gaussians
+ * in `dim` dimensions, split between two classes (class a gets the first ceil(K/2)), cfg w = 3
+ * against the unconditional law, OU T = 10, euler. At (dim 1, components 4) it has the standard
+ * workload's structure (4 components, 2 + 4 group entries), not its numbers. Deterministic.
+ */
+export function scalingWorkload(p: ScalingPoint): ExperimentSpec {
+  const k = Math.max(1, p.components);
+  const ka = k === 1 ? 1 : Math.ceil(k / 2);
+  const component = (i: number) => {
+    // Means spread over [-3, 3] along a direction that turns with i; variances in [0.2, 1].
+    const mean = Array.from({ length: p.dim }, (_, j) => 3 * Math.sin(1.7 * i + 0.9 * j + 0.3));
+    return { kind: 'gaussian' as const, weight: 1 + (i % 3), mean, cov: 0.2 + 0.8 * ((i * 0.618034) % 1) };
+  };
+  const classes = [{ name: 'a', weight: 0.5, components: Array.from({ length: ka }, (_, i) => component(i)) }];
+  if (k > ka) classes.push({ name: 'b', weight: 0.5, components: Array.from({ length: k - ka }, (_, i) => component(ka + i)) });
+  return parseSpec({
+    dim: p.dim,
+    classes,
+    target: 'a',
+    process: { kind: 'ou', T: 10 },
+    guidance: { kind: 'cfg', w: 3 },
+    solver: { kind: 'euler', steps: p.steps, tMin: 1e-3 },
+    particles: p.particles,
     seed: 1,
   });
 }

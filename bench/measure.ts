@@ -1,0 +1,96 @@
+// Timed runs of the sampler on one spec: the WebGPU path and the CPU reference.
+// Platform-agnostic (a GpuContext in), so a browser page measures the same way Node does.
+import { sampleCpu } from '../src/cpu/reference.ts';
+import type { GpuContext } from '../src/gpu/device.ts';
+import { sampleWebGpu, type GpuSampleInfo } from '../src/gpu/sampler.ts';
+import type { ExperimentSpec } from '../src/spec/types.ts';
+import { momentsOf, timeRuns, type Moments, type Timing } from './common.ts';
+
+export interface SamplerRun {
+  particles: number;
+  steps: number;
+  timing: Timing;
+  /** particles x steps / median seconds. */
+  particleStepsPerSecond: number;
+  /** Moments of coordinate 0 of the last timed run's particles (when read back). */
+  moments?: Moments;
+}
+
+export interface WebGpuRun extends SamplerRun {
+  plan: GpuSampleInfo['plan'];
+  /** Whether every particle was read back to host memory inside the timed region. */
+  readback: boolean;
+  stepsPerDispatch?: number;
+}
+
+export interface WebGpuMeasureOptions {
+  repeats: number;
+  warmup?: number;
+  /** Read every particle back (the default: the result ends in host memory, as numpy's does). */
+  readback?: boolean;
+  /** Planner override (tuning sweeps). */
+  stepsPerDispatch?: number;
+  /**
+   * Particles of the warm-up runs (default: the spec's). The warm-up compiles the pipeline, which
+   * Dawn then caches by content; a small warm-up does that as well as a full one.
+   */
+  warmupParticles?: number;
+}
+
+/**
+ * Times sampleWebGpu end to end: pipeline creation (from Dawn's cache after the warm-up),
+ * buffers, factor tables, every dispatch, and (by default) the readback of every particle.
+ */
+export async function measureWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: WebGpuMeasureOptions): Promise<WebGpuRun> {
+  const readback = opts.readback ?? true;
+  const dim = spec.dim;
+  let plan: GpuSampleInfo['plan'] | undefined;
+  let out: Float32Array | undefined;
+  const warm = opts.warmupParticles !== undefined ? { ...spec, particles: Math.min(spec.particles, opts.warmupParticles) } : spec;
+  const warmupSeconds: number[] = [];
+  for (let r = 0; r < (opts.warmup ?? 1); r++) {
+    const t0 = performance.now();
+    await sampleWebGpu(gpu, warm, { stepsPerDispatch: opts.stepsPerDispatch });
+    warmupSeconds.push((performance.now() - t0) / 1000);
+  }
+  const run = async (): Promise<void> => {
+    let filled = 0;
+    if (readback) out ??= new Float32Array(spec.particles * dim);
+    const info = await sampleWebGpu(gpu, spec, {
+      onChunk: readback
+        ? (chunk, count) => {
+            out!.set(chunk.subarray(0, count * dim), filled * dim);
+            filled += count;
+          }
+        : undefined,
+      stepsPerDispatch: opts.stepsPerDispatch,
+    });
+    plan = info.plan;
+  };
+  const timing = { ...(await timeRuns(run, opts.repeats, 0)), warmupSeconds };
+  return {
+    particles: spec.particles,
+    steps: spec.solver.steps,
+    timing,
+    particleStepsPerSecond: (spec.particles * spec.solver.steps) / timing.medianSeconds,
+    plan: plan!,
+    readback,
+    stepsPerDispatch: opts.stepsPerDispatch,
+    moments: out ? momentsOf(out, dim) : undefined,
+  };
+}
+
+/** Times the f64 CPU reference (one thread) end to end. */
+export async function measureCpu(spec: ExperimentSpec, repeats: number, warmup = 1): Promise<SamplerRun> {
+  let last: Float64Array | undefined;
+  const timing = await timeRuns(() => {
+    last = sampleCpu(spec).particles;
+  }, repeats, warmup);
+  return {
+    particles: spec.particles,
+    steps: spec.solver.steps,
+    timing,
+    particleStepsPerSecond: (spec.particles * spec.solver.steps) / timing.medianSeconds,
+    moments: last ? momentsOf(last, spec.dim) : undefined,
+  };
+}
