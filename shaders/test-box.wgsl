@@ -1,0 +1,17 @@
+// Test kernel (concatenated after normal.wgsl): evaluates log_diff_phi on a list of (a, b)
+// pairs so the host can compare with logDiffPhi in src/model/special.ts (f64). Output i is
+// (log(Phi(a) - Phi(b)), R, log erfcx(|a|), 0) for input i: the last checks the erfcx fit that
+// every tail value rests on.
+
+@group(0) @binding(0) var<storage, read> pairs: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read_write> results: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (i >= arrayLength(&results)) {
+    return;
+  }
+  let d = log_diff_phi(pairs[i].x, pairs[i].y);
+  results[i] = vec4<f32>(d.log, d.dlog, log_erfcx_pos(abs(pairs[i].x)), 0.0);
+}

@@ -1,0 +1,61 @@
+// The WebGPU sampler in headless Chromium (SwiftShader) against the f64 CPU reference computed
+// here in Node, particle by particle from the same seed. Tolerance: the same f32 rounding-error
+// model as test/gpu/sampler-parity.test.ts (K u S_N, test/support/parity.ts): it assumes only
+// WGSL's accuracy guarantees (correctly rounded + - *, division 2.5 ulp, exp 3 + 2|x| ulp, log
+// 2^-21 absolute near 1), which SwiftShader's f32 math meets as lavapipe's does, though the
+// two differ in the last bits.
+//
+// Without Chromium: fails with CI=true, else skipped (test/support/browser.ts).
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseSpec } from '../../src/spec/parse.ts';
+import { browserSkipReason, startBrowserHarness, waitForResult, type BrowserHarness, type OpenPage } from '../support/browser.ts';
+import { compareWithBound, formatReport, PARITY_ULPS, referenceWithBound } from '../support/parity.ts';
+import { PARITY_CASES, type RawSpec } from '../support/sampler-cases.ts';
+import type { SamplerPageReady, SamplerPageRun } from './sampler-page.ts';
+
+const skip = browserSkipReason();
+
+const cases: { name: string; raw: RawSpec }[] = [
+  { name: 'two 1-D Gaussians, cfg w=3, rk4, 2000 particles x 100 steps', raw: { ...PARITY_CASES[0].spec('rk4'), particles: 2000 } },
+  { name: '1-D box mixture, cfg w=2, rk4, 400 particles x 100 EDM steps', raw: PARITY_CASES.find((c) => c.name.startsWith('1-D box'))!.spec('rk4') },
+  { name: '2-D box and Gaussian mixture, cfg w=1.5, em, 300 particles x 60 EDM steps', raw: PARITY_CASES.find((c) => c.name.startsWith('2-D box'))!.spec('em') },
+];
+
+let harness: BrowserHarness | undefined;
+let open: OpenPage | undefined;
+let ready: SamplerPageReady | undefined;
+if (!skip) {
+  // Started at collection time so that the suite's title can name the browser's adapter.
+  harness = await startBrowserHarness();
+  open = await harness.open('test/browser/sampler.html');
+  ready = await waitForResult<SamplerPageReady>(open);
+}
+
+describe.skipIf(skip !== undefined)(`sampler in Chromium vs CPU f64 [${ready?.adapterInfo.label ?? `skipped: ${skip}`}]`, () => {
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it('runs on the browser platform', () => {
+    console.log(`browser adapter: ${ready!.adapterInfo.label}; ${ready!.userAgent}`);
+    expect(ready!.adapterInfo.label).toMatch(/^browser: /);
+  });
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const spec = parseSpec(c.raw);
+      const run = await Promise.race([
+        open!.page.evaluate((s) => window.__runSampler!(s), spec) as Promise<SamplerPageRun>,
+        open!.failed,
+      ]);
+      const ref = referenceWithBound(spec);
+      const report = compareWithBound(run.particles, ref, spec.dim);
+      console.log(`${formatReport(`Chromium: ${c.name}`, report)}; page GPU ${run.ms.toFixed(0)} ms (${run.info.adapter})`);
+      expect(report.nonFinite).toBe(0);
+      expect(report.firstFailure).toBeNull();
+      expect(report.maxUlpsOfRss).toBeLessThanOrEqual(PARITY_ULPS);
+      expect(report.medianTolerance).toBeLessThan(1e-4);
+    });
+  }
+});

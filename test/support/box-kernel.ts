@@ -1,0 +1,58 @@
+// Runs shaders/normal.wgsl's log_diff_phi on the GPU for a list of (a, b) pairs, through the
+// test kernel shaders/test-box.wgsl, inside error scopes (a validation error throws).
+import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
+
+/**
+ * pairs: [a0, b0, a1, b1, ...] (f32, a >= b). Returns 4 values per pair: log(Phi(a) - Phi(b)),
+ * R, log erfcx(|a|), 0.
+ */
+export async function logDiffPhiOnGpu(ctx: GpuContext, pairs: Float32Array): Promise<Float32Array> {
+  const { device, platform } = ctx;
+  const count = pairs.length / 2;
+  const bytes = count * 16;
+  const buffers: GPUBuffer[] = [];
+  const buffer = (label: string, usage: number, size = bytes): GPUBuffer => {
+    const b = device.createBuffer({ label, size, usage });
+    buffers.push(b);
+    return b;
+  };
+  try {
+    return await withErrorScopes(device, async () => {
+      const module = device.createShaderModule({
+        label: 'test-box module',
+        code: platform.shaderSource('normal') + '\n' + platform.shaderSource('test-box'),
+      });
+      const pipeline = await device.createComputePipelineAsync({
+        label: 'test-box pipeline',
+        layout: 'auto',
+        compute: { module, entryPoint: 'main' },
+      });
+      const input = buffer('test-box pairs', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, pairs.byteLength);
+      const output = buffer('test-box results', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+      const readback = buffer('test-box readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      device.queue.writeBuffer(input, 0, pairs as Float32Array<ArrayBuffer>);
+      const bindGroup = device.createBindGroup({
+        label: 'test-box bind group',
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: input } },
+          { binding: 1, resource: { buffer: output } },
+        ],
+      });
+      const encoder = device.createCommandEncoder({ label: 'test-box encoder' });
+      const pass = encoder.beginComputePass({ label: 'test-box pass' });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(Math.ceil(count / 64));
+      pass.end();
+      encoder.copyBufferToBuffer(output, 0, readback, 0, bytes);
+      device.queue.submit([encoder.finish({ label: 'test-box commands' })]);
+      await ctx.guard(readback.mapAsync(GPUMapMode.READ));
+      const out = new Float32Array(readback.getMappedRange()).slice();
+      readback.unmap();
+      return out;
+    });
+  } finally {
+    for (const b of buffers) b.destroy();
+  }
+}
