@@ -1,0 +1,200 @@
+// Per-particle metrics that need the target's density, binned on the GPU over a chunk of
+// particles (src/metrics/gpu-metrics.ts). For every finite particle x:
+//   L(x) = coefA log p_A(x) + coefB log p_B(x) - logShift   (the target's normalised log-density
+//          at tMin: p_A the target class or p(x), p_B the guidance's negative for the tilted law)
+//   r_k(x) = w_k p_k(x) / p_A(x), the posterior responsibility of each of p_A's components
+// and it accumulates
+//   partials (f32 per workgroup, added in f64 on the host): sum_k r_k (soft occupancy), and per
+//          projection j, sum (u_j.x - c_j) and sum (u_j.x - c_j)^2 (moments about the exact mean)
+//   counters (u32 atomics): finite, nonFinite, argmax_k r_k (hard occupancy), L > level_l (HDR),
+//          inside any support box, h_m.x > b_m (half-spaces).
+//
+// The host prepends a generated header with DIM, NCOMP, NOCC, NPROJ, NLEV, NBOX, NHALF, NQ,
+// FACTOR_STRIDE, WG and the struct MetricComponent, then shaders/normal.wgsl (log_diff_phi).
+// Factors per component (one row, at tMin), as the step kernel's:
+//   gaussian: [logNorm, invVar[DIM], shift[DIM]];  uniform: [logNorm, shift[DIM], shift2[DIM]].
+
+struct MetricParams {
+  count: u32,
+  threads: u32,
+  coefA: f32,
+  coefB: f32,
+  logShift: f32,
+  invSigma: f32,
+  _pad0: f32,
+  _pad1: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: MetricParams;
+@group(0) @binding(1) var<storage, read> particles: array<f32>;
+@group(0) @binding(2) var<storage, read> factors: array<f32>;
+@group(0) @binding(3) var<storage, read> comps: array<MetricComponent>;
+// eigenbases (NCOMP x DIM x DIM, zero for diagonal components)
+@group(0) @binding(4) var<storage, read> bases: array<f32>;
+// [proj vectors NPROJ x DIM, proj centres NPROJ, HDR levels NLEV, boxes NBOX x (low DIM, high DIM),
+//  half-spaces NHALF x (h DIM, b)]
+@group(0) @binding(5) var<storage, read> regions: array<f32>;
+@group(0) @binding(6) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(7) var<storage, read_write> counters: array<atomic<u32>>;
+
+const KIND_GAUSSIAN: u32 = 0u;
+const KIND_GAUSSIAN_FULL: u32 = 1u;
+const KIND_UNIFORM: u32 = 2u;
+const IN_A: u32 = 1u;
+const IN_B: u32 = 2u;
+const LOG_ZERO: f32 = -1.0e30;
+
+const OFF_CENTRES: u32 = NPROJ * DIM;
+const OFF_LEVELS: u32 = OFF_CENTRES + NPROJ;
+const OFF_BOXES: u32 = OFF_LEVELS + NLEV;
+const OFF_HALF: u32 = OFF_BOXES + NBOX * 2u * DIM;
+
+const C_FINITE: u32 = 0u;
+const C_NONFINITE: u32 = 1u;
+const C_HARD: u32 = 2u;
+const C_LEVELS: u32 = C_HARD + NOCC;
+const C_INSIDE: u32 = C_LEVELS + NLEV;
+const C_HALF: u32 = C_INSIDE + 1u;
+
+var<private> x: array<f32, DIM>;
+var<private> lpa: array<f32, NOCC>;
+var<private> acc: array<f32, NQ>;
+var<private> hard: array<u32, NOCC>;
+var<private> levels: array<u32, max(NLEV, 1u)>;
+var<private> half: array<u32, max(NHALF, 1u)>;
+var<workgroup> scratch: array<f32, WG>;
+
+fn isFiniteBits(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+}
+
+// log p_tMin(x | component c).
+fn component_log_density(c: u32, kind: u32) -> f32 {
+  let base = c * FACTOR_STRIDE;
+  var logp = factors[base];
+  if (kind == KIND_UNIFORM) {
+    for (var j = 0u; j < DIM; j++) {
+      let a = (x[j] - factors[base + 1u + j]) * params.invSigma;
+      let b = (x[j] - factors[base + 1u + DIM + j]) * params.invSigma;
+      logp += log_diff_phi(a, b).log - log(a - b);
+    }
+    return logp;
+  }
+  if (kind == KIND_GAUSSIAN) {
+    for (var j = 0u; j < DIM; j++) {
+      let r = x[j] - factors[base + 1u + DIM + j];
+      logp -= 0.5 * r * r * factors[base + 1u + j];
+    }
+    return logp;
+  }
+  let u0 = c * DIM * DIM;
+  for (var j = 0u; j < DIM; j++) {
+    var y = 0.0;
+    for (var i = 0u; i < DIM; i++) {
+      y += bases[u0 + i * DIM + j] * (x[i] - factors[base + 1u + DIM + i]);
+    }
+    logp -= 0.5 * y * y * factors[base + 1u + j];
+  }
+  return logp;
+}
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(local_invocation_index) lid: u32,
+  @builtin(workgroup_id) wid: vec3<u32>,
+) {
+  for (var q = 0u; q < NQ; q++) { acc[q] = 0.0; }
+  for (var k = 0u; k < NOCC; k++) { hard[k] = 0u; }
+  for (var l = 0u; l < NLEV; l++) { levels[l] = 0u; }
+  for (var m = 0u; m < NHALF; m++) { half[m] = 0u; }
+  var finite_count = 0u;
+  var nonfinite_count = 0u;
+  var inside_count = 0u;
+
+  for (var p = wid.x * WG + lid; p < params.count; p += params.threads) {
+    var finite = true;
+    for (var j = 0u; j < DIM; j++) {
+      x[j] = particles[p * DIM + j];
+      finite = finite && isFiniteBits(x[j]);
+    }
+    if (!finite) {
+      nonfinite_count++;
+      continue;
+    }
+    finite_count++;
+
+    var max_a = LOG_ZERO;
+    var sum_a = 0.0;
+    var max_b = LOG_ZERO;
+    var sum_b = 0.0;
+    for (var c = 0u; c < NCOMP; c++) {
+      let info = comps[c];
+      let lp = component_log_density(c, info.kind);
+      if ((info.mask & IN_A) != 0u) {
+        let v = info.logWeightA + lp;
+        lpa[info.slot] = v;
+        if (v > max_a) { sum_a = sum_a * exp(max_a - v) + 1.0; max_a = v; } else { sum_a += exp(v - max_a); }
+      }
+      if ((info.mask & IN_B) != 0u) {
+        let v = info.logWeightB + lp;
+        if (v > max_b) { sum_b = sum_b * exp(max_b - v) + 1.0; max_b = v; } else { sum_b += exp(v - max_b); }
+      }
+    }
+    let log_a = max_a + log(sum_a);
+    var big = params.coefA * log_a - params.logShift;
+    if (params.coefB != 0.0) { big += params.coefB * (max_b + log(sum_b)); }
+
+    var best = 0u;
+    for (var k = 0u; k < NOCC; k++) {
+      acc[k] += exp(lpa[k] - log_a);
+      if (lpa[k] > lpa[best]) { best = k; }
+    }
+    hard[best]++;
+    for (var l = 0u; l < NLEV; l++) {
+      if (big > regions[OFF_LEVELS + l]) { levels[l]++; }
+    }
+    var inside = false;
+    for (var bx = 0u; bx < NBOX; bx++) {
+      var in_box = true;
+      let o = OFF_BOXES + bx * 2u * DIM;
+      for (var j = 0u; j < DIM; j++) {
+        in_box = in_box && x[j] > regions[o + j] && x[j] < regions[o + DIM + j];
+      }
+      inside = inside || in_box;
+    }
+    if (inside) { inside_count++; }
+    for (var m = 0u; m < NHALF; m++) {
+      let o = OFF_HALF + m * (DIM + 1u);
+      var s = 0.0;
+      for (var j = 0u; j < DIM; j++) { s += regions[o + j] * x[j]; }
+      if (s > regions[o + DIM]) { half[m]++; }
+    }
+    for (var pj = 0u; pj < NPROJ; pj++) {
+      var s = 0.0;
+      for (var j = 0u; j < DIM; j++) { s += regions[pj * DIM + j] * x[j]; }
+      let v = s - regions[OFF_CENTRES + pj];
+      acc[NOCC + 2u * pj] += v;
+      acc[NOCC + 2u * pj + 1u] += v * v;
+    }
+  }
+
+  if (finite_count > 0u) { atomicAdd(&counters[C_FINITE], finite_count); }
+  if (nonfinite_count > 0u) { atomicAdd(&counters[C_NONFINITE], nonfinite_count); }
+  if (inside_count > 0u) { atomicAdd(&counters[C_INSIDE], inside_count); }
+  for (var k = 0u; k < NOCC; k++) { if (hard[k] > 0u) { atomicAdd(&counters[C_HARD + k], hard[k]); } }
+  for (var l = 0u; l < NLEV; l++) { if (levels[l] > 0u) { atomicAdd(&counters[C_LEVELS + l], levels[l]); } }
+  for (var m = 0u; m < NHALF; m++) { if (half[m] > 0u) { atomicAdd(&counters[C_HALF + m], half[m]); } }
+
+  // Each partial sum over the workgroup: lane 0 adds the 64 values (a tree reduction inside this
+  // loop compiles about 5x slower on lavapipe, for no measurable gain).
+  for (var q = 0u; q < NQ; q++) {
+    scratch[lid] = acc[q];
+    workgroupBarrier();
+    if (lid == 0u) {
+      var s = 0.0;
+      for (var i = 0u; i < WG; i++) { s += scratch[i]; }
+      partials[wid.x * NQ + q] = s;
+    }
+    workgroupBarrier();
+  }
+}
