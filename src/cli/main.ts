@@ -3,6 +3,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SpecError } from '../spec/errors.ts';
 import { checkOutPath, loadSpecWithOverrides, runSpec } from './run.ts';
+import { addCheckCommand } from './check.ts';
+import { addSweepCommand } from './sweep.ts';
+import { addClassifiersCommand } from './classifiers.ts';
 
 function integerArg(name: string) {
   return (value: string): number => {
@@ -35,6 +38,9 @@ export function buildProgram(): Command {
       const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     });
+  addClassifiersCommand(program);
+  addCheckCommand(program);
+  addSweepCommand(program);
   return program;
 }
 
