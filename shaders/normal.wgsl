@@ -83,6 +83,14 @@ fn log_diff_phi(a_in: f32, b_in: f32) -> LogDiff {
   // Straddles 0: 1 - Phi(b) - Q(a), both terms at most 1/2.
   let tails = phi_cdf_neg(b) + phi_cdf_neg(-a);
   let logv = log1p_f32(-tails);
-  let r = (exp(-0.5 * a * a) - exp(-0.5 * b * b)) / (exp(logv) * 2.5066282746310002);
+  // phi(a) - phi(b) = phi(b) expm1(-w c) = -phi(a) expm1(w c): no cancellation when a is
+  // near -b; the form is chosen so that expm1's argument is <= 0 and cannot overflow.
+  var dphi: f32;
+  if (c >= 0.0) {
+    dphi = exp(-0.5 * b * b) * expm1_f32(-w * c);
+  } else {
+    dphi = -exp(-0.5 * a * a) * expm1_f32(w * c);
+  }
+  let r = dphi / (exp(logv) * 2.5066282746310002);
   return LogDiff(logv, sign * r);
 }
