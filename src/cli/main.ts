@@ -3,6 +3,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SpecError } from '../spec/errors.ts';
 import { checkOutPath, loadSpecWithOverrides, runSpec } from './run.ts';
+import { addCheckCommand } from './check.ts';
+import { addSweepCommand } from './sweep.ts';
 import { addClassifiersCommand } from './classifiers.ts';
 
 function integerArg(name: string) {
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     });
   addClassifiersCommand(program);
+  addCheckCommand(program);
+  addSweepCommand(program);
   return program;
 }
 

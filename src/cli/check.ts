@@ -1,0 +1,135 @@
+// `guidance-sampler check SPEC [--against conditional|tilted|unconditional]`: sample the spec with
+// every large-N metric binned on the GPU, then a pass/fail report whose thresholds hold a
+// family-wise false-failure rate (--alpha, default 1e-6) and which states each test's power.
+// JSON on stdout, a table on stderr; exit 0 when every test passes, 1 when any fails.
+import type { ExperimentSpec } from '../spec/types.ts';
+import { acquireGpu, type GpuContext } from '../gpu/device.ts';
+import { nodePlatform } from '../platform/node.ts';
+import { biasTerms } from '../metrics/bias.ts';
+import { planCheck } from '../metrics/check-plan.ts';
+import { evaluateChecks, type CheckReport, type TestOutcome } from '../metrics/checks.ts';
+import { measure } from '../metrics/measure.ts';
+import type { TargetKind } from '../metrics/targets.ts';
+
+export interface CheckOptions {
+  against: TargetKind;
+  alpha: number;
+  backend: 'auto' | 'cpu' | 'webgpu';
+  /** Print the table on stderr (default true). */
+  table?: boolean;
+}
+
+export interface CheckResult extends CheckReport {
+  against: TargetKind;
+  backend: string;
+  adapter: string | null;
+  seconds: { plan: number; bias: number; sample: number; total: number };
+  spec: { target: string; guidance: string; solver: string; steps: number; seed: number; process: string };
+}
+
+export class CheckFailed extends Error {}
+
+/** The GPU for check/sweep: auto falls back to the CPU with a notice, webgpu fails without one. */
+export async function gpuFor(backend: 'auto' | 'cpu' | 'webgpu', quiet = false): Promise<GpuContext | null> {
+  if (backend === 'cpu') return null;
+  try {
+    return await acquireGpu(nodePlatform);
+  } catch (err) {
+    if (backend === 'webgpu') throw err;
+    if (!quiet) process.stderr.write(`guidance-sampler: no WebGPU adapter, metrics on the CPU reference (${(err as Error).message})\n`);
+    return null;
+  }
+}
+
+export async function runCheck(spec: ExperimentSpec, opts: CheckOptions, gpuIn?: GpuContext | null): Promise<CheckResult> {
+  const t0 = performance.now();
+  const plan = planCheck(spec, opts.against);
+  const t1 = performance.now();
+  const gpu = gpuIn === undefined ? await gpuFor(opts.backend) : gpuIn;
+  try {
+    const bias = await biasTerms(spec, plan.def, gpu);
+    const t2 = performance.now();
+    const meas = await measure(spec, plan.measurePlan, { gpu });
+    const t3 = performance.now();
+    const report = evaluateChecks(plan, meas, bias, opts.alpha);
+    const result: CheckResult = {
+      ...report,
+      against: opts.against,
+      backend: meas.backend,
+      adapter: meas.adapter,
+      seconds: { plan: (t1 - t0) / 1000, bias: (t2 - t1) / 1000, sample: (t3 - t2) / 1000, total: (performance.now() - t0) / 1000 },
+      spec: {
+        target: spec.target,
+        guidance: spec.guidance.kind,
+        solver: spec.solver.kind,
+        steps: spec.solver.steps,
+        seed: spec.seed,
+        process: spec.process.kind,
+      },
+    };
+    if (opts.table !== false) process.stderr.write(formatTable(result));
+    return result;
+  } finally {
+    if (gpuIn === undefined) gpu?.destroy();
+  }
+}
+
+function g(v: number): string {
+  if (v === 0) return '0';
+  if (!Number.isFinite(v)) return String(v);
+  return Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(3);
+}
+
+export function formatTable(r: CheckResult): string {
+  const rows = r.outcomes.map((o: TestOutcome) => [o.pass ? 'pass' : 'FAIL', o.name, g(o.statistic), g(o.threshold), g(o.envelope), g(o.bias), g(o.power)]);
+  const head = ['', 'test', 'statistic', 'threshold', 'envelope', 'bias', 'power (detects)'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const failed = r.outcomes.filter((o) => !o.pass).length;
+  return [
+    `check against the ${r.against} target: ${r.particles} particles on ${r.adapter ?? r.backend}, family-wise alpha ${r.alpha} over ${r.tests} tests (Bonferroni)`,
+    `bias terms: displacement D = ${g(r.bias.displacement)} (solver ${g(r.bias.solverShift)}: ${r.bias.solverShiftMethod}; f32 ${g(r.bias.f32Shift)}), prior TV ${g(r.bias.priorTv)}, prior W2 ${g(r.bias.priorW2)} x flow Lipschitz ${g(r.bias.flowLipschitz)}`,
+    line(head),
+    ...rows.map(line),
+    r.pass ? `PASS: all ${r.outcomes.length} tests (${g(r.seconds.total)} s)` : `FAIL: ${failed} of ${r.outcomes.length} tests (${g(r.seconds.total)} s)`,
+    '',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------
+// Command registration (src/cli/main.ts calls this).
+
+import { writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { loadSpecWithOverrides } from './run.ts';
+
+function numberArg(name: string) {
+  return (value: string): number => {
+    const v = Number(value);
+    if (!Number.isFinite(v)) throw new Error(`${name} must be a number, got ${value}`);
+    return v;
+  };
+}
+
+export function addCheckCommand(program: Command): void {
+  program
+    .command('check')
+    .description('sample the spec with GPU-binned metrics and test it against an exact target (exit 0 pass, 1 fail)')
+    .argument('<spec>', 'experiment spec (JSON)')
+    .addOption(new Option('--against <target>', 'exact target').choices(['conditional', 'tilted', 'unconditional']).default('conditional'))
+    .option('--alpha <a>', 'family-wise false-failure rate of the whole check', numberArg('--alpha'), 1e-6)
+    .addOption(new Option('--backend <backend>', 'where to sample and bin').choices(['auto', 'cpu', 'webgpu']).default('auto'))
+    .option('--particles <n>', "override the spec's particle count", (v: string) => Number(v))
+    .option('--seed <s>', "override the spec's seed", (v: string) => Number(v))
+    .option('--report <file.json>', 'also write the JSON report to a file')
+    .exitOverride()
+    .action(async (specPath: string, opts) => {
+      if (!(opts.alpha > 0 && opts.alpha < 1)) throw new Error(`--alpha must be in (0, 1), got ${opts.alpha}`);
+      const spec = loadSpecWithOverrides(specPath, { particles: opts.particles, seed: opts.seed });
+      const result = await runCheck(spec, { against: opts.against, alpha: opts.alpha, backend: opts.backend });
+      const text = JSON.stringify(result, null, 2) + '\n';
+      process.stdout.write(text);
+      if (opts.report) writeFileSync(opts.report, text);
+      if (!result.pass) throw new CheckFailed(`check failed: ${result.outcomes.filter((o) => !o.pass).map((o) => o.name).join(', ')}`);
+    });
+}

@@ -1,0 +1,147 @@
+// One sampling run with every large-N metric binned as the chunks finish: on the GPU inside the
+// sampler's afterDispatch (no particle readback), or on the CPU from the reference backend's
+// particles (the fallback without an adapter; slow, for small N).
+import { sampleCpu } from '../cpu/reference.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { sampleWebGpu } from '../gpu/sampler.ts';
+import type { ExperimentSpec } from '../spec/types.ts';
+import { GpuHistogram, type HistogramCounts } from './gpu-histogram.ts';
+import { CpuDensityMetrics, GpuDensityMetrics, type DensityMetricsConfig, type DensityMetricsResult } from './gpu-metrics.ts';
+
+export interface HistogramPlan {
+  /** Projection vector per axis (1 or 2 axes). */
+  axes: number[][];
+  bins: number[];
+  low: number[];
+  high: number[];
+  /** Sorted edges per axis (f32-representable), or null for uniform bins. */
+  edges: (Float64Array | null)[];
+}
+
+export interface MeasurePlan {
+  histograms: HistogramPlan[];
+  density: DensityMetricsConfig;
+}
+
+export interface Measurements {
+  particles: number;
+  histograms: HistogramCounts[];
+  density: DensityMetricsResult;
+  backend: 'webgpu' | 'cpu';
+  adapter: string | null;
+  sampleSeconds: number;
+}
+
+/** CPU binning with the GPU's rules (f32 projection, [low, high) bins, edges by binary search). */
+export function binOnCpu(plan: HistogramPlan, dim: number, data: ArrayLike<number>, count: number, into?: HistogramCounts): HistogramCounts {
+  const nb = plan.bins.reduce((a, b) => a * b, 1);
+  const h = into ?? { counts: new Uint32Array(nb), underflow: 0, overflow: 0, nonFinite: 0, total: 0 };
+  const e32 = plan.edges.map((e) => (e ? Float32Array.from(e) : null));
+  const u = [0, 0];
+  for (let p = 0; p < count; p++) {
+    h.total++;
+    let finite = true;
+    u[0] = 0;
+    u[1] = 0;
+    for (let j = 0; j < dim; j++) {
+      const x = Math.fround(data[p * dim + j]);
+      if (!Number.isFinite(x)) finite = false;
+      for (let k = 0; k < plan.axes.length; k++) u[k] = Math.fround(u[k] + Math.fround(Math.fround(plan.axes[k][j]) * x));
+    }
+    if (!finite || !Number.isFinite(u[0]) || !Number.isFinite(u[1])) {
+      h.nonFinite++;
+      continue;
+    }
+    let index = 0;
+    let stride = 1;
+    let out = 0;
+    for (let k = 0; k < plan.axes.length; k++) {
+      const nbk = plan.bins[k];
+      let i: number;
+      const e = e32[k];
+      if (e) {
+        if (u[k] < e[0]) i = -1;
+        else if (u[k] >= e[nbk]) i = nbk;
+        else {
+          let lo = 0;
+          let hi = nbk;
+          while (hi - lo > 1) {
+            const mid = (lo + hi) >> 1;
+            if (u[k] >= e[mid]) lo = mid;
+            else hi = mid;
+          }
+          i = lo;
+        }
+      } else {
+        const f = Math.fround(Math.fround(u[k] - Math.fround(plan.low[k])) * Math.fround(nbk / (plan.high[k] - plan.low[k])));
+        i = f < 0 ? -1 : f >= nbk ? nbk : Math.min(Math.floor(f), nbk - 1);
+      }
+      if (i < 0) {
+        out = -1;
+        break;
+      }
+      if (i >= nbk) {
+        out = 1;
+        break;
+      }
+      index += i * stride;
+      stride *= nbk;
+    }
+    if (out < 0) h.underflow++;
+    else if (out > 0) h.overflow++;
+    else h.counts[index]++;
+  }
+  return h;
+}
+
+export interface MeasureOptions {
+  gpu: GpuContext | null;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: MeasureOptions): Promise<Measurements> {
+  const started = performance.now();
+  if (opts.gpu) {
+    const gpu = opts.gpu;
+    const hists = plan.histograms.map(
+      (h) => new GpuHistogram(gpu, { dim: spec.dim, bins: h.bins, low: h.low, high: h.high, axes: h.axes, edges: h.edges }),
+    );
+    const density = new GpuDensityMetrics(gpu, plan.density);
+    try {
+      await sampleWebGpu(gpu, spec, {
+        onProgress: opts.onProgress,
+        afterDispatch: async (info) => {
+          if (info.stepsDone !== info.steps) return;
+          // The chunk is final: bin it where it is, before the buffer is reused (queue order).
+          for (const h of hists) h.accumulate(info.particles, info.count);
+          await density.accumulate(info.particles, info.count);
+        },
+      });
+      const histograms = await Promise.all(hists.map((h) => h.read()));
+      const d = await density.read();
+      return {
+        particles: spec.particles,
+        histograms,
+        density: d,
+        backend: 'webgpu',
+        adapter: gpu.adapterInfo.label,
+        sampleSeconds: (performance.now() - started) / 1000,
+      };
+    } finally {
+      for (const h of hists) h.destroy();
+      density.destroy();
+    }
+  }
+  const result = sampleCpu(spec, { onProgress: opts.onProgress });
+  const histograms = plan.histograms.map((h) => binOnCpu(h, spec.dim, result.particles, result.count));
+  const density = new CpuDensityMetrics(plan.density);
+  await density.accumulate(result.particles, result.count);
+  return {
+    particles: spec.particles,
+    histograms,
+    density: await density.read(),
+    backend: 'cpu',
+    adapter: null,
+    sampleSeconds: (performance.now() - started) / 1000,
+  };
+}
