@@ -24,16 +24,18 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const RESULT_KEY = '__testResult';
 
 /**
- * Chromium flags for headless WebGPU on a machine without a GPU (shared/PLATFORM.md). The ANGLE
- * and Vulkan flags let a WebGPU canvas present (the explorer page draws with a render
- * pipeline): without them compute works but getCurrentTexture() fails with "OperationError: A valid external
- * Instance reference no longer exists" (Chromium 156, SwiftShader).
+ * Chromium flags for headless WebGPU on a machine without a GPU (shared/PLATFORM.md). The three
+ * ANGLE / Vulkan flags let a WebGPU canvas present (the explorer page draws with a render
+ * pipeline); measured on Chromium 156 with SwiftShader: with none of them compute works but
+ * getCurrentTexture() throws "OperationError: A valid external Instance reference no longer
+ * exists"; without --use-vulkan=swiftshader the canvas stays blank in screenshots.
  */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--enable-unsafe-webgpu',
   '--use-angle=swiftshader',
   '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
