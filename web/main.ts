@@ -442,6 +442,8 @@ function draw(): void {
   const size = fitCanvas(overlayCanvas);
   fitCanvas(gpuCanvas);
   const rect = plotRect(size, geometry ? geometryAspect(geometry) : undefined);
+  // Where the plot area is, in CSS pixels of the canvases (tests crop screenshots to it).
+  overlayCanvas.dataset.plotRect = JSON.stringify(rect);
   const moved = !lastRect || rect.x !== lastRect.x || rect.y !== lastRect.y || rect.width !== lastRect.width || rect.height !== lastRect.height;
   lastRect = rect;
   if (geometry && (dirty.overlay || moved)) {
