@@ -3,7 +3,8 @@
 // src/cpu/reference.ts step for step.
 //
 // The host prepends a generated header (src/gpu/kernel.ts) with:
-//   const DIM, NCOMP, STAGES, WORKGROUP_SIZE, STOCHASTIC, FULL_COV, PRIOR_SCALE, FACTOR_STRIDE,
+//   const DIM, NCOMP, NTARGET, STAGES, WORKGROUP_SIZE, STOCHASTIC, HAS_UNIFORM, HAS_FULL,
+//   NEG_FROM_TARGET, NEG_TARGET_SHIFT, PRIOR_SCALE, FACTOR_STRIDE,
 //   TABLEAU_A (STAGES x STAGES, row-major), TABLEAU_B, and the structs StepRow, StepParams,
 //   ComponentInfo, all derived from the TypeScript definitions;
 // then shaders/philox.wgsl and shaders/normal.wgsl.
@@ -16,7 +17,7 @@
 @group(0) @binding(1) var<storage, read> rows: array<StepRow>;
 @group(0) @binding(2) var<storage, read> factors: array<f32>;
 @group(0) @binding(3) var<storage, read> components: array<ComponentInfo>;
-// [target data mean (DIM), negative data mean (DIM), eigenbases (NCOMP x DIM x DIM) if FULL_COV]
+// [target data mean (DIM), negative data mean (DIM), eigenbases (NCOMP x DIM x DIM) if HAS_FULL]
 @group(0) @binding(4) var<storage, read> statics: array<f32>;
 @group(0) @binding(5) var<storage, read_write> particles: array<f32>;
 
@@ -43,7 +44,7 @@ var<private> acc_n: array<f32, DIM>;
 // log p_t(xs | component) with its score in comp_score.
 fn component_log_density(c: u32, info: ComponentInfo, base: u32, inv_sigma: f32) -> f32 {
   var logp = factors[base];
-  if (info.kind == KIND_UNIFORM) {
+  if (HAS_UNIFORM && info.kind == KIND_UNIFORM) {
     for (var j = 0u; j < DIM; j++) {
       let a = (xs[j] - factors[base + 1u + j]) * inv_sigma;
       let b = (xs[j] - factors[base + 1u + DIM + j]) * inv_sigma;
@@ -54,7 +55,7 @@ fn component_log_density(c: u32, info: ComponentInfo, base: u32, inv_sigma: f32)
     }
     return logp;
   }
-  if (info.kind == KIND_GAUSSIAN) {
+  if (!HAS_FULL || info.kind == KIND_GAUSSIAN) {
     for (var j = 0u; j < DIM; j++) {
       let r = xs[j] - factors[base + 1u + DIM + j];
       let q = r * factors[base + 1u + j];
@@ -109,6 +110,13 @@ fn accumulate_negative(v: f32) {
   }
 }
 
+fn add_component(c: u32, factor_row: u32, inv_sigma: f32) {
+  let info = components[c];
+  let lp = component_log_density(c, info, (factor_row * NCOMP + c) * FACTOR_STRIDE, inv_sigma);
+  if ((info.mask & IN_TARGET) != 0u) { accumulate_target(info.logWeightTarget + lp); }
+  if ((info.mask & IN_NEGATIVE) != 0u) { accumulate_negative(info.logWeightNegative + lp); }
+}
+
 // k[stage] = cx xs + cs s + cMean (guided data mean), s the guided score at xs.
 fn velocity(stage: u32, row: StepRow, factor_row: u32) {
   max_t = LOG_ZERO;
@@ -120,11 +128,19 @@ fn velocity(stage: u32, row: StepRow, factor_row: u32) {
     acc_n[j] = 0.0;
   }
   let inv_sigma = inverseSqrt(row.sigma2);
-  for (var c = 0u; c < NCOMP; c++) {
-    let info = components[c];
-    let lp = component_log_density(c, info, (factor_row * NCOMP + c) * FACTOR_STRIDE, inv_sigma);
-    if ((info.mask & IN_TARGET) != 0u) { accumulate_target(info.logWeightTarget + lp); }
-    if ((info.mask & IN_NEGATIVE) != 0u) { accumulate_negative(info.logWeightNegative + lp); }
+  // Components are ordered target first. When the negative law contains the target class
+  // with a fixed log-weight shift (cfg against the unconditional law, classifier guidance),
+  // the target's partial log-sum-exp is reused for the negative: one exp per component.
+  for (var c = 0u; c < NTARGET; c++) {
+    add_component(c, factor_row, inv_sigma);
+  }
+  if (NEG_FROM_TARGET) {
+    max_n = max_t + NEG_TARGET_SHIFT;
+    sum_n = sum_t;
+    for (var j = 0u; j < DIM; j++) { acc_n[j] = acc_t[j]; }
+  }
+  for (var c = NTARGET; c < NCOMP; c++) {
+    add_component(c, factor_row, inv_sigma);
   }
   let gt = row.gammaTarget / sum_t;
   var gn = 0.0;

@@ -61,20 +61,26 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
   const tableau = TABLEAUS[spec.solver.kind];
   const model = guidance.model;
 
-  // The components either group uses, with their log-weight in each (the kernel walks them once).
-  const used = new Map<number, { mask: number; logWeightTarget: number; logWeightNegative: number }>();
-  for (const e of guidance.target.entries) used.set(e.component, { mask: 1, logWeightTarget: e.logWeight, logWeightNegative: 0 });
-  for (const e of guidance.negative?.entries ?? []) {
-    const prev = used.get(e.component) ?? { mask: 0, logWeightTarget: 0, logWeightNegative: 0 };
-    used.set(e.component, { ...prev, mask: prev.mask | 2, logWeightNegative: e.logWeight });
-  }
-  const usedIndex = [...used.keys()];
-  const comps = usedIndex.map((i) => model.components[i]);
+  // The components either group uses, target first, with their log-weight in each group
+  // (the kernel walks them once).
+  const targetLog = new Map(guidance.target.entries.map((e) => [e.component, e.logWeight]));
+  const negativeLog = new Map((guidance.negative?.entries ?? []).map((e) => [e.component, e.logWeight]));
+  const negativeFromTargetShift = sharedShift(targetLog, negativeLog);
+  const order = [...targetLog.keys(), ...[...negativeLog.keys()].filter((k) => !targetLog.has(k))];
+  const comps = order.map((i) => model.components[i]);
   const fullCovariance = comps.some((c) => c.kind === 'gaussian' && c.basis !== null);
-  const infos = usedIndex.map((i, k) => {
+  const infos = order.map((i, k) => {
     const c = comps[k];
     const kind = c.kind === 'uniform' ? KIND_UNIFORM : c.basis !== null ? KIND_GAUSSIAN_FULL : KIND_GAUSSIAN;
-    return { kind, ...used.get(i)! };
+    const inTarget = targetLog.has(i);
+    // With a shared shift the negative's copy of a target component comes from the target's sums.
+    const inNegative = negativeLog.has(i) && !(inTarget && negativeFromTargetShift !== null);
+    return {
+      kind,
+      mask: (inTarget ? 1 : 0) | (inNegative ? 2 : 0),
+      logWeightTarget: targetLog.get(i) ?? 0,
+      logWeightNegative: negativeLog.get(i) ?? 0,
+    };
   });
 
   const statics = new Float32Array(2 * dim + (fullCovariance ? comps.length * dim * dim : 0));
@@ -103,8 +109,11 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
   const pipeline = await createStepPipeline(device, gpu.platform, {
     dim,
     components: comps.length,
+    targetComponents: targetLog.size,
     tableau,
+    hasUniform: comps.some((c) => c.kind === 'uniform'),
     fullCovariance,
+    negativeFromTargetShift,
     priorScale: priorScale(spec.process),
   });
 
@@ -223,4 +232,21 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     adapter: gpu.adapterInfo.label,
     plan: { chunkParticles: plan.chunkParticles, chunks: plan.chunks, stepsPerDispatch: plan.stepsPerDispatch, dispatches },
   };
+}
+
+/**
+ * If the negative group holds every target component at the target's log-weight plus one
+ * common shift (log p(c) for the unconditional law), that shift; else null.
+ */
+function sharedShift(target: Map<number, number>, negative: Map<number, number>): number | null {
+  if (negative.size === 0) return null;
+  let shift: number | null = null;
+  for (const [k, lw] of target) {
+    const ln = negative.get(k);
+    if (ln === undefined) return null;
+    const d = ln - lw;
+    if (shift === null) shift = d;
+    else if (Math.abs(d - shift) > 1e-12 * Math.max(1, Math.abs(shift))) return null;
+  }
+  return shift;
 }
