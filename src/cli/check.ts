@@ -41,7 +41,17 @@ export async function gpuFor(backend: 'auto' | 'cpu' | 'webgpu', quiet = false):
   }
 }
 
-export async function runCheck(spec: ExperimentSpec, opts: CheckOptions, gpuIn?: GpuContext | null): Promise<CheckResult> {
+/**
+ * Checks `spec`'s sampler against its exact target. `sampler` (tests, mutation twins) samples a
+ * different spec with the same particles and seed while the target, bias terms and thresholds
+ * stay those of `spec`: a deliberately broken sampler.
+ */
+export async function runCheck(
+  spec: ExperimentSpec,
+  opts: CheckOptions,
+  gpuIn?: GpuContext | null,
+  sampler: ExperimentSpec = spec,
+): Promise<CheckResult> {
   const t0 = performance.now();
   const plan = planCheck(spec, opts.against);
   const t1 = performance.now();
@@ -49,7 +59,7 @@ export async function runCheck(spec: ExperimentSpec, opts: CheckOptions, gpuIn?:
   try {
     const bias = await biasTerms(spec, plan.def, gpu);
     const t2 = performance.now();
-    const meas = await measure(spec, plan.measurePlan, { gpu });
+    const meas = await measure({ ...sampler, particles: spec.particles, seed: spec.seed }, plan.measurePlan, { gpu });
     const t3 = performance.now();
     const report = evaluateChecks(plan, meas, bias, opts.alpha);
     const result: CheckResult = {
@@ -91,6 +101,7 @@ export function formatTable(r: CheckResult): string {
     `bias terms: displacement D = ${g(r.bias.displacement)} (solver ${g(r.bias.solverShift)}: ${r.bias.solverShiftMethod}; f32 ${g(r.bias.f32Shift)}), prior TV ${g(r.bias.priorTv)}, prior W2 ${g(r.bias.priorW2)} x flow Lipschitz ${g(r.bias.flowLipschitz)}`,
     line(head),
     ...rows.map(line),
+    ...r.warnings.map((w) => `warning: ${w}`),
     r.pass ? `PASS: all ${r.outcomes.length} tests (${g(r.seconds.total)} s)` : `FAIL: ${failed} of ${r.outcomes.length} tests (${g(r.seconds.total)} s)`,
     '',
   ].join('\n');

@@ -208,6 +208,8 @@ export interface CheckReport {
   finite: number;
   bias: BiasTerms & { displacement: number };
   outcomes: TestOutcome[];
+  /** Tests whose bias term exceeds their statistical envelope: their power is set by the solver or the prior, not by n. */
+  warnings: string[];
 }
 
 /** Number of statistical tests of a plan (for the Bonferroni split). */
@@ -341,7 +343,11 @@ export function evaluateChecks(plan: CheckPlan, meas: Measurements, bias: BiasTe
   });
 
   // Region statistics: occupancy, HDR, support.
-  const sens = regionSensitivities(plan.def, plan.hdr.logLevels);
+  // Sensitivities only matter through D (skip their Monte Carlo when there is no displacement).
+  const sens =
+    D > 0
+      ? regionSensitivities(plan.def, plan.hdr.logLevels)
+      : { occupancy: new Float64Array(plan.occupancy.p.length), hdrGrad: plan.hdr.logLevels.map(() => 0) };
   plan.occupancy.p.forEach((pk, kk) => {
     const v = pk * (1 - pk);
     const t = bernsteinHalfWidth(n, v, ai);
@@ -404,9 +410,17 @@ export function evaluateChecks(plan: CheckPlan, meas: Measurements, bias: BiasTe
       expected: pin,
     });
   }
+  const weak = outcomes.filter((o) => o.alpha > 0 && o.bias > o.envelope).map((o) => o.name);
+  const warnings = [...bias.notes];
+  if (weak.length > 0) {
+    warnings.push(
+      `bias-dominated (bias > envelope; more particles will not sharpen them, more steps or a smaller prior mismatch will): ${weak.join(', ')}`,
+    );
+  }
   return {
     pass: outcomes.every((o) => o.pass),
     alpha,
+    warnings,
     tests: m,
     particles: meas.particles,
     finite: n,

@@ -289,7 +289,7 @@ export function gridTarget1d(logDensity: (x: number) => number, lo: number, hi: 
 }
 
 /** A range holding the groups' laws along u (10 sd beyond every piece). */
-function rangeAlong(def: TargetDef, u: number[]): [number, number] {
+function classRangeAlong(def: TargetDef, u: number[]): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
   for (const g of [def.groupA, def.groupB]) {
@@ -299,6 +299,63 @@ function rangeAlong(def: TargetDef, u: number[]): [number, number] {
     hi = Math.max(hi, b);
   }
   return [lo, hi];
+}
+
+/**
+ * The box holding the target: per axis, the union of both groups' ranges (k sd beyond every
+ * piece). A tilt can move mass far from both classes (e.g. (1 + w) m_+ - w m_- against a class):
+ * then the box is found by scanning the tilted log-density over a box (1 + |w|) times wider and
+ * keeping where it is within 60 nats of its maximum, plus a margin of k/10 of the class range.
+ */
+export function targetBox(def: TargetDef, k = 10): { low: number[]; high: number[] } {
+  const base = classBox(def, k);
+  if (def.groupB === null) return base;
+  const d = def.dim;
+  const grow = 1 + Math.abs(def.w);
+  const wide = {
+    low: base.low.map((l, i) => 0.5 * (l + base.high[i]) - 0.5 * grow * (base.high[i] - l)),
+    high: base.high.map((h, i) => 0.5 * (base.low[i] + h) + 0.5 * grow * (h - base.low[i])),
+  };
+  const ev = new TargetEvaluator({ ...def, logZ: 0 });
+  const m = d === 1 ? 20000 : 300;
+  const n1 = d === 1 ? 1 : m;
+  const ls = new Float64Array(m * n1);
+  const x = new Float64Array(d);
+  let max = -Infinity;
+  for (let j = 0; j < n1; j++) {
+    for (let i = 0; i < m; i++) {
+      x[0] = wide.low[0] + ((i + 0.5) * (wide.high[0] - wide.low[0])) / m;
+      if (d === 2) x[1] = wide.low[1] + ((j + 0.5) * (wide.high[1] - wide.low[1])) / m;
+      ls[i + m * j] = ev.logDensity(x);
+      max = Math.max(max, ls[i + m * j]);
+    }
+  }
+  const low = wide.high.slice();
+  const high = wide.low.slice();
+  for (let j = 0; j < n1; j++) {
+    for (let i = 0; i < m; i++) {
+      if (ls[i + m * j] < max - 60) continue;
+      const p = [wide.low[0] + ((i + 0.5) * (wide.high[0] - wide.low[0])) / m, d === 2 ? wide.low[1] + ((j + 0.5) * (wide.high[1] - wide.low[1])) / m : 0];
+      for (let a = 0; a < d; a++) {
+        low[a] = Math.min(low[a], p[a]);
+        high[a] = Math.max(high[a], p[a]);
+      }
+    }
+  }
+  return {
+    low: low.map((l, a) => l - (0.1 + (k / 100)) * (base.high[a] - base.low[a])),
+    high: high.map((h, a) => h + (0.1 + (k / 100)) * (base.high[a] - base.low[a])),
+  };
+}
+
+/** The target's range along u: the class range, or for a tilt along an axis its box. */
+function rangeAlong(def: TargetDef, u: number[]): [number, number] {
+  if (def.groupB === null) return classRangeAlong(def, u);
+  const axis = u.findIndex((v) => v !== 0);
+  const box = targetBox(def);
+  const s = u[axis];
+  const ends = [s * box.low[axis], s * box.high[axis]];
+  return [Math.min(...ends), Math.max(...ends)];
 }
 
 /**
@@ -368,7 +425,7 @@ export interface Grid {
 }
 
 /** The box holding the target: per axis, the union of both groups' ranges. */
-export function targetBox(def: TargetDef, k = 10): { low: number[]; high: number[] } {
+function classBox(def: TargetDef, k: number): { low: number[]; high: number[] } {
   const low: number[] = [];
   const high: number[] = [];
   for (let i = 0; i < def.dim; i++) {
