@@ -2,14 +2,16 @@
 // (src/model/mixture.ts) at the end time tMin, the law the sampler's particles should have:
 //   conditional   p(x | target)
 //   unconditional p(x)
-//   tilted        p(x | target)^gT p_neg(x)^gN, normalised numerically on the plot grid, with
-//                 (gT, gN) the guidance's coefficients at a reference w (cfg: (1 + w, -w),
-//                 classifier: (w, 1 - w)); the law CFG is often said to sample, which it does not
-//                 exactly (the point of the page is to see by how much).
+//   tilted        p(x | target)^(1 + w) p_neg(x)^(-w), normalised numerically on the plot grid,
+//                 with w and the negative as the checks define them (src/metrics/targets.ts,
+//                 tiltWeight: classifier guidance at w is cfg at w - 1 against p(x)); the law CFG
+//                 is often said to sample, which it does not exactly (the page shows by how much).
 // Specs of more than 2 dimensions are shown as their marginal on the first one or two
 // coordinates: exact for the conditional and unconditional laws (a Gaussian's marginal is the
 // sub-covariance, a box's the sub-box); the tilted law's marginal is not closed form and is not drawn.
 import { planGuidance } from '../src/guidance/guidance.ts';
+import { prd } from '../src/metrics/checks.ts';
+import { tiltWeight } from '../src/metrics/targets.ts';
 import { buildModel, classGroup, MixtureEvaluator, type Group, type MixtureModel } from '../src/model/mixture.ts';
 import { processAt } from '../src/processes/process.ts';
 import type { HistogramCounts } from '../src/metrics/gpu-histogram.ts';
@@ -95,7 +97,7 @@ function niceCeil(v: number): number {
   return Math.ceil(v * 4) / 4;
 }
 
-/** The reference w for the tilted law: the schedule's largest |w| (w itself when constant). */
+/** A schedule's most telling w, for the w control: the largest |w| (w itself when constant). */
 export function referenceW(s: WSchedule): number {
   switch (s.kind) {
     case 'constant':
@@ -181,7 +183,9 @@ export interface Densities {
   unconditional: Float64Array;
   /** null when not available (a marginal of more than 2 dimensions). */
   tilted: Float64Array | null;
-  wRef: number;
+  /** The tilt's w in cfg terms (tiltWeight), and how to name it on the page. */
+  wTilt: number;
+  tiltLabel: string;
   /** Masses per histogram bin (summing to 1 over the plot), index i0 + bins[0] i1. */
   binConditional: Float64Array;
   binTilted: Float64Array | null;
@@ -213,11 +217,12 @@ export function densities(grid: LogDensityGrid, spec: ExperimentSpec): Densities
   const unconditional = normalise(grid.logUnconditional);
 
   let tilted: Float64Array | null = null;
-  let wRef = 0;
   const guidance = spec.guidance;
+  const wTilt = tiltWeight(guidance);
+  const tiltLabel =
+    guidance.kind === 'classifier' ? `tilted, classifier w = ${fmt(wTilt + 1)}` : `tilted, w = ${fmt(wTilt)}`;
   if (guidance.kind !== 'none' && grid.logNegative) {
-    wRef = referenceW(guidance.w);
-    const [gT, gN] = guidance.kind === 'cfg' ? [1 + wRef, -wRef] : [wRef, 1 - wRef];
+    const [gT, gN] = [1 + wTilt, -wTilt];
     const logs = new Float64Array(grid.logConditional.length);
     for (let i = 0; i < logs.length; i++) {
       const n = grid.logNegative[i];
@@ -260,20 +265,31 @@ export function densities(grid: LogDensityGrid, spec: ExperimentSpec): Densities
   let maxDensity = 0;
   for (const v of conditional) maxDensity = Math.max(maxDensity, v);
   if (tilted) for (const v of tilted) maxDensity = Math.max(maxDensity, v);
-  return { grid, conditional, unconditional, tilted, wRef, binConditional, binTilted, binMode, maxDensity };
+  return { grid, conditional, unconditional, tilted, wTilt, tiltLabel, binConditional, binTilted, binMode, maxDensity };
 }
 
-/** Coverage and fidelity of a histogram of particles against the exact laws (see README). */
+function fmt(v: number): string {
+  return String(Number(v.toPrecision(3)));
+}
+
+/**
+ * Coverage and fidelity of the binned particles against the exact conditional law, as the
+ * checks define them (src/metrics/checks.ts, prd: precision and recall for distributions,
+ * Sajjadi et al. 2018, on the plot's bins; 2-D bins merged 2 x 2): coverage is recall F_8,
+ * fidelity is precision F_1/8. Particles outside the plot count in an extra bin of exact mass 0.
+ */
 export interface Figures {
   /** Particles binned so far (all of them: in range, outside, non-finite). */
   particles: number;
   outside: number;
   nonFinite: number;
-  /** Share of particles inside the 99% highest-density region of the exact conditional. */
-  fidelity: number;
-  /** Share of the conditional's mass (inside its 99% region) that the particles match bin by bin. */
+  /** PRD recall F_8 against p(x | c). */
   coverage: number;
-  /** Target components (modes) whose region received at least 10% of its exact mass. */
+  /** PRD precision F_1/8 against p(x | c). */
+  fidelity: number;
+  /** Share of particles inside the 99% highest-density region of p(x | c) (on the bins). */
+  hdr99: number;
+  /** Target components (modes) whose region of the plot received at least 10% of its exact mass. */
   modesCovered: number;
   modes: number;
   /** Total variation distance of the binned particles to the binned conditional and tilted laws. */
@@ -296,37 +312,46 @@ export function highDensityRegion(mass: Float64Array, level = 0.99): Uint8Array 
   return inside;
 }
 
+/** Sums 2 x 2 blocks of a bins[0] x bins[1] grid (first axis fastest); 1-D grids pass through. */
+function merge2x2(values: ArrayLike<number>, bins: number[]): Float64Array {
+  if (bins.length === 1) return Float64Array.from(values);
+  const [n0, n1] = bins;
+  const m0 = Math.ceil(n0 / 2);
+  const out = new Float64Array(m0 * Math.ceil(n1 / 2));
+  for (let b = 0; b < n1; b++) for (let a = 0; a < n0; a++) out[(a >> 1) + m0 * (b >> 1)] += values[a + n0 * b];
+  return out;
+}
+
 export function computeFigures(h: HistogramCounts, d: Densities, hdr: Uint8Array): Figures {
   const nBins = d.binConditional.length;
   const { counts, underflow, overflow, nonFinite } = h;
   const particles = h.total;
+  const outside = underflow + overflow;
   const empty: Figures = {
     particles,
-    outside: underflow + overflow,
+    outside,
     nonFinite,
-    fidelity: NaN,
     coverage: NaN,
+    fidelity: NaN,
+    hdr99: NaN,
     modesCovered: 0,
     modes: d.grid.modes,
     tvConditional: NaN,
     tvTilted: null,
   };
-  if (particles === 0) return empty;
+  const finite = particles - nonFinite;
+  if (finite <= 0) return empty;
   let inHdr = 0;
-  let matched = 0;
-  let hdrMass = 0;
-  let tvC = (underflow + overflow + nonFinite) / particles;
+  let tvC = outside / finite;
   let tvT = d.binTilted ? tvC : 0;
   const modeMass = new Float64Array(d.grid.modes);
   const modeHits = new Float64Array(d.grid.modes);
   for (let b = 0; b < nBins; b++) {
-    const q = counts[b] / particles;
+    const q = counts[b] / finite;
     tvC += Math.abs(q - d.binConditional[b]);
     if (d.binTilted) tvT += Math.abs(q - d.binTilted[b]);
     if (hdr[b]) {
       inHdr += q;
-      matched += Math.min(q, d.binConditional[b]);
-      hdrMass += d.binConditional[b];
       const m = d.binMode[b];
       if (m >= 0) {
         modeMass[m] += d.binConditional[b];
@@ -336,10 +361,15 @@ export function computeFigures(h: HistogramCounts, d: Densities, hdr: Uint8Array
   }
   let modesCovered = 0;
   for (let m = 0; m < modeMass.length; m++) if (modeMass[m] > 0 && modeHits[m] >= 0.1 * modeMass[m]) modesCovered++;
+  const bins = d.grid.geometry.bins;
+  const q = merge2x2(counts, bins);
+  const p = merge2x2(d.binConditional, bins);
+  const pr = prd(Float64Array.from([...q, outside]), Float64Array.from([...p, 0]));
   return {
     ...empty,
-    fidelity: inHdr,
-    coverage: hdrMass > 0 ? matched / hdrMass : NaN,
+    coverage: pr.f8,
+    fidelity: pr.f1over8,
+    hdr99: inHdr,
     modesCovered,
     modes: modeMass.filter((m) => m > 0).length,
     tvConditional: 0.5 * tvC,

@@ -375,11 +375,12 @@ function renderFigures(m: Moments | null, p: RunProgress | null, result?: { elap
     rows.push([`mean${k}`, `Mean of ${name(k)}`, num(m?.mean[k]), m?.mean[k] ?? null]);
     rows.push([`sd${k}`, `Spread (sd) of ${name(k)}`, num(m ? Math.sqrt(m.variance[k]) : undefined), m ? Math.sqrt(m.variance[k]) : null]);
   });
-  rows.push(['coverage', 'Coverage of p(x | c) (matched mass in its 99% region)', pct(f?.coverage), f?.coverage ?? null]);
-  rows.push(['fidelity', 'Fidelity (particles inside the 99% region of p(x | c))', pct(f?.fidelity), f?.fidelity ?? null]);
+  rows.push(['coverage', 'Coverage: PRD recall F8 against p(x | c)', num(f?.coverage), f?.coverage ?? null]);
+  rows.push(['fidelity', 'Fidelity: PRD precision F1/8 against p(x | c)', num(f?.fidelity), f?.fidelity ?? null]);
+  rows.push(['hdr99', 'Inside the 99% region of p(x | c)', pct(f?.hdr99), f?.hdr99 ?? null]);
   rows.push(['modes', 'Modes of p(x | c) reached (≥ 10% of their mass)', f ? `${f.modesCovered} of ${f.modes}` : '—', f?.modesCovered ?? null]);
   rows.push(['tvConditional', 'Total variation to p(x | c), binned', num(f?.tvConditional), f?.tvConditional ?? null]);
-  rows.push(['tvTilted', `Total variation to the tilted law${dens ? ` (w = ${Number(dens.wRef.toPrecision(3))})` : ''}`, f?.tvTilted == null ? '—' : num(f.tvTilted), f?.tvTilted ?? null]);
+  rows.push(['tvTilted', `Total variation to the ${dens?.tiltLabel ?? 'tilted law'}`, f?.tvTilted == null ? '—' : num(f.tvTilted), f?.tvTilted ?? null]);
   rows.push(['outside', 'Outside the plot / non-finite', f ? `${pct(f.outside / Math.max(1, f.particles))} / ${f.nonFinite}` : '—', f ? f.outside : null]);
   if (result) rows.push(['rate', 'Particle-steps per second (wall, frames included)', fmtRate(result.particleStepsPerSecond), result.particleStepsPerSecond]);
   else if (p) rows.push(['rate', 'Elapsed', `${p.elapsedSeconds.toFixed(1)} s`, p.elapsedSeconds]);

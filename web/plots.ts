@@ -251,7 +251,7 @@ export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): Plot
       entries.push({ label: 'p(x | c) exact', color: COLORS.conditional });
       if (d.tilted && d.tilted !== d.conditional) {
         curve(d.tilted, COLORS.tilted, [6, 4], 2);
-        entries.push({ label: `tilted, w = ${fmt(d.wRef)}`, color: COLORS.tilted, dash: [6, 4] });
+        entries.push({ label: d.tiltLabel, color: COLORS.tilted, dash: [6, 4] });
       }
       ctx.restore();
     }
@@ -280,7 +280,7 @@ export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): Plot
     entries.push({ label: 'p(x | c): 50/90/99% regions', color: COLORS.contourConditional, width: 1.25 });
     if (d.tilted && d.tilted !== d.conditional) {
       contour(d.tilted, COLORS.contourTilted, [5, 3]);
-      entries.push({ label: `tilted, w = ${fmt(d.wRef)}`, color: COLORS.contourTilted, dash: [5, 3], width: 1.25 });
+      entries.push({ label: d.tiltLabel, color: COLORS.contourTilted, dash: [5, 3], width: 1.25 });
     }
   }
   if (view.showPaths && view.paths.length > 0) {
@@ -308,10 +308,6 @@ export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): Plot
   ctx.restore();
   legend(ctx, rect, entries, true);
   return rect;
-}
-
-function fmt(v: number): string {
-  return String(Number(v.toPrecision(3)));
 }
 
 /** Density levels whose upper sets hold the given masses. */

@@ -2,7 +2,7 @@
 //   - it loads and runs a preset with no console errors;
 //   - the histogram drawn by the WebGPU render pipeline is not blank (pixels of a screenshot,
 //     with the exact-density overlay switched off so that only the GPU layer can colour the plot);
-//   - the page's numbers (mean, spread, coverage, fidelity, total variation) match the f64 CPU
+//   - the page's numbers (mean, spread, coverage, fidelity, HDR share, total variation) match the f64 CPU
 //     reference on the same seeded run;
 //   - a bad spec is explained on the page with the field's path; a browser without WebGPU is
 //     explained in words.
@@ -136,6 +136,7 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
       particles: await figure(page, 'particles'),
       coverage: await figure(page, 'coverage'),
       fidelity: await figure(page, 'fidelity'),
+      hdr99: await figure(page, 'hdr99'),
       tvConditional: await figure(page, 'tvConditional'),
       tvTilted: await figure(page, 'tvTilted'),
     };
@@ -158,6 +159,7 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
     // each moving a figure by ~1/16384 = 6e-5; 5e-4 allows 8 such particles.
     expect(Math.abs(got.fidelity - want.fidelity)).toBeLessThan(5e-4);
     expect(Math.abs(got.coverage - want.coverage)).toBeLessThan(5e-4);
+    expect(Math.abs(got.hdr99 - want.hdr99)).toBeLessThan(5e-4);
     expect(Math.abs(got.tvConditional - want.tvConditional)).toBeLessThan(5e-4);
     expect(Math.abs(got.tvTilted - want.tvTilted!)).toBeLessThan(5e-4);
   });
