@@ -224,8 +224,8 @@ export interface SweepOptions {
   alpha?: number;
 }
 
-export async function runSweep(settings: SweepSetting[], opts: SweepOptions): Promise<SweepRow[]> {
-  const gpu = await gpuFor(opts.backend);
+export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpuIn?: GpuContext | null): Promise<SweepRow[]> {
+  const gpu = gpuIn === undefined ? await gpuFor(opts.backend) : gpuIn;
   const rows: SweepRow[] = [];
   const density: DensityRow[] = [];
   try {
@@ -236,7 +236,7 @@ export async function runSweep(settings: SweepSetting[], opts: SweepOptions): Pr
       process.stderr.write(`sweep ${s.label}: ${JSON.stringify(p.row)}\n`);
     }
   } finally {
-    gpu?.destroy();
+    if (gpuIn === undefined) gpu?.destroy();
   }
   mkdirSync(opts.outDir, { recursive: true });
   writeFileSync(join(opts.outDir, 'sweep.json'), JSON.stringify({ backend: gpu ? gpu.adapterInfo.label : 'cpu', rows }, null, 2) + '\n');
