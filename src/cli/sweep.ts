@@ -113,7 +113,15 @@ export async function sweepOne(setting: SweepSetting, gpu: GpuContext | null, al
   } catch (e) {
     tiltedNote = (e as Error).message;
   }
+  // A uniform 200-bin histogram of x0 over both targets' ranges, for the density figure.
+  const x0 = Array.from({ length: d }, (_, j) => (j === 0 ? 1 : 0));
+  const ranges = [plan.projections[0].target.range, ...(tilted && d <= 2 ? [target1d(tilted, x0).range] : [])];
+  const figLow = Math.fround(Math.min(...ranges.map((r) => r[0])));
+  const figHigh = Math.fround(Math.max(...ranges.map((r) => r[1])));
+  const figBins = 200;
+  plan.measurePlan.histograms.push({ axes: [x0], bins: [figBins], low: [figLow], high: [figHigh], edges: [null] });
   const meas: Measurements = await measure(spec, plan.measurePlan, { gpu });
+  const figHist = meas.histograms[meas.histograms.length - 1];
   const n = meas.density.finite;
 
   // Bins for PRD / KL: 1-D (and d > 2): 64 coarse bins of x0; 2-D: the 64 x 64 cells.
@@ -189,20 +197,15 @@ export async function sweepOne(setting: SweepSetting, gpu: GpuContext | null, al
     row.tiltedBeyondSqrtW = t ? twoSidedTail(flip(t), Math.sqrt(Math.max(0, w))) : null;
     row.tiltedWrongSide = t ? flip(t).cdf(0) : null;
   }
-  // Histogram densities of x0 (fine bins merged by 16) against the exact densities.
+  // Histogram density of x0 (uniform bins) against the exact densities.
   const density: DensityRow[] = [];
-  const merge = 16;
+  const width = (figHigh - figLow) / figBins;
+  figHist.counts.forEach((c, i) => {
+    density.push({ setting: setting.label, x: figLow + (i + 0.5) * width, density: c / (meas.particles * width), series: 'particles' });
+  });
   const e = p0.edges;
-  const hc = meas.histograms[0].counts;
-  for (let i = 0; i + merge <= hc.length; i += merge) {
-    let c = 0;
-    for (let j = i; j < i + merge; j++) c += hc[j];
-    const lo = e[i];
-    const hi = e[i + merge];
-    const x = 0.5 * (lo + hi);
-    density.push({ setting: setting.label, x, density: c / (meas.particles * (hi - lo)), series: 'particles' });
-  }
-  const [lo, hi] = [e[0], e[e.length - 1]];
+  const [lo, hi] = [figLow, figHigh];
+  void e;
   for (let i = 0; i <= 300; i++) {
     const x = lo + ((hi - lo) * i) / 300;
     density.push({ setting: setting.label, x, density: p0.target.pdf(x), series: 'p(x|c)' });
@@ -250,7 +253,7 @@ export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpu
     );
     writeFileSync(join(opts.outDir, 'fidelity-coverage.svg'), fc);
     writeFileSync(join(opts.outDir, 'fidelity-coverage.png'), svgToPng(fc));
-    const hs = await renderSvg(histogramSpec(density, 'x0'));
+    const hs = await renderSvg(histogramSpec(density, 'x0', settings.map((s) => s.label)));
     writeFileSync(join(opts.outDir, 'histograms.svg'), hs);
     writeFileSync(join(opts.outDir, 'histograms.png'), svgToPng(hs));
   }

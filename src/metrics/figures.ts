@@ -59,11 +59,11 @@ export interface DensityRow {
 }
 
 /** Histogram densities of the particles against the exact conditional and tilted densities, one panel per setting. */
-export function histogramSpec(rows: DensityRow[], xTitle: string): TopLevelSpec {
+export function histogramSpec(rows: DensityRow[], xTitle: string, order?: string[]): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     data: { values: rows },
-    facet: { field: 'setting', type: 'nominal', title: null, sort: null },
+    facet: { field: 'setting', type: 'nominal', title: null, sort: order ?? null },
     columns: 3,
     spec: {
       width: 260,
