@@ -220,7 +220,7 @@ export function densities(grid: LogDensityGrid, spec: ExperimentSpec): Densities
   const guidance = spec.guidance;
   const wTilt = tiltWeight(guidance);
   const tiltLabel =
-    guidance.kind === 'classifier' ? `tilted, classifier w = ${fmt(wTilt + 1)}` : `tilted, w = ${fmt(wTilt)}`;
+    guidance.kind === 'classifier' ? `tilted law, classifier w = ${fmt(wTilt + 1)}` : `tilted law, w = ${fmt(wTilt)}`;
   if (guidance.kind !== 'none' && grid.logNegative) {
     const [gT, gN] = [1 + wTilt, -wTilt];
     const logs = new Float64Array(grid.logConditional.length);

@@ -291,7 +291,10 @@ async function startRun(): Promise<void> {
         budget,
         expectedMean(dens!),
       );
-      if (result.workRate > 0) budget = Math.min(2 ** 28, Math.max(2 ** 16, result.workRate * DISPATCH_SECONDS));
+      if (result.workRate > 0) {
+        // Move towards ~40 ms per dispatch, at most 2x down or 4x up per run.
+        budget = Math.min(2 ** 28, Math.max(2 ** 20, budget / 2, Math.min(budget * 4, result.workRate * DISPATCH_SECONDS)));
+      }
       if (hook.runId !== runId) return;
       lastCounts = result.counts;
       if (dens && hdr && result.counts) figures = computeFigures(result.counts, dens, hdr);

@@ -58,7 +58,7 @@ export interface RunResult {
   elapsedSeconds: number;
   /** Particle-steps per second over the whole run (wall time, frames included). */
   particleStepsPerSecond: number;
-  /** Component evaluations per second of GPU busy time (used to size the next run's dispatches). */
+  /** Component evaluations per second of GPU busy time (sizes the next run's dispatches), 0 when unknown. */
   workRate: number;
   plan: { chunkParticles: number; stepsPerDispatch: number; dispatches: number };
 }
@@ -225,7 +225,8 @@ export class ExplorerRun {
         counts,
         elapsedSeconds,
         particleStepsPerSecond: (spec.particles * spec.solver.steps) / elapsedSeconds,
-        workRate: busyMs > 0 ? work / (busyMs / 1000) : 0,
+        // Small dispatches measure the completion latency, not the GPU: no estimate from them.
+        workRate: busyMs > 0 && info.plan.dispatches >= 4 && busyMs / info.plan.dispatches >= 5 ? work / (busyMs / 1000) : 0,
         plan: { chunkParticles: info.plan.chunkParticles, stepsPerDispatch: info.plan.stepsPerDispatch, dispatches: info.plan.dispatches },
       };
     } finally {

@@ -167,8 +167,10 @@ export class ScheduleEditor {
       e.preventDefault();
       e.stopPropagation();
       this.dragging = true;
-      c.setPointerCapture(e.pointerId);
+      let moved = false;
+      // Listen on the window: every move redraws the plot, replacing this circle.
       const move = (ev: PointerEvent) => {
+        moved = true;
         const r = this.svg.getBoundingClientRect();
         const { w, h: hh } = this.size;
         const x = ((ev.clientX - r.left) / r.width) * w;
@@ -178,17 +180,18 @@ export class ScheduleEditor {
         this.onChange(structuredClone(this.schedule!), false);
       };
       const up = () => {
-        c.removeEventListener('pointermove', move);
-        c.removeEventListener('pointerup', up);
-        c.removeEventListener('pointercancel', up);
+        window.removeEventListener('pointermove', move);
+        window.removeEventListener('pointerup', up);
+        window.removeEventListener('pointercancel', up);
         this.dragging = false;
+        if (!moved) return; // a click: keep this circle (a double-click on it removes the point)
         this.fitRange();
         this.render();
         this.onChange(structuredClone(this.schedule!), true);
       };
-      c.addEventListener('pointermove', move);
-      c.addEventListener('pointerup', up);
-      c.addEventListener('pointercancel', up);
+      window.addEventListener('pointermove', move);
+      window.addEventListener('pointerup', up);
+      window.addEventListener('pointercancel', up);
     });
     if (h.remove) {
       c.addEventListener('dblclick', (e) => {
