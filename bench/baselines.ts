@@ -100,6 +100,8 @@ if (cli.numpy) {
             medianSeconds: r.medianSeconds,
             minSeconds: r.minSeconds,
             maxSeconds: r.maxSeconds,
+            cpuSecondsPerRun: r.cpuSecondsPerRun,
+            medianCpuSeconds: r.medianCpuSeconds,
           },
           particleStepsPerSecond: r.particleStepsPerSecond,
           moments: r.moments,
@@ -129,6 +131,8 @@ if (gpu) {
 
 // ---- ratios, roofline, agreement ----
 const rate = (r: SamplerRun | null | undefined): number | null => (r ? r.particleStepsPerSecond : null);
+const perCpu = (r: SamplerRun | null | undefined): number | null =>
+  r?.timing.medianCpuSeconds ? sig((r.particles * r.steps) / r.timing.medianCpuSeconds) : null;
 const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null ? sig(a / b) : null);
 const bestNumpy = Math.max(rate(numpy.f32) ?? -Infinity, rate(numpy.f64) ?? -Infinity);
 const bestNumpyRate = Number.isFinite(bestNumpy) ? bestNumpy : null;
@@ -205,6 +209,14 @@ const result = {
     numpyF64: numpy.f64 ? sig(numpy.f64.particleStepsPerSecond) : null,
     webgpu: webgpu ? sig(webgpu.particleStepsPerSecond) : null,
     webgpuSteadyState: webgpu?.steadyStateParticleStepsPerSecond ? sig(webgpu.steadyStateParticleStepsPerSecond) : null,
+  },
+  particleStepsPerCpuSecond: {
+    cpu: perCpu(cpu),
+    numpyF32: perCpu(numpy.f32),
+    numpyF64: perCpu(numpy.f64),
+    webgpu: perCpu(webgpu),
+    note:
+      'particle-steps per CPU-second of the process (all its threads; for WebGPU on a CPU adapter that is the driver\'s worker threads): steadier than wall time on a busy machine. The CPU reference and numpy run on one thread, lavapipe on every core',
   },
   ratios,
   roofline: rooflines,

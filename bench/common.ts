@@ -16,19 +16,39 @@ export interface Timing {
   medianSeconds: number;
   minSeconds: number;
   maxSeconds: number;
+  /**
+   * CPU seconds of this process per timed run (user + system, all threads: on a CPU adapter
+   * such as lavapipe that includes its worker threads), where the runtime can tell (Node).
+   * On a machine shared with other work this is far steadier than wall time.
+   */
+  cpuSecondsPerRun?: number[];
+  medianCpuSeconds?: number;
 }
 
-export function timingOf(seconds: number[], warmupSeconds: number[] = []): Timing {
-  return {
+export function timingOf(seconds: number[], warmupSeconds: number[] = [], cpuSeconds?: number[]): Timing {
+  const t: Timing = {
     warmupSeconds,
     secondsPerRun: seconds,
     medianSeconds: median(seconds),
     minSeconds: Math.min(...seconds),
     maxSeconds: Math.max(...seconds),
   };
+  if (cpuSeconds && cpuSeconds.length === seconds.length) {
+    t.cpuSecondsPerRun = cpuSeconds;
+    t.medianCpuSeconds = median(cpuSeconds);
+  }
+  return t;
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+/** Process CPU seconds so far (user + system), or null outside Node. */
+export function cpuNow(): number | null {
+  const p = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
+  if (!p?.cpuUsage) return null;
+  const u = p.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
 
 /** Runs `run` `warmup` times untimed-for-the-median (pipeline compilation, JIT), then `repeats` times timed. */
 export async function timeRuns(run: () => unknown, repeats: number, warmup = 1): Promise<Timing> {
@@ -39,12 +59,16 @@ export async function timeRuns(run: () => unknown, repeats: number, warmup = 1):
     warm.push((now() - t0) / 1000);
   }
   const seconds: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < Math.max(1, repeats); r++) {
+    const c0 = cpuNow();
     const t0 = now();
     await run();
     seconds.push((now() - t0) / 1000);
+    const c1 = cpuNow();
+    if (c0 !== null && c1 !== null) cpu.push(c1 - c0);
   }
-  return timingOf(seconds, warm);
+  return timingOf(seconds, warm, cpu);
 }
 
 /** The adapter as every benchmark result reports it. */

@@ -224,16 +224,18 @@ def main():
             x = rng.standard_normal(args.particles, dtype=dtype)  # prior N(0, 1)
             return sample(np, x, rows, target_idx, lwt, lwu, args.chunk)
 
-        warm, secs = [], []
+        warm, secs, cpu = [], [], []
         for _ in range(args.warmup):
             t0 = time.perf_counter()
             run()
             warm.append(time.perf_counter() - t0)
         x = None
         for _ in range(args.repeats):
+            c0 = time.process_time()
             t0 = time.perf_counter()
             x = run()
             secs.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         med = float(np.median(secs))
         results[name] = dict(
             dtype=np.dtype(dtype).name,
@@ -242,6 +244,8 @@ def main():
             medianSeconds=med,
             minSeconds=min(secs),
             maxSeconds=max(secs),
+            cpuSecondsPerRun=cpu,
+            medianCpuSeconds=float(np.median(cpu)),
             particleStepsPerSecond=args.particles * args.steps / med,
             moments=moments(np, x),
         )

@@ -12,7 +12,7 @@
 // and `repeats` timed submissions, each timed by wall clock from submit to
 // onSubmittedWorkDone. The rate reported is from the median.
 import type { GpuContext } from '../src/gpu/device.ts';
-import { sig, timingOf, type Timing } from './common.ts';
+import { cpuNow, sig, timingOf, type Timing } from './common.ts';
 
 export type PeakKernel = 'fma' | 'exp' | 'bandwidth';
 
@@ -229,8 +229,14 @@ export async function measurePeak(gpu: GpuContext, options: PeakOptions = {}): P
     const warm: number[] = [];
     for (let r = 0; r < opts.warmup; r++) warm.push(await run());
     const samples: number[] = [];
-    for (let r = 0; r < Math.max(1, opts.repeats); r++) samples.push(await run());
-    const timing = timingOf(samples, warm);
+    const cpu: number[] = [];
+    for (let r = 0; r < Math.max(1, opts.repeats); r++) {
+      const c0 = cpuNow();
+      samples.push(await run());
+      const c1 = cpuNow();
+      if (c0 !== null && c1 !== null) cpu.push(c1 - c0);
+    }
+    const timing = timingOf(samples, warm, cpu);
     const workPerRun = workPer(count, kernelInvocations);
     const rate = workPerRun / timing.medianSeconds;
     const value = await firstOutput();

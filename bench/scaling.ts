@@ -111,7 +111,11 @@ interface Point {
   dispatches: number;
   secondsPerRun: number[];
   medianSeconds: number;
+  /** CPU seconds of the process per run (all threads; lavapipe's workers included). */
+  medianCpuSeconds: number | null;
   particleStepsPerSecond: number;
+  /** Steadier than the wall-time rate on a busy machine (see bench/common.ts Timing). */
+  particleStepsPerCpuSecond: number | null;
   /** particle-steps x components x dim per second: the kernel's inner-loop rate. */
   componentCoordinateEvaluationsPerSecond: number;
   flopsPerParticleStep: number;
@@ -149,7 +153,9 @@ for (const sweep of sweeps) {
       dispatches: run.plan.dispatches,
       secondsPerRun: run.timing.secondsPerRun.map((s) => sig(s)),
       medianSeconds: sig(run.timing.medianSeconds),
+      medianCpuSeconds: run.timing.medianCpuSeconds ? sig(run.timing.medianCpuSeconds) : null,
       particleStepsPerSecond: sig(rate),
+      particleStepsPerCpuSecond: run.timing.medianCpuSeconds ? sig((point.particles * point.steps) / run.timing.medianCpuSeconds) : null,
       componentCoordinateEvaluationsPerSecond: sig(rate * point.components * point.dim),
       flopsPerParticleStep: model.flopsPerParticleStep,
       expsPerParticleStep: model.expsPerParticleStep,
@@ -159,8 +165,8 @@ for (const sweep of sweeps) {
 }
 
 const CSV_COLUMNS = [
-  'sweep', 'particles', 'steps', 'dim', 'components', 'stepsPerDispatch', 'dispatches', 'medianSeconds',
-  'particleStepsPerSecond', 'componentCoordinateEvaluationsPerSecond', 'flopsPerParticleStep', 'expsPerParticleStep',
+  'sweep', 'particles', 'steps', 'dim', 'components', 'stepsPerDispatch', 'dispatches', 'medianSeconds', 'medianCpuSeconds',
+  'particleStepsPerSecond', 'particleStepsPerCpuSecond', 'componentCoordinateEvaluationsPerSecond', 'flopsPerParticleStep', 'expsPerParticleStep',
   'gflops', 'gexps', 'fmaPeakFraction', 'expPeakFraction', 'peakFraction', 'secondsPerRun',
 ] as const;
 function csv(): string {
@@ -168,7 +174,7 @@ function csv(): string {
     CSV_COLUMNS.map((c) => {
       if (c === 'secondsPerRun') return p.secondsPerRun.join(' ');
       if (c === 'gflops' || c === 'gexps' || c === 'fmaPeakFraction' || c === 'expPeakFraction' || c === 'peakFraction') return p.roofline ? String(p.roofline[c]) : '';
-      return String(p[c]);
+      return String(p[c] ?? '');
     }).join(','),
   );
   return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
