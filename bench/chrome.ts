@@ -8,6 +8,7 @@
 //   npm run bench:chrome                      # default sweep (a few minutes on a 2-core software GPU)
 //   npm run bench:chrome -- --full            # N 2^16..2^24, K 1..256, d 1..64
 //   npm run bench:chrome -- --no-node --repeats 5
+//   npm run bench:chrome -- --points 1048576:4:1,65536:64:8   # explicit workloads N:K:d
 //
 // Each sweep varies one of N, K, d from a base point (the others fixed). Workload: scalingWorkload
 // (bench/workloads.ts): K isotropic Gaussians in d dimensions in two classes, cfg w = 3, OU,
@@ -29,9 +30,10 @@ const cli = new Command('bench:chrome')
   .option('--repeats <n>', 'timed runs per workload (after the warm-up)', intOption('--repeats'), 3)
   .option('--warmup <n>', 'untimed warm-up runs per workload', intOption('--warmup'), 1)
   .option('--work <n>', 'component-coordinate evaluations per run, sets the steps (default 2^26; --full 2^28)', intOption('--work'))
+  .option('--points <list>', "explicit workloads instead of the sweep: 'N:K:d,N:K:d,...' (e.g. 65536:4:1)")
   .option('--no-node', 'skip the Node (Dawn) path')
   .parse(process.argv);
-const opts = cli.opts<{ full: boolean; repeats: number; warmup: number; work?: number; node: boolean }>();
+const opts = cli.opts<{ full: boolean; repeats: number; warmup: number; work?: number; points?: string; node: boolean }>();
 
 const pow2 = (from: number, to: number, every = 1): number[] => {
   const out: number[] = [];
@@ -64,8 +66,16 @@ const work = opts.work ?? (opts.full ? 2 ** 28 : 2 ** 26);
 const stepsFor = (p: Omit<ScalingPoint, 'steps'>): number => Math.max(2, Math.min(100, Math.round(work / (p.particles * p.components * p.dim))));
 
 // The workloads, each once (the sweeps share their base points).
-const points: (ScalingPoint & { sweeps: Axis[] })[] = [];
-for (const sweep of SWEEPS[opts.full ? 'full' : 'default']) {
+const points: (ScalingPoint & { sweeps: (Axis | 'explicit')[] })[] = [];
+for (const item of opts.points ? opts.points.split(',') : []) {
+  const [particles, components, dim] = item.split(':').map(Number);
+  if (![particles, components, dim].every((v) => Number.isInteger(v) && v >= 1)) {
+    console.error(`bench:chrome: --points: expected N:K:d with positive integers, got '${item}'`);
+    process.exit(2);
+  }
+  points.push({ particles, components, dim, steps: stepsFor({ particles, components, dim }), sweeps: ['explicit'] });
+}
+for (const sweep of opts.points ? [] : SWEEPS[opts.full ? 'full' : 'default']) {
   for (const v of sweep.values) {
     const p = { ...sweep.base, [sweep.axis]: v } as Omit<ScalingPoint, 'steps'>;
     const existing = points.find((q) => q.particles === p.particles && q.components === p.components && q.dim === p.dim);
@@ -171,8 +181,8 @@ console.log(
     {
       benchmark: 'chrome-throughput',
       configuration: {
-        sweep: opts.full ? 'full' : 'default',
-        sweeps: SWEEPS[opts.full ? 'full' : 'default'],
+        sweep: opts.points ? 'explicit' : opts.full ? 'full' : 'default',
+        sweeps: opts.points ? [] : SWEEPS[opts.full ? 'full' : 'default'],
         repeats: opts.repeats,
         warmup: opts.warmup,
         workPerRun: work,
