@@ -5,11 +5,17 @@
 //
 // PerLevelClassifier holds one network per time of a grid t_1 < ... < t_L (trained separately
 // at each level: per-t models, no t input). Between two levels it interpolates the LOGITS
-// linearly in log t,
-//     logits_t(x) = (1 - lam) logits_a(x) + lam logits_b(x),  lam = (log t - log t_a) / (log t_b - log t_a),
+// linearly in a coordinate r(t),
+//     logits_t(x) = (1 - lam) logits_a(x) + lam logits_b(x),  lam = (r(t) - r(t_a)) / (r(t_b) - r(t_a)),
 // and normalises (a geometric mixture of the two levels' classifiers, again a softmax); at a
 // level it is exactly that level's network; outside [t_1, t_L] it is the nearest end level.
-// Its gradient is the exact gradient of this interpolated classifier:
+// With the process given, r = alpha / sigma (the square root of the signal-to-noise ratio):
+// at low SNR log p_t(x|c) = log N(x; 0, sigma^2) + alpha m_c . x / sigma^2 + O(alpha^2), so the
+// exact logits are linear in alpha/sigma to first order (sigma ~ 1 there) and this
+// interpolation is nearly exact across the long low-SNR stretch of the path; in log t it would
+// overshoot there badly (the logits fall like e^-t for OU while log t barely moves), which
+// showed as a coherent push of the guided samples (README, "Trained classifiers"). Without a
+// process, r = log t. Its gradient is the exact gradient of this interpolated classifier:
 //     grad_x log p_hat(c|x) = sum_levels weight * J_level(x)^T (e_c - p_hat(.|x)).
 //
 // ExactClassifier is the true noised classifier p_t(c|x) = p(c) p_t(x|c) / p_t(x) of the
@@ -27,6 +33,12 @@ export interface TrainedClassifier {
   logProb(x: Float64Array, t: number): Float64Array;
   /** out = grad_x log p_hat_t(c | x). */
   gradLogProb(x: Float64Array, t: number, c: number, out: Float64Array): void;
+}
+
+/** alpha(t) / sigma(t): the square root of the signal-to-noise ratio, decreasing in t. */
+export function snrAmplitude(process: ProcessSpec, t: number): number {
+  const p = processAt(process, t);
+  return p.alpha / Math.sqrt(p.sigma2);
 }
 
 export class ExactClassifier implements TrainedClassifier {
@@ -93,19 +105,22 @@ export class PerLevelClassifier implements TrainedClassifier {
   /** Increasing times of the levels. */
   readonly times: number[];
   readonly nets: Network[];
-  private readonly logTimes: number[];
+  /** The interpolation coordinate r(t): alpha/sigma with a process, else log t. */
+  readonly coordinate: (t: number) => number;
+  private readonly coords: number[];
   private readonly logits: Float64Array;
   private readonly lp: Float64Array;
   private readonly delta: Float64Array;
 
-  constructor(classes: string[], times: number[], nets: Network[]) {
+  constructor(classes: string[], times: number[], nets: Network[], process?: ProcessSpec) {
     if (times.length === 0 || times.length !== nets.length) throw new Error('PerLevelClassifier: one network per level');
     for (let i = 1; i < times.length; i++) if (!(times[i] > times[i - 1])) throw new Error('PerLevelClassifier: times must increase');
     if (!(times[0] > 0)) throw new Error('PerLevelClassifier: times must be > 0');
     this.classes = classes;
     this.times = times;
     this.nets = nets;
-    this.logTimes = times.map(Math.log);
+    this.coordinate = process ? (t) => snrAmplitude(process, t) : Math.log;
+    this.coords = times.map(this.coordinate);
     this.logits = new Float64Array(classes.length);
     this.lp = new Float64Array(classes.length);
     this.delta = new Float64Array(classes.length);
@@ -119,8 +134,8 @@ export class PerLevelClassifier implements TrainedClassifier {
     let hi = 1;
     while (this.times[hi] <= t) hi++;
     const lo = hi - 1;
-    const lam = (Math.log(t) - this.logTimes[lo]) / (this.logTimes[hi] - this.logTimes[lo]);
-    return { lo, hi, lam };
+    const lam = (this.coordinate(t) - this.coords[lo]) / (this.coords[hi] - this.coords[lo]);
+    return { lo, hi, lam: Math.min(1, Math.max(0, lam)) };
   }
 
   logProb(x: Float64Array, t: number): Float64Array {

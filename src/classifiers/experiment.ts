@@ -2,9 +2,10 @@
 //   1. at each time t of a grid, draw a training and a test set (x_t, c) from the noised
 //      mixture, fit logistic regression (Newton) and/or an MLP (Adam) by cross-entropy;
 //   2. per t, evaluate each on the test set against the exact classifier
-//      (src/classifiers/evaluate.ts): cross-entropies, conditional KL, guidance error;
+//      (src/classifiers/evaluate.ts): cross-entropies, conditional KL, guidance error; and the
+//      interpolated classifiers halfway (in log SNR) between adjacent levels;
 //   3. optionally sample with classifier guidance at several w, with the exact classifier and
-//      with each trained one (per-level networks interpolated in log t, see classifier.ts),
+//      with each trained one (per-level networks interpolated in alpha/sigma, see classifier.ts),
 //      from the same initial noise, and summarise the laws (for binary-vertex mixtures such as
 //      examples/k-of-n.json: the histogram of the number of ones).
 import type { ExperimentSpec } from '../spec/types.ts';
@@ -47,6 +48,8 @@ export interface ExperimentOptions {
   w: number[];
   /** Particles per sampling run (default: the spec's). */
   particles?: number;
+  /** Also evaluate the interpolated classifiers halfway between levels (default true). */
+  between?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -61,11 +64,40 @@ export const DEFAULTS = {
   test: 20000,
 };
 
-/** 10 times spaced geometrically from the spec's tMin to its start time. */
+/** log SNR = log(alpha^2 / sigma^2) at t (-Infinity where alpha = 0). */
+export function logSnr(spec: ExperimentSpec, t: number): number {
+  const p = processAt(spec.process, t);
+  return Math.log((p.alpha * p.alpha) / p.sigma2);
+}
+
+/** The time in [lo, hi] where log SNR = target (log SNR decreases in t), by bisection. */
+function timeAtLogSnr(spec: ExperimentSpec, target: number, lo: number, hi: number): number {
+  for (let i = 0; i < 200 && hi - lo > 1e-15 * hi; i++) {
+    const mid = 0.5 * (lo + hi);
+    if (logSnr(spec, mid) > target) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+/** The lowest log SNR the default grid spaces levels down to; the start time is added below it. */
+export const GRID_MIN_LOG_SNR = -10;
+
+/**
+ * The default levels: 10 times uniform in log SNR from the spec's tMin down to the start time,
+ * or down to log SNR = -10 (SNR 4.5e-5) with the start time added as an 11th level when the
+ * process goes further than -10.5 (between the last two the logits are interpolated linearly
+ * in alpha/sigma, which is first-order exact there).
+ */
 export function defaultTimeGrid(spec: ExperimentSpec, levels = DEFAULTS.levels): number[] {
   const a = spec.solver.tMin;
   const b = startTime(spec.process);
-  return Array.from({ length: levels }, (_, i) => a * Math.pow(b / a, i / (levels - 1)));
+  const la = logSnr(spec, a);
+  const lb = Math.max(logSnr(spec, b), GRID_MIN_LOG_SNR);
+  const grid = Array.from({ length: levels }, (_, i) => (i === 0 ? a : timeAtLogSnr(spec, la + ((lb - la) * i) / (levels - 1), a, b)));
+  if (logSnr(spec, b) < GRID_MIN_LOG_SNR - 0.5) grid.push(b);
+  else grid[levels - 1] = b;
+  return grid.filter((t, i) => i === 0 || t > grid[i - 1]);
 }
 
 const round = (v: number, digits = 6) => (Number.isFinite(v) ? Number(v.toPrecision(digits)) : v);
@@ -79,10 +111,14 @@ export interface ModelLevelReport {
   guidanceErrorTarget: Estimate;
   relativeGuidanceError: number;
   relativeGuidanceErrorTarget: number;
-  train: { method: string; iterations: number; trainCrossEntropy: number; seconds: number };
+  /** Absent on 'between' rows. */
+  train?: { method: string; iterations: number; trainCrossEntropy: number; seconds: number };
 }
 
 export interface LevelReport {
+  /** 'level': a trained level; 'between': halfway (in log SNR) between two levels, where the
+   * classifiers are the interpolation of their neighbours (what the sampler uses there). */
+  kind: 'level' | 'between';
   t: number;
   alpha: number;
   sigma2: number;
@@ -123,11 +159,27 @@ export interface ExperimentReport {
   process: string;
   settings: Record<string, unknown>;
   levels: LevelReport[];
-  /** For the logistic model on linear or sum features: whether every level's target-vs-rest weights are >= 0. */
-  logisticMonotone?: boolean;
+  /**
+   * For the logistic model on linear or sum features: the levels (times) where some
+   * target-vs-rest weight is negative, i.e. where it is not monotone increasing toward the
+   * target (at very low SNR the fitted slope is estimation noise and can have either sign).
+   */
+  logisticNonMonotone?: number[];
   sampling: SamplingReport | null;
   elapsedSeconds: number;
   classifiers: Partial<Record<ModelKind, PerLevelClassifier>>;
+}
+
+function modelRow(m: LevelMetrics): ModelLevelReport {
+  return {
+    crossEntropy: est(m.crossEntropy),
+    klDifference: est(m.klDifference),
+    klDirect: est(m.klDirect),
+    guidanceError: est(m.guidanceError),
+    guidanceErrorTarget: est(m.guidanceErrorTarget),
+    relativeGuidanceError: round(m.relativeGuidanceError, 4),
+    relativeGuidanceErrorTarget: round(m.relativeGuidanceErrorTarget, 4),
+  };
 }
 
 function summarise(x: Float64Array, count: number, d: number, exact: ExactClassifier, t: number, target: number, binary: boolean): SampleSummary {
@@ -219,7 +271,7 @@ export function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOp
 
   const nets: Record<ModelKind, Network[]> = { logistic: [], mlp: [] };
   const levels: LevelReport[] = [];
-  let monotone = true;
+  const nonMonotone: number[] = [];
   tGrid.forEach((t, level) => {
     const p = processAt(spec.process, t);
     const train = sampleNoisedData(model, spec.process, t, nTrain, seed, STREAMS.train(level));
@@ -232,7 +284,7 @@ export function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOp
       if (kind === 'logistic') {
         net = new Network({ dim: spec.dim, classes: classes.length, features, hidden: [], activation });
         info = trainLogisticNewton(net, train, { l2: opts.logisticL2 });
-        if (features !== 'quadratic' && logisticTargetWeights(net, target).some((w) => w < 0)) monotone = false;
+        if (features !== 'quadratic' && logisticTargetWeights(net, target).some((w) => w < 0)) nonMonotone.push(round(t));
       } else {
         net = new Network({ dim: spec.dim, classes: classes.length, features: mlpFeatures, hidden, activation });
         info = trainAdam(net, train, {
@@ -247,16 +299,10 @@ export function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOp
         });
       }
       nets[kind].push(net);
-      const m = evaluateClassifier(new PerLevelClassifier(classes, [t], [net]), exact, logPrior, test, target);
+      const m = evaluateClassifier(new PerLevelClassifier(classes, [t], [net], spec.process), exact, logPrior, test, target);
       base = m;
       report[kind] = {
-        crossEntropy: est(m.crossEntropy),
-        klDifference: est(m.klDifference),
-        klDirect: est(m.klDirect),
-        guidanceError: est(m.guidanceError),
-        guidanceErrorTarget: est(m.guidanceErrorTarget),
-        relativeGuidanceError: round(m.relativeGuidanceError, 4),
-        relativeGuidanceErrorTarget: round(m.relativeGuidanceErrorTarget, 4),
+        ...modelRow(m),
         train: { method: info.method, iterations: info.iterations, trainCrossEntropy: round(info.trainCrossEntropy), seconds: round(info.seconds, 3) },
       };
       progress(`t = ${round(t, 4)}: ${kind} CE ${m.crossEntropy.value.toFixed(4)} (exact ${m.exactCrossEntropy.value.toFixed(4)}), KL ${m.klDirect.value.toExponential(2)}, guidance error ${m.guidanceError.value.toExponential(2)}`);
@@ -266,6 +312,7 @@ export function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOp
       base = evaluateClassifier(exact, exact, logPrior, test, target);
     }
     levels.push({
+      kind: 'level',
       t: round(t),
       alpha: round(p.alpha),
       sigma2: round(p.sigma2),
@@ -279,7 +326,40 @@ export function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOp
   });
 
   const classifiers: Partial<Record<ModelKind, PerLevelClassifier>> = {};
-  for (const kind of opts.models) classifiers[kind] = new PerLevelClassifier(classes, tGrid, nets[kind]);
+  for (const kind of opts.models) classifiers[kind] = new PerLevelClassifier(classes, tGrid, nets[kind], spec.process);
+
+  // Between the levels: the interpolated classifiers at the log-SNR midpoint (the time midpoint
+  // where alpha = 0 at one end), on fresh test sets.
+  const rows: LevelReport[] = [];
+  for (let level = 0; level < tGrid.length; level++) {
+    rows.push(levels[level]);
+    if (level === tGrid.length - 1 || opts.between === false) continue;
+    const [ta, tb] = [tGrid[level], tGrid[level + 1]];
+    const [la, lb] = [logSnr(spec, ta), logSnr(spec, tb)];
+    const t = Number.isFinite(lb) ? timeAtLogSnr(spec, 0.5 * (la + lb), ta, tb) : 0.5 * (ta + tb);
+    const p = processAt(spec.process, t);
+    const test = sampleNoisedData(model, spec.process, t, nTest, seed, STREAMS.between(level));
+    const report: Partial<Record<ModelKind, ModelLevelReport>> = {};
+    let base: LevelMetrics | null = null;
+    for (const kind of opts.models) {
+      const m = evaluateClassifier(classifiers[kind]!, exact, logPrior, test, target);
+      base = m;
+      report[kind] = modelRow(m);
+    }
+    base ??= evaluateClassifier(exact, exact, logPrior, test, target);
+    rows.push({
+      kind: 'between',
+      t: round(t),
+      alpha: round(p.alpha),
+      sigma2: round(p.sigma2),
+      exactCrossEntropy: est(base.exactCrossEntropy),
+      priorEntropy: round(base.priorEntropy),
+      mutualInformation: est(base.mutualInformation),
+      exactGradientSquare: est(base.exactGradientSquare),
+      exactGradientSquareTarget: est(base.exactGradientSquareTarget),
+      models: report,
+    });
+  }
 
   let sampling: SamplingReport | null = null;
   if (opts.w.length > 0) {
@@ -320,7 +400,7 @@ export function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOp
     process: spec.process.kind,
     settings: {
       tGrid: tGrid.map((t) => round(t)),
-      perLevel: 'one model per t (no t input); between levels the logits are interpolated linearly in log t, outside the grid the nearest level is used',
+      perLevel: 'one model per t (no t input); between levels the logits are interpolated linearly in alpha/sigma, outside the grid the nearest level is used',
       models: opts.models,
       logistic: opts.models.includes('logistic') ? { features, optimiser: 'newton', l2: opts.logisticL2 ?? 1e-4 } : undefined,
       mlp: opts.models.includes('mlp')
@@ -331,8 +411,8 @@ export function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOp
       dataSeed: seed,
       binaryVertexModel: binary,
     },
-    levels,
-    logisticMonotone: opts.models.includes('logistic') && features !== 'quadratic' ? monotone : undefined,
+    levels: rows,
+    logisticNonMonotone: opts.models.includes('logistic') && features !== 'quadratic' ? nonMonotone : undefined,
     sampling,
     elapsedSeconds: round((performance.now() - started) / 1000, 4),
     classifiers,

@@ -14,12 +14,14 @@ import { philox4x32, wordToUnit } from '../rng/philox.ts';
 /** The second key word of every classifier draw ("clf" in ASCII); the samplers use 0. */
 export const CLF_KEY = 0x00636c66;
 
-/** Stream numbers (counter word 1). Data sets use 2 * level + split; generators live above 2^31. */
+/** Stream numbers (counter word 1). Data sets use 2 * level + split, between-level test sets 2^30 + level; generators live above 2^31. */
 export const STREAMS = {
   train: (level: number) => 2 * level,
   test: (level: number) => 2 * level + 1,
   init: (level: number) => 0x80000000 + 2 * level,
   shuffle: (level: number) => 0x80000001 + 2 * level,
+  /** Test sets halfway between level and level + 1. */
+  between: (level: number) => 0x40000000 + level,
 } as const;
 
 const words = new Uint32Array(4);

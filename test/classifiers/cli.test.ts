@@ -86,7 +86,14 @@ describe('guidance-sampler classifiers: a small run', () => {
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
-    expect(report.levels.map((l: any) => l.t)).toEqual([0.01, 0.3, 4]);
+    expect(report.levels.filter((l: any) => l.kind === 'level').map((l: any) => l.t)).toEqual([0.01, 0.3, 4]);
+    // and the interpolated classifiers halfway (in log SNR) between them
+    const between = report.levels.filter((l: any) => l.kind === 'between').map((l: any) => l.t);
+    expect(between).toHaveLength(2);
+    expect(between[0]).toBeGreaterThan(0.01);
+    expect(between[0]).toBeLessThan(0.3);
+    expect(between[1]).toBeGreaterThan(0.3);
+    expect(between[1]).toBeLessThan(4);
     for (const level of report.levels) {
       for (const kind of ['logistic', 'mlp']) {
         const m = level.models[kind];

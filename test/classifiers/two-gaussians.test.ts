@@ -148,3 +148,41 @@ describe('the KL estimates are >= 0 within Monte Carlo error', () => {
     expect(self.guidanceError.value).toBe(0);
   });
 });
+
+describe('between levels: logits interpolated in alpha/sigma, not in log t', () => {
+  // Levels carrying the EXACT logistic classifier (logit_pos - logit_neg = 2 alpha x for OU with
+  // these unit-variance classes), so only the interpolation is tested. At low SNR the exact
+  // logits are proportional to alpha ~ alpha/sigma, which the alpha/sigma interpolation follows;
+  // linear in log t it overshoots (at t = 4.24, halfway in log t between 3 and 6, it gives a
+  // slope 2.2x the exact one). Mutation twin: the log-t interpolation must fail the same bound.
+  const spec = twoGaussians({ kind: 'ou', T: 10 });
+  const model = buildModel(spec);
+  const exact = new ExactClassifier(model, spec.process);
+  const logPrior = model.classes.map((c) => c.logPrior);
+  const times = [0.5, 3, 6];
+  const nets = times.map((t) => {
+    const net = new Network({ dim: 1, classes: 2, features: 'linear', hidden: [], activation: 'tanh' });
+    const a = Math.exp(-t);
+    net.params.set([a, -a, 0, 0]); // W = [alpha; -alpha], b = 0, features unstandardised
+    return net;
+  });
+
+  const errors = (t: number) => {
+    const test = sampleNoisedData(model, spec.process, t, 4000, SEED, STREAMS.between(Math.round(t * 100)));
+    const snr = evaluateClassifier(new PerLevelClassifier(['pos', 'neg'], times, nets, spec.process), exact, logPrior, test, 0);
+    const logt = evaluateClassifier(new PerLevelClassifier(['pos', 'neg'], times, nets), exact, logPrior, test, 0);
+    return { snr: snr.relativeGuidanceError, logt: logt.relativeGuidanceError };
+  };
+
+  it('t = 1 (between 0.5 and 3): both interpolations are within 5% in relative guidance error', () => {
+    const e = errors(1);
+    expect(e.snr).toBeLessThan(0.05);
+    expect(e.logt).toBeLessThan(0.05);
+  });
+
+  it('t = 4.24 (low SNR, between 3 and 6): alpha/sigma within 5%, log t off by > 50%', () => {
+    const e = errors(4.24);
+    expect(e.snr).toBeLessThan(0.05);
+    expect(e.logt).toBeGreaterThan(0.5);
+  });
+});
