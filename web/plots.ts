@@ -39,11 +39,11 @@ export const MARGIN = { left: 56, right: 16, top: 14, bottom: 40 };
  * The plot area inside the margins. With `aspect` (data width / data height, for a 2-D plot)
  * the area is narrowed or shortened, and centred, so that both axes have the same scale.
  */
-export function plotRect(size: Size, aspect?: number): PlotRect {
+export function plotRect(size: Size, aspect?: number, top = MARGIN.top): PlotRect {
   let width = Math.max(10, size.width - MARGIN.left - MARGIN.right);
-  let height = Math.max(10, size.height - MARGIN.top - MARGIN.bottom);
+  let height = Math.max(10, size.height - top - MARGIN.bottom);
   let x = MARGIN.left;
-  let y = MARGIN.top;
+  let y = top;
   if (aspect && aspect > 0) {
     if (width / height > aspect) {
       const w = height * aspect;
@@ -400,7 +400,7 @@ export function drawMomentsChart(canvas: HTMLCanvasElement, chart: TimeChart): v
   ctx.clearRect(0, 0, size.width, size.height);
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, size.width, size.height);
-  const rect = plotRect(size);
+  const rect = plotRect(size, undefined, CHART_TOP);
   const all = [...chart.trace, ...chart.exact];
   let lo = Infinity;
   let hi = -Infinity;
@@ -441,7 +441,7 @@ export function drawMomentsChart(canvas: HTMLCanvasElement, chart: TimeChart): v
       pts.forEach((p, i) => (i === 0 ? ctx.moveTo(map(x, p.t), map(y, p.mean[k])) : ctx.lineTo(map(x, p.t), map(y, p.mean[k]))));
       ctx.stroke();
     }
-    entries.push({ label: `${name}: particles`, color });
+    entries.push({ label: `${name}: particles (mean ± sd)`, color });
     if (chart.exact.length > 0) {
       ctx.strokeStyle = color;
       ctx.lineWidth = 1;
@@ -456,12 +456,42 @@ export function drawMomentsChart(canvas: HTMLCanvasElement, chart: TimeChart): v
         ctx.stroke();
       }
       ctx.setLineDash([]);
-      entries.push({ label: `${name}: p_t(x | c), unguided`, color, dash: [4, 3], width: 1 });
+      entries.push({ label: `${name}: exact p_t(x | c), unguided`, color, dash: [4, 3], width: 1 });
     }
   });
   ctx.restore();
-  // Top left: sampling starts from the prior, N(0, s^2), usually below the top of the range.
-  legend(ctx, rect, entries, false, 'left');
+  legendRow(ctx, rect, entries);
+}
+
+/** Time charts keep a row above the plot for their legend. */
+const CHART_TOP = 28;
+
+/** A legend in one row above the plot area (wrapping to a second row if needed). */
+function legendRow(ctx: CanvasRenderingContext2D, rect: PlotRect, entries: { label: string; color: string; dash?: number[]; width?: number }[]): void {
+  ctx.save();
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.textBaseline = 'middle';
+  let x = rect.x;
+  let y = 9;
+  for (const e of entries) {
+    const w = ctx.measureText(e.label).width + 34;
+    if (x + w > rect.x + rect.width && x > rect.x) {
+      x = rect.x;
+      y += 13;
+    }
+    ctx.strokeStyle = e.color;
+    ctx.lineWidth = e.width ?? 2;
+    ctx.setLineDash(e.dash ?? []);
+    ctx.beginPath();
+    ctx.moveTo(x, y);
+    ctx.lineTo(x + 18, y);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = '#222';
+    ctx.fillText(e.label, x + 22, y);
+    x += w;
+  }
+  ctx.restore();
 }
 
 /** A few sample paths: coordinate `axis` over t. */
@@ -471,7 +501,7 @@ export function drawPathsChart(canvas: HTMLCanvasElement, tStart: number, tEnd: 
   ctx.clearRect(0, 0, size.width, size.height);
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, size.width, size.height);
-  const rect = plotRect(size);
+  const rect = plotRect(size, undefined, CHART_TOP);
   let lo = Infinity;
   let hi = -Infinity;
   for (const p of paths) for (const v of p.x) if (Number.isFinite(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
