@@ -5,7 +5,9 @@
 // everything that does not depend on the particle precomputed per step (as the host's step
 // table and component factors already are). Counted:
 //   - FLOP: an add, subtract, multiply, compare/max or divide is 1; a fused multiply-add is 2.
-//   - exp:  one per (group entry, stage): the log-sum-exp's exp(v - max). Counted apart from
+//   - exp:  one per (component, stage): with one shift M for all components (their max),
+//           u_c = exp(logp_c - M) serves every group the component is in, each weighting it by
+//           its own constant weight (the "one exp per component"). Counted apart from
 //           FLOPs and priced by the adapter's measured exp throughput (bench/peak.ts), i.e. one
 //           exp = (measured FLOP/s) / (measured exp/s) FLOP-equivalents.
 // Not counted: rescaling of an online (one-pass) log-sum-exp, loop and index arithmetic, loads
@@ -14,11 +16,12 @@
 //
 // Per stage (velocity evaluation), with d = dim:
 //   Gaussian, diagonal covariance (per component):  r = x - mu (d), q = r / v (d, a multiply by
-//       the tabled 1/v), sum r q (2d, fma), logNorm - sum/2 (2)                    = 4d + 2
+//       the tabled 1/v), sum r q (2d, fma), logNorm - sum/2 (2), max (1), logp - M (1),
+//       exp (1 exp)                                                                = 4d + 4, 1 exp
 //   Gaussian, full covariance (per component):  r (d), y = U^T r (2d^2), q (d), sum y q (2d),
-//       logNorm - sum/2 (2), score = U (-q) (2d^2)                                 = 4d^2 + 4d + 2
-//   group entry (per component of each group): v = logw + logp (1), max (1), v - max (1),
-//       exp (1 exp), sum (1), acc += e * score (2d)                                = 2d + 4, 1 exp
+//       logNorm - sum/2 (2), score = U (-q) (2d^2), max (1), logp - M (1)          = 4d^2 + 4d + 4, 1 exp
+//   group entry (per component of each group): p = w u_c (1), sum += p (1),
+//       acc += p * score (2d)                                                      = 2d + 2
 //   per group: gamma / sum (1)
 //   combine: s = gt acc_t + gn acc_n (3d), u = cx x + cs s + c (4d; c = cMean * mean is per
 //       step)                                                                      = 7d
@@ -61,22 +64,22 @@ export function workModel(spec: ExperimentSpec): WorkModel | null {
     if (c.kind !== 'gaussian') return null;
     if (c.basis !== null) {
       full++;
-      componentFlops += 4 * d * d + 4 * d + 2;
+      componentFlops += 4 * d * d + 4 * d + 4;
     } else {
-      componentFlops += 4 * d + 2;
+      componentFlops += 4 * d + 4;
     }
   }
   const entries = g.target.entries.length + (g.negative?.entries.length ?? 0);
   const groups = g.negative ? 2 : 1;
   const combine = g.negative ? 7 * d : 5 * d; // without a negative group: s = gt acc_t (d)
-  const perStage = componentFlops + entries * (2 * d + 4) + groups + combine;
+  const perStage = componentFlops + entries * (2 * d + 2) + groups + combine;
   const stages = tableau.c.length;
   let stepFlops = 0;
   for (let i = 0; i < stages; i++) for (let l = 0; l < i; l++) if ((tableau.a[i][l] ?? 0) !== 0) stepFlops += 2 * d;
   for (const b of tableau.b) if (b !== 0) stepFlops += 2 * d;
   return {
     flopsPerParticleStep: stages * perStage + stepFlops,
-    expsPerParticleStep: stages * entries,
+    expsPerParticleStep: stages * used.size,
     structure: {
       dim: d,
       stages,

@@ -112,7 +112,7 @@ await describeGpu('bench', () => {
     expectEnvironment(r.environment);
     expect(r.adapter.label).toMatch(/^node-dawn: /);
     expect(r.configuration).toMatchObject({ webgpuParticles: 512, cpuParticles: 128, steps: 5 });
-    expect(r.workload.workModel).toMatchObject({ flopsPerParticleStep: 71, expsPerParticleStep: 6 });
+    expect(r.workload.workModel).toMatchObject({ flopsPerParticleStep: 67, expsPerParticleStep: 4 });
     expectTiming(r.runs.cpu.timing, 1);
     expectTiming(r.runs.webgpu.timing, 1);
     positive(r.particleStepsPerSecond.cpu);
