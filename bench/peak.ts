@@ -12,7 +12,7 @@
 // and `repeats` timed submissions, each timed by wall clock from submit to
 // onSubmittedWorkDone. The rate reported is from the median.
 import type { GpuContext } from '../src/gpu/device.ts';
-import { cpuNow, sig, timingOf, type Timing } from './common.ts';
+import { adapterDescription, cpuNow, sig, timingOf, type Timing } from './common.ts';
 
 export type PeakKernel = 'fma' | 'exp' | 'bandwidth';
 
@@ -309,9 +309,13 @@ export async function measurePeak(gpu: GpuContext, options: PeakOptions = {}): P
 }
 
 // ---- CLI (Node) ----
+// The Node-only modules are imported through variables so that a bundler (Vite) building a
+// page that imports this file leaves them alone; import.meta.main is false in a page.
 if (import.meta.main) {
-  const { Command } = await import('commander');
-  const { nodeEnvironment, nodeGpu, intOption } = await import('./node-env.ts');
+  const commanderModule = 'commander';
+  const nodeEnvModule = './node-env.ts';
+  const { Command } = (await import(/* @vite-ignore */ commanderModule)) as typeof import('commander');
+  const { nodeEnvironment, nodeGpu, intOption } = (await import(/* @vite-ignore */ nodeEnvModule)) as typeof import('./node-env.ts');
   const cli = new Command('bench:peak')
     .description('f32 FMA, exp and copy-bandwidth peaks of the WebGPU adapter (Node, Dawn); JSON on stdout')
     .option('--repeats <n>', 'timed submissions per kernel', intOption('--repeats'), DEFAULTS.repeats)
@@ -324,7 +328,6 @@ if (import.meta.main) {
   const kernels = String(cli.kernels).split(',').map((s) => s.trim()) as PeakKernel[];
   for (const k of kernels) if (!['fma', 'exp', 'bandwidth'].includes(k)) throw new Error(`--kernels: unknown kernel '${k}'`);
   const gpu = await nodeGpu();
-  const { adapterDescription } = await import('./common.ts');
   const environment = nodeEnvironment();
   const peak = await measurePeak(gpu, {
     kernels,
