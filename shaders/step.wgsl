@@ -4,22 +4,26 @@
 //
 // The host prepends a generated header (src/gpu/kernel.ts) with:
 //   const DIM, NCOMP, NTARGET, STAGES, WORKGROUP_SIZE, STOCHASTIC, HAS_UNIFORM, HAS_FULL,
-//   NEG_FROM_TARGET, NEG_TARGET_SHIFT, PRIOR_SCALE, FACTOR_STRIDE,
+//   NEG_FROM_TARGET, NEG_TARGET_SHIFT, PRIOR_SCALE, FACTOR_STRIDE, VARIANT and its
+//   parameters, the score-error flags ERR_*,
 //   TABLEAU_A (STAGES x STAGES, row-major), TABLEAU_B, and the structs StepRow, StepParams,
 //   ComponentInfo, all derived from the TypeScript definitions;
 // then shaders/philox.wgsl and shaders/normal.wgsl.
 //
-// Per (row, component) factors (built once per dispatch window on the host):
-//   gaussian: [logNorm, invVar[DIM], shift[DIM]]  with shift = alpha * mean
-//   uniform:  [logNorm, shift[DIM], shift2[DIM]]  with shift = alpha * low, shift2 = alpha * high
+// Per (row, component entry) factors (built once per dispatch window on the host):
+//   gaussian: [logNorm, 1/sigma, invVar[DIM], shift[DIM]]  with shift = alpha * mean
+//   uniform:  [logNorm, 1/sigma, shift[DIM], shift2[DIM]]  with shift = alpha * low, shift2 = alpha * high
+// (sigma is the entry's own: a blurred score error widens it.)
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(1) var<storage, read> rows: array<StepRow>;
 @group(0) @binding(2) var<storage, read> factors: array<f32>;
 @group(0) @binding(3) var<storage, read> components: array<ComponentInfo>;
-// [target data mean (DIM), negative data mean (DIM), eigenbases (NCOMP x DIM x DIM) if HAS_FULL]
+// [target data mean (DIM), negative data mean (DIM), eigenbases (NCOMP x DIM x DIM) if HAS_FULL,
+//  then from ERR_OFFSET: the bias (DIM) or the field's features (omega[DIM], dir[DIM], phase)]
 @group(0) @binding(4) var<storage, read> statics: array<f32>;
 @group(0) @binding(5) var<storage, read_write> particles: array<f32>;
+@group(0) @binding(6) var<storage, read_write> states: array<f32>;
 
 const KIND_GAUSSIAN: u32 = 0u;
 const KIND_GAUSSIAN_FULL: u32 = 1u;
@@ -27,6 +31,10 @@ const KIND_UNIFORM: u32 = 2u;
 const IN_TARGET: u32 = 1u;
 const IN_NEGATIVE: u32 = 2u;
 const LOG_ZERO: f32 = -1.0e30; // stands in for log 0: WGSL may assume no infinities
+const VARIANT_LINEAR: u32 = 0u;
+const VARIANT_RESCALE: u32 = 1u;
+const VARIANT_POWERLAW: u32 = 2u;
+const VARIANT_APG: u32 = 3u;
 
 var<private> x: array<f32, DIM>;
 var<private> xs: array<f32, DIM>;
@@ -40,14 +48,20 @@ var<private> acc_t: array<f32, DIM>;
 var<private> max_n: f32;
 var<private> sum_n: f32;
 var<private> acc_n: array<f32, DIM>;
+var<private> s_t: array<f32, DIM>;
+var<private> s_n: array<f32, DIM>;
+var<private> s_guided: array<f32, DIM>;
+// The guidance variant's per-particle state (apg momentum), kept across steps in `states`.
+var<private> momentum: array<f32, DIM>;
 
 // log p_t(xs | component) with its score in comp_score.
-fn component_log_density(c: u32, info: ComponentInfo, base: u32, inv_sigma: f32) -> f32 {
+fn component_log_density(c: u32, info: ComponentInfo, base: u32) -> f32 {
   var logp = factors[base];
+  let inv_sigma = factors[base + 1u];
   if (HAS_UNIFORM && info.kind == KIND_UNIFORM) {
     for (var j = 0u; j < DIM; j++) {
-      let a = (xs[j] - factors[base + 1u + j]) * inv_sigma;
-      let b = (xs[j] - factors[base + 1u + DIM + j]) * inv_sigma;
+      let a = (xs[j] - factors[base + 2u + j]) * inv_sigma;
+      let b = (xs[j] - factors[base + 2u + DIM + j]) * inv_sigma;
       let d = log_diff_phi(a, b);
       // p_j = (Phi(a) - Phi(b)) / ((a - b) sigma); logNorm holds -DIM log sigma.
       logp += d.log - log(a - b);
@@ -57,8 +71,8 @@ fn component_log_density(c: u32, info: ComponentInfo, base: u32, inv_sigma: f32)
   }
   if (!HAS_FULL || info.kind == KIND_GAUSSIAN) {
     for (var j = 0u; j < DIM; j++) {
-      let r = xs[j] - factors[base + 1u + DIM + j];
-      let q = r * factors[base + 1u + j];
+      let r = xs[j] - factors[base + 2u + DIM + j];
+      let q = r * factors[base + 2u + j];
       logp -= 0.5 * r * q;
       comp_score[j] = -q;
     }
@@ -69,9 +83,9 @@ fn component_log_density(c: u32, info: ComponentInfo, base: u32, inv_sigma: f32)
   for (var j = 0u; j < DIM; j++) {
     var y = 0.0;
     for (var i = 0u; i < DIM; i++) {
-      y += statics[u0 + i * DIM + j] * (xs[i] - factors[base + 1u + DIM + i]);
+      y += statics[u0 + i * DIM + j] * (xs[i] - factors[base + 2u + DIM + i]);
     }
-    let q = y * factors[base + 1u + j];
+    let q = y * factors[base + 2u + j];
     logp -= 0.5 * y * q;
     eig[j] = -q;
   }
@@ -110,9 +124,9 @@ fn accumulate_negative(v: f32) {
   }
 }
 
-fn add_component(c: u32, factor_row: u32, inv_sigma: f32) {
+fn add_component(c: u32, factor_row: u32) {
   let info = components[c];
-  let lp = component_log_density(c, info, (factor_row * NCOMP + c) * FACTOR_STRIDE, inv_sigma);
+  let lp = component_log_density(c, info, (factor_row * NCOMP + c) * FACTOR_STRIDE);
   if ((info.mask & IN_TARGET) != 0u) { accumulate_target(info.logWeightTarget + lp); }
   if ((info.mask & IN_NEGATIVE) != 0u) { accumulate_negative(info.logWeightNegative + lp); }
 }
@@ -127,12 +141,11 @@ fn velocity(stage: u32, row: StepRow, factor_row: u32) {
     acc_t[j] = 0.0;
     acc_n[j] = 0.0;
   }
-  let inv_sigma = inverseSqrt(row.sigma2);
   // Components are ordered target first. When the negative law contains the target class
   // with a fixed log-weight shift (cfg against the unconditional law, classifier guidance),
   // the target's partial log-sum-exp is reused for the negative: one exp per component.
   for (var c = 0u; c < NTARGET; c++) {
-    add_component(c, factor_row, inv_sigma);
+    add_component(c, factor_row);
   }
   if (NEG_FROM_TARGET) {
     max_n = max_t + NEG_TARGET_SHIFT;
@@ -140,15 +153,100 @@ fn velocity(stage: u32, row: StepRow, factor_row: u32) {
     for (var j = 0u; j < DIM; j++) { acc_n[j] = acc_t[j]; }
   }
   for (var c = NTARGET; c < NCOMP; c++) {
-    add_component(c, factor_row, inv_sigma);
+    add_component(c, factor_row);
   }
-  let gt = row.gammaTarget / sum_t;
-  var gn = 0.0;
-  if (sum_n > 0.0) { gn = row.gammaNegative / sum_n; }
+  // The two groups' scores, each with its score-error model.
   for (var j = 0u; j < DIM; j++) {
-    let s = gt * acc_t[j] + gn * acc_n[j];
+    s_t[j] = acc_t[j] / sum_t;
+    s_n[j] = 0.0;
+    if (sum_n > 0.0) { s_n[j] = acc_n[j] / sum_n; }
+  }
+  if (ERR_TARGET) { add_score_error_target(); }
+  if (ERR_NEGATIVE && sum_n > 0.0) { add_score_error_negative(); }
+  combine_scores(row);
+  for (var j = 0u; j < DIM; j++) {
     let mean = row.gammaTarget * statics[j] + row.gammaNegative * statics[DIM + j];
-    k[stage][j] = row.cx * xs[j] + row.cs * s + row.cMean * mean;
+    k[stage][j] = row.cx * xs[j] + row.cs * s_guided[j] + row.cMean * mean;
+  }
+}
+
+// Score-error models (src/model/score-error.ts): a bias vector and/or a random Fourier
+// field e(x) = sum_f dir_f cos(omega_f . x + phase_f), parameters in `statics`.
+fn score_error(j: u32) -> f32 {
+  var e = 0.0;
+  if (ERR_BIAS) { e += statics[ERR_OFFSET + j]; }
+  return e;
+}
+
+fn add_field(to_target: bool) {
+  for (var f = 0u; f < ERR_FEATURES; f++) {
+    let o = ERR_OFFSET + f * (2u * DIM + 1u);
+    var arg = statics[o + 2u * DIM];
+    for (var i = 0u; i < DIM; i++) { arg += statics[o + i] * xs[i]; }
+    let c = cos(arg);
+    for (var i = 0u; i < DIM; i++) {
+      if (to_target) { s_t[i] += c * statics[o + DIM + i]; } else { s_n[i] += c * statics[o + DIM + i]; }
+    }
+  }
+}
+
+fn add_score_error_target() {
+  for (var j = 0u; j < DIM; j++) { s_t[j] += score_error(j); }
+  if (ERR_FEATURES > 0u) { add_field(true); }
+}
+
+fn add_score_error_negative() {
+  for (var j = 0u; j < DIM; j++) { s_n[j] += score_error(j); }
+  if (ERR_FEATURES > 0u) { add_field(false); }
+}
+
+// s_guided = the guided score from s_t, s_n (src/guidance/variants.ts, same formulas).
+fn combine_scores(row: StepRow) {
+  for (var j = 0u; j < DIM; j++) { s_guided[j] = row.gammaTarget * s_t[j] + row.gammaNegative * s_n[j]; }
+  if (VARIANT == VARIANT_LINEAR || row.gammaNegative == 0.0) { return; }
+  let w = -row.gammaNegative;
+  if (VARIANT == VARIANT_RESCALE) {
+    var t2 = 0.0;
+    var c2 = 0.0;
+    for (var j = 0u; j < DIM; j++) {
+      t2 += s_t[j] * s_t[j];
+      c2 += s_guided[j] * s_guided[j];
+    }
+    if (c2 == 0.0) { return; }
+    let f = VARIANT_PHI * sqrt(t2 / c2) + 1.0 - VARIANT_PHI;
+    for (var j = 0u; j < DIM; j++) { s_guided[j] *= f; }
+    return;
+  }
+  if (VARIANT == VARIANT_POWERLAW) {
+    var d2 = 0.0;
+    for (var j = 0u; j < DIM; j++) { d2 += (s_t[j] - s_n[j]) * (s_t[j] - s_n[j]); }
+    var strength = w;
+    if (d2 > 0.0) { strength = w * pow(row.sigma2 * d2, 0.5 * VARIANT_ALPHA); }
+    for (var j = 0u; j < DIM; j++) { s_guided[j] = s_t[j] + strength * (s_t[j] - s_n[j]); }
+    return;
+  }
+  // apg, in denoised space; at alpha = 0 plain cfg is kept.
+  if (row.alpha <= 0.0) { return; }
+  var m2 = 0.0;
+  for (var j = 0u; j < DIM; j++) {
+    momentum[j] = row.sigma2 * (s_t[j] - s_n[j]) / row.alpha + VARIANT_BETA * momentum[j];
+    m2 += momentum[j] * momentum[j];
+  }
+  var cap = 1.0;
+  if (VARIANT_R > 0.0 && m2 > VARIANT_R * VARIANT_R) { cap = VARIANT_R * inverseSqrt(m2); }
+  var dot = 0.0;
+  var dc2 = 0.0;
+  for (var j = 0u; j < DIM; j++) {
+    let dc = xs[j] + row.sigma2 * s_t[j];
+    dot += momentum[j] * dc;
+    dc2 += dc * dc;
+  }
+  var par = 0.0;
+  if (dc2 > 0.0) { par = dot / dc2; }
+  let scale = row.alpha * w * cap / row.sigma2;
+  for (var j = 0u; j < DIM; j++) {
+    let m_par = par * (xs[j] + row.sigma2 * s_t[j]);
+    s_guided[j] = s_t[j] + scale * (momentum[j] - m_par + VARIANT_ETA * m_par);
   }
 }
 
@@ -172,8 +270,12 @@ fn main(
         x[blk * 4u + lane] = PRIOR_SCALE * z[lane];
       }
     }
+    for (var j = 0u; j < DIM; j++) { momentum[j] = 0.0; }
   } else {
     for (var j = 0u; j < DIM; j++) { x[j] = particles[base + j]; }
+    if (VARIANT == VARIANT_APG) {
+      for (var j = 0u; j < DIM; j++) { momentum[j] = states[base + j]; }
+    }
   }
 
   var tableau_a = TABLEAU_A;
@@ -205,4 +307,7 @@ fn main(
     }
   }
   for (var j = 0u; j < DIM; j++) { particles[base + j] = x[j]; }
+  if (VARIANT == VARIANT_APG) {
+    for (var j = 0u; j < DIM; j++) { states[base + j] = momentum[j]; }
+  }
 }

@@ -9,6 +9,9 @@ import { priorScale } from '../processes/process.ts';
 import { buildStepTable, type StepRow, type StepTable } from '../solvers/table.ts';
 import { TABLEAUS, type Tableau } from '../solvers/tableau.ts';
 import { fillNormals } from '../rng/philox.ts';
+import type { GuidanceVariant } from '../spec/types.ts';
+import { combineScores } from '../guidance/variants.ts';
+import { addScoreError, prepareScoreError, type PreparedScoreError } from '../model/score-error.ts';
 
 /** Particles advanced together, step by step: the CPU's analogue of one GPU dispatch's chunk. */
 export const CPU_CHUNK = 1024;
@@ -20,7 +23,13 @@ export class CpuStepper {
   readonly tableau: Tableau;
   private readonly seed: number;
   private readonly prior: number;
-  private readonly ev: MixtureEvaluator;
+  /** Evaluators for the target's and the negative's scores (one object when they see the same law). */
+  private readonly evTarget: MixtureEvaluator;
+  private readonly evNegative: MixtureEvaluator;
+  readonly scoreError: PreparedScoreError;
+  readonly variant: GuidanceVariant;
+  private readonly sTarget: Float64Array;
+  private readonly sNegative: Float64Array;
   private readonly targetMean: Float64Array;
   private readonly negativeMean: Float64Array;
   private readonly s: Float64Array;
@@ -34,7 +43,13 @@ export class CpuStepper {
     this.table = buildStepTable(spec, this.guidance);
     this.tableau = TABLEAUS[spec.solver.kind];
     this.prior = priorScale(spec.process);
-    this.ev = new MixtureEvaluator(this.guidance.model);
+    this.scoreError = prepareScoreError(spec.scoreError ?? { kind: 'none' }, spec.dim);
+    this.variant = spec.guidance.kind === 'cfg' ? spec.guidance.variant : { kind: 'linear' };
+    this.evTarget = new MixtureEvaluator(this.guidance.model);
+    const blurDiffers = this.scoreError.blur2 > 0 && this.scoreError.appliesToTarget !== this.scoreError.appliesToNegative;
+    this.evNegative = blurDiffers ? new MixtureEvaluator(this.guidance.model) : this.evTarget;
+    this.sTarget = new Float64Array(this.dim);
+    this.sNegative = new Float64Array(this.dim);
     this.targetMean = groupDataMean(this.guidance.model, this.guidance.target);
     this.negativeMean = this.guidance.negative
       ? groupDataMean(this.guidance.model, this.guidance.negative)
@@ -53,18 +68,32 @@ export class CpuStepper {
     }
   }
 
+  /** Prepares the evaluators for a row's time (the blur error widens one group's law). */
+  setTime(row: StepRow): void {
+    const e = this.scoreError;
+    const blur = row.alpha * row.alpha * e.blur2;
+    this.evTarget.setTime(row.alpha, row.sigma2 + (e.appliesToTarget ? blur : 0));
+    if (this.evNegative !== this.evTarget) this.evNegative.setTime(row.alpha, row.sigma2 + (e.appliesToNegative ? blur : 0));
+  }
+
   /**
    * u = cx x + cs s + cMean (guided data mean) at one point, into out[offset..]: the ODE
-   * velocity, or the SDE drift. The row's time must be the evaluator's (setTime).
+   * velocity, or the SDE drift. The row's time must be the evaluators' (setTime).
+   * `momentum` is the particle's guidance-variant state (apg), else null.
    */
-  velocity(x: Float64Array, row: StepRow, out: Float64Array, offset: number): void {
-    const s = this.s;
-    this.ev.evaluateComponents(x);
-    s.fill(0);
-    this.ev.addGroupScore(this.guidance.target, row.gammaTarget, s);
+  velocity(x: Float64Array, row: StepRow, out: Float64Array, offset: number, momentum: Float64Array | null = null): void {
+    const { sTarget, sNegative, s, scoreError } = this;
+    this.evTarget.evaluateComponents(x);
+    sTarget.fill(0);
+    this.evTarget.addGroupScore(this.guidance.target, 1, sTarget);
+    if (scoreError.appliesToTarget) addScoreError(scoreError, x, sTarget);
+    sNegative.fill(0);
     if (this.guidance.negative && row.gammaNegative !== 0) {
-      this.ev.addGroupScore(this.guidance.negative, row.gammaNegative, s);
+      if (this.evNegative !== this.evTarget) this.evNegative.evaluateComponents(x);
+      this.evNegative.addGroupScore(this.guidance.negative, 1, sNegative);
+      if (scoreError.appliesToNegative) addScoreError(scoreError, x, sNegative);
     }
+    combineScores(this.variant, x, sTarget, sNegative, row, momentum, s);
     for (let i = 0; i < this.dim; i++) {
       const mean = row.gammaTarget * this.targetMean[i] + row.gammaNegative * this.negativeMean[i];
       out[offset + i] = row.cx * x[i] + row.cs * s[i] + row.cMean * mean;
@@ -75,14 +104,14 @@ export class CpuStepper {
    * Advances particles [first, first + count), stored in x, by step n. k holds one
    * count x dim slab per tableau stage.
    */
-  step(n: number, first: number, count: number, x: Float64Array, k: Float64Array[]): void {
+  step(n: number, first: number, count: number, x: Float64Array, k: Float64Array[], momentum: Float64Array | null = null): void {
     const d = this.dim;
     const { stages, rows } = this.table;
     const { a, b } = this.tableau;
     const h = rows[n * stages].h;
     for (let i = 0; i < stages; i++) {
       const row = rows[n * stages + i];
-      this.ev.setTime(row.alpha, row.sigma2);
+      this.setTime(row);
       for (let p = 0; p < count; p++) {
         const o = p * d;
         for (let c = 0; c < d; c++) {
@@ -90,7 +119,7 @@ export class CpuStepper {
           for (let j = 0; j < i; j++) acc += h * a[i][j] * k[j][o + c];
           this.xs[c] = acc;
         }
-        this.velocity(this.xs, row, k[i], o);
+        this.velocity(this.xs, row, k[i], o, momentum ? momentum.subarray(o, o + d) : null);
       }
     }
     for (let p = 0; p < count; p++) {
@@ -113,8 +142,9 @@ export class CpuStepper {
   /** Samples particles [first, first + count) from x_T to tMin into out (count x dim). */
   sampleRange(first: number, count: number, out: Float64Array): void {
     const k = this.tableau.c.map(() => new Float64Array(count * this.dim));
+    const momentum = this.variant.kind === 'apg' ? new Float64Array(count * this.dim) : null;
     this.initParticles(first, count, out);
-    for (let n = 0; n < this.table.steps; n++) this.step(n, first, count, out, k);
+    for (let n = 0; n < this.table.steps; n++) this.step(n, first, count, out, k, momentum);
   }
 }
 

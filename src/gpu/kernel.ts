@@ -3,6 +3,7 @@
 // shaders/normal.wgsl and shaders/step.wgsl. Constants, not overrides, because WGSL
 // sizes function-scope arrays only with const-expressions.
 import type { Tableau } from '../solvers/tableau.ts';
+import type { GuidanceVariant } from '../spec/types.ts';
 import type { GpuPlatform } from '../platform/types.ts';
 import { COMPONENT_INFO, STEP_PARAMS, STEP_ROW, wgslStruct } from './layout.ts';
 import { WORKGROUP_SIZE } from './planner.ts';
@@ -23,12 +24,17 @@ export interface KernelConfig {
    */
   negativeFromTargetShift: number | null;
   priorScale: number;
+  variant: GuidanceVariant;
+  /** Score-error model: where it applies, and where its parameters start in `statics`. */
+  scoreError: { target: boolean; negative: boolean; bias: boolean; features: number; offset: number };
 }
 
-/** Floats per (row, component) in the factor table: [logNorm, dim values, dim values]. */
+/** Floats per (row, component entry) in the factor table: [logNorm, 1/sigma, dim values, dim values]. */
 export function factorStride(dim: number): number {
-  return 1 + 2 * dim;
+  return 2 + 2 * dim;
 }
+
+const VARIANT_CODES = { linear: 0, rescale: 1, powerlaw: 2, apg: 3 } as const;
 
 function f32Literal(v: number): string {
   if (!Number.isFinite(v)) throw new Error(`kernel constant must be finite, got ${v}`);
@@ -53,6 +59,17 @@ export function kernelHeader(c: KernelConfig): string {
     `const WORKGROUP_SIZE: u32 = ${WORKGROUP_SIZE}u;`,
     `const STOCHASTIC: bool = ${c.tableau.stochastic};`,
     `const PRIOR_SCALE: f32 = ${f32Literal(c.priorScale)};`,
+    `const VARIANT: u32 = ${VARIANT_CODES[c.variant.kind]}u;`,
+    `const VARIANT_PHI: f32 = ${f32Literal(c.variant.kind === 'rescale' ? c.variant.phi : 0)};`,
+    `const VARIANT_ALPHA: f32 = ${f32Literal(c.variant.kind === 'powerlaw' ? c.variant.alpha : 0)};`,
+    `const VARIANT_ETA: f32 = ${f32Literal(c.variant.kind === 'apg' ? c.variant.eta : 0)};`,
+    `const VARIANT_R: f32 = ${f32Literal(c.variant.kind === 'apg' && c.variant.r !== null ? c.variant.r : -1)}; // < 0: no cap`,
+    `const VARIANT_BETA: f32 = ${f32Literal(c.variant.kind === 'apg' ? c.variant.beta : 0)};`,
+    `const ERR_TARGET: bool = ${c.scoreError.target};`,
+    `const ERR_NEGATIVE: bool = ${c.scoreError.negative};`,
+    `const ERR_BIAS: bool = ${c.scoreError.bias};`,
+    `const ERR_FEATURES: u32 = ${c.scoreError.features}u;`,
+    `const ERR_OFFSET: u32 = ${c.scoreError.offset}u;`,
     `const FACTOR_STRIDE: u32 = ${factorStride(c.dim)}u;`,
     `const TABLEAU_A = array<f32, ${stages * stages}>(${a.map(f32Literal).join(', ')});`,
     `const TABLEAU_B = array<f32, ${stages}>(${c.tableau.b.map(f32Literal).join(', ')});`,

@@ -3,7 +3,8 @@
 // finished chunk back to the caller. Platform-agnostic: the caller brings the
 // GpuContext (Node Dawn or the browser).
 import type { ExperimentSpec } from '../spec/types.ts';
-import { planGuidance } from '../guidance/guidance.ts';
+import { planGuidance, type GuidancePlan } from '../guidance/guidance.ts';
+import { prepareScoreError, type PreparedScoreError } from '../model/score-error.ts';
 import { groupDataMean } from '../model/mixture.ts';
 import { componentAtTime, makeComponentAtTime } from '../model/components.ts';
 import { priorScale } from '../processes/process.ts';
@@ -61,35 +62,38 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
   const tableau = TABLEAUS[spec.solver.kind];
   const model = guidance.model;
 
-  // The components either group uses, target first, with their log-weight in each group
-  // (the kernel walks them once).
-  const targetLog = new Map(guidance.target.entries.map((e) => [e.component, e.logWeight]));
-  const negativeLog = new Map((guidance.negative?.entries ?? []).map((e) => [e.component, e.logWeight]));
-  const negativeFromTargetShift = sharedShift(targetLog, negativeLog);
-  const order = [...targetLog.keys(), ...[...negativeLog.keys()].filter((k) => !targetLog.has(k))];
-  const comps = order.map((i) => model.components[i]);
+  const scoreError = prepareScoreError(spec.scoreError ?? { kind: 'none' }, dim);
+  const variant = spec.guidance.kind === 'cfg' ? spec.guidance.variant : ({ kind: 'linear' } as const);
+  const entries = componentEntries(guidance, scoreError);
+  const comps = entries.list.map((e) => model.components[e.component]);
   const fullCovariance = comps.some((c) => c.kind === 'gaussian' && c.basis !== null);
-  const infos = order.map((i, k) => {
+  const infos = entries.list.map((e, k) => {
     const c = comps[k];
     const kind = c.kind === 'uniform' ? KIND_UNIFORM : c.basis !== null ? KIND_GAUSSIAN_FULL : KIND_GAUSSIAN;
-    const inTarget = targetLog.has(i);
-    // With a shared shift the negative's copy of a target component comes from the target's sums.
-    const inNegative = negativeLog.has(i) && !(inTarget && negativeFromTargetShift !== null);
-    return {
-      kind,
-      mask: (inTarget ? 1 : 0) | (inNegative ? 2 : 0),
-      logWeightTarget: targetLog.get(i) ?? 0,
-      logWeightNegative: negativeLog.get(i) ?? 0,
-    };
+    return { kind, mask: e.mask, logWeightTarget: e.logWeightTarget, logWeightNegative: e.logWeightNegative };
   });
 
-  const statics = new Float32Array(2 * dim + (fullCovariance ? comps.length * dim * dim : 0));
+  // statics: [target data mean, negative data mean, eigenbases per entry (if any full), score-error parameters]
+  const basesOffset = 2 * dim;
+  const errorOffset = basesOffset + (fullCovariance ? comps.length * dim * dim : 0);
+  const field = scoreError.field;
+  const errorFloats = scoreError.bias ? dim : field ? field.features * (2 * dim + 1) : 0;
+  const statics = new Float32Array(errorOffset + errorFloats);
   statics.set(groupDataMean(model, guidance.target), 0);
   if (guidance.negative) statics.set(groupDataMean(model, guidance.negative), dim);
   if (fullCovariance) {
     comps.forEach((c, k) => {
-      if (c.kind === 'gaussian' && c.basis) statics.set(c.basis, 2 * dim + k * dim * dim);
+      if (c.kind === 'gaussian' && c.basis) statics.set(c.basis, basesOffset + k * dim * dim);
     });
+  }
+  if (scoreError.bias) statics.set(scoreError.bias, errorOffset);
+  if (field) {
+    for (let f = 0; f < field.features; f++) {
+      const o = errorOffset + f * (2 * dim + 1);
+      statics.set(field.omega.subarray(f * dim, (f + 1) * dim), o);
+      statics.set(field.direction.subarray(f * dim, (f + 1) * dim), o + dim);
+      statics[o + 2 * dim] = field.phase[f];
+    }
   }
 
   const stride = factorStride(dim);
@@ -109,12 +113,20 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
   const pipeline = await createStepPipeline(device, gpu.platform, {
     dim,
     components: comps.length,
-    targetComponents: targetLog.size,
+    targetComponents: entries.targetCount,
     tableau,
     hasUniform: comps.some((c) => c.kind === 'uniform'),
     fullCovariance,
-    negativeFromTargetShift,
+    negativeFromTargetShift: entries.negativeFromTargetShift,
     priorScale: priorScale(spec.process),
+    variant,
+    scoreError: {
+      target: scoreError.appliesToTarget && (scoreError.bias !== null || field !== null),
+      negative: scoreError.appliesToNegative && (scoreError.bias !== null || field !== null),
+      bias: scoreError.bias !== null,
+      features: field ? field.features : 0,
+      offset: errorOffset,
+    },
   });
 
   const buffers: GPUBuffer[] = [];
@@ -140,6 +152,11 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     const paramsBuffer = makeBuffer('step params', structBytes(STEP_PARAMS), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const particlesBytes = plan.chunkParticles * dim * 4;
     const particlesBuffer = makeBuffer('particles chunk', particlesBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    const statesBuffer = makeBuffer(
+      'guidance variant states',
+      variant.kind === 'apg' ? particlesBytes : 16,
+      GPUBufferUsage.STORAGE,
+    );
     const readback = opts.onChunk
       ? makeBuffer('particles readback', particlesBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
       : null;
@@ -154,6 +171,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
         { binding: 3, resource: { buffer: componentsBuffer } },
         { binding: 4, resource: { buffer: staticsBuffer } },
         { binding: 5, resource: { buffer: particlesBuffer } },
+        { binding: 6, resource: { buffer: statesBuffer } },
       ],
     });
 
@@ -167,15 +185,18 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
       for (let r = 0; r < stepCount * table.stages; r++) {
         const row = table.rows[firstStep * table.stages + r];
         comps.forEach((c, k) => {
-          componentAtTime(c, row.alpha, row.sigma2, scratch);
+          // A blurred score error sees the data convolved with N(0, delta^2): sigma^2 + alpha^2 delta^2.
+          const sigma2 = row.sigma2 + (entries.list[k].blurred ? row.alpha * row.alpha * scoreError.blur2 : 0);
+          componentAtTime(c, row.alpha, sigma2, scratch);
           const o = (r * comps.length + k) * stride;
           w![o] = scratch.logNorm;
+          w![o + 1] = 1 / Math.sqrt(sigma2);
           if (c.kind === 'gaussian') {
-            w!.set(scratch.invVar, o + 1);
-            w!.set(scratch.shift, o + 1 + dim);
+            w!.set(scratch.invVar, o + 2);
+            w!.set(scratch.shift, o + 2 + dim);
           } else {
-            w!.set(scratch.shift, o + 1);
-            w!.set(scratch.shift2, o + 1 + dim);
+            w!.set(scratch.shift, o + 2);
+            w!.set(scratch.shift2, o + 2 + dim);
           }
         });
       }
@@ -232,6 +253,43 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     adapter: gpu.adapterInfo.label,
     plan: { chunkParticles: plan.chunkParticles, chunks: plan.chunks, stepsPerDispatch: plan.stepsPerDispatch, dispatches },
   };
+}
+
+interface ComponentEntry {
+  component: number;
+  /** Evaluated with the blurred score error's wider law. */
+  blurred: boolean;
+  mask: number;
+  logWeightTarget: number;
+  logWeightNegative: number;
+}
+
+/**
+ * The component entries the kernel walks, target first. An entry serves both groups when
+ * both see it the same way; when the negative holds the whole target at a fixed log-weight
+ * shift, the negative's copies are not walked at all (the kernel reuses the target's sums).
+ */
+function componentEntries(
+  guidance: GuidancePlan,
+  scoreError: PreparedScoreError,
+): { list: ComponentEntry[]; targetCount: number; negativeFromTargetShift: number | null } {
+  const blurTarget = scoreError.blur2 > 0 && scoreError.appliesToTarget;
+  const blurNegative = scoreError.blur2 > 0 && scoreError.appliesToNegative;
+  const sameView = blurTarget === blurNegative;
+  const targetLog = new Map(guidance.target.entries.map((e) => [e.component, e.logWeight]));
+  const negativeLog = new Map((guidance.negative?.entries ?? []).map((e) => [e.component, e.logWeight]));
+  const shift = sameView ? sharedShift(targetLog, negativeLog) : null;
+  const list: ComponentEntry[] = [];
+  for (const [k, lw] of targetLog) {
+    const both = negativeLog.has(k) && sameView && shift === null;
+    list.push({ component: k, blurred: blurTarget, mask: both ? 3 : 1, logWeightTarget: lw, logWeightNegative: negativeLog.get(k) ?? 0 });
+  }
+  const targetCount = list.length;
+  for (const [k, lw] of negativeLog) {
+    if (targetLog.has(k) && sameView) continue; // served by the target's entry or its shared sums
+    list.push({ component: k, blurred: blurNegative, mask: 2, logWeightTarget: 0, logWeightNegative: lw });
+  }
+  return { list, targetCount, negativeFromTargetShift: shift };
 }
 
 /**

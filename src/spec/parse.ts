@@ -19,6 +19,11 @@ import {
   type ExperimentSpec,
   type GridSpec,
   type GuidanceSpec,
+  type GuidanceVariant,
+  type ScoreErrorSpec,
+  SCORE_ERROR_KINDS,
+  SCORE_ERROR_TARGETS,
+  VARIANT_KINDS,
   type NegativeSpec,
   type ProcessSpec,
   type SolverSpec,
@@ -32,7 +37,7 @@ const DEFAULT_PARTICLES = 100000;
 const DEFAULT_SEED = 0;
 const MAX_U32 = 4294967295;
 /** Top-level fields a later version may define; silently ignoring them would change results. */
-const UNSUPPORTED_FIELDS = ['corrector', 'scoreError'];
+const UNSUPPORTED_FIELDS = ['corrector'];
 
 // ---------------------------------------------------------------------------------------
 // Entry points
@@ -81,6 +86,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
       ? DEFAULT_PARTICLES
       : int(issues, raw.particles, 'particles', 1, MAX_U32, ' (the particle index is a 32-bit counter)');
   const seed = raw.seed === undefined ? DEFAULT_SEED : int(issues, raw.seed, 'seed', 0, MAX_U32);
+  const scoreError = parseScoreError(issues, raw.scoreError, dim);
 
   if (issues.length > 0) throw new SpecError(issues);
   return {
@@ -92,6 +98,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
     solver: solver!,
     particles: particles!,
     seed: seed!,
+    scoreError: scoreError!,
   };
 }
 
@@ -324,7 +331,8 @@ function parseGuidance(
     case 'cfg': {
       const w = parseSchedule(issues, o.w, 'guidance.w');
       const negative = parseNegative(issues, o.negative, 'guidance.negative', dim, names);
-      return w === undefined || negative === undefined ? undefined : { kind, w, negative };
+      const variant = parseVariant(issues, o.variant, 'guidance.variant');
+      return w === undefined || negative === undefined || variant === undefined ? undefined : { kind, w, negative, variant };
     }
     case 'classifier': {
       const w = parseSchedule(issues, o.w, 'guidance.w');
@@ -332,6 +340,64 @@ function parseGuidance(
     }
   }
   return undefined;
+}
+
+function parseVariant(issues: Issues, v: unknown, path: string): GuidanceVariant | undefined {
+  if (v === undefined) return { kind: 'linear' };
+  const o = object(issues, v, path);
+  if (!o) return undefined;
+  const kind = kindOf(issues, o.kind, at(path, 'kind'), VARIANT_KINDS);
+  switch (kind) {
+    case 'linear':
+      return { kind };
+    case 'rescale': {
+      const phi = optNumberWhere(issues, o.phi, at(path, 'phi'), 0.7, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+      return phi === undefined ? undefined : { kind, phi };
+    }
+    case 'apg': {
+      const eta = optNumberWhere(issues, o.eta, at(path, 'eta'), 0, () => true, 'a number');
+      const r = o.r === undefined || o.r === null ? null : numberWhere(issues, o.r, at(path, 'r'), (x) => x > 0, '> 0 (or null: no cap)');
+      const beta = optNumberWhere(issues, o.beta, at(path, 'beta'), 0, (x) => x > -1 && x < 1, 'in (-1, 1)');
+      if (eta === undefined || r === undefined || beta === undefined) return undefined;
+      return { kind, eta, r, beta };
+    }
+    case 'powerlaw': {
+      const alpha = optNumberWhere(issues, o.alpha, at(path, 'alpha'), 0, () => true, 'a number');
+      return alpha === undefined ? undefined : { kind, alpha };
+    }
+  }
+  return undefined;
+}
+
+function parseScoreError(issues: Issues, v: unknown, dim: number | undefined): ScoreErrorSpec | undefined {
+  if (v === undefined) return { kind: 'none' };
+  const path = 'scoreError';
+  const o = object(issues, v, path);
+  if (!o) return undefined;
+  const kind = kindOf(issues, o.kind, at(path, 'kind'), SCORE_ERROR_KINDS);
+  if (kind === undefined) return undefined;
+  if (kind === 'none') return { kind };
+  const applyTo = o.applyTo === undefined ? 'target' : kindOf(issues, o.applyTo, at(path, 'applyTo'), SCORE_ERROR_TARGETS);
+  switch (kind) {
+    case 'bias': {
+      const value = vector(issues, o.value, at(path, 'value'), dim);
+      return value === undefined || applyTo === undefined ? undefined : { kind, value, applyTo };
+    }
+    case 'field': {
+      const amplitude = numberWhere(issues, o.amplitude, at(path, 'amplitude'), (x) => x >= 0, '>= 0');
+      const lengthScale = numberWhere(issues, o.lengthScale, at(path, 'lengthScale'), (x) => x > 0, '> 0');
+      const features = o.features === undefined ? 64 : int(issues, o.features, at(path, 'features'), 1, 4096);
+      const seed = o.seed === undefined ? 0 : int(issues, o.seed, at(path, 'seed'), 0, MAX_U32);
+      if (amplitude === undefined || lengthScale === undefined || features === undefined || seed === undefined || applyTo === undefined) {
+        return undefined;
+      }
+      return { kind, amplitude, lengthScale, features, seed, applyTo };
+    }
+    case 'blur': {
+      const delta = numberWhere(issues, o.delta, at(path, 'delta'), (x) => x >= 0, '>= 0');
+      return delta === undefined || applyTo === undefined ? undefined : { kind, delta, applyTo };
+    }
+  }
 }
 
 function parseNegative(

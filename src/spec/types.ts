@@ -38,10 +38,39 @@ export type NegativeSpec =
   | { kind: 'class'; name: string }
   | { kind: 'inline'; distribution: Distribution };
 
+/**
+ * Optional (beyond SPEC.md v1): non-linear variants of cfg, all in terms of the target
+ * and negative scores s_c, s_n and w(t). See README "Guidance variants".
+ */
+export type GuidanceVariant =
+  | { kind: 'linear' }
+  /** Guidance rescale (Lin et al. 2024): phi = 0 is cfg. */
+  | { kind: 'rescale'; phi: number }
+  /** Adaptive projected guidance (Sadat et al. 2024): eta = 1, r = null (no cap), beta = 0 is cfg. */
+  | { kind: 'apg'; eta: number; r: number | null; beta: number }
+  /** Power-law cfg: s = s_c + w (sigma |s_c - s_n|)^alpha (s_c - s_n); alpha = 0 is cfg. */
+  | { kind: 'powerlaw'; alpha: number };
+
 export type GuidanceSpec =
   | { kind: 'none' }
-  | { kind: 'cfg'; w: WSchedule; negative: NegativeSpec }
+  | { kind: 'cfg'; w: WSchedule; negative: NegativeSpec; variant: GuidanceVariant }
   | { kind: 'classifier'; w: WSchedule };
+
+/** Optional (beyond SPEC.md v1): a model of score error, applied to the chosen group's score. */
+export type ScoreErrorSpec =
+  | { kind: 'none' }
+  /** s += value. */
+  | { kind: 'bias'; value: number[]; applyTo: ScoreErrorTarget }
+  /**
+   * s += a smooth seeded random vector field: random Fourier features of an RBF-kernel
+   * Gaussian process, e(x) = amplitude sqrt(2/F) sum_f u_f cos(omega_f . x + phi_f),
+   * omega_f ~ N(0, I / lengthScale^2), phi_f ~ U(0, 2 pi), u_f ~ N(0, I).
+   */
+  | { kind: 'field'; amplitude: number; lengthScale: number; features: number; seed: number; applyTo: ScoreErrorTarget }
+  /** The score of the data convolved with N(0, delta^2 I): sigma^2 -> sigma^2 + alpha^2 delta^2. */
+  | { kind: 'blur'; delta: number; applyTo: ScoreErrorTarget };
+
+export type ScoreErrorTarget = 'target' | 'negative' | 'both';
 
 export type GridSpec = { kind: 'uniform' } | { kind: 'edm'; rho: number };
 
@@ -63,6 +92,8 @@ export interface ExperimentSpec {
   solver: SolverSpec;
   particles: number;
   seed: number;
+  /** Optional (default none). */
+  scoreError: ScoreErrorSpec;
 }
 
 export const SOLVER_KINDS: readonly SolverKind[] = ['euler', 'heun', 'rk4', 'em'];
@@ -71,3 +102,6 @@ export const GUIDANCE_KINDS = ['none', 'cfg', 'classifier'] as const;
 export const SCHEDULE_KINDS = ['constant', 'interval', 'piecewise'] as const;
 export const COMPONENT_KINDS = ['gaussian', 'uniform'] as const;
 export const GRID_KINDS = ['uniform', 'edm'] as const;
+export const VARIANT_KINDS = ['linear', 'rescale', 'apg', 'powerlaw'] as const;
+export const SCORE_ERROR_KINDS = ['none', 'bias', 'field', 'blur'] as const;
+export const SCORE_ERROR_TARGETS = ['target', 'negative', 'both'] as const;
