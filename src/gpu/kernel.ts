@@ -85,8 +85,28 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
   );
 }
 
-export async function createStepPipeline(device: GPUDevice, platform: GpuPlatform, c: KernelConfig): Promise<GPUComputePipeline> {
-  const module = device.createShaderModule({ label: 'step kernel', code: stepKernelSource(platform, c) });
+// Compiled pipelines per device and source: repeated runs of one configuration (sweeps,
+// benchmarks, the explorer) skip the 0.1-0.25 s compile.
+const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+
+export function createStepPipeline(device: GPUDevice, platform: GpuPlatform, c: KernelConfig): Promise<GPUComputePipeline> {
+  const code = stepKernelSource(platform, c);
+  let cache = pipelineCache.get(device);
+  if (!cache) {
+    cache = new Map();
+    pipelineCache.set(device, cache);
+  }
+  let pipeline = cache.get(code);
+  if (!pipeline) {
+    pipeline = compileStepPipeline(device, code);
+    cache.set(code, pipeline);
+    pipeline.catch(() => cache!.delete(code));
+  }
+  return pipeline;
+}
+
+async function compileStepPipeline(device: GPUDevice, code: string): Promise<GPUComputePipeline> {
+  const module = device.createShaderModule({ label: 'step kernel', code });
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === 'error');
   if (errors.length > 0) {
