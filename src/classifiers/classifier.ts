@@ -157,12 +157,9 @@ export class PerLevelClassifier implements TrainedClassifier {
     this.logProb(x, t);
     for (let k = 0; k < K; k++) this.delta[k] = (k === c ? 1 : 0) - Math.exp(this.lp[k]);
     out.fill(0);
-    // Each network's backward needs its own forward state: redo the forward pass per level.
-    this.nets[lo].forward(x);
+    // logProb ran each level's forward pass once; each network keeps its own state for backward
+    // (lo !== hi whenever lam > 0).
     this.nets[lo].backward(x, this.delta, 1 - lam, null, out);
-    if (lam > 0) {
-      this.nets[hi].forward(x);
-      this.nets[hi].backward(x, this.delta, lam, null, out);
-    }
+    if (lam > 0) this.nets[hi].backward(x, this.delta, lam, null, out);
   }
 }
