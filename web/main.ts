@@ -161,6 +161,7 @@ function invalidate(issues: SpecIssue[]): void {
 function updateDensities(s: ExperimentSpec): void {
   const key = JSON.stringify([s.dim, s.classes, s.target, s.process, s.solver.tMin, s.guidance.kind === 'cfg' ? s.guidance.negative : s.guidance.kind]);
   if (key !== gridKey) {
+    current?.run.cancel(); // its histogram's bins no longer match the plot
     geometry = plotGeometry(s);
     grid = logDensityGrid(s, geometry);
     gridKey = key;
@@ -169,7 +170,7 @@ function updateDensities(s: ExperimentSpec): void {
   }
   dens = densities(grid!, s);
   hdr ??= highDensityRegion(dens.binConditional);
-  if (figures && lastCounts) figures = computeFigures(lastCounts, dens, hdr);
+  if (figures && lastCounts && lastCounts.counts.length === dens.binConditional.length) figures = computeFigures(lastCounts, dens, hdr);
 }
 
 /** The exact unguided conditional law's mean and sd over t, along each plotted axis. */
@@ -265,6 +266,7 @@ async function startRun(): Promise<void> {
       const result = await run.run(
         {
           onTrace: (t, m, p) => {
+            if (shown !== run) return;
             trace.push({ t, mean: m.mean, sd: m.variance.map(Math.sqrt) });
             for (let i = 0; i < paths.length; i++) {
               paths[i].t.push(t);
@@ -273,10 +275,13 @@ async function startRun(): Promise<void> {
             requestDraw({ charts: true, overlay: s.dim > 1 });
           },
           onBinned: (n) => {
+            if (shown !== run) return;
             binned = n;
             requestDraw({ gpu: true });
           },
           onCounts: (c, summary) => {
+            // A spec change with a new plot geometry stops this run; its last counts do not fit.
+            if (shown !== run || !dens || c.counts.length !== dens.binConditional.length) return;
             lastCounts = c;
             figures = computeFigures(c, dens!, hdr!);
             observedTop = observedTopDensity(c);
@@ -297,7 +302,9 @@ async function startRun(): Promise<void> {
       }
       if (hook.runId !== runId) return;
       lastCounts = result.counts;
-      if (dens && hdr && result.counts) figures = computeFigures(result.counts, dens, hdr);
+      if (dens && hdr && result.counts && result.counts.counts.length === dens.binConditional.length) {
+        figures = computeFigures(result.counts, dens, hdr);
+      }
       const m = result.summary;
       hook.summary = {
         particles: s.particles,
@@ -321,7 +328,8 @@ async function startRun(): Promise<void> {
       hook.status = 'done';
     } catch (e) {
       if (e instanceof Cancelled) {
-        if (hook.runId === runId) {
+        // Stopped by the user (a newer run or an invalid spec say so themselves).
+        if (hook.runId === runId && hook.status === 'running') {
           hook.status = 'cancelled';
           setStatus('Stopped.');
         }

@@ -400,7 +400,14 @@ export function drawMomentsChart(canvas: HTMLCanvasElement, chart: TimeChart): v
   ctx.clearRect(0, 0, size.width, size.height);
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, size.width, size.height);
-  const rect = plotRect(size, undefined, CHART_TOP);
+  const legendEntries: LegendEntry[] = chart.axisNames.flatMap((name, k) => {
+    const color = COLORS.series[k % COLORS.series.length];
+    const e: LegendEntry[] = [{ label: `${name}: particles`, color }];
+    if (chart.exact.length > 0) e.push({ label: `${name}: exact, unguided`, color, dash: [4, 3], width: 1 });
+    return e;
+  });
+  const rows = legendRows(ctx, size.width - MARGIN.left - MARGIN.right, legendEntries);
+  const rect = plotRect(size, undefined, legendTop(rows));
   const all = [...chart.trace, ...chart.exact];
   let lo = Infinity;
   let hi = -Infinity;
@@ -424,8 +431,7 @@ export function drawMomentsChart(canvas: HTMLCanvasElement, chart: TimeChart): v
   ctx.beginPath();
   ctx.rect(rect.x, rect.y, rect.width, rect.height);
   ctx.clip();
-  const entries: { label: string; color: string; dash?: number[]; width?: number }[] = [];
-  chart.axisNames.forEach((name, k) => {
+  chart.axisNames.forEach((_name, k) => {
     const color = COLORS.series[k % COLORS.series.length];
     const pts = chart.trace.filter((p) => Number.isFinite(p.mean[k]));
     if (pts.length > 0) {
@@ -441,7 +447,6 @@ export function drawMomentsChart(canvas: HTMLCanvasElement, chart: TimeChart): v
       pts.forEach((p, i) => (i === 0 ? ctx.moveTo(map(x, p.t), map(y, p.mean[k])) : ctx.lineTo(map(x, p.t), map(y, p.mean[k]))));
       ctx.stroke();
     }
-    entries.push({ label: `${name}: particles (mean ± sd)`, color });
     if (chart.exact.length > 0) {
       ctx.strokeStyle = color;
       ctx.lineWidth = 1;
@@ -456,29 +461,49 @@ export function drawMomentsChart(canvas: HTMLCanvasElement, chart: TimeChart): v
         ctx.stroke();
       }
       ctx.setLineDash([]);
-      entries.push({ label: `${name}: exact p_t(x | c), unguided`, color, dash: [4, 3], width: 1 });
     }
   });
   ctx.restore();
-  legendRow(ctx, rect, entries);
+  drawLegendRows(ctx, rect.x, rows);
 }
 
-/** Time charts keep a row above the plot for their legend. */
-const CHART_TOP = 28;
+type LegendEntry = { label: string; color: string; dash?: number[]; width?: number };
+type PlacedEntry = LegendEntry & { x: number; y: number };
+const LEGEND_FONT = '11px system-ui, sans-serif';
+const LEGEND_ROW = 13;
 
-/** A legend in one row above the plot area (wrapping to a second row if needed). */
-function legendRow(ctx: CanvasRenderingContext2D, rect: PlotRect, entries: { label: string; color: string; dash?: number[]; width?: number }[]): void {
+/** Lays legend entries out in rows of at most `width` pixels, above a chart. */
+function legendRows(ctx: CanvasRenderingContext2D, width: number, entries: LegendEntry[]): PlacedEntry[] {
   ctx.save();
-  ctx.font = '11px system-ui, sans-serif';
-  ctx.textBaseline = 'middle';
-  let x = rect.x;
+  ctx.font = LEGEND_FONT;
+  const out: PlacedEntry[] = [];
+  let x = 0;
   let y = 9;
   for (const e of entries) {
     const w = ctx.measureText(e.label).width + 34;
-    if (x + w > rect.x + rect.width && x > rect.x) {
-      x = rect.x;
-      y += 13;
+    if (x + w > width && x > 0) {
+      x = 0;
+      y += LEGEND_ROW;
     }
+    out.push({ ...e, x, y });
+    x += w;
+  }
+  ctx.restore();
+  return out;
+}
+
+/** The top margin that leaves room for the legend rows. */
+function legendTop(rows: PlacedEntry[]): number {
+  return Math.max(MARGIN.top, (rows.length > 0 ? Math.max(...rows.map((r) => r.y)) : 0) + 10);
+}
+
+function drawLegendRows(ctx: CanvasRenderingContext2D, left: number, rows: PlacedEntry[]): void {
+  ctx.save();
+  ctx.font = LEGEND_FONT;
+  ctx.textBaseline = 'middle';
+  for (const e of rows) {
+    const x = left + e.x;
+    const y = e.y;
     ctx.strokeStyle = e.color;
     ctx.lineWidth = e.width ?? 2;
     ctx.setLineDash(e.dash ?? []);
@@ -489,7 +514,6 @@ function legendRow(ctx: CanvasRenderingContext2D, rect: PlotRect, entries: { lab
     ctx.setLineDash([]);
     ctx.fillStyle = '#222';
     ctx.fillText(e.label, x + 22, y);
-    x += w;
   }
   ctx.restore();
 }
@@ -501,7 +525,7 @@ export function drawPathsChart(canvas: HTMLCanvasElement, tStart: number, tEnd: 
   ctx.clearRect(0, 0, size.width, size.height);
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, size.width, size.height);
-  const rect = plotRect(size, undefined, CHART_TOP);
+  const rect = plotRect(size, undefined, 18);
   let lo = Infinity;
   let hi = -Infinity;
   for (const p of paths) for (const v of p.x) if (Number.isFinite(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
