@@ -9,6 +9,12 @@ import { COMPONENT_INFO, STEP_PARAMS, STEP_ROW, wgslStruct } from './layout.ts';
 import { WORKGROUP_SIZE } from './planner.ts';
 
 export interface KernelConfig {
+  /**
+   * 'step': the general kernel (shaders/step.wgsl), one particle per invocation.
+   * 'step-gauss4': the fast path (shaders/step-gauss4.wgsl), four particles per invocation,
+   * for diagonal Gaussian components with linear guidance and no additive score error.
+   */
+  kernel: 'step' | 'step-gauss4';
   dim: number;
   /** Components the kernel walks, target first. */
   components: number;
@@ -27,6 +33,11 @@ export interface KernelConfig {
   variant: GuidanceVariant;
   /** Score-error model: where it applies, and where its parameters start in `statics`. */
   scoreError: { target: boolean; negative: boolean; bias: boolean; features: number; offset: number };
+}
+
+/** Particles each invocation of a kernel owns. */
+export function particlesPerInvocation(kernel: KernelConfig['kernel']): number {
+  return kernel === 'step-gauss4' ? 4 : 1;
 }
 
 /** Floats per (row, component entry) in the factor table: [logNorm, 1/sigma, dim values, dim values]. */
@@ -80,7 +91,7 @@ export function kernelHeader(c: KernelConfig): string {
 }
 
 export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string {
-  return [kernelHeader(c), platform.shaderSource('philox'), platform.shaderSource('normal'), platform.shaderSource('step')].join(
+  return [kernelHeader(c), platform.shaderSource('philox'), platform.shaderSource('normal'), platform.shaderSource(c.kernel)].join(
     '\n',
   );
 }

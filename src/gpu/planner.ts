@@ -15,6 +15,8 @@ export interface PlanInput {
   /** Floats per (row, component) in the factor table. */
   factorStride: number;
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupsPerDimension: number };
+  /** Particles per kernel invocation (default 1). */
+  particlesPerInvocation?: number;
   /** Overrides, e.g. to force splitting in tests. */
   chunkParticles?: number;
   stepsPerDispatch?: number;
@@ -36,7 +38,7 @@ export function planDispatch(p: PlanInput): DispatchPlan {
   const bytesPerParticle = p.dim * 4;
   const maxByBinding = Math.floor(Math.min(p.limits.maxStorageBufferBindingSize, p.limits.maxBufferSize) / bytesPerParticle);
   const maxByBudget = Math.floor((p.chunkBytes ?? 64 * 2 ** 20) / bytesPerParticle);
-  const maxByGrid = p.limits.maxComputeWorkgroupsPerDimension ** 2 * WORKGROUP_SIZE;
+  const maxByGrid = p.limits.maxComputeWorkgroupsPerDimension ** 2 * WORKGROUP_SIZE * (p.particlesPerInvocation ?? 1);
   const chunkParticles = Math.max(1, Math.min(p.particles, p.chunkParticles ?? Infinity, maxByBinding, maxByBudget, maxByGrid));
 
   const perStep = chunkParticles * p.stages * p.components * p.dim * (p.fullCovariance ? 2 * p.dim : 1);
@@ -51,7 +53,7 @@ export function planDispatch(p: PlanInput): DispatchPlan {
     chunks: Math.ceil(p.particles / chunkParticles),
     stepsPerDispatch,
     grid(count: number): [number, number] {
-      const groups = Math.ceil(count / WORKGROUP_SIZE);
+      const groups = Math.ceil(Math.ceil(count / (p.particlesPerInvocation ?? 1)) / WORKGROUP_SIZE);
       const x = Math.min(groups, maxX);
       return [x, Math.ceil(groups / x)];
     },

@@ -11,7 +11,7 @@ import { priorScale } from '../processes/process.ts';
 import { buildStepTable } from '../solvers/table.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';
 import type { GpuContext } from './device.ts';
-import { createStepPipeline, factorStride } from './kernel.ts';
+import { createStepPipeline, factorStride, particlesPerInvocation } from './kernel.ts';
 import { COMPONENT_INFO, packStructs, STEP_PARAMS, STEP_ROW, structBytes } from './layout.ts';
 import { planDispatch, type DispatchPlan } from './planner.ts';
 
@@ -47,11 +47,15 @@ export interface GpuSampleOptions {
   stepsPerDispatch?: number;
   /** First particle index (default 0): sample particles [first, first + spec.particles). */
   firstParticle?: number;
+  /** 'auto' (default) uses the four-particle fast path when the spec qualifies; 'general' never does. */
+  kernel?: 'auto' | 'general';
 }
 
 export interface GpuSampleInfo {
   adapter: string;
   plan: { chunkParticles: number; chunks: number; stepsPerDispatch: number; dispatches: number };
+  /** Which step kernel ran. */
+  kernel: 'step' | 'step-gauss4';
 }
 
 export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: GpuSampleOptions): Promise<GpuSampleInfo> {
@@ -96,6 +100,14 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     }
   }
 
+  const kernel =
+    opts.kernel !== 'general' &&
+    comps.every((c) => c.kind === 'gaussian' && c.basis === null) &&
+    variant.kind === 'linear' &&
+    scoreError.bias === null &&
+    field === null
+      ? 'step-gauss4'
+      : 'step';
   const stride = factorStride(dim);
   const plan: DispatchPlan = planDispatch({
     particles: spec.particles,
@@ -108,9 +120,11 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     limits: gpu.limits,
     chunkParticles: opts.chunkParticles,
     stepsPerDispatch: opts.stepsPerDispatch,
+    particlesPerInvocation: particlesPerInvocation(kernel),
   });
 
   const pipeline = await createStepPipeline(device, gpu.platform, {
+    kernel,
     dim,
     components: comps.length,
     targetComponents: entries.targetCount,
@@ -171,7 +185,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
         { binding: 3, resource: { buffer: componentsBuffer } },
         { binding: 4, resource: { buffer: staticsBuffer } },
         { binding: 5, resource: { buffer: particlesBuffer } },
-        { binding: 6, resource: { buffer: statesBuffer } },
+        ...(kernel === 'step' ? [{ binding: 6, resource: { buffer: statesBuffer } }] : []),
       ],
     });
 
@@ -252,6 +266,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
   return {
     adapter: gpu.adapterInfo.label,
     plan: { chunkParticles: plan.chunkParticles, chunks: plan.chunks, stepsPerDispatch: plan.stepsPerDispatch, dispatches },
+    kernel,
   };
 }
 

@@ -1,0 +1,152 @@
+// The step kernel's fast path: four particles per invocation, one vec4 lane each, for
+// specs whose components are all Gaussians with diagonal (or isotropic) covariance, with
+// linear guidance and no score error. Same mathematics as shaders/step.wgsl; the host
+// (src/gpu/sampler.ts) picks this file when the spec qualifies.
+//
+// Why: every per-step table load (rows, factors, component infos) is indexed by the step
+// and component loop counters, which a CPU implementation like lavapipe executes lane by
+// lane; with four particles per invocation each load serves four particles. The online
+// log-sum-exp is branch-free (exp(-|v - max|) and selects), one exp per component and group.
+//
+// The host prepends the generated header (src/gpu/kernel.ts), philox.wgsl and normal.wgsl.
+
+@group(0) @binding(0) var<uniform> params: StepParams;
+@group(0) @binding(1) var<storage, read> rows: array<StepRow>;
+@group(0) @binding(2) var<storage, read> factors: array<f32>;
+@group(0) @binding(3) var<storage, read> components: array<ComponentInfo>;
+@group(0) @binding(4) var<storage, read> statics: array<f32>;
+@group(0) @binding(5) var<storage, read_write> particles: array<f32>;
+
+const LANES: u32 = 4u;
+const IN_TARGET: u32 = 1u;
+const IN_NEGATIVE: u32 = 2u;
+const LOG_ZERO: f32 = -1.0e30;
+
+var<private> x: array<vec4<f32>, DIM>;
+var<private> xs: array<vec4<f32>, DIM>;
+var<private> k: array<array<vec4<f32>, DIM>, STAGES>;
+var<private> comp_score: array<vec4<f32>, DIM>;
+var<private> max_t: vec4<f32>;
+var<private> sum_t: vec4<f32>;
+var<private> acc_t: array<vec4<f32>, DIM>;
+var<private> max_n: vec4<f32>;
+var<private> sum_n: vec4<f32>;
+var<private> acc_n: array<vec4<f32>, DIM>;
+
+fn accumulate_target(v: vec4<f32>) {
+  let d = v - max_t;
+  let e = exp(-abs(d));
+  let up = d > vec4<f32>(0.0);
+  sum_t = select(sum_t + e, sum_t * e + 1.0, up);
+  for (var j = 0u; j < DIM; j++) { acc_t[j] = select(acc_t[j] + e * comp_score[j], acc_t[j] * e + comp_score[j], up); }
+  max_t = max(max_t, v);
+}
+
+fn accumulate_negative(v: vec4<f32>) {
+  let d = v - max_n;
+  let e = exp(-abs(d));
+  let up = d > vec4<f32>(0.0);
+  sum_n = select(sum_n + e, sum_n * e + 1.0, up);
+  for (var j = 0u; j < DIM; j++) { acc_n[j] = select(acc_n[j] + e * comp_score[j], acc_n[j] * e + comp_score[j], up); }
+  max_n = max(max_n, v);
+}
+
+fn add_component(c: u32, factor_row: u32) {
+  let info = components[c];
+  let base = (factor_row * NCOMP + c) * FACTOR_STRIDE;
+  var logp = vec4<f32>(factors[base]);
+  for (var j = 0u; j < DIM; j++) {
+    let r = xs[j] - factors[base + 2u + DIM + j];
+    let q = r * factors[base + 2u + j];
+    logp -= 0.5 * r * q;
+    comp_score[j] = -q;
+  }
+  if ((info.mask & IN_TARGET) != 0u) { accumulate_target(info.logWeightTarget + logp); }
+  if ((info.mask & IN_NEGATIVE) != 0u) { accumulate_negative(info.logWeightNegative + logp); }
+}
+
+fn velocity(stage: u32, row: StepRow, factor_row: u32) {
+  max_t = vec4<f32>(LOG_ZERO);
+  sum_t = vec4<f32>(0.0);
+  max_n = vec4<f32>(LOG_ZERO);
+  sum_n = vec4<f32>(0.0);
+  for (var j = 0u; j < DIM; j++) {
+    acc_t[j] = vec4<f32>(0.0);
+    acc_n[j] = vec4<f32>(0.0);
+  }
+  for (var c = 0u; c < NTARGET; c++) { add_component(c, factor_row); }
+  if (NEG_FROM_TARGET) {
+    max_n = max_t + NEG_TARGET_SHIFT;
+    sum_n = sum_t;
+    for (var j = 0u; j < DIM; j++) { acc_n[j] = acc_t[j]; }
+  }
+  for (var c = NTARGET; c < NCOMP; c++) { add_component(c, factor_row); }
+  let gt = row.gammaTarget / sum_t;
+  let gn = select(vec4<f32>(0.0), row.gammaNegative / sum_n, sum_n > vec4<f32>(0.0));
+  for (var j = 0u; j < DIM; j++) {
+    let s = gt * acc_t[j] + gn * acc_n[j];
+    let mean = row.gammaTarget * statics[j] + row.gammaNegative * statics[DIM + j];
+    k[stage][j] = row.cx * xs[j] + row.cs * s + row.cMean * mean;
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let invocation = (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid;
+  let first = invocation * LANES;
+  if (first >= params.particleCount) { return; }
+
+  for (var lane = 0u; lane < LANES; lane++) {
+    let local = first + lane;
+    if (local >= params.particleCount) { continue; } // spare lanes keep x = 0 and are not stored
+    if (params.initialise != 0u) {
+      for (var blk = 0u; blk * 4u < DIM; blk++) {
+        let z = normal4(params.seed, params.particleOffset + local, 0u, blk);
+        for (var l = 0u; l < 4u && blk * 4u + l < DIM; l++) { x[blk * 4u + l][lane] = PRIOR_SCALE * z[l]; }
+      }
+    } else {
+      for (var j = 0u; j < DIM; j++) { x[j][lane] = particles[local * DIM + j]; }
+    }
+  }
+
+  var tableau_a = TABLEAU_A;
+  var tableau_b = TABLEAU_B;
+  for (var step = 0u; step < params.stepCount; step++) {
+    let n = params.firstStep + step;
+    let h = rows[n * STAGES].h;
+    for (var i = 0u; i < STAGES; i++) {
+      for (var j = 0u; j < DIM; j++) {
+        var acc = x[j];
+        for (var l = 0u; l < i; l++) { acc += h * tableau_a[i * STAGES + l] * k[l][j]; }
+        xs[j] = acc;
+      }
+      velocity(i, rows[n * STAGES + i], step * STAGES + i);
+    }
+    for (var j = 0u; j < DIM; j++) {
+      var acc = vec4<f32>(0.0);
+      for (var i = 0u; i < STAGES; i++) { acc += tableau_b[i] * k[i][j]; }
+      x[j] += h * acc;
+    }
+    if (STOCHASTIC) {
+      let noise = rows[n * STAGES].noiseScale;
+      for (var lane = 0u; lane < LANES; lane++) {
+        let local = first + lane;
+        if (local >= params.particleCount) { continue; }
+        for (var blk = 0u; blk * 4u < DIM; blk++) {
+          let z = normal4(params.seed, params.particleOffset + local, n + 1u, blk);
+          for (var l = 0u; l < 4u && blk * 4u + l < DIM; l++) { x[blk * 4u + l][lane] += noise * z[l]; }
+        }
+      }
+    }
+  }
+  for (var lane = 0u; lane < LANES; lane++) {
+    let local = first + lane;
+    if (local < params.particleCount) {
+      for (var j = 0u; j < DIM; j++) { particles[local * DIM + j] = x[j][lane]; }
+    }
+  }
+}
