@@ -48,7 +48,7 @@ describe('guidance-sampler run: bad input', () => {
     ['dimension mismatch', mutate((s) => { s.classes[0].components[0].mean = [1, 2]; }), 'classes[0].components[0].mean'],
     ['zero particles', mutate((s) => { s.particles = 0; }), 'particles'],
   ];
-  it.each(cases)('%s: exit 2, names %s... and leaves --out untouched', (name, spec, path) => {
+  it.each(cases)('%s: exit 2, names the field, leaves --out untouched', (name, spec, path) => {
     const out = join(dir, `keep-${name.replace(/\W+/g, '-')}.npy`);
     writeFileSync(out, 'precious');
     const r = cli(['run', specFile(`${name}.json`, spec), '--backend', 'cpu', '--out', out]);
