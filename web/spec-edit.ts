@@ -30,16 +30,15 @@ export function guidanceKind(raw: RawSpec): GuidanceKind | undefined {
   return g.kind === 'none' || g.kind === 'cfg' || g.kind === 'classifier' ? g.kind : undefined;
 }
 
-/** Switches the guidance kind, keeping w (and a cfg negative) where they make sense. */
+/** Switches the guidance kind, keeping w (and cfg's other fields) where they make sense. */
 export function setGuidanceKind(raw: RawSpec, kind: GuidanceKind): void {
   const g = obj(raw.guidance) ?? {};
   if (kind === 'none') {
     raw.guidance = { kind: 'none' };
     return;
   }
-  const next: Obj = { kind, w: g.w ?? 1 };
-  if (kind === 'cfg' && g.negative !== undefined) next.negative = g.negative;
-  raw.guidance = next;
+  // cfg keeps its other fields (negative, variant, ...); classifier guidance has only w.
+  raw.guidance = kind === 'cfg' ? { ...g, kind, w: g.w ?? 1 } : { kind, w: g.w ?? 1 };
 }
 
 /** The w schedule as written (a bare number is a constant), or undefined if it is not readable. */
