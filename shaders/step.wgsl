@@ -37,6 +37,10 @@ const VARIANT_POWERLAW: u32 = 2u;
 const VARIANT_APG: u32 = 3u;
 
 var<private> x: array<f32, DIM>;
+// Whether this invocation owns a particle (spare ones still take part in tile loads).
+var<private> owns_particle: bool;
+var<private> lane_id: u32;
+var<workgroup> tile: array<f32, TILE_FLOATS>;
 var<private> xs: array<f32, DIM>;
 var<private> k: array<array<f32, DIM>, STAGES>;
 var<private> comp_score: array<f32, DIM>;
@@ -54,14 +58,20 @@ var<private> s_guided: array<f32, DIM>;
 // The guidance variant's per-particle state (apg momentum), kept across steps in `states`.
 var<private> momentum: array<f32, DIM>;
 
+// A component factor, from the workgroup's staged tile or from the storage buffer.
+fn factor_at(i: u32, staged: bool) -> f32 {
+  if (staged) { return tile[i]; }
+  return factors[i];
+}
+
 // log p_t(xs | component) with its score in comp_score.
-fn component_log_density(c: u32, info: ComponentInfo, base: u32) -> f32 {
-  var logp = factors[base];
-  let inv_sigma = factors[base + 1u];
+fn component_log_density(c: u32, info: ComponentInfo, base: u32, staged: bool) -> f32 {
+  var logp = factor_at(base, staged);
+  let inv_sigma = factor_at(base + 1u, staged);
   if (HAS_UNIFORM && info.kind == KIND_UNIFORM) {
     for (var j = 0u; j < DIM; j++) {
-      let a = (xs[j] - factors[base + 2u + j]) * inv_sigma;
-      let b = (xs[j] - factors[base + 2u + DIM + j]) * inv_sigma;
+      let a = (xs[j] - factor_at(base + 2u + j, staged)) * inv_sigma;
+      let b = (xs[j] - factor_at(base + 2u + DIM + j, staged)) * inv_sigma;
       let d = log_diff_phi(a, b);
       // p_j = (Phi(a) - Phi(b)) / ((a - b) sigma); logNorm holds -DIM log sigma.
       logp += d.log - log(a - b);
@@ -71,8 +81,8 @@ fn component_log_density(c: u32, info: ComponentInfo, base: u32) -> f32 {
   }
   if (!HAS_FULL || info.kind == KIND_GAUSSIAN) {
     for (var j = 0u; j < DIM; j++) {
-      let r = xs[j] - factors[base + 2u + DIM + j];
-      let q = r * factors[base + 2u + j];
+      let r = xs[j] - factor_at(base + 2u + DIM + j, staged);
+      let q = r * factor_at(base + 2u + j, staged);
       logp -= 0.5 * r * q;
       comp_score[j] = -q;
     }
@@ -83,9 +93,9 @@ fn component_log_density(c: u32, info: ComponentInfo, base: u32) -> f32 {
   for (var j = 0u; j < DIM; j++) {
     var y = 0.0;
     for (var i = 0u; i < DIM; i++) {
-      y += statics[u0 + i * DIM + j] * (xs[i] - factors[base + 2u + DIM + i]);
+      y += statics[u0 + i * DIM + j] * (xs[i] - factor_at(base + 2u + DIM + i, staged));
     }
-    let q = y * factors[base + 2u + j];
+    let q = y * factor_at(base + 2u + j, staged);
     logp -= 0.5 * y * q;
     eig[j] = -q;
   }
@@ -124,11 +134,34 @@ fn accumulate_negative(v: f32) {
   }
 }
 
-fn add_component(c: u32, factor_row: u32) {
+fn add_component(c: u32, base: u32, staged: bool) {
   let info = components[c];
-  let lp = component_log_density(c, info, (factor_row * NCOMP + c) * FACTOR_STRIDE);
+  let lp = component_log_density(c, info, base, staged);
   if ((info.mask & IN_TARGET) != 0u) { accumulate_target(info.logWeightTarget + lp); }
   if ((info.mask & IN_NEGATIVE) != 0u) { accumulate_negative(info.logWeightNegative + lp); }
+}
+
+// Walks components [c0, c1). With many components (TILE > 0) the workgroup first copies a
+// tile of their factors into workgroup memory, together, so that each factor is read from
+// the storage buffer once per workgroup instead of once per particle. Every invocation,
+// owns_particle or not, must reach the barriers: this is called in uniform control flow.
+fn walk_components(c0: u32, c1: u32, factor_row: u32) {
+  if (TILE == 0u) {
+    if (owns_particle) {
+      for (var c = c0; c < c1; c++) { add_component(c, (factor_row * NCOMP + c) * FACTOR_STRIDE, false); }
+    }
+    return;
+  }
+  for (var t0 = c0; t0 < c1; t0 += TILE) {
+    let n = min(TILE, c1 - t0);
+    let src = (factor_row * NCOMP + t0) * FACTOR_STRIDE;
+    workgroupBarrier();
+    for (var i = lane_id; i < n * FACTOR_STRIDE; i += WORKGROUP_SIZE) { tile[i] = factors[src + i]; }
+    workgroupBarrier();
+    if (owns_particle) {
+      for (var c = 0u; c < n; c++) { add_component(t0 + c, c * FACTOR_STRIDE, true); }
+    }
+  }
 }
 
 // k[stage] = cx xs + cs s + cMean (guided data mean), s the guided score at xs.
@@ -144,17 +177,14 @@ fn velocity(stage: u32, row: StepRow, factor_row: u32) {
   // Components are ordered target first. When the negative law contains the target class
   // with a fixed log-weight shift (cfg against the unconditional law, classifier guidance),
   // the target's partial log-sum-exp is reused for the negative: one exp per component.
-  for (var c = 0u; c < NTARGET; c++) {
-    add_component(c, factor_row);
-  }
+  walk_components(0u, NTARGET, factor_row);
   if (NEG_FROM_TARGET) {
     max_n = max_t + NEG_TARGET_SHIFT;
     sum_n = sum_t;
     for (var j = 0u; j < DIM; j++) { acc_n[j] = acc_t[j]; }
   }
-  for (var c = NTARGET; c < NCOMP; c++) {
-    add_component(c, factor_row);
-  }
+  walk_components(NTARGET, NCOMP, factor_row);
+  if (!owns_particle) { return; } // spare invocations only keep the workgroup's barriers company
   // The two groups' scores, each with its score-error model.
   for (var j = 0u; j < DIM; j++) {
     s_t[j] = acc_t[j] / sum_t;
@@ -258,11 +288,14 @@ fn main(
 ) {
   // 2-D grid: the dispatch planner splits large chunks over y (65535 workgroups per dimension).
   let local = (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid;
-  if (local >= params.particleCount) { return; }
+  owns_particle = local < params.particleCount;
+  lane_id = lid;
   let particle = params.particleOffset + local;
   let base = local * DIM;
 
-  if (params.initialise != 0u) {
+  if (!owns_particle) {
+    for (var j = 0u; j < DIM; j++) { x[j] = 0.0; }
+  } else if (params.initialise != 0u) {
     // x_T from stream 0 of the generator, as the CPU's initParticles.
     for (var blk = 0u; blk * 4u < DIM; blk++) {
       let z = normal4(params.seed, particle, 0u, blk);
@@ -296,7 +329,7 @@ fn main(
       for (var i = 0u; i < STAGES; i++) { acc += tableau_b[i] * k[i][j]; }
       x[j] += h * acc;
     }
-    if (STOCHASTIC) {
+    if (STOCHASTIC && owns_particle) {
       let noise = rows[n * STAGES].noiseScale;
       for (var blk = 0u; blk * 4u < DIM; blk++) {
         let z = normal4(params.seed, particle, n + 1u, blk);
@@ -306,6 +339,7 @@ fn main(
       }
     }
   }
+  if (!owns_particle) { return; }
   for (var j = 0u; j < DIM; j++) { particles[base + j] = x[j]; }
   if (VARIANT == VARIANT_APG) {
     for (var j = 0u; j < DIM; j++) { states[base + j] = momentum[j]; }

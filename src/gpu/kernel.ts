@@ -30,9 +30,23 @@ export interface KernelConfig {
    */
   negativeFromTargetShift: number | null;
   priorScale: number;
+  /** Components per workgroup-memory tile (0: read factors straight from storage). */
+  tile: number;
   variant: GuidanceVariant;
   /** Score-error model: where it applies, and where its parameters start in `statics`. */
   scoreError: { target: boolean; negative: boolean; bias: boolean; features: number; offset: number };
+}
+
+/** Stage component factors through workgroup memory once there are this many floats of them per row. */
+const STAGE_FROM_FLOATS = 512;
+/** Workgroup memory for a tile, at most (bytes; WebGPU guarantees 16 KiB). */
+const TILE_BYTES = 8192;
+
+/** Components per tile for the general kernel: 0 (no staging) for small mixtures. */
+export function tileComponents(dim: number, components: number, maxWorkgroupStorage: number): number {
+  const stride = factorStride(dim);
+  if (components * stride < STAGE_FROM_FLOATS) return 0;
+  return Math.max(1, Math.min(components, Math.floor(Math.min(TILE_BYTES, maxWorkgroupStorage) / (4 * stride))));
 }
 
 /** Particles each invocation of a kernel owns. */
@@ -82,6 +96,8 @@ export function kernelHeader(c: KernelConfig): string {
     `const ERR_FEATURES: u32 = ${c.scoreError.features}u;`,
     `const ERR_OFFSET: u32 = ${c.scoreError.offset}u;`,
     `const FACTOR_STRIDE: u32 = ${factorStride(c.dim)}u;`,
+    `const TILE: u32 = ${c.tile}u;`,
+    `const TILE_FLOATS: u32 = ${Math.max(1, c.tile * factorStride(c.dim))}u;`,
     `const TABLEAU_A = array<f32, ${stages * stages}>(${a.map(f32Literal).join(', ')});`,
     `const TABLEAU_B = array<f32, ${stages}>(${c.tableau.b.map(f32Literal).join(', ')});`,
     wgslStruct(STEP_ROW),

@@ -11,7 +11,7 @@ import { priorScale } from '../processes/process.ts';
 import { buildStepTable } from '../solvers/table.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';
 import type { GpuContext } from './device.ts';
-import { createStepPipeline, factorStride, particlesPerInvocation } from './kernel.ts';
+import { createStepPipeline, factorStride, particlesPerInvocation, tileComponents } from './kernel.ts';
 import { COMPONENT_INFO, packStructs, STEP_PARAMS, STEP_ROW, structBytes } from './layout.ts';
 import { planDispatch, type DispatchPlan } from './planner.ts';
 
@@ -49,6 +49,8 @@ export interface GpuSampleOptions {
   firstParticle?: number;
   /** 'auto' (default) uses the four-particle fast path when the spec qualifies; 'general' never does. */
   kernel?: 'auto' | 'general';
+  /** Stage component factors through workgroup memory: 'auto' (default: when there are many) or 'never'. */
+  staging?: 'auto' | 'never';
 }
 
 export interface GpuSampleInfo {
@@ -56,6 +58,8 @@ export interface GpuSampleInfo {
   plan: { chunkParticles: number; chunks: number; stepsPerDispatch: number; dispatches: number };
   /** Which step kernel ran. */
   kernel: 'step' | 'step-gauss4';
+  /** Components per workgroup-memory tile (0: none). */
+  tile: number;
 }
 
 export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: GpuSampleOptions): Promise<GpuSampleInfo> {
@@ -123,6 +127,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     particlesPerInvocation: particlesPerInvocation(kernel),
   });
 
+  const tile = kernel === 'step' && opts.staging !== 'never' ? tileComponents(dim, comps.length, gpu.limits.maxComputeWorkgroupStorageSize) : 0;
   const pipeline = await createStepPipeline(device, gpu.platform, {
     kernel,
     dim,
@@ -133,6 +138,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     fullCovariance,
     negativeFromTargetShift: entries.negativeFromTargetShift,
     priorScale: priorScale(spec.process),
+    tile,
     variant,
     scoreError: {
       target: scoreError.appliesToTarget && (scoreError.bias !== null || field !== null),
@@ -267,6 +273,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     adapter: gpu.adapterInfo.label,
     plan: { chunkParticles: plan.chunkParticles, chunks: plan.chunks, stepsPerDispatch: plan.stepsPerDispatch, dispatches },
     kernel,
+    tile,
   };
 }
 

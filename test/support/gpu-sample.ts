@@ -4,7 +4,7 @@ import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
 import { sampleWebGpu, type GpuSampleInfo, type GpuSampleOptions } from '../../src/gpu/sampler.ts';
 import type { ExperimentSpec } from '../../src/spec/types.ts';
 
-export type PlanOverrides = Pick<GpuSampleOptions, 'chunkParticles' | 'stepsPerDispatch' | 'firstParticle' | 'kernel'>;
+export type PlanOverrides = Pick<GpuSampleOptions, 'chunkParticles' | 'stepsPerDispatch' | 'firstParticle' | 'kernel' | 'staging'>;
 
 export interface GpuSamples {
   /** Row-major particles x dim, as the GPU wrote them (f32). */
