@@ -80,7 +80,7 @@ function headerOf(cfg: DensityMetricsConfig, ncomp: number): string {
   ].join('\n');
 }
 
-function regionsOf(cfg: DensityMetricsConfig): Float32Array {
+function regionsOf(cfg: DensityMetricsConfig): Float32Array<ArrayBuffer> {
   const out: number[] = [];
   for (const p of cfg.projections) out.push(...p.u);
   for (const p of cfg.projections) out.push(p.center);
