@@ -57,6 +57,7 @@ function checkJsonPath(path: string): SpecIssue | null {
 export function addClassifiersCommand(program: Command): void {
   program
     .command('classifiers')
+    .summary('train per-noise-level classifiers; compare their cross-entropy, KL and guidance with the exact classifier')
     .description(
       'train per-noise-level classifiers (multinomial logistic regression and/or a small MLP) by cross-entropy on samples ' +
         '(x_t, c) of the spec\'s noised mixture; per t, report their held-out cross-entropy, the exact classifier\'s (the Bayes floor), ' +
