@@ -112,7 +112,7 @@ export function formatTable(r: CheckResult): string {
 
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { loadSpecWithOverrides } from './run.ts';
+import { loadSpecFile } from '../spec/parse.ts';
 
 function numberArg(name: string) {
   return (value: string): number => {
@@ -136,7 +136,7 @@ export function addCheckCommand(program: Command): void {
     .exitOverride()
     .action(async (specPath: string, opts) => {
       if (!(opts.alpha > 0 && opts.alpha < 1)) throw new Error(`--alpha must be in (0, 1), got ${opts.alpha}`);
-      const spec = loadSpecWithOverrides(specPath, { particles: opts.particles, seed: opts.seed });
+      const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
       const result = await runCheck(spec, { against: opts.against, alpha: opts.alpha, backend: opts.backend });
       const text = JSON.stringify(result, null, 2) + '\n';
       process.stdout.write(text);

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SpecError, type SpecIssue } from '../spec/errors.ts';
 import { startTime } from '../processes/process.ts';
-import { loadSpecWithOverrides } from './run.ts';
+import { loadSpecFile } from '../spec/parse.ts';
 import { DEFAULTS, runClassifierExperiment, type ModelKind } from '../classifiers/experiment.ts';
 import { FEATURE_KINDS, type FeatureKind } from '../classifiers/features.ts';
 import { ACTIVATIONS, type Activation } from '../classifiers/network.ts';
@@ -87,7 +87,7 @@ export function addClassifiersCommand(program: Command): void {
     .option('--quiet', 'no progress lines on stderr')
     .exitOverride()
     .action((specPath: string, opts) => {
-      const spec = loadSpecWithOverrides(specPath, { particles: opts.particles, seed: opts.seed });
+      const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
       const issues: SpecIssue[] = [];
       const start = startTime(spec.process);
       const tGrid: number[] | undefined = opts.tGrid;

@@ -2,7 +2,8 @@
 // (spec or arguments), 1 any other failure.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SpecError } from '../spec/errors.ts';
-import { checkOutPath, loadSpecWithOverrides, runSpec } from './run.ts';
+import { loadSpecFile } from '../spec/parse.ts';
+import { checkOutPath, runSpec } from './run.ts';
 import { addCheckCommand } from './check.ts';
 import { addSweepCommand } from './sweep.ts';
 import { addClassifiersCommand } from './classifiers.ts';
@@ -33,7 +34,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--dtype <dtype>', 'dtype of the --out file').choices(['f32', 'f64']).default('f32'))
     .exitOverride()
     .action(async (specPath: string, opts) => {
-      const spec = loadSpecWithOverrides(specPath, { particles: opts.particles, seed: opts.seed });
+      const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
       if (opts.out) checkOutPath(opts.out);
       const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');

@@ -1,11 +1,10 @@
 // `guidance-sampler run`: validate the spec, sample on a backend, print the summary,
 // optionally write the particles. Every check that can fail on the user's input
 // happens before any work starts and before any file is opened.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { SpecError } from '../spec/errors.ts';
-import { parseSpec } from '../spec/parse.ts';
 import type { ExperimentSpec } from '../spec/types.ts';
 import { sampleCpuParallel } from '../cpu/parallel.ts';
 import { planGuidance } from '../guidance/guidance.ts';
@@ -29,28 +28,6 @@ export interface RunReport extends Summary {
   adapter: string | null;
   elapsedSeconds: number;
   spec: { target: string; process: string; guidance: string; solver: string; steps: number; seed: number };
-}
-
-/** Reads the spec file and applies command-line overrides, then validates. Throws SpecError. */
-export function loadSpecWithOverrides(path: string, overrides: { particles?: number; seed?: number }): ExperimentSpec {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new SpecError([{ path: '(file)', message: `cannot read ${path}: ${(err as Error).message}` }]);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new SpecError([{ path: '(file)', message: `${path} is not valid JSON: ${(err as Error).message}` }]);
-  }
-  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
-    const obj = raw as Record<string, unknown>;
-    if (overrides.particles !== undefined) obj.particles = overrides.particles;
-    if (overrides.seed !== undefined) obj.seed = overrides.seed;
-  }
-  return parseSpec(raw);
 }
 
 /** Checks an --out path before any work: a .npy name in an existing folder, not a folder itself. */

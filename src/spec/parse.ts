@@ -6,6 +6,7 @@
 
 import { CholeskyDecomposition } from 'ml-matrix';
 import { SpecError, type SpecIssue } from './errors.ts';
+import { startTime } from '../processes/process.ts';
 import {
   COMPONENT_KINDS,
   GRID_KINDS,
@@ -42,8 +43,12 @@ const UNSUPPORTED_FIELDS = ['corrector'];
 // ---------------------------------------------------------------------------------------
 // Entry points
 
-/** Reads and validates a spec file; a missing file or bad JSON is reported at path `(file)`. */
-export function loadSpecFile(path: string): ExperimentSpec {
+/**
+ * Reads and validates a spec file; a missing file or bad JSON is reported at path `(file)`.
+ * `overrides` (the CLI's --particles, --seed) replace the file's values before validation,
+ * so they are checked by the same rules.
+ */
+export function loadSpecFile(path: string, overrides: { particles?: number; seed?: number } = {}): ExperimentSpec {
   let text: string;
   try {
     // node:fs is loaded here, not imported at the top: the browser page imports this module
@@ -61,6 +66,10 @@ export function loadSpecFile(path: string): ExperimentSpec {
     throw new SpecError([
       { path: '(file)', message: `spec file ${path} is not valid JSON: ${(e as Error).message}` },
     ]);
+  }
+  if (isObject(raw)) {
+    if (overrides.particles !== undefined) raw.particles = overrides.particles;
+    if (overrides.seed !== undefined) raw.seed = overrides.seed;
   }
   return parseSpec(raw);
 }
@@ -100,19 +109,6 @@ export function parseSpec(raw: unknown): ExperimentSpec {
     seed: seed!,
     scoreError: scoreError!,
   };
-}
-
-/** The time at which sampling starts (SPEC.md, "Forward process"). */
-export function processStartTime(process: ProcessSpec): number {
-  switch (process.kind) {
-    case 'ou':
-      return process.T;
-    case 'vp':
-    case 'flow':
-      return 1;
-    case 've':
-      return process.sigmaMax;
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -503,7 +499,7 @@ function parseTMin(issues: Issues, v: unknown, process: ProcessSpec | undefined)
   }
   // The upper bound depends on the process; without a valid one it cannot be checked.
   if (process !== undefined) {
-    const start = processStartTime(process);
+    const start = startTime(process);
     if (!(tMin < start)) {
       issues.push({
         path: 'solver.tMin',
