@@ -24,6 +24,8 @@
 @group(0) @binding(4) var<storage, read> statics: array<f32>;
 @group(0) @binding(5) var<storage, read_write> particles: array<f32>;
 @group(0) @binding(6) var<storage, read_write> states: array<f32>;
+// FK: the Feynman-Kac corrector's log-weights (src/corrector/fk.ts), one per particle.
+@group(0) @binding(7) var<storage, read_write> log_weights: array<f32>;
 
 const KIND_GAUSSIAN: u32 = 0u;
 const KIND_GAUSSIAN_FULL: u32 = 1u;
@@ -57,6 +59,8 @@ var<private> s_n: array<f32, DIM>;
 var<private> s_guided: array<f32, DIM>;
 // The guidance variant's per-particle state (apg momentum), kept across steps in `states`.
 var<private> momentum: array<f32, DIM>;
+// FK: log q = gammaTarget log p_target + gammaNegative log p_negative at xs, from velocity().
+var<private> log_q: f32;
 
 // A component factor, from the workgroup's staged tile or from the storage buffer.
 fn factor_at(i: u32, staged: bool) -> f32 {
@@ -185,6 +189,10 @@ fn velocity(stage: u32, row: StepRow, factor_row: u32) {
   }
   walk_components(NTARGET, NCOMP, factor_row);
   if (!owns_particle) { return; } // spare invocations only keep the workgroup's barriers company
+  if (FK) {
+    log_q = row.gammaTarget * (max_t + log(sum_t));
+    if (row.gammaNegative != 0.0) { log_q += row.gammaNegative * (max_n + log(sum_n)); }
+  }
   // The two groups' scores, each with its score-error model.
   for (var j = 0u; j < DIM; j++) {
     s_t[j] = acc_t[j] / sum_t;
@@ -280,6 +288,70 @@ fn combine_scores(row: StepRow) {
   }
 }
 
+// The Feynman-Kac corrector's em step (src/cpu/fk.ts step for step). A particle carries
+// its drift and log q from the last evaluation (states: [drift[DIM], log q]), so that each
+// dispatch moves it, then evaluates at the new point and time, and its weight is complete
+// at the dispatch's end, when the host may resample. The initialising dispatch only
+// evaluates at x_T. One step per dispatch; the factor window holds the evaluated row.
+fn fk_dispatch(particle: u32, local: u32) {
+  let base = local * FK_STATE_STRIDE;
+  var log_w = 0.0;
+  var log_q_old = 0.0;
+  var correction = 0.0;
+  var row_index = 0u;
+  if (params.initialise != 0u) {
+    var sq = 0.0;
+    if (owns_particle) {
+      for (var blk = 0u; blk * 4u < DIM; blk++) {
+        let z = normal4(params.seed, particle, 0u, blk);
+        for (var lane = 0u; lane < 4u && blk * 4u + lane < DIM; lane++) {
+          let v = PRIOR_SCALE * z[lane];
+          x[blk * 4u + lane] = v;
+          sq += v * v;
+        }
+      }
+    } else {
+      for (var j = 0u; j < DIM; j++) { x[j] = 0.0; }
+    }
+    correction = sq / (2.0 * PRIOR_SCALE * PRIOR_SCALE); // - log prior, without its constant
+  } else {
+    let n = params.firstStep;
+    row_index = n + 1u;
+    if (owns_particle) {
+      let row = rows[n];
+      log_w = log_weights[local];
+      log_q_old = states[base + DIM];
+      var back2 = 0.0;
+      var z2 = 0.0;
+      for (var blk = 0u; blk * 4u < DIM; blk++) {
+        let z = normal4(params.seed, particle, n + 1u, blk);
+        for (var lane = 0u; lane < 4u && blk * 4u + lane < DIM; lane++) {
+          let j = blk * 4u + lane;
+          let xj = particles[local * DIM + j];
+          let dx = row.h * states[base + j] + row.noiseScale * z[lane];
+          // x - a x' as (1 - a) x - a dx: no cancellation.
+          let back = row.backShrink * xj - (1.0 - row.backShrink) * dx;
+          back2 += back * back;
+          z2 += z[lane] * z[lane];
+          x[j] = xj + dx;
+        }
+      }
+      correction = 0.5 * z2 - row.backHalfPrecision * back2 - log_q_old;
+    } else {
+      for (var j = 0u; j < DIM; j++) { x[j] = 0.0; }
+    }
+  }
+  for (var j = 0u; j < DIM; j++) { xs[j] = x[j]; }
+  velocity(0u, rows[row_index], 0u);
+  if (!owns_particle) { return; }
+  for (var j = 0u; j < DIM; j++) {
+    particles[local * DIM + j] = x[j];
+    states[base + j] = k[0][j];
+  }
+  states[base + DIM] = log_q;
+  log_weights[local] = log_w + log_q + correction;
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -292,6 +364,10 @@ fn main(
   lane_id = lid;
   let particle = params.particleOffset + local;
   let base = local * DIM;
+  if (FK) {
+    fk_dispatch(particle, local);
+    return;
+  }
 
   if (!owns_particle) {
     for (var j = 0u; j < DIM; j++) { x[j] = 0.0; }

@@ -82,7 +82,18 @@ describe('parseSpec: valid specs', () => {
       particles: 1000000,
       seed: 1,
       scoreError: { kind: 'none' },
+      corrector: null,
     });
+  });
+
+  it('fills in the fk corrector defaults, and reads kind "none" as no corrector', () => {
+    const fk = parseSpec(specWith((s) => ((s.solver.kind = 'em'), (s.corrector = { kind: 'fk' }))));
+    expect(fk.corrector).toEqual({ kind: 'fk', resample: 'systematic', essThreshold: 0.5 });
+    const withBlur = parseSpec(
+      specWith((s) => ((s.solver.kind = 'em'), (s.scoreError = { kind: 'blur', delta: 0.1 }), (s.corrector = { kind: 'fk', essThreshold: 0 }))),
+    );
+    expect(withBlur.corrector?.essThreshold).toBe(0);
+    expect(parseSpec(specWith((s) => (s.corrector = { kind: 'none' }))).corrector).toBeNull();
   });
 
   it('normalises class and component weights, defaulting them to 1', () => {
@@ -280,8 +291,25 @@ describe('parseSpec: rejected specs', () => {
     ['seed 2^32', (s) => (s.seed = 2 ** 32), 'seed', 'must be in [0, 4294967295]'],
     ['fractional seed', (s) => (s.seed = 0.5), 'seed', 'expected an integer'],
     ['seed as a string', (s) => (s.seed = '1'), 'seed', 'expected an integer in [0, 4294967295], got a string "1"'],
-    // unsupported optional features
-    ['corrector', (s) => (s.corrector = { kind: 'langevin' }), 'corrector', 'not supported by this version'],
+    // optional features
+    ['corrector not an object', (s) => (s.corrector = 'fk'), 'corrector', 'expected an object'],
+    ['corrector unknown kind', (s) => (s.corrector = { kind: 'langevin' }), 'corrector.kind', 'known kinds: none, fk'],
+    ['fk with an ODE solver', (s) => (s.corrector = { kind: 'fk' }), 'corrector.kind', 'solver.kind must be "em", got "rk4"'],
+    ['fk resample unknown', (s) => ((s.solver.kind = 'em'), (s.corrector = { kind: 'fk', resample: 'multinomial' })), 'corrector.resample', 'known kinds: systematic'],
+    ['fk essThreshold > 1', (s) => ((s.solver.kind = 'em'), (s.corrector = { kind: 'fk', essThreshold: 1.5 })), 'corrector.essThreshold', 'in [0, 1]'],
+    ['fk essThreshold not a number', (s) => ((s.solver.kind = 'em'), (s.corrector = { kind: 'fk', essThreshold: 'half' })), 'corrector.essThreshold', 'expected a number, got a string'],
+    [
+      'fk with a non-linear variant',
+      (s) => ((s.solver.kind = 'em'), (s.guidance.variant = { kind: 'rescale', phi: 0.5 }), (s.corrector = { kind: 'fk' })),
+      'corrector.kind',
+      'guidance.variant.kind "rescale" has no such law',
+    ],
+    [
+      'fk with a score-error field',
+      (s) => ((s.solver.kind = 'em'), (s.scoreError = { kind: 'field', amplitude: 0.1, lengthScale: 1, features: 4, seed: 1 }), (s.corrector = { kind: 'fk' })),
+      'corrector.kind',
+      'scoreError.kind "field" is not the gradient of one',
+    ],
     ['scoreError not an object', (s) => (s.scoreError = 0.1), 'scoreError', 'expected an object'],
     ['scoreError unknown kind', (s) => (s.scoreError = { kind: 'noise' }), 'scoreError.kind', 'known kinds: none, bias, field, blur'],
     ['scoreError bias of the wrong length', (s) => (s.scoreError = { kind: 'bias', value: [1, 2] }), 'scoreError.value', 'list of 1 numbers'],

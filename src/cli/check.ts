@@ -2,6 +2,7 @@
 // every large-N metric binned on the GPU, then a pass/fail report whose thresholds hold a
 // family-wise false-failure rate (--alpha, default 1e-6) and which states each test's power.
 // JSON on stdout, a table on stderr; exit 0 when every test passes, 1 when any fails.
+import { SpecError } from '../spec/errors.ts';
 import type { ExperimentSpec } from '../spec/types.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
 import { nodePlatform } from '../platform/node.ts';
@@ -52,6 +53,17 @@ export async function runCheck(
   gpuIn?: GpuContext | null,
   sampler: ExperimentSpec = spec,
 ): Promise<CheckResult> {
+  if (spec.corrector) {
+    // The check's envelopes (DKW, binomial, ...) are for independent draws.
+    throw new SpecError([
+      {
+        path: 'corrector',
+        message:
+          'check compares independent draws with exact envelopes; the particles of one resampled population are not independent ' +
+          '(compare independent populations instead: README, "Feynman-Kac corrector")',
+      },
+    ]);
+  }
   const t0 = performance.now();
   const plan = planCheck(spec, opts.against);
   const t1 = performance.now();

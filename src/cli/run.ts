@@ -13,6 +13,7 @@ import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu } from '../gpu/sampler.ts';
 import { nodePlatform } from '../platform/node.ts';
+import type { FkReport } from '../corrector/fk.ts';
 
 export interface RunOptions {
   /** auto: WebGPU when an adapter is available, else the CPU reference (with a notice on stderr). */
@@ -28,6 +29,34 @@ export interface RunReport extends Summary {
   adapter: string | null;
   elapsedSeconds: number;
   spec: { target: string; process: string; guidance: string; solver: string; steps: number; seed: number };
+  /** The Feynman-Kac corrector's diagnostics (only with a corrector). */
+  corrector?: CorrectorSummary;
+}
+
+export interface CorrectorSummary {
+  kind: 'fk';
+  essThreshold: number;
+  /** Resampling events, the last one after the final step. */
+  resamples: number;
+  /** Smallest and final ESS / N (before resampling). */
+  essFractionMin: number;
+  essFractionFinal: number;
+  /** Estimate of log int p(x|c)^(1+w) p(x|neg)^(-w) dx at tMin. */
+  logNormaliser: number;
+  /** Particles whose weight was non-finite at a resampling (they left no copies). */
+  nonFiniteDiscarded: number;
+}
+
+function correctorSummary(spec: ExperimentSpec, fk: FkReport): CorrectorSummary {
+  return {
+    kind: 'fk',
+    essThreshold: spec.corrector!.essThreshold,
+    resamples: fk.resampledAfter.length,
+    essFractionMin: Math.min(...fk.essFraction),
+    essFractionFinal: fk.essFraction[fk.essFraction.length - 1],
+    logNormaliser: fk.logNormaliser,
+    nonFiniteDiscarded: fk.nonFiniteDiscarded,
+  };
 }
 
 /** Checks an --out path before any work: a .npy name in an existing folder, not a folder itself. */
@@ -78,10 +107,12 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   }
   const bar = progressBar(backend);
   const adapter: string | null = gpu?.adapterInfo.label ?? null;
+  let fk: FkReport | null = null;
   const acc = new SummaryAccumulator(spec.dim, spec.particles, support, backend === 'cpu' ? 'f64' : 'f32');
   try {
     if (backend === 'cpu') {
       const result = await sampleCpuParallel(spec, { onProgress: (done, total) => bar.update(done, total) });
+      if ('fk' in result) fk = result.fk as FkReport;
       acc.add(result.particles, result.count);
       if (opts.out) {
         const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
@@ -92,7 +123,8 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
       const consume = async (onChunk: (chunk: Float32Array, count: number) => void) => {
         try {
-          await sampleWebGpu(device, spec, { onChunk, onProgress: (done, total) => bar.update(done, total) });
+          const info = await sampleWebGpu(device, spec, { onChunk, onProgress: (done, total) => bar.update(done, total) });
+          fk = info.fk ?? null;
         } finally {
           device.destroy();
         }
@@ -125,5 +157,6 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       steps: spec.solver.steps,
       seed: spec.seed,
     },
+    ...(fk ? { corrector: correctorSummary(spec, fk) } : {}),
   };
 }

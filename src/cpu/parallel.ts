@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ExperimentSpec } from '../spec/types.ts';
+import { sampleCpuFk } from './fk.ts';
 import { CPU_CHUNK, sampleCpu, type CpuSampleOptions, type SampleResult } from './reference.ts';
 
 export interface ParallelCpuOptions extends CpuSampleOptions {
@@ -13,6 +14,8 @@ export interface ParallelCpuOptions extends CpuSampleOptions {
 
 export async function sampleCpuParallel(spec: ExperimentSpec, opts: ParallelCpuOptions = {}): Promise<SampleResult> {
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), Math.ceil(spec.particles / CPU_CHUNK)));
+  // A corrected population is resampled as a whole: one thread.
+  if (spec.corrector) return sampleCpuFk(spec, { onProgress: (done, total) => opts.onProgress?.(Math.floor((spec.particles * done) / total), spec.particles) });
   if (threads === 1) return sampleCpu(spec, opts);
   const { dim, particles: total } = spec;
   const out = new Float64Array(total * dim);

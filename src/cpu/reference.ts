@@ -101,6 +101,16 @@ export class CpuStepper {
   }
 
   /**
+   * log q = gammaTarget log p_target + gammaNegative log p_negative at the point of the last
+   * velocity() call (with the same row): the Feynman-Kac corrector's tilted log-density.
+   */
+  logTilted(row: StepRow): number {
+    let l = row.gammaTarget * this.evTarget.groupLogDensity(this.guidance.target);
+    if (this.guidance.negative && row.gammaNegative !== 0) l += row.gammaNegative * this.evNegative.groupLogDensity(this.guidance.negative);
+    return l;
+  }
+
+  /**
    * Advances particles [first, first + count), stored in x, by step n. k holds one
    * count x dim slab per tableau stage.
    */
@@ -160,7 +170,9 @@ export interface CpuSampleOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** Samples independent particles (no corrector: a corrected population is src/cpu/fk.ts's). */
 export function sampleCpu(spec: ExperimentSpec, opts: CpuSampleOptions = {}): SampleResult {
+  if (spec.corrector) throw new Error('sampleCpu: this spec has a corrector; its particles form one population (use sampleCpuFk)');
   const stepper = new CpuStepper(spec);
   const { dim, particles: count } = spec;
   const out = new Float64Array(count * dim);

@@ -35,6 +35,13 @@ export interface KernelConfig {
   variant: GuidanceVariant;
   /** Score-error model: where it applies, and where its parameters start in `statics`. */
   scoreError: { target: boolean; negative: boolean; bias: boolean; features: number; offset: number };
+  /** The Feynman-Kac corrector's em step (general kernel only): one step per dispatch, weights in binding 7. */
+  fk: boolean;
+}
+
+/** Floats of per-particle state the fk step carries: its drift and log q. */
+export function fkStateStride(dim: number): number {
+  return dim + 1;
 }
 
 /** Stage component factors through workgroup memory once there are this many floats of them per row. */
@@ -96,6 +103,8 @@ export function kernelHeader(c: KernelConfig): string {
     `const ERR_FEATURES: u32 = ${c.scoreError.features}u;`,
     `const ERR_OFFSET: u32 = ${c.scoreError.offset}u;`,
     `const FACTOR_STRIDE: u32 = ${factorStride(c.dim)}u;`,
+    `const FK: bool = ${c.fk};`,
+    `const FK_STATE_STRIDE: u32 = ${fkStateStride(c.dim)}u;`,
     `const TILE: u32 = ${c.tile}u;`,
     `const TILE_FLOATS: u32 = ${Math.max(1, c.tile * factorStride(c.dim))}u;`,
     `const TABLEAU_A = array<f32, ${stages * stages}>(${a.map(f32Literal).join(', ')});`,
@@ -125,19 +134,20 @@ export function createStepPipeline(device: GPUDevice, platform: GpuPlatform, c: 
   }
   let pipeline = cache.get(code);
   if (!pipeline) {
-    pipeline = compileStepPipeline(device, code);
+    pipeline = compileComputePipeline(device, 'step', code);
     cache.set(code, pipeline);
     pipeline.catch(() => cache!.delete(code));
   }
   return pipeline;
 }
 
-async function compileStepPipeline(device: GPUDevice, code: string): Promise<GPUComputePipeline> {
-  const module = device.createShaderModule({ label: 'step kernel', code });
+/** Compiles a compute kernel (entry point `main`), turning compilation errors into one clear error. */
+export async function compileComputePipeline(device: GPUDevice, name: string, code: string): Promise<GPUComputePipeline> {
+  const module = device.createShaderModule({ label: `${name} kernel`, code });
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === 'error');
   if (errors.length > 0) {
-    throw new Error(`step kernel failed to compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
+    throw new Error(`${name} kernel failed to compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
   }
-  return device.createComputePipelineAsync({ label: 'step pipeline', layout: 'auto', compute: { module, entryPoint: 'main' } });
+  return device.createComputePipelineAsync({ label: `${name} pipeline`, layout: 'auto', compute: { module, entryPoint: 'main' } });
 }

@@ -74,3 +74,50 @@ export function packStructs(def: StructDef, records: readonly Record<string, num
   });
   return buffer;
 }
+
+/** The Feynman-Kac corrector's reduction and resampling passes (shaders/fk-*.wgsl). */
+export const FK_PARAMS: StructDef = {
+  name: 'FkParams',
+  uniform: true,
+  fields: [
+    { name: 'count', type: 'u32' },
+    { name: 'blocks', type: 'u32' },
+  ],
+};
+
+/** Per block of FK_BLOCK particles: src/corrector/fk.ts BlockStats. */
+export const FK_BLOCK_STATS: StructDef = {
+  name: 'BlockStats',
+  fields: [
+    { name: 'max', type: 'f32' },
+    { name: 'sum', type: 'f32' },
+    { name: 'sumSq', type: 'f32' },
+    { name: 'nonFinite', type: 'u32' },
+  ],
+};
+
+/** Per block: src/corrector/fk.ts BlockPlan. */
+export const FK_BLOCK_PLAN: StructDef = {
+  name: 'BlockPlan',
+  fields: [
+    { name: 'slotStart', type: 'u32' },
+    { name: 'phase', type: 'f32' },
+    { name: 'spacing', type: 'f32' },
+  ],
+};
+
+/** Reads an array of structs back into records (the inverse of packStructs). */
+export function unpackStructs(def: StructDef, buffer: ArrayBuffer, count: number): Record<string, number>[] {
+  const words = structWords(def);
+  const f32 = new Float32Array(buffer);
+  const u32 = new Uint32Array(buffer);
+  const out: Record<string, number>[] = [];
+  for (let r = 0; r < count; r++) {
+    const rec: Record<string, number> = {};
+    def.fields.forEach((f, i) => {
+      rec[f.name] = f.type === 'u32' ? u32[r * words + i] : f32[r * words + i];
+    });
+    out.push(rec);
+  }
+  return out;
+}

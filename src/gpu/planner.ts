@@ -53,9 +53,14 @@ export function planDispatch(p: PlanInput): DispatchPlan {
     chunks: Math.ceil(p.particles / chunkParticles),
     stepsPerDispatch,
     grid(count: number): [number, number] {
-      const groups = Math.ceil(Math.ceil(count / (p.particlesPerInvocation ?? 1)) / WORKGROUP_SIZE);
-      const x = Math.min(groups, maxX);
-      return [x, Math.ceil(groups / x)];
+      return gridFor(Math.ceil(count / (p.particlesPerInvocation ?? 1)), WORKGROUP_SIZE, maxX);
     },
   };
+}
+
+/** A 2-D grid of workgroups of `workgroupSize` invocations covering `invocations`. */
+export function gridFor(invocations: number, workgroupSize: number, maxPerDimension: number): [number, number] {
+  const groups = Math.max(1, Math.ceil(invocations / workgroupSize));
+  const x = Math.min(groups, maxPerDimension);
+  return [x, Math.ceil(groups / x)];
 }

@@ -8,7 +8,10 @@ import { prepareScoreError, type PreparedScoreError } from '../model/score-error
 import { groupDataMean } from '../model/mixture.ts';
 import { componentAtTime, makeComponentAtTime } from '../model/components.ts';
 import { priorScale } from '../processes/process.ts';
-import { buildStepTable } from '../solvers/table.ts';
+import { buildStepTable, type StepRow } from '../solvers/table.ts';
+import type { PreparedComponent } from '../model/components.ts';
+import type { FkReport } from '../corrector/fk.ts';
+import { runFkPopulation } from './fk.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';
 import type { GpuContext } from './device.ts';
 import { createStepPipeline, factorStride, particlesPerInvocation, tileComponents } from './kernel.ts';
@@ -51,6 +54,10 @@ export interface GpuSampleOptions {
   kernel?: 'auto' | 'general';
   /** Stage component factors through workgroup memory: 'auto' (default: when there are many) or 'never'. */
   staging?: 'auto' | 'never';
+  /** fk only: each step's log-weights and particles, before any resampling (tests compare them with the CPU's). */
+  onWeights?: (step: number, logWeights: Float32Array, particles: Float32Array) => void;
+  /** fk only: the ancestor of each slot at each resampling. */
+  onAncestors?: (step: number, ancestors: Uint32Array) => void;
 }
 
 export interface GpuSampleInfo {
@@ -60,6 +67,8 @@ export interface GpuSampleInfo {
   kernel: 'step' | 'step-gauss4';
   /** Components per workgroup-memory tile (0: none). */
   tile: number;
+  /** The Feynman-Kac corrector's diagnostics, when the spec has one. */
+  fk?: FkReport;
 }
 
 export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: GpuSampleOptions): Promise<GpuSampleInfo> {
@@ -104,8 +113,10 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     }
   }
 
+  const fk = spec.corrector?.kind === 'fk';
   const kernel =
     opts.kernel !== 'general' &&
+    !fk &&
     comps.every((c) => c.kind === 'gaussian' && c.basis === null) &&
     variant.kind === 'linear' &&
     scoreError.bias === null &&
@@ -147,7 +158,23 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
       features: field ? field.features : 0,
       offset: errorOffset,
     },
+    fk,
   });
+
+  // Per (row, component entry) factors for a list of rows (one dispatch's window).
+  const factorsFor = (windowRows: readonly StepRow[]): Float32Array =>
+    buildFactors(windowRows, comps, entries.list, scoreError.blur2, dim);
+
+  if (fk) {
+    return runFkPopulation(gpu, spec, {
+      pipeline,
+      table,
+      componentInfos: packStructs(COMPONENT_INFO, infos),
+      statics,
+      factorsFor,
+      tile,
+    }, opts);
+  }
 
   const buffers: GPUBuffer[] = [];
   const makeBuffer = (label: string, size: number, usage: GPUBufferUsageFlags): GPUBuffer => {
@@ -177,6 +204,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
       variant.kind === 'apg' ? particlesBytes : 16,
       GPUBufferUsage.STORAGE,
     );
+    const weightsBuffer = makeBuffer('fk log-weights (unused)', 16, GPUBufferUsage.STORAGE);
     const readback = opts.onChunk
       ? makeBuffer('particles readback', particlesBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
       : null;
@@ -191,35 +219,21 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
         { binding: 3, resource: { buffer: componentsBuffer } },
         { binding: 4, resource: { buffer: staticsBuffer } },
         { binding: 5, resource: { buffer: particlesBuffer } },
-        ...(kernel === 'step' ? [{ binding: 6, resource: { buffer: statesBuffer } }] : []),
+        ...(kernel === 'step'
+          ? [
+              { binding: 6, resource: { buffer: statesBuffer } },
+              { binding: 7, resource: { buffer: weightsBuffer } },
+            ]
+          : []),
       ],
     });
 
     // Factor windows are the same for every chunk: build each once, on first use.
     const windows = new Map<number, Float32Array>();
-    const scratch = makeComponentAtTime(dim);
     const factorWindow = (firstStep: number, stepCount: number): Float32Array => {
       let w = windows.get(firstStep);
       if (w) return w;
-      w = new Float32Array(stepCount * table.stages * comps.length * stride);
-      for (let r = 0; r < stepCount * table.stages; r++) {
-        const row = table.rows[firstStep * table.stages + r];
-        comps.forEach((c, k) => {
-          // A blurred score error sees the data convolved with N(0, delta^2): sigma^2 + alpha^2 delta^2.
-          const sigma2 = row.sigma2 + (entries.list[k].blurred ? row.alpha * row.alpha * scoreError.blur2 : 0);
-          componentAtTime(c, row.alpha, sigma2, scratch);
-          const o = (r * comps.length + k) * stride;
-          w![o] = scratch.logNorm;
-          w![o + 1] = 1 / Math.sqrt(sigma2);
-          if (c.kind === 'gaussian') {
-            w!.set(scratch.invVar, o + 2);
-            w!.set(scratch.shift, o + 2 + dim);
-          } else {
-            w!.set(scratch.shift, o + 2);
-            w!.set(scratch.shift2, o + 2 + dim);
-          }
-        });
-      }
+      w = factorsFor(table.rows.slice(firstStep * table.stages, (firstStep + stepCount) * table.stages));
       if (windows.size < 64) windows.set(firstStep, w);
       return w;
     };
@@ -275,6 +289,34 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     kernel,
     tile,
   };
+}
+
+/**
+ * The per-(row, component entry) factor table of the step kernel for `rows`, in f32:
+ *   gaussian: [logNorm, 1/sigma, invVar[dim], shift[dim]], uniform: [logNorm, 1/sigma, shift[dim], shift2[dim]].
+ */
+function buildFactors(rows: readonly StepRow[], comps: readonly PreparedComponent[], entries: readonly ComponentEntry[], blur2: number, dim: number): Float32Array {
+  const stride = factorStride(dim);
+  const w = new Float32Array(rows.length * comps.length * stride);
+  const scratch = makeComponentAtTime(dim);
+  rows.forEach((row, r) => {
+    comps.forEach((c, k) => {
+      // A blurred score error sees the data convolved with N(0, delta^2): sigma^2 + alpha^2 delta^2.
+      const sigma2 = row.sigma2 + (entries[k].blurred ? row.alpha * row.alpha * blur2 : 0);
+      componentAtTime(c, row.alpha, sigma2, scratch);
+      const o = (r * comps.length + k) * stride;
+      w[o] = scratch.logNorm;
+      w[o + 1] = 1 / Math.sqrt(sigma2);
+      if (c.kind === 'gaussian') {
+        w.set(scratch.invVar, o + 2);
+        w.set(scratch.shift, o + 2 + dim);
+      } else {
+        w.set(scratch.shift, o + 2);
+        w.set(scratch.shift2, o + 2 + dim);
+      }
+    });
+  });
+  return w;
 }
 
 interface ComponentEntry {

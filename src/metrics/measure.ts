@@ -100,6 +100,13 @@ export interface MeasureOptions {
 }
 
 export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: MeasureOptions): Promise<Measurements> {
+  if (spec.corrector) {
+    // The check's envelopes (DKW, binomial, ...) are for independent draws.
+    throw new Error(
+      'corrector: the particles of one resampled population are not independent, so the check envelopes do not apply; ' +
+        'compare independent populations instead (see README, "Feynman-Kac corrector")',
+    );
+  }
   const started = performance.now();
   if (opts.gpu) {
     const gpu = opts.gpu;

@@ -27,6 +27,8 @@ export const STEP_ROW_FIELDS = [
   'gammaNegative',
   'h',
   'noiseScale',
+  'backShrink',
+  'backHalfPrecision',
 ] as const;
 
 export type StepRowField = (typeof STEP_ROW_FIELDS)[number];
@@ -39,6 +41,27 @@ export interface StepTable {
   times: Float64Array;
   /** rows[n * stages + i] for step n, stage i. */
   rows: StepRow[];
+  /**
+   * The row at t_steps = tMin (h = 0): the Feynman-Kac corrector evaluates the tilted law's
+   * log-density there after the last step.
+   */
+  terminal: StepRow;
+}
+
+/**
+ * The forward process's transition from t_{n+1} back up to t_n > t_{n+1},
+ *   x_{t_n} | x_{t_{n+1}} ~ N(a x_{t_{n+1}}, v I),  a = alpha_n / alpha_{n+1},
+ *   v = sigma_n^2 - a^2 sigma_{n+1}^2,
+ * is the backward kernel of the corrector's discrete-time weights (src/corrector/).
+ * Returned as 1 - a (without cancellation) and 1 / (2 v).
+ */
+function backwardKernel(process: ExperimentSpec['process'], tFrom: number, tTo: number): { backShrink: number; backHalfPrecision: number } {
+  const from = processAt(process, tFrom);
+  const to = processAt(process, tTo);
+  const logRatio = Math.log(from.alpha) - Math.log(to.alpha);
+  const a = Math.exp(logRatio);
+  const v = from.sigma2 - a * a * to.sigma2;
+  return { backShrink: -Math.expm1(logRatio), backHalfPrecision: 1 / (2 * v) };
 }
 
 export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan): StepTable {
@@ -67,8 +90,26 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan): St
         cMean = p.dAlpha;
       }
       const noiseScale = tableau.stochastic ? Math.sqrt(p.g2 * -h) : 0;
-      rows.push({ t, alpha: p.alpha, sigma2: p.sigma2, cx, cs, cMean, gammaTarget, gammaNegative, h, noiseScale });
+      const back = tableau.stochastic ? backwardKernel(process, times[n], times[n + 1]) : { backShrink: 0, backHalfPrecision: 0 };
+      rows.push({ t, alpha: p.alpha, sigma2: p.sigma2, cx, cs, cMean, gammaTarget, gammaNegative, h, noiseScale, ...back });
     }
   }
-  return { steps: solver.steps, stages: tableau.c.length, times, rows };
+  const tEnd = times[solver.steps];
+  const pEnd = processAt(process, tEnd);
+  const [gammaTarget, gammaNegative] = guidance.coefficients(tEnd);
+  const terminal: StepRow = {
+    t: tEnd,
+    alpha: pEnd.alpha,
+    sigma2: pEnd.sigma2,
+    cx: tableau.stochastic ? pEnd.dLogAlpha : 0,
+    cs: tableau.stochastic ? -pEnd.g2 : 0,
+    cMean: 0,
+    gammaTarget,
+    gammaNegative,
+    h: 0,
+    noiseScale: 0,
+    backShrink: 0,
+    backHalfPrecision: 0,
+  };
+  return { steps: solver.steps, stages: tableau.c.length, times, rows, terminal };
 }

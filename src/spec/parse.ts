@@ -15,6 +15,9 @@ import {
   SCHEDULE_KINDS,
   SOLVER_KINDS,
   type ClassSpec,
+  type CorrectorSpec,
+  CORRECTOR_KINDS,
+  RESAMPLE_KINDS,
   type Component,
   type Covariance,
   type ExperimentSpec,
@@ -37,8 +40,6 @@ type Issues = SpecIssue[];
 const DEFAULT_PARTICLES = 100000;
 const DEFAULT_SEED = 0;
 const MAX_U32 = 4294967295;
-/** Top-level fields a later version may define; silently ignoring them would change results. */
-const UNSUPPORTED_FIELDS = ['corrector'];
 
 // ---------------------------------------------------------------------------------------
 // Entry points
@@ -80,10 +81,6 @@ export function parseSpec(raw: unknown): ExperimentSpec {
   if (!isObject(raw)) {
     throw new SpecError([{ path: '(spec)', message: expected('a JSON object', raw) }]);
   }
-  for (const key of UNSUPPORTED_FIELDS) {
-    if (raw[key] !== undefined) issues.push({ path: key, message: 'not supported by this version' });
-  }
-
   const dim = int(issues, raw.dim, 'dim', 1, Number.MAX_SAFE_INTEGER);
   const { classes, names } = parseClasses(issues, raw.classes, dim);
   const target = parseTarget(issues, raw.target, names);
@@ -96,6 +93,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
       : int(issues, raw.particles, 'particles', 1, MAX_U32, ' (the particle index is a 32-bit counter)');
   const seed = raw.seed === undefined ? DEFAULT_SEED : int(issues, raw.seed, 'seed', 0, MAX_U32);
   const scoreError = parseScoreError(issues, raw.scoreError, dim);
+  const corrector = parseCorrector(issues, raw.corrector, solver, guidance, scoreError);
 
   if (issues.length > 0) throw new SpecError(issues);
   return {
@@ -108,6 +106,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
     particles: particles!,
     seed: seed!,
     scoreError: scoreError!,
+    corrector: corrector!,
   };
 }
 
@@ -363,6 +362,52 @@ function parseVariant(issues: Issues, v: unknown, path: string): GuidanceVariant
     }
   }
   return undefined;
+}
+
+/**
+ * The Feynman-Kac corrector's weights are ratios of the tilted law's densities along the
+ * reverse SDE, so it needs em, a guided score that is the gradient of a log-density (a
+ * linear combination of the two groups' scores), and score errors that keep it one.
+ */
+function parseCorrector(
+  issues: Issues,
+  v: unknown,
+  solver: SolverSpec | undefined,
+  guidance: GuidanceSpec | undefined,
+  scoreError: ScoreErrorSpec | undefined,
+): CorrectorSpec | null | undefined {
+  if (v === undefined || v === null) return null;
+  const path = 'corrector';
+  const o = object(issues, v, path);
+  if (!o) return undefined;
+  const kind = kindOf(issues, o.kind, at(path, 'kind'), CORRECTOR_KINDS);
+  if (kind === undefined) return undefined;
+  if (kind === 'none') return null;
+  const resample = o.resample === undefined ? 'systematic' : kindOf(issues, o.resample, at(path, 'resample'), RESAMPLE_KINDS);
+  const essThreshold = optNumberWhere(issues, o.essThreshold, at(path, 'essThreshold'), 0.5, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+  let ok = resample !== undefined && essThreshold !== undefined;
+  if (solver && solver.kind !== 'em') {
+    issues.push({
+      path: at(path, 'kind'),
+      message: `fk weights the reverse SDE's transitions: solver.kind must be "em", got "${solver.kind}"`,
+    });
+    ok = false;
+  }
+  if (guidance?.kind === 'cfg' && guidance.variant.kind !== 'linear') {
+    issues.push({
+      path: at(path, 'kind'),
+      message: `fk targets the tilted law of linear guidance; guidance.variant.kind "${guidance.variant.kind}" has no such law (use "linear")`,
+    });
+    ok = false;
+  }
+  if (scoreError && (scoreError.kind === 'bias' || scoreError.kind === 'field')) {
+    issues.push({
+      path: at(path, 'kind'),
+      message: `fk needs log-densities; scoreError.kind "${scoreError.kind}" is not the gradient of one (use "none" or "blur")`,
+    });
+    ok = false;
+  }
+  return ok ? { kind, resample: resample!, essThreshold: essThreshold! } : undefined;
 }
 
 function parseScoreError(issues: Issues, v: unknown, dim: number | undefined): ScoreErrorSpec | undefined {

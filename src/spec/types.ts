@@ -72,6 +72,20 @@ export type ScoreErrorSpec =
 
 export type ScoreErrorTarget = 'target' | 'negative' | 'both';
 
+/**
+ * Optional (beyond SPEC.md v1): a Feynman-Kac (sequential Monte Carlo) corrector for the
+ * reverse SDE. Particles carry log-weights that make the guided SDE target the tilted law
+ * p_t(x|c)^gammaTarget(t) p_t(x|neg)^gammaNegative(t) at every step; when the effective
+ * sample size falls below essThreshold x N they are resampled (systematic), and once more
+ * at tMin, so the returned particles are equally weighted draws of the tilted law at tMin.
+ */
+export interface CorrectorSpec {
+  kind: 'fk';
+  resample: 'systematic';
+  /** Resample when ESS < essThreshold * N; in [0, 1] (0: only at tMin). */
+  essThreshold: number;
+}
+
 export type GridSpec = { kind: 'uniform' } | { kind: 'edm'; rho: number };
 
 export type SolverKind = 'euler' | 'heun' | 'rk4' | 'em';
@@ -94,6 +108,8 @@ export interface ExperimentSpec {
   seed: number;
   /** Optional (default none). */
   scoreError: ScoreErrorSpec;
+  /** Optional (default null: none). */
+  corrector: CorrectorSpec | null;
 }
 
 export const SOLVER_KINDS: readonly SolverKind[] = ['euler', 'heun', 'rk4', 'em'];
@@ -105,3 +121,5 @@ export const GRID_KINDS = ['uniform', 'edm'] as const;
 export const VARIANT_KINDS = ['linear', 'rescale', 'apg', 'powerlaw'] as const;
 export const SCORE_ERROR_KINDS = ['none', 'bias', 'field', 'blur'] as const;
 export const SCORE_ERROR_TARGETS = ['target', 'negative', 'both'] as const;
+export const CORRECTOR_KINDS = ['none', 'fk'] as const;
+export const RESAMPLE_KINDS = ['systematic'] as const;
