@@ -1,6 +1,6 @@
 // The step kernel's fast path: four particles per invocation, one vec4 lane each, for
 // specs whose components are all Gaussians with diagonal (or isotropic) covariance, with
-// linear guidance and no score error. Same mathematics as shaders/step.wgsl; the host
+// linear guidance (or cfgpp, whose rule is in the step rows) and no score error. Same mathematics as shaders/step.wgsl; the host
 // (src/gpu/sampler.ts) picks this file when the spec qualifies.
 //
 // Why: every per-step table load (rows, factors, component infos) is indexed by the step

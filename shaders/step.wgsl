@@ -239,6 +239,8 @@ fn add_score_error_negative() {
 }
 
 // s_guided = the guided score from s_t, s_n (src/guidance/variants.ts, same formulas).
+// cfgpp (CFG++) runs as VARIANT_LINEAR: its DDIM rule is in the row's coefficients, whose gammas
+// do not sum to 1 (so -gammaNegative is a w only for the non-linear variants below).
 fn combine_scores(row: StepRow) {
   for (var j = 0u; j < DIM; j++) { s_guided[j] = row.gammaTarget * s_t[j] + row.gammaNegative * s_n[j]; }
   if (VARIANT == VARIANT_LINEAR || row.gammaNegative == 0.0) { return; }

@@ -316,7 +316,7 @@ describe('parseSpec: rejected specs', () => {
     ['scoreError field without lengthScale', (s) => (s.scoreError = { kind: 'field', amplitude: 0.1 }), 'scoreError.lengthScale', 'number'],
     ['scoreError negative blur', (s) => (s.scoreError = { kind: 'blur', delta: -1 }), 'scoreError.delta', '>= 0'],
     ['scoreError unknown applyTo', (s) => (s.scoreError = { kind: 'blur', delta: 1, applyTo: 'all' }), 'scoreError.applyTo', 'target, negative, both'],
-    ['variant unknown kind', (s) => (s.guidance.variant = { kind: 'cfgxx' }), 'guidance.variant.kind', 'linear, rescale, apg, powerlaw'],
+    ['variant unknown kind', (s) => (s.guidance.variant = { kind: 'cfgxx' }), 'guidance.variant.kind', 'linear, rescale, apg, powerlaw, cfgpp'],
     ['rescale phi out of range', (s) => (s.guidance.variant = { kind: 'rescale', phi: 2 }), 'guidance.variant.phi', 'in [0, 1]'],
     ['apg r not positive', (s) => (s.guidance.variant = { kind: 'apg', r: 0 }), 'guidance.variant.r', '> 0'],
     ['apg beta out of range', (s) => (s.guidance.variant = { kind: 'apg', beta: 1 }), 'guidance.variant.beta', 'in (-1, 1)'],
@@ -397,6 +397,67 @@ describe('parseSpec: rejected specs', () => {
     ]);
     expect(err.message.split('\n')).toHaveLength(6);
     expect(err.message).toMatch(/^classes\[0\]\.components\[0\]\.cov: must be > 0/);
+  });
+});
+
+describe('parseSpec: the cfgpp variant (CFG++)', () => {
+  /** The SPEC.md example as CFG++: euler, no w. */
+  const cfgpp = (variant: Raw = { kind: 'cfgpp', lambda: 0.5 }, extra: Raw = {}): Raw =>
+    specWith((s) => {
+      s.guidance = { kind: 'cfg', variant, ...extra };
+      s.solver.kind = 'euler';
+    });
+
+  it('accepts lambda without w, normalising w to the constant 0', () => {
+    const spec = parseSpec(cfgpp());
+    expect(spec.guidance).toEqual({
+      kind: 'cfg',
+      w: { kind: 'constant', w: 0 },
+      negative: { kind: 'unconditional' },
+      variant: { kind: 'cfgpp', lambda: 0.5 },
+    });
+  });
+
+  it('accepts w = 0 (as a number or a constant schedule), a class negative, lambda 0 and lambda > 1', () => {
+    for (const w of [0, { kind: 'constant', w: 0 }]) {
+      expect(parseSpec(cfgpp(undefined, { w })).guidance).toMatchObject({ w: { kind: 'constant', w: 0 } });
+    }
+    expect(parseSpec(cfgpp(undefined, { negative: 'neg' })).guidance).toMatchObject({ negative: { kind: 'class', name: 'neg' } });
+    expect(parseSpec(cfgpp({ kind: 'cfgpp', lambda: 0 })).guidance).toMatchObject({ variant: { kind: 'cfgpp', lambda: 0 } });
+    expect(parseSpec(cfgpp({ kind: 'cfgpp', lambda: 1.5 })).guidance).toMatchObject({ variant: { kind: 'cfgpp', lambda: 1.5 } });
+  });
+
+  it.each<[string, Raw, string, string]>([
+    ['without lambda', cfgpp({ kind: 'cfgpp' }), 'guidance.variant.lambda', 'missing; expected a number >= 0'],
+    ['with a negative lambda', cfgpp({ kind: 'cfgpp', lambda: -0.1 }), 'guidance.variant.lambda', 'must be >= 0'],
+    ['with an infinite lambda', cfgpp({ kind: 'cfgpp', lambda: Infinity }), 'guidance.variant.lambda', 'numbers must be finite'],
+    ['with lambda as a string', cfgpp({ kind: 'cfgpp', lambda: '0.5' }), 'guidance.variant.lambda', 'expected a number'],
+    ['with a non-zero w', cfgpp(undefined, { w: 3 }), 'guidance.w', 'takes its strength from guidance.variant.lambda, not w: omit w or set it to 0, got 3'],
+    ['with a non-zero constant schedule', cfgpp(undefined, { w: { kind: 'constant', w: -1 } }), 'guidance.w', 'got -1'],
+    ['with an interval schedule', cfgpp(undefined, { w: { kind: 'interval', w: 0, tLow: 0.1, tHigh: 1 } }), 'guidance.w', 'got an interval schedule'],
+    ['with a piecewise schedule', cfgpp(undefined, { w: { kind: 'piecewise', points: [[0, 0]] } }), 'guidance.w', 'got a piecewise schedule'],
+    ['with a broken w', cfgpp(undefined, { w: 'big' }), 'guidance.w', 'expected a number or a schedule object'],
+  ])('rejects cfgpp %s', (_, raw, path, phrase) => {
+    expectIssue(raw, path, phrase);
+  });
+
+  it.each(['heun', 'rk4', 'em'])('rejects cfgpp with solver.kind %s, at guidance.variant.kind', (kind) => {
+    const raw = cfgpp();
+    raw.solver.kind = kind;
+    expectIssue(raw, 'guidance.variant.kind', `cfgpp is a discrete DDIM rule (one update per step, no ODE limit); solver.kind must be "euler", got "${kind}"`);
+  });
+
+  it('reports the solver rule, a broken lambda and a non-zero w together', () => {
+    const raw = cfgpp({ kind: 'cfgpp', lambda: -1 }, { w: 2 });
+    raw.solver.kind = 'rk4';
+    const err = specError(raw);
+    expect(err.issues.map((i) => i.path).sort()).toEqual(['guidance.variant.kind', 'guidance.variant.lambda', 'guidance.w']);
+  });
+
+  it('leaves the solver rule to cfgpp: other variants run with every solver', () => {
+    for (const kind of ['heun', 'rk4', 'em']) {
+      expect(() => parseSpec(specWith((s) => ((s.guidance.variant = { kind: 'rescale' }), (s.solver.kind = kind))))).not.toThrow();
+    }
   });
 });
 

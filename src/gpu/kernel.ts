@@ -66,7 +66,8 @@ export function factorStride(dim: number): number {
   return 2 + 2 * dim;
 }
 
-const VARIANT_CODES = { linear: 0, rescale: 1, powerlaw: 2, apg: 3 } as const;
+// cfgpp combines linearly (its rule is in the step rows' coefficients): the linear code.
+const VARIANT_CODES = { linear: 0, rescale: 1, powerlaw: 2, apg: 3, cfgpp: 0 } as const;
 
 function f32Literal(v: number): string {
   if (!Number.isFinite(v)) throw new Error(`kernel constant must be finite, got ${v}`);

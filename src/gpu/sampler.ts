@@ -5,6 +5,7 @@
 import type { ExperimentSpec } from '../spec/types.ts';
 import { planGuidance, type GuidancePlan } from '../guidance/guidance.ts';
 import { prepareScoreError, type PreparedScoreError } from '../model/score-error.ts';
+import { combinesLinearly } from '../guidance/variants.ts';
 import { groupDataMean } from '../model/mixture.ts';
 import { componentAtTime, makeComponentAtTime } from '../model/components.ts';
 import { priorScale } from '../processes/process.ts';
@@ -118,7 +119,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     opts.kernel !== 'general' &&
     !fk &&
     comps.every((c) => c.kind === 'gaussian' && c.basis === null) &&
-    variant.kind === 'linear' &&
+    combinesLinearly(variant) &&
     scoreError.bias === null &&
     field === null
       ? 'step-gauss4'

@@ -6,7 +6,10 @@
 //   classifier:  (w, 1 - w)         against the unconditional law, since
 //                s_u + w grad log p_t(c|x) = s_u + w (s_c - s_u) exactly.
 // The coefficients summing to 1 is what lets the ODE velocity be written without
-// dividing by alpha (see src/solvers/velocity.ts).
+// dividing by alpha (see src/solvers/table.ts).
+// The cfgpp variant (CFG++) is the exception: a discrete rule whose coefficients depend on the
+// step, not on t alone; src/solvers/table.ts builds its rows (src/guidance/variants.ts,
+// cfgppCoefficients), and `coefficients` is not defined for it.
 import type { ExperimentSpec, GuidanceSpec } from '../spec/types.ts';
 import { addDistribution, buildModel, classGroup, type Group, type MixtureModel } from '../model/mixture.ts';
 import { scheduleAt } from './schedule.ts';
@@ -16,7 +19,7 @@ export interface GuidancePlan {
   target: Group;
   /** null when the guidance needs no second score. */
   negative: Group | null;
-  /** [gammaTarget, gammaNegative] at time t. */
+  /** [gammaTarget, gammaNegative] at time t (throws for cfgpp: its rows are per step). */
   coefficients(t: number): [number, number];
 }
 
@@ -42,6 +45,9 @@ export function planGuidance(spec: ExperimentSpec): GuidancePlan {
         target,
         negative,
         coefficients: (t) => {
+          if (g.variant.kind === 'cfgpp') {
+            throw new Error('cfgpp has per-step coefficients (src/solvers/table.ts), not gamma(t)');
+          }
           const w = scheduleAt(g.w, t);
           return [1 + w, -w];
         },

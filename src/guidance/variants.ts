@@ -11,7 +11,75 @@
 //            updated at every score evaluation (every stage of a Runge-Kutta step).
 //   powerlaw s = s_c + w (sigma |s_c - s_n|)^alpha (s_c - s_n): the guidance strength grows or
 //            shrinks with the size of the guidance direction in noise-prediction units.
+//
+// cfgpp (Chung et al. 2024, CFG++) is not a score combination but a discrete DDIM rule; see
+// cfgppCoefficients below. Being linear in x, s_c and s_n, it is carried entirely by the step
+// table's coefficients, and its scores combine linearly (combinesLinearly).
 import type { GuidanceVariant } from '../spec/types.ts';
+
+/**
+ * Whether the guided score is the plain gammaTarget s_c + gammaNegative s_n of the step row
+ * (no non-linear correction): linear cfg, and cfgpp, whose rule lives in the row's coefficients.
+ * The GPU kernels treat these alike (VARIANT_LINEAR; the gauss4 fast path is open to both).
+ */
+export function combinesLinearly(
+  variant: GuidanceVariant,
+): variant is Extract<GuidanceVariant, { kind: 'linear' } | { kind: 'cfgpp' }> {
+  return variant.kind === 'linear' || variant.kind === 'cfgpp';
+}
+
+/** The row coefficients of one CFG++ step (src/solvers/table.ts's StepRow fields). */
+export interface CfgppCoefficients {
+  cx: number;
+  cs: number;
+  cMean: number;
+  gammaTarget: number;
+  gammaNegative: number;
+}
+
+/**
+ * CFG++ (Chung et al. 2024, "CFG++: manifold-constrained classifier-free guidance"), DDIM form.
+ * With s_u the negative's score (the unconditional law by default), s_c the target's, and
+ * s_lambda = s_u + lambda (s_c - s_u), one step t_n -> t_{n+1} (time runs backwards) is
+ *   x0hat = (x + sigma_n^2 s_lambda) / alpha_n,  eps_u = -sigma_n s_u,
+ *   x_{n+1} = alpha_{n+1} x0hat + sigma_{n+1} eps_u
+ *           = r (x + sigma_n^2 s_lambda) - sigma_{n+1} sigma_n s_u,     r = alpha_{n+1} / alpha_n:
+ * the guided x0hat, renoised with the negative's noise estimate. It is linear in x, s_c and s_u,
+ * so with the euler tableau (x_{n+1} = x_n + h u) it is the row u = cx x + cs s + cMean mean with
+ * s = gammaTarget s_c + gammaNegative s_u, u = (x_{n+1} - x_n) / h:
+ *   cx = (r - 1) / h,  cs = 1,  gammaTarget = r sigma_n^2 lambda / h,
+ *   gammaNegative = (r sigma_n^2 (1 - lambda) - sigma_{n+1} sigma_n) / h,  cMean = 0.
+ * At alpha_n = 0 (flow at t = 1) x0hat is the posterior mean, which there is the data mean, so
+ * the lambda-mixed x0hat is lambda m_c + (1 - lambda) m_u and eps_u = x / sigma_n exactly:
+ *   cx = (sigma_{n+1} / sigma_n - 1) / h,  cs = 0,  gammaTarget = lambda,
+ *   gammaNegative = 1 - lambda,  cMean = alpha_{n+1} / h    (the gammas then weigh the means).
+ * Unlike every other guidance the gammas do not sum to 1 and -gammaNegative is not a w.
+ *
+ * There is no ODE limit: compared with DDIM on s_u, each step moves x by
+ * alpha_{n+1} lambda (x0hat_c - x0hat_u) = r lambda sigma_n^2 (s_c - s_u), which is O(1) rather
+ * than O(h), so the guidance effect grows with the number of steps (until x0hat_c ~ x0hat_u,
+ * where p_t(c | x) ~ 1) and a result holds for its step count and grid only.
+ */
+export function cfgppCoefficients(
+  p0: { alpha: number; sigma2: number },
+  p1: { alpha: number; sigma2: number },
+  h: number,
+  lambda: number,
+): CfgppCoefficients {
+  const s0 = Math.sqrt(p0.sigma2);
+  const s1 = Math.sqrt(p1.sigma2);
+  if (p0.alpha > 0) {
+    const r = p1.alpha / p0.alpha;
+    return {
+      cx: (r - 1) / h,
+      cs: 1,
+      cMean: 0,
+      gammaTarget: (r * p0.sigma2 * lambda) / h,
+      gammaNegative: (r * p0.sigma2 * (1 - lambda) - s1 * s0) / h,
+    };
+  }
+  return { cx: (s1 / s0 - 1) / h, cs: 0, cMean: p1.alpha / h, gammaTarget: lambda, gammaNegative: 1 - lambda };
+}
 
 export interface VariantRow {
   alpha: number;
@@ -36,7 +104,7 @@ export function combineScores(
   const d = sT.length;
   const { gammaTarget: gt, gammaNegative: gn } = row;
   for (let i = 0; i < d; i++) out[i] = gt * sT[i] + gn * sN[i];
-  if (variant.kind === 'linear' || gn === 0) return;
+  if (combinesLinearly(variant) || gn === 0) return;
   const w = -gn; // cfg: gammaNegative = -w
   if (variant.kind === 'rescale') {
     let target2 = 0;

@@ -53,6 +53,7 @@ export interface TargetDef {
  * is cfg at w - 1 against p(x); none is w = 0.
  */
 export function tiltWeight(g: GuidanceSpec): number {
+  // cfgpp stores w = 0 (its strength is lambda); targetDef refuses its tilted target.
   if (g.kind === 'none') return 0;
   const s = g.w;
   const w = s.kind === 'constant' || s.kind === 'interval' ? s.w : s.points[0][1];
@@ -66,7 +67,14 @@ export function targetDef(spec: ExperimentSpec, kind: TargetKind): TargetDef {
   const base = { kind, spec, model, dim: spec.dim, alpha: p.alpha, sigma2: p.sigma2, logZ: 0, logZError: 0 };
   if (kind === 'conditional') return { ...base, groupA: plan.target, coefA: 1, groupB: null, coefB: 0, w: 0 };
   if (kind === 'unconditional') return { ...base, groupA: model.unconditional, coefA: 1, groupB: null, coefB: 0, w: 0 };
-  const w = tiltWeight(spec.guidance);
+  const g = spec.guidance;
+  if (g.kind === 'cfg' && g.variant.kind === 'cfgpp') {
+    // Its stored w is 0, which would silently make the tilted target the conditional one.
+    throw new Error(
+      'cfgpp (CFG++) has no tilted target: it is a discrete rule without an ODE limit (its effect grows with the step count); compare it with the conditional or unconditional target',
+    );
+  }
+  const w = tiltWeight(g);
   const negative = plan.negative ?? model.unconditional;
   const def: TargetDef = { ...base, groupA: plan.target, coefA: 1 + w, groupB: w === 0 ? null : negative, coefB: -w, w };
   if (w !== 0) {

@@ -9,7 +9,12 @@
 // with D the guided posterior mean of x_0, which at alpha = 0 is the guided data mean.
 // Both cases are u = cx x + cs s + cMean meanGuided; Euler-Maruyama's drift is
 // f - g^2 s = (log alpha)' x - g^2 s in the same form.
+//
+// The cfgpp guidance variant (CFG++) is not an ODE: its one-stage euler rows hold the
+// coefficients of the discrete DDIM update instead (cfgppCoefficients), so that x += h u is
+// exactly that update; its gammas do not sum to 1.
 import type { ExperimentSpec } from '../spec/types.ts';
+import { cfgppCoefficients } from '../guidance/variants.ts';
 import { processAt, startTime } from '../processes/process.ts';
 import type { GuidancePlan } from '../guidance/guidance.ts';
 import { timeGrid } from './grid.ts';
@@ -68,9 +73,18 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan): St
   const { solver, process } = spec;
   const tableau = TABLEAUS[solver.kind];
   const times = timeGrid(solver.grid, startTime(process), solver.tMin, solver.steps);
+  const g = spec.guidance;
+  const cfgpp = g.kind === 'cfg' && g.variant.kind === 'cfgpp' ? g.variant : null;
+  if (cfgpp && solver.kind !== 'euler') throw new Error(`cfgpp is a discrete DDIM rule: euler only, got ${solver.kind}`);
   const rows: StepRow[] = [];
   for (let n = 0; n < solver.steps; n++) {
     const h = times[n + 1] - times[n]; // negative: time runs backwards
+    if (cfgpp) {
+      const p = processAt(process, times[n]);
+      const c = cfgppCoefficients(p, processAt(process, times[n + 1]), h, cfgpp.lambda);
+      rows.push({ t: times[n], alpha: p.alpha, sigma2: p.sigma2, ...c, h, noiseScale: 0, backShrink: 0, backHalfPrecision: 0 });
+      continue;
+    }
     for (const ci of tableau.c) {
       const t = ci === 1 ? times[n + 1] : times[n] + ci * h;
       const p = processAt(process, t);
@@ -96,7 +110,8 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan): St
   }
   const tEnd = times[solver.steps];
   const pEnd = processAt(process, tEnd);
-  const [gammaTarget, gammaNegative] = guidance.coefficients(tEnd);
+  // (cfgpp's coefficients are per step; the terminal row only serves the fk corrector.)
+  const [gammaTarget, gammaNegative] = cfgpp ? [0, 0] : guidance.coefficients(tEnd);
   const terminal: StepRow = {
     t: tEnd,
     alpha: pEnd.alpha,

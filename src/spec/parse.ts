@@ -94,6 +94,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
   const seed = raw.seed === undefined ? DEFAULT_SEED : int(issues, raw.seed, 'seed', 0, MAX_U32);
   const scoreError = parseScoreError(issues, raw.scoreError, dim);
   const corrector = parseCorrector(issues, raw.corrector, solver, guidance, scoreError);
+  checkCfgppSolver(issues, raw);
 
   if (issues.length > 0) throw new SpecError(issues);
   return {
@@ -324,7 +325,7 @@ function parseGuidance(
     case 'none':
       return { kind };
     case 'cfg': {
-      const w = parseSchedule(issues, o.w, 'guidance.w');
+      const w = isCfgpp(o) ? parseCfgppW(issues, o.w, 'guidance.w') : parseSchedule(issues, o.w, 'guidance.w');
       const negative = parseNegative(issues, o.negative, 'guidance.negative', dim, names);
       const variant = parseVariant(issues, o.variant, 'guidance.variant');
       return w === undefined || negative === undefined || variant === undefined ? undefined : { kind, w, negative, variant };
@@ -334,6 +335,33 @@ function parseGuidance(
       return w === undefined ? undefined : { kind, w };
     }
   }
+  return undefined;
+}
+
+/**
+ * Whether a raw cfg guidance object asks for the cfgpp variant (judged on the raw kind, so
+ * that w and the solver are checked against it even when lambda itself is broken).
+ */
+function isCfgpp(guidance: Obj): boolean {
+  return isObject(guidance.variant) && guidance.variant.kind === 'cfgpp';
+}
+
+/**
+ * CFG++ takes its strength from variant.lambda; w has no meaning there. It may be omitted or
+ * written as 0 (tools that always write a w), and anything else is rejected rather than
+ * silently ignored. Normalised to the constant 0.
+ */
+function parseCfgppW(issues: Issues, v: unknown, path: string): WSchedule | undefined {
+  if (v === undefined) return { kind: 'constant', w: 0 };
+  const w = parseSchedule(issues, v, path);
+  if (w === undefined) return undefined;
+  if (w.kind === 'constant' && w.w === 0) return w;
+  issues.push({
+    path,
+    message: `cfgpp (guidance.variant) takes its strength from guidance.variant.lambda, not w: omit w or set it to 0, got ${
+      w.kind === 'constant' ? w.w : `${w.kind === 'interval' ? 'an interval' : 'a piecewise'} schedule`
+    }`,
+  });
   return undefined;
 }
 
@@ -359,6 +387,18 @@ function parseVariant(issues: Issues, v: unknown, path: string): GuidanceVariant
     case 'powerlaw': {
       const alpha = optNumberWhere(issues, o.alpha, at(path, 'alpha'), 0, () => true, 'a number');
       return alpha === undefined ? undefined : { kind, alpha };
+    }
+    case 'cfgpp': {
+      // Required: it is cfgpp's only strength (w is 0), so no default is silently picked.
+      // The paper's range is [0, 1]; lambda > 1 extrapolates x0hat past the conditional one and
+      // is allowed for experiments; lambda < 0 (anti-guidance) is rejected.
+      const lambdaPath = at(path, 'lambda');
+      if (o.lambda === undefined) {
+        issues.push({ path: lambdaPath, message: 'missing; expected a number >= 0 (the CFG++ guidance scale, typically in [0, 1]; it replaces w)' });
+        return undefined;
+      }
+      const lambda = numberWhere(issues, o.lambda, lambdaPath, (x) => x >= 0, '>= 0 (the CFG++ guidance scale, typically in [0, 1])');
+      return lambda === undefined ? undefined : { kind, lambda };
     }
   }
   return undefined;
@@ -514,6 +554,21 @@ function parseSchedule(issues: Issues, v: unknown, path: string): WSchedule | un
     }
   }
   return undefined;
+}
+
+/**
+ * CFG++ is defined as one DDIM update per step (src/guidance/variants.ts): it has no ODE limit
+ * for a Runge-Kutta or SDE solver to approximate, so only euler, whose one stage is that update,
+ * runs it. Judged on the raw kinds, so the rule is reported even when other fields are broken.
+ */
+function checkCfgppSolver(issues: Issues, raw: Obj): void {
+  if (!isObject(raw.guidance) || raw.guidance.kind !== 'cfg' || !isCfgpp(raw.guidance)) return;
+  const kind = isObject(raw.solver) ? raw.solver.kind : undefined;
+  if (typeof kind !== 'string' || !(SOLVER_KINDS as readonly string[]).includes(kind) || kind === 'euler') return;
+  issues.push({
+    path: 'guidance.variant.kind',
+    message: `cfgpp is a discrete DDIM rule (one update per step, no ODE limit); solver.kind must be "euler", got "${kind}"`,
+  });
 }
 
 function parseSolver(issues: Issues, v: unknown, process: ProcessSpec | undefined): SolverSpec | undefined {

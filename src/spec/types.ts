@@ -39,8 +39,8 @@ export type NegativeSpec =
   | { kind: 'inline'; distribution: Distribution };
 
 /**
- * Optional (beyond SPEC.md v1): non-linear variants of cfg, all in terms of the target
- * and negative scores s_c, s_n and w(t). See README "Guidance variants".
+ * Optional (beyond SPEC.md v1): variants of cfg, in terms of the target and negative scores
+ * s_c, s_n and w(t) (cfgpp: lambda instead of w). See README "Guidance variants".
  */
 export type GuidanceVariant =
   | { kind: 'linear' }
@@ -49,7 +49,12 @@ export type GuidanceVariant =
   /** Adaptive projected guidance (Sadat et al. 2024): eta = 1, r = null (no cap), beta = 0 is cfg. */
   | { kind: 'apg'; eta: number; r: number | null; beta: number }
   /** Power-law cfg: s = s_c + w (sigma |s_c - s_n|)^alpha (s_c - s_n); alpha = 0 is cfg. */
-  | { kind: 'powerlaw'; alpha: number };
+  | { kind: 'powerlaw'; alpha: number }
+  /**
+   * CFG++ (Chung et al. 2024): a discrete DDIM rule, not a score combination. Its strength is
+   * lambda (w is 0); euler only. See src/guidance/variants.ts, cfgppCoefficients.
+   */
+  | { kind: 'cfgpp'; lambda: number };
 
 export type GuidanceSpec =
   | { kind: 'none' }
@@ -118,7 +123,7 @@ export const GUIDANCE_KINDS = ['none', 'cfg', 'classifier'] as const;
 export const SCHEDULE_KINDS = ['constant', 'interval', 'piecewise'] as const;
 export const COMPONENT_KINDS = ['gaussian', 'uniform'] as const;
 export const GRID_KINDS = ['uniform', 'edm'] as const;
-export const VARIANT_KINDS = ['linear', 'rescale', 'apg', 'powerlaw'] as const;
+export const VARIANT_KINDS = ['linear', 'rescale', 'apg', 'powerlaw', 'cfgpp'] as const;
 export const SCORE_ERROR_KINDS = ['none', 'bias', 'field', 'blur'] as const;
 export const SCORE_ERROR_TARGETS = ['target', 'negative', 'both'] as const;
 export const CORRECTOR_KINDS = ['none', 'fk'] as const;
