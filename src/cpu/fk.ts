@@ -27,8 +27,12 @@ export interface CpuFkOptions {
   /** First particle index (default 0): the population's slots are [first, first + N). */
   firstParticle?: number;
   onProgress?: (stepsDone: number, steps: number) => void;
-  /** Called after each step's weights, before resampling (tests compare the GPU's with these). */
-  onWeights?: (step: number, logWeights: Float64Array, particles: Float64Array) => void;
+  /**
+   * Called after each step's weights, before resampling (tests compare the GPU's with these).
+   * `magnitudes`: per particle, the sum of the absolute values of the terms added into its
+   * log-weight since the last resampling: the scale of its f32 rounding error.
+   */
+  onWeights?: (step: number, logWeights: Float64Array, particles: Float64Array, magnitudes: Float64Array) => void;
 }
 
 export function sampleCpuFk(spec: ExperimentSpec, opts: CpuFkOptions = {}): FkSampleResult {
@@ -45,6 +49,7 @@ export function sampleCpuFk(spec: ExperimentSpec, opts: CpuFkOptions = {}): FkSa
   let drift: Float64Array = new Float64Array(count * dim);
   let logQ: Float64Array = new Float64Array(count);
   const logW = new Float64Array(count);
+  const magnitude = new Float64Array(count);
   const z = new Float64Array(Math.ceil(dim / 4) * 4);
   const report: FkReport = { essFraction: [], resampledAfter: [], logNormaliser: initialConstant(dim, prior), nonFiniteDiscarded: 0 };
 
@@ -59,6 +64,7 @@ export function sampleCpuFk(spec: ExperimentSpec, opts: CpuFkOptions = {}): FkSa
     let sq = 0;
     for (let i = 0; i < dim; i++) sq += xp[i] * xp[i];
     logW[p] = logQ[p] - logPriorKernel(sq, prior);
+    magnitude[p] = Math.abs(logQ[p]) + Math.abs(logPriorKernel(sq, prior));
   }
 
   for (let n = 0; n < steps; n++) {
@@ -71,9 +77,10 @@ export function sampleCpuFk(spec: ExperimentSpec, opts: CpuFkOptions = {}): FkSa
       const moved = fkMove(stepper, row, next, x.subarray(o, o + dim), drift.subarray(o, o + dim), logQ[p], z);
       logW[p] += moved.increment;
       logQ[p] = moved.logQ;
+      magnitude[p] += moved.magnitude;
     }
     report.logNormaliser += stepConstant(row, dim);
-    opts.onWeights?.(n, logW, x);
+    opts.onWeights?.(n, logW, x, magnitude);
 
     const summary = summariseBlocks(blockStats(logW, count));
     report.essFraction.push(summary.ess / count);
@@ -86,6 +93,7 @@ export function sampleCpuFk(spec: ExperimentSpec, opts: CpuFkOptions = {}): FkSa
       const ancestors = systematicAncestors(logW, count, resampleUniform(seed, n, first));
       ({ x, drift, logQ } = gather(ancestors, dim, x, drift, logQ));
       logW.fill(0);
+      magnitude.fill(0);
     }
     opts.onProgress?.(n + 1, steps);
   }
@@ -96,7 +104,8 @@ export function sampleCpuFk(spec: ExperimentSpec, opts: CpuFkOptions = {}): FkSa
  * One particle's corrected em step (shaders/step.wgsl fk_dispatch): moves x in place by
  * h drift + noise z (the drift evaluated at x with `row`), evaluates the new drift (into
  * `drift`) and log q at the new point with `next`, and returns the log-weight increment
- * without its constant (src/corrector/fk.ts) and the new log q. The stepper's time must be
+ * without its constant (src/corrector/fk.ts), the new log q, and the sum of the absolute values
+ * of the increment's terms (the scale of its rounding error). The stepper's time must be
  * next's (setTime).
  */
 export function fkMove(
@@ -107,7 +116,7 @@ export function fkMove(
   drift: Float64Array,
   logQOld: number,
   z: Float64Array,
-): { increment: number; logQ: number } {
+): { increment: number; logQ: number; magnitude: number } {
   let back2 = 0;
   let z2 = 0;
   for (let i = 0; i < x.length; i++) {
@@ -119,7 +128,8 @@ export function fkMove(
   }
   stepper.velocity(x, next, drift, 0);
   const logQ = stepper.logTilted(next);
-  return { increment: logQ - logQOld - row.backHalfPrecision * back2 + 0.5 * z2, logQ };
+  const magnitude = Math.abs(logQ) + Math.abs(logQOld) + row.backHalfPrecision * back2 + 0.5 * z2;
+  return { increment: logQ - logQOld - row.backHalfPrecision * back2 + 0.5 * z2, logQ, magnitude };
 }
 
 function gather(

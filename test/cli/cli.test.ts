@@ -141,6 +141,39 @@ describe('guidance-sampler run: output', () => {
   });
 });
 
+describe('guidance-sampler: the fk corrector', () => {
+  const fk = mutate((s) => {
+    s.solver = { kind: 'em', steps: 20, tMin: 1e-3 };
+    s.corrector = { kind: 'fk', essThreshold: 0.5 };
+    s.particles = 400;
+  });
+
+  it('run (cpu) reports the corrector: resamples, ESS, log-normaliser', () => {
+    const r = cli(['run', specFile('fk.json', fk), '--backend', 'cpu']);
+    expect(r.status).toBe(0);
+    const c = JSON.parse(r.stdout).corrector;
+    expect(c.kind).toBe('fk');
+    expect(c.resamples).toBeGreaterThanOrEqual(1); // at least the final one
+    expect(c.essFractionMin).toBeGreaterThan(0);
+    expect(c.essFractionMin).toBeLessThanOrEqual(1);
+    expect(Number.isFinite(c.logNormaliser)).toBe(true);
+    expect(c.nonFiniteDiscarded).toBe(0);
+  });
+
+  it('check refuses a corrected spec (its particles are not independent): exit 2, path corrector', () => {
+    const r = cli(['check', specFile('fk-check.json', fk), '--backend', 'cpu']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('corrector:');
+    expect(r.stderr).toContain('not independent');
+  });
+
+  it('fk with an ODE solver: exit 2, names corrector.kind', () => {
+    const r = cli(['run', specFile('fk-ode.json', mutate((s) => (s.corrector = { kind: 'fk' }))), '--backend', 'cpu']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('corrector.kind: fk weights the reverse SDE');
+  });
+});
+
 it('the binary exists', () => {
   expect(existsSync(BIN)).toBe(true);
   expect(execFileSync(process.execPath, ['--version'], { encoding: 'utf8' }).startsWith('v2')).toBe(true);
