@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'puppeteer-core';
 import { sampleCpu } from '../../src/cpu/reference.ts';
+import { sampleCpuFk } from '../../src/cpu/fk.ts';
 import type { HistogramCounts } from '../../src/metrics/gpu-histogram.ts';
 import { parseSpec } from '../../src/spec/parse.ts';
 import { computeFigures, densities, highDensityRegion, logDensityGrid, plotGeometry } from '../../web/densities.ts';
@@ -162,6 +163,49 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
     expect(Math.abs(got.hdr99 - want.hdr99)).toBeLessThan(5e-4);
     expect(Math.abs(got.tvConditional - want.tvConditional)).toBeLessThan(5e-4);
     expect(Math.abs(got.tvTilted - want.tvTilted!)).toBeLessThan(5e-4);
+  });
+
+  it('a Feynman-Kac corrected spec runs in the page and gives the CPU reference\'s population', async () => {
+    const { page } = open;
+    const raw = JSON.parse(readFileSync(new URL('../../examples/fk-two-gaussians.json', import.meta.url), 'utf8'));
+    // One resampling, after the last step: before it the GPU's particles and weights are the
+    // CPU's up to f32 rounding (test/gpu/fk.test.ts), and its ancestors differ from f64
+    // systematic resampling's only at f32 ties (at most max(10, N / 1000) slots there).
+    Object.assign(raw, { particles: 4096, seed: 5, solver: { ...raw.solver, steps: 30 }, corrector: { kind: 'fk', essThreshold: 0 } });
+    const before = (await page.evaluate(() => (window as unknown as { __explorer: Status }).__explorer)).runId;
+    await page.$eval(
+      '#spec-text',
+      (el, text) => {
+        const t = el as HTMLTextAreaElement;
+        t.value = text as string;
+        t.dispatchEvent(new Event('input', { bubbles: true }));
+      },
+      JSON.stringify(raw, null, 2),
+    );
+    await page.waitForFunction(
+      (runId: number) => {
+        const e = (window as unknown as { __explorer: Status }).__explorer;
+        return e.runId > runId && (e.status === 'done' || e.status === 'error');
+      },
+      { timeout: 100_000, polling: 200 },
+      before,
+    );
+    const status = await page.evaluate(() => (window as unknown as { __explorer: Status }).__explorer);
+    expect(status.error).toBeNull();
+    const cpu = sampleCpuFk(parseSpec(raw)).particles;
+    const n = cpu.length;
+    const mean = cpu.reduce((s, x) => s + x, 0) / n;
+    const sd = Math.sqrt(cpu.reduce((s, x) => s + (x - mean) ** 2, 0) / n);
+    const range = Math.max(...cpu) - Math.min(...cpu);
+    const got = { mean: await figure(page, 'mean0'), sd: await figure(page, 'sd0'), particles: await figure(page, 'particles') };
+    console.log(`explorer fk vs CPU: mean ${got.mean.toFixed(5)} vs ${mean.toFixed(5)}, sd ${got.sd.toFixed(5)} vs ${sd.toFixed(5)}`);
+    expect(got.particles).toBe(n);
+    // Up to 10 slots with another ancestor, each moving the mean by at most range / n and the
+    // spread by about as much; plain cfg's mean is ~0.4 away.
+    const tolerance = (10 * range) / n + 2e-4;
+    expect(Math.abs(got.mean - mean)).toBeLessThan(tolerance);
+    expect(Math.abs(got.sd - sd)).toBeLessThan(tolerance);
+    expect(problems(open), open.log.join('\n')).toEqual([]);
   });
 
   it('a bad spec is explained on the page with the path of the field', async () => {
