@@ -59,8 +59,8 @@ export async function runCheck(
       {
         path: 'corrector',
         message:
-          'check compares independent draws with exact envelopes; the particles of one resampled population are not independent ' +
-          '(compare independent populations instead: README, "Feynman-Kac corrector")',
+          'runCheck compares independent draws with exact envelopes; the particles of one resampled population are not ' +
+          'independent: use runPopulationCheck (src/metrics/population-check.ts), as the check command does',
       },
     ]);
   }
@@ -125,6 +125,7 @@ export function formatTable(r: CheckResult): string {
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadSpecFile } from '../spec/parse.ts';
+import { formatPopulationTable, runPopulationCheck } from '../metrics/population-check.ts';
 
 function numberArg(name: string) {
   return (value: string): number => {
@@ -139,7 +140,14 @@ export function addCheckCommand(program: Command): void {
     .command('check')
     .description('sample the spec with GPU-binned metrics and test it against an exact target (exit 0 pass, 1 fail)')
     .argument('<spec>', 'experiment spec (JSON)')
-    .addOption(new Option('--against <target>', 'exact target').choices(['conditional', 'tilted', 'unconditional']).default('conditional'))
+    .addOption(
+      new Option('--against <target>', 'exact target (default: conditional; tilted for a spec with a corrector)').choices([
+        'conditional',
+        'tilted',
+        'unconditional',
+      ]),
+    )
+    .option('--populations <P>', 'with a corrector: independent populations the particles are split into', (v: string) => Number(v), 32)
     .option('--alpha <a>', 'family-wise false-failure rate of the whole check', numberArg('--alpha'), 1e-6)
     .addOption(new Option('--backend <backend>', 'where to sample and bin').choices(['auto', 'cpu', 'webgpu']).default('auto'))
     .option('--particles <n>', "override the spec's particle count", (v: string) => Number(v))
@@ -149,7 +157,28 @@ export function addCheckCommand(program: Command): void {
     .action(async (specPath: string, opts) => {
       if (!(opts.alpha > 0 && opts.alpha < 1)) throw new Error(`--alpha must be in (0, 1), got ${opts.alpha}`);
       const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
-      const result = await runCheck(spec, { against: opts.against, alpha: opts.alpha, backend: opts.backend });
+      if (spec.corrector) {
+        const P = opts.populations;
+        if (!Number.isInteger(P) || P < 4) throw new SpecError([{ path: '--populations', message: `expected an integer >= 4, got ${P}` }]);
+        if (Math.floor(spec.particles / P) < 256) {
+          throw new SpecError([
+            { path: '--populations', message: `${spec.particles} particles make populations of ${Math.floor(spec.particles / P)}: at least 256 each are needed` },
+          ]);
+        }
+        const gpu = await gpuFor(opts.backend);
+        try {
+          const r = await runPopulationCheck(spec, { against: opts.against ?? 'tilted', alpha: opts.alpha, populations: opts.populations }, gpu);
+          process.stderr.write(formatPopulationTable(r));
+          const text = JSON.stringify(r, null, 2) + '\n';
+          process.stdout.write(text);
+          if (opts.report) writeFileSync(opts.report, text);
+          if (!r.pass) throw new CheckFailed(`check failed: ${r.outcomes.filter((o) => !o.pass).map((o) => o.name).join(', ')}`);
+        } finally {
+          gpu?.destroy();
+        }
+        return;
+      }
+      const result = await runCheck(spec, { against: opts.against ?? 'conditional', alpha: opts.alpha, backend: opts.backend });
       const text = JSON.stringify(result, null, 2) + '\n';
       process.stdout.write(text);
       if (opts.report) writeFileSync(opts.report, text);

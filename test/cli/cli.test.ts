@@ -160,11 +160,19 @@ describe('guidance-sampler: the fk corrector', () => {
     expect(c.nonFiniteDiscarded).toBe(0);
   });
 
-  it('check refuses a corrected spec (its particles are not independent): exit 2, path corrector', () => {
-    const r = cli(['check', specFile('fk-check.json', fk), '--backend', 'cpu']);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toContain('corrector:');
-    expect(r.stderr).toContain('not independent');
+  it('check on a corrected spec compares independent populations (t tests against the tilted law)', () => {
+    const r = cli(['check', specFile('fk-check.json', fk), '--backend', 'cpu', '--particles', '4096', '--populations', '8']);
+    expect([0, 1]).toContain(r.status);
+    const report = JSON.parse(r.stdout);
+    expect(report.against).toBe('tilted');
+    expect(report.populations).toBe(8);
+    expect(report.particlesPerPopulation).toBe(512);
+    expect(report.outcomes.map((o: { name: string }) => o.name)).toEqual(['x0 mean', 'x0 variance', 'x0 P(x < q10)', 'x0 P(x < q50)', 'x0 P(x < q90)']);
+    expect(r.stderr).toContain('8 independent populations of 512');
+    // Too few particles per population: exit 2 naming the option, before any work.
+    const bad = cli(['check', specFile('fk-check.json', fk), '--backend', 'cpu', '--particles', '1000', '--populations', '8']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--populations: 1000 particles make populations of 125');
   });
 
   it('fk with an ODE solver: exit 2, names corrector.kind', () => {
