@@ -116,6 +116,21 @@ export function summariseBlocks(blocks: readonly BlockStats[]): WeightSummary {
 }
 
 /**
+ * Records step n's weights in the report and says whether to resample now: when the ESS is
+ * below threshold x N, and always after the last step. A resampling closes an epoch of the
+ * normaliser estimate (its mean weight) and discards the non-finite weights (counted).
+ */
+export function recordStep(report: FkReport, summary: WeightSummary, n: number, steps: number, count: number, essThreshold: number): boolean {
+  report.essFraction.push(summary.ess / count);
+  if (n < steps - 1 && summary.ess >= essThreshold * count) return false;
+  if (!(summary.total > 0)) throw new Error(`fk: every particle's weight is zero or non-finite after step ${n}`);
+  report.logNormaliser += summary.max + Math.log(summary.total / count);
+  report.nonFiniteDiscarded += summary.nonFinite;
+  report.resampledAfter.push(n);
+  return true;
+}
+
+/**
  * Systematic resampling of N slots over the blocks: slot j sits at (j + u) T / N in the
  * cumulative weight. Per block: the first slot whose position falls in it, and that position
  * and the slot spacing in the block's own units (weights exp(logw - block max)), so that the

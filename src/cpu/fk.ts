@@ -8,6 +8,7 @@ import {
   blockStats,
   initialConstant,
   logPriorKernel,
+  recordStep,
   resampleUniform,
   stepConstant,
   summariseBlocks,
@@ -83,13 +84,7 @@ export function sampleCpuFk(spec: ExperimentSpec, opts: CpuFkOptions = {}): FkSa
     opts.onWeights?.(n, logW, x, magnitude);
 
     const summary = summariseBlocks(blockStats(logW, count));
-    report.essFraction.push(summary.ess / count);
-    const last = n === steps - 1;
-    if (last || summary.ess < corrector.essThreshold * count) {
-      if (!(summary.total > 0)) throw new Error(`fk: every particle's weight is zero or non-finite after step ${n}`);
-      report.logNormaliser += summary.max + Math.log(summary.total / count);
-      report.nonFiniteDiscarded += summary.nonFinite;
-      report.resampledAfter.push(n);
+    if (recordStep(report, summary, n, steps, count, corrector.essThreshold)) {
       const ancestors = systematicAncestors(logW, count, resampleUniform(seed, n, first));
       ({ x, drift, logQ } = gather(ancestors, dim, x, drift, logQ));
       logW.fill(0);

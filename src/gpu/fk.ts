@@ -12,6 +12,7 @@ import {
   FK_BLOCK,
   initialConstant,
   planSystematic,
+  recordStep,
   resampleUniform,
   stepConstant,
   summariseBlocks,
@@ -188,13 +189,7 @@ export async function runFkPopulation(gpu: GpuContext, spec: ExperimentSpec, ste
       }
       const blockStats = await readBlockStats();
       const summary = summariseBlocks(blockStats);
-      report.essFraction.push(summary.ess / count);
-      const last = n === steps - 1;
-      if (last || summary.ess < corrector.essThreshold * count) {
-        if (!(summary.total > 0)) throw new Error(`fk: every particle's weight is zero or non-finite after step ${n}`);
-        report.logNormaliser += summary.max + Math.log(summary.total / count);
-        report.nonFiniteDiscarded += summary.nonFinite;
-        report.resampledAfter.push(n);
+      if (recordStep(report, summary, n, steps, count, corrector.essThreshold)) {
         const plan = planSystematic(blockStats, summary, count, resampleUniform(seed, n, first));
         device.queue.writeBuffer(planBuffer, 0, packStructs(FK_BLOCK_PLAN, plan as unknown as Record<string, number>[]));
         const encoder = device.createCommandEncoder({ label: `fk resample after step ${n}` });
