@@ -231,7 +231,7 @@ export async function runFkPopulation(gpu: GpuContext, spec: ExperimentSpec, ste
 }
 
 /** Copies `floats` 4-byte words from `source` (from word `offset`) back to the host. */
-async function readFloats(gpu: GpuContext, source: GPUBuffer, floats: number, offset = 0): Promise<Float32Array> {
+export async function readFloats(gpu: GpuContext, source: GPUBuffer, floats: number, offset = 0): Promise<Float32Array> {
   const { device } = gpu;
   const bytes = floats * 4;
   const staging = device.createBuffer({ label: `readback of ${source.label}`, size: Math.max(16, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -248,7 +248,7 @@ async function readFloats(gpu: GpuContext, source: GPUBuffer, floats: number, of
 
 const pipelineCache = new WeakMap<GPUDevice, Map<number, Promise<{ reduce: GPUComputePipeline; resample: GPUComputePipeline }>>>();
 
-function fkPipelines(device: GPUDevice, platform: GpuPlatform, dim: number): Promise<{ reduce: GPUComputePipeline; resample: GPUComputePipeline }> {
+export function fkPipelines(device: GPUDevice, platform: GpuPlatform, dim: number): Promise<{ reduce: GPUComputePipeline; resample: GPUComputePipeline }> {
   let cache = pipelineCache.get(device);
   if (!cache) {
     cache = new Map();
