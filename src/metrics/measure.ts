@@ -103,8 +103,8 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
   if (spec.corrector) {
     // The check's envelopes (DKW, binomial, ...) are for independent draws.
     throw new Error(
-      'corrector: the particles of one resampled population are not independent, so the check envelopes do not apply; ' +
-        'compare independent populations instead (see README, "Feynman-Kac corrector")',
+      'corrector: the particles of one resampled population are not independent, so these envelopes do not apply; ' +
+        '`check` compares independent populations instead (src/metrics/population-check.ts)',
     );
   }
   const started = performance.now();
