@@ -35,6 +35,11 @@ export interface KernelConfig {
   variant: GuidanceVariant;
   /** Score-error model: where it applies, and where its parameters start in `statics`. */
   scoreError: { target: boolean; negative: boolean; bias: boolean; features: number; offset: number };
+  /**
+   * step-gauss4 only: bytes of each uniform table binding (rows, factors, component infos,
+   * statics), or 0 for storage bindings. See gauss4TableBindings.
+   */
+  uniformTableBytes?: number;
 }
 
 /** Stage component factors through workgroup memory once there are this many floats of them per row. */
@@ -106,10 +111,41 @@ export function kernelHeader(c: KernelConfig): string {
   ].join('\n');
 }
 
+// ---- step-gauss4 table bindings ----
+// The fast path reads its per-step tables through uniform bindings where they fit: on a CPU
+// adapter (lavapipe) a uniform load is one scalar load broadcast to the SIMD lanes, whereas a
+// storage load whose index the compiler cannot prove uniform is a per-lane gather (1.5x
+// particle-steps/s on the standard workload). Rows and factors are then per-dispatch windows of
+// at most UNIFORM_TABLE_BYTES (the planner bounds the steps per dispatch); where one step's
+// tables do not fit, the same declarations in storage (the sampler decides, per spec).
+
+/** Bytes of one row slot in the step-gauss4 rows window: StepRow padded to a 16-byte stride. */
+export const GAUSS4_ROW_SLOT_BYTES = 48;
+/** Size of each uniform table binding of step-gauss4 (WebGPU guarantees 64 KiB). */
+export const UNIFORM_TABLE_BYTES = 65536;
+
+/** Declarations of step-gauss4's bindings 1-4 (rows, factors, components, statics as vec4s). */
+export function gauss4TableBindings(c: KernelConfig): string {
+  const bytes = c.uniformTableBytes ?? 0;
+  const space = bytes > 0 ? 'uniform' : 'storage, read';
+  const n = (count: number): string => (bytes > 0 ? `, ${count}` : '');
+  return [
+    `struct StepRowSlot { @size(${GAUSS4_ROW_SLOT_BYTES}) row: StepRow, }`,
+    `@group(0) @binding(1) var<${space}> rows: array<StepRowSlot${n(Math.floor(bytes / GAUSS4_ROW_SLOT_BYTES))}>;`,
+    `@group(0) @binding(2) var<${space}> factors: array<vec4<f32>${n(Math.floor(bytes / 16))}>;`,
+    `@group(0) @binding(3) var<${space}> components: array<ComponentInfo${n(c.components)}>;`,
+    `@group(0) @binding(4) var<${space}> statics: array<vec4<f32>${n(Math.ceil((2 * c.dim) / 4))}>;`,
+  ].join('\n');
+}
+
 export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string {
-  return [kernelHeader(c), platform.shaderSource('philox'), platform.shaderSource('normal'), platform.shaderSource(c.kernel)].join(
-    '\n',
-  );
+  return [
+    kernelHeader(c),
+    ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
+    platform.shaderSource('philox'),
+    platform.shaderSource('normal'),
+    platform.shaderSource(c.kernel),
+  ].join('\n');
 }
 
 // Compiled pipelines per device and source: repeated runs of one configuration (sweeps,

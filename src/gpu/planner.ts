@@ -24,6 +24,13 @@ export interface PlanInput {
   workPerDispatch?: number;
   /** Bytes of particle state per chunk (default 64 MiB). */
   chunkBytes?: number;
+  /**
+   * Where the kernel reads per-dispatch table windows from bindings smaller than a storage
+   * binding (step-gauss4's uniform tables): the bytes of one such binding, and the bytes per
+   * (step, stage) of its row window (0 when rows are bound whole). Steps per dispatch are then
+   * bounded so that the factor window and the row window each fit one binding.
+   */
+  tableWindows?: { bindingBytes: number; rowBytes: number };
 }
 
 export interface DispatchPlan {
@@ -45,6 +52,11 @@ export function planDispatch(p: PlanInput): DispatchPlan {
   let steps = p.stepsPerDispatch ?? Math.floor((p.workPerDispatch ?? 2 ** 27) / Math.max(1, perStep));
   const factorRowBytes = p.stages * p.components * p.factorStride * 4;
   steps = Math.min(steps, Math.floor(p.limits.maxStorageBufferBindingSize / factorRowBytes));
+  if (p.tableWindows) {
+    const { bindingBytes, rowBytes } = p.tableWindows;
+    steps = Math.min(steps, Math.floor(bindingBytes / factorRowBytes));
+    if (rowBytes > 0) steps = Math.min(steps, Math.floor(bindingBytes / (p.stages * rowBytes)));
+  }
   const stepsPerDispatch = Math.max(1, Math.min(p.steps, steps));
 
   const maxX = p.limits.maxComputeWorkgroupsPerDimension;
