@@ -202,6 +202,10 @@ describe('planDispatch', () => {
     expect(small.stepsPerDispatch).toBe(1000);
     expect(large.stepsPerDispatch).toBeLessThan(small.stepsPerDispatch);
     expect(large.stepsPerDispatch).toBeGreaterThanOrEqual(1);
+    // The work budget counts invocations: four particles per invocation get four times the steps.
+    const one = planDispatch({ ...base, particles: 4 * 10 ** 6, steps: 10 ** 6 });
+    const four = planDispatch({ ...base, particles: 4 * 10 ** 6, steps: 10 ** 6, particlesPerInvocation: 4 });
+    expect(four.stepsPerDispatch).toBe(4 * one.stepsPerDispatch);
     // Table windows in small bindings (step-gauss4's uniform tables) bound the steps per dispatch.
     const windows = { ...base, particles: 1000, components: 8, tableWindows: { bindingBytes: 65536, rowBytes: 48 } };
     const inUniform = planDispatch(windows);
