@@ -113,9 +113,10 @@ export function kernelHeader(c: KernelConfig): string {
 
 // ---- step-gauss4 table bindings ----
 // The fast path reads its per-step tables through uniform bindings where they fit: on a CPU
-// adapter (lavapipe) a uniform load is one scalar load broadcast to the SIMD lanes, whereas a
-// storage load whose index the compiler cannot prove uniform is a per-lane gather (1.5x
-// particle-steps/s on the standard workload). Rows and factors are then per-dispatch windows of
+// adapter (lavapipe, Mesa 25.0) uniform loads at constant offsets are one scalar load broadcast
+// to the SIMD lanes, and those at offsets from the step counter, still per-lane gathers, are
+// cheaper than storage ones (1.5x particle-steps/s on the standard workload). Rows and
+// factors are then per-dispatch windows of
 // at most UNIFORM_TABLE_BYTES (the planner bounds the steps per dispatch); where one step's
 // tables do not fit, the same declarations in storage (the sampler decides, per spec).
 
