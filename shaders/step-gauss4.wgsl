@@ -8,14 +8,20 @@
 // lane; with four particles per invocation each load serves four particles. The online
 // log-sum-exp is branch-free (exp(-|v - max|) and selects), one exp per component and group.
 //
-// The host prepends the generated header (src/gpu/kernel.ts), philox.wgsl and normal.wgsl.
+// The host prepends the generated header (src/gpu/kernel.ts), with the declarations of
+// bindings 1-4 (gauss4TableBindings: uniform where the tables fit, else storage), philox.wgsl
+// and normal.wgsl. Those bindings:
+//   rows:       array<StepRowSlot>, the step rows of this dispatch's steps only (a window:
+//               slot step * STAGES + i for step firstStep + step, stage i);
+//   factors:    array<vec4<f32>>, this dispatch's factor window, read as flat f32 by factor();
+//   components: array<ComponentInfo>;
+//   statics:    array<vec4<f32>>, [target data mean (DIM), negative data mean (DIM)].
 
 @group(0) @binding(0) var<uniform> params: StepParams;
-@group(0) @binding(1) var<storage, read> rows: array<StepRow>;
-@group(0) @binding(2) var<storage, read> factors: array<f32>;
-@group(0) @binding(3) var<storage, read> components: array<ComponentInfo>;
-@group(0) @binding(4) var<storage, read> statics: array<f32>;
 @group(0) @binding(5) var<storage, read_write> particles: array<f32>;
+
+fn factor(i: u32) -> f32 { return factors[i >> 2u][i & 3u]; }
+fn static_value(i: u32) -> f32 { return statics[i >> 2u][i & 3u]; }
 
 const LANES: u32 = 4u;
 const IN_TARGET: u32 = 1u;
@@ -54,10 +60,10 @@ fn accumulate_negative(v: vec4<f32>) {
 fn add_component(c: u32, factor_row: u32) {
   let info = components[c];
   let base = (factor_row * NCOMP + c) * FACTOR_STRIDE;
-  var logp = vec4<f32>(factors[base]);
+  var logp = vec4<f32>(factor(base));
   for (var j = 0u; j < DIM; j++) {
-    let r = xs[j] - factors[base + 2u + DIM + j];
-    let q = r * factors[base + 2u + j];
+    let r = xs[j] - factor(base + 2u + DIM + j);
+    let q = r * factor(base + 2u + j);
     logp -= 0.5 * r * q;
     comp_score[j] = -q;
   }
@@ -85,7 +91,7 @@ fn velocity(stage: u32, row: StepRow, factor_row: u32) {
   let gn = select(vec4<f32>(0.0), row.gammaNegative / sum_n, sum_n > vec4<f32>(0.0));
   for (var j = 0u; j < DIM; j++) {
     let s = gt * acc_t[j] + gn * acc_n[j];
-    let mean = row.gammaTarget * statics[j] + row.gammaNegative * statics[DIM + j];
+    let mean = row.gammaTarget * static_value(j) + row.gammaNegative * static_value(DIM + j);
     k[stage][j] = row.cx * xs[j] + row.cs * s + row.cMean * mean;
   }
 }
@@ -117,14 +123,14 @@ fn main(
   var tableau_b = TABLEAU_B;
   for (var step = 0u; step < params.stepCount; step++) {
     let n = params.firstStep + step;
-    let h = rows[n * STAGES].h;
+    let h = rows[step * STAGES].row.h;
     for (var i = 0u; i < STAGES; i++) {
       for (var j = 0u; j < DIM; j++) {
         var acc = x[j];
         for (var l = 0u; l < i; l++) { acc += h * tableau_a[i * STAGES + l] * k[l][j]; }
         xs[j] = acc;
       }
-      velocity(i, rows[n * STAGES + i], step * STAGES + i);
+      velocity(i, rows[step * STAGES + i].row, step * STAGES + i);
     }
     for (var j = 0u; j < DIM; j++) {
       var acc = vec4<f32>(0.0);
@@ -132,7 +138,7 @@ fn main(
       x[j] += h * acc;
     }
     if (STOCHASTIC) {
-      let noise = rows[n * STAGES].noiseScale;
+      let noise = rows[step * STAGES].row.noiseScale;
       for (var lane = 0u; lane < LANES; lane++) {
         let local = first + lane;
         if (local >= params.particleCount) { continue; }

@@ -226,6 +226,7 @@ export async function runFkPopulation(gpu: GpuContext, spec: ExperimentSpec, ste
     plan: { chunkParticles: count, chunks: 1, stepsPerDispatch: 1, dispatches },
     kernel: 'step',
     tile: step.tile,
+    tables: 'storage',
     fk: report,
   };
 }

@@ -5,7 +5,7 @@
 import type { Tableau } from '../solvers/tableau.ts';
 import type { GuidanceVariant } from '../spec/types.ts';
 import type { GpuPlatform } from '../platform/types.ts';
-import { COMPONENT_INFO, STEP_PARAMS, STEP_ROW, wgslStruct } from './layout.ts';
+import { COMPONENT_INFO, STEP_PARAMS, STEP_ROW, wgslStruct, structBytes } from './layout.ts';
 import { WORKGROUP_SIZE } from './planner.ts';
 
 export interface KernelConfig {
@@ -37,6 +37,11 @@ export interface KernelConfig {
   scoreError: { target: boolean; negative: boolean; bias: boolean; features: number; offset: number };
   /** The Feynman-Kac corrector's em step (general kernel only): one step per dispatch, weights in binding 7. */
   fk: boolean;
+  /**
+   * step-gauss4 only: bytes of each uniform table binding (rows, factors, component infos,
+   * statics), or 0 for storage bindings. See gauss4TableBindings.
+   */
+  uniformTableBytes?: number;
 }
 
 /** Floats of per-particle state the fk step carries: its drift and log q. */
@@ -116,10 +121,42 @@ export function kernelHeader(c: KernelConfig): string {
   ].join('\n');
 }
 
+// ---- step-gauss4 table bindings ----
+// The fast path reads its per-step tables through uniform bindings where they fit: on a CPU
+// adapter (lavapipe, Mesa 25.0) uniform loads at constant offsets are one scalar load broadcast
+// to the SIMD lanes, and those at offsets from the step counter, still per-lane gathers, are
+// cheaper than storage ones (1.5x particle-steps/s on the standard workload). Rows and
+// factors are then per-dispatch windows of
+// at most UNIFORM_TABLE_BYTES (the planner bounds the steps per dispatch); where one step's
+// tables do not fit, the same declarations in storage (the sampler decides, per spec).
+
+/** Bytes of one row slot in the step-gauss4 rows window: StepRow padded to a 16-byte stride. */
+export const GAUSS4_ROW_SLOT_BYTES = Math.ceil(structBytes(STEP_ROW) / 16) * 16;
+/** Size of each uniform table binding of step-gauss4 (WebGPU guarantees 64 KiB). */
+export const UNIFORM_TABLE_BYTES = 65536;
+
+/** Declarations of step-gauss4's bindings 1-4 (rows, factors, components, statics as vec4s). */
+export function gauss4TableBindings(c: KernelConfig): string {
+  const bytes = c.uniformTableBytes ?? 0;
+  const space = bytes > 0 ? 'uniform' : 'storage, read';
+  const n = (count: number): string => (bytes > 0 ? `, ${count}` : '');
+  return [
+    `struct StepRowSlot { @size(${GAUSS4_ROW_SLOT_BYTES}) row: StepRow, }`,
+    `@group(0) @binding(1) var<${space}> rows: array<StepRowSlot${n(Math.floor(bytes / GAUSS4_ROW_SLOT_BYTES))}>;`,
+    `@group(0) @binding(2) var<${space}> factors: array<vec4<f32>${n(Math.floor(bytes / 16))}>;`,
+    `@group(0) @binding(3) var<${space}> components: array<ComponentInfo${n(c.components)}>;`,
+    `@group(0) @binding(4) var<${space}> statics: array<vec4<f32>${n(Math.ceil((2 * c.dim) / 4))}>;`,
+  ].join('\n');
+}
+
 export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string {
-  return [kernelHeader(c), platform.shaderSource('philox'), platform.shaderSource('normal'), platform.shaderSource(c.kernel)].join(
-    '\n',
-  );
+  return [
+    kernelHeader(c),
+    ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
+    platform.shaderSource('philox'),
+    platform.shaderSource('normal'),
+    platform.shaderSource(c.kernel),
+  ].join('\n');
 }
 
 // Compiled pipelines per device and source: repeated runs of one configuration (sweeps,

@@ -20,10 +20,17 @@ export interface PlanInput {
   /** Overrides, e.g. to force splitting in tests. */
   chunkParticles?: number;
   stepsPerDispatch?: number;
-  /** Component-coordinate evaluations per dispatch (default 2^27). */
+  /** Component-coordinate evaluations per dispatch, counted per invocation (default 2^27). */
   workPerDispatch?: number;
   /** Bytes of particle state per chunk (default 64 MiB). */
   chunkBytes?: number;
+  /**
+   * Where the kernel reads per-dispatch table windows from bindings smaller than a storage
+   * binding (step-gauss4's uniform tables): the bytes of one such binding, and the bytes per
+   * (step, stage) of its row window (0 when rows are bound whole). Steps per dispatch are then
+   * bounded so that the factor window and the row window each fit one binding.
+   */
+  tableWindows?: { bindingBytes: number; rowBytes: number };
 }
 
 export interface DispatchPlan {
@@ -41,10 +48,19 @@ export function planDispatch(p: PlanInput): DispatchPlan {
   const maxByGrid = p.limits.maxComputeWorkgroupsPerDimension ** 2 * WORKGROUP_SIZE * (p.particlesPerInvocation ?? 1);
   const chunkParticles = Math.max(1, Math.min(p.particles, p.chunkParticles ?? Infinity, maxByBinding, maxByBudget, maxByGrid));
 
-  const perStep = chunkParticles * p.stages * p.components * p.dim * (p.fullCovariance ? 2 * p.dim : 1);
+  // Work is counted per invocation: the budget stands for time per dispatch, and an invocation
+  // that owns several particles (step-gauss4: 4) evaluates them about as fast as the general
+  // kernel evaluates one (lavapipe: ~1 s per dispatch for either at the default budget).
+  const invocations = Math.ceil(chunkParticles / (p.particlesPerInvocation ?? 1));
+  const perStep = invocations * p.stages * p.components * p.dim * (p.fullCovariance ? 2 * p.dim : 1);
   let steps = p.stepsPerDispatch ?? Math.floor((p.workPerDispatch ?? 2 ** 27) / Math.max(1, perStep));
   const factorRowBytes = p.stages * p.components * p.factorStride * 4;
   steps = Math.min(steps, Math.floor(p.limits.maxStorageBufferBindingSize / factorRowBytes));
+  if (p.tableWindows) {
+    const { bindingBytes, rowBytes } = p.tableWindows;
+    steps = Math.min(steps, Math.floor(bindingBytes / factorRowBytes));
+    if (rowBytes > 0) steps = Math.min(steps, Math.floor(bindingBytes / (p.stages * rowBytes)));
+  }
   const stepsPerDispatch = Math.max(1, Math.min(p.steps, steps));
 
   const maxX = p.limits.maxComputeWorkgroupsPerDimension;

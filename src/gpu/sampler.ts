@@ -15,7 +15,7 @@ import type { FkReport } from '../corrector/fk.ts';
 import { runFkPopulation } from './fk.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';
 import type { GpuContext } from './device.ts';
-import { createStepPipeline, factorStride, particlesPerInvocation, tileComponents } from './kernel.ts';
+import { createStepPipeline, factorStride, GAUSS4_ROW_SLOT_BYTES, particlesPerInvocation, tileComponents, UNIFORM_TABLE_BYTES } from './kernel.ts';
 import { COMPONENT_INFO, packStructs, STEP_PARAMS, STEP_ROW, structBytes } from './layout.ts';
 import { planDispatch, type DispatchPlan } from './planner.ts';
 
@@ -68,6 +68,8 @@ export interface GpuSampleInfo {
   kernel: 'step' | 'step-gauss4';
   /** Components per workgroup-memory tile (0: none). */
   tile: number;
+  /** How step-gauss4 read its per-step tables ('storage' for the general kernel). */
+  tables: 'uniform' | 'storage';
   /** The Feynman-Kac corrector's diagnostics, when the spec has one. */
   fk?: FkReport;
 }
@@ -125,6 +127,17 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
       ? 'step-gauss4'
       : 'step';
   const stride = factorStride(dim);
+  // ---- step-gauss4 tables: uniform bindings where one step's tables fit (kernel.ts, gauss4TableBindings) ----
+  const gauss4 = kernel === 'step-gauss4';
+  const uniformBytes = Math.min(UNIFORM_TABLE_BYTES, gpu.limits.maxUniformBufferBindingSize ?? UNIFORM_TABLE_BYTES);
+  const uniformTableBytes =
+    gauss4 &&
+    table.stages * comps.length * stride * 4 <= uniformBytes &&
+    table.stages * GAUSS4_ROW_SLOT_BYTES <= uniformBytes &&
+    comps.length * structBytes(COMPONENT_INFO) <= uniformBytes &&
+    Math.ceil((2 * dim) / 4) * 16 <= uniformBytes
+      ? uniformBytes
+      : 0;
   const plan: DispatchPlan = planDispatch({
     particles: spec.particles,
     dim,
@@ -137,6 +150,9 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     chunkParticles: opts.chunkParticles,
     stepsPerDispatch: opts.stepsPerDispatch,
     particlesPerInvocation: particlesPerInvocation(kernel),
+    tableWindows: gauss4
+      ? { bindingBytes: uniformTableBytes || gpu.limits.maxStorageBufferBindingSize, rowBytes: GAUSS4_ROW_SLOT_BYTES }
+      : undefined,
   });
 
   const tile = kernel === 'step' && opts.staging !== 'never' ? tileComponents(dim, comps.length, gpu.limits.maxComputeWorkgroupStorageSize) : 0;
@@ -160,6 +176,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
       offset: errorOffset,
     },
     fk,
+    uniformTableBytes,
   });
 
   // Per (row, component entry) factors for a list of rows (one dispatch's window).
@@ -192,11 +209,38 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
 
   let dispatches = 0;
   try {
-    const rowsBuffer = upload('step rows', packStructs(STEP_ROW, table.rows));
-    const componentsBuffer = upload('component infos', packStructs(COMPONENT_INFO, infos));
-    const staticsBuffer = upload('statics (group means, eigenbases)', statics);
+    // step-gauss4: rows as a per-dispatch window of 16-byte-aligned slots, tables as vec4s, uniform where they fit.
+    const tableUsage = uniformTableBytes > 0 ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE;
+    const rowSlotFloats = GAUSS4_ROW_SLOT_BYTES / 4;
+    const rowsBuffer = gauss4
+      ? makeBuffer(
+          'step rows window',
+          uniformTableBytes > 0
+            ? Math.floor(uniformTableBytes / GAUSS4_ROW_SLOT_BYTES) * GAUSS4_ROW_SLOT_BYTES
+            : plan.stepsPerDispatch * table.stages * GAUSS4_ROW_SLOT_BYTES,
+          tableUsage | GPUBufferUsage.COPY_DST,
+        )
+      : upload('step rows', packStructs(STEP_ROW, table.rows));
+    const componentsBuffer = upload('component infos', packStructs(COMPONENT_INFO, infos), gauss4 ? tableUsage : GPUBufferUsage.STORAGE);
+    const staticsPadded = new Float32Array(Math.ceil(statics.length / 4) * 4);
+    staticsPadded.set(statics);
+    const staticsBuffer = upload('statics (group means, eigenbases)', gauss4 ? staticsPadded : statics, gauss4 ? tableUsage : GPUBufferUsage.STORAGE);
     const factorWindowFloats = plan.stepsPerDispatch * table.stages * comps.length * stride;
-    const factorsBuffer = makeBuffer('component factors window', factorWindowFloats * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    const factorsBuffer = makeBuffer(
+      'component factors window',
+      uniformTableBytes > 0 ? uniformTableBytes : Math.ceil(factorWindowFloats / 4) * 16,
+      (gauss4 ? tableUsage : GPUBufferUsage.STORAGE) | GPUBufferUsage.COPY_DST,
+    );
+    const packedRows = gauss4 ? new Float32Array(packStructs(STEP_ROW, table.rows)) : null;
+    const rowWindow = (firstStep: number, stepCount: number): Float32Array => {
+      const w = new Float32Array(stepCount * table.stages * rowSlotFloats);
+      const words = STEP_ROW.fields.length;
+      for (let r = 0; r < stepCount * table.stages; r++) {
+        const src = (firstStep * table.stages + r) * words;
+        w.set(packedRows!.subarray(src, src + words), r * rowSlotFloats);
+      }
+      return w;
+    };
     const paramsBuffer = makeBuffer('step params', structBytes(STEP_PARAMS), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const particlesBytes = plan.chunkParticles * dim * 4;
     const particlesBuffer = makeBuffer('particles chunk', particlesBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
@@ -246,6 +290,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
       for (let step = 0; step < table.steps; step += plan.stepsPerDispatch) {
         const stepCount = Math.min(plan.stepsPerDispatch, table.steps - step);
         device.queue.writeBuffer(factorsBuffer, 0, factorWindow(step, stepCount) as Float32Array<ArrayBuffer>);
+        if (gauss4) device.queue.writeBuffer(rowsBuffer, 0, rowWindow(step, stepCount) as Float32Array<ArrayBuffer>);
         const params = {
           particleOffset: first + chunkStart,
           particleCount: count,
@@ -289,6 +334,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     plan: { chunkParticles: plan.chunkParticles, chunks: plan.chunks, stepsPerDispatch: plan.stepsPerDispatch, dispatches },
     kernel,
     tile,
+    tables: uniformTableBytes > 0 ? 'uniform' : 'storage',
   };
 }
 

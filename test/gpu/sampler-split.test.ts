@@ -202,6 +202,17 @@ describe('planDispatch', () => {
     expect(small.stepsPerDispatch).toBe(1000);
     expect(large.stepsPerDispatch).toBeLessThan(small.stepsPerDispatch);
     expect(large.stepsPerDispatch).toBeGreaterThanOrEqual(1);
+    // The work budget counts invocations: four particles per invocation get four times the steps.
+    const one = planDispatch({ ...base, particles: 4 * 10 ** 6, steps: 10 ** 6 });
+    const four = planDispatch({ ...base, particles: 4 * 10 ** 6, steps: 10 ** 6, particlesPerInvocation: 4 });
+    expect(four.stepsPerDispatch).toBe(4 * one.stepsPerDispatch);
+    // Table windows in small bindings (step-gauss4's uniform tables) bound the steps per dispatch.
+    const windows = { ...base, particles: 1000, components: 8, tableWindows: { bindingBytes: 65536, rowBytes: 48 } };
+    const inUniform = planDispatch(windows);
+    expect(inUniform.stepsPerDispatch).toBe(Math.floor(65536 / (4 * 8 * 3 * 4)));
+    expect(inUniform.stepsPerDispatch * windows.stages * windows.components * windows.factorStride * 4).toBeLessThanOrEqual(65536);
+    expect(planDispatch({ ...windows, components: 1, factorStride: 1 }).stepsPerDispatch).toBe(Math.floor(65536 / (4 * 48)));
+    checkPlan(windows);
     // A huge full-covariance step still gets at least one step per dispatch.
     expect(planDispatch({ ...base, particles: 10 ** 7, dim: 16, factorStride: 33, fullCovariance: true }).stepsPerDispatch).toBe(1);
   });
@@ -236,6 +247,7 @@ await describeGpu('fast path: four particles per invocation', (ctx) => {
     const fast = await run('auto');
     const general = await run('general');
     expect(fast.info.kernel).toBe('step-gauss4');
+    expect(fast.info.tables).toBe('uniform');
     expect(general.info.kernel).toBe('step');
     let max = 0;
     for (let i = 0; i < fast.out.length; i++) max = Math.max(max, Math.abs(fast.out[i] - general.out[i]));
@@ -244,5 +256,28 @@ await describeGpu('fast path: four particles per invocation', (ctx) => {
     // O(1) values over 40 steps (the per-particle CPU parity of both kernels is tested above).
     expect(max).toBeLessThan(1e-4);
     expect(fast.out.every(Number.isFinite)).toBe(true);
+
+    // The tables through uniform bindings (default), through uniform bindings so small that they
+    // bound the steps per dispatch, and through storage (one step's tables do not fit): the same
+    // reads of the same f32 values, so bit-identical particles.
+    const withUniformLimit = (bytes: number): GpuContext => ({ ...ctx, limits: { ...limitsOf(ctx), maxUniformBufferBindingSize: bytes } as GPUSupportedLimits });
+    const plain = await sampleGpuParticles(ctx, spec);
+    const small = await sampleGpuParticles(withUniformLimit(400), spec); // 96 bytes of factors per step: 4 steps per dispatch
+    const storage = await sampleGpuParticles(withUniformLimit(64), spec);
+    expect(plain.info).toMatchObject({ kernel: 'step-gauss4', tables: 'uniform', plan: { stepsPerDispatch: 40 } });
+    expect(small.info).toMatchObject({ kernel: 'step-gauss4', tables: 'uniform', plan: { stepsPerDispatch: 4, dispatches: 10 } });
+    expect(storage.info).toMatchObject({ kernel: 'step-gauss4', tables: 'storage', plan: { stepsPerDispatch: 40 } });
+    expect(firstDifference(small.particles, plain.particles)).toBe(-1);
+    expect(firstDifference(storage.particles, plain.particles)).toBe(-1);
   });
 });
+
+/** The numeric limits of a context as a plain object (GPUSupportedLimits' fields are getters). */
+function limitsOf(ctx: GpuContext): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k in ctx.limits) {
+    const v = (ctx.limits as unknown as Record<string, unknown>)[k];
+    if (typeof v === 'number') out[k] = v;
+  }
+  return out;
+}
