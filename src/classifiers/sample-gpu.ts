@@ -6,8 +6,9 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu, type GpuSampleInfo, type GpuSampleOptions } from '../gpu/sampler.ts';
 import type { ExperimentSpec, WSchedule } from '../spec/types.ts';
-import type { PerLevelClassifier } from './classifier.ts';
-import type { ClassifierSampleOptions } from './sample.ts';
+import { ExactClassifier, PerLevelClassifier, type TrainedClassifier } from './classifier.ts';
+import type { GuidedSampler } from './experiment.ts';
+import { sampleWithClassifier, type ClassifierSampleOptions } from './sample.ts';
 
 export interface GpuClassifierSampleOptions extends ClassifierSampleOptions {
   /** Planner overrides and progress, as sampleWebGpu's. */
@@ -36,4 +37,34 @@ export async function sampleWithClassifierGpu(
   });
   if (offset !== particles.length) throw new Error(`sampleWithClassifierGpu: the GPU returned ${offset / spec.dim} of ${count} particles`);
   return { particles, info };
+}
+
+/**
+ * The `classifiers` experiment's sampling part on the GPU: a PerLevelClassifier through
+ * sampleWithClassifierGpu; the exact classifier as the spec's `classifier` guidance
+ * (w s_c + (1 - w) s_u = s_u + w grad log p_t(c|x) exactly; at alpha = 0, flow at t = 1 only,
+ * it uses the guided data mean where the CPU's sampleWithClassifier takes the unconditional
+ * one); any other classifier (PriorClassifier) on the CPU.
+ */
+export function gpuSampler(gpu: GpuContext): GuidedSampler {
+  return {
+    backend: 'webgpu',
+    adapter: gpu.adapterInfo.label,
+    async sample(spec: ExperimentSpec, clf: TrainedClassifier, w: number, particles: number) {
+      if (clf instanceof PerLevelClassifier) return (await sampleWithClassifierGpu(gpu, { ...spec, corrector: null }, clf, w, { particles })).particles;
+      if (clf instanceof ExactClassifier) {
+        const out = new Float32Array(particles * spec.dim);
+        let offset = 0;
+        const guided: ExperimentSpec = { ...spec, particles, corrector: null, guidance: { kind: 'classifier', w: { kind: 'constant', w } } };
+        await sampleWebGpu(gpu, guided, {
+          onChunk: (chunk, n) => {
+            out.set(chunk.subarray(0, n * spec.dim), offset);
+            offset += n * spec.dim;
+          },
+        });
+        return out;
+      }
+      return sampleWithClassifier(spec, clf, w, { particles });
+    },
+  };
 }

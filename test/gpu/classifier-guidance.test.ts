@@ -21,7 +21,8 @@ import { sampleNoisedData } from '../../src/classifiers/data.ts';
 import type { FeatureKind } from '../../src/classifiers/features.ts';
 import { Network, type Activation } from '../../src/classifiers/network.ts';
 import { sampleWithClassifier } from '../../src/classifiers/sample.ts';
-import { sampleWithClassifierGpu } from '../../src/classifiers/sample-gpu.ts';
+import { gpuSampler, sampleWithClassifierGpu } from '../../src/classifiers/sample-gpu.ts';
+import { cpuSampler, runClassifierExperiment, type ModelKind } from '../../src/classifiers/experiment.ts';
 import { trainAdam, trainLogisticNewton } from '../../src/classifiers/train.ts';
 import { classifierLayout, packClassifier } from '../../src/gpu/classifier.ts';
 import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
@@ -211,6 +212,22 @@ await describeGpu('trained-classifier guidance: GPU f32 vs sampleWithClassifier 
     const report = compareWithBound(whole.particles, ref, spec.dim);
     console.log(formatReport('2-D, mlp tanh, em, piecewise w', report));
     expect(report.failures).toBe(0);
+  });
+
+  it('the classifiers experiment samples the same on the GPU as on the CPU (exact, logistic and MLP)', async () => {
+    const spec = SPECS['2-D']('euler');
+    const opts = { tGrid: [0.02, 0.2, 1], models: ['logistic', 'mlp'] as ModelKind[], hidden: [8], epochs: 2, train: 600, test: 300, w: [2], particles: 200 };
+    const cpu = await runClassifierExperiment(spec, { ...opts, sampler: cpuSampler });
+    const gpu = await runClassifierExperiment(spec, { ...opts, sampler: gpuSampler(ctx) });
+    expect(cpu.sampling!.backend).toBe('cpu');
+    expect(gpu.sampling!.backend).toBe('webgpu');
+    expect(gpu.sampling!.adapter).toBe(ctx.adapterInfo.label);
+    const a = cpu.sampling!.runs[0];
+    const b = gpu.sampling!.runs[0];
+    for (const [x, y] of [[a.exact, b.exact], [a.models.logistic!, b.models.logistic!], [a.models.mlp!, b.models.mlp!]]) {
+      x.mean.forEach((m, i) => expect(Math.abs(m - y.mean[i])).toBeLessThan(1e-3));
+      expect(y.nonFinite).toBe(0);
+    }
   });
 
   it('refuses a spec with a corrector', async () => {
