@@ -86,8 +86,9 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
   const trained = opts.classifier ?? null;
   if (trained && specIn.corrector) throw new Error('classifier guidance with a trained classifier: no corrector (the spec has one)');
   // Trained-classifier guidance walks the unconditional law as the target group, weight (1, 0),
-  // and adds the classifier's term in the kernel.
-  const spec: ExperimentSpec = trained ? { ...specIn, guidance: { kind: 'none' } } : specIn;
+  // and adds the classifier's term in the kernel; like sampleWithClassifier, with the exact
+  // unconditional score (no score-error model).
+  const spec: ExperimentSpec = trained ? { ...specIn, guidance: { kind: 'none' }, scoreError: { kind: 'none' } } : specIn;
   const dim = spec.dim;
   const guidance = trained ? unconditionalPlan(spec) : planGuidance(spec);
   const table = buildStepTable(spec, guidance);
