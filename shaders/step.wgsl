@@ -8,7 +8,8 @@
 //   parameters, the score-error flags ERR_*,
 //   TABLEAU_A (STAGES x STAGES, row-major), TABLEAU_B, and the structs StepRow, StepParams,
 //   ComponentInfo, all derived from the TypeScript definitions;
-// then shaders/philox.wgsl and shaders/normal.wgsl.
+// then shaders/philox.wgsl and shaders/normal.wgsl; and with a trained classifier its constants
+// and shaders/classifier.wgsl (binding 8), else a stub add_classifier_guidance.
 //
 // Per (row, component entry) factors (built once per dispatch window on the host):
 //   gaussian: [logNorm, 1/sigma, invVar[DIM], shift[DIM]]  with shift = alpha * mean
@@ -169,7 +170,8 @@ fn walk_components(c0: u32, c1: u32, factor_row: u32) {
 }
 
 // k[stage] = cx xs + cs s + cMean (guided data mean), s the guided score at xs.
-fn velocity(stage: u32, row: StepRow, factor_row: u32) {
+// row = rows[row_id]; factor_row is its index in the dispatch's factor window.
+fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
   max_t = LOG_ZERO;
   sum_t = 0.0;
   max_n = LOG_ZERO;
@@ -202,6 +204,8 @@ fn velocity(stage: u32, row: StepRow, factor_row: u32) {
   if (ERR_TARGET) { add_score_error_target(); }
   if (ERR_NEGATIVE && sum_n > 0.0) { add_score_error_negative(); }
   combine_scores(row);
+  // Trained-classifier guidance (shaders/classifier.wgsl; an empty stub without a classifier).
+  add_classifier_guidance(row_id);
   for (var j = 0u; j < DIM; j++) {
     let mean = row.gammaTarget * statics[j] + row.gammaNegative * statics[DIM + j];
     k[stage][j] = row.cx * xs[j] + row.cs * s_guided[j] + row.cMean * mean;
@@ -344,7 +348,7 @@ fn fk_dispatch(particle: u32, local: u32) {
     }
   }
   for (var j = 0u; j < DIM; j++) { xs[j] = x[j]; }
-  velocity(0u, rows[row_index], 0u);
+  velocity(0u, rows[row_index], row_index, 0u);
   if (!owns_particle) { return; }
   for (var j = 0u; j < DIM; j++) {
     particles[local * DIM + j] = x[j];
@@ -400,7 +404,7 @@ fn main(
         for (var l = 0u; l < i; l++) { acc += h * tableau_a[i * STAGES + l] * k[l][j]; }
         xs[j] = acc;
       }
-      velocity(i, rows[n * STAGES + i], s * STAGES + i);
+      velocity(i, rows[n * STAGES + i], n * STAGES + i, s * STAGES + i);
     }
     for (var j = 0u; j < DIM; j++) {
       var acc = 0.0;

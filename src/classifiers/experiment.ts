@@ -48,10 +48,26 @@ export interface ExperimentOptions {
   w: number[];
   /** Particles per sampling run (default: the spec's). */
   particles?: number;
+  /** Where the sampling part runs (default: cpuSampler, sampleWithClassifier in f64). */
+  sampler?: GuidedSampler;
   /** Also evaluate the interpolated classifiers halfway between levels (default true). */
   between?: boolean;
   onProgress?: (message: string) => void;
 }
+
+/** The sampling part's backend: draws `particles` classifier-guided particles (row-major). */
+export interface GuidedSampler {
+  backend: 'cpu' | 'webgpu';
+  adapter: string | null;
+  sample(spec: ExperimentSpec, clf: TrainedClassifier, w: number, particles: number): Promise<Float64Array | Float32Array>;
+}
+
+/** The CPU backend: sampleWithClassifier (f64). */
+export const cpuSampler: GuidedSampler = {
+  backend: 'cpu',
+  adapter: null,
+  sample: async (spec, clf, w, particles) => sampleWithClassifier(spec, clf, w, { particles }),
+};
 
 export const DEFAULTS = {
   levels: 10,
@@ -143,6 +159,9 @@ export interface SampleSummary {
 }
 
 export interface SamplingReport {
+  /** Where the particles were sampled ('webgpu': f32, src/classifiers/sample-gpu.ts), and on which adapter. */
+  backend: 'cpu' | 'webgpu';
+  adapter: string | null;
   particles: number;
   solver: string;
   steps: number;
@@ -248,7 +267,7 @@ function logisticTargetWeights(net: Network, target: number): number[] {
   return w;
 }
 
-export function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOptions): ExperimentReport {
+export async function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOptions): Promise<ExperimentReport> {
   const started = performance.now();
   const model: MixtureModel = buildModel(spec);
   const classes = model.classes.map((c) => c.name);
@@ -366,7 +385,10 @@ export function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOp
     const particles = opts.particles ?? spec.particles;
     const d = spec.dim;
     const tMin = spec.solver.tMin;
+    const sampler = opts.sampler ?? cpuSampler;
     sampling = {
+      backend: sampler.backend,
+      adapter: sampler.adapter,
       particles,
       solver: spec.solver.kind,
       steps: spec.solver.steps,
@@ -378,10 +400,10 @@ export function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOp
       sampling.targetOnes = { freq: dist.map((v) => round(v, 4)), mean: round(dist.reduce((a, v, i) => a + i * v, 0), 4) };
     }
     for (const w of opts.w) {
-      const xExact = sampleWithClassifier(spec, exact, w, { particles });
+      const xExact = Float64Array.from(await sampler.sample(spec, exact, w, particles));
       const run = { w, exact: summarise(xExact, particles, d, exact, tMin, target, binary), models: {} as Partial<Record<ModelKind, SampleSummary>> };
       for (const kind of opts.models) {
-        const x = sampleWithClassifier(spec, classifiers[kind]!, w, { particles });
+        const x = Float64Array.from(await sampler.sample(spec, classifiers[kind]!, w, particles));
         const s = summarise(x, particles, d, exact, tMin, target, binary);
         let ks = 0;
         for (let i = 0; i < d; i++) ks = Math.max(ks, ks2(x, xExact, particles, d, i));
@@ -389,7 +411,7 @@ export function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOp
         run.models[kind] = s;
       }
       sampling.runs.push(run);
-      progress(`w = ${w}: sampled ${particles} particles with the exact classifier and ${opts.models.join(', ') || 'no trained model'}`);
+      progress(`w = ${w}: sampled ${particles} particles (${sampler.backend}) with the exact classifier and ${opts.models.join(', ') || 'no trained model'}`);
     }
   }
 

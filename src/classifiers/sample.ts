@@ -12,7 +12,9 @@
 // unconditional data mean (the classifier's term is dropped for that one evaluation).
 import type { ExperimentSpec, WSchedule } from '../spec/types.ts';
 import { CpuStepper } from '../cpu/reference.ts';
-import { groupDataMean, MixtureEvaluator } from '../model/mixture.ts';
+import { groupDataMean, MixtureEvaluator, type MixtureModel } from '../model/mixture.ts';
+import type { StepRow, StepTable } from '../solvers/table.ts';
+import type { Tableau } from '../solvers/tableau.ts';
 import { scheduleAt } from '../guidance/schedule.ts';
 import { fillNormals } from '../rng/philox.ts';
 import type { TrainedClassifier } from './classifier.ts';
@@ -24,38 +26,67 @@ export interface ClassifierSampleOptions {
   first?: number;
 }
 
-export function sampleWithClassifier(
-  spec: ExperimentSpec,
-  clf: TrainedClassifier,
-  w: number | WSchedule,
-  opts: ClassifierSampleOptions = {},
-): Float64Array {
-  const schedule: WSchedule = typeof w === 'number' ? { kind: 'constant', w } : w;
-  const stepper = new CpuStepper({ ...spec, guidance: { kind: 'none' } });
-  const model = stepper.guidance.model;
-  const target = clf.classes.indexOf(spec.target);
-  if (target < 0) throw new Error(`sampleWithClassifier: the classifier has no class ${JSON.stringify(spec.target)}`);
-  const d = spec.dim;
-  const count = opts.particles ?? spec.particles;
-  const first = opts.first ?? 0;
-  const ev = new MixtureEvaluator(model);
-  const uncond = model.unconditional;
-  const meanU = groupDataMean(model, uncond);
-  const { table, tableau } = stepper;
-  const { stages, rows } = table;
-  const x = new Float64Array(count * d);
-  const k = tableau.c.map(() => new Float64Array(count * d));
-  const xs = new Float64Array(d);
-  const s = new Float64Array(d);
-  const g = new Float64Array(d);
-  const z = new Float64Array(Math.ceil(d / 4) * 4);
-  stepper.initParticles(first, count, x);
-  for (let n = 0; n < table.steps; n++) {
+/**
+ * The classifier-guided sampler's steps (CpuStepper's interface: table, tableau, initParticles,
+ * step), so that a step can be taken alone (the GPU parity tests differentiate it).
+ */
+export class ClassifierStepper {
+  readonly dim: number;
+  readonly table: StepTable;
+  readonly tableau: Tableau;
+  readonly model: MixtureModel;
+  readonly clf: TrainedClassifier;
+  readonly schedule: WSchedule;
+  /** The target's index in the classifier's classes. */
+  readonly target: number;
+  private readonly seed: number;
+  private readonly base: CpuStepper;
+  private readonly ev: MixtureEvaluator;
+  private readonly meanU: Float64Array;
+  private readonly xs: Float64Array;
+  private readonly s: Float64Array;
+  private readonly g: Float64Array;
+  private readonly z: Float64Array;
+
+  constructor(spec: ExperimentSpec, clf: TrainedClassifier, w: number | WSchedule) {
+    this.schedule = typeof w === 'number' ? { kind: 'constant', w } : w;
+    this.base = new CpuStepper({ ...spec, guidance: { kind: 'none' } });
+    this.model = this.base.guidance.model;
+    this.clf = clf;
+    this.target = clf.classes.indexOf(spec.target);
+    if (this.target < 0) throw new Error(`sampleWithClassifier: the classifier has no class ${JSON.stringify(spec.target)}`);
+    this.dim = spec.dim;
+    this.seed = spec.seed;
+    this.table = this.base.table;
+    this.tableau = this.base.tableau;
+    this.ev = new MixtureEvaluator(this.model);
+    this.meanU = groupDataMean(this.model, this.model.unconditional);
+    this.xs = new Float64Array(this.dim);
+    this.s = new Float64Array(this.dim);
+    this.g = new Float64Array(this.dim);
+    this.z = new Float64Array(Math.ceil(this.dim / 4) * 4);
+  }
+
+  initParticles(first: number, count: number, x: Float64Array): void {
+    this.base.initParticles(first, count, x);
+  }
+
+  /** w(t) of a row: 0 where the classifier's term is dropped (cs = 0, alpha = 0). */
+  weightAt(row: StepRow): number {
+    return row.cs !== 0 ? scheduleAt(this.schedule, row.t) : 0;
+  }
+
+  /** Advances particles [first, first + count), stored in x, by step n (k: one slab per stage). */
+  step(n: number, first: number, count: number, x: Float64Array, k: Float64Array[]): void {
+    const d = this.dim;
+    const { tableau, xs, s, g, z } = this;
+    const { stages, rows } = this.table;
+    const uncond = this.model.unconditional;
     const h = rows[n * stages].h;
     for (let i = 0; i < stages; i++) {
       const row = rows[n * stages + i];
-      const wt = scheduleAt(schedule, row.t);
-      ev.setTime(row.alpha, row.sigma2);
+      const wt = this.weightAt(row);
+      this.ev.setTime(row.alpha, row.sigma2);
       const ki = k[i];
       for (let p = 0; p < count; p++) {
         const o = p * d;
@@ -64,14 +95,14 @@ export function sampleWithClassifier(
           for (let j = 0; j < i; j++) acc += h * tableau.a[i][j] * k[j][o + c];
           xs[c] = acc;
         }
-        ev.evaluateComponents(xs);
+        this.ev.evaluateComponents(xs);
         s.fill(0);
-        ev.addGroupScore(uncond, 1, s);
-        if (wt !== 0 && row.cs !== 0) {
-          clf.gradLogProb(xs, row.t, target, g);
+        this.ev.addGroupScore(uncond, 1, s);
+        if (wt !== 0) {
+          this.clf.gradLogProb(xs, row.t, this.target, g);
           for (let c = 0; c < d; c++) s[c] += wt * g[c];
         }
-        for (let c = 0; c < d; c++) ki[o + c] = row.cx * xs[c] + row.cs * s[c] + row.cMean * meanU[c];
+        for (let c = 0; c < d; c++) ki[o + c] = row.cx * xs[c] + row.cs * s[c] + row.cMean * this.meanU[c];
       }
     }
     for (let p = 0; p < count; p++) {
@@ -85,10 +116,25 @@ export function sampleWithClassifier(
     if (tableau.stochastic) {
       const noise = rows[n * stages].noiseScale;
       for (let p = 0; p < count; p++) {
-        fillNormals(spec.seed, first + p, n + 1, d, z);
+        fillNormals(this.seed, first + p, n + 1, d, z);
         for (let c = 0; c < d; c++) x[p * d + c] += noise * z[c];
       }
     }
   }
+}
+
+export function sampleWithClassifier(
+  spec: ExperimentSpec,
+  clf: TrainedClassifier,
+  w: number | WSchedule,
+  opts: ClassifierSampleOptions = {},
+): Float64Array {
+  const stepper = new ClassifierStepper(spec, clf, w);
+  const count = opts.particles ?? spec.particles;
+  const first = opts.first ?? 0;
+  const x = new Float64Array(count * spec.dim);
+  const k = stepper.tableau.c.map(() => new Float64Array(count * spec.dim));
+  stepper.initParticles(first, count, x);
+  for (let n = 0; n < stepper.table.steps; n++) stepper.step(n, first, count, x, k);
   return x;
 }

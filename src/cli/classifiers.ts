@@ -7,7 +7,10 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SpecError, type SpecIssue } from '../spec/errors.ts';
 import { startTime } from '../processes/process.ts';
 import { loadSpecFile } from '../spec/parse.ts';
-import { DEFAULTS, runClassifierExperiment, type ModelKind } from '../classifiers/experiment.ts';
+import { cpuSampler, DEFAULTS, runClassifierExperiment, type GuidedSampler, type ModelKind } from '../classifiers/experiment.ts';
+import { gpuSampler } from '../classifiers/sample-gpu.ts';
+import { acquireGpu, type GpuContext } from '../gpu/device.ts';
+import { nodePlatform } from '../platform/node.ts';
 import { FEATURE_KINDS, type FeatureKind } from '../classifiers/features.ts';
 import { ACTIVATIONS, type Activation } from '../classifiers/network.ts';
 
@@ -54,6 +57,24 @@ function checkJsonPath(path: string): SpecIssue | null {
   return null;
 }
 
+/** The sampling backend: the GPU when asked for (or, with auto, when there is an adapter), else the CPU. */
+async function chooseSampler(
+  backend: 'auto' | 'cpu' | 'webgpu',
+  sampling: boolean,
+  log: (m: string) => void,
+): Promise<{ sampler: GuidedSampler; release: () => void }> {
+  if (backend === 'cpu' || !sampling) return { sampler: cpuSampler, release: () => {} };
+  let gpu: GpuContext;
+  try {
+    gpu = await acquireGpu(nodePlatform);
+  } catch (err) {
+    if (backend === 'webgpu') throw err;
+    log(`no WebGPU adapter, sampling on the CPU (${(err as Error).message})`);
+    return { sampler: cpuSampler, release: () => {} };
+  }
+  return { sampler: gpuSampler(gpu), release: () => gpu.destroy() };
+}
+
 export function addClassifiersCommand(program: Command): void {
   program
     .command('classifiers')
@@ -78,7 +99,10 @@ export function addClassifiersCommand(program: Command): void {
     .option('--train <n>', 'training samples per t', positiveInt('--train', 1e8), DEFAULTS.train)
     .option('--test <n>', 'held-out test samples per t', positiveInt('--test', 1e8), DEFAULTS.test)
     .option('--w <list>', 'guidance strengths to sample at; "" or "none" skips sampling', (v: string) => (v.trim() === 'none' ? [] : numberList('--w')(v)), [1, 3, 7])
-    .option('--particles <n>', 'particles per sampling run (default: the spec\'s); the CPU samples them, so keep it moderate', positiveInt('--particles'))
+    .option('--particles <n>', 'particles per sampling run (default: the spec\'s)', positiveInt('--particles'))
+    .addOption(new Option('--backend <backend>', 'where the sampling part runs (auto: webgpu if an adapter is available, else the f64 CPU sampler)')
+        .choices(['auto', 'cpu', 'webgpu'])
+        .default('auto'))
     .option('--seed <s>', 'override the spec\'s seed (sampling noise, training data, initialisation)', (v: string) => {
       if (!/^\d+$/.test(v.trim()) || Number(v) > 2 ** 32 - 1) throw new InvalidArgumentError(`--seed must be an integer in [0, 2^32), got ${v}`);
       return Number(v);
@@ -86,7 +110,7 @@ export function addClassifiersCommand(program: Command): void {
     .option('--json <file>', 'also write the report to FILE (written whole or not at all)')
     .option('--quiet', 'no progress lines on stderr')
     .exitOverride()
-    .action((specPath: string, opts) => {
+    .action(async (specPath: string, opts) => {
       const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
       const issues: SpecIssue[] = [];
       const start = startTime(spec.process);
@@ -105,7 +129,9 @@ export function addClassifiersCommand(program: Command): void {
       if (issues.length > 0) throw new SpecError(issues);
       const models: ModelKind[] = opts.model === 'both' ? ['logistic', 'mlp'] : [opts.model];
       const log = opts.quiet ? () => {} : (m: string) => process.stderr.write(`classifiers: ${m}\n`);
-      const report = runClassifierExperiment(spec, {
+      const { sampler, release } = await chooseSampler(opts.backend, opts.w.length > 0, log);
+      const report = await runClassifierExperiment(spec, {
+        sampler,
         tGrid,
         models,
         features: opts.features as FeatureKind | undefined,
@@ -119,7 +145,7 @@ export function addClassifiersCommand(program: Command): void {
         w: opts.w,
         particles: opts.particles,
         onProgress: log,
-      });
+      }).finally(release);
       const { classifiers: _nets, ...rest } = report;
       const text = JSON.stringify({ spec: specPath, ...rest }, null, 2) + '\n';
       if (opts.json) {

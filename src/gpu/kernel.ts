@@ -1,12 +1,14 @@
 // Builds the step kernel for one experiment: a generated header of constants and
 // structs (from the TypeScript definitions), then shaders/philox.wgsl,
-// shaders/normal.wgsl and shaders/step.wgsl. Constants, not overrides, because WGSL
+// shaders/normal.wgsl and shaders/step.wgsl (with a trained classifier, its constants from
+// src/gpu/classifier.ts and shaders/classifier.wgsl after it). Constants, not overrides, because WGSL
 // sizes function-scope arrays only with const-expressions.
 import type { Tableau } from '../solvers/tableau.ts';
 import type { GuidanceVariant } from '../spec/types.ts';
 import type { GpuPlatform } from '../platform/types.ts';
 import { COMPONENT_INFO, STEP_PARAMS, STEP_ROW, wgslStruct, structBytes } from './layout.ts';
 import { WORKGROUP_SIZE } from './planner.ts';
+import { classifierHeader, type ClassifierLayout } from './classifier.ts';
 
 export interface KernelConfig {
   /**
@@ -42,6 +44,11 @@ export interface KernelConfig {
    * statics), or 0 for storage bindings. See gauss4TableBindings.
    */
   uniformTableBytes?: number;
+  /**
+   * Trained-classifier guidance (general kernel only): the layout of the `classifier` buffer
+   * (binding 8) and the target class's index; shaders/classifier.wgsl is then included.
+   */
+  classifier?: { layout: ClassifierLayout; target: number } | null;
 }
 
 /** Floats of per-particle state the fk step carries: its drift and log q. */
@@ -150,13 +157,19 @@ export function gauss4TableBindings(c: KernelConfig): string {
 }
 
 export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string {
-  return [
+  const parts = [
     kernelHeader(c),
     ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
     platform.shaderSource('philox'),
     platform.shaderSource('normal'),
     platform.shaderSource(c.kernel),
-  ].join('\n');
+  ];
+  if (c.classifier && c.kernel !== 'step') throw new Error('classifier guidance runs on the general step kernel only');
+  if (c.kernel === 'step') {
+    if (c.classifier) parts.push(classifierHeader(c.classifier.layout, c.classifier.target), platform.shaderSource('classifier'));
+    else parts.push('fn add_classifier_guidance(row_id: u32) {} // no trained classifier');
+  }
+  return parts.join('\n');
 }
 
 // Compiled pipelines per device and source: repeated runs of one configuration (sweeps,

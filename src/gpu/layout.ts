@@ -41,6 +41,20 @@ export const COMPONENT_INFO: StructDef = {
   ],
 };
 
+/**
+ * Trained-classifier guidance, per step-table row (src/gpu/classifier.ts): the two levels
+ * around the row's t, the upper level's weight, and w(t).
+ */
+export const CLASSIFIER_ROW: StructDef = {
+  name: 'ClassifierRow',
+  fields: [
+    { name: 'levelLo', type: 'u32' },
+    { name: 'levelHi', type: 'u32' },
+    { name: 'lam', type: 'f32' },
+    { name: 'w', type: 'f32' },
+  ],
+};
+
 export function structWords(def: StructDef): number {
   const n = def.fields.length;
   return def.uniform ? Math.ceil(n / 4) * 4 : n;

@@ -15,6 +15,11 @@ export interface PlanInput {
   /** Floats per (row, component) in the factor table. */
   factorStride: number;
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupsPerDimension: number };
+  /**
+   * Work of one velocity evaluation beyond the component walk, in the same units
+   * (component-coordinate evaluations; e.g. a trained classifier's multiply-adds). Default 0.
+   */
+  extraWorkPerEvaluation?: number;
   /** Particles per kernel invocation (default 1). */
   particlesPerInvocation?: number;
   /** Overrides, e.g. to force splitting in tests. */
@@ -52,7 +57,8 @@ export function planDispatch(p: PlanInput): DispatchPlan {
   // that owns several particles (step-gauss4: 4) evaluates them about as fast as the general
   // kernel evaluates one (lavapipe: ~1 s per dispatch for either at the default budget).
   const invocations = Math.ceil(chunkParticles / (p.particlesPerInvocation ?? 1));
-  const perStep = invocations * p.stages * p.components * p.dim * (p.fullCovariance ? 2 * p.dim : 1);
+  const perStep =
+    invocations * p.stages * (p.components * p.dim * (p.fullCovariance ? 2 * p.dim : 1) + (p.extraWorkPerEvaluation ?? 0));
   let steps = p.stepsPerDispatch ?? Math.floor((p.workPerDispatch ?? 2 ** 27) / Math.max(1, perStep));
   const factorRowBytes = p.stages * p.components * p.factorStride * 4;
   steps = Math.min(steps, Math.floor(p.limits.maxStorageBufferBindingSize / factorRowBytes));

@@ -2,11 +2,13 @@
 // tables, and dispatches of the step kernel over particle chunks, streaming each
 // finished chunk back to the caller. Platform-agnostic: the caller brings the
 // GpuContext (Node Dawn or the browser).
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec, WSchedule } from '../spec/types.ts';
 import { planGuidance, type GuidancePlan } from '../guidance/guidance.ts';
 import { prepareScoreError, type PreparedScoreError } from '../model/score-error.ts';
 import { combinesLinearly } from '../guidance/variants.ts';
-import { groupDataMean } from '../model/mixture.ts';
+import { buildModel, groupDataMean } from '../model/mixture.ts';
+import type { PerLevelClassifier } from '../classifiers/classifier.ts';
+import { classifierLayout, classifierTarget, packClassifier } from './classifier.ts';
 import { componentAtTime, makeComponentAtTime } from '../model/components.ts';
 import { priorScale } from '../processes/process.ts';
 import { buildStepTable, type StepRow } from '../solvers/table.ts';
@@ -59,6 +61,13 @@ export interface GpuSampleOptions {
   onWeights?: (step: number, logWeights: Float32Array, particles: Float32Array) => void;
   /** fk only: the ancestor of each slot at each resampling. */
   onAncestors?: (step: number, ancestors: Uint32Array) => void;
+  /**
+   * Classifier guidance with a trained classifier (src/classifiers/): the particles follow
+   * s = s_u + w(t) grad_x log p_hat_t(spec.target | x), s_u the exact unconditional score, as
+   * src/classifiers/sample.ts's sampleWithClassifier on the CPU. The spec's own guidance is
+   * ignored; the general kernel runs it (shaders/classifier.wgsl); no corrector.
+   */
+  classifier?: { model: PerLevelClassifier; w: number | WSchedule };
 }
 
 export interface GpuSampleInfo {
@@ -74,10 +83,16 @@ export interface GpuSampleInfo {
   fk?: FkReport;
 }
 
-export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: GpuSampleOptions): Promise<GpuSampleInfo> {
+export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts: GpuSampleOptions): Promise<GpuSampleInfo> {
   const { device } = gpu;
+  const trained = opts.classifier ?? null;
+  if (trained && specIn.corrector) throw new Error('classifier guidance with a trained classifier: no corrector (the spec has one)');
+  // Trained-classifier guidance walks the unconditional law as the target group, weight (1, 0),
+  // and adds the classifier's term in the kernel; like sampleWithClassifier, with the exact
+  // unconditional score (no score-error model).
+  const spec: ExperimentSpec = trained ? { ...specIn, guidance: { kind: 'none' }, scoreError: { kind: 'none' } } : specIn;
   const dim = spec.dim;
-  const guidance = planGuidance(spec);
+  const guidance = trained ? unconditionalPlan(spec) : planGuidance(spec);
   const table = buildStepTable(spec, guidance);
   const tableau = TABLEAUS[spec.solver.kind];
   const model = guidance.model;
@@ -119,6 +134,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
   const fk = spec.corrector?.kind === 'fk';
   const kernel =
     opts.kernel !== 'general' &&
+    !trained &&
     !fk &&
     comps.every((c) => c.kind === 'gaussian' && c.basis === null) &&
     combinesLinearly(variant) &&
@@ -153,6 +169,8 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     tableWindows: gauss4
       ? { bindingBytes: uniformTableBytes || gpu.limits.maxStorageBufferBindingSize, rowBytes: GAUSS4_ROW_SLOT_BYTES }
       : undefined,
+    // A trained classifier: forward and backward passes through up to two levels' networks.
+    extraWorkPerEvaluation: trained ? 4 * trained.model.nets[0].params.length : 0,
   });
 
   const tile = kernel === 'step' && opts.staging !== 'never' ? tileComponents(dim, comps.length, gpu.limits.maxComputeWorkgroupStorageSize) : 0;
@@ -177,6 +195,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     },
     fk,
     uniformTableBytes,
+    classifier: trained ? { layout: classifierLayout(trained.model), target: classifierTarget(trained.model, spec.target) } : null,
   });
 
   // Per (row, component entry) factors for a list of rows (one dispatch's window).
@@ -250,6 +269,9 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
       GPUBufferUsage.STORAGE,
     );
     const weightsBuffer = makeBuffer('fk log-weights (unused)', 16, GPUBufferUsage.STORAGE);
+    const classifierBuffer = trained
+      ? upload('classifier levels and rows', packClassifier(trained.model, classifierLayout(trained.model), table.rows, wSchedule(trained.w)))
+      : null;
     const readback = opts.onChunk
       ? makeBuffer('particles readback', particlesBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
       : null;
@@ -270,6 +292,7 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
               { binding: 7, resource: { buffer: weightsBuffer } },
             ]
           : []),
+        ...(classifierBuffer ? [{ binding: 8, resource: { buffer: classifierBuffer } }] : []),
       ],
     });
 
@@ -336,6 +359,16 @@ export async function sampleWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: 
     tile,
     tables: uniformTableBytes > 0 ? 'uniform' : 'storage',
   };
+}
+
+/** The plan of trained-classifier guidance: the unconditional law alone, weight (1, 0). */
+function unconditionalPlan(spec: ExperimentSpec): GuidancePlan {
+  const model = buildModel(spec);
+  return { model, target: model.unconditional, negative: null, coefficients: () => [1, 0] };
+}
+
+function wSchedule(w: number | WSchedule): WSchedule {
+  return typeof w === 'number' ? { kind: 'constant', w } : w;
 }
 
 /**

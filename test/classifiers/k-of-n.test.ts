@@ -46,8 +46,8 @@ function ones(x: Float64Array): number[] {
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const share = (v: number[], f: (o: number) => boolean) => v.filter(f).length / v.length;
 
-beforeAll(() => {
-  const r = runClassifierExperiment(spec, { models: ['logistic'], w: [], train: 3000, test: 200 });
+beforeAll(async () => {
+  const r = await runClassifierExperiment(spec, { models: ['logistic'], w: [], train: 3000, test: 200 });
   expect(r.settings.binaryVertexModel).toBe(true);
   expect((r.settings.logistic as { features: string }).features).toBe('sum');
   // Monotone (positive weight on the sum) at every level except where the SNR is so low that

@@ -39,7 +39,9 @@ import { groupDataMean, type Group, type MixtureModel } from '../../src/model/mi
 import { logDiffPhi } from '../../src/model/special.ts';
 import { priorScale } from '../../src/processes/process.ts';
 import { fillNormals } from '../../src/rng/philox.ts';
-import type { StepRow } from '../../src/solvers/table.ts';
+import type { StepRow, StepTable } from '../../src/solvers/table.ts';
+import type { Tableau } from '../../src/solvers/tableau.ts';
+import type { GuidancePlan } from '../../src/guidance/guidance.ts';
 import type { ExperimentSpec } from '../../src/spec/types.ts';
 
 /** f32 unit roundoff. */
@@ -122,7 +124,7 @@ export function logDiffPhiErrorMagnitude(aIn: number, bIn: number): { log: numbe
  * score (each component's score terms before cancellation, plus the responsibility error from
  * its log-density's terms, weighted by |coefficient| x responsibility).
  */
-class RoundoffModel {
+export class RoundoffModel implements VelocityMagnitude {
   private readonly model: MixtureModel;
   private readonly dim: number;
   private readonly atTime: ComponentAtTime[];
@@ -137,11 +139,12 @@ class RoundoffModel {
   private readonly targetMean: Float64Array;
   private readonly negativeMean: Float64Array;
 
-  private readonly stepper: CpuStepper;
+  private readonly guidance: Pick<GuidancePlan, 'model' | 'target' | 'negative'>;
 
-  constructor(stepper: CpuStepper) {
-    this.stepper = stepper;
-    const model = stepper.guidance.model;
+  /** For the groups of a guidance plan (CpuStepper.guidance, or the unconditional law alone). */
+  constructor(guidance: Pick<GuidancePlan, 'model' | 'target' | 'negative'>) {
+    this.guidance = guidance;
+    const model = guidance.model;
     const n = model.components.length;
     const d = model.dim;
     this.model = model;
@@ -155,8 +158,8 @@ class RoundoffModel {
     this.yabs = new Float64Array(d);
     this.groupScore = new Float64Array(d);
     this.resp = new Float64Array(n);
-    this.targetMean = groupDataMean(model, stepper.guidance.target);
-    this.negativeMean = stepper.guidance.negative ? groupDataMean(model, stepper.guidance.negative) : new Float64Array(d);
+    this.targetMean = groupDataMean(model, guidance.target);
+    this.negativeMean = guidance.negative ? groupDataMean(model, guidance.negative) : new Float64Array(d);
   }
 
   setTime(row: StepRow): void {
@@ -256,9 +259,9 @@ class RoundoffModel {
     const d = this.dim;
     this.evaluate(xs);
     const s = new Float64Array(d);
-    this.addGroupMagnitude(this.stepper.guidance.target, row.gammaTarget, s);
-    if (this.stepper.guidance.negative && row.gammaNegative !== 0) {
-      this.addGroupMagnitude(this.stepper.guidance.negative, row.gammaNegative, s);
+    this.addGroupMagnitude(this.guidance.target, row.gammaTarget, s);
+    if (this.guidance.negative && row.gammaNegative !== 0) {
+      this.addGroupMagnitude(this.guidance.negative, row.gammaNegative, s);
     }
     for (let j = 0; j < d; j++) {
       const mean = Math.abs(row.gammaTarget * this.targetMean[j]) + Math.abs(row.gammaNegative * this.negativeMean[j]);
@@ -276,15 +279,34 @@ export interface ParityReference {
   rss: Float64Array;
 }
 
+/** The local-error magnitudes of one velocity evaluation (units of u), per coordinate. */
+export interface VelocityMagnitude {
+  setTime(row: StepRow): void;
+  velocityMagnitude(xs: ArrayLike<number>, row: StepRow, out: Float64Array): void;
+}
+
+/** What the error propagation needs of a sampler: CpuStepper's step interface. */
+export interface Stepper {
+  readonly table: StepTable;
+  readonly tableau: Tableau;
+  initParticles(first: number, count: number, x: Float64Array): void;
+  /** Reads this.tableau.stochastic for its noise (the Jacobian runs a copy with it off). */
+  step(n: number, first: number, count: number, x: Float64Array, k: Float64Array[]): void;
+}
+
 /** The reference particles and their error bounds (about (dim + 3) x the cost of sampleCpu). */
 export function referenceWithBound(spec: ExperimentSpec, chunk = 256): ParityReference {
   const stepper = new CpuStepper(spec);
+  return referenceWithBoundFor(spec, stepper, new RoundoffModel(stepper.guidance), chunk);
+}
+
+/** referenceWithBound for any stepper with its own velocity-magnitude model. */
+export function referenceWithBoundFor(spec: ExperimentSpec, stepper: Stepper, model: VelocityMagnitude, chunk = 256): ParityReference {
   // The deterministic part of a step (the Jacobian of the noise term is 0): the same stepper,
   // its noise switched off.
-  const drift: CpuStepper = Object.assign(Object.create(Object.getPrototypeOf(stepper)), stepper, {
+  const drift: Stepper = Object.assign(Object.create(Object.getPrototypeOf(stepper)), stepper, {
     tableau: { ...stepper.tableau, stochastic: false },
   });
-  const model = new RoundoffModel(stepper);
   const d = spec.dim;
   const { table, tableau } = stepper;
   const stages = table.stages;
