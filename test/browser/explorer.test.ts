@@ -52,6 +52,19 @@ async function plotPixels(page: Page): Promise<ReturnType<typeof decodePng>> {
   return decodePng(await page.screenshot({ type: 'png', clip }));
 }
 
+/** Puts a spec into the page's text box as a user's typing would (an input event). */
+async function typeSpec(page: Page, raw: unknown): Promise<void> {
+  await page.$eval(
+    '#spec-text',
+    (el, text) => {
+      const t = el as HTMLTextAreaElement;
+      t.value = text as string;
+      t.dispatchEvent(new Event('input', { bubbles: true }));
+    },
+    JSON.stringify(raw, null, 2),
+  );
+}
+
 /** A figure from the page's table: the full-precision value behind the text. */
 async function figure(page: Page, key: string): Promise<number> {
   const v = await page.$eval(`#fig-${key}`, (td) => (td as HTMLElement).dataset.value ?? 'NaN');
@@ -173,15 +186,7 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
     // systematic resampling's only at f32 ties (at most max(10, N / 1000) slots there).
     Object.assign(raw, { particles: 4096, seed: 5, solver: { ...raw.solver, steps: 30 }, corrector: { kind: 'fk', essThreshold: 0 } });
     const before = (await page.evaluate(() => (window as unknown as { __explorer: Status }).__explorer)).runId;
-    await page.$eval(
-      '#spec-text',
-      (el, text) => {
-        const t = el as HTMLTextAreaElement;
-        t.value = text as string;
-        t.dispatchEvent(new Event('input', { bubbles: true }));
-      },
-      JSON.stringify(raw, null, 2),
-    );
+    await typeSpec(page, raw);
     await page.waitForFunction(
       (runId: number) => {
         const e = (window as unknown as { __explorer: Status }).__explorer;
@@ -212,15 +217,7 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
     const { page } = open;
     const raw = JSON.parse(readFileSync(new URL('../../examples/two-gaussians.json', import.meta.url), 'utf8'));
     raw.classes[0].components[0].cov = -1;
-    await page.$eval(
-      '#spec-text',
-      (el, text) => {
-        const t = el as HTMLTextAreaElement;
-        t.value = text as string;
-        t.dispatchEvent(new Event('input', { bubbles: true }));
-      },
-      JSON.stringify(raw, null, 2),
-    );
+    await typeSpec(page, raw);
     await waitForStatus(page, ['invalid'], 10_000);
     const text = await page.$eval('#spec-errors', (e) => ((e as HTMLElement).hidden ? '' : (e.textContent ?? '')));
     expect(text).toContain('classes[0].components[0].cov');
