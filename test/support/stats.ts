@@ -15,7 +15,7 @@
 // would have to be for a correct sampler to fail.
 import { CpuStepper } from '../../src/cpu/reference.ts';
 import type { ExperimentSpec } from '../../src/spec/types.ts';
-import erfc from '@stdlib/math-base-special-erfc';
+import { normalUpperQuantile } from '../../src/metrics/targets.ts';
 
 /** The foundation suite's family-wise false-failure probability. */
 export const FAMILY_ALPHA = 1e-6;
@@ -73,17 +73,8 @@ export function dkwEpsilon(n: number, alpha: number): number {
   return Math.sqrt(Math.log(2 / alpha) / (2 * n));
 }
 
-/** Upper standard normal quantile: the z with P(Z > z) = p (bisection on erfc, to 1e-12). */
-export function normalUpperQuantile(p: number): number {
-  let lo = -40;
-  let hi = 40;
-  while (hi - lo > 1e-12) {
-    const mid = 0.5 * (lo + hi);
-    if (0.5 * erfc(mid / Math.SQRT2) > p) lo = mid;
-    else hi = mid;
-  }
-  return 0.5 * (lo + hi);
-}
+/** Upper standard normal quantile: the z with P(Z > z) = p (the metrics' own, src/metrics/targets.ts). */
+export { normalUpperQuantile };
 
 export interface ZBand {
   lower: number;
