@@ -23,7 +23,7 @@ import { priorScale } from '../processes/process.ts';
 import type { StepRow, StepTable } from '../solvers/table.ts';
 import type { GpuPlatform } from '../platform/types.ts';
 import type { GpuContext } from './device.ts';
-import { compileComputePipeline, fkStateStride } from './kernel.ts';
+import { cachedComputePipeline, fkStateStride } from './kernel.ts';
 import { FK_BLOCK_PLAN, FK_BLOCK_STATS, FK_PARAMS, packStructs, STEP_PARAMS, STEP_ROW, structBytes, unpackStructs, wgslStruct } from './layout.ts';
 import { gridFor, WORKGROUP_SIZE } from './planner.ts';
 import type { GpuSampleInfo, GpuSampleOptions } from './sampler.ts';
@@ -247,35 +247,26 @@ export async function readFloats(gpu: GpuContext, source: GPUBuffer, floats: num
   }
 }
 
-const pipelineCache = new WeakMap<GPUDevice, Map<number, Promise<{ reduce: GPUComputePipeline; resample: GPUComputePipeline }>>>();
-
-export function fkPipelines(device: GPUDevice, platform: GpuPlatform, dim: number): Promise<{ reduce: GPUComputePipeline; resample: GPUComputePipeline }> {
-  let cache = pipelineCache.get(device);
-  if (!cache) {
-    cache = new Map();
-    pipelineCache.set(device, cache);
-  }
-  let entry = cache.get(dim);
-  if (!entry) {
-    const reduceCode = [
-      `const WORKGROUP_SIZE: u32 = ${REDUCE_WORKGROUP}u;`,
-      `const ITEMS: u32 = ${REDUCE_ITEMS}u;`,
-      wgslStruct(FK_PARAMS),
-      wgslStruct(FK_BLOCK_STATS),
-      platform.shaderSource('fk-reduce'),
-    ].join('\n');
-    const resampleCode = [
-      `const WORKGROUP_SIZE: u32 = ${WORKGROUP_SIZE}u;`,
-      `const BLOCK: u32 = ${FK_BLOCK}u;`,
-      `const DIM: u32 = ${dim}u;`,
-      `const STATE_STRIDE: u32 = ${fkStateStride(dim)}u;`,
-      wgslStruct(FK_PARAMS),
-      wgslStruct(FK_BLOCK_PLAN),
-      platform.shaderSource('fk-resample'),
-    ].join('\n');
-    entry = Promise.all([compileComputePipeline(device, 'fk reduce', reduceCode), compileComputePipeline(device, 'fk resample', resampleCode)]).then(([reduce, resample]) => ({ reduce, resample }));
-    cache.set(dim, entry);
-    entry.catch(() => cache!.delete(dim));
-  }
-  return entry;
+export async function fkPipelines(device: GPUDevice, platform: GpuPlatform, dim: number): Promise<{ reduce: GPUComputePipeline; resample: GPUComputePipeline }> {
+  const reduceCode = [
+    `const WORKGROUP_SIZE: u32 = ${REDUCE_WORKGROUP}u;`,
+    `const ITEMS: u32 = ${REDUCE_ITEMS}u;`,
+    wgslStruct(FK_PARAMS),
+    wgslStruct(FK_BLOCK_STATS),
+    platform.shaderSource('fk-reduce'),
+  ].join('\n');
+  const resampleCode = [
+    `const WORKGROUP_SIZE: u32 = ${WORKGROUP_SIZE}u;`,
+    `const BLOCK: u32 = ${FK_BLOCK}u;`,
+    `const DIM: u32 = ${dim}u;`,
+    `const STATE_STRIDE: u32 = ${fkStateStride(dim)}u;`,
+    wgslStruct(FK_PARAMS),
+    wgslStruct(FK_BLOCK_PLAN),
+    platform.shaderSource('fk-resample'),
+  ].join('\n');
+  const [reduce, resample] = await Promise.all([
+    cachedComputePipeline(device, 'fk reduce', reduceCode),
+    cachedComputePipeline(device, 'fk resample', resampleCode),
+  ]);
+  return { reduce, resample };
 }

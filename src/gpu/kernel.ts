@@ -177,7 +177,14 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
 const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
 export function createStepPipeline(device: GPUDevice, platform: GpuPlatform, c: KernelConfig): Promise<GPUComputePipeline> {
-  const code = stepKernelSource(platform, c);
+  return cachedComputePipeline(device, 'step', stepKernelSource(platform, c));
+}
+
+/**
+ * compileComputePipeline, once per device and source: repeated runs of one configuration
+ * (sweeps, benchmarks, the explorer, populations) skip the compile. A failed compile is not kept.
+ */
+export function cachedComputePipeline(device: GPUDevice, name: string, code: string): Promise<GPUComputePipeline> {
   let cache = pipelineCache.get(device);
   if (!cache) {
     cache = new Map();
@@ -185,7 +192,7 @@ export function createStepPipeline(device: GPUDevice, platform: GpuPlatform, c: 
   }
   let pipeline = cache.get(code);
   if (!pipeline) {
-    pipeline = compileComputePipeline(device, 'step', code);
+    pipeline = compileComputePipeline(device, name, code);
     cache.set(code, pipeline);
     pipeline.catch(() => cache!.delete(code));
   }
