@@ -141,25 +141,19 @@ export async function runPopulationCheck(
   }
 
   const alpha = opts.alpha / functionals.length;
-  const threshold = tQuantile(1 - alpha / 2, P - 1);
   const outcomes = functionals.map((f, j): PopulationOutcome => {
-    const e = estimates[j];
-    const mean = e.reduce((s, v) => s + v, 0) / P;
-    const sd = Math.sqrt(e.reduce((s, v) => s + (v - mean) ** 2, 0) / (P - 1));
-    const standardError = sd / Math.sqrt(P);
-    const statistic = Math.abs(mean - f.expected) / standardError;
+    const r = populationTTest(estimates[j], f.expected, alpha);
     return {
       name: f.name,
       kind: f.kind,
-      estimate: mean,
+      estimate: r.estimate,
       expected: f.expected,
-      statistic,
-      threshold,
-      // NaN (a non-finite estimate) fails.
-      pass: statistic <= threshold,
+      statistic: Math.abs(r.t),
+      threshold: r.threshold,
+      pass: r.pass,
       alpha,
-      standardError,
-      power: threshold * standardError,
+      standardError: r.standardError,
+      power: r.threshold * r.standardError,
     };
   });
   return {
@@ -175,6 +169,24 @@ export async function runPopulationCheck(
     outcomes,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * Two-sided Student t test of P independent estimates against an exact value at level alpha:
+ * t = (mean - exact) / (sd / sqrt P) on P - 1 degrees of freedom. A NaN estimate fails.
+ */
+export function populationTTest(
+  estimates: readonly number[],
+  exact: number,
+  alpha: number,
+): { estimate: number; t: number; threshold: number; standardError: number; pass: boolean } {
+  const p = estimates.length;
+  const estimate = estimates.reduce((s, v) => s + v, 0) / p;
+  const sd = Math.sqrt(estimates.reduce((s, v) => s + (v - estimate) ** 2, 0) / (p - 1));
+  const standardError = sd / Math.sqrt(p);
+  const t = (estimate - exact) / standardError;
+  const threshold = tQuantile(1 - alpha / 2, p - 1);
+  return { estimate, t, threshold, standardError, pass: Math.abs(t) <= threshold };
 }
 
 export function formatPopulationTable(r: PopulationCheckResult): string {

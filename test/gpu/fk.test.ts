@@ -23,7 +23,6 @@
 // False-failure budget: FK_FAMILY_ALPHA = 1e-6 over the listed t tests (Bonferroni).
 
 import { expect, it } from 'vitest';
-import tQuantile from '@stdlib/stats-base-dists-t-quantile';
 import { CpuStepper } from '../../src/cpu/reference.ts';
 import { sampleCpuFk } from '../../src/cpu/fk.ts';
 import { resampleUniform, systematicAncestors } from '../../src/corrector/fk.ts';
@@ -31,6 +30,7 @@ import { sampleWebGpu } from '../../src/gpu/sampler.ts';
 import { parseSpec } from '../../src/spec/parse.ts';
 import type { ExperimentSpec } from '../../src/spec/types.ts';
 import { target1d, targetDef } from '../../src/metrics/targets.ts';
+import { populationTTest } from '../../src/metrics/population-check.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { compareWithBound, F32_U, formatReport, PARITY_ULPS, referenceWithBound } from '../support/parity.ts';
 import { TWO_GAUSSIANS, type RawSpec } from '../support/sampler-cases.ts';
@@ -179,14 +179,6 @@ await describeGpu('fk corrector', (gpu) => {
     return out;
   }
 
-  /** Two-sided t test of P estimates against an exact value at level alpha: { t, threshold }. */
-  function tTest(estimates: number[], exact: number, alpha: number): { t: number; threshold: number } {
-    const p = estimates.length;
-    const mean = estimates.reduce((s, v) => s + v, 0) / p;
-    const sd = Math.sqrt(estimates.reduce((s, v) => s + (v - mean) ** 2, 0) / (p - 1));
-    return { t: (mean - exact) / (sd / Math.sqrt(p)), threshold: tQuantile(1 - alpha / 2, p - 1) };
-  }
-
   const functionals = (q10: number, q90: number) => ({
     mean: (x: Float32Array) => x.reduce((s, v) => s + v, 0) / x.length,
     variance: (x: Float32Array) => {
@@ -208,19 +200,19 @@ await describeGpu('fk corrector', (gpu) => {
 
     const evaluate = (pops: Population[]) =>
       (Object.keys(exact) as (keyof typeof exact)[]).map((k) => {
-        const r = tTest(
+        const r = populationTTest(
           pops.map((p) => f[k](p.x)),
           exact[k],
           ALPHA_EACH,
         );
-        return { name: names[k], ...r, pass: Math.abs(r.t) <= r.threshold };
+        return { name: names[k], ...r };
       });
 
     const corrected = await populations();
     const results: { name: string; t: number; threshold: number; pass: boolean }[] = evaluate(corrected);
     // The normaliser: the mean of exp(log Z-hat) is unbiased for int q = exp(logZ).
-    const z = tTest(corrected.map((p) => Math.exp(p.logNormaliser)), Math.exp(def.logZ), ALPHA_EACH);
-    results.push({ name: 'cfg w=3: normaliser', ...z, pass: Math.abs(z.t) <= z.threshold });
+    const z = populationTTest(corrected.map((p) => Math.exp(p.logNormaliser)), Math.exp(def.logZ), ALPHA_EACH);
+    results.push({ name: 'cfg w=3: normaliser', ...z });
     console.log(results.map((r) => `${r.name}: t = ${r.t.toFixed(2)} (threshold ${r.threshold.toFixed(2)})`).join('\n'));
     for (const r of results) expect(r.pass, r.name).toBe(true);
 
@@ -239,9 +231,9 @@ await describeGpu('fk corrector', (gpu) => {
     const law = target1d(targetDef(lawSpec(1, { guidance }), 'conditional'), [1]);
     const f = functionals(0, 0);
     const check = (pops: Population[]) => [
-      { name: 'ramped w: mean', ...tTest(pops.map((p) => f.mean(p.x)), law.moments.mean, ALPHA_EACH) },
-      { name: 'ramped w: variance', ...tTest(pops.map((p) => f.variance(p.x)), law.moments.mu2, ALPHA_EACH) },
-    ].map((r) => ({ ...r, pass: Math.abs(r.t) <= r.threshold }));
+      { name: 'ramped w: mean', ...populationTTest(pops.map((p) => f.mean(p.x)), law.moments.mean, ALPHA_EACH) },
+      { name: 'ramped w: variance', ...populationTTest(pops.map((p) => f.variance(p.x)), law.moments.mu2, ALPHA_EACH) },
+    ];
     const corrected = check(await populations({ guidance }));
     console.log(corrected.map((r) => `${r.name}: t = ${r.t.toFixed(2)} (threshold ${r.threshold.toFixed(2)})`).join('\n'));
     for (const r of corrected) expect(r.pass, r.name).toBe(true);
