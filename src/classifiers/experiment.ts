@@ -189,6 +189,28 @@ export interface ExperimentReport {
   classifiers: Partial<Record<ModelKind, PerLevelClassifier>>;
 }
 
+/** One row of the per-t table: the time, the exact classifier's figures (from `base`), and the models'. */
+function levelRow(
+  kind: LevelReport['kind'],
+  t: number,
+  p: { alpha: number; sigma2: number },
+  base: LevelMetrics,
+  models: Partial<Record<ModelKind, ModelLevelReport>>,
+): LevelReport {
+  return {
+    kind,
+    t: round(t),
+    alpha: round(p.alpha),
+    sigma2: round(p.sigma2),
+    exactCrossEntropy: est(base.exactCrossEntropy),
+    priorEntropy: round(base.priorEntropy),
+    mutualInformation: est(base.mutualInformation),
+    exactGradientSquare: est(base.exactGradientSquare),
+    exactGradientSquareTarget: est(base.exactGradientSquareTarget),
+    models,
+  };
+}
+
 function modelRow(m: LevelMetrics): ModelLevelReport {
   return {
     crossEntropy: est(m.crossEntropy),
@@ -330,18 +352,7 @@ export async function runClassifierExperiment(spec: ExperimentSpec, opts: Experi
       // No trained model: still report the exact classifier's numbers.
       base = evaluateClassifier(exact, exact, logPrior, test, target);
     }
-    levels.push({
-      kind: 'level',
-      t: round(t),
-      alpha: round(p.alpha),
-      sigma2: round(p.sigma2),
-      exactCrossEntropy: est(base.exactCrossEntropy),
-      priorEntropy: round(base.priorEntropy),
-      mutualInformation: est(base.mutualInformation),
-      exactGradientSquare: est(base.exactGradientSquare),
-      exactGradientSquareTarget: est(base.exactGradientSquareTarget),
-      models: report,
-    });
+    levels.push(levelRow('level', t, p, base, report));
   });
 
   const classifiers: Partial<Record<ModelKind, PerLevelClassifier>> = {};
@@ -366,18 +377,7 @@ export async function runClassifierExperiment(spec: ExperimentSpec, opts: Experi
       report[kind] = modelRow(m);
     }
     base ??= evaluateClassifier(exact, exact, logPrior, test, target);
-    rows.push({
-      kind: 'between',
-      t: round(t),
-      alpha: round(p.alpha),
-      sigma2: round(p.sigma2),
-      exactCrossEntropy: est(base.exactCrossEntropy),
-      priorEntropy: round(base.priorEntropy),
-      mutualInformation: est(base.mutualInformation),
-      exactGradientSquare: est(base.exactGradientSquare),
-      exactGradientSquareTarget: est(base.exactGradientSquareTarget),
-      models: report,
-    });
+    rows.push(levelRow('between', t, p, base, report));
   }
 
   let sampling: SamplingReport | null = null;
