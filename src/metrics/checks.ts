@@ -184,6 +184,22 @@ export interface TestOutcome {
   expected?: number;
 }
 
+/** A proportion against its exact value: pass when |got - expected| <= envelope + bias. */
+function proportionOutcome(
+  name: string,
+  kind: TestOutcome['kind'],
+  got: number,
+  expected: number,
+  envelope: number,
+  bias: number,
+  alpha: number,
+  power: number,
+  powerMeaning: string,
+): TestOutcome {
+  const statistic = Math.abs(got - expected);
+  return { name, kind, statistic, threshold: envelope + bias, pass: statistic <= envelope + bias, alpha, envelope, bias, power, powerMeaning, expected };
+}
+
 /** z-envelope for a standardised statistic with skewness gamma (two-sided, Cornish-Fisher widened). */
 export function zEnvelope(alpha: number, skewness: number): number {
   const z = normalUpperQuantile(alpha / 2);
@@ -353,19 +369,10 @@ export function evaluateChecks(plan: CheckPlan, meas: Measurements, bias: BiasTe
     const t = bernsteinHalfWidth(n, v, ai);
     const b = tv + D * sens.occupancy[kk] + plan.occupancy.error + F32_SUM_RELATIVE_ERROR;
     const got = meas.density.softOccupancy[kk] / n;
-    outcomes.push({
-      name: `occupancy of component ${kk}`,
-      kind: 'occupancy',
-      statistic: Math.abs(got - pk),
-      threshold: t + b,
-      pass: Math.abs(got - pk) <= t + b,
-      alpha: ai,
-      envelope: t,
-      bias: b,
-      power: b + t + bernsteinHalfWidth(n, Math.max(v, 0.25 * Math.min(1, 4 * v + 4 * (t + b))), ai),
-      powerMeaning: '|change of the component weight| (soft occupancy)',
-      expected: pk,
-    });
+    const power = b + t + bernsteinHalfWidth(n, Math.max(v, 0.25 * Math.min(1, 4 * v + 4 * (t + b))), ai);
+    outcomes.push(
+      proportionOutcome(`occupancy of component ${kk}`, 'occupancy', got, pk, t, b, ai, power, '|change of the component weight| (soft occupancy)'),
+    );
   });
   plan.hdr.logLevels.forEach((level, l) => {
     const q = [0.5, 0.9, 0.99][l];
@@ -374,19 +381,8 @@ export function evaluateChecks(plan: CheckPlan, meas: Measurements, bias: BiasTe
     const width = D * sens.hdrGrad[l] + 1e-4 * (1 + Math.abs(level));
     const b = tv + plan.hdr.massError + bandMass(plan, level, width);
     const got = meas.density.hdrInside[l] / n;
-    outcomes.push({
-      name: `inside the ${q * 100}% HDR`,
-      kind: 'HDR',
-      statistic: Math.abs(got - q),
-      threshold: t + b,
-      pass: Math.abs(got - q) <= t + b,
-      alpha: ai,
-      envelope: t,
-      bias: b,
-      power: b + 2 * bernsteinHalfWidth(n, 0.25, ai),
-      powerMeaning: '|change of the mass inside the region|',
-      expected: q,
-    });
+    const power = b + 2 * bernsteinHalfWidth(n, 0.25, ai);
+    outcomes.push(proportionOutcome(`inside the ${q * 100}% HDR`, 'HDR', got, q, t, b, ai, power, '|change of the mass inside the region|'));
   });
   if (plan.inside) {
     const pin = plan.inside.p;
@@ -396,19 +392,8 @@ export function evaluateChecks(plan: CheckPlan, meas: Measurements, bias: BiasTe
     for (const p of plan.projections.filter((pp) => pp.u.filter((x) => x !== 0).length === 1)) faces += 2 * p.target.maxDensity;
     const b = tv + plan.inside.error + D * faces * (plan.boxes?.length ?? 0);
     const got = meas.density.inside / n;
-    outcomes.push({
-      name: 'inside the support (boxes)',
-      kind: 'support',
-      statistic: Math.abs(got - pin),
-      threshold: t + b,
-      pass: Math.abs(got - pin) <= t + b,
-      alpha: ai,
-      envelope: t,
-      bias: b,
-      power: b + 2 * bernsteinHalfWidth(n, 0.25, ai),
-      powerMeaning: '|change of the mass inside the boxes|',
-      expected: pin,
-    });
+    const power = b + 2 * bernsteinHalfWidth(n, 0.25, ai);
+    outcomes.push(proportionOutcome('inside the support (boxes)', 'support', got, pin, t, b, ai, power, '|change of the mass inside the boxes|'));
   }
   const weak = outcomes.filter((o) => o.alpha > 0 && o.bias > o.envelope).map((o) => o.name);
   const warnings = [...bias.notes];
