@@ -32,12 +32,16 @@ export function buildProgram(): Command {
     .option('--seed <s>', 'override the spec\'s seed', integerArg('--seed'))
     .option('--out <file.npy>', 'write all particles as an N x dim .npy file')
     .addOption(new Option('--dtype <dtype>', 'dtype of the --out file').choices(['f32', 'f64']).default('f32'))
+    .option('--force', 'replace a write-protected --out file')
     .exitOverride()
     .action(async (specPath: string, opts) => {
       const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
-      if (opts.out) checkOutPath(opts.out);
+      if (opts.out) checkOutPath(opts.out, [specPath], opts.force === true);
       const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      if (report.overflow) {
+        throw new Error(`statistics overflowed (${report.overflowFields.join(', ')}): the run is not trustworthy (exit 1)`);
+      }
     });
   addClassifiersCommand(program);
   addCheckCommand(program);
