@@ -84,6 +84,42 @@ describe('run: outputs', () => {
   });
 });
 
+describe('check, sweep, classifiers: outputs are checked before any work', () => {
+  it('check --report onto the spec: exit 2, spec intact', () => {
+    const dir = fresh();
+    const spec = specFile(dir, 'spec.json');
+    const r = cli(['check', spec, '--backend', 'cpu', '--report', spec]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--report: .*is the input/);
+    expect(JSON.parse(readFileSync(spec, 'utf8'))).toEqual(base);
+  });
+
+  it('classifiers --json onto the spec: exit 2, spec intact', () => {
+    const dir = fresh();
+    const spec = specFile(dir, 'spec.json');
+    const r = cli(['classifiers', spec, '--json', spec]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--json: .*is the input/);
+    expect(JSON.parse(readFileSync(spec, 'utf8'))).toEqual(base);
+  });
+
+  it('sweep --out-dir holding the spec as sweep.json, or a write-protected sweep.csv: exit 2', () => {
+    const dir = fresh();
+    const spec = specFile(dir, 'sweep.json');
+    const r = cli(['sweep', spec, '--w', '0,1', '--backend', 'cpu', '--out-dir', dir]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--out-dir: .*sweep\.json is the input/);
+    const other = fresh();
+    const spec2 = specFile(other, 'spec.json');
+    writeFileSync(join(other, 'sweep.csv'), 'old');
+    chmodSync(join(other, 'sweep.csv'), 0o444);
+    const p = cli(['sweep', spec2, '--w', '0,1', '--backend', 'cpu', '--out-dir', other]);
+    expect(p.status).toBe(2);
+    expect(p.stderr).toMatch(/--out-dir: .*sweep\.csv is write-protected/);
+    expect(readdirSync(other).sort()).toEqual(['spec.json', 'sweep.csv']);
+  });
+});
+
 describe('run: impossible and long work', () => {
   it('solver.steps = 1e12 is refused before any work, naming solver.steps (exit 2)', () => {
     const dir = fresh();
