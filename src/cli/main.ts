@@ -1,5 +1,6 @@
-// The `guidance-sampler` command line. Exit status: 0 success, 2 bad input
-// (spec or arguments), 1 any other failure.
+// The `guidance-sampler` command line. Exit status: 0 success, 2 bad input (spec, arguments,
+// output paths, work beyond this machine's resources), 1 any other failure, including a run
+// whose statistics overflowed (docs/robustness.md).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SpecError } from '../spec/errors.ts';
 import { loadSpecFile } from '../spec/parse.ts';

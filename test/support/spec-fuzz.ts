@@ -188,6 +188,11 @@ function setKey(o: Obj, key: string, v: Json): void {
   Object.defineProperty(o, key, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
+/** A fresh copy: fast-check hands out the same instance of a constant, which must not be shared. */
+function fresh(v: Json): Json {
+  return v === undefined ? v : JSON.parse(JSON.stringify(v));
+}
+
 export function mutate(spec: Json, mutations: Mutation[]): Json {
   let s = structuredClone(spec);
   for (const m of mutations) {
@@ -197,15 +202,15 @@ export function mutate(spec: Json, mutations: Mutation[]): Json {
       if (node.length === 0) continue;
       const i = 'key' in m && typeof m.key === 'number' ? m.key % node.length : 0;
       if (m.op === 'delete') node.splice(i, 1);
-      else if (m.op === 'set-value') node[i] = m.value;
+      else if (m.op === 'set-value') node[i] = fresh(m.value);
       continue;
     }
     const keys = Object.keys(node);
-    if (m.op === 'add-unknown' || m.op === 'add-foreign') setKey(node, m.key, m.value);
+    if (m.op === 'add-unknown' || m.op === 'add-foreign') setKey(node, m.key, fresh(m.value));
     else if (keys.length > 0) {
       const key = keys[m.key % keys.length];
       if (m.op === 'delete') delete node[key];
-      else if (m.op === 'set-value') node[key] = m.value;
+      else if (m.op === 'set-value') node[key] = fresh(m.value);
       else {
         const renamed = applyTypo(key, m.typo);
         const v = node[key];
