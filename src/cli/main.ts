@@ -40,9 +40,13 @@ export function buildProgram(): Command {
       if (opts.out) checkOutPath(opts.out, [specPath], opts.force === true);
       const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-      if (report.overflow) {
-        throw new Error(`statistics overflowed (${report.overflowFields.join(', ')}): the run is not trustworthy (exit 1)`);
+      // Printed whole above; the exit status says whether it can be trusted.
+      const problems: string[] = [];
+      if (report.nonFinite > 0) {
+        problems.push(`${report.nonFinite} of ${report.particles} particles are not finite (excluded from the statistics${opts.out ? ', kept in --out' : ''})`);
       }
+      if (report.overflow) problems.push(`statistics overflowed (${report.overflowFields.join(', ')})`);
+      if (problems.length > 0) throw new Error(`${problems.join('; ')}: the run is not trustworthy (exit 1)`);
     });
   addClassifiersCommand(program);
   addCheckCommand(program);

@@ -196,6 +196,15 @@ describe('run: overflow is never silent', () => {
     expect(readdirSync(dir).sort()).toEqual(['o.json', 'o.npy']);
   });
 
+  it('on webgpu the same spec overflows f32 in the kernel: every particle counted non-finite, exit 1', () => {
+    const dir = fresh();
+    const r = cli(['run', specFile(dir, 'o.json', overflowing), '--backend', 'webgpu']);
+    expect(r.status).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ backend: 'webgpu', nonFinite: 500, mean: ['NaN'], overflow: false });
+    expect(r.stderr).toMatch(/500 of 500 particles are not finite.*not trustworthy/);
+  });
+
   it('a normal run reports the --out count after the cast and no overflow', () => {
     const dir = fresh();
     const out = join(dir, 'n.npy');
