@@ -214,14 +214,14 @@ describe('parseSpec: valid specs', () => {
     expect(spec.guidance).toEqual({ kind: 'classifier', w: expected });
   });
 
-  it('ignores unknown top-level and nested keys', () => {
-    const spec = parseSpec(
+  it('rejects unknown top-level and nested keys (closed key sets; more in test/spec-keys.test.ts)', () => {
+    const err = specError(
       specWith((s) => {
         s.comment = 'made by another tool';
         s.process.note = 1;
       }),
     );
-    expect(spec.process).toEqual({ kind: 'ou', T: 10 });
+    expect(err.issues.map((i) => i.path)).toEqual(['comment', 'process.note']);
   });
 });
 

@@ -122,8 +122,9 @@ export function formatTable(r: CheckResult): string {
 // ---------------------------------------------------------------------------------------
 // Command registration (src/cli/main.ts calls this).
 
-import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { checkOutput, writeFileAtomic } from '../io/output.ts';
+import { checkResources, estimateResources } from './resources.ts';
 import { loadSpecFile } from '../spec/parse.ts';
 import { formatPopulationTable, runPopulationCheck } from '../metrics/population-check.ts';
 
@@ -153,10 +154,17 @@ export function addCheckCommand(program: Command): void {
     .option('--particles <n>', "override the spec's particle count", (v: string) => Number(v))
     .option('--seed <s>', "override the spec's seed", (v: string) => Number(v))
     .option('--report <file.json>', 'also write the JSON report to a file')
+    .option('--force', 'replace a write-protected --report file')
     .exitOverride()
     .action(async (specPath: string, opts) => {
       if (!(opts.alpha > 0 && opts.alpha < 1)) throw new Error(`--alpha must be in (0, 1), got ${opts.alpha}`);
       const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
+      if (opts.report) {
+        const issue = checkOutput(opts.report, { flag: '--report', inputs: [specPath], force: opts.force === true });
+        if (issue) throw new SpecError([issue]);
+      }
+      // Host memory only (the backend is chosen later); the bias terms also run the spec at 2 N steps.
+      checkResources(estimateResources(spec, { backend: opts.backend === 'cpu' ? 'cpu' : 'webgpu', stepsFactor: 3 }));
       if (spec.corrector) {
         const P = opts.populations;
         if (!Number.isInteger(P) || P < 4) throw new SpecError([{ path: '--populations', message: `expected an integer >= 4, got ${P}` }]);
@@ -171,7 +179,7 @@ export function addCheckCommand(program: Command): void {
           process.stderr.write(formatPopulationTable(r));
           const text = JSON.stringify(r, null, 2) + '\n';
           process.stdout.write(text);
-          if (opts.report) writeFileSync(opts.report, text);
+          if (opts.report) await writeFileAtomic(opts.report, text);
           if (!r.pass) throw new CheckFailed(`check failed: ${r.outcomes.filter((o) => !o.pass).map((o) => o.name).join(', ')}`);
         } finally {
           gpu?.destroy();
@@ -181,7 +189,7 @@ export function addCheckCommand(program: Command): void {
       const result = await runCheck(spec, { against: opts.against ?? 'conditional', alpha: opts.alpha, backend: opts.backend });
       const text = JSON.stringify(result, null, 2) + '\n';
       process.stdout.write(text);
-      if (opts.report) writeFileSync(opts.report, text);
+      if (opts.report) await writeFileAtomic(opts.report, text);
       if (!result.pass) throw new CheckFailed(`check failed: ${result.outcomes.filter((o) => !o.pass).map((o) => o.name).join(', ')}`);
     });
 }

@@ -1,8 +1,7 @@
 // `guidance-sampler classifiers SPEC`: trained noise-level classifiers against the exact one
 // (src/classifiers/). Prints one JSON report on stdout (and to --json FILE). Bad input (spec or
 // arguments) exits 2 before any work, like `run`.
-import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { checkOutput, writeFileAtomic } from '../io/output.ts';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SpecError, type SpecIssue } from '../spec/errors.ts';
 import { startTime } from '../processes/process.ts';
@@ -49,13 +48,6 @@ function intList(name: string) {
   };
 }
 
-/** Checks a report path before any work: an existing folder, not itself a folder. */
-function checkJsonPath(path: string): SpecIssue | null {
-  const dir = dirname(resolve(path));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return { path: '--json', message: `folder ${dir} does not exist` };
-  if (existsSync(path) && statSync(path).isDirectory()) return { path: '--json', message: `${path} is a folder` };
-  return null;
-}
 
 /** The sampling backend: the GPU when asked for (or, with auto, when there is an adapter), else the CPU. */
 async function chooseSampler(
@@ -109,6 +101,7 @@ export function addClassifiersCommand(program: Command): void {
     })
     .option('--json <file>', 'also write the report to FILE (written whole or not at all)')
     .option('--quiet', 'no progress lines on stderr')
+    .option('--force', 'replace a write-protected --json file')
     .exitOverride()
     .action(async (specPath: string, opts) => {
       const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
@@ -123,7 +116,7 @@ export function addClassifiersCommand(program: Command): void {
         });
       }
       if (opts.json) {
-        const bad = checkJsonPath(opts.json);
+        const bad = checkOutput(opts.json, { flag: '--json', inputs: [specPath], force: opts.force === true });
         if (bad) issues.push(bad);
       }
       if (issues.length > 0) throw new SpecError(issues);
@@ -148,11 +141,7 @@ export function addClassifiersCommand(program: Command): void {
       }).finally(release);
       const { classifiers: _nets, ...rest } = report;
       const text = JSON.stringify({ spec: specPath, ...rest }, null, 2) + '\n';
-      if (opts.json) {
-        const tmp = `${opts.json}.${process.pid}.tmp`;
-        writeFileSync(tmp, text);
-        renameSync(tmp, opts.json);
-      }
+      if (opts.json) await writeFileAtomic(opts.json, text);
       process.stdout.write(text);
     });
 }

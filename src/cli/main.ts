@@ -1,5 +1,6 @@
-// The `guidance-sampler` command line. Exit status: 0 success, 2 bad input
-// (spec or arguments), 1 any other failure.
+// The `guidance-sampler` command line. Exit status: 0 success, 2 bad input (spec, arguments,
+// output paths, work beyond this machine's resources), 1 any other failure, including a run
+// whose statistics overflowed (docs/robustness.md).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SpecError } from '../spec/errors.ts';
 import { loadSpecFile } from '../spec/parse.ts';
@@ -32,12 +33,20 @@ export function buildProgram(): Command {
     .option('--seed <s>', 'override the spec\'s seed', integerArg('--seed'))
     .option('--out <file.npy>', 'write all particles as an N x dim .npy file')
     .addOption(new Option('--dtype <dtype>', 'dtype of the --out file').choices(['f32', 'f64']).default('f32'))
+    .option('--force', 'replace a write-protected --out file')
     .exitOverride()
     .action(async (specPath: string, opts) => {
       const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
-      if (opts.out) checkOutPath(opts.out);
+      if (opts.out) checkOutPath(opts.out, [specPath], opts.force === true);
       const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      // Printed whole above; the exit status says whether it can be trusted.
+      const problems: string[] = [];
+      if (report.nonFinite > 0) {
+        problems.push(`${report.nonFinite} of ${report.particles} particles are not finite (excluded from the statistics${opts.out ? ', kept in --out' : ''})`);
+      }
+      if (report.overflow) problems.push(`statistics overflowed (${report.overflowFields.join(', ')})`);
+      if (problems.length > 0) throw new Error(`${problems.join('; ')}: the run is not trustworthy (exit 1)`);
     });
   addClassifiersCommand(program);
   addCheckCommand(program);

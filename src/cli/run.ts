@@ -1,8 +1,6 @@
 // `guidance-sampler run`: validate the spec, sample on a backend, print the summary,
 // optionally write the particles. Every check that can fail on the user's input
 // happens before any work starts and before any file is opened.
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { SpecError } from '../spec/errors.ts';
 import type { ExperimentSpec } from '../spec/types.ts';
@@ -10,6 +8,8 @@ import { sampleCpuParallel } from '../cpu/parallel.ts';
 import { planGuidance } from '../guidance/guidance.ts';
 import { boundedSupport, SummaryAccumulator, type Summary } from '../metrics/summary.ts';
 import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
+import { checkOutput } from '../io/output.ts';
+import { checkResources, estimateResources, memoryWarning, timeEstimate } from './resources.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu } from '../gpu/sampler.ts';
 import { nodePlatform } from '../platform/node.ts';
@@ -22,6 +22,8 @@ export interface RunOptions {
   seed?: number;
   out?: string;
   dtype: 'f32' | 'f64';
+  /** A device to use (tests inject faults into it); runSpec destroys it when done. */
+  gpu?: GpuContext;
 }
 
 export interface RunReport extends Summary {
@@ -31,6 +33,16 @@ export interface RunReport extends Summary {
   spec: { target: string; process: string; guidance: string; solver: string; steps: number; seed: number };
   /** The Feynman-Kac corrector's diagnostics (only with a corrector). */
   corrector?: CorrectorSummary;
+  /** With --out: the file, its dtype, and the particles non-finite as written (after the cast). */
+  out?: { path: string; dtype: 'f32' | 'f64'; nonFinite: number };
+  /**
+   * Whether a statistic overflowed f64 (from finite particles): such a value is written as the
+   * string "Infinity", "-Infinity" or "NaN" (never JSON null) and named in overflowFields, and
+   * the command exits 1. Statistics undefined for too few finite particles (the mean of none,
+   * the covariance of one) are written as "NaN" and are not overflow.
+   */
+  overflow: boolean;
+  overflowFields: string[];
 }
 
 export interface CorrectorSummary {
@@ -59,14 +71,37 @@ function correctorSummary(spec: ExperimentSpec, fk: FkReport): CorrectorSummary 
   };
 }
 
-/** Checks an --out path before any work: a .npy name in an existing folder, not a folder itself. */
-export function checkOutPath(out: string): void {
+/**
+ * Checks an --out path before any work: a .npy name in an existing folder, not a folder, not the
+ * spec itself, and not write-protected unless `force` (src/io/output.ts).
+ */
+export function checkOutPath(out: string, inputs: string[] = [], force = false): void {
   if (!out.endsWith('.npy')) throw new SpecError([{ path: '--out', message: `expected a file name ending in .npy, got ${out}` }]);
-  const dir = dirname(resolve(out));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new SpecError([{ path: '--out', message: `folder ${dir} does not exist` }]);
-  }
-  if (existsSync(out) && statSync(out).isDirectory()) throw new SpecError([{ path: '--out', message: `${out} is a folder` }]);
+  const issue = checkOutput(out, { flag: '--out', inputs, force });
+  if (issue) throw new SpecError([issue]);
+}
+
+/**
+ * Statistics as JSON-safe values: a non-finite number becomes its string ("Infinity", "NaN"),
+ * which float() and Number() read back, and is listed unless it is undefined by the count.
+ */
+function finiteStatistics(summary: Summary): { summary: Summary; overflowFields: string[] } {
+  const finite = summary.particles - summary.nonFinite;
+  const fields: string[] = [];
+  const safe = (v: number, path: string, definedFrom: number): number => {
+    if (Number.isFinite(v)) return v;
+    if (finite >= definedFrom) fields.push(path);
+    return String(v) as unknown as number;
+  };
+  return {
+    summary: {
+      ...summary,
+      mean: summary.mean.map((v, i) => safe(v, `mean[${i}]`, 1)),
+      covariance: summary.covariance.map((row, i) => row.map((v, j) => safe(v, `covariance[${i}][${j}]`, 2))),
+      quantiles: { p: summary.quantiles.p, values: summary.quantiles.values.map((row, i) => row.map((v, q) => safe(v, `quantiles.values[${i}][${q}]`, 1))) },
+    },
+    overflowFields: fields,
+  };
 }
 
 function progressBar(label: string): { update(done: number, total: number): void; stop(): void } {
@@ -94,9 +129,9 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   const started = performance.now();
   const guidance = planGuidance(spec);
   const support = boundedSupport(guidance.model, guidance.target);
-  let backend: 'cpu' | 'webgpu' = opts.backend === 'auto' ? 'webgpu' : opts.backend;
-  let gpu: GpuContext | null = null;
-  if (backend === 'webgpu') {
+  let backend: 'cpu' | 'webgpu' = opts.gpu ? 'webgpu' : opts.backend === 'auto' ? 'webgpu' : opts.backend;
+  let gpu: GpuContext | null = opts.gpu ?? null;
+  if (backend === 'webgpu' && !gpu) {
     try {
       gpu = await acquireGpu(nodePlatform);
     } catch (err) {
@@ -105,9 +140,19 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       backend = 'cpu';
     }
   }
+  // Before any work or file: what the run needs against what this machine and adapter have.
+  try {
+    const est = estimateResources(spec, { backend, outDtype: opts.out ? opts.dtype : undefined });
+    checkResources(est, { gpu: gpu?.limits });
+    for (const line of [memoryWarning(est), timeEstimate(spec, est, backend)]) if (line) process.stderr.write(`guidance-sampler: ${line}\n`);
+  } catch (err) {
+    gpu?.destroy();
+    throw err;
+  }
   const bar = progressBar(backend);
   const adapter: string | null = gpu?.adapterInfo.label ?? null;
   let fk: FkReport | null = null;
+  let outNonFinite = 0;
   const acc = new SummaryAccumulator(spec.dim, spec.particles, support, backend === 'cpu' ? 'f64' : 'f32');
   try {
     if (backend === 'cpu') {
@@ -116,7 +161,7 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       acc.add(result.particles, result.count);
       if (opts.out) {
         const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
-        await writeNpyAtomic(opts.out, result.count, result.dim, dtype, (write) => write(result.particles));
+        ({ nonFinite: outNonFinite } = await writeNpyAtomic(opts.out, result.count, result.dim, dtype, (write) => write(result.particles)));
       }
     } else {
       const device = gpu!;
@@ -130,12 +175,12 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
         }
       };
       if (opts.out) {
-        await writeNpyAtomic(opts.out, spec.particles, spec.dim, dtype, (write) =>
+        ({ nonFinite: outNonFinite } = await writeNpyAtomic(opts.out, spec.particles, spec.dim, dtype, (write) =>
           consume((chunk, count) => {
             acc.add(chunk, count);
             write(chunk.subarray(0, count * spec.dim));
           }),
-        );
+        ));
       } else {
         await consume((chunk, count) => acc.add(chunk, count));
       }
@@ -143,7 +188,7 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   } finally {
     bar.stop();
   }
-  const summary = acc.finish();
+  const { summary, overflowFields } = finiteStatistics(acc.finish());
   return {
     ...summary,
     backend,
@@ -158,5 +203,8 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       seed: spec.seed,
     },
     ...(fk ? { corrector: correctorSummary(spec, fk) } : {}),
+    ...(opts.out ? { out: { path: opts.out, dtype: opts.dtype, nonFinite: outNonFinite } } : {}),
+    overflow: overflowFields.length > 0,
+    overflowFields,
   };
 }

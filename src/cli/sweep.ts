@@ -14,7 +14,9 @@
 //   klConditional*, klTilted*  forward KL(q_n || p) and reverse KL(p || q_n) on the same bins
 //   fracBeyondSqrtW, fracWrongSide (1-D): shares with s x > sqrt(w) and s x < 0, s the sign of the
 //                 target class's mean; with the exact values under p(x|c) and the tilted law.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { checkOutput, writeFileAtomic } from '../io/output.ts';
+import { checkResources, estimateResources } from './resources.ts';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { SpecError } from '../spec/errors.ts';
@@ -242,8 +244,9 @@ export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpu
     if (gpuIn === undefined) gpu?.destroy();
   }
   mkdirSync(opts.outDir, { recursive: true });
-  writeFileSync(join(opts.outDir, 'sweep.json'), JSON.stringify({ backend: gpu ? gpu.adapterInfo.label : 'cpu', rows }, null, 2) + '\n');
-  writeFileSync(join(opts.outDir, 'sweep.csv'), toCsv(rows));
+  const write = (name: string, data: string | Uint8Array) => writeFileAtomic(join(opts.outDir, name), data);
+  await write('sweep.json', JSON.stringify({ backend: gpu ? gpu.adapterInfo.label : 'cpu', rows }, null, 2) + '\n');
+  await write('sweep.csv', toCsv(rows));
   if (opts.figures !== false) {
     const fc = await renderSvg(
       fidelityCoverageSpec(
@@ -251,13 +254,26 @@ export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpu
         'fidelity against coverage',
       ),
     );
-    writeFileSync(join(opts.outDir, 'fidelity-coverage.svg'), fc);
-    writeFileSync(join(opts.outDir, 'fidelity-coverage.png'), svgToPng(fc));
+    await write('fidelity-coverage.svg', fc);
+    await write('fidelity-coverage.png', svgToPng(fc));
     const hs = await renderSvg(histogramSpec(density, 'x0', settings.map((s) => s.label)));
-    writeFileSync(join(opts.outDir, 'histograms.svg'), hs);
-    writeFileSync(join(opts.outDir, 'histograms.png'), svgToPng(hs));
+    await write('histograms.svg', hs);
+    await write('histograms.png', svgToPng(hs));
   }
   return rows;
+}
+
+const SWEEP_FILES = ['sweep.json', 'sweep.csv'];
+const FIGURE_FILES = ['fidelity-coverage.svg', 'fidelity-coverage.png', 'histograms.svg', 'histograms.png'];
+
+/** Before any work: --out-dir is a folder (or will be made), and none of its outputs is the spec or write-protected. */
+function checkSweepOutputs(outDir: string, specPath: string, figures: boolean, force: boolean): void {
+  if (!existsSync(outDir)) return;
+  if (!statSync(outDir).isDirectory()) throw new SpecError([{ path: '--out-dir', message: `${outDir} exists and is not a folder` }]);
+  const issues = [...SWEEP_FILES, ...(figures ? FIGURE_FILES : [])]
+    .map((name) => checkOutput(join(outDir, name), { flag: '--out-dir', inputs: [specPath], force }))
+    .filter((i) => i !== null);
+  if (issues.length > 0) throw new SpecError(issues);
 }
 
 function numberList(name: string) {
@@ -280,6 +296,7 @@ export function addSweepCommand(program: Command): void {
     .addOption(new Option('--backend <backend>', 'where to sample and bin').choices(['auto', 'cpu', 'webgpu']).default('auto'))
     .option('--out-dir <dir>', 'folder for sweep.json, sweep.csv and the figures', 'sweep-out')
     .option('--no-figures', 'skip the SVG/PNG figures')
+    .option('--force', 'replace write-protected files in --out-dir')
     .exitOverride()
     .action(async (specPath: string, opts) => {
       let raw: Record<string, unknown>;
@@ -298,6 +315,8 @@ export function addSweepCommand(program: Command): void {
       }
       if (opts.w && vary) throw new SpecError([{ path: '--w', message: 'give --w or --vary, not both' }]);
       const settings = sweepSettings(raw, { w: opts.w, vary });
+      checkSweepOutputs(opts.outDir, specPath, opts.figures !== false, opts.force === true);
+      for (const s of settings) checkResources(estimateResources(s.spec, { backend: opts.backend === 'cpu' ? 'cpu' : 'webgpu' }));
       const rows = await runSweep(settings, { backend: opts.backend, outDir: opts.outDir, figures: opts.figures });
       process.stdout.write(toCsv(rows));
     });

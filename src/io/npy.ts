@@ -1,8 +1,6 @@
-// Writes particles as an N x dim .npy file (format 1.0) that numpy.load reads.
-// Written to a temporary file beside the target and renamed into place, so an
-// existing file is never truncated or half-written on failure.
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+// Writes particles as an N x dim .npy file (format 1.0) that numpy.load reads, through the
+// atomic writer (src/io/output.ts): an existing file is never truncated or half-written.
+import { writeAtomic, type WriteOptions } from './output.ts';
 
 export type NpyDtype = 'f4' | 'f8';
 
@@ -19,36 +17,69 @@ export function npyHeader(rows: number, cols: number, dtype: NpyDtype): Uint8Arr
   return header;
 }
 
-/** Streams chunks of row-major values to FILE atomically. `fill` is called with a write callback. */
+export interface NpyWriteResult {
+  /** Rows (particles) with a NaN or infinite value as written, i.e. after the cast to the dtype. */
+  nonFinite: number;
+}
+
+/**
+ * A float32 file would hold infinities where the sampler had finite values: refused rather
+ * than written, since a reader of the file could not tell them from diverged particles.
+ */
+export class NpyOverflowError extends Error {
+  readonly rows: number;
+  constructor(path: string, rows: number, total: number) {
+    super(
+      `${path}: ${rows} of ${total} particles are finite but overflow float32 (|x| > 3.4e38) in the output; ` +
+        'nothing was written; rerun with --dtype f64',
+    );
+    this.name = 'NpyOverflowError';
+    this.rows = rows;
+  }
+}
+
+/**
+ * Streams row-major chunks (whole rows) to PATH atomically (src/io/output.ts). `fill` is called
+ * with a write callback. Counts the rows that are not finite after the cast, and throws
+ * NpyOverflowError (leaving PATH untouched) if the cast made any finite row non-finite.
+ */
 export async function writeNpyAtomic(
   path: string,
   rows: number,
   cols: number,
   dtype: NpyDtype,
   fill: (write: (chunk: Float32Array | Float64Array) => void) => Promise<void> | void,
-): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w');
+  opts: WriteOptions = {},
+): Promise<NpyWriteResult> {
   let written = 0;
-  try {
-    writeSync(fd, npyHeader(rows, cols, dtype));
-    await fill((chunk) => {
-      const wanted = dtype === 'f8' ? Float64Array : Float32Array;
-      const typed = chunk instanceof wanted ? chunk : wanted.from(chunk);
-      // Little-endian hosts only (x86, ARM): typed arrays are written as laid out in memory.
-      writeSync(fd, new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
-      written += chunk.length;
-    });
-    if (written !== rows * cols) throw new Error(`npy: wrote ${written} values, expected ${rows * cols}`);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      closeSync(fd);
-    } catch {
-      /* already closed */
-    }
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  let nonFinite = 0;
+  let overflowed = 0;
+  const wanted = dtype === 'f8' ? Float64Array : Float32Array;
+  await writeAtomic(
+    path,
+    async (writeBytes) => {
+      writeBytes(npyHeader(rows, cols, dtype));
+      await fill((chunk) => {
+        if (chunk.length % cols !== 0) throw new Error(`npy: a chunk of ${chunk.length} values is not whole rows of ${cols}`);
+        const typed = chunk instanceof wanted ? chunk : wanted.from(chunk);
+        for (let r = 0; r < typed.length; r += cols) {
+          if (rowFinite(typed, r, cols)) continue;
+          nonFinite++;
+          if (typed !== chunk && rowFinite(chunk, r, cols)) overflowed++;
+        }
+        if (overflowed > 0) throw new NpyOverflowError(path, overflowed, rows);
+        // Little-endian hosts only (x86, ARM): typed arrays are written as laid out in memory.
+        writeBytes(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
+        written += chunk.length;
+      });
+      if (written !== rows * cols) throw new Error(`npy: wrote ${written} values, expected ${rows * cols}`);
+    },
+    opts,
+  );
+  return { nonFinite };
+}
+
+function rowFinite(a: ArrayLike<number>, start: number, cols: number): boolean {
+  for (let i = start; i < start + cols; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
 }

@@ -7,6 +7,7 @@
 import { CholeskyDecomposition } from 'ml-matrix';
 import { SpecError, type SpecIssue } from './errors.ts';
 import { startTime } from '../processes/process.ts';
+import { keyPath, keySet, SPEC_KEYS, unknownKeyMessage, type KeySet } from './keys.ts';
 import {
   COMPONENT_KINDS,
   GRID_KINDS,
@@ -81,6 +82,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
   if (!isObject(raw)) {
     throw new SpecError([{ path: '(spec)', message: expected('a JSON object', raw) }]);
   }
+  closedKeys(issues, raw, '', 'spec');
   const dim = int(issues, raw.dim, 'dim', 1, Number.MAX_SAFE_INTEGER);
   const { classes, names } = parseClasses(issues, raw.classes, dim);
   const target = parseTarget(issues, raw.target, names);
@@ -92,6 +94,8 @@ export function parseSpec(raw: unknown): ExperimentSpec {
       ? DEFAULT_PARTICLES
       : int(issues, raw.particles, 'particles', 1, MAX_U32, ' (the particle index is a 32-bit counter)');
   const seed = raw.seed === undefined ? DEFAULT_SEED : int(issues, raw.seed, 'seed', 0, MAX_U32);
+  // SPEC.md's start law; admitted and validated here (the sampler's use of it is another change).
+  if (raw.start !== undefined) kindOf(issues, raw.start, 'start', ['prior', 'exact']);
   const scoreError = parseScoreError(issues, raw.scoreError, dim);
   const corrector = parseCorrector(issues, raw.corrector, solver, guidance, scoreError);
   checkCfgppSolver(issues, raw);
@@ -136,6 +140,7 @@ function parseClasses(
       ok = false;
       continue;
     }
+    closedKeys(issues, o, path, 'class');
     const name = nonEmptyString(issues, o.name, at(path, 'name'));
     if (name !== undefined) {
       names.push(name);
@@ -190,6 +195,7 @@ function parseComponent(issues: Issues, v: unknown, path: string, dim: number | 
   const o = object(issues, v, path);
   if (!o) return undefined;
   const kind = kindOf(issues, o.kind, at(path, 'kind'), COMPONENT_KINDS);
+  closedKinded(issues, o, path, 'component', kind);
   const weight = parseWeight(issues, o.weight, at(path, 'weight'));
   if (kind === 'gaussian') {
     const mean = vector(issues, o.mean, at(path, 'mean'), dim);
@@ -286,6 +292,7 @@ function parseProcess(issues: Issues, v: unknown): ProcessSpec | undefined {
   const o = object(issues, v, 'process');
   if (!o) return undefined;
   const kind = kindOf(issues, o.kind, 'process.kind', PROCESS_KINDS);
+  closedKinded(issues, o, 'process', 'process', kind);
   switch (kind) {
     case 'ou': {
       const T = optNumberWhere(issues, o.T, 'process.T', 10, (x) => x > 0, '> 0');
@@ -321,6 +328,7 @@ function parseGuidance(
   const o = object(issues, v, 'guidance');
   if (!o) return undefined;
   const kind = kindOf(issues, o.kind, 'guidance.kind', GUIDANCE_KINDS);
+  closedKinded(issues, o, 'guidance', 'guidance', kind);
   switch (kind) {
     case 'none':
       return { kind };
@@ -370,6 +378,7 @@ function parseVariant(issues: Issues, v: unknown, path: string): GuidanceVariant
   const o = object(issues, v, path);
   if (!o) return undefined;
   const kind = kindOf(issues, o.kind, at(path, 'kind'), VARIANT_KINDS);
+  closedKinded(issues, o, path, 'variant', kind);
   switch (kind) {
     case 'linear':
       return { kind };
@@ -421,6 +430,7 @@ function parseCorrector(
   const o = object(issues, v, path);
   if (!o) return undefined;
   const kind = kindOf(issues, o.kind, at(path, 'kind'), CORRECTOR_KINDS);
+  closedKinded(issues, o, path, 'corrector', kind);
   if (kind === undefined) return undefined;
   if (kind === 'none') return null;
   const resample = o.resample === undefined ? 'systematic' : kindOf(issues, o.resample, at(path, 'resample'), RESAMPLE_KINDS);
@@ -456,6 +466,7 @@ function parseScoreError(issues: Issues, v: unknown, dim: number | undefined): S
   const o = object(issues, v, path);
   if (!o) return undefined;
   const kind = kindOf(issues, o.kind, at(path, 'kind'), SCORE_ERROR_KINDS);
+  closedKinded(issues, o, path, 'scoreError', kind);
   if (kind === undefined) return undefined;
   if (kind === 'none') return { kind };
   const applyTo = o.applyTo === undefined ? 'target' : kindOf(issues, o.applyTo, at(path, 'applyTo'), SCORE_ERROR_TARGETS);
@@ -500,6 +511,7 @@ function parseNegative(
     return { kind: 'class', name: v };
   }
   if (isObject(v)) {
+    closedKeys(issues, v, path, 'negative inline');
     const components = parseComponents(issues, v.components, at(path, 'components'), dim);
     return components === undefined ? undefined : { kind: 'inline', distribution: { components } };
   }
@@ -517,6 +529,7 @@ function parseSchedule(issues: Issues, v: unknown, path: string): WSchedule | un
     return undefined;
   }
   const kind = kindOf(issues, v.kind, at(path, 'kind'), SCHEDULE_KINDS);
+  closedKinded(issues, v, path, 'schedule', kind);
   switch (kind) {
     case 'constant': {
       const w = num(issues, v.w, at(path, 'w'));
@@ -574,6 +587,7 @@ function checkCfgppSolver(issues: Issues, raw: Obj): void {
 function parseSolver(issues: Issues, v: unknown, process: ProcessSpec | undefined): SolverSpec | undefined {
   const o = object(issues, v, 'solver');
   if (!o) return undefined;
+  closedKeys(issues, o, 'solver', 'solver');
   let kind = kindOf(issues, o.kind, 'solver.kind', SOLVER_KINDS);
   if (kind === 'em' && process?.kind === 'flow') {
     issues.push({
@@ -625,6 +639,7 @@ function parseGrid(issues: Issues, v: unknown, path: string, process: ProcessSpe
     return undefined;
   }
   const kind = kindOf(issues, v.kind, at(path, 'kind'), GRID_KINDS);
+  closedKinded(issues, v, path, 'grid', kind);
   if (kind === 'uniform') return { kind };
   if (kind === 'edm') {
     const rho = optNumberWhere(issues, v.rho, at(path, 'rho'), 7, (x) => x > 0, '> 0');
@@ -635,6 +650,20 @@ function parseGrid(issues: Issues, v: unknown, path: string, process: ProcessSpe
 
 // ---------------------------------------------------------------------------------------
 // Generic checks. Each pushes at most one issue and returns undefined on failure.
+
+/** Every key of `o` outside its closed set (src/spec/keys.ts) is an issue at the key's own path. */
+function closedKeys(issues: Issues, o: Obj, path: string, set: KeySet): void {
+  const known: readonly string[] = SPEC_KEYS[set];
+  for (const key of Object.keys(o)) {
+    if (!known.includes(key)) issues.push({ path: keyPath(path, key), message: unknownKeyMessage(key, known) });
+  }
+}
+
+/** closedKeys for an object whose set depends on its kind; an unknown kind is already an issue. */
+function closedKinded(issues: Issues, o: Obj, path: string, object: string, kind: string | undefined): void {
+  const set = kind === undefined ? undefined : keySet(object, kind);
+  if (set) closedKeys(issues, o, path, set);
+}
 
 function at(path: string, key: string): string {
   return `${path}.${key}`;
