@@ -9,6 +9,7 @@ import { SpecError, type SpecIssue } from './errors.ts';
 import { startTime } from '../processes/process.ts';
 import {
   COMPONENT_KINDS,
+  START_KINDS,
   GRID_KINDS,
   GUIDANCE_KINDS,
   PROCESS_KINDS,
@@ -95,6 +96,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
   const scoreError = parseScoreError(issues, raw.scoreError, dim);
   const corrector = parseCorrector(issues, raw.corrector, solver, guidance, scoreError);
   checkCfgppSolver(issues, raw);
+  const start = raw.start === undefined ? 'prior' : kindOf(issues, raw.start, 'start', START_KINDS);
 
   if (issues.length > 0) throw new SpecError(issues);
   return {
@@ -108,6 +110,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
     seed: seed!,
     scoreError: scoreError!,
     corrector: corrector!,
+    start: start!,
   };
 }
 
