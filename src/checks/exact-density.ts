@@ -47,6 +47,11 @@ function targetAndTilt(spec: ExperimentSpec, x: Float64Array, count: number): { 
   return { logp, tilt };
 }
 
+/** log p_tMin(x | target) of count points. */
+export function targetLogDensityAtTMin(spec: ExperimentSpec, x: Float64Array, count: number): Float64Array {
+  return targetAndTilt(spec, x, count).logp;
+}
+
 export async function exactCoverageFidelity(
   spec: ExperimentSpec,
   backend: LogDensityBackend,

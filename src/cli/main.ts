@@ -32,11 +32,12 @@ export function buildProgram(): Command {
     .option('--seed <s>', 'override the spec\'s seed', integerArg('--seed'))
     .option('--out <file.npy>', 'write all particles as an N x dim .npy file')
     .addOption(new Option('--dtype <dtype>', 'dtype of the --out file').choices(['f32', 'f64']).default('f32'))
+    .option('--log-density', 'also write OUT.logq.npy (log q under the sampler\'s own law) and OUT.logp.npy (log p_tMin(x | target)), f64')
     .exitOverride()
     .action(async (specPath: string, opts) => {
       const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
       if (opts.out) checkOutPath(opts.out);
-      const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype });
+      const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype, logDensity: opts.logDensity === true });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     });
   addClassifiersCommand(program);

@@ -6,8 +6,10 @@ import { dirname, basename, join } from 'node:path';
 
 export type NpyDtype = 'f4' | 'f8';
 
-export function npyHeader(rows: number, cols: number, dtype: NpyDtype): Uint8Array {
-  const dict = `{'descr': '<${dtype}', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+/** cols = null: a vector of `rows` entries, shape (rows,). */
+export function npyHeader(rows: number, cols: number | null, dtype: NpyDtype): Uint8Array {
+  const shape = cols === null ? `(${rows},)` : `(${rows}, ${cols})`;
+  const dict = `{'descr': '<${dtype}', 'fortran_order': False, 'shape': ${shape}, }`;
   // magic (6) + version (2) + header length (2) + dict, padded with spaces and a newline to a multiple of 64.
   const unpadded = 10 + dict.length + 1;
   const padded = Math.ceil(unpadded / 64) * 64;
@@ -23,7 +25,7 @@ export function npyHeader(rows: number, cols: number, dtype: NpyDtype): Uint8Arr
 export async function writeNpyAtomic(
   path: string,
   rows: number,
-  cols: number,
+  cols: number | null,
   dtype: NpyDtype,
   fill: (write: (chunk: Float32Array | Float64Array) => void) => Promise<void> | void,
 ): Promise<void> {
@@ -39,7 +41,7 @@ export async function writeNpyAtomic(
       writeSync(fd, new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
       written += chunk.length;
     });
-    if (written !== rows * cols) throw new Error(`npy: wrote ${written} values, expected ${rows * cols}`);
+    if (written !== rows * (cols ?? 1)) throw new Error(`npy: wrote ${written} values, expected ${rows * (cols ?? 1)}`);
     closeSync(fd);
     renameSync(tmp, path);
   } catch (err) {
