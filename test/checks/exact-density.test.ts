@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/spec/parse.ts';
 import { cpuLogDensityBackend } from '../../src/cpu/log-density.ts';
 import { exactCoverageFidelity } from '../../src/checks/exact-density.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const W = 3, T = 10, TMIN = 0.01, BIAS = 1e-4;
 
@@ -100,5 +102,58 @@ describe('exactCoverageFidelity (CPU)', () => {
     const r = await exactCoverageFidelity(one(0.05), trueSampler, { particles: 40000, pSamples: 2000 });
     expect(Math.abs(same.klQP.value)).toBeLessThan(3 * same.klQP.se + BIAS);
     expect(r.klQP.value).toBeGreaterThan(3 * r.klQP.se + BIAS);
+  });
+
+  it('ring-8 (examples/ring-8.json), start exact, rk4 40 edm steps: w = 0 both KLs ~ 0; w = 3 they grow and recall falls', async () => {
+    // Solver bias: the same runs at 80 steps move both KLs by < 1e-6 (measured), so 1e-5 bounds it.
+    const raw = JSON.parse(readFileSync(join(import.meta.dirname, '../../examples/ring-8.json'), 'utf8'));
+    const at = (w: number) => parseSpec({ ...raw, guidance: { kind: 'cfg', w }, start: 'exact', process: { kind: 'ou', T: 3 }, solver: { kind: 'rk4', steps: 40, grid: 'edm', tMin: 1e-3 } });
+    const r0 = await exactCoverageFidelity(at(0), cpuLogDensityBackend, { particles: 3000, pSamples: 3000 });
+    const r3 = await exactCoverageFidelity(at(3), cpuLogDensityBackend, { particles: 3000, pSamples: 3000 });
+    for (const e of [r0.klQP, r0.klPQ]) expect(Math.abs(e.value)).toBeLessThan(3 * e.se + 1e-5);
+    expect(r0.recall).toBeGreaterThan(0.999);
+    expect(r3.klQP.value).toBeGreaterThan(r0.klQP.value + 10 * r3.klQP.se);
+    expect(r3.klPQ.value).toBeGreaterThan(r0.klPQ.value + 10 * r3.klPQ.se);
+    expect(r3.recall).toBeLessThan(0.5);
+    expect(r3.tail.flagged).toBe(false);
+  });
+
+  it('d = 8 Gaussian, cfg w = 2 against a Gaussian negative: both KLs agree with the per-coordinate closed form', async () => {
+    // Independent coordinates: target N(mu_j, c_j), negative N(0, n_j), ou; per coordinate the
+    // guided score is affine and Q_j Gaussian from the moment ODEs (fine RK4, 20000 steps).
+    const mu = [1, -0.5, 0.3, 2, 0, -1, 0.7, 1.5], c = [1, 0.5, 2, 0.3, 1, 0.8, 1.2, 0.6], nv = [2, 1, 3, 1, 1.5, 2, 2, 1];
+    const w = 2;
+    const spec = parseSpec({
+      dim: 8,
+      classes: [{ name: 'a', components: [{ kind: 'gaussian', mean: mu, cov: c }] }],
+      target: 'a',
+      process: { kind: 'ou', T },
+      guidance: { kind: 'cfg', w, negative: { components: [{ kind: 'gaussian', mean: Array(8).fill(0), cov: nv }] } },
+      solver: { kind: 'rk4', steps: 100, tMin: TMIN, grid: 'edm' },
+      seed: 2,
+    });
+    const r = await exactCoverageFidelity(spec, cpuLogDensityBackend, { particles: 2000, pSamples: 2000 });
+    let qp = 0, pq = 0;
+    for (let j = 0; j < 8; j++) {
+      const f = (t: number, [m, v]: number[]) => {
+        const a = Math.exp(-t), s2 = 1 - a * a, vT = a * a * c[j] + s2, vN = a * a * nv[j] + s2;
+        const A = -(1 + w) / vT + w / vN, B = ((1 + w) * a * mu[j]) / vT;
+        return [-m - (A * m + B), -2 * (1 + A) * v];
+      };
+      const n = 20000, h = (TMIN - T) / n;
+      let y = [0, 1], t = T;
+      for (let i = 0; i < n; i++) {
+        const k1 = f(t, y), k2 = f(t + h / 2, y.map((v, k) => v + (h / 2) * k1[k]));
+        const k3 = f(t + h / 2, y.map((v, k) => v + (h / 2) * k2[k])), k4 = f(t + h, y.map((v, k) => v + h * k3[k]));
+        y = y.map((v, k) => v + (h / 6) * (k1[k] + 2 * k2[k] + 2 * k3[k] + k4[k]));
+        t += h;
+      }
+      const a = Math.exp(-TMIN), pm = a * mu[j], pv = a * a * c[j] + 1 - a * a;
+      qp += klGauss(y[0], y[1], pm, pv);
+      pq += klGauss(pm, pv, y[0], y[1]);
+    }
+    expect(Math.abs(r.klQP.value - qp)).toBeLessThan(3 * r.klQP.se + BIAS);
+    expect(Math.abs(r.klPQ.value - pq)).toBeLessThan(3 * r.klPQ.se + BIAS);
+    expect(qp).toBeGreaterThan(10 * r.klQP.se);
   });
 });
