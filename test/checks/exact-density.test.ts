@@ -156,4 +156,27 @@ describe('exactCoverageFidelity (CPU)', () => {
     expect(Math.abs(r.klPQ.value - pq)).toBeLessThan(3 * r.klPQ.se + BIAS);
     expect(qp).toBeGreaterThan(10 * r.klQP.se);
   });
+
+  it('mutation twin: a log p model with the variance x1.02 is detected (d = 32, exact start, unguided)', async () => {
+    // Per coordinate KL ~ (0.02)^2 / 4 and the log-ratio's sd ~ 0.02 / sqrt 2 (0 under the null up
+    // to solver error), so z ~ 0.0071 sqrt(d N) = 5.1 at d = 32, N = 16000. Unmutated, the same run
+    // must be consistent with 0.
+    const d = 32;
+    const at = (scale: number) =>
+      parseSpec({
+        dim: d,
+        classes: [{ name: 'a', components: [{ kind: 'gaussian', mean: Array(d).fill(0.5), cov: 1 * scale }] }],
+        target: 'a',
+        process: { kind: 'ou', T: 2 },
+        solver: { kind: 'rk4', steps: 20, tMin: TMIN },
+        start: 'exact',
+        seed: 9,
+      });
+    const truth = at(1);
+    const trueSampler = { name: 'cpu-true', carry: (_s: typeof truth, o: Parameters<typeof cpuLogDensityBackend.carry>[1]) => cpuLogDensityBackend.carry(truth, o) };
+    const same = await exactCoverageFidelity(truth, cpuLogDensityBackend, { particles: 16000, pSamples: 500 });
+    const r = await exactCoverageFidelity(at(1.02), trueSampler, { particles: 16000, pSamples: 500 });
+    expect(Math.abs(same.klQP.value)).toBeLessThan(3 * same.klQP.se + BIAS);
+    expect(r.klQP.value).toBeGreaterThan(3 * r.klQP.se + BIAS);
+  });
 });
