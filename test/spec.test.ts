@@ -83,7 +83,16 @@ describe('parseSpec: valid specs', () => {
       seed: 1,
       scoreError: { kind: 'none' },
       corrector: null,
+      start: 'prior',
     });
+  });
+
+  it('reads start: "prior" (default) and "exact", and rejects anything else with its path', () => {
+    expect(parseSpec(specWith((s) => (s.start = 'exact'))).start).toBe('exact');
+    expect(parseSpec(specWith((s) => (s.start = 'prior'))).start).toBe('prior');
+    for (const bad of ['Exact', 1, null]) {
+      expect(() => parseSpec(specWith((s) => (s.start = bad)))).toThrow(/start: /);
+    }
   });
 
   it('fills in the fk corrector defaults, and reads kind "none" as no corrector', () => {

@@ -4,7 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SpecError } from '../spec/errors.ts';
 import { loadSpecFile } from '../spec/parse.ts';
-import { checkOutPath, runSpec } from './run.ts';
+import { checkOutPath, runSpec, sidecarPath } from './run.ts';
 import { addCheckCommand } from './check.ts';
 import { addSweepCommand } from './sweep.ts';
 import { addClassifiersCommand } from './classifiers.ts';
@@ -34,11 +34,13 @@ export function buildProgram(): Command {
     .option('--out <file.npy>', 'write all particles as an N x dim .npy file')
     .addOption(new Option('--dtype <dtype>', 'dtype of the --out file').choices(['f32', 'f64']).default('f32'))
     .option('--force', 'replace a write-protected --out file')
+    .option('--log-density', 'also write OUT.logq.npy (log q under the sampler\'s own law) and OUT.logp.npy (log p_tMin(x | target)), f64')
     .exitOverride()
     .action(async (specPath: string, opts) => {
       const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
       if (opts.out) checkOutPath(opts.out, [specPath], opts.force === true);
-      const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype });
+      if (opts.out && opts.logDensity) for (const what of ['logq', 'logp'] as const) checkOutPath(sidecarPath(opts.out, what), [specPath], opts.force === true);
+      const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype, logDensity: opts.logDensity === true });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       // Printed whole above; the exit status says whether it can be trusted.
       const problems: string[] = [];

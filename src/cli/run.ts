@@ -10,6 +10,9 @@ import { boundedSupport, SummaryAccumulator, type Summary } from '../metrics/sum
 import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
 import { checkOutput } from '../io/output.ts';
 import { checkResources, estimateResources, memoryWarning, timeEstimate } from './resources.ts';
+import { carryCpu } from '../cpu/log-density.ts';
+import { logDensityUnsupported } from '../model/divergence.ts';
+import { targetLogDensityAtTMin } from '../checks/exact-density.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu } from '../gpu/sampler.ts';
 import { nodePlatform } from '../platform/node.ts';
@@ -24,6 +27,17 @@ export interface RunOptions {
   dtype: 'f32' | 'f64';
   /** A device to use (tests inject faults into it); runSpec destroys it when done. */
   gpu?: GpuContext;
+  /**
+   * Also write OUT.logq.npy (log q of each particle under the sampler's own law, by the
+   * change of variables along its path) and OUT.logp.npy (log p_tMin(x | target)), f64, N
+   * entries. CPU f64 path (src/cpu/log-density.ts); on webgpu it falls back to it for now.
+   */
+  logDensity?: boolean;
+}
+
+/** X.npy -> X.logq.npy / X.logp.npy. */
+export function sidecarPath(out: string, what: 'logq' | 'logp'): string {
+  return out.replace(/\.npy$/, `.${what}.npy`);
 }
 
 export interface RunReport extends Summary {
@@ -131,6 +145,15 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   const support = boundedSupport(guidance.model, guidance.target);
   let backend: 'cpu' | 'webgpu' = opts.gpu ? 'webgpu' : opts.backend === 'auto' ? 'webgpu' : opts.backend;
   let gpu: GpuContext | null = opts.gpu ?? null;
+  if (opts.logDensity) {
+    const refusal = logDensityUnsupported(spec);
+    if (refusal) throw new SpecError([refusal]);
+    if (!opts.out) throw new SpecError([{ path: '--log-density', message: 'needs --out (the log-densities are written next to it)' }]);
+    if (backend === 'webgpu') {
+      process.stderr.write('guidance-sampler: --log-density runs on the CPU reference (f64)\n');
+      backend = 'cpu';
+    }
+  }
   if (backend === 'webgpu' && !gpu) {
     try {
       gpu = await acquireGpu(nodePlatform);
@@ -155,7 +178,17 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   let outNonFinite = 0;
   const acc = new SummaryAccumulator(spec.dim, spec.particles, support, backend === 'cpu' ? 'f64' : 'f32');
   try {
-    if (backend === 'cpu') {
+    if (backend === 'cpu' && opts.logDensity) {
+      // The same CpuStepper steps as plain sampling (same particles), with log q carried along.
+      const r = carryCpu(spec, { direction: 'backward', first: 0, count: spec.particles });
+      acc.add(r.x, spec.particles);
+      const logp = targetLogDensityAtTMin(spec, r.x, spec.particles);
+      const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
+      // Everything is computed before any file is written; then three atomic writes.
+      await writeNpyAtomic(opts.out!, spec.particles, spec.dim, dtype, (write) => write(r.x));
+      await writeNpyAtomic(sidecarPath(opts.out!, 'logq'), spec.particles, null, 'f8', (write) => write(r.logq));
+      await writeNpyAtomic(sidecarPath(opts.out!, 'logp'), spec.particles, null, 'f8', (write) => write(logp));
+    } else if (backend === 'cpu') {
       const result = await sampleCpuParallel(spec, { onProgress: (done, total) => bar.update(done, total) });
       if ('fk' in result) fk = result.fk as FkReport;
       acc.add(result.particles, result.count);

@@ -27,7 +27,10 @@ import { planCheck, type CheckPlan } from '../metrics/check-plan.ts';
 import { bernsteinHalfWidth, binnedKl, binnedKs, binProbabilities, COARSE_BINS, DEFAULT_ALPHA, mergeBins, prd, withEnds } from '../metrics/checks.ts';
 import { measure, type Measurements } from '../metrics/measure.ts';
 import { target1d, targetDef, targetGrid, tiltWeight, type Target1d } from '../metrics/targets.ts';
-import { fidelityCoverageSpec, histogramSpec, renderSvg, svgToPng, type DensityRow } from '../metrics/figures.ts';
+import { exactCoverageFidelity } from '../checks/exact-density.ts';
+import { cpuLogDensityBackend } from '../cpu/log-density.ts';
+import { logDensityUnsupported } from '../model/divergence.ts';
+import { fidelityCoverageSpec, histogramSpec, klFigureSpec, prCurvesSpec, renderSvg, svgToPng, type DensityRow } from '../metrics/figures.ts';
 import { gpuFor } from './check.ts';
 
 export interface SweepSetting {
@@ -35,7 +38,61 @@ export interface SweepSetting {
   spec: ExperimentSpec;
 }
 
-export type SweepRow = Record<string, number | string | null>;
+/** The exact, density-ratio metrics of one setting (docs/coverage-fidelity.md). */
+export interface SweepExact {
+  klQP: { value: number; se: number };
+  klPQ: { value: number; se: number };
+  klTilted: { value: number; se: number };
+  recall: number;
+  precision: number;
+  particles: number;
+  pSamples: number;
+  tailTopShare: number;
+  tailFlagged: boolean;
+  prCurve: { precision: number[]; recall: number[] };
+}
+
+export type SweepRow = Record<string, number | string | null | SweepExact>;
+
+/** CSV cells: the exact metrics flattened to exactKlQP, exactKlQPSe, ... (the curve is JSON only). */
+function flatRow(r: SweepRow): Record<string, number | string | null> {
+  const { exact, ...rest } = r as SweepRow & { exact?: SweepExact };
+  const out = rest as Record<string, number | string | null>;
+  if (!exact) return out;
+  return {
+    ...out,
+    exactKlQP: exact.klQP.value,
+    exactKlQPSe: exact.klQP.se,
+    exactKlPQ: exact.klPQ.value,
+    exactKlPQSe: exact.klPQ.se,
+    exactKlTilted: exact.klTilted.value,
+    exactKlTiltedSe: exact.klTilted.se,
+    exactRecall: exact.recall,
+    exactPrecision: exact.precision,
+    exactTailTopShare: exact.tailTopShare,
+  };
+}
+
+/** Particles (and P-samples) of the exact metrics per setting: f64 CPU carries, so fewer than the sweep's. */
+export const EXACT_SWEEP_PARTICLES = 10000;
+
+async function exactRow(spec: ExperimentSpec, n: number): Promise<SweepExact | null> {
+  if (logDensityUnsupported(spec)) return null;
+  const particles = Math.min(n, spec.particles);
+  const r = await exactCoverageFidelity(spec, cpuLogDensityBackend, { particles, pSamples: particles });
+  return {
+    klQP: r.klQP,
+    klPQ: r.klPQ,
+    klTilted: r.klTilted,
+    recall: r.recall,
+    precision: r.precision,
+    particles,
+    pSamples: particles,
+    tailTopShare: r.tail.topShare,
+    tailFlagged: r.tail.flagged,
+    prCurve: { precision: r.prCurve.precision, recall: r.prCurve.recall },
+  };
+}
 
 /** Sets a dotted path (numbers index arrays) in a JSON object, creating objects on the way. */
 function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
@@ -216,7 +273,8 @@ export async function sweepOne(setting: SweepSetting, gpu: GpuContext | null, al
   return { row, density };
 }
 
-export function toCsv(rows: SweepRow[]): string {
+export function toCsv(rowsIn: SweepRow[]): string {
+  const rows = rowsIn.map(flatRow);
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' ? `"${v.replace(/"/g, '""')}"` : String(v));
   return [cols.join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
@@ -227,15 +285,28 @@ export interface SweepOptions {
   outDir: string;
   figures?: boolean;
   alpha?: number;
+  /** Particles of the exact (log-density) metrics per setting; 0 skips them. */
+  exactParticles?: number;
 }
 
 export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpuIn?: GpuContext | null): Promise<SweepRow[]> {
   const gpu = gpuIn === undefined ? await gpuFor(opts.backend) : gpuIn;
   const rows: SweepRow[] = [];
   const density: DensityRow[] = [];
+  let exactNoted = false;
   try {
     for (const s of settings) {
       const p = await sweepOne(s, gpu, opts.alpha);
+      const nExact = opts.exactParticles ?? EXACT_SWEEP_PARTICLES;
+      if (nExact > 0) {
+        if (gpu && !exactNoted) {
+          process.stderr.write('sweep: exact metrics on the CPU reference (f64) until the WebGPU log-density path is merged\n');
+          exactNoted = true;
+        }
+        const ex = await exactRow(s.spec, nExact);
+        if (ex) p.row.exact = ex;
+        else process.stderr.write(`sweep ${s.label}: no exact metrics (${logDensityUnsupported(s.spec)!.path}: ${logDensityUnsupported(s.spec)!.message})\n`);
+      }
       rows.push(p.row);
       density.push(...p.density);
       process.stderr.write(`sweep ${s.label}: ${JSON.stringify(p.row)}\n`);
@@ -256,6 +327,20 @@ export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpu
     );
     await write('fidelity-coverage.svg', fc);
     await write('fidelity-coverage.png', svgToPng(fc));
+    const withExact = rows.filter((r) => r.exact);
+    if (withExact.length > 0) {
+      const ex = (r: SweepRow) => r.exact as SweepExact;
+      const kl = await renderSvg(
+        klFigureSpec(withExact.map((r, i) => ({ setting: String(r.setting), klQP: ex(r).klQP.value, klQPSe: ex(r).klQP.se, klPQ: ex(r).klPQ.value, klPQSe: ex(r).klPQ.se, order: i }))),
+      );
+      await write('kl-fidelity-coverage.svg', kl);
+      await write('kl-fidelity-coverage.png', svgToPng(kl));
+      const pr = await renderSvg(
+        prCurvesSpec(withExact.flatMap((r) => ex(r).prCurve.recall.map((rc, j) => ({ setting: String(r.setting), recall: rc, precision: ex(r).prCurve.precision[j], order: j })))),
+      );
+      await write('pr-curves.svg', pr);
+      await write('pr-curves.png', svgToPng(pr));
+    }
     const hs = await renderSvg(histogramSpec(density, 'x0', settings.map((s) => s.label)));
     await write('histograms.svg', hs);
     await write('histograms.png', svgToPng(hs));
@@ -264,7 +349,7 @@ export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpu
 }
 
 const SWEEP_FILES = ['sweep.json', 'sweep.csv'];
-const FIGURE_FILES = ['fidelity-coverage.svg', 'fidelity-coverage.png', 'histograms.svg', 'histograms.png'];
+const FIGURE_FILES = ['fidelity-coverage.svg', 'fidelity-coverage.png', 'histograms.svg', 'histograms.png', 'kl-fidelity-coverage.svg', 'kl-fidelity-coverage.png', 'pr-curves.svg', 'pr-curves.png'];
 
 /** Before any work: --out-dir is a folder (or will be made), and none of its outputs is the spec or write-protected. */
 function checkSweepOutputs(outDir: string, specPath: string, figures: boolean, force: boolean): void {
@@ -297,6 +382,11 @@ export function addSweepCommand(program: Command): void {
     .option('--out-dir <dir>', 'folder for sweep.json, sweep.csv and the figures', 'sweep-out')
     .option('--no-figures', 'skip the SVG/PNG figures')
     .option('--force', 'replace write-protected files in --out-dir')
+    .option('--exact-particles <n>', `particles (and exact P-samples) of the exact KL/PRD metrics per setting, 0: none (default ${EXACT_SWEEP_PARTICLES})`, (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new SpecError([{ path: '--exact-particles', message: `expected an integer >= 0, got ${v}` }]);
+      return n;
+    })
     .exitOverride()
     .action(async (specPath: string, opts) => {
       let raw: Record<string, unknown>;
@@ -317,7 +407,7 @@ export function addSweepCommand(program: Command): void {
       const settings = sweepSettings(raw, { w: opts.w, vary });
       checkSweepOutputs(opts.outDir, specPath, opts.figures !== false, opts.force === true);
       for (const s of settings) checkResources(estimateResources(s.spec, { backend: opts.backend === 'cpu' ? 'cpu' : 'webgpu' }));
-      const rows = await runSweep(settings, { backend: opts.backend, outDir: opts.outDir, figures: opts.figures });
+      const rows = await runSweep(settings, { backend: opts.backend, outDir: opts.outDir, figures: opts.figures, exactParticles: opts.exactParticles });
       process.stdout.write(toCsv(rows));
     });
 }

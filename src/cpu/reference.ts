@@ -5,13 +5,14 @@
 import type { ExperimentSpec } from '../spec/types.ts';
 import { planGuidance, type GuidancePlan } from '../guidance/guidance.ts';
 import { groupDataMean, MixtureEvaluator } from '../model/mixture.ts';
-import { priorScale } from '../processes/process.ts';
-import { buildStepTable, type StepRow, type StepTable } from '../solvers/table.ts';
+import { priorScale, processAt, startTime } from '../processes/process.ts';
+import { buildStepTable, type StepRow, type StepTable, type StepTableOptions } from '../solvers/table.ts';
 import { TABLEAUS, type Tableau } from '../solvers/tableau.ts';
 import { fillNormals } from '../rng/philox.ts';
 import type { GuidanceVariant } from '../spec/types.ts';
 import { combineScores } from '../guidance/variants.ts';
-import { addScoreError, prepareScoreError, type PreparedScoreError } from '../model/score-error.ts';
+import { addScoreError, prepareScoreError, scoreErrorDivergence, type PreparedScoreError } from '../model/score-error.ts';
+import { sampleGroupExact } from '../model/sample-exact.ts';
 
 /** Particles advanced together, step by step: the CPU's analogue of one GPU dispatch's chunk. */
 export const CPU_CHUNK = 1024;
@@ -35,12 +36,17 @@ export class CpuStepper {
   private readonly s: Float64Array;
   private readonly xs: Float64Array;
   private readonly z: Float64Array;
+  private readonly spec: ExperimentSpec;
+  /** Per-particle sum_i b_i div u over a step's stages (log-density path). */
+  private divAcc: Float64Array = new Float64Array(0);
 
-  constructor(spec: ExperimentSpec) {
+  /** opts.reverse: the reversed table (tMin -> start time), for carrying points forward. */
+  constructor(spec: ExperimentSpec, opts: StepTableOptions = {}) {
+    this.spec = spec;
     this.dim = spec.dim;
     this.seed = spec.seed;
     this.guidance = planGuidance(spec);
-    this.table = buildStepTable(spec, this.guidance);
+    this.table = buildStepTable(spec, this.guidance, opts);
     this.tableau = TABLEAUS[spec.solver.kind];
     this.prior = priorScale(spec.process);
     this.scoreError = prepareScoreError(spec.scoreError ?? { kind: 'none' }, spec.dim);
@@ -59,9 +65,17 @@ export class CpuStepper {
     this.z = new Float64Array(Math.ceil(this.dim / 4) * 4);
   }
 
-  /** x_T of particles [first, first + count): stream 0 of the generator, scaled to the prior. */
+  /**
+   * x_T of particles [first, first + count): stream 0 of the generator, scaled to the prior;
+   * with start "exact", exact draws of p_T(x | target) (src/model/sample-exact.ts).
+   */
   initParticles(first: number, count: number, x: Float64Array): void {
     const d = this.dim;
+    if (this.spec.start === 'exact') {
+      const p = processAt(this.spec.process, startTime(this.spec.process));
+      x.set(sampleGroupExact(this.guidance.model, this.guidance.target, p.alpha, p.sigma2, { seed: this.seed, first, count }).x);
+      return;
+    }
     for (let p = 0; p < count; p++) {
       fillNormals(this.seed, first + p, 0, d, this.z);
       for (let i = 0; i < d; i++) x[p * d + i] = this.prior * this.z[i];
@@ -101,6 +115,24 @@ export class CpuStepper {
   }
 
   /**
+   * div_x u at the point of the last velocity() call (same row): cx dim + cs div s, with
+   * div s = gT (div s_T + div e_T) + gN (div s_N + div e_N) for linear guidance (the only
+   * kind with a log-density; src/model/divergence.ts). At alpha = 0 (cs = 0) it is cx dim.
+   */
+  velocityDivergence(x: Float64Array, row: StepRow): number {
+    let div = row.cx * this.dim;
+    if (row.cs === 0) return div;
+    const e = this.scoreError;
+    this.evTarget.evaluateDivergences(x);
+    let divS = row.gammaTarget * (this.evTarget.groupScoreDivergence(this.guidance.target) + (e.appliesToTarget ? scoreErrorDivergence(e, x) : 0));
+    if (this.guidance.negative && row.gammaNegative !== 0) {
+      if (this.evNegative !== this.evTarget) this.evNegative.evaluateDivergences(x);
+      divS += row.gammaNegative * (this.evNegative.groupScoreDivergence(this.guidance.negative) + (e.appliesToNegative ? scoreErrorDivergence(e, x) : 0));
+    }
+    return div + row.cs * divS;
+  }
+
+  /**
    * log q = gammaTarget log p_target + gammaNegative log p_negative at the point of the last
    * velocity() call (with the same row): the Feynman-Kac corrector's tilted log-density.
    */
@@ -114,11 +146,23 @@ export class CpuStepper {
    * Advances particles [first, first + count), stored in x, by step n. k holds one
    * count x dim slab per tableau stage.
    */
-  step(n: number, first: number, count: number, x: Float64Array, k: Float64Array[], momentum: Float64Array | null = null): void {
+  step(
+    n: number,
+    first: number,
+    count: number,
+    x: Float64Array,
+    k: Float64Array[],
+    momentum: Float64Array | null = null,
+    logq: Float64Array | null = null,
+  ): void {
     const d = this.dim;
     const { stages, rows } = this.table;
     const { a, b } = this.tableau;
     const h = rows[n * stages].h;
+    // log q: l -= h sum_i b_i div u(xs_i, t_i), at the particle's own stage points.
+    if (logq && this.divAcc.length < count) this.divAcc = new Float64Array(count);
+    const divAcc = this.divAcc;
+    if (logq) divAcc.fill(0, 0, count);
     for (let i = 0; i < stages; i++) {
       const row = rows[n * stages + i];
       this.setTime(row);
@@ -130,8 +174,10 @@ export class CpuStepper {
           this.xs[c] = acc;
         }
         this.velocity(this.xs, row, k[i], o, momentum ? momentum.subarray(o, o + d) : null);
+        if (logq && b[i] !== 0) divAcc[p] += b[i] * this.velocityDivergence(this.xs, row);
       }
     }
+    if (logq) for (let p = 0; p < count; p++) logq[p] -= h * divAcc[p];
     for (let p = 0; p < count; p++) {
       const o = p * d;
       for (let c = 0; c < d; c++) {

@@ -4,8 +4,10 @@ import { writeAtomic, type WriteOptions } from './output.ts';
 
 export type NpyDtype = 'f4' | 'f8';
 
-export function npyHeader(rows: number, cols: number, dtype: NpyDtype): Uint8Array {
-  const dict = `{'descr': '<${dtype}', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+/** cols = null: a vector of `rows` entries, shape (rows,). */
+export function npyHeader(rows: number, cols: number | null, dtype: NpyDtype): Uint8Array {
+  const shape = cols === null ? `(${rows},)` : `(${rows}, ${cols})`;
+  const dict = `{'descr': '<${dtype}', 'fortran_order': False, 'shape': ${shape}, }`;
   // magic (6) + version (2) + header length (2) + dict, padded with spaces and a newline to a multiple of 64.
   const unpadded = 10 + dict.length + 1;
   const padded = Math.ceil(unpadded / 64) * 64;
@@ -46,7 +48,7 @@ export class NpyOverflowError extends Error {
 export async function writeNpyAtomic(
   path: string,
   rows: number,
-  cols: number,
+  cols: number | null,
   dtype: NpyDtype,
   fill: (write: (chunk: Float32Array | Float64Array) => void) => Promise<void> | void,
   opts: WriteOptions = {},
@@ -60,19 +62,20 @@ export async function writeNpyAtomic(
     async (writeBytes) => {
       writeBytes(npyHeader(rows, cols, dtype));
       await fill((chunk) => {
-        if (chunk.length % cols !== 0) throw new Error(`npy: a chunk of ${chunk.length} values is not whole rows of ${cols}`);
+        const width = cols ?? 1;
+        if (chunk.length % width !== 0) throw new Error(`npy: a chunk of ${chunk.length} values is not whole rows of ${width}`);
         const typed = chunk instanceof wanted ? chunk : wanted.from(chunk);
-        for (let r = 0; r < typed.length; r += cols) {
-          if (rowFinite(typed, r, cols)) continue;
+        for (let r = 0; r < typed.length; r += width) {
+          if (rowFinite(typed, r, width)) continue;
           nonFinite++;
-          if (typed !== chunk && rowFinite(chunk, r, cols)) overflowed++;
+          if (typed !== chunk && rowFinite(chunk, r, width)) overflowed++;
         }
         if (overflowed > 0) throw new NpyOverflowError(path, overflowed, rows);
         // Little-endian hosts only (x86, ARM): typed arrays are written as laid out in memory.
         writeBytes(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
         written += chunk.length;
       });
-      if (written !== rows * cols) throw new Error(`npy: wrote ${written} values, expected ${rows * cols}`);
+      if (written !== rows * (cols ?? 1)) throw new Error(`npy: wrote ${written} values, expected ${rows * (cols ?? 1)}`);
     },
     opts,
   );

@@ -79,3 +79,43 @@ export function histogramSpec(rows: DensityRow[], xTitle: string, order?: string
     resolve: { scale: { y: 'independent' } },
   } as TopLevelSpec;
 }
+
+/** Fidelity KL(Q||P) against coverage KL(P||Q), exact estimates with +-1 SE bars, one point per setting. */
+export function klFigureSpec(
+  points: { setting: string; klQP: number; klQPSe: number; klPQ: number; klPQSe: number; order: number }[],
+): TopLevelSpec {
+  const values = points.map((p) => ({ ...p, qpLo: p.klQP - p.klQPSe, qpHi: p.klQP + p.klQPSe, pqLo: p.klPQ - p.klPQSe, pqHi: p.klPQ + p.klPQSe }));
+  const x = { field: 'klPQ', type: 'quantitative', title: 'coverage loss: KL(P||Q)' } as const;
+  const y = { field: 'klQP', type: 'quantitative', title: 'fidelity loss: KL(Q||P)' } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'exact fidelity against coverage (+-1 SE)',
+    width: 420,
+    height: 320,
+    data: { values },
+    layer: [
+      { mark: { type: 'line', point: true, color: '#4c78a8' }, encoding: { x, y, order: { field: 'order', type: 'quantitative' } } },
+      { mark: { type: 'rule', color: '#4c78a8' }, encoding: { x, y: { field: 'qpLo', type: 'quantitative' }, y2: { field: 'qpHi' } } },
+      { mark: { type: 'rule', color: '#4c78a8' }, encoding: { y, x: { field: 'pqLo', type: 'quantitative' }, x2: { field: 'pqHi' } } },
+      { mark: { type: 'text', dx: 8, dy: -8, align: 'left', fontSize: 11 }, encoding: { x, y, text: { field: 'setting', type: 'nominal' } } },
+    ],
+  } as TopLevelSpec;
+}
+
+/** PRD curves (precision against recall) from exact density ratios, one line per setting. */
+export function prCurvesSpec(points: { setting: string; recall: number; precision: number; order: number }[]): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'PRD curves from exact density ratios',
+    width: 420,
+    height: 320,
+    data: { values: points },
+    mark: { type: 'line' },
+    encoding: {
+      x: { field: 'recall', type: 'quantitative', scale: { domain: [0, 1] } },
+      y: { field: 'precision', type: 'quantitative', scale: { domain: [0, 1] } },
+      color: { field: 'setting', type: 'nominal' },
+      order: { field: 'order', type: 'quantitative' },
+    },
+  } as TopLevelSpec;
+}

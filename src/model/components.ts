@@ -6,7 +6,7 @@
 //                         [Phi((x - alpha l)/sigma) - Phi((x - alpha h)/sigma)] / (alpha (h - l)).
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import type { Component } from '../spec/types.ts';
-import { LOG_SQRT_2PI, logDiffPhi, logPhiDensity } from './special.ts';
+import { LOG_SQRT_2PI, logDiffPhi, logDiffPhiSecond, logPhiDensity } from './special.ts';
 
 export type PreparedComponent =
   | {
@@ -138,4 +138,23 @@ export function componentLogDensityAndScore(
     score[scoreOffset + i] = diff.dlog / f.sigma;
   }
   return logDensity;
+}
+
+/**
+ * div_x of the component's score (its Laplacian of log p_t) at x, from the same factors:
+ * Gaussian -tr((alpha^2 S + sigma^2 I)^-1) = -sum_j invVar_j (basis-free); box
+ * sum_i d^2/dx_i^2 log[Phi(a_i) - Phi(b_i)] = sum_i logDiffPhiSecond(a_i, b_i) / sigma^2.
+ */
+export function componentScoreDivergence(c: PreparedComponent, f: ComponentAtTime, x: ArrayLike<number>): number {
+  let div = 0;
+  if (c.kind === 'gaussian') {
+    for (let j = 0; j < c.dim; j++) div -= f.invVar[j];
+    return div;
+  }
+  for (let i = 0; i < c.dim; i++) {
+    const a = (x[i] - f.shift[i]) / f.sigma;
+    const b = (x[i] - f.shift2[i]) / f.sigma;
+    div += logDiffPhiSecond(a, b);
+  }
+  return div / (f.sigma * f.sigma);
 }

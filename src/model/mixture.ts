@@ -7,6 +7,7 @@ import type { Distribution, ExperimentSpec } from '../spec/types.ts';
 import {
   componentAtTime,
   componentLogDensityAndScore,
+  componentScoreDivergence,
   makeComponentAtTime,
   prepareComponent,
   type ComponentAtTime,
@@ -82,14 +83,19 @@ export class MixtureEvaluator {
   readonly model: MixtureModel;
   readonly componentLog: Float64Array;
   readonly componentScore: Float64Array;
+  /** Each component's score divergence, from the last evaluateDivergences. */
+  readonly componentDiv: Float64Array;
   private readonly atTime: ComponentAtTime[];
   private readonly y: Float64Array;
   private readonly weights: Float64Array;
+  private readonly groupScore: Float64Array;
 
   constructor(model: MixtureModel) {
     this.model = model;
     this.componentLog = new Float64Array(model.components.length);
     this.componentScore = new Float64Array(model.components.length * model.dim);
+    this.componentDiv = new Float64Array(model.components.length);
+    this.groupScore = new Float64Array(model.dim);
     this.atTime = model.components.map(() => makeComponentAtTime(model.dim));
     this.y = new Float64Array(model.dim);
     this.weights = new Float64Array(model.components.length);
@@ -108,6 +114,48 @@ export class MixtureEvaluator {
     for (let k = 0; k < comps.length; k++) {
       this.componentLog[k] = componentLogDensityAndScore(comps[k], this.atTime[k], x, this.componentScore, k * d, this.y);
     }
+  }
+
+  /** Every component's score divergence at x (after evaluateComponents at the same x). */
+  evaluateDivergences(x: ArrayLike<number>): void {
+    const comps = this.model.components;
+    for (let k = 0; k < comps.length; k++) this.componentDiv[k] = componentScoreDivergence(comps[k], this.atTime[k], x);
+  }
+
+  /**
+   * div_x grad log p_t(x) of a group (after evaluateComponents and evaluateDivergences):
+   * with responsibilities r_k and component scores g_k,
+   *   div s = sum_k r_k (div g_k + |g_k|^2) - |sum_k r_k g_k|^2
+   * (for a Gaussian div g_k = tr(-C_k^-1)).
+   */
+  groupScoreDivergence(group: Group): number {
+    const d = this.model.dim;
+    const entries = group.entries;
+    const weights = this.weights;
+    let max = -Infinity;
+    for (let e = 0; e < entries.length; e++) {
+      weights[e] = entries[e].logWeight + this.componentLog[entries[e].component];
+      if (weights[e] > max) max = weights[e];
+    }
+    if (max === -Infinity) return NaN;
+    let sum = 0;
+    for (let e = 0; e < entries.length; e++) sum += (weights[e] = Math.exp(weights[e] - max));
+    const mean = this.groupScore.fill(0);
+    let acc = 0;
+    for (let e = 0; e < entries.length; e++) {
+      const r = weights[e] / sum;
+      const k = entries[e].component;
+      let g2 = 0;
+      for (let i = 0; i < d; i++) {
+        const g = this.componentScore[k * d + i];
+        g2 += g * g;
+        mean[i] += r * g;
+      }
+      acc += r * (this.componentDiv[k] + g2);
+    }
+    let m2 = 0;
+    for (let i = 0; i < d; i++) m2 += mean[i] * mean[i];
+    return acc - m2;
   }
 
   /** log p_t(x) of a group, from the last evaluateComponents. */

@@ -68,3 +68,25 @@ export function addScoreError(e: PreparedScoreError, x: ArrayLike<number>, s: Fl
     }
   }
 }
+
+/**
+ * div_x of the error added to a score: bias 0; field -sum_f sin(omega_f . x + phi_f) omega_f . u_f
+ * (u_f the scaled direction); blur has no additive term (its widened law's divergence is the
+ * evaluator's).
+ */
+export function scoreErrorDivergence(e: PreparedScoreError, x: ArrayLike<number>): number {
+  if (!e.field) return 0;
+  const { features, omega, phase, direction } = e.field;
+  const d = omega.length / features;
+  let div = 0;
+  for (let f = 0; f < features; f++) {
+    let arg = phase[f];
+    let dot = 0;
+    for (let i = 0; i < d; i++) {
+      arg += omega[f * d + i] * x[i];
+      dot += omega[f * d + i] * direction[f * d + i];
+    }
+    div -= Math.sin(arg) * dot;
+  }
+  return div;
+}

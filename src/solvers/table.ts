@@ -42,7 +42,7 @@ export type StepRow = Record<StepRowField, number>;
 export interface StepTable {
   steps: number;
   stages: number;
-  /** Time grid t_0 > ... > t_steps. */
+  /** Time grid t_0 > ... > t_steps (increasing on a reversed table). */
   times: Float64Array;
   /** rows[n * stages + i] for step n, stage i. */
   rows: StepRow[];
@@ -69,16 +69,30 @@ function backwardKernel(process: ExperimentSpec['process'], tFrom: number, tTo: 
   return { backShrink: -Math.expm1(logRatio), backHalfPrecision: 1 / (2 * v) };
 }
 
-export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan): StepTable {
+export interface StepTableOptions {
+  /**
+   * The reversed grid: tMin -> start time through the same time points in reverse, h > 0, so
+   * that a point at tMin is carried forward through the same velocity field (the log-density
+   * path's forward run, src/checks/log-density-backend.ts). ODE solvers only.
+   */
+  reverse?: boolean;
+}
+
+export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opts: StepTableOptions = {}): StepTable {
   const { solver, process } = spec;
   const tableau = TABLEAUS[solver.kind];
-  const times = timeGrid(solver.grid, startTime(process), solver.tMin, solver.steps);
+  let times = timeGrid(solver.grid, startTime(process), solver.tMin, solver.steps);
+  if (opts.reverse) {
+    if (tableau.stochastic) throw new Error('solver.kind: a reversed step table needs an ODE solver, got em');
+    times = times.slice().reverse();
+  }
   const g = spec.guidance;
   const cfgpp = g.kind === 'cfg' && g.variant.kind === 'cfgpp' ? g.variant : null;
+  if (cfgpp && opts.reverse) throw new Error('guidance.variant: cfgpp is a discrete rule and has no reversed table');
   if (cfgpp && solver.kind !== 'euler') throw new Error(`cfgpp is a discrete DDIM rule: euler only, got ${solver.kind}`);
   const rows: StepRow[] = [];
   for (let n = 0; n < solver.steps; n++) {
-    const h = times[n + 1] - times[n]; // negative: time runs backwards
+    const h = times[n + 1] - times[n]; // negative: time runs backwards (positive on a reversed table)
     if (cfgpp) {
       const p = processAt(process, times[n]);
       const c = cfgppCoefficients(p, processAt(process, times[n + 1]), h, cfgpp.lambda);

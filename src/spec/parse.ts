@@ -10,6 +10,7 @@ import { startTime } from '../processes/process.ts';
 import { keyPath, keySet, SPEC_KEYS, unknownKeyMessage, type KeySet } from './keys.ts';
 import {
   COMPONENT_KINDS,
+  START_KINDS,
   GRID_KINDS,
   GUIDANCE_KINDS,
   PROCESS_KINDS,
@@ -99,6 +100,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
   const scoreError = parseScoreError(issues, raw.scoreError, dim);
   const corrector = parseCorrector(issues, raw.corrector, solver, guidance, scoreError);
   checkCfgppSolver(issues, raw);
+  const start = raw.start === undefined ? 'prior' : kindOf(issues, raw.start, 'start', START_KINDS);
 
   if (issues.length > 0) throw new SpecError(issues);
   return {
@@ -112,6 +114,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
     seed: seed!,
     scoreError: scoreError!,
     corrector: corrector!,
+    start: start!,
   };
 }
 

@@ -115,7 +115,15 @@ export interface ExperimentSpec {
   scoreError: ScoreErrorSpec;
   /** Optional (default null: none). */
   corrector: CorrectorSpec | null;
+  /**
+   * Start law (SPEC.md "Start law"; default "prior"): the process's prior, or the exact noised
+   * target law p_T(x | target) at the start time (src/model/sample-exact.ts).
+   */
+  start: StartKind;
 }
+
+export type StartKind = 'prior' | 'exact';
+export const START_KINDS: readonly StartKind[] = ['prior', 'exact'];
 
 export const SOLVER_KINDS: readonly SolverKind[] = ['euler', 'heun', 'rk4', 'em'];
 export const PROCESS_KINDS = ['ou', 'vp', 've', 'flow'] as const;

@@ -96,6 +96,25 @@ describe('guidance-sampler run: bad input', () => {
 });
 
 describe('guidance-sampler run: output', () => {
+  it('--log-density writes X.logq.npy and X.logp.npy (f64, N entries) next to X.npy; refuses nonlinear guidance with exit 2 and no files', () => {
+    const out = join(dir, 'ld.npy');
+    const r = cli(['run', specFile('ld.json', base), '--backend', 'cpu', '--out', out, '--particles', '200', '--log-density']);
+    expect(r.status).toBe(0);
+    for (const f of ['ld.logq.npy', 'ld.logp.npy']) {
+      const bytes = readFileSync(join(dir, f));
+      const headerLength = bytes.readUInt16LE(8);
+      expect(bytes.subarray(10, 10 + headerLength).toString('latin1')).toContain("'descr': '<f8', 'fortran_order': False, 'shape': (200,)");
+      const v = new Float64Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length));
+      expect(v.length).toBe(200);
+      expect(v.every(Number.isFinite)).toBe(true);
+    }
+    const bad = join(dir, 'bad.npy');
+    const r2 = cli(['run', specFile('ld-bad.json', mutate((s) => (s.guidance = { kind: 'cfg', w: 1, variant: { kind: 'powerlaw', alpha: 0.5 } }))), '--backend', 'cpu', '--out', bad, '--particles', '20', '--log-density']);
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toContain('guidance.variant: log-density needs linear guidance');
+    expect(existsSync(bad)).toBe(false);
+  });
+
   it('prints a JSON summary and writes an N x dim .npy that numpy reads', () => {
     const out = join(dir, 'particles.npy');
     const r = cli(['run', specFile('run.json', base), '--backend', 'cpu', '--out', out, '--dtype', 'f64', '--particles', '300', '--seed', '7']);
