@@ -16,22 +16,25 @@ fn factor_at(i: u32, staged: bool) -> f32 {
   return factors[i];
 }
 
-// d^2/dc^2 of log(Phi(c + w/2) - Phi(c - w/2)) at a = c + w/2 >= b = c - w/2, in units of
-// 1/sigma^2; log_diff_phi's branches, so that the far tails stay in log space: with
-// pa = phi(a)/(Phi(a) - Phi(b)), pb = phi(b)/(Phi(a) - Phi(b)), it is -(a pa - b pb) - (pa - pb)^2.
-fn box_second_derivative(a_in: f32, b_in: f32) -> f32 {
+// One box coordinate's share of lap_k + |g_k|^2, in units of 1/sigma^2: f'' + f'^2 for
+// f(c) = log(Phi(c + w/2) - Phi(c - w/2)), a = c + w/2 >= b = c - w/2. With
+// pa = phi(a)/(Phi(a) - Phi(b)), pb = phi(b)/(Phi(a) - Phi(b)) it is -(a pa - b pb) (the f'^2
+// of f'' = -(a pa - b pb) - (pa - pb)^2 cancels exactly). log_diff_phi's branches keep the far
+// tails in log space.
+fn box_div_term(a_in: f32, b_in: f32) -> f32 {
   let w = a_in - b_in;
   let c_in = 0.5 * (a_in + b_in);
   if (w * max(1.0, abs(c_in)) < 0.1) {
-    // -1 + (log corr)'' of log_diff_phi's Taylor series.
+    // f = log w - c^2/2 + log corr + const (log_diff_phi's Taylor series): f'' = -1 + (log corr)''.
     let w2 = w * w;
     let c2 = c_in * c_in;
     let corr = 1.0 + (c2 - 1.0) * w2 / 24.0 + (c2 * c2 - 6.0 * c2 + 3.0) * w2 * w2 / 1920.0;
     let dcorr = 2.0 * c_in * w2 / 24.0 + (4.0 * c2 * c_in - 12.0 * c_in) * w2 * w2 / 1920.0;
     let ddcorr = 2.0 * w2 / 24.0 + (12.0 * c2 - 12.0) * w2 * w2 / 1920.0;
-    return -1.0 + (ddcorr * corr - dcorr * dcorr) / (corr * corr);
+    let d1 = -c_in + dcorr / corr;
+    return -1.0 + (ddcorr * corr - dcorr * dcorr) / (corr * corr) + d1 * d1;
   }
-  // The second derivative is unchanged by the reflection x -> -x: use the lower tail.
+  // -(a pa - b pb) is unchanged by the reflection x -> -x: use the lower tail.
   var a = a_in;
   var b = b_in;
   if (b_in >= 0.0) {
@@ -53,8 +56,7 @@ fn box_second_derivative(a_in: f32, b_in: f32) -> f32 {
     pa = exp(-0.5 * a * a - LOG_SQRT_2PI - logv);
     pb = exp(-0.5 * b * b - LOG_SQRT_2PI - logv);
   }
-  let r = pa - pb;
-  return -(a * pa - b * pb) - r * r;
+  return b * pb - a * pa;
 }
 
 // log p_t(xs | component) with its score in comp_score (and, when LOG_DENSITY, comp_div).
@@ -71,7 +73,7 @@ fn component_log_density(c: u32, info: ComponentInfo, base: u32, staged: bool) -
       logp += d.log - log(a - b);
       comp_score[j] = d.dlog * inv_sigma;
       if (LOG_DENSITY) {
-        comp_div += (box_second_derivative(a, b) + d.dlog * d.dlog) * inv_sigma * inv_sigma;
+        comp_div += box_div_term(a, b) * inv_sigma * inv_sigma;
       }
     }
     return logp;
