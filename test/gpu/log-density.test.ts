@@ -149,6 +149,25 @@ await describeGpu('log-density mode: GPU f32 vs f64 per particle', (ctx) => {
     }
   }
 
+  // Score errors: a bias's divergence is 0, the field's is its closed form, a blur is the widened
+  // mixture (applied to the target only, so the negative walks its own entries).
+  const errors: [string, unknown][] = [
+    ['bias', { kind: 'bias', value: [0.3, -0.2, 0.1], applyTo: 'both' }],
+    ['field on both', { kind: 'field', amplitude: 0.3, lengthScale: 0.7, features: 16, seed: 3, applyTo: 'both' }],
+    ['blur on the target', { kind: 'blur', delta: 0.3, applyTo: 'target' }],
+  ];
+  for (const [name, scoreError] of errors) {
+    it(`3-D full covariance, score error ${name}, heun: backward from the prior`, async () => {
+      const spec = parseSpec({ ...CASES[2].spec('heun'), scoreError, particles: 400 });
+      const gpu = await run(spec);
+      const ref = logDensityReference(spec);
+      const dl = maxLogqDiff(gpu.logq, ref.logq);
+      console.log(`score error ${name}: max |dx| ${maxAbs(gpu.particles, ref.particles).toExponential(2)}, max |d log q| ${dl.max.toExponential(2)}`);
+      expect(maxAbs(gpu.particles, ref.particles)).toBeLessThan(1e-3);
+      expect(dl.max).toBeLessThanOrEqual(LOGQ_TOL);
+    });
+  }
+
   it('refuses what it cannot carry', async () => {
     const base = CASES[0].spec('euler');
     expect(logDensityUnsupported(parseSpec({ ...base, solver: { kind: 'em', steps: 10 } }))).toMatch(/solver.kind/);
