@@ -168,6 +168,19 @@ await describeGpu('log-density mode: GPU f32 vs f64 per particle', (ctx) => {
     });
   }
 
+  // Many components: the kernel stages their factors through workgroup memory (tile > 0).
+  it('d=8, 32 components (staged through workgroup memory), cfg w=2, heun: backward from the prior', async () => {
+    const comps = Array.from({ length: 32 }, (_, k) => gauss(Array.from({ length: 8 }, (_, j) => Math.sin(k + 3 * j)), 0.3 + 0.02 * k));
+    const spec = parseSpec({ ...CASES[3].spec('heun'), classes: [{ name: 'a', components: comps.slice(0, 16) }, { name: 'b', components: comps.slice(16) }], solver: { kind: 'heun', steps: 12 }, particles: 200 });
+    const gpu = await run(spec);
+    expect(gpu.info.tile).toBeGreaterThan(0);
+    const ref = logDensityReference(spec);
+    const dl = maxLogqDiff(gpu.logq, ref.logq);
+    console.log(`staged: tile ${gpu.info.tile}, max |dx| ${maxAbs(gpu.particles, ref.particles).toExponential(2)}, max |d log q| ${dl.max.toExponential(2)}`);
+    expect(maxAbs(gpu.particles, ref.particles)).toBeLessThan(1e-3);
+    expect(dl.max).toBeLessThanOrEqual(LOGQ_TOL);
+  });
+
   it('refuses what it cannot carry', async () => {
     const base = CASES[0].spec('euler');
     expect(logDensityUnsupported(parseSpec({ ...base, solver: { kind: 'em', steps: 10 } }))).toMatch(/solver.kind/);
