@@ -4,11 +4,12 @@
 //
 // The host prepends a generated header (src/gpu/kernel.ts) with:
 //   const DIM, NCOMP, NTARGET, STAGES, WORKGROUP_SIZE, STOCHASTIC, HAS_UNIFORM, HAS_FULL,
-//   NEG_FROM_TARGET, NEG_TARGET_SHIFT, PRIOR_SCALE, FACTOR_STRIDE, VARIANT and its
+//   NEG_FROM_TARGET, NEG_TARGET_SHIFT, PRIOR_SCALE, FACTOR_STRIDE, LOG_DENSITY, VARIANT and its
 //   parameters, the score-error flags ERR_*,
 //   TABLEAU_A (STAGES x STAGES, row-major), TABLEAU_B, and the structs StepRow, StepParams,
 //   ComponentInfo, all derived from the TypeScript definitions;
-// then shaders/philox.wgsl and shaders/normal.wgsl; and with a trained classifier its constants
+// then shaders/philox.wgsl, shaders/normal.wgsl and shaders/lib/mixture.wgsl (factor_at,
+// component_log_density: the mixture math, shared); and with a trained classifier its constants
 // and shaders/classifier.wgsl (binding 8), else a stub add_classifier_guidance.
 //
 // Per (row, component entry) factors (built once per dispatch window on the host):
@@ -142,8 +143,10 @@ fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
   sum_t = 0.0;
   max_n = LOG_ZERO;
   sum_n = 0.0;
-  dacc_t = 0.0;
-  dacc_n = 0.0;
+  if (LOG_DENSITY) {
+    dacc_t = 0.0;
+    dacc_n = 0.0;
+  }
   for (var j = 0u; j < DIM; j++) {
     acc_t[j] = 0.0;
     acc_n[j] = 0.0;
@@ -156,7 +159,7 @@ fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
     max_n = max_t + NEG_TARGET_SHIFT;
     sum_n = sum_t;
     for (var j = 0u; j < DIM; j++) { acc_n[j] = acc_t[j]; }
-    dacc_n = dacc_t;
+    if (LOG_DENSITY) { dacc_n = dacc_t; }
   }
   walk_components(NTARGET, NCOMP, factor_row);
   if (!owns_particle) { return; } // spare invocations only keep the workgroup's barriers company

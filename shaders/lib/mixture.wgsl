@@ -63,7 +63,7 @@ fn box_div_term(a_in: f32, b_in: f32) -> f32 {
 fn component_log_density(c: u32, info: ComponentInfo, base: u32, staged: bool) -> f32 {
   var logp = factor_at(base, staged);
   let inv_sigma = factor_at(base + 1u, staged);
-  comp_div = 0.0;
+  if (LOG_DENSITY) { comp_div = 0.0; }
   if (HAS_UNIFORM && info.kind == KIND_UNIFORM) {
     for (var j = 0u; j < DIM; j++) {
       let a = (xs[j] - factor_at(base + 2u + j, staged)) * inv_sigma;
