@@ -4,11 +4,12 @@
 //
 // The host prepends a generated header (src/gpu/kernel.ts) with:
 //   const DIM, NCOMP, NTARGET, STAGES, WORKGROUP_SIZE, STOCHASTIC, HAS_UNIFORM, HAS_FULL,
-//   NEG_FROM_TARGET, NEG_TARGET_SHIFT, PRIOR_SCALE, FACTOR_STRIDE, VARIANT and its
+//   NEG_FROM_TARGET, NEG_TARGET_SHIFT, PRIOR_SCALE, FACTOR_STRIDE, LOG_DENSITY, VARIANT and its
 //   parameters, the score-error flags ERR_*,
 //   TABLEAU_A (STAGES x STAGES, row-major), TABLEAU_B, and the structs StepRow, StepParams,
 //   ComponentInfo, all derived from the TypeScript definitions;
-// then shaders/philox.wgsl and shaders/normal.wgsl; and with a trained classifier its constants
+// then shaders/philox.wgsl, shaders/normal.wgsl and shaders/lib/mixture.wgsl (factor_at,
+// component_log_density: the mixture math, shared); and with a trained classifier its constants
 // and shaders/classifier.wgsl (binding 8), else a stub add_classifier_guidance.
 //
 // Per (row, component entry) factors (built once per dispatch window on the host):
@@ -26,6 +27,7 @@
 @group(0) @binding(5) var<storage, read_write> particles: array<f32>;
 @group(0) @binding(6) var<storage, read_write> states: array<f32>;
 // FK: the Feynman-Kac corrector's log-weights (src/corrector/fk.ts), one per particle.
+// LOG_DENSITY (never with FK): log q of each particle, carried along its path (src/gpu/log-density.ts).
 @group(0) @binding(7) var<storage, read_write> log_weights: array<f32>;
 
 const KIND_GAUSSIAN: u32 = 0u;
@@ -46,8 +48,6 @@ var<private> lane_id: u32;
 var<workgroup> tile: array<f32, TILE_FLOATS>;
 var<private> xs: array<f32, DIM>;
 var<private> k: array<array<f32, DIM>, STAGES>;
-var<private> comp_score: array<f32, DIM>;
-var<private> eig: array<f32, DIM>;
 // Online log-sum-exp state per group: running max, running sum, running weighted score.
 var<private> max_t: f32;
 var<private> sum_t: f32;
@@ -55,62 +55,25 @@ var<private> acc_t: array<f32, DIM>;
 var<private> max_n: f32;
 var<private> sum_n: f32;
 var<private> acc_n: array<f32, DIM>;
+// LOG_DENSITY: the running sum_k e_k (lap_k + |g_k|^2) per group, rescaled with the max.
+var<private> dacc_t: f32;
+var<private> dacc_n: f32;
+// LOG_DENSITY: div u at each stage (u = cx x + cs s + cMean m: cx DIM + cs div s).
+var<private> stage_div: array<f32, STAGES>;
+// LOG_DENSITY: div s_t, div s_n at xs (velocity), with the score-error fields' terms.
+var<private> div_t: f32;
+var<private> div_n: f32;
 var<private> s_t: array<f32, DIM>;
 var<private> s_n: array<f32, DIM>;
 var<private> s_guided: array<f32, DIM>;
 // The guidance variant's per-particle state (apg momentum), kept across steps in `states`.
 var<private> momentum: array<f32, DIM>;
+// LOG_DENSITY: the particle's log-density under the sampler's law, at its current time.
+var<private> log_q_carried: f32;
 // FK: log q = gammaTarget log p_target + gammaNegative log p_negative at xs, from velocity().
 var<private> log_q: f32;
 
-// A component factor, from the workgroup's staged tile or from the storage buffer.
-fn factor_at(i: u32, staged: bool) -> f32 {
-  if (staged) { return tile[i]; }
-  return factors[i];
-}
-
-// log p_t(xs | component) with its score in comp_score.
-fn component_log_density(c: u32, info: ComponentInfo, base: u32, staged: bool) -> f32 {
-  var logp = factor_at(base, staged);
-  let inv_sigma = factor_at(base + 1u, staged);
-  if (HAS_UNIFORM && info.kind == KIND_UNIFORM) {
-    for (var j = 0u; j < DIM; j++) {
-      let a = (xs[j] - factor_at(base + 2u + j, staged)) * inv_sigma;
-      let b = (xs[j] - factor_at(base + 2u + DIM + j, staged)) * inv_sigma;
-      let d = log_diff_phi(a, b);
-      // p_j = (Phi(a) - Phi(b)) / ((a - b) sigma); logNorm holds -DIM log sigma.
-      logp += d.log - log(a - b);
-      comp_score[j] = d.dlog * inv_sigma;
-    }
-    return logp;
-  }
-  if (!HAS_FULL || info.kind == KIND_GAUSSIAN) {
-    for (var j = 0u; j < DIM; j++) {
-      let r = xs[j] - factor_at(base + 2u + DIM + j, staged);
-      let q = r * factor_at(base + 2u + j, staged);
-      logp -= 0.5 * r * q;
-      comp_score[j] = -q;
-    }
-    return logp;
-  }
-  // Full covariance: in the eigenbasis U the noised covariance is diagonal.
-  let u0 = 2u * DIM + c * DIM * DIM;
-  for (var j = 0u; j < DIM; j++) {
-    var y = 0.0;
-    for (var i = 0u; i < DIM; i++) {
-      y += statics[u0 + i * DIM + j] * (xs[i] - factor_at(base + 2u + DIM + i, staged));
-    }
-    let q = y * factor_at(base + 2u + j, staged);
-    logp -= 0.5 * y * q;
-    eig[j] = -q;
-  }
-  for (var i = 0u; i < DIM; i++) {
-    var s = 0.0;
-    for (var j = 0u; j < DIM; j++) { s += statics[u0 + i * DIM + j] * eig[j]; }
-    comp_score[i] = s;
-  }
-  return logp;
-}
+// factor_at, component_log_density: shaders/lib/mixture.wgsl.
 
 // Adds one component, with log-weight lw and log-density lp, to a group's online log-sum-exp.
 fn accumulate_target(v: f32) {
@@ -118,11 +81,13 @@ fn accumulate_target(v: f32) {
     let scale = exp(max_t - v);
     sum_t = sum_t * scale + 1.0;
     for (var j = 0u; j < DIM; j++) { acc_t[j] = acc_t[j] * scale + comp_score[j]; }
+    if (LOG_DENSITY) { dacc_t = dacc_t * scale + comp_div; }
     max_t = v;
   } else {
     let e = exp(v - max_t);
     sum_t += e;
     for (var j = 0u; j < DIM; j++) { acc_t[j] += e * comp_score[j]; }
+    if (LOG_DENSITY) { dacc_t += e * comp_div; }
   }
 }
 
@@ -131,11 +96,13 @@ fn accumulate_negative(v: f32) {
     let scale = exp(max_n - v);
     sum_n = sum_n * scale + 1.0;
     for (var j = 0u; j < DIM; j++) { acc_n[j] = acc_n[j] * scale + comp_score[j]; }
+    if (LOG_DENSITY) { dacc_n = dacc_n * scale + comp_div; }
     max_n = v;
   } else {
     let e = exp(v - max_n);
     sum_n += e;
     for (var j = 0u; j < DIM; j++) { acc_n[j] += e * comp_score[j]; }
+    if (LOG_DENSITY) { dacc_n += e * comp_div; }
   }
 }
 
@@ -176,6 +143,10 @@ fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
   sum_t = 0.0;
   max_n = LOG_ZERO;
   sum_n = 0.0;
+  if (LOG_DENSITY) {
+    dacc_t = 0.0;
+    dacc_n = 0.0;
+  }
   for (var j = 0u; j < DIM; j++) {
     acc_t[j] = 0.0;
     acc_n[j] = 0.0;
@@ -188,6 +159,7 @@ fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
     max_n = max_t + NEG_TARGET_SHIFT;
     sum_n = sum_t;
     for (var j = 0u; j < DIM; j++) { acc_n[j] = acc_t[j]; }
+    if (LOG_DENSITY) { dacc_n = dacc_t; }
   }
   walk_components(NTARGET, NCOMP, factor_row);
   if (!owns_particle) { return; } // spare invocations only keep the workgroup's barriers company
@@ -201,6 +173,7 @@ fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
     s_n[j] = 0.0;
     if (sum_n > 0.0) { s_n[j] = acc_n[j] / sum_n; }
   }
+  if (LOG_DENSITY) { group_divergences(); }
   if (ERR_TARGET) { add_score_error_target(); }
   if (ERR_NEGATIVE && sum_n > 0.0) { add_score_error_negative(); }
   combine_scores(row);
@@ -210,6 +183,25 @@ fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
     let mean = row.gammaTarget * statics[j] + row.gammaNegative * statics[DIM + j];
     k[stage][j] = row.cx * xs[j] + row.cs * s_guided[j] + row.cMean * mean;
   }
+  // Linear guidance only (the host refuses the rest): div s_guided = gT div s_t + gN div s_n.
+  if (LOG_DENSITY) {
+    var div_s = row.gammaTarget * div_t;
+    if (row.gammaNegative != 0.0) { div_s += row.gammaNegative * div_n; }
+    stage_div[stage] = row.cx * f32(DIM) + row.cs * div_s;
+  }
+}
+
+// div s = sum_k r_k (lap_k + |g_k|^2) - |s|^2 per group, before any score error.
+fn group_divergences() {
+  var st2 = 0.0;
+  var sn2 = 0.0;
+  for (var j = 0u; j < DIM; j++) {
+    st2 += s_t[j] * s_t[j];
+    sn2 += s_n[j] * s_n[j];
+  }
+  div_t = dacc_t / sum_t - st2;
+  div_n = 0.0;
+  if (sum_n > 0.0) { div_n = dacc_n / sum_n - sn2; }
 }
 
 // Score-error models (src/model/score-error.ts): a bias vector and/or a random Fourier
@@ -226,6 +218,12 @@ fn add_field(to_target: bool) {
     var arg = statics[o + 2u * DIM];
     for (var i = 0u; i < DIM; i++) { arg += statics[o + i] * xs[i]; }
     let c = cos(arg);
+    if (LOG_DENSITY) {
+      // div of dir_f cos(omega_f . x + phase_f) = -sin(.) omega_f . dir_f.
+      var od = 0.0;
+      for (var i = 0u; i < DIM; i++) { od += statics[o + i] * statics[o + DIM + i]; }
+      if (to_target) { div_t -= sin(arg) * od; } else { div_n -= sin(arg) * od; }
+    }
     for (var i = 0u; i < DIM; i++) {
       if (to_target) { s_t[i] += c * statics[o + DIM + i]; } else { s_n[i] += c * statics[o + DIM + i]; }
     }
@@ -386,11 +384,13 @@ fn main(
       }
     }
     for (var j = 0u; j < DIM; j++) { momentum[j] = 0.0; }
+    if (LOG_DENSITY) { log_q_carried = prior_log_density(); }
   } else {
     for (var j = 0u; j < DIM; j++) { x[j] = particles[base + j]; }
     if (VARIANT == VARIANT_APG) {
       for (var j = 0u; j < DIM; j++) { momentum[j] = states[base + j]; }
     }
+    if (LOG_DENSITY) { log_q_carried = log_weights[local]; }
   }
 
   var tableau_a = TABLEAU_A;
@@ -411,6 +411,12 @@ fn main(
       for (var i = 0u; i < STAGES; i++) { acc += tableau_b[i] * k[i][j]; }
       x[j] += h * acc;
     }
+    // d log q / dt = -div u, through the same tableau weights (h signed).
+    if (LOG_DENSITY) {
+      var acc = 0.0;
+      for (var i = 0u; i < STAGES; i++) { acc += tableau_b[i] * stage_div[i]; }
+      log_q_carried -= h * acc;
+    }
     if (STOCHASTIC && owns_particle) {
       let noise = rows[n * STAGES].noiseScale;
       for (var blk = 0u; blk * 4u < DIM; blk++) {
@@ -423,7 +429,15 @@ fn main(
   }
   if (!owns_particle) { return; }
   for (var j = 0u; j < DIM; j++) { particles[base + j] = x[j]; }
+  if (LOG_DENSITY) { log_weights[local] = log_q_carried; }
   if (VARIANT == VARIANT_APG) {
     for (var j = 0u; j < DIM; j++) { states[base + j] = momentum[j]; }
   }
+}
+
+// log N(x; 0, PRIOR_SCALE^2 I), the density of the in-kernel start draw.
+fn prior_log_density() -> f32 {
+  var sq = 0.0;
+  for (var j = 0u; j < DIM; j++) { sq += x[j] * x[j]; }
+  return -0.5 * sq / (PRIOR_SCALE * PRIOR_SCALE) - f32(DIM) * (LOG_SQRT_2PI + log(PRIOR_SCALE));
 }

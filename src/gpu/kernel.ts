@@ -1,6 +1,6 @@
 // Builds the step kernel for one experiment: a generated header of constants and
 // structs (from the TypeScript definitions), then shaders/philox.wgsl,
-// shaders/normal.wgsl and shaders/step.wgsl (with a trained classifier, its constants from
+// shaders/normal.wgsl, shaders/lib/mixture.wgsl (general kernel) and shaders/step.wgsl (with a trained classifier, its constants from
 // src/gpu/classifier.ts and shaders/classifier.wgsl after it). Constants, not overrides, because WGSL
 // sizes function-scope arrays only with const-expressions.
 import type { Tableau } from '../solvers/tableau.ts';
@@ -39,6 +39,11 @@ export interface KernelConfig {
   scoreError: { target: boolean; negative: boolean; bias: boolean; features: number; offset: number };
   /** The Feynman-Kac corrector's em step (general kernel only): one step per dispatch, weights in binding 7. */
   fk: boolean;
+  /**
+   * General kernel only: carry log q per particle (binding 7) through the ODE by
+   * d log q/dt = -div u (src/gpu/log-density.ts). Off: the plain kernel, unchanged.
+   */
+  logDensity?: boolean;
   /**
    * step-gauss4 only: bytes of each uniform table binding (rows, factors, component infos,
    * statics), or 0 for storage bindings. See gauss4TableBindings.
@@ -117,6 +122,7 @@ export function kernelHeader(c: KernelConfig): string {
     `const ERR_OFFSET: u32 = ${c.scoreError.offset}u;`,
     `const FACTOR_STRIDE: u32 = ${factorStride(c.dim)}u;`,
     `const FK: bool = ${c.fk};`,
+    `const LOG_DENSITY: bool = ${c.logDensity ?? false};`,
     `const FK_STATE_STRIDE: u32 = ${fkStateStride(c.dim)}u;`,
     `const TILE: u32 = ${c.tile}u;`,
     `const TILE_FLOATS: u32 = ${Math.max(1, c.tile * factorStride(c.dim))}u;`,
@@ -162,8 +168,10 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
     ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
     platform.shaderSource('philox'),
     platform.shaderSource('normal'),
+    ...(c.kernel === 'step' ? [platform.shaderSource('lib/mixture')] : []),
     platform.shaderSource(c.kernel),
   ];
+  if (c.logDensity && (c.kernel !== 'step' || c.fk || c.classifier)) throw new Error('log-density carrying runs on the general step kernel only, without fk or a classifier');
   if (c.classifier && c.kernel !== 'step') throw new Error('classifier guidance runs on the general step kernel only');
   if (c.kernel === 'step') {
     if (c.classifier) parts.push(classifierHeader(c.classifier.layout, c.classifier.target), platform.shaderSource('classifier'));

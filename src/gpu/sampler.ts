@@ -11,7 +11,7 @@ import type { PerLevelClassifier } from '../classifiers/classifier.ts';
 import { classifierLayout, classifierTarget, packClassifier } from './classifier.ts';
 import { componentAtTime, makeComponentAtTime } from '../model/components.ts';
 import { priorScale } from '../processes/process.ts';
-import { buildStepTable, type StepRow } from '../solvers/table.ts';
+import { buildStepTable, type StepRow, type StepTable } from '../solvers/table.ts';
 import type { PreparedComponent } from '../model/components.ts';
 import type { FkReport } from '../corrector/fk.ts';
 import { runFkPopulation } from './fk.ts';
@@ -68,6 +68,18 @@ export interface GpuSampleOptions {
    * ignored; the general kernel runs it (shaders/classifier.wgsl); no corrector.
    */
   classifier?: { model: PerLevelClassifier; w: number | WSchedule };
+  /** Carry log q per particle (src/gpu/log-density.ts validates the spec and calls this). */
+  logDensity?: LogDensityHooks;
+}
+
+/** The log-density mode's hooks into the sampler (src/gpu/log-density.ts). */
+export interface LogDensityHooks {
+  /** The step table to run (default: the spec's, from the start time down to tMin). */
+  table?: StepTable;
+  /** Initial points and log-densities for particles [first, first + count); none: the in-kernel prior draw. */
+  starts?: (first: number, count: number) => { x: Float32Array; logq: Float32Array };
+  /** Each finished chunk: points (count x dim) and log q (count). */
+  onChunk: (x: Float32Array, logq: Float32Array, count: number) => void;
 }
 
 export interface GpuSampleInfo {
@@ -93,7 +105,8 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
   const spec: ExperimentSpec = trained ? { ...specIn, guidance: { kind: 'none' }, scoreError: { kind: 'none' } } : specIn;
   const dim = spec.dim;
   const guidance = trained ? unconditionalPlan(spec) : planGuidance(spec);
-  const table = buildStepTable(spec, guidance);
+  const logDensity = opts.logDensity ?? null;
+  const table = logDensity?.table ?? buildStepTable(spec, guidance);
   const tableau = TABLEAUS[spec.solver.kind];
   const model = guidance.model;
 
@@ -135,6 +148,7 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
   const kernel =
     opts.kernel !== 'general' &&
     !trained &&
+    !logDensity &&
     !fk &&
     comps.every((c) => c.kind === 'gaussian' && c.basis === null) &&
     combinesLinearly(variant) &&
@@ -194,6 +208,7 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
       offset: errorOffset,
     },
     fk,
+    logDensity: logDensity !== null,
     uniformTableBytes,
     classifier: trained ? { layout: classifierLayout(trained.model), target: classifierTarget(trained.model, spec.target) } : null,
   });
@@ -262,17 +277,22 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
     };
     const paramsBuffer = makeBuffer('step params', structBytes(STEP_PARAMS), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const particlesBytes = plan.chunkParticles * dim * 4;
-    const particlesBuffer = makeBuffer('particles chunk', particlesBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    const particlesBuffer = makeBuffer('particles chunk', particlesBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     const statesBuffer = makeBuffer(
       'guidance variant states',
       variant.kind === 'apg' ? particlesBytes : 16,
       GPUBufferUsage.STORAGE,
     );
-    const weightsBuffer = makeBuffer('fk log-weights (unused)', 16, GPUBufferUsage.STORAGE);
+    const weightsBuffer = logDensity
+      ? makeBuffer('log q chunk', plan.chunkParticles * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST)
+      : makeBuffer('fk log-weights (unused)', 16, GPUBufferUsage.STORAGE);
+    const logqReadback = logDensity
+      ? makeBuffer('log q readback', plan.chunkParticles * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
+      : null;
     const classifierBuffer = trained
       ? upload('classifier levels and rows', packClassifier(trained.model, classifierLayout(trained.model), table.rows, wSchedule(trained.w)))
       : null;
-    const readback = opts.onChunk
+    const readback = opts.onChunk || logDensity
       ? makeBuffer('particles readback', particlesBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
       : null;
 
@@ -310,6 +330,11 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
     for (let chunkStart = 0; chunkStart < spec.particles; chunkStart += plan.chunkParticles) {
       const count = Math.min(plan.chunkParticles, spec.particles - chunkStart);
       const [gx, gy] = plan.grid(count);
+      const starts = logDensity?.starts?.(first + chunkStart, count) ?? null;
+      if (starts) {
+        device.queue.writeBuffer(particlesBuffer, 0, starts.x as Float32Array<ArrayBuffer>, 0, count * dim);
+        device.queue.writeBuffer(weightsBuffer, 0, starts.logq as Float32Array<ArrayBuffer>, 0, count);
+      }
       for (let step = 0; step < table.steps; step += plan.stepsPerDispatch) {
         const stepCount = Math.min(plan.stepsPerDispatch, table.steps - step);
         device.queue.writeBuffer(factorsBuffer, 0, factorWindow(step, stepCount) as Float32Array<ArrayBuffer>);
@@ -320,7 +345,7 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
           firstStep: step,
           stepCount,
           seed: spec.seed,
-          initialise: step === 0 ? 1 : 0,
+          initialise: step === 0 && !starts ? 1 : 0,
         };
         device.queue.writeBuffer(paramsBuffer, 0, packStructs(STEP_PARAMS, [params]));
         const encoder = device.createCommandEncoder({ label: `steps ${step}..${step + stepCount}` });
@@ -332,6 +357,12 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
         device.queue.submit([encoder.finish()]);
         dispatches++;
         await opts.afterDispatch?.({ chunkStart, count, stepsDone: step + stepCount, steps: table.steps, particles: particlesBuffer });
+      }
+      if (logDensity) {
+        const [x, logq] = await readChunk(gpu, [particlesBuffer, readback!, count * dim * 4], [weightsBuffer, logqReadback!, count * 4]);
+        logDensity.onChunk(x, logq, count);
+        opts.onProgress?.(chunkStart + count, spec.particles);
+        continue;
       }
       if (!opts.onChunk) {
         opts.onProgress?.(chunkStart + count, spec.particles);
@@ -359,6 +390,20 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
     tile,
     tables: uniformTableBytes > 0 ? 'uniform' : 'storage',
   };
+}
+
+/** Copies each (source, readback, bytes) and reads them back as fresh f32 arrays. */
+async function readChunk(gpu: GpuContext, ...copies: [GPUBuffer, GPUBuffer, number][]): Promise<Float32Array[]> {
+  const encoder = gpu.device.createCommandEncoder({ label: 'log-density readback' });
+  for (const [src, dst, bytes] of copies) encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
+  gpu.device.queue.submit([encoder.finish()]);
+  const out: Float32Array[] = [];
+  for (const [, dst, bytes] of copies) {
+    await gpu.guard(dst.mapAsync(GPUMapMode.READ, 0, bytes));
+    out.push(new Float32Array(dst.getMappedRange(0, bytes).slice(0)));
+    dst.unmap();
+  }
+  return out;
 }
 
 /** The plan of trained-classifier guidance: the unconditional law alone, weight (1, 0). */

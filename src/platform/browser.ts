@@ -3,15 +3,15 @@
 
 import type { GpuPlatform } from './types.ts';
 
-// Vite inlines the text of every shader at build time (keys like '../../shaders/philox.wgsl').
-const sources = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<
+// Vite inlines the text of every shader at build time (keys like '../../shaders/philox.wgsl'; lib/ files are named 'lib/mixture').
+const sources = import.meta.glob(['../../shaders/*.wgsl', '../../shaders/lib/*.wgsl'], { query: '?raw', import: 'default', eager: true }) as Record<
   string,
   string
 >;
 
 const byName = new Map<string, string>();
 for (const [path, text] of Object.entries(sources)) {
-  byName.set(path.replace(/^.*\//, '').replace(/\.wgsl$/, ''), text);
+  byName.set(path.replace(/^.*\/shaders\//, '').replace(/\.wgsl$/, ''), text);
 }
 
 export const browserPlatform: GpuPlatform = {

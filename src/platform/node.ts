@@ -44,7 +44,7 @@ export const nodePlatform: GpuPlatform = {
     return dawn().requestAdapter(options);
   },
   shaderSource(name: string): string {
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`shaderSource: bad shader name '${name}'`);
+    if (!/^(lib\/)?[A-Za-z0-9_-]+$/.test(name)) throw new Error(`shaderSource: bad shader name '${name}'`);
     try {
       return readFileSync(join(shadersDir, `${name}.wgsl`), 'utf8');
     } catch (e) {

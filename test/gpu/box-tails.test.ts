@@ -81,6 +81,40 @@ const farBoxes = (solver: string, particles: number): RawSpec => ({
 });
 
 await describeGpu('box scores far outside the box', (ctx) => {
+  // The log-density mode's box term T = f'' + f'^2 (f = log(Phi(a) - Phi(b))) = b pb - a pa,
+  // pa = phi(a)/(Phi(a) - Phi(b)), against the same closed form in f64 on every pair of the grid
+  // (to 10^4 sd). Tolerance: T's terms carry the errors of pa, pb, which are those of R
+  // with pa, pb and R = pa - pb sharing the factor 1 / (Phi(a) - Phi(b)) (log_diff_phi's den,
+  // whose error dominates R's): relative error mag.r / |R| (logDiffPhiErrorMagnitude), on each of
+  // |a pa|, |b pb|, plus T's own rounding: K_BOX u ((|a pa| + |b pb|)(mag.r / |R| + 1) + 1).
+  it('box_div_term (f32) vs b pb - a pa (f64), every branch, to 10^4 sd', async () => {
+    const pairs = boxGrid();
+    const out = await logDiffPhiOnGpu(ctx, pairs);
+    let failures = 0;
+    let worst = 0;
+    let first: string | null = null;
+    for (let i = 0; i < pairs.length / 2; i++) {
+      const a = pairs[2 * i];
+      const b = pairs[2 * i + 1];
+      const { log } = logDiffPhi(a, b);
+      const k = 0.5 * Math.log(2 * Math.PI) + log;
+      const pa = Math.exp(-0.5 * a * a - k);
+      const pb = Math.exp(-0.5 * b * b - k);
+      const t = b * pb - a * pa;
+      const mag = logDiffPhiErrorMagnitude(a, b);
+      const rel = mag.r / Math.max(Math.abs(pa - pb), Number.MIN_VALUE);
+      const tol = K_BOX * F32_U * ((Math.abs(a * pa) + Math.abs(b * pb)) * (rel + 1) + 1);
+      const d = Math.abs(out[4 * i + 3] - t);
+      worst = Math.max(worst, d / tol);
+      if (!(d <= tol)) {
+        failures++;
+        first ??= `a=${a} b=${b}: gpu ${out[4 * i + 3]} f64 ${t} (tol ${tol.toExponential(2)})`;
+      }
+    }
+    console.log(`box_div_term: ${pairs.length / 2} pairs, worst |d|/tol ${worst.toFixed(3)}, failures ${failures}${first ? `, first ${first}` : ''}`);
+    expect(first).toBeNull();
+  });
+
   it(`log_diff_phi (f32) vs logDiffPhi (f64): ${boxGrid().length / 2} boxes, to 10^4 sd, every branch`, async () => {
     const pairs = boxGrid();
     const out = await logDiffPhiOnGpu(ctx, pairs);

@@ -2,9 +2,25 @@
 // test kernel shaders/test-box.wgsl, inside error scopes (a validation error throws).
 import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
 
+// What shaders/lib/mixture.wgsl expects of the kernel that includes it (unused here but for
+// box_div_term).
+const MIXTURE_STUBS = `
+const DIM: u32 = 1u;
+const HAS_UNIFORM: bool = true;
+const HAS_FULL: bool = false;
+const LOG_DENSITY: bool = true;
+const KIND_GAUSSIAN: u32 = 0u;
+const KIND_UNIFORM: u32 = 2u;
+struct ComponentInfo { kind: u32, mask: u32, logWeightTarget: f32, logWeightNegative: f32 }
+var<private> xs: array<f32, DIM>;
+var<private> tile: array<f32, 1>;
+@group(1) @binding(0) var<storage, read> factors: array<f32>;
+@group(1) @binding(1) var<storage, read> statics: array<f32>;
+`;
+
 /**
  * pairs: [a0, b0, a1, b1, ...] (f32, a >= b). Returns 4 values per pair: log(Phi(a) - Phi(b)),
- * R, log erfcx(|a|), 0.
+ * R, log erfcx(|a|), and the second derivative of the log in units of 1/sigma^2.
  */
 export async function logDiffPhiOnGpu(ctx: GpuContext, pairs: Float32Array): Promise<Float32Array> {
   const { device, platform } = ctx;
@@ -20,7 +36,7 @@ export async function logDiffPhiOnGpu(ctx: GpuContext, pairs: Float32Array): Pro
     return await withErrorScopes(device, async () => {
       const module = device.createShaderModule({
         label: 'test-box module',
-        code: platform.shaderSource('normal') + '\n' + platform.shaderSource('test-box'),
+        code: [platform.shaderSource('normal'), MIXTURE_STUBS, platform.shaderSource('lib/mixture'), platform.shaderSource('test-box')].join('\n'),
       });
       const pipeline = await device.createComputePipelineAsync({
         label: 'test-box pipeline',
