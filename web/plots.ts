@@ -4,6 +4,7 @@
 // themselves are drawn by the GPU (web/gpu-plot.ts).
 import type { Densities, PlotGeometry } from './densities.ts';
 import type { PlotRect } from './gpu-plot.ts';
+import { viridis } from './colormap.ts';
 
 export interface Size {
   width: number;
@@ -39,8 +40,8 @@ export const MARGIN = { left: 56, right: 16, top: 14, bottom: 40 };
  * The plot area inside the margins. With `aspect` (data width / data height, for a 2-D plot)
  * the area is narrowed or shortened, and centred, so that both axes have the same scale.
  */
-export function plotRect(size: Size, aspect?: number, top = MARGIN.top): PlotRect {
-  let width = Math.max(10, size.width - MARGIN.left - MARGIN.right);
+export function plotRect(size: Size, aspect?: number, top = MARGIN.top, right = MARGIN.right): PlotRect {
+  let width = Math.max(10, size.width - MARGIN.left - right);
   let height = Math.max(10, size.height - top - MARGIN.bottom);
   let x = MARGIN.left;
   let y = top;
@@ -56,6 +57,15 @@ export function plotRect(size: Size, aspect?: number, top = MARGIN.top): PlotRec
     }
   }
   return { x, y, width, height };
+}
+
+/** Room on the right of a 2-D plot for its colour bar. */
+export const COLOUR_BAR_MARGIN = 76;
+
+/** The main plot's area: 2-D plots keep equal scales and leave room for the colour bar. */
+export function mainPlotRect(size: Size, g: PlotGeometry | null): PlotRect {
+  const twoD = g !== null && g.axes.length > 1;
+  return plotRect(size, g ? geometryAspect(g) : undefined, MARGIN.top, twoD ? COLOUR_BAR_MARGIN : MARGIN.right);
 }
 
 /** The data aspect ratio of a 2-D geometry (undefined for 1-D). */
@@ -87,7 +97,10 @@ const COLORS = {
   conditional: '#111',
   tilted: '#e8590c',
   unconditional: '#868e96',
+  negative: '#7048e8',
   contourConditional: '#ffffff',
+  contourUnconditional: '#adb5bd',
+  contourNegative: '#b197fc',
   contourTilted: '#ff922b',
   series: ['#1c7ed6', '#d6336c'],
   paths: ['#1c7ed6', '#2f9e44', '#e8590c', '#ae3ec9', '#f59f00', '#0ca678', '#d6336c', '#495057'],
@@ -209,6 +222,8 @@ export interface MainView {
   /** Sample paths in the plane (2-D): each a list of points [x0, x1]. */
   paths: number[][][];
   showPaths: boolean;
+  /** The target class's name (drawn as canvas text, never as HTML). */
+  target: string;
 }
 
 /** The main plot's overlay: margins, axes, exact densities, legend, paths. */
@@ -216,8 +231,9 @@ export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): Plot
   const size = fitCanvas(canvas);
   const ctx = context2d(canvas);
   const g = view.geometry;
-  const rect = plotRect(size, geometryAspect(g));
+  const rect = mainPlotRect(size, g);
   paintMargins(ctx, size, rect);
+  const c = `c = ${view.target.length > 24 ? `${view.target.slice(0, 23)}…` : view.target}`;
   const x: Scale = { lo: g.low[0], hi: g.high[0], p0: rect.x, p1: rect.x + rect.width };
   const axisName = (k: number) => (g.dim === 1 ? 'x' : `x[${g.axes[k]}]`);
   const d = view.densities;
@@ -246,15 +262,20 @@ export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): Plot
         ctx.setLineDash([]);
       };
       curve(d.unconditional, COLORS.unconditional, [2, 3], 1.5);
-      entries.push({ label: 'p(x) unconditional', color: COLORS.unconditional, dash: [2, 3], width: 1.5 });
+      entries.push({ label: 'p(x), all classes (exact)', color: COLORS.unconditional, dash: [2, 3], width: 1.5 });
+      if (d.negative && d.negative !== d.unconditional && !sameValues(d.negative, d.unconditional)) {
+        curve(d.negative, COLORS.negative, [1, 2], 1.5);
+        entries.push({ label: d.negativeLabel, color: COLORS.negative, dash: [1, 2], width: 1.5 });
+      }
       curve(d.conditional, COLORS.conditional, [], 2);
-      entries.push({ label: 'p(x | c) exact', color: COLORS.conditional });
+      entries.push({ label: `p(x | c), the target (exact), ${c}`, color: COLORS.conditional });
       if (d.tilted && d.tilted !== d.conditional) {
         curve(d.tilted, COLORS.tilted, [6, 4], 2);
         entries.push({ label: d.tiltLabel, color: COLORS.tilted, dash: [6, 4] });
       }
       ctx.restore();
     }
+    entries.push({ label: 'histogram of the samples', color: '#5c8fd9', width: 8 });
     legend(ctx, rect, entries, false);
     return rect;
   }
@@ -276,8 +297,14 @@ export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): Plot
       for (const level of hdrLevels(values, [0.5, 0.9, 0.99])) drawContour(ctx, values, n0, n1, level, toPx);
       ctx.setLineDash([]);
     };
+    contour(d.unconditional, COLORS.contourUnconditional, [1, 3]);
+    entries.push({ label: 'p(x), all classes: 50/90/99% regions', color: COLORS.contourUnconditional, dash: [1, 3], width: 1.25 });
+    if (d.negative && !sameValues(d.negative, d.unconditional)) {
+      contour(d.negative, COLORS.contourNegative, [2, 2]);
+      entries.push({ label: d.negativeLabel, color: COLORS.contourNegative, dash: [2, 2], width: 1.25 });
+    }
     contour(d.conditional, COLORS.contourConditional, []);
-    entries.push({ label: 'p(x | c): 50/90/99% regions', color: COLORS.contourConditional, width: 1.25 });
+    entries.push({ label: `p(x | c), ${c}: 50/90/99% regions`, color: COLORS.contourConditional, width: 1.25 });
     if (d.tilted && d.tilted !== d.conditional) {
       contour(d.tilted, COLORS.contourTilted, [5, 3]);
       entries.push({ label: d.tiltLabel, color: COLORS.contourTilted, dash: [5, 3], width: 1.25 });
@@ -307,7 +334,46 @@ export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): Plot
   }
   ctx.restore();
   legend(ctx, rect, entries, true);
+  colourBar(ctx, rect, view.topDensity);
   return rect;
+}
+
+function sameValues(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > 1e-12 * (Math.abs(a[i]) + 1e-300)) return false;
+  return true;
+}
+
+/**
+ * The heatmap's colour bar, right of the plot: colour viridis(sqrt(density / top)), as
+ * shaders/render-heatmap.wgsl draws it; labelled in density of samples per unit area.
+ */
+function colourBar(ctx: CanvasRenderingContext2D, rect: PlotRect, top: number): void {
+  const x = rect.x + rect.width + 12;
+  const w = 12;
+  const h = rect.height;
+  for (let i = 0; i < h; i++) {
+    const f = 1 - i / h;
+    const [r, g, b] = viridis(f);
+    ctx.fillStyle = `rgb(${r},${g},${b})`;
+    ctx.fillRect(x, rect.y + i, w, 1.5);
+  }
+  ctx.save();
+  ctx.strokeStyle = COLORS.axis;
+  ctx.strokeRect(x + 0.5, rect.y + 0.5, w, h - 1);
+  ctx.fillStyle = COLORS.axis;
+  ctx.font = '10px system-ui, sans-serif';
+  ctx.textBaseline = 'middle';
+  // Density v sits at sqrt(v / top) of the bar's height.
+  for (const f of [0, 0.1, 0.25, 0.5, 1]) {
+    const py = rect.y + h - Math.sqrt(f) * h;
+    ctx.fillText(formatTick(f * top), x + w + 4, py);
+  }
+  ctx.translate(x + w + 40, rect.y + h / 2);
+  ctx.rotate(Math.PI / 2);
+  ctx.textAlign = 'center';
+  ctx.fillText('sample density (sqrt scale)', 0, 0);
+  ctx.restore();
 }
 
 /** Density levels whose upper sets hold the given masses. */
