@@ -25,7 +25,8 @@ import {
   type PlotGeometry,
 } from './densities.ts';
 import { GpuPlot, type PlotRect } from './gpu-plot.ts';
-import { drawMainOverlay, drawMomentsChart, drawPathsChart, fitCanvas, mainPlotRect, type TracePoint } from './plots.ts';
+import { drawMainOverlay, fitCanvas, mainPlotRect, type TracePoint } from './plots.ts';
+import { TimeCharts } from './charts.ts';
 import { Cancelled, ExplorerRun, initialPaths, PATHS, type DispatchRecord, type RunProgress, type StageInfo } from './run.ts';
 import type { CpuMessage, CpuRequest } from './cpu-worker.ts';
 import { drawCpuLayer } from './cpu-plot.ts';
@@ -113,8 +114,7 @@ const $ = <T extends HTMLElement>(id: string): T => {
 
 const overlayCanvas = $<HTMLCanvasElement>('plot-overlay');
 const gpuCanvas = $<HTMLCanvasElement>('plot-gpu');
-const momentsCanvas = $<HTMLCanvasElement>('chart-moments');
-const pathsCanvas = $<HTMLCanvasElement>('chart-paths');
+const charts = new TimeCharts($('chart-moments'), $('chart-paths'));
 const statusLine = $<HTMLParagraphElement>('status');
 const gpuMessage = $<HTMLDivElement>('gpu-message');
 
@@ -297,6 +297,7 @@ function scheduleRun(): void {
 let lastCounts: HistogramCounts | null = null;
 
 let startGeneration = 0;
+let runWanted = false;
 
 async function startRun(): Promise<void> {
   clearTimeout(runTimer);
@@ -307,7 +308,10 @@ async function startRun(): Promise<void> {
   }
   if (generation !== startGeneration) return; // a later start supersedes this one
   if (!spec || !geometry || !dens) return;
-  if (!gpu && hook.webgpu !== 'unavailable') return;
+  if (!gpu && hook.webgpu === 'pending') {
+    runWanted = true; // Run before the GPU is ready: start once it is
+    return;
+  }
   const s = spec;
   const g = geometry;
   const runId = ++hook.runId;
@@ -575,10 +579,10 @@ function renderCaption(): void {
     const n = `${binned.toLocaleString('en')} of ${picture.particles.toLocaleString('en')} particles`;
     const steps = `${picture.steps} ${picture.solver} steps`;
     if (picture.kind === 'preview') {
-      return `Preview: ${n} after ${steps} (a coarse grid; the spec asks for ${spec?.solver.steps ?? '?'} steps and ${(spec?.particles ?? 0).toLocaleString('en')} particles, which follow).`;
+      return `Preview: ${n} after ${steps}, target c = ${spec?.target ?? '?'} (a coarse grid; the spec asks for ${spec?.solver.steps ?? '?'} steps and ${(spec?.particles ?? 0).toLocaleString('en')} particles, which follow).`;
     }
     const cpu = picture.stage === null ? ` (CPU reference in a Web Worker, at a reduced N: no WebGPU here)` : '';
-    return `Showing ${n} after ${steps} on the spec's grid${cpu}.`;
+    return `Showing ${n} after ${steps} on the spec's grid, target c = ${spec?.target ?? '?'}${cpu}.`;
   })();
   if (caption.textContent !== text) caption.textContent = text;
 }
@@ -682,7 +686,8 @@ function draw(): void {
   const binSize = geometry ? geometry.low.reduce((a, lo, k) => a * ((geometry!.high[k] - lo) / geometry!.bins[k]), 1) : 1;
   if (gpuPlot && geometry && (dirty.gpu || moved)) {
     gpuPlot.draw(rect, picture ? binned : 0, binSize, topDensity(), geometry.axes.length);
-  } else if (!gpu && geometry && (dirty.gpu || moved)) {
+  } else if (hook.webgpu === 'unavailable' && geometry && (dirty.gpu || moved)) {
+    // (Only once WebGPU is known to be missing: a 2-D context would take the canvas for good.)
     // No WebGPU: the CPU fallback's counts, drawn on a 2-D canvas.
     drawCpuLayer(gpuCanvas, rect, geometry, picture ? cpuCounts : null, binSize, topDensity());
   }
@@ -697,15 +702,9 @@ function draw(): void {
   renderCaption();
   if (dirty.charts && spec && geometry) {
     const names = geometry.axes.map((a) => (geometry!.dim > 1 ? `x[${a}]` : 'x'));
-    drawMomentsChart(momentsCanvas, { tStart: startTime(spec.process), tEnd: spec.solver.tMin, trace, exact: exactTrace, axisNames: names });
+    charts.drawMoments(trace, exactTrace, names);
     const axis = geometry.axes[0];
-    drawPathsChart(
-      pathsCanvas,
-      startTime(spec.process),
-      spec.solver.tMin,
-      controls.showPaths ? paths.map((p) => ({ t: p.t, x: p.x.map((x) => x[axis]) })) : [],
-      names[0],
-    );
+    charts.drawPaths(controls.showPaths ? paths.map((p) => ({ t: p.t, x: p.x.map((x) => x[axis]) })) : [], names[0]);
   }
   dirty.overlay = false;
   dirty.charts = false;
@@ -801,10 +800,11 @@ async function initGpu(): Promise<void> {
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   controls.init(params);
-  hook.status = 'idle';
+  // (A spec from the URL may already be 'invalid'.)
+  if (hook.status === 'starting') hook.status = 'idle';
   await initGpu();
   requestDraw({ overlay: true, charts: true });
-  if (params.get('autorun') !== '0' && spec) await startRun();
+  if ((params.get('autorun') !== '0' || runWanted) && spec) await startRun();
 }
 
 void main().catch((e: unknown) => {

@@ -40,6 +40,19 @@ export const PREVIEW_STEPS = 16;
 const FIRST_BATCH_SECONDS = 0.5;
 /** A first guess of the GPU's rate (component evaluations per second) before anything is measured. */
 export const GUESS_RATE = 3e7;
+/**
+ * Work of one dispatch at least and at most (component evaluations). Below the floor a dispatch
+ * costs mostly its fixed overhead (submission, completion, the frame after it): sizing from rates
+ * measured on such dispatches would spiral down (smaller dispatches, lower measured rate). About
+ * 25 ms on SwiftShader here.
+ */
+export const MIN_DISPATCH_WORK = 2 ** 19;
+export const MAX_DISPATCH_WORK = 2 ** 27;
+
+/** The evaluations one dispatch should hold at `rate`. */
+export function dispatchBudget(rate: number): number {
+  return Math.min(MAX_DISPATCH_WORK, Math.max(MIN_DISPATCH_WORK, (rate > 0 ? rate : GUESS_RATE) * DISPATCH_SECONDS));
+}
 
 export class Cancelled extends Error {
   constructor() {
@@ -273,10 +286,13 @@ export class ExplorerRun {
             const now = performance.now();
             const ms = now - Math.max(submitted, lastDone);
             lastDone = now;
-            busyMs += ms;
-            busyWork += work;
-            // Rate from dispatches long enough to measure the GPU rather than the completion latency.
-            if (ms >= 3) measured = measured > 0 && busyMs > 0 ? busyWork / (busyMs / 1000) : work / (ms / 1000);
+            // The rate from dispatches big enough to measure the GPU rather than the fixed
+            // overhead of a dispatch (see MIN_DISPATCH_WORK).
+            if (work >= MIN_DISPATCH_WORK / 4 && ms > 0) {
+              busyMs += ms;
+              busyWork += work;
+              measured = busyWork / (busyMs / 1000);
+            }
             cb.onDispatch?.({ stage: stage.kind, particles: d.count, steps: stepsNow, work, ms });
           });
           inFlight.push(done);
@@ -294,7 +310,7 @@ export class ExplorerRun {
       // 1. The preview (skipped when the spec is no bigger than it).
       const previewSteps = Math.min(spec.solver.steps, PREVIEW_STEPS);
       const guess = measured > 0 ? measured : GUESS_RATE;
-      const previewParticles = Math.min(spec.particles, PREVIEW_PARTICLES, Math.max(1024, Math.floor((guess * DISPATCH_SECONDS) / per / 256) * 256));
+      const previewParticles = Math.min(spec.particles, PREVIEW_PARTICLES, Math.max(1024, Math.floor(dispatchBudget(guess) / per / 256) * 256));
       const hasPreview = spec.solver.steps > previewSteps || spec.particles > previewParticles;
       if (hasPreview) {
         const previewSpec: ExperimentSpec = { ...spec, particles: previewParticles, solver: { ...spec.solver, steps: previewSteps } };
@@ -306,7 +322,9 @@ export class ExplorerRun {
 
       // 2. The spec, in growing batches.
       const steps = spec.solver.steps;
-      const rateNow = measured > 0 ? measured : GUESS_RATE;
+      // The first batch from the rate measured so far, at least the guess's share of it (a
+      // loaded machine's preview may under-measure).
+      const rateNow = Math.max(measured > 0 ? measured : GUESS_RATE, MIN_DISPATCH_WORK / DISPATCH_SECONDS);
       const batches = batchSizes(spec.particles, steps, per, rateNow, onePopulation);
       const stage: StageInfo = { kind: 'full', particles: spec.particles, steps, solver: spec.solver.kind, histogram: this.histogram() };
       cb.onStage(stage);
@@ -317,7 +335,7 @@ export class ExplorerRun {
       let size = { chunkParticles: 0, stepsPerDispatch: 0 };
       for (const [b, n] of batches.entries()) {
         // Sized from the rate measured so far (the preview's dispatches, then this stage's).
-        size = dispatchSize(n, steps, per, (measured > 0 ? measured : GUESS_RATE) * DISPATCH_SECONDS);
+        size = dispatchSize(n, steps, per, dispatchBudget(measured));
         await runBatch(stage, { ...spec, particles: n }, first, size, state, b === 0 ? trace : null);
         first += n;
       }
