@@ -24,7 +24,21 @@ class Chart {
   private readonly el: HTMLElement;
   constructor(el: HTMLElement) {
     this.el = el;
-    new ResizeObserver(() => this.plot?.setSize({ width: this.width(), height: HEIGHT })).observe(el);
+    // Only a change of width resizes the chart: uPlot's own legend changes the element's
+    // height, and resizing on that would loop (a redraw per frame, starving the page).
+    // Debounced: a resize may toggle the page's scrollbar, which resizes again.
+    let lastWidth = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    new ResizeObserver(() => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const w = this.width();
+        if (this.plot && Math.abs(w - lastWidth) > 4) {
+          lastWidth = w;
+          this.plot.setSize({ width: w, height: HEIGHT });
+        }
+      }, 150);
+    }).observe(el);
   }
   private width(): number {
     return Math.max(200, this.el.clientWidth);
@@ -54,6 +68,18 @@ export class TimeCharts {
     this.paths = new Chart(pathsEl);
   }
 
+  /** The t range shown: [tMin, start time] (fixed, so a run with a single point draws quickly). */
+  private range: [number, number] = [1e-3, 1];
+
+  setTimeRange(tMin: number, tStart: number): void {
+    this.range = [tMin, tStart];
+  }
+
+  private xScale(): uPlot.Scale {
+    const [lo, hi] = this.range;
+    return { time: false, distr: 3, log: 10, dir: -1, range: () => [lo, hi] };
+  }
+
   drawMoments(trace: TracePoint[], exact: TracePoint[], axisNames: string[]): void {
     const k = axisNames.length;
     const obs = columns(
@@ -78,10 +104,10 @@ export class TimeCharts {
       series.push({ label: `${name}: exact unguided mean - sd`, stroke, width: 1, dash: [5, 4], spanGaps: true });
     });
     this.moments.show(
-      `m${k}:${axisNames.join()}`,
+      `m${k}:${axisNames.join()}:${this.range.join()}`,
       () => ({
         series,
-        scales: { x: { time: false, distr: 3, dir: -1 } },
+        scales: { x: this.xScale() },
         axes: [tAxis(), { label: 'mean ± sd' }],
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },
@@ -95,10 +121,10 @@ export class TimeCharts {
     const order = t.map((_, i) => i).filter((i) => t[i] > 0).sort((a, b) => t[a] - t[b]);
     const data = [order.map((i) => t[i]), ...paths.map((p) => order.map((i) => p.x[i]))] as uPlot.AlignedData;
     this.paths.show(
-      `p${paths.length}:${axisName}`,
+      `p${paths.length}:${axisName}:${this.range.join()}`,
       () => ({
         series: [{ label: 't' }, ...paths.map((_, i) => ({ label: `path ${i + 1}`, stroke: PATH_COLORS[i % PATH_COLORS.length], width: 1.25 }))],
-        scales: { x: { time: false, distr: 3, dir: -1 } },
+        scales: { x: this.xScale() },
         axes: [tAxis(), { label: axisName }],
         legend: { show: paths.length > 0, live: false },
         cursor: { drag: { x: false, y: false } },

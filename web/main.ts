@@ -702,6 +702,7 @@ function draw(): void {
   renderCaption();
   if (dirty.charts && spec && geometry) {
     const names = geometry.axes.map((a) => (geometry!.dim > 1 ? `x[${a}]` : 'x'));
+    charts.setTimeRange(spec.solver.tMin, startTime(spec.process));
     charts.drawMoments(trace, exactTrace, names);
     const axis = geometry.axes[0];
     charts.drawPaths(controls.showPaths ? paths.map((p) => ({ t: p.t, x: p.x.map((x) => x[axis]) })) : [], names[0]);
