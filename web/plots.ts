@@ -61,7 +61,7 @@ export function plotRect(size: Size, aspect?: number, top = MARGIN.top, right = 
 }
 
 /** Room on the right of a 2-D plot for its colour bar. */
-export const COLOUR_BAR_MARGIN = 76;
+export const COLOUR_BAR_MARGIN = 96;
 
 /** The main plot's area: 2-D plots keep equal scales and leave room for the colour bar. */
 export function mainPlotRect(size: Size, g: PlotGeometry | null): PlotRect {
@@ -370,7 +370,7 @@ function colourBar(ctx: CanvasRenderingContext2D, rect: PlotRect, top: number): 
     const py = rect.y + h - Math.sqrt(f) * h;
     ctx.fillText(formatTick(f * top), x + w + 4, py);
   }
-  ctx.translate(x + w + 40, rect.y + h / 2);
+  ctx.translate(x + w + 62, rect.y + h / 2);
   ctx.rotate(Math.PI / 2);
   ctx.textAlign = 'center';
   ctx.fillText('sample density (sqrt scale)', 0, 0);
