@@ -4,6 +4,8 @@
 import type { SpecIssue } from '../src/spec/errors.ts';
 import type { WSchedule } from '../src/spec/types.ts';
 import { referenceW } from './densities.ts';
+import { jsonSyntaxError } from './json-location.ts';
+import { readUrlState, type ViewState } from './url-state.ts';
 import { presetSpec, PRESETS } from './presets.ts';
 import { ScheduleEditor } from './schedule-editor.ts';
 import {
@@ -28,6 +30,8 @@ export interface ControlCallbacks {
   onRun(): void;
   onStop(): void;
   onDisplayChange(): void;
+  /** The spec text was edited (before it is validated): the results on screen are stale. */
+  onEdit(): void;
 }
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -55,6 +59,7 @@ export class Controls {
   private readonly particlesRange = $<HTMLInputElement>('particles-range');
   private readonly exact = $<HTMLInputElement>('show-exact');
   private readonly pathsBox = $<HTMLInputElement>('show-paths');
+  private readonly logT = $<HTMLInputElement>('log-t');
   private readonly editor: ScheduleEditor;
   private tMin = 1e-3;
   private tStart = 10;
@@ -75,11 +80,34 @@ export class Controls {
   get showPaths(): boolean {
     return this.pathsBox.checked;
   }
+  get view(): ViewState {
+    return { exact: this.exact.checked, paths: this.pathsBox.checked, logT: this.logT.checked };
+  }
+  /** The raw spec being edited (as written; parseSpec validates it). */
+  get rawSpec(): RawSpec {
+    return this.raw;
+  }
 
-  /** Fills the form; URL parameters: preset, particles, steps, solver, seed, w. */
+  /**
+   * Fills the form from the URL (web/url-state.ts): spec= (the raw spec as JSON) and view=, or
+   * the older preset, particles, steps, solver, seed, w.
+   */
   init(params: URLSearchParams): void {
     for (const p of PRESETS) this.preset.add(new Option(p.label, p.id));
     this.preset.add(new Option('Custom spec', 'custom'));
+    const state = readUrlState(params.toString());
+    this.exact.checked = state.view.exact;
+    this.pathsBox.checked = state.view.paths;
+    this.logT.checked = state.view.logT;
+    this.editor.setLogT(state.view.logT);
+    if (state.specText !== null) {
+      // A spec from a link: parsed as JSON and validated like a typed one, never run as code.
+      this.bind();
+      this.preset.value = 'custom';
+      this.text.value = state.specText;
+      this.fromText(state.specText);
+      return;
+    }
     const id = PRESETS.some((p) => p.id === params.get('preset')) ? params.get('preset')! : PRESETS[0].id;
     this.preset.value = id;
     this.raw = presetSpec(id)!;
@@ -117,7 +145,8 @@ export class Controls {
   }
 
   /** The validated spec's time range, for the schedule editor. */
-  setTimeDomain(tMin: number, tStart: number): void {
+  setTimeDomain(tMin: number, tStart: number, grid?: Float64Array): void {
+    if (grid) this.editor.setGrid(grid);
     if (tMin === this.tMin && tStart === this.tStart) return;
     this.tMin = tMin;
     this.tStart = tStart;
@@ -132,6 +161,7 @@ export class Controls {
       this.load(true);
     });
     this.text.addEventListener('input', () => {
+      this.cb.onEdit();
       clearTimeout(this.textTimer);
       this.textTimer = setTimeout(() => this.fromText(this.text.value), 400);
     });
@@ -218,6 +248,10 @@ export class Controls {
     $('stop').addEventListener('click', () => this.cb.onStop());
     this.exact.addEventListener('change', () => this.cb.onDisplayChange());
     this.pathsBox.addEventListener('change', () => this.cb.onDisplayChange());
+    this.logT.addEventListener('change', () => {
+      this.editor.setLogT(this.logT.checked);
+      this.cb.onDisplayChange();
+    });
   }
 
   private rangeToParticles(): number {
@@ -232,9 +266,16 @@ export class Controls {
     try {
       raw = JSON.parse(text);
     } catch (e) {
-      this.cb.onInvalid([{ path: '(spec)', message: `not valid JSON: ${(e as Error).message}` }]);
+      const at = jsonSyntaxError(text);
+      this.text.setAttribute('aria-invalid', 'true');
+      this.cb.onInvalid([
+        at
+          ? { path: `line ${at.line}, column ${at.column}`, message: `not valid JSON: ${at.message}` }
+          : { path: '(spec)', message: `not valid JSON: ${(e as Error).message}` },
+      ]);
       return;
     }
+    this.text.removeAttribute('aria-invalid');
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       this.cb.onInvalid([{ path: '(spec)', message: `expected a JSON object, got ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}` }]);
       return;

@@ -181,6 +181,10 @@ export interface Densities {
   grid: LogDensityGrid;
   conditional: Float64Array;
   unconditional: Float64Array;
+  /** The guidance's negative law p_neg(x) (null without cfg/classifier guidance, or for a marginal). */
+  negative: Float64Array | null;
+  /** How to name the negative on the page. */
+  negativeLabel: string;
   /** null when not available (a marginal of more than 2 dimensions). */
   tilted: Float64Array | null;
   /** The tilt's w in cfg terms (tiltWeight), and how to name it on the page. */
@@ -215,6 +219,18 @@ export function densities(grid: LogDensityGrid, spec: ExperimentSpec): Densities
   };
   const conditional = normalise(grid.logConditional);
   const unconditional = normalise(grid.logUnconditional);
+  const negative = grid.logNegative && spec.guidance.kind !== 'none' ? normalise(grid.logNegative) : null;
+  const g0 = spec.guidance;
+  const negativeLabel =
+    g0.kind === 'classifier'
+      ? 'p(x) (the classifier guidance negative)'
+      : g0.kind === 'cfg'
+        ? g0.negative.kind === 'class'
+          ? `p(x | ${g0.negative.name}), the negative`
+          : g0.negative.kind === 'inline'
+            ? 'p_neg(x), the inline negative'
+            : 'p(x), the negative (unconditional)'
+        : '';
 
   let tilted: Float64Array | null = null;
   const guidance = spec.guidance;
@@ -265,7 +281,7 @@ export function densities(grid: LogDensityGrid, spec: ExperimentSpec): Densities
   let maxDensity = 0;
   for (const v of conditional) maxDensity = Math.max(maxDensity, v);
   if (tilted) for (const v of tilted) maxDensity = Math.max(maxDensity, v);
-  return { grid, conditional, unconditional, tilted, wTilt, tiltLabel, binConditional, binTilted, binMode, maxDensity };
+  return { grid, conditional, unconditional, negative, negativeLabel, tilted, wTilt, tiltLabel, binConditional, binTilted, binMode, maxDensity };
 }
 
 function fmt(v: number): string {

@@ -7,6 +7,7 @@ import { lawMoments, projectedLaw } from '../src/metrics/exact.ts';
 import { browserPlatform } from '../src/platform/browser.ts';
 import { priorScale, processAt, startTime } from '../src/processes/process.ts';
 import { parseSpec } from '../src/spec/parse.ts';
+import { timeGrid } from '../src/solvers/grid.ts';
 import { SpecError, type SpecIssue } from '../src/spec/errors.ts';
 import type { ExperimentSpec } from '../src/spec/types.ts';
 import type { HistogramCounts } from '../src/metrics/gpu-histogram.ts';
@@ -24,8 +25,12 @@ import {
   type PlotGeometry,
 } from './densities.ts';
 import { GpuPlot, type PlotRect } from './gpu-plot.ts';
-import { drawMainOverlay, drawMomentsChart, drawPathsChart, fitCanvas, geometryAspect, plotRect, type TracePoint } from './plots.ts';
-import { Cancelled, ExplorerRun, initialPaths, PATHS, type RunProgress } from './run.ts';
+import { drawMainOverlay, fitCanvas, mainPlotRect, type TracePoint } from './plots.ts';
+import { TimeCharts } from './charts.ts';
+import { Cancelled, ExplorerRun, initialPaths, PATHS, type DispatchRecord, type RunProgress, type StageInfo } from './run.ts';
+import type { CpuMessage, CpuRequest } from './cpu-worker.ts';
+import { drawCpuLayer } from './cpu-plot.ts';
+import { writeUrlState } from './url-state.ts';
 import { MAX_PAGE_PARTICLES, type RawSpec } from './spec-edit.ts';
 import type { Moments } from './trace.ts';
 
@@ -47,7 +52,24 @@ export interface PageSummary {
   figures: Figures | null;
   elapsedSeconds: number;
   particleStepsPerSecond: number;
-  plan: { chunkParticles: number; stepsPerDispatch: number; dispatches: number };
+  plan: { chunkParticles: number; stepsPerDispatch: number; dispatches: number; batches: number };
+  backend: string;
+}
+
+/** What the main plot shows now. */
+export interface PictureInfo {
+  kind: 'preview' | 'full';
+  particles: number;
+  steps: number;
+  solver: string;
+}
+
+/** performance.now() times of the current run (the benchmark reads them). */
+export interface RunTiming {
+  runStartedAt: number;
+  firstPictureAt: number | null;
+  stopRequestedAt: number | null;
+  stoppedAt: number | null;
 }
 
 interface ExplorerHook {
@@ -59,9 +81,29 @@ interface ExplorerHook {
   error: string | null;
   adapter: string | null;
   webgpu: 'pending' | 'ok' | 'unavailable';
+  /** The results on screen are for another spec than the one in the editor. */
+  stale: boolean;
+  picture: (PictureInfo & { binned: number }) | null;
+  timing: RunTiming | null;
+  /** GPU dispatches of the current run: size and measured busy time. */
+  dispatches: DispatchRecord[];
+  /** Frames drawn so far. */
+  draws: number;
 }
 
-const hook: ExplorerHook = { status: 'starting', runId: 0, summary: null, error: null, adapter: null, webgpu: 'pending' };
+const hook: ExplorerHook = {
+  status: 'starting',
+  runId: 0,
+  summary: null,
+  error: null,
+  adapter: null,
+  webgpu: 'pending',
+  stale: false,
+  picture: null,
+  timing: null,
+  dispatches: [],
+  draws: 0,
+};
 (window as unknown as { __explorer: ExplorerHook }).__explorer = hook;
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -72,8 +114,7 @@ const $ = <T extends HTMLElement>(id: string): T => {
 
 const overlayCanvas = $<HTMLCanvasElement>('plot-overlay');
 const gpuCanvas = $<HTMLCanvasElement>('plot-gpu');
-const momentsCanvas = $<HTMLCanvasElement>('chart-moments');
-const pathsCanvas = $<HTMLCanvasElement>('chart-paths');
+const charts = new TimeCharts($('chart-moments'), $('chart-paths'));
 const statusLine = $<HTMLParagraphElement>('status');
 const gpuMessage = $<HTMLDivElement>('gpu-message');
 
@@ -89,7 +130,7 @@ let dens: Densities | null = null;
 let hdr: Uint8Array | null = null;
 let exactTrace: TracePoint[] = [];
 
-let current: { run: ExplorerRun; done: Promise<void> } | null = null;
+let current: { run: { cancel(): void }; done: Promise<void> } | null = null;
 let shown: ExplorerRun | null = null;
 let binned = 0;
 let observedTop = 0;
@@ -97,9 +138,13 @@ let trace: TracePoint[] = [];
 /** Per path: times and the particle's coordinates (all dims) at each. */
 let paths: { t: number[]; x: number[][] }[] = [];
 let figures: Figures | null = null;
-/** Evaluations per dispatch: sized from the last run's measured GPU rate (~40 ms per dispatch). */
-let budget = 2 ** 22;
-const DISPATCH_SECONDS = 0.04;
+let lastSummary: Moments | null = null;
+/** The raw spec (as JSON text) of the run whose results are on screen. */
+let shownRaw = '';
+/** The GPU's rate measured by the last run (component evaluations per second), 0 before any. */
+let gpuRate = 0;
+/** What the main plot shows (stage null: the CPU fallback's counts). */
+let picture: (PictureInfo & { stage: StageInfo | null }) | null = null;
 
 // ---------------------------------------------------------------------------------------
 // Messages
@@ -114,6 +159,18 @@ function setStatus(text: string): void {
   statusLine.textContent = text;
 }
 
+const viewSection = $<HTMLElement>('results');
+const staleNote = $<HTMLParagraphElement>('stale-note');
+
+/** Marks the results on screen as not those of the spec in the editor (or clears the mark). */
+function setStale(stale: boolean): void {
+  // Results exist only after a run started; before that there is nothing to mark.
+  const s = stale && hook.runId > 0;
+  hook.stale = s;
+  viewSection.classList.toggle('stale', s);
+  staleNote.hidden = !s;
+}
+
 // ---------------------------------------------------------------------------------------
 // Spec -> geometry, exact densities
 
@@ -121,8 +178,16 @@ const controls = new Controls({
   onSpecChange: (raw, opts) => onSpecChange(raw, opts),
   onInvalid: (issues) => invalidate(issues),
   onRun: () => void startRun(),
-  onStop: () => current?.run.cancel(),
-  onDisplayChange: () => requestDraw({ overlay: true, charts: true }),
+  onStop: () => {
+    if (!current) return;
+    if (hook.timing) hook.timing.stopRequestedAt = performance.now();
+    current.run.cancel();
+  },
+  onEdit: () => setStale(true),
+  onDisplayChange: () => {
+    writeUrlState(controls.rawSpec, controls.view);
+    requestDraw({ overlay: true, charts: true, immediate: true });
+  },
 });
 
 function onSpecChange(raw: RawSpec, opts: { run: boolean }): void {
@@ -136,19 +201,23 @@ function onSpecChange(raw: RawSpec, opts: { run: boolean }): void {
     spec = s;
     controls.showIssues(null);
     hook.error = null;
+    writeUrlState(raw, controls.view);
   } catch (e) {
     invalidate(e instanceof SpecError ? e.issues : [{ path: '(spec)', message: (e as Error).message }]);
     return;
   }
-  controls.setTimeDomain(spec.solver.tMin, startTime(spec.process));
+  controls.setTimeDomain(spec.solver.tMin, startTime(spec.process), timeGrid(spec.solver.grid, startTime(spec.process), spec.solver.tMin, spec.solver.steps));
+  // Results on screen from another spec are stale until the next run's picture replaces them.
+  if (JSON.stringify(raw) !== shownRaw) setStale(true);
   updateDensities(spec);
   requestDraw({ overlay: true, charts: true });
   if (opts.run) scheduleRun();
 }
 
-/** The spec cannot run: list its problems, stop any run, keep the last picture. */
+/** The spec cannot run: list its problems, stop any run, keep the last picture marked stale. */
 function invalidate(issues: SpecIssue[]): void {
   spec = null;
+  setStale(true);
   controls.showIssues(issues);
   hook.error = issues.map((i) => `${i.path}: ${i.message}`).join('\n');
   current?.run.cancel();
@@ -228,6 +297,7 @@ function scheduleRun(): void {
 let lastCounts: HistogramCounts | null = null;
 
 let startGeneration = 0;
+let runWanted = false;
 
 async function startRun(): Promise<void> {
   clearTimeout(runTimer);
@@ -237,34 +307,52 @@ async function startRun(): Promise<void> {
     await current.done;
   }
   if (generation !== startGeneration) return; // a later start supersedes this one
-  if (!spec || !gpu || !geometry || !dens) return;
+  if (!spec || !geometry || !dens) return;
+  if (!gpu && hook.webgpu === 'pending') {
+    runWanted = true; // Run before the GPU is ready: start once it is
+    return;
+  }
   const s = spec;
-  const run = new ExplorerRun(gpu, s, geometry);
+  const g = geometry;
   const runId = ++hook.runId;
   hook.status = 'running';
   hook.summary = null;
-  // Show the new run's (empty) histogram; the previous one is no longer drawn.
-  const old = shown;
-  shown = run;
-  gpuPlot?.setSource(run.histogram.counts, geometry.bins);
-  old?.destroy();
+  hook.timing = { runStartedAt: performance.now(), firstPictureAt: null, stoppedAt: null, stopRequestedAt: null };
+  hook.dispatches = [];
   binned = 0;
   observedTop = 0;
   figures = null;
   lastCounts = null;
+  setStale(false);
+  shownRaw = JSON.stringify(controls.rawSpec);
   const t0 = startTime(s.process);
   const start = initialPaths(s, Math.min(PATHS, s.particles));
   paths = Array.from({ length: Math.min(PATHS, s.particles) }, (_, p) => ({ t: [t0], x: [Array.from(start.subarray(p * s.dim, (p + 1) * s.dim))] }));
   const prior = priorScale(s.process);
-  trace = [{ t: t0, mean: geometry.axes.map(() => 0), sd: geometry.axes.map(() => prior) }];
+  trace = [{ t: t0, mean: g.axes.map(() => 0), sd: g.axes.map(() => prior) }];
   renderFigures(null, null);
+  if (!gpu) {
+    await startCpuRun(s, g, runId);
+    return;
+  }
+  const run = new ExplorerRun(gpu, s, g);
+  // The previous run's picture is no longer drawn.
+  const old = shown;
+  shown = run;
+  picture = null;
+  gpuPlot?.setSource(null, g.bins);
+  old?.destroy();
   requestDraw({ overlay: true, charts: true });
 
   let progress: RunProgress | null = null;
+  let fullStage: StageInfo | null = null;
   const done = (async () => {
     try {
       const result = await run.run(
         {
+          onStage: (stage) => {
+            if (stage.kind === 'full') fullStage = stage;
+          },
           onTrace: (t, m, p) => {
             if (shown !== run) return;
             trace.push({ t, mean: m.mean, sd: m.variance.map(Math.sqrt) });
@@ -274,15 +362,21 @@ async function startRun(): Promise<void> {
             }
             requestDraw({ charts: true, overlay: s.dim > 1 });
           },
-          onBinned: (n) => {
+          onBinned: (stage, n) => {
             if (shown !== run) return;
+            // The preview stays on screen until the spec's own first batch is binned.
+            if (picture?.stage !== stage) {
+              picture = { stage, kind: stage.kind, particles: stage.particles, steps: stage.steps, solver: stage.solver };
+              gpuPlot?.setSource(stage.histogram.counts, g.bins);
+            }
             binned = n;
-            requestDraw({ gpu: true });
+            requestDraw({ gpu: true, caption: true });
           },
-          onCounts: (c, summary) => {
+          onCounts: (stage, c, summary) => {
             // A spec change with a new plot geometry stops this run; its last counts do not fit.
-            if (shown !== run || !dens || c.counts.length !== dens.binConditional.length) return;
+            if (shown !== run || picture?.stage !== stage || !dens || c.counts.length !== dens.binConditional.length) return;
             lastCounts = c;
+            lastSummary = summary;
             figures = computeFigures(c, dens!, hdr!);
             observedTop = observedTopDensity(c);
             renderFigures(summary, progress);
@@ -292,60 +386,163 @@ async function startRun(): Promise<void> {
             progress = p;
             setStatus(progressText(p));
           },
+          onDispatch: (d) => {
+            if (hook.dispatches.length < 5000) hook.dispatches.push(d);
+          },
         },
-        budget,
+        gpuRate,
         expectedMean(dens!),
       );
-      if (result.workRate > 0) {
-        // Move towards ~40 ms per dispatch, at most 2x down or 4x up per run.
-        budget = Math.min(2 ** 28, Math.max(2 ** 20, budget / 2, Math.min(budget * 4, result.workRate * DISPATCH_SECONDS)));
-      }
+      if (result.workRate > 0) gpuRate = result.workRate;
       if (hook.runId !== runId) return;
       lastCounts = result.counts;
       if (dens && hdr && result.counts && result.counts.counts.length === dens.binConditional.length) {
         figures = computeFigures(result.counts, dens, hdr);
       }
-      const m = result.summary;
-      hook.summary = {
-        particles: s.particles,
-        steps: s.solver.steps,
-        solver: s.solver.kind,
-        seed: s.seed,
-        axes: geometry?.axes ?? [],
-        mean: m?.mean ?? [],
-        variance: m?.variance ?? [],
-        nonFinite: m?.nonFinite ?? 0,
-        figures,
-        elapsedSeconds: result.elapsedSeconds,
-        particleStepsPerSecond: result.particleStepsPerSecond,
-        plan: result.plan,
-      };
-      renderFigures(m, progress, result);
-      setStatus(
-        `Done: ${s.particles.toLocaleString('en')} particles x ${s.solver.steps} ${s.solver.kind} steps in ` +
-          `${result.elapsedSeconds.toFixed(2)} s (${fmtRate(result.particleStepsPerSecond)} particle-steps/s, frames included). ${specNote}`,
-      );
-      hook.status = 'done';
+      void fullStage;
+      finish(s, result.summary, { elapsedSeconds: result.elapsedSeconds, particleStepsPerSecond: result.particleStepsPerSecond, plan: result.plan }, progress);
     } catch (e) {
       if (e instanceof Cancelled) {
-        // Stopped by the user (a newer run or an invalid spec say so themselves).
-        if (hook.runId === runId && hook.status === 'running') {
-          hook.status = 'cancelled';
-          setStatus('Stopped.');
-        }
+        stopped(runId);
         return;
       }
-      const message = e instanceof Error ? e.message : String(e);
-      hook.status = 'error';
-      hook.error = message;
-      setStatus('The run failed.');
-      showGpuMessage(`The run failed: ${message}`);
+      failed(e);
     } finally {
       requestDraw({ overlay: true, charts: true });
     }
   })();
   current = { run, done };
   await done;
+  if (current?.run === run) current = null;
+}
+
+/** The run ended: the figures, the summary for the test hook, the status line. */
+function finish(
+  s: ExperimentSpec,
+  m: Moments | null,
+  result: { elapsedSeconds: number; particleStepsPerSecond: number; plan: PageSummary['plan'] },
+  progress: RunProgress | null,
+  backend = 'webgpu',
+): void {
+  hook.summary = {
+    particles: picture?.particles ?? s.particles,
+    steps: s.solver.steps,
+    solver: s.solver.kind,
+    seed: s.seed,
+    axes: geometry?.axes ?? [],
+    mean: m?.mean ?? [],
+    variance: m?.variance ?? [],
+    nonFinite: m?.nonFinite ?? 0,
+    figures,
+    elapsedSeconds: result.elapsedSeconds,
+    particleStepsPerSecond: result.particleStepsPerSecond,
+    plan: result.plan,
+    backend,
+  };
+  renderFigures(m, progress, result);
+  const n = picture?.particles ?? s.particles;
+  setStatus(
+    `Done: ${n.toLocaleString('en')} particles x ${s.solver.steps} ${s.solver.kind} steps in ` +
+      `${result.elapsedSeconds.toFixed(2)} s (${fmtRate(result.particleStepsPerSecond)} particle-steps/s, frames included` +
+      `${backend === 'cpu' ? ', CPU in a Web Worker' : ''}). ${specNote}`,
+  );
+  hook.status = 'done';
+}
+
+function stopped(runId: number): void {
+  // Stopped by the user (a newer run or an invalid spec say so themselves).
+  if (hook.runId === runId && hook.status === 'running') {
+    hook.status = 'cancelled';
+    if (hook.timing) hook.timing.stoppedAt = performance.now();
+    setStatus('Stopped. The picture shows what was binned before Stop.');
+  }
+}
+
+function failed(e: unknown): void {
+  const message = e instanceof Error ? e.message : String(e);
+  hook.status = 'error';
+  hook.error = message;
+  setStatus('The run failed.');
+  showGpuMessage(`The run failed: ${message}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Without WebGPU: the CPU reference in a Web Worker, at a reduced N
+
+/** Particles of the CPU fallback at most: chosen so that a run takes seconds, not minutes. */
+export const CPU_PARTICLES = 4096;
+let cpuWorker: Worker | null = null;
+let cpuCounts: HistogramCounts | null = null;
+
+async function startCpuRun(s: ExperimentSpec, g: PlotGeometry, runId: number): Promise<void> {
+  cpuWorker?.terminate();
+  shown = null;
+  const particles = Math.min(s.particles, CPU_PARTICLES);
+  picture = null;
+  cpuCounts = null;
+  const stage = { kind: 'full' as const, particles, steps: s.solver.steps, solver: s.solver.kind };
+  const worker = new Worker(new URL('./cpu-worker.ts', import.meta.url), { type: 'module' });
+  cpuWorker = worker;
+  requestDraw({ overlay: true, charts: true });
+  const started = performance.now();
+  const done = new Promise<void>((resolve) => {
+    const end = () => {
+      worker.terminate();
+      if (cpuWorker === worker) cpuWorker = null;
+      resolve();
+    };
+    worker.onmessage = (e: MessageEvent<CpuMessage>) => {
+      if (hook.runId !== runId) return end();
+      const m = e.data;
+      if (m.error) {
+        failed(new Error(m.error));
+        return end();
+      }
+      picture = { stage: null, ...stage };
+      cpuCounts = m.counts;
+      binned = m.counts.total;
+      lastCounts = m.counts;
+      lastSummary = m.moments;
+      if (dens && hdr && m.counts.counts.length === dens.binConditional.length) figures = computeFigures(m.counts, dens, hdr);
+      observedTop = observedTopDensity(m.counts);
+      const progress: RunProgress = {
+        stage: 'full',
+        particlesDone: m.counts.total,
+        particles,
+        stepsDone: s.solver.steps,
+        steps: s.solver.steps,
+        elapsedSeconds: m.elapsedSeconds,
+        plan: { chunkParticles: 1024, stepsPerDispatch: s.solver.steps },
+      };
+      renderFigures(m.moments, progress);
+      setStatus(progressText(progress));
+      requestDraw({ overlay: true, gpu: true, caption: true });
+      if (m.done) {
+        const seconds = (performance.now() - started) / 1000;
+        finish(s, m.moments, { elapsedSeconds: seconds, particleStepsPerSecond: (particles * s.solver.steps) / seconds, plan: { chunkParticles: 1024, stepsPerDispatch: s.solver.steps, dispatches: 0, batches: 1 } }, progress, 'cpu');
+        end();
+      }
+    };
+    worker.onerror = (e) => {
+      failed(new Error(`the CPU worker failed: ${e.message}`));
+      end();
+    };
+    const request: CpuRequest = { raw: JSON.parse(JSON.stringify(controls.rawSpec)), particles, geometry: g };
+    worker.postMessage(request);
+  });
+  const run = {
+    cancel: () => {
+      worker.terminate();
+      if (cpuWorker === worker) cpuWorker = null;
+      stopped(runId);
+      resolveEarly();
+    },
+  };
+  let resolveEarly: () => void = () => {};
+  const early = new Promise<void>((r) => (resolveEarly = r));
+  const whole = Promise.race([done, early]);
+  current = { run, done: whole };
+  await whole;
   if (current?.run === run) current = null;
 }
 
@@ -372,7 +569,23 @@ function observedTopDensity(c: HistogramCounts): number {
 }
 
 // ---------------------------------------------------------------------------------------
-// Figures table
+// Figures table, and the line that says what the picture holds
+
+const caption = $<HTMLParagraphElement>('picture-caption');
+function renderCaption(): void {
+  const text = (() => {
+    if (!spec && !picture) return 'No picture: the spec is not valid.';
+    if (!picture) return hook.status === 'running' ? 'Sampling… the first picture comes after the first batch of particles.' : 'No samples yet: press Run.';
+    const n = `${binned.toLocaleString('en')} of ${picture.particles.toLocaleString('en')} particles`;
+    const steps = `${picture.steps} ${picture.solver} steps`;
+    if (picture.kind === 'preview') {
+      return `Preview: ${n} after ${steps}, target c = ${spec?.target ?? '?'} (a coarse grid; the spec asks for ${spec?.solver.steps ?? '?'} steps and ${(spec?.particles ?? 0).toLocaleString('en')} particles, which follow).`;
+    }
+    const cpu = picture.stage === null ? ` (CPU reference in a Web Worker, at a reduced N: no WebGPU here)` : '';
+    return `Showing ${n} after ${steps} on the spec's grid, target c = ${spec?.target ?? '?'}${cpu}.`;
+  })();
+  if (caption.textContent !== text) caption.textContent = text;
+}
 
 function renderFigures(m: Moments | null, p: RunProgress | null, result?: { elapsedSeconds: number; particleStepsPerSecond: number }): void {
   const body = document.querySelector<HTMLTableSectionElement>('#figures tbody')!;
@@ -421,14 +634,15 @@ const dirty = { overlay: true, charts: true, gpu: true };
 let lastRect: PlotRect | null = null;
 
 /** Marks parts of the picture stale and draws them in an animation frame (throttled). */
-function requestDraw(parts: { overlay?: boolean; charts?: boolean; gpu?: boolean }): void {
+function requestDraw(parts: { overlay?: boolean; charts?: boolean; gpu?: boolean; caption?: boolean; immediate?: boolean }): void {
   dirty.overlay ||= Boolean(parts.overlay);
   dirty.charts ||= Boolean(parts.charts);
   // The overlay's scale (top density) is the GPU layer's too.
   dirty.gpu ||= Boolean(parts.gpu) || Boolean(parts.overlay);
   if (drawQueued) return;
   drawQueued = true;
-  const wait = Math.max(0, lastDraw + DRAW_INTERVAL_MS - performance.now());
+  // A user's input draws at the next frame; streaming updates are throttled.
+  const wait = parts.immediate ? 0 : Math.max(0, lastDraw + DRAW_INTERVAL_MS - performance.now());
   setTimeout(
     () =>
       requestAnimationFrame(() => {
@@ -453,7 +667,7 @@ function topDensity(): number {
 function draw(): void {
   const size = fitCanvas(overlayCanvas);
   fitCanvas(gpuCanvas);
-  const rect = plotRect(size, geometry ? geometryAspect(geometry) : undefined);
+  const rect = mainPlotRect(size, geometry);
   // Where the plot area is, in CSS pixels of the canvases (tests crop screenshots to it).
   overlayCanvas.dataset.plotRect = JSON.stringify(rect);
   const moved = !lastRect || rect.x !== lastRect.x || rect.y !== lastRect.y || rect.width !== lastRect.width || rect.height !== lastRect.height;
@@ -466,28 +680,71 @@ function draw(): void {
       showExact: controls.showExact,
       paths: geometry.axes.length > 1 ? paths.map((p) => p.x.map((x) => [x[geometry!.axes[0]], x[geometry!.axes[1]]])) : [],
       showPaths: controls.showPaths,
+      target: spec?.target ?? '',
     });
   }
+  const binSize = geometry ? geometry.low.reduce((a, lo, k) => a * ((geometry!.high[k] - lo) / geometry!.bins[k]), 1) : 1;
   if (gpuPlot && geometry && (dirty.gpu || moved)) {
-    const binSize = geometry.low.reduce((a, lo, k) => a * ((geometry!.high[k] - lo) / geometry!.bins[k]), 1);
-    gpuPlot.draw(rect, shown ? binned : 0, binSize, topDensity(), geometry.axes.length);
+    gpuPlot.draw(rect, picture ? binned : 0, binSize, topDensity(), geometry.axes.length);
+  } else if (hook.webgpu === 'unavailable' && geometry && (dirty.gpu || moved)) {
+    // (Only once WebGPU is known to be missing: a 2-D context would take the canvas for good.)
+    // No WebGPU: the CPU fallback's counts, drawn on a 2-D canvas.
+    drawCpuLayer(gpuCanvas, rect, geometry, picture ? cpuCounts : null, binSize, topDensity());
   }
+  if (picture && binned > 0 && hook.timing && hook.timing.firstPictureAt === null) {
+    // The frame after this one: the picture has been presented.
+    const timing = hook.timing;
+    timing.firstPictureAt = -1;
+    requestAnimationFrame(() => (timing.firstPictureAt = performance.now()));
+  }
+  hook.picture = picture ? { kind: picture.kind, particles: picture.particles, steps: picture.steps, solver: picture.solver, binned } : null;
+  hook.draws++;
+  renderCaption();
   if (dirty.charts && spec && geometry) {
     const names = geometry.axes.map((a) => (geometry!.dim > 1 ? `x[${a}]` : 'x'));
-    drawMomentsChart(momentsCanvas, { tStart: startTime(spec.process), tEnd: spec.solver.tMin, trace, exact: exactTrace, axisNames: names });
+    charts.setTimeRange(spec.solver.tMin, startTime(spec.process));
+    charts.drawMoments(trace, exactTrace, names);
     const axis = geometry.axes[0];
-    drawPathsChart(
-      pathsCanvas,
-      startTime(spec.process),
-      spec.solver.tMin,
-      controls.showPaths ? paths.map((p) => ({ t: p.t, x: p.x.map((x) => x[axis]) })) : [],
-      names[0],
-    );
+    charts.drawPaths(controls.showPaths ? paths.map((p) => ({ t: p.t, x: p.x.map((x) => x[axis]) })) : [], names[0]);
   }
   dirty.overlay = false;
   dirty.charts = false;
   dirty.gpu = false;
 }
+
+// ---------------------------------------------------------------------------------------
+// Export: the figure as PNG (the density layer and the overlay composed), the spec as JSON
+
+function download(name: string, blob: Blob): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+$('export-png').addEventListener('click', () => {
+  // Redraw both layers now, then compose them in the same task (the WebGPU canvas still holds
+  // this frame's texture).
+  dirty.overlay = dirty.gpu = true;
+  draw();
+  const out = document.createElement('canvas');
+  out.width = gpuCanvas.width;
+  out.height = gpuCanvas.height;
+  const ctx = out.getContext('2d')!;
+  ctx.drawImage(gpuCanvas, 0, 0);
+  ctx.drawImage(overlayCanvas, 0, 0);
+  out.toBlob((b) => b && download('explorer-figure.png', b), 'image/png');
+});
+$('export-spec').addEventListener('click', () => {
+  download('spec.json', new Blob([JSON.stringify(controls.rawSpec, null, 2) + '\n'], { type: 'application/json' }));
+});
+$('copy-link').addEventListener('click', () => {
+  void navigator.clipboard?.writeText(location.href).then(
+    () => setStatus('The link to this spec and view is copied.'),
+    () => setStatus(`Copy this link: ${location.href}`),
+  );
+});
 
 window.addEventListener('resize', () => requestDraw({ overlay: true, charts: true }));
 
@@ -495,14 +752,16 @@ window.addEventListener('resize', () => requestDraw({ overlay: true, charts: tru
 // WebGPU
 
 async function initGpu(): Promise<void> {
-  if (!('gpu' in navigator) || !navigator.gpu) {
+  const fallback = (why: string) => {
     hook.webgpu = 'unavailable';
+    $('adapter').textContent = 'No WebGPU: the CPU reference samples instead';
     showGpuMessage(
-      'This browser does not support WebGPU (navigator.gpu is missing), so nothing can be sampled here. ' +
-        'Use a browser with WebGPU (Chrome or Edge 113 or later, Safari 26, Firefox 141 on Windows), on an https:// ' +
-        'or http://localhost page. The exact densities below are still drawn; the command line ' +
-        '(npx guidance-sampler run SPEC.json) samples on the CPU.',
+      `No WebGPU here (${why}): the page samples on the CPU in a Web Worker, at most ${CPU_PARTICLES.toLocaleString('en')} particles per run.`,
+      false,
     );
+  };
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    fallback('this browser has no navigator.gpu');
     return;
   }
   try {
@@ -513,19 +772,12 @@ async function initGpu(): Promise<void> {
       },
     });
   } catch (e) {
-    hook.webgpu = 'unavailable';
-    const message = (e as Error).message;
-    showGpuMessage(
-      `WebGPU is present but gave no usable GPU: ${message}. The browser may have WebGPU turned off or the GPU ` +
-        'blocklisted (see chrome://gpu); the exact densities are still drawn.',
-    );
+    fallback(`no usable adapter: ${(e as Error).message.split('\n')[0]}`);
     return;
   }
   hook.webgpu = 'ok';
   hook.adapter = gpu.adapterInfo.label;
   $('adapter').textContent = `WebGPU adapter: ${gpu.adapterInfo.label.replace(/^browser: /, '')}`;
-  if (gpu.adapterInfo.isFallback) budget = 2 ** 22;
-  else budget = 2 ** 25;
   try {
     gpuPlot = new GpuPlot(gpu, gpuCanvas);
   } catch (e) {
@@ -549,10 +801,11 @@ async function initGpu(): Promise<void> {
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   controls.init(params);
-  hook.status = 'idle';
+  // (A spec from the URL may already be 'invalid'.)
+  if (hook.status === 'starting') hook.status = 'idle';
   await initGpu();
   requestDraw({ overlay: true, charts: true });
-  if (params.get('autorun') !== '0' && spec && gpu) await startRun();
+  if ((params.get('autorun') !== '0' || runWanted) && spec) await startRun();
 }
 
 void main().catch((e: unknown) => {

@@ -1,9 +1,11 @@
-// 2-D canvas drawing: the main plot's overlay (axes, exact densities as curves or contours,
-// sample paths in the plane) above the WebGPU layer, and the two time charts (mean and spread
-// of the particles over t; sample paths over t). Everything here is cheap: the particles
-// themselves are drawn by the GPU (web/gpu-plot.ts).
+// 2-D canvas drawing of the main plot's overlay (axes, exact densities as curves or contours,
+// sample paths in the plane, legend, the heatmap's colour bar) above the WebGPU layer. The
+// overlay must line up pixel for pixel with the WebGPU layer under it, which a chart library
+// does not do; the time charts use uPlot (web/charts.ts). The particles themselves are drawn
+// by the GPU (web/gpu-plot.ts).
 import type { Densities, PlotGeometry } from './densities.ts';
 import type { PlotRect } from './gpu-plot.ts';
+import { viridis } from './colormap.ts';
 
 export interface Size {
   width: number;
@@ -39,8 +41,8 @@ export const MARGIN = { left: 56, right: 16, top: 14, bottom: 40 };
  * The plot area inside the margins. With `aspect` (data width / data height, for a 2-D plot)
  * the area is narrowed or shortened, and centred, so that both axes have the same scale.
  */
-export function plotRect(size: Size, aspect?: number, top = MARGIN.top): PlotRect {
-  let width = Math.max(10, size.width - MARGIN.left - MARGIN.right);
+export function plotRect(size: Size, aspect?: number, top = MARGIN.top, right = MARGIN.right): PlotRect {
+  let width = Math.max(10, size.width - MARGIN.left - right);
   let height = Math.max(10, size.height - top - MARGIN.bottom);
   let x = MARGIN.left;
   let y = top;
@@ -56,6 +58,15 @@ export function plotRect(size: Size, aspect?: number, top = MARGIN.top): PlotRec
     }
   }
   return { x, y, width, height };
+}
+
+/** Room on the right of a 2-D plot for its colour bar. */
+export const COLOUR_BAR_MARGIN = 96;
+
+/** The main plot's area: 2-D plots keep equal scales and leave room for the colour bar. */
+export function mainPlotRect(size: Size, g: PlotGeometry | null): PlotRect {
+  const twoD = g !== null && g.axes.length > 1;
+  return plotRect(size, g ? geometryAspect(g) : undefined, MARGIN.top, twoD ? COLOUR_BAR_MARGIN : MARGIN.right);
 }
 
 /** The data aspect ratio of a 2-D geometry (undefined for 1-D). */
@@ -87,7 +98,10 @@ const COLORS = {
   conditional: '#111',
   tilted: '#e8590c',
   unconditional: '#868e96',
+  negative: '#7048e8',
   contourConditional: '#ffffff',
+  contourUnconditional: '#adb5bd',
+  contourNegative: '#b197fc',
   contourTilted: '#ff922b',
   series: ['#1c7ed6', '#d6336c'],
   paths: ['#1c7ed6', '#2f9e44', '#e8590c', '#ae3ec9', '#f59f00', '#0ca678', '#d6336c', '#495057'],
@@ -209,6 +223,8 @@ export interface MainView {
   /** Sample paths in the plane (2-D): each a list of points [x0, x1]. */
   paths: number[][][];
   showPaths: boolean;
+  /** The target class's name (drawn as canvas text, never as HTML). */
+  target: string;
 }
 
 /** The main plot's overlay: margins, axes, exact densities, legend, paths. */
@@ -216,8 +232,9 @@ export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): Plot
   const size = fitCanvas(canvas);
   const ctx = context2d(canvas);
   const g = view.geometry;
-  const rect = plotRect(size, geometryAspect(g));
+  const rect = mainPlotRect(size, g);
   paintMargins(ctx, size, rect);
+  const c = `c = ${view.target.length > 24 ? `${view.target.slice(0, 23)}…` : view.target}`;
   const x: Scale = { lo: g.low[0], hi: g.high[0], p0: rect.x, p1: rect.x + rect.width };
   const axisName = (k: number) => (g.dim === 1 ? 'x' : `x[${g.axes[k]}]`);
   const d = view.densities;
@@ -246,15 +263,20 @@ export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): Plot
         ctx.setLineDash([]);
       };
       curve(d.unconditional, COLORS.unconditional, [2, 3], 1.5);
-      entries.push({ label: 'p(x) unconditional', color: COLORS.unconditional, dash: [2, 3], width: 1.5 });
+      entries.push({ label: 'p(x), all classes (exact)', color: COLORS.unconditional, dash: [2, 3], width: 1.5 });
+      if (d.negative && d.negative !== d.unconditional && !sameValues(d.negative, d.unconditional)) {
+        curve(d.negative, COLORS.negative, [1, 2], 1.5);
+        entries.push({ label: d.negativeLabel, color: COLORS.negative, dash: [1, 2], width: 1.5 });
+      }
       curve(d.conditional, COLORS.conditional, [], 2);
-      entries.push({ label: 'p(x | c) exact', color: COLORS.conditional });
+      entries.push({ label: `p(x | c), the target (exact), ${c}`, color: COLORS.conditional });
       if (d.tilted && d.tilted !== d.conditional) {
         curve(d.tilted, COLORS.tilted, [6, 4], 2);
         entries.push({ label: d.tiltLabel, color: COLORS.tilted, dash: [6, 4] });
       }
       ctx.restore();
     }
+    entries.push({ label: 'histogram of the samples', color: '#5c8fd9', width: 8 });
     legend(ctx, rect, entries, false);
     return rect;
   }
@@ -276,8 +298,14 @@ export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): Plot
       for (const level of hdrLevels(values, [0.5, 0.9, 0.99])) drawContour(ctx, values, n0, n1, level, toPx);
       ctx.setLineDash([]);
     };
+    contour(d.unconditional, COLORS.contourUnconditional, [1, 3]);
+    entries.push({ label: 'p(x), all classes: 50/90/99% regions', color: COLORS.contourUnconditional, dash: [1, 3], width: 1.25 });
+    if (d.negative && !sameValues(d.negative, d.unconditional)) {
+      contour(d.negative, COLORS.contourNegative, [2, 2]);
+      entries.push({ label: d.negativeLabel, color: COLORS.contourNegative, dash: [2, 2], width: 1.25 });
+    }
     contour(d.conditional, COLORS.contourConditional, []);
-    entries.push({ label: 'p(x | c): 50/90/99% regions', color: COLORS.contourConditional, width: 1.25 });
+    entries.push({ label: `p(x | c), ${c}: 50/90/99% regions`, color: COLORS.contourConditional, width: 1.25 });
     if (d.tilted && d.tilted !== d.conditional) {
       contour(d.tilted, COLORS.contourTilted, [5, 3]);
       entries.push({ label: d.tiltLabel, color: COLORS.contourTilted, dash: [5, 3], width: 1.25 });
@@ -307,7 +335,46 @@ export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): Plot
   }
   ctx.restore();
   legend(ctx, rect, entries, true);
+  colourBar(ctx, rect, view.topDensity);
   return rect;
+}
+
+function sameValues(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > 1e-12 * (Math.abs(a[i]) + 1e-300)) return false;
+  return true;
+}
+
+/**
+ * The heatmap's colour bar, right of the plot: colour viridis(sqrt(density / top)), as
+ * shaders/render-heatmap.wgsl draws it; labelled in density of samples per unit area.
+ */
+function colourBar(ctx: CanvasRenderingContext2D, rect: PlotRect, top: number): void {
+  const x = rect.x + rect.width + 12;
+  const w = 12;
+  const h = rect.height;
+  for (let i = 0; i < h; i++) {
+    const f = 1 - i / h;
+    const [r, g, b] = viridis(f);
+    ctx.fillStyle = `rgb(${r},${g},${b})`;
+    ctx.fillRect(x, rect.y + i, w, 1.5);
+  }
+  ctx.save();
+  ctx.strokeStyle = COLORS.axis;
+  ctx.strokeRect(x + 0.5, rect.y + 0.5, w, h - 1);
+  ctx.fillStyle = COLORS.axis;
+  ctx.font = '10px system-ui, sans-serif';
+  ctx.textBaseline = 'middle';
+  // Density v sits at sqrt(v / top) of the bar's height.
+  for (const f of [0, 0.1, 0.25, 0.5, 1]) {
+    const py = rect.y + h - Math.sqrt(f) * h;
+    ctx.fillText(formatTick(f * top), x + w + 4, py);
+  }
+  ctx.translate(x + w + 62, rect.y + h / 2);
+  ctx.rotate(Math.PI / 2);
+  ctx.textAlign = 'center';
+  ctx.fillText('sample density (sqrt scale)', 0, 0);
+  ctx.restore();
 }
 
 /** Density levels whose upper sets hold the given masses. */
@@ -365,188 +432,4 @@ export interface TracePoint {
   t: number;
   mean: number[];
   sd: number[];
-}
-
-export interface TimeChart {
-  tStart: number;
-  tEnd: number;
-  /** Observed mean and sd per plotted axis over t. */
-  trace: TracePoint[];
-  /** The exact unguided conditional law's mean and sd over t (dashed), per axis. */
-  exact: TracePoint[];
-  axisNames: string[];
-}
-
-function timeScale(rect: PlotRect, tStart: number, tEnd: number): Scale {
-  // Sampling runs from tStart down to tEnd: time runs left to right, on a log axis.
-  return { lo: tStart, hi: tEnd, p0: rect.x, p1: rect.x + rect.width, log: tEnd > 0 };
-}
-
-function logTicks(lo: number, hi: number): number[] {
-  const out: number[] = [];
-  const a = Math.min(lo, hi);
-  const b = Math.max(lo, hi);
-  for (let e = Math.floor(Math.log10(a)); e <= Math.ceil(Math.log10(b)); e++) {
-    const v = 10 ** e;
-    if (v >= a * 0.999 && v <= b * 1.001) out.push(v);
-  }
-  return out;
-}
-
-/** Mean +- sd of the particles over t (filled band and line), with the exact unguided law dashed. */
-export function drawMomentsChart(canvas: HTMLCanvasElement, chart: TimeChart): void {
-  const size = fitCanvas(canvas);
-  const ctx = context2d(canvas);
-  ctx.clearRect(0, 0, size.width, size.height);
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, size.width, size.height);
-  const legendEntries: LegendEntry[] = chart.axisNames.flatMap((name, k) => {
-    const color = COLORS.series[k % COLORS.series.length];
-    const e: LegendEntry[] = [{ label: `${name}: particles`, color }];
-    if (chart.exact.length > 0) e.push({ label: `${name}: exact, unguided`, color, dash: [4, 3], width: 1 });
-    return e;
-  });
-  const rows = legendRows(ctx, size.width - MARGIN.left - MARGIN.right, legendEntries);
-  const rect = plotRect(size, undefined, legendTop(rows));
-  const all = [...chart.trace, ...chart.exact];
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const p of all) {
-    p.mean.forEach((m, k) => {
-      if (Number.isFinite(m) && Number.isFinite(p.sd[k])) {
-        lo = Math.min(lo, m - p.sd[k]);
-        hi = Math.max(hi, m + p.sd[k]);
-      }
-    });
-  }
-  if (!(hi > lo)) {
-    lo = -1;
-    hi = 1;
-  }
-  const pad = 0.05 * (hi - lo);
-  const x = timeScale(rect, chart.tStart, chart.tEnd);
-  const y: Scale = { lo: lo - pad, hi: hi + pad, p0: rect.y + rect.height, p1: rect.y };
-  drawAxes(ctx, rect, x, y, 't (sampling runs left to right)', 'mean ± sd', logTicks(chart.tStart, chart.tEnd), niceTicks(y.lo, y.hi, 5), true);
-  ctx.save();
-  ctx.beginPath();
-  ctx.rect(rect.x, rect.y, rect.width, rect.height);
-  ctx.clip();
-  chart.axisNames.forEach((_name, k) => {
-    const color = COLORS.series[k % COLORS.series.length];
-    const pts = chart.trace.filter((p) => Number.isFinite(p.mean[k]));
-    if (pts.length > 0) {
-      ctx.fillStyle = color + '33';
-      ctx.beginPath();
-      pts.forEach((p, i) => (i === 0 ? ctx.moveTo(map(x, p.t), map(y, p.mean[k] + p.sd[k])) : ctx.lineTo(map(x, p.t), map(y, p.mean[k] + p.sd[k]))));
-      for (let i = pts.length - 1; i >= 0; i--) ctx.lineTo(map(x, pts[i].t), map(y, pts[i].mean[k] - pts[i].sd[k]));
-      ctx.closePath();
-      ctx.fill();
-      ctx.strokeStyle = color;
-      ctx.lineWidth = 2;
-      ctx.beginPath();
-      pts.forEach((p, i) => (i === 0 ? ctx.moveTo(map(x, p.t), map(y, p.mean[k])) : ctx.lineTo(map(x, p.t), map(y, p.mean[k]))));
-      ctx.stroke();
-    }
-    if (chart.exact.length > 0) {
-      ctx.strokeStyle = color;
-      ctx.lineWidth = 1;
-      ctx.setLineDash([4, 3]);
-      for (const sign of [-1, 0, 1]) {
-        ctx.beginPath();
-        chart.exact.forEach((p, i) => {
-          const v = p.mean[k] + sign * p.sd[k];
-          if (i === 0) ctx.moveTo(map(x, p.t), map(y, v));
-          else ctx.lineTo(map(x, p.t), map(y, v));
-        });
-        ctx.stroke();
-      }
-      ctx.setLineDash([]);
-    }
-  });
-  ctx.restore();
-  drawLegendRows(ctx, rect.x, rows);
-}
-
-type LegendEntry = { label: string; color: string; dash?: number[]; width?: number };
-type PlacedEntry = LegendEntry & { x: number; y: number };
-const LEGEND_FONT = '11px system-ui, sans-serif';
-const LEGEND_ROW = 13;
-
-/** Lays legend entries out in rows of at most `width` pixels, above a chart. */
-function legendRows(ctx: CanvasRenderingContext2D, width: number, entries: LegendEntry[]): PlacedEntry[] {
-  ctx.save();
-  ctx.font = LEGEND_FONT;
-  const out: PlacedEntry[] = [];
-  let x = 0;
-  let y = 9;
-  for (const e of entries) {
-    const w = ctx.measureText(e.label).width + 34;
-    if (x + w > width && x > 0) {
-      x = 0;
-      y += LEGEND_ROW;
-    }
-    out.push({ ...e, x, y });
-    x += w;
-  }
-  ctx.restore();
-  return out;
-}
-
-/** The top margin that leaves room for the legend rows. */
-function legendTop(rows: PlacedEntry[]): number {
-  return Math.max(MARGIN.top, (rows.length > 0 ? Math.max(...rows.map((r) => r.y)) : 0) + 10);
-}
-
-function drawLegendRows(ctx: CanvasRenderingContext2D, left: number, rows: PlacedEntry[]): void {
-  ctx.save();
-  ctx.font = LEGEND_FONT;
-  ctx.textBaseline = 'middle';
-  for (const e of rows) {
-    const x = left + e.x;
-    const y = e.y;
-    ctx.strokeStyle = e.color;
-    ctx.lineWidth = e.width ?? 2;
-    ctx.setLineDash(e.dash ?? []);
-    ctx.beginPath();
-    ctx.moveTo(x, y);
-    ctx.lineTo(x + 18, y);
-    ctx.stroke();
-    ctx.setLineDash([]);
-    ctx.fillStyle = '#222';
-    ctx.fillText(e.label, x + 22, y);
-  }
-  ctx.restore();
-}
-
-/** A few sample paths: coordinate `axis` over t. */
-export function drawPathsChart(canvas: HTMLCanvasElement, tStart: number, tEnd: number, paths: { t: number[]; x: number[] }[], axisName: string): void {
-  const size = fitCanvas(canvas);
-  const ctx = context2d(canvas);
-  ctx.clearRect(0, 0, size.width, size.height);
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, size.width, size.height);
-  const rect = plotRect(size, undefined, 18);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const p of paths) for (const v of p.x) if (Number.isFinite(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
-  if (!(hi > lo)) {
-    lo = -1;
-    hi = 1;
-  }
-  const pad = 0.05 * (hi - lo);
-  const x = timeScale(rect, tStart, tEnd);
-  const y: Scale = { lo: lo - pad, hi: hi + pad, p0: rect.y + rect.height, p1: rect.y };
-  drawAxes(ctx, rect, x, y, 't (sampling runs left to right)', axisName, logTicks(tStart, tEnd), niceTicks(y.lo, y.hi, 5), true);
-  ctx.save();
-  ctx.beginPath();
-  ctx.rect(rect.x, rect.y, rect.width, rect.height);
-  ctx.clip();
-  ctx.lineWidth = 1.5;
-  paths.forEach((p, i) => {
-    ctx.strokeStyle = COLORS.paths[i % COLORS.paths.length];
-    ctx.beginPath();
-    p.t.forEach((t, j) => (j === 0 ? ctx.moveTo(map(x, t), map(y, p.x[j])) : ctx.lineTo(map(x, t), map(y, p.x[j]))));
-    ctx.stroke();
-  });
-  ctx.restore();
 }

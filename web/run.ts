@@ -1,10 +1,16 @@
-// One sampling run of the page, spread across frames: sampleWebGpu with a dispatch size chosen
-// so that one dispatch is a few tens of milliseconds of GPU work, and after every dispatch:
-//   - the first chunk's particles are probed (mean and spread along the plotted axes by a GPU
-//     reduction; a handful of particles copied for sample paths), at most a few KB read back;
-//   - a finished chunk is binned into the GPU histogram and reduced for the run's summary;
-//   - at most two dispatches are in flight, and the page gets a frame (requestAnimationFrame).
+// One sampling run of the page, progressive and spread across frames:
+//   1. a preview: a few thousand particles on a coarse grid (at most PREVIEW_STEPS steps of the
+//      spec's solver), one step per dispatch; its dispatches also measure the GPU's rate;
+//   2. the spec itself, in batches of growing size (particles [first, first + n) of the same
+//      generator streams, so the union of the batches is exactly the spec's run), each
+//      dispatch sized from the measured rate to about DISPATCH_SECONDS of GPU work.
+// After every dispatch:
+//   - the first batch's particles are probed now and then (mean and spread along the plotted
+//     axes by a GPU reduction; a handful of particles copied for sample paths);
+//   - a finished chunk is binned into the stage's GPU histogram and reduced for the summary;
+//   - at most MAX_IN_FLIGHT dispatches are queued, and the page gets a frame.
 // Particles are never read back in bulk: the plot draws from the histogram's counts on the GPU.
+// A Feynman-Kac corrected spec is one population: its full stage is one batch.
 import type { GpuContext } from '../src/gpu/device.ts';
 import { sampleWebGpu } from '../src/gpu/sampler.ts';
 import { planGuidance } from '../src/guidance/guidance.ts';
@@ -21,10 +27,33 @@ import { MomentProbe, mergeMoments, type Moments } from './trace.ts';
 export const PATHS = 12;
 /** Particles the per-dispatch probe visits at most (it strides over the rest). */
 const PROBE_PARTICLES = 1 << 16;
-/** Trace points wanted per run at least (bounds the steps per dispatch). */
-const TRACE_POINTS = 48;
+/** Trace points wanted per run, about (probes are taken when the step passes the next one). */
+const TRACE_POINTS = 64;
 /** Dispatches submitted but not finished, at most (bounds the GPU queue, so Stop is prompt). */
-const MAX_IN_FLIGHT = 4;
+const MAX_IN_FLIGHT = 2;
+/** GPU work per dispatch aimed at, seconds. */
+export const DISPATCH_SECONDS = 0.03;
+/** The preview: at most this many particles and steps. */
+export const PREVIEW_PARTICLES = 8192;
+export const PREVIEW_STEPS = 16;
+/** The full stage's first batch aims at about this much GPU time, seconds (then batches double). */
+const FIRST_BATCH_SECONDS = 0.5;
+/** A first guess of the GPU's rate (component evaluations per second) before anything is measured. */
+export const GUESS_RATE = 3e7;
+/**
+ * Work of one dispatch at least and at most (component evaluations). Below the floor a dispatch
+ * costs mostly its fixed overhead (submission, completion, the frame after it): sizing from rates
+ * measured on such dispatches would spiral down (smaller dispatches, lower measured rate). About
+ * 10 ms for the 1-D fast path and 50-150 ms for the 2-D general kernel on SwiftShader here
+ * (busy machine), so the floor wins over the 30 ms aim only for costly specs.
+ */
+export const MIN_DISPATCH_WORK = 2 ** 18;
+export const MAX_DISPATCH_WORK = 2 ** 27;
+
+/** The evaluations one dispatch should hold at `rate`. */
+export function dispatchBudget(rate: number): number {
+  return Math.min(MAX_DISPATCH_WORK, Math.max(MIN_DISPATCH_WORK, (rate > 0 ? rate : GUESS_RATE) * DISPATCH_SECONDS));
+}
 
 export class Cancelled extends Error {
   constructor() {
@@ -33,17 +62,41 @@ export class Cancelled extends Error {
   }
 }
 
+/** What the picture being drawn holds. */
+export interface StageInfo {
+  kind: 'preview' | 'full';
+  /** Particles this stage will bin in all. */
+  particles: number;
+  steps: number;
+  solver: string;
+  histogram: GpuHistogram;
+}
+
+export interface DispatchRecord {
+  stage: 'preview' | 'full';
+  particles: number;
+  steps: number;
+  /** Component evaluations of the dispatch (the sizing unit). */
+  work: number;
+  /** GPU busy time: from max(submit, previous completion) to completion, ms. */
+  ms: number;
+}
+
 export interface RunCallbacks {
-  /** A trace point: time, moments of the first chunk, and the path particles (row-major PATHS x dim). */
+  /** A new stage starts: its histogram (empty until its first chunk is binned). */
+  onStage(stage: StageInfo): void;
+  /** A trace point of the full stage: time, moments of the first batch, and the path particles (PATHS x dim). */
   onTrace(t: number, moments: Moments, paths: Float32Array): void;
-  /** After a chunk is binned (counts now include it): particles binned so far. */
-  onBinned(particles: number): void;
-  /** Counts read back after a chunk (for the figures), and the summary moments so far. */
-  onCounts(counts: HistogramCounts, summary: Moments | null): void;
+  /** After a chunk is binned (the stage's counts now include it): particles of the stage binned so far. */
+  onBinned(stage: StageInfo, particles: number): void;
+  /** Counts read back after a chunk (for the figures), and the stage's summary moments so far. */
+  onCounts(stage: StageInfo, counts: HistogramCounts, summary: Moments | null): void;
   onProgress(progress: RunProgress): void;
+  onDispatch?(d: DispatchRecord): void;
 }
 
 export interface RunProgress {
+  stage: 'preview' | 'full';
   particlesDone: number;
   particles: number;
   stepsDone: number;
@@ -56,11 +109,11 @@ export interface RunResult {
   summary: Moments | null;
   counts: HistogramCounts | null;
   elapsedSeconds: number;
-  /** Particle-steps per second over the whole run (wall time, frames included). */
+  /** Particle-steps per second of the full stage (wall time, frames included). */
   particleStepsPerSecond: number;
-  /** Component evaluations per second of GPU busy time (sizes the next run's dispatches), 0 when unknown. */
+  /** Component evaluations per second of GPU busy time (the next run's first guess), 0 when unknown. */
   workRate: number;
-  plan: { chunkParticles: number; stepsPerDispatch: number; dispatches: number };
+  plan: { chunkParticles: number; stepsPerDispatch: number; dispatches: number; batches: number };
 }
 
 /** Component-coordinate evaluations per particle-step: the unit of work of one dispatch. */
@@ -72,12 +125,26 @@ export function workPerParticleStep(spec: ExperimentSpec): number {
 }
 
 /** Particles per chunk and steps per dispatch for about `budget` evaluations per dispatch. */
-export function dispatchSize(spec: ExperimentSpec, budget: number): { chunkParticles: number; stepsPerDispatch: number } {
-  const per = workPerParticleStep(spec);
-  const chunkParticles = Math.max(4096, Math.min(spec.particles, Math.floor(budget / per)));
-  const steps = spec.solver.steps;
-  const stepsPerDispatch = Math.max(1, Math.min(Math.ceil(steps / TRACE_POINTS), Math.floor(budget / (chunkParticles * per))));
-  return { chunkParticles: Math.min(chunkParticles, spec.particles), stepsPerDispatch };
+export function dispatchSize(particles: number, steps: number, per: number, budget: number): { chunkParticles: number; stepsPerDispatch: number } {
+  const chunkParticles = Math.max(256, Math.min(particles, Math.floor(budget / per)));
+  const stepsPerDispatch = Math.max(1, Math.min(steps, Math.floor(budget / (chunkParticles * per))));
+  return { chunkParticles: Math.min(chunkParticles, particles), stepsPerDispatch };
+}
+
+/** The full stage's batch sizes: the first about FIRST_BATCH_SECONDS of work, then doubling. */
+export function batchSizes(particles: number, steps: number, per: number, rate: number, onePopulation: boolean): number[] {
+  if (onePopulation) return [particles];
+  const first = Math.max(1024, Math.floor((rate * FIRST_BATCH_SECONDS) / (steps * per) / 1024) * 1024);
+  const out: number[] = [];
+  let done = 0;
+  let n = first;
+  while (done < particles) {
+    const b = Math.min(n, particles - done);
+    out.push(b);
+    done += b;
+    n *= 2;
+  }
+  return out;
 }
 
 /** The exact prior's first particles: where the sample paths start (stream 0 of the generator). */
@@ -102,141 +169,201 @@ const nextFrame = (): Promise<void> =>
       }
     };
     requestAnimationFrame(go);
-    setTimeout(go, 100); // a hidden tab gets no frames: keep going, slowly
+    setTimeout(go, 50); // a hidden tab gets no frames: keep going
   });
 
 export class ExplorerRun {
   readonly spec: ExperimentSpec;
   readonly geometry: PlotGeometry;
-  readonly histogram: GpuHistogram;
   private readonly gpu: GpuContext;
+  private readonly histograms: GpuHistogram[] = [];
   private cancelled = false;
+  private wake: (() => void) | null = null;
 
   constructor(gpu: GpuContext, spec: ExperimentSpec, geometry: PlotGeometry) {
     this.gpu = gpu;
     this.spec = spec;
     this.geometry = geometry;
-    this.histogram = new GpuHistogram(gpu, { dim: spec.dim, bins: geometry.bins, low: geometry.low, high: geometry.high });
   }
 
   cancel(): void {
     this.cancelled = true;
+    this.wake?.();
+  }
+
+  private histogram(): GpuHistogram {
+    const g = this.geometry;
+    const h = new GpuHistogram(this.gpu, { dim: this.spec.dim, bins: g.bins, low: g.low, high: g.high });
+    this.histograms.push(h);
+    return h;
   }
 
   /**
-   * Runs to completion (or throws Cancelled). budget: evaluations per dispatch; center: a guess of
-   * the final mean per plotted axis (the summary reduction sums x - center in f32).
+   * Runs to completion (or throws Cancelled). rate: the last measured GPU rate (evaluations per
+   * second) or 0; center: a guess of the final mean per plotted axis (the summary reduction
+   * sums x - center in f32).
    */
-  async run(cb: RunCallbacks, budget: number, center: number[]): Promise<RunResult> {
+  async run(cb: RunCallbacks, rate: number, center: number[]): Promise<RunResult> {
     const { spec, gpu, geometry } = this;
     const { device } = gpu;
-    const size = dispatchSize(spec, budget);
-    const times = timeGrid(spec.solver.grid, startTime(spec.process), spec.solver.tMin, spec.solver.steps);
+    const per = workPerParticleStep(spec);
     const probe = new MomentProbe(gpu, spec.dim, geometry.axes, PATHS);
     const pending: Promise<unknown>[] = [];
     const track = <T>(p: Promise<T>): Promise<T> => {
       pending.push(p.catch(() => {}));
       return p;
     };
-    let summary: Moments | null = null;
-    let binned = 0;
-    let countsChain: Promise<unknown> = Promise.resolve();
-    let counts: HistogramCounts | null = null;
-    let traceCenter = [...center];
     const t0 = performance.now();
-    let previousDone: Promise<unknown> = Promise.resolve();
     const inFlight: Promise<unknown>[] = [];
-    let busyMs = 0;
     let lastDone = t0;
-    let work = 0;
-    const per = workPerParticleStep(spec);
-    let lastStepsDone = 0;
-    let lastChunk = -1;
-    let particlesDone = 0;
+    let busyMs = 0;
+    let busyWork = 0;
+    let measured = rate > 0 ? rate : 0;
+    let dispatches = 0;
+    const onePopulation = spec.corrector?.kind === 'fk';
 
-    try {
-      const info = await sampleWebGpu(gpu, spec, {
+    // Runs `stageSpec` (particles [first, first + stageSpec.particles)) into `hist`.
+    const runBatch = async (
+      stage: StageInfo,
+      stageSpec: ExperimentSpec,
+      first: number,
+      size: { chunkParticles: number; stepsPerDispatch: number },
+      state: { binned: number; summary: Moments | null; counts: HistogramCounts | null; countsChain: Promise<unknown> },
+      trace: { times: Float64Array; next: number; center: number[] } | null,
+    ) => {
+      let lastChunk = -1;
+      let lastStepsDone = 0;
+      const maxInFlight = stage.kind === 'preview' ? 1 : MAX_IN_FLIGHT;
+      const info = await sampleWebGpu(gpu, stageSpec, {
         chunkParticles: size.chunkParticles,
         stepsPerDispatch: size.stepsPerDispatch,
+        firstParticle: first,
         afterDispatch: async (d) => {
           if (this.cancelled) throw new Cancelled();
           const submitted = performance.now();
           const stepsNow = d.stepsDone - (d.chunkStart === lastChunk ? lastStepsDone : 0);
           lastChunk = d.chunkStart;
           lastStepsDone = d.stepsDone;
-          const dispatchWork = d.count * stepsNow * per;
-          work += dispatchWork;
-
-          if (d.chunkStart === 0) {
-            const t = times[d.stepsDone];
+          const work = d.count * stepsNow * per;
+          dispatches++;
+          if (trace && d.chunkStart === 0 && (d.stepsDone >= trace.next || d.stepsDone === d.steps)) {
+            trace.next = d.stepsDone + Math.max(1, Math.ceil(d.steps / TRACE_POINTS));
+            const t = trace.times[d.stepsDone];
             const stride = Math.max(1, Math.ceil(d.count / PROBE_PARTICLES));
             track(
-              probe.probe(d.particles, d.count, { stride, center: traceCenter, paths: PATHS }).then((r) => {
-                if (r.moments.n > 0) traceCenter = r.moments.mean.map((m) => (Number.isFinite(m) ? m : 0));
+              probe.probe(d.particles, d.count, { stride, center: trace.center, paths: PATHS }).then((r) => {
+                if (r.moments.n > 0) trace.center = r.moments.mean.map((m) => (Number.isFinite(m) ? m : 0));
                 if (!this.cancelled) cb.onTrace(t, r.moments, r.paths);
               }),
             );
           }
           if (d.stepsDone === d.steps) {
-            this.histogram.accumulate(d.particles, d.count);
-            binned += d.count;
-            particlesDone = d.chunkStart + d.count;
-            cb.onBinned(binned);
+            stage.histogram.accumulate(d.particles, d.count);
+            state.binned += d.count;
+            cb.onBinned(stage, state.binned);
             const full = track(probe.probe(d.particles, d.count, { stride: 1, center, paths: 0 }));
-            countsChain = countsChain
+            state.countsChain = state.countsChain
               .then(() => full)
               .then((r) => {
-                summary = mergeMoments(summary, r.moments);
-                return this.histogram.read();
+                state.summary = mergeMoments(state.summary, r.moments);
+                return stage.histogram.read();
               })
               .then((c) => {
-                counts = c;
-                if (!this.cancelled) cb.onCounts(c, summary);
+                state.counts = c;
+                if (!this.cancelled) cb.onCounts(stage, c, state.summary);
               });
-            track(countsChain);
+            track(state.countsChain);
           }
           cb.onProgress({
-            particlesDone,
-            particles: spec.particles,
+            stage: stage.kind,
+            particlesDone: first + d.chunkStart + (d.stepsDone === d.steps ? d.count : 0),
+            particles: stage.particles,
             stepsDone: d.stepsDone,
             steps: d.steps,
             elapsedSeconds: (performance.now() - t0) / 1000,
             plan: size,
           });
-          // At most two dispatches in flight; measure GPU busy time per dispatch.
           const done = gpu.guard(device.queue.onSubmittedWorkDone()).then(() => {
             const now = performance.now();
-            busyMs += now - Math.max(submitted, lastDone);
+            const ms = now - Math.max(submitted, lastDone);
             lastDone = now;
+            // The rate from dispatches big enough to measure the GPU rather than the fixed
+            // overhead of a dispatch (see MIN_DISPATCH_WORK).
+            if (ms >= 5) {
+              busyMs += ms;
+              busyWork += work;
+              measured = busyWork / (busyMs / 1000);
+            }
+            cb.onDispatch?.({ stage: stage.kind, particles: d.count, steps: stepsNow, work, ms });
           });
           inFlight.push(done);
-          if (inFlight.length > MAX_IN_FLIGHT) await inFlight.shift();
-          previousDone = done;
-          await nextFrame();
+          while (inFlight.length > maxInFlight) await this.orCancel(inFlight.shift()!);
+          await this.orCancel(nextFrame());
           if (this.cancelled) throw new Cancelled();
         },
       });
-      await previousDone;
-      await countsChain;
+      await Promise.all(inFlight.splice(0));
+      await state.countsChain;
+      return info;
+    };
+
+    try {
+      // 1. The preview (skipped when the spec is no bigger than it).
+      const previewSteps = Math.min(spec.solver.steps, PREVIEW_STEPS);
+      const guess = measured > 0 ? measured : GUESS_RATE;
+      const previewParticles = Math.min(spec.particles, PREVIEW_PARTICLES, Math.max(1024, Math.floor(dispatchBudget(guess) / per / 256) * 256));
+      const hasPreview = spec.solver.steps > previewSteps || spec.particles > previewParticles;
+      if (hasPreview) {
+        const previewSpec: ExperimentSpec = { ...spec, particles: previewParticles, solver: { ...spec.solver, steps: previewSteps } };
+        const stage: StageInfo = { kind: 'preview', particles: previewParticles, steps: previewSteps, solver: spec.solver.kind, histogram: this.histogram() };
+        cb.onStage(stage);
+        const state = { binned: 0, summary: null, counts: null, countsChain: Promise.resolve() as Promise<unknown> };
+        await runBatch(stage, previewSpec, 0, { chunkParticles: previewParticles, stepsPerDispatch: 1 }, state, null);
+      }
+
+      // 2. The spec, in growing batches.
+      const steps = spec.solver.steps;
+      // The first batch from the rate measured so far, at least the guess's share of it (a
+      // loaded machine's preview may under-measure).
+      const rateNow = Math.max(measured > 0 ? measured : GUESS_RATE, MIN_DISPATCH_WORK / DISPATCH_SECONDS);
+      const batches = batchSizes(spec.particles, steps, per, rateNow, onePopulation);
+      const stage: StageInfo = { kind: 'full', particles: spec.particles, steps, solver: spec.solver.kind, histogram: this.histogram() };
+      cb.onStage(stage);
+      const state = { binned: 0, summary: null as Moments | null, counts: null as HistogramCounts | null, countsChain: Promise.resolve() as Promise<unknown> };
+      const trace = { times: timeGrid(spec.solver.grid, startTime(spec.process), spec.solver.tMin, steps), next: 0, center: [...center] };
+      const tFull = performance.now();
+      let first = 0;
+      let size = { chunkParticles: 0, stepsPerDispatch: 0 };
+      for (const [b, n] of batches.entries()) {
+        // Sized from the rate measured so far (the preview's dispatches, then this stage's).
+        size = dispatchSize(n, steps, per, dispatchBudget(measured));
+        await runBatch(stage, { ...spec, particles: n }, first, size, state, b === 0 ? trace : null);
+        first += n;
+      }
       await Promise.all(pending);
       const elapsedSeconds = (performance.now() - t0) / 1000;
       return {
-        summary,
-        counts,
+        summary: state.summary,
+        counts: state.counts,
         elapsedSeconds,
-        particleStepsPerSecond: (spec.particles * spec.solver.steps) / elapsedSeconds,
-        // Small dispatches measure the completion latency, not the GPU: no estimate from them.
-        workRate: busyMs > 0 && info.plan.dispatches >= 4 && busyMs / info.plan.dispatches >= 5 ? work / (busyMs / 1000) : 0,
-        plan: { chunkParticles: info.plan.chunkParticles, stepsPerDispatch: info.plan.stepsPerDispatch, dispatches: info.plan.dispatches },
+        particleStepsPerSecond: (spec.particles * steps) / ((performance.now() - tFull) / 1000),
+        workRate: measured,
+        plan: { chunkParticles: size.chunkParticles, stepsPerDispatch: size.stepsPerDispatch, dispatches, batches: batches.length },
       };
     } finally {
-      await previousDone.catch(() => {});
+      await Promise.all(inFlight.splice(0)).catch(() => {});
       await Promise.all(pending);
       probe.destroy();
     }
   }
 
+  /** Resolves with p, or early when the run is cancelled (Stop does not wait for the GPU queue). */
+  private orCancel<T>(p: Promise<T>): Promise<T | void> {
+    if (this.cancelled) return Promise.resolve();
+    return Promise.race([p, new Promise<void>((resolve) => (this.wake = resolve))]);
+  }
+
   destroy(): void {
-    this.histogram.destroy();
+    for (const h of this.histograms) h.destroy();
   }
 }

@@ -1,5 +1,8 @@
-// The w(t) schedule as a small SVG plot with draggable points, on a log t axis from tMin to
-// the start time (sampling runs right to left here, as t decreases):
+// The w(t) schedule as a small SVG plot with draggable points, from the start time (left) to
+// tMin (right), in sampling order. The t axis is linear by default, or log t; either way a tick
+// marks each time of the solver's grid (the points where the solver evaluates w), so the plot
+// shows where the steps are (a uniform grid spends few steps at small t; an edm grid many).
+// Handles:
 //   constant   one handle: drag it up or down
 //   interval   the corners of the plateau set tLow, tHigh and w; a handle on the left sets
 //              `outside` (the w outside the interval)
@@ -23,6 +26,8 @@ export class ScheduleEditor {
   private wLo = -2;
   private wHi = 5;
   private dragging = false;
+  private logT = false;
+  private grid: Float64Array | null = null;
 
   constructor(svg: SVGSVGElement, onChange: (s: WSchedule, final: boolean) => void) {
     this.svg = svg;
@@ -32,6 +37,18 @@ export class ScheduleEditor {
     new ResizeObserver(() => {
       if (!this.dragging) this.render();
     }).observe(svg);
+  }
+
+  /** Log t axis (true) or linear t (false). */
+  setLogT(log: boolean): void {
+    this.logT = log;
+    if (!this.dragging) this.render();
+  }
+
+  /** The solver's time grid (start time first), marked on the t axis. */
+  setGrid(grid: Float64Array): void {
+    this.grid = grid;
+    if (!this.dragging) this.render();
   }
 
   /** Shows `schedule` (undefined: guidance off or not editable) over [tMin, tStart]. */
@@ -65,11 +82,15 @@ export class ScheduleEditor {
     return { w: Math.max(100, r.width || 300), h: Math.max(60, r.height || 140) };
   }
 
-  // Log t axis with the start time on the left (sampling order), w upwards.
+  // The t axis with the start time on the left (sampling order), w upwards.
+  private frac(t: number): number {
+    return this.logT
+      ? (Math.log(this.tStart) - Math.log(t)) / (Math.log(this.tStart) - Math.log(this.tMin))
+      : (this.tStart - t) / (this.tStart - this.tMin);
+  }
   private px(t: number): number {
     const { w } = this.size;
-    const f = (Math.log(this.tStart) - Math.log(t)) / (Math.log(this.tStart) - Math.log(this.tMin));
-    return PAD.left + f * (w - PAD.left - PAD.right);
+    return PAD.left + this.frac(t) * (w - PAD.left - PAD.right);
   }
   private py(w: number): number {
     const { h } = this.size;
@@ -78,7 +99,7 @@ export class ScheduleEditor {
   private tAt(px: number): number {
     const { w } = this.size;
     const f = (px - PAD.left) / (w - PAD.left - PAD.right);
-    const t = Math.exp(Math.log(this.tStart) - f * (Math.log(this.tStart) - Math.log(this.tMin)));
+    const t = this.logT ? Math.exp(Math.log(this.tStart) - f * (Math.log(this.tStart) - Math.log(this.tMin))) : this.tStart - f * (this.tStart - this.tMin);
     return Math.min(this.tStart, Math.max(this.tMin, t));
   }
   private wAt(py: number): number {
@@ -106,10 +127,25 @@ export class ScheduleEditor {
     }
     this.el('line', { x1: PAD.left, x2: w - PAD.right, y1: this.py(0), y2: this.py(0), class: 'se-zero' });
     this.el('text', { x: PAD.left - 4, y: this.py(0) + 3, class: 'se-label', 'text-anchor': 'end' }).textContent = '0';
-    for (let e = Math.ceil(Math.log10(this.tMin)); e <= Math.floor(Math.log10(this.tStart)); e++) {
-      const x = this.px(10 ** e);
+    const ticks = this.logT
+      ? Array.from({ length: Math.floor(Math.log10(this.tStart)) - Math.ceil(Math.log10(this.tMin)) + 1 }, (_, k) => 10 ** (Math.ceil(Math.log10(this.tMin)) + k))
+      : niceLinear(this.tMin, this.tStart);
+    for (const t of ticks) {
+      const x = this.px(t);
       this.el('line', { x1: x, x2: x, y1: h - PAD.bottom, y2: h - PAD.bottom + 3, class: 'se-tick' });
-      this.el('text', { x, y: h - 6, class: 'se-label', 'text-anchor': 'middle' }).textContent = e === 0 ? '1' : `1e${e}`;
+      const label = this.logT ? (t === 1 ? '1' : `1e${Math.round(Math.log10(t))}`) : String(Number(t.toPrecision(3)));
+      this.el('text', { x, y: h - 6, class: 'se-label', 'text-anchor': 'middle' }).textContent = label;
+    }
+    // The solver's grid: one mark per time point (at most 400 drawn; beyond that every k-th).
+    if (this.grid && this.grid.length > 1) {
+      const k = Math.max(1, Math.ceil(this.grid.length / 400));
+      let d = '';
+      for (let i = 0; i < this.grid.length; i += k) {
+        const x = this.px(Math.min(this.tStart, Math.max(this.tMin, this.grid[i]))).toFixed(1);
+        d += `M${x},${PAD.top}V${PAD.top + 5}`;
+      }
+      const marks = this.el('path', { d, class: 'se-steps' });
+      this.el('title', {}, marks).textContent = `the solver's ${this.grid.length - 1} steps${k > 1 ? ` (every ${k}th time point marked)` : ''}`;
     }
     const s = this.schedule;
     if (!s) {
@@ -120,11 +156,11 @@ export class ScheduleEditor {
     const n = 200;
     let d = '';
     for (let i = 0; i <= n; i++) {
-      const t = Math.exp(Math.log(this.tStart) + (i / n) * (Math.log(this.tMin) - Math.log(this.tStart)));
+      const t = this.tAt(PAD.left + (i / n) * (w - PAD.left - PAD.right));
       d += `${i === 0 ? 'M' : 'L'}${this.px(t).toFixed(1)},${this.py(scheduleAt(s, t)).toFixed(1)}`;
     }
     this.el('path', { d, class: 'se-curve' });
-    for (const handle of this.handles()) this.addHandle(handle);
+    this.handles().forEach((handle, i) => this.addHandle(handle, i));
   }
 
   private handles(): Handle[] {
@@ -133,7 +169,7 @@ export class ScheduleEditor {
     const clampT = (t: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, t));
     switch (s.kind) {
       case 'constant': {
-        const tMid = Math.sqrt(this.tMin * this.tStart);
+        const tMid = this.logT ? Math.sqrt(this.tMin * this.tStart) : (this.tMin + this.tStart) / 2;
         return [{ x: this.px(tMid), y: this.py(s.w), title: 'w (drag up/down)', drag: (_t, w) => (s.w = w) }];
       }
       case 'interval': {
@@ -160,9 +196,37 @@ export class ScheduleEditor {
     }
   }
 
-  private addHandle(h: Handle): void {
-    const c = this.el('circle', { cx: h.x, cy: h.y, r: 6, class: 'se-handle' });
+  private addHandle(h: Handle, index: number): void {
+    const w0 = this.wAt(h.y);
+    const c = this.el('circle', {
+      cx: h.x,
+      cy: h.y,
+      r: 6,
+      class: 'se-handle',
+      tabindex: 0,
+      role: 'slider',
+      'aria-label': `${h.title}; arrow keys: up/down w, left/right t`,
+      'aria-valuenow': Math.round(w0 * 100) / 100,
+      'aria-valuemin': this.wLo,
+      'aria-valuemax': this.wHi,
+      'aria-valuetext': `w = ${Math.round(w0 * 100) / 100} at t = ${Number(this.tAt(h.x).toPrecision(3))}`,
+    });
     this.el('title', {}, c).textContent = h.title;
+    // Keyboard: arrows move the handle (shift: 10x), as a drag would; the run follows.
+    c.addEventListener('keydown', (e) => {
+      const dw = e.key === 'ArrowUp' ? 0.1 : e.key === 'ArrowDown' ? -0.1 : 0;
+      const dx = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+      if (dw === 0 && dx === 0) return;
+      e.preventDefault();
+      const k = e.shiftKey ? 10 : 1;
+      const { w } = this.size;
+      const x = h.x + dx * k * 0.02 * (w - PAD.left - PAD.right);
+      h.drag(this.tAt(x), Math.round((this.wAt(h.y) + dw * k) * 20) / 20);
+      this.fitRange();
+      this.render();
+      (this.svg.querySelectorAll('.se-handle')[index] as SVGElement | undefined)?.focus();
+      this.onChange(structuredClone(this.schedule!), true);
+    });
     c.addEventListener('pointerdown', (e) => {
       e.preventDefault();
       e.stopPropagation();
@@ -216,4 +280,14 @@ export class ScheduleEditor {
     this.render();
     this.onChange(structuredClone(s), true);
   }
+}
+
+/** About 5 round values in [lo, hi]. */
+function niceLinear(lo: number, hi: number): number[] {
+  const raw = (hi - lo) / 5;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((v) => v >= raw) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) out.push(v);
+  return out;
 }
