@@ -10,7 +10,8 @@ import { boundedSupport, SummaryAccumulator, type Summary } from '../metrics/sum
 import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
 import { checkOutput } from '../io/output.ts';
 import { checkResources, estimateResources, memoryWarning, timeEstimate } from './resources.ts';
-import { carryCpu } from '../cpu/log-density.ts';
+import { cpuLogDensityBackend } from '../cpu/log-density.ts';
+import { webGpuLogDensityBackend } from '../checks/log-density-webgpu.ts';
 import { logDensityUnsupported } from '../model/divergence.ts';
 import { targetLogDensityAtTMin } from '../checks/exact-density.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
@@ -30,7 +31,7 @@ export interface RunOptions {
   /**
    * Also write OUT.logq.npy (log q of each particle under the sampler's own law, by the
    * change of variables along its path) and OUT.logp.npy (log p_tMin(x | target)), f64, N
-   * entries. CPU f64 path (src/cpu/log-density.ts); on webgpu it falls back to it for now.
+   * entries. CPU f64 (src/cpu/log-density.ts) or the webgpu kernel's log-density mode.
    */
   logDensity?: boolean;
 }
@@ -149,10 +150,10 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
     const refusal = logDensityUnsupported(spec);
     if (refusal) throw new SpecError([refusal]);
     if (!opts.out) throw new SpecError([{ path: '--log-density', message: 'needs --out (the log-densities are written next to it)' }]);
-    if (backend === 'webgpu') {
-      process.stderr.write('guidance-sampler: --log-density runs on the CPU reference (f64)\n');
-      backend = 'cpu';
-    }
+  }
+  if (spec.start === 'exact' && !opts.logDensity && backend === 'webgpu' && opts.backend === 'auto' && !opts.gpu) {
+    process.stderr.write('guidance-sampler: start "exact" runs on the CPU reference (webgpu uploads exact starts only with --log-density)\n');
+    backend = 'cpu';
   }
   if (backend === 'webgpu' && !gpu) {
     try {
@@ -178,9 +179,16 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   let outNonFinite = 0;
   const acc = new SummaryAccumulator(spec.dim, spec.particles, support, backend === 'cpu' ? 'f64' : 'f32');
   try {
-    if (backend === 'cpu' && opts.logDensity) {
-      // The same CpuStepper steps as plain sampling (same particles), with log q carried along.
-      const r = carryCpu(spec, { direction: 'backward', first: 0, count: spec.particles });
+    if (opts.logDensity) {
+      // The CPU: the same CpuStepper steps as plain sampling (same particles), with log q carried
+      // along; webgpu: the kernel's log-density mode from the same host-drawn starts.
+      const carrier = backend === 'cpu' ? cpuLogDensityBackend : webGpuLogDensityBackend(gpu!);
+      let r;
+      try {
+        r = await carrier.carry(spec, { direction: 'backward', first: 0, count: spec.particles });
+      } finally {
+        if (backend === 'webgpu') gpu!.destroy();
+      }
       acc.add(r.x, spec.particles);
       const logp = targetLogDensityAtTMin(spec, r.x, spec.particles);
       const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';

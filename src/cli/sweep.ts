@@ -29,6 +29,8 @@ import { measure, type Measurements } from '../metrics/measure.ts';
 import { target1d, targetDef, targetGrid, tiltWeight, type Target1d } from '../metrics/targets.ts';
 import { exactCoverageFidelity } from '../checks/exact-density.ts';
 import { cpuLogDensityBackend } from '../cpu/log-density.ts';
+import { webGpuLogDensityBackend } from '../checks/log-density-webgpu.ts';
+import type { LogDensityBackend } from '../checks/log-density-backend.ts';
 import { logDensityUnsupported } from '../model/divergence.ts';
 import { fidelityCoverageSpec, histogramSpec, klFigureSpec, prCurvesSpec, renderSvg, svgToPng, type DensityRow } from '../metrics/figures.ts';
 import { gpuFor } from './check.ts';
@@ -73,13 +75,13 @@ function flatRow(r: SweepRow): Record<string, number | string | null> {
   };
 }
 
-/** Particles (and P-samples) of the exact metrics per setting: f64 CPU carries, so fewer than the sweep's. */
+/** Particles (and P-samples) of the exact metrics per setting (a separate log-density run, on the sweep's backend). */
 export const EXACT_SWEEP_PARTICLES = 10000;
 
-async function exactRow(spec: ExperimentSpec, n: number): Promise<SweepExact | null> {
+async function exactRow(spec: ExperimentSpec, n: number, backend: LogDensityBackend): Promise<SweepExact | null> {
   if (logDensityUnsupported(spec)) return null;
   const particles = Math.min(n, spec.particles);
-  const r = await exactCoverageFidelity(spec, cpuLogDensityBackend, { particles, pSamples: particles });
+  const r = await exactCoverageFidelity(spec, backend, { particles, pSamples: particles });
   return {
     klQP: r.klQP,
     klPQ: r.klPQ,
@@ -293,17 +295,12 @@ export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpu
   const gpu = gpuIn === undefined ? await gpuFor(opts.backend) : gpuIn;
   const rows: SweepRow[] = [];
   const density: DensityRow[] = [];
-  let exactNoted = false;
   try {
     for (const s of settings) {
       const p = await sweepOne(s, gpu, opts.alpha);
       const nExact = opts.exactParticles ?? EXACT_SWEEP_PARTICLES;
       if (nExact > 0) {
-        if (gpu && !exactNoted) {
-          process.stderr.write('sweep: exact metrics on the CPU reference (f64) until the WebGPU log-density path is merged\n');
-          exactNoted = true;
-        }
-        const ex = await exactRow(s.spec, nExact);
+        const ex = await exactRow(s.spec, nExact, gpu ? webGpuLogDensityBackend(gpu) : cpuLogDensityBackend);
         if (ex) p.row.exact = ex;
         else process.stderr.write(`sweep ${s.label}: no exact metrics (${logDensityUnsupported(s.spec)!.path}: ${logDensityUnsupported(s.spec)!.message})\n`);
       }

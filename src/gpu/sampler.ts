@@ -106,6 +106,11 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
   const dim = spec.dim;
   const guidance = trained ? unconditionalPlan(spec) : planGuidance(spec);
   const logDensity = opts.logDensity ?? null;
+  // The exact start law is drawn on the host (CpuStepper.initParticles) and uploaded; the
+  // in-kernel draw is the prior only, so a run without uploaded starts must not pretend otherwise.
+  if (spec.start === 'exact' && !logDensity?.starts) {
+    throw new Error('start: "exact" on webgpu needs uploaded start points (the log-density path, e.g. run --log-density); use --backend cpu');
+  }
   const table = logDensity?.table ?? buildStepTable(spec, guidance);
   const tableau = TABLEAUS[spec.solver.kind];
   const model = guidance.model;
