@@ -29,6 +29,10 @@ export interface CheckResult extends CheckReport {
 }
 
 export class CheckFailed extends Error {}
+/** A check whose passing tests could not have failed (exit 3, SPEC.md "Verdicts"). */
+export class CheckInconclusive extends Error {
+  readonly exitCode = 3;
+}
 
 /** The GPU for check/sweep: auto falls back to the CPU with a notice, webgpu fails without one. */
 export async function gpuFor(backend: 'auto' | 'cpu' | 'webgpu', quiet = false): Promise<GpuContext | null> {
@@ -103,7 +107,7 @@ function g(v: number): string {
 }
 
 export function formatTable(r: CheckResult): string {
-  const rows = r.outcomes.map((o: TestOutcome) => [o.pass ? 'pass' : 'FAIL', o.name, g(o.statistic), g(o.threshold), g(o.envelope), g(o.bias), g(o.power)]);
+  const rows = r.outcomes.map((o: TestOutcome) => [o.verdict === 'PASS' ? 'pass' : o.verdict, o.name, g(o.statistic), g(o.threshold), g(o.envelope), g(o.bias), g(o.power)]);
   const head = ['', 'test', 'statistic', 'threshold', 'envelope', 'bias', 'power (detects)'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
@@ -114,7 +118,11 @@ export function formatTable(r: CheckResult): string {
     line(head),
     ...rows.map(line),
     ...r.warnings.map((w) => `warning: ${w}`),
-    r.pass ? `PASS: all ${r.outcomes.length} tests (${g(r.seconds.total)} s)` : `FAIL: ${failed} of ${r.outcomes.length} tests (${g(r.seconds.total)} s)`,
+    r.verdict === 'PASS'
+      ? `PASS: all ${r.outcomes.length} tests (${g(r.seconds.total)} s)`
+      : r.verdict === 'FAIL'
+        ? `FAIL: ${failed} of ${r.outcomes.length} tests (${g(r.seconds.total)} s)`
+        : `INCONCLUSIVE: ${r.outcomes.filter((o) => o.verdict === 'INCONCLUSIVE').length} of ${r.outcomes.length} tests could not have failed (${g(r.seconds.total)} s)`,
     '',
   ].join('\n');
 }
@@ -190,6 +198,9 @@ export function addCheckCommand(program: Command): void {
       const text = JSON.stringify(result, null, 2) + '\n';
       process.stdout.write(text);
       if (opts.report) await writeFileAtomic(opts.report, text);
-      if (!result.pass) throw new CheckFailed(`check failed: ${result.outcomes.filter((o) => !o.pass).map((o) => o.name).join(', ')}`);
+      if (result.verdict === 'FAIL') throw new CheckFailed(`check failed: ${result.outcomes.filter((o) => !o.pass).map((o) => o.name).join(', ')}`);
+      if (result.verdict === 'INCONCLUSIVE') {
+        throw new CheckInconclusive(`check inconclusive: ${result.outcomes.filter((o) => o.verdict === 'INCONCLUSIVE').map((o) => o.name).join(', ')} (see the warning above for what would make them conclusive)`);
+      }
     });
 }

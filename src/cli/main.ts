@@ -70,6 +70,6 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     process.stderr.write(`guidance-sampler: ${(err as Error).message}\n`);
-    return 1;
+    return e.exitCode === 3 ? 3 : 1; // 3: an inconclusive check (CheckInconclusive)
   }
 }

@@ -180,9 +180,12 @@ export async function sweepOne(setting: SweepSetting, gpu: GpuContext | null, al
   const figLow = Math.fround(Math.min(...ranges.map((r) => r[0])));
   const figHigh = Math.fround(Math.max(...ranges.map((r) => r[1])));
   const figBins = 200;
-  plan.measurePlan.histograms.push({ axes: [x0], bins: [figBins], low: [figLow], high: [figHigh], edges: [null] });
+  // Histograms are found by the index they were planned at, never by position from the end:
+  // the 2-D cells are planned by planCheck, the figure's histogram after them.
+  const hist2dIndex = plan.hist2d ? plan.measurePlan.histograms.indexOf(plan.hist2d.plan) : -1;
+  const figIndex = plan.measurePlan.histograms.push({ axes: [x0], bins: [figBins], low: [figLow], high: [figHigh], edges: [null] }) - 1;
   const meas: Measurements = await measure(spec, plan.measurePlan, { gpu });
-  const figHist = meas.histograms[meas.histograms.length - 1];
+  const figHist = meas.histograms[figIndex];
   const n = meas.density.finite;
 
   // Bins for PRD / KL: 1-D (and d > 2): 64 coarse bins of x0; 2-D: the 64 x 64 cells.
@@ -195,8 +198,8 @@ export async function sweepOne(setting: SweepSetting, gpu: GpuContext | null, al
     if (!tilted || (d === 2 && p.u.filter((v) => v !== 0).length !== 1)) return null;
     return target1d(tilted, p.u);
   });
-  if (d === 2 && plan.hist2d) {
-    const h = meas.histograms[meas.histograms.length - 1];
+  if (d === 2 && plan.hist2d && hist2dIndex >= 0) {
+    const h = meas.histograms[hist2dIndex];
     counts = Float64Array.from([...h.counts, h.underflow + h.overflow]);
     probsC = Float64Array.from([...plan.hist2d.probs.subarray(1, 64 * 64 + 1), plan.hist2d.probs[0] + plan.hist2d.probs[64 * 64 + 1]]);
     if (tilted) {

@@ -205,6 +205,18 @@ export function priorW2(def: TargetDef): number {
   return Math.sqrt(p.alpha * p.alpha * ex2 + def.dim * (s - Math.sqrt(p.sigma2)) ** 2);
 }
 
+/**
+ * The start law's distance to the target at the start time. With start: "exact" the particles
+ * start from p_T(x | target) itself: no prior term against the conditional; against another
+ * target (tilted, unconditional) the distance between the two diffused laws is not computed, so
+ * the prior's is kept as the allowance and a note says so.
+ */
+function priorTerms(spec: ExperimentSpec, def: TargetDef, notes: string[]): { priorTv: number; priorW2: number } {
+  if (spec.start === 'exact' && def.kind === 'conditional') return { priorTv: 0, priorW2: 0 };
+  if (spec.start === 'exact') notes.push(`start "exact" against the ${def.kind} target: the prior's distance to it is used as the start allowance`);
+  return { priorTv: priorTv(def), priorW2: priorW2(def) };
+}
+
 export async function biasTerms(spec: ExperimentSpec, def: TargetDef, gpu: GpuContext | null): Promise<BiasTerms> {
   const solver = solverTerms(spec);
   const notes: string[] = [];
@@ -213,8 +225,7 @@ export async function biasTerms(spec: ExperimentSpec, def: TargetDef, gpu: GpuCo
     solverShift: solver.shift,
     solverShiftMethod: solver.method,
     f32Shift: gpu ? await f32Shift(gpu, spec) : 0,
-    priorTv: priorTv(def),
-    priorW2: priorW2(def),
+    ...priorTerms(spec, def, notes),
     flowLipschitz: solver.lipschitz,
     notes,
   };
