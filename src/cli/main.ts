@@ -1,5 +1,6 @@
 // The `guidance-sampler` command line. Exit status: 0 success, 2 bad input
 // (spec or arguments), 1 any other failure.
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SpecError } from '../spec/errors.ts';
 import { loadSpecFile } from '../spec/parse.ts';
@@ -15,6 +16,9 @@ function integerArg(name: string) {
   };
 }
 
+// `run` without a spec (what `npm start` does): the two-Gaussian example shipped with the package.
+const DEFAULT_SPEC = fileURLToPath(new URL('../../examples/two-gaussians.json', import.meta.url));
+
 export function buildProgram(): Command {
   const program = new Command('guidance-sampler')
     .description('Sample guided diffusions on exact Gaussian and uniform-box mixtures (WebGPU, with an f64 CPU reference)')
@@ -24,7 +28,7 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description('sample the spec and print a JSON summary on stdout')
-    .argument('<spec>', 'experiment spec (JSON, see README / SPEC.md)')
+    .argument('[spec]', 'experiment spec (JSON, see docs/spec.md); default: the built-in two-Gaussian example')
     .addOption(new Option('--backend <backend>', 'where to sample (auto: webgpu if an adapter is available, else cpu)')
         .choices(['auto', 'cpu', 'webgpu'])
         .default('auto'))
@@ -33,8 +37,8 @@ export function buildProgram(): Command {
     .option('--out <file.npy>', 'write all particles as an N x dim .npy file')
     .addOption(new Option('--dtype <dtype>', 'dtype of the --out file').choices(['f32', 'f64']).default('f32'))
     .exitOverride()
-    .action(async (specPath: string, opts) => {
-      const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
+    .action(async (specPath: string | undefined, opts) => {
+      const spec = loadSpecFile(specPath ?? DEFAULT_SPEC, { particles: opts.particles, seed: opts.seed });
       if (opts.out) checkOutPath(opts.out);
       const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
