@@ -13,7 +13,7 @@ import type { GpuContext } from '../src/gpu/device.ts';
 import { adapterDescription, compareMoments, sig, type Moments } from './common.ts';
 import { roofline, workModel, type Roofline } from './flops.ts';
 import { measureCpu, measureWebGpu, type SamplerRun, type WebGpuRun } from './measure.ts';
-import { intOption, nodeEnvironment, nodeGpu } from './node-env.ts';
+import { emitResult, intOption, nodeEnvironment, nodeGpu } from './node-env.ts';
 import { measurePeak, type PeakResult } from './peak.ts';
 import { standardWorkload, STANDARD_WORKLOAD_DESCRIPTION } from './workloads.ts';
 
@@ -34,6 +34,8 @@ const cli = new Command('bench')
   .option('--no-peak', 'skip the peak microbenchmark (no roofline)')
   .option('--no-webgpu', 'skip WebGPU')
   .option('--python <cmd>', 'python interpreter', process.env.PYTHON ?? 'python3')
+  .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
+  .option('--stdout', 'also print the result on stdout when --json is given')
   .parse(process.argv)
   .opts();
 
@@ -233,7 +235,7 @@ const result = {
   notices,
 };
 
-console.log(JSON.stringify(result, null, 2));
+emitResult(JSON.stringify(result, null, 2), cli.opts() as { json?: string; stdout?: boolean });
 
 // A few lines for humans on stderr.
 const m = (x: number | null): string => (x === null ? '   skipped' : `${(x / 1e6).toFixed(2).padStart(8)} M`);

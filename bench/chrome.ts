@@ -21,7 +21,7 @@ import { browserSkipReason, findChromium, startBrowserHarness } from '../test/su
 import type { BenchPageApi } from './chrome-page.ts';
 import { adapterDescription, sig } from './common.ts';
 import { acquireTimedGpu, timeWorkload, type TimedWorkload } from './gpu-timing.ts';
-import { intOption, nodeEnvironment } from './node-env.ts';
+import { emitResult, intOption, nodeEnvironment } from './node-env.ts';
 import { scalingWorkload, type ScalingPoint } from './workloads.ts';
 
 const cli = new Command('bench:chrome')
@@ -32,8 +32,10 @@ const cli = new Command('bench:chrome')
   .option('--work <n>', 'component-coordinate evaluations per run, sets the steps (default 2^26; --full 2^28)', intOption('--work'))
   .option('--points <list>', "explicit workloads instead of the sweep: 'N:K:d,N:K:d,...' (e.g. 65536:4:1)")
   .option('--no-node', 'skip the Node (Dawn) path')
+  .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
+  .option('--stdout', 'also print the result on stdout when --json is given')
   .parse(process.argv);
-const opts = cli.opts<{ full: boolean; repeats: number; warmup: number; work?: number; points?: string; node: boolean }>();
+const opts = cli.opts<{ json?: string; stdout?: boolean; full: boolean; repeats: number; warmup: number; work?: number; points?: string; node: boolean }>();
 
 const pow2 = (from: number, to: number, every = 1): number[] => {
   const out: number[] = [];
@@ -176,7 +178,7 @@ const runs = points.map((p, i) => {
   };
 });
 
-console.log(
+emitResult(
   JSON.stringify(
     {
       benchmark: 'chrome-throughput',
@@ -217,4 +219,5 @@ console.log(
     null,
     2,
   ),
+  opts,
 );

@@ -1,3 +1,4 @@
+import { renameSync, writeFileSync } from 'node:fs';
 // Node-only helpers for the benchmark CLIs: the environment every JSON result records,
 // and the Dawn device (acquired once per process; see shared/PLATFORM.md on keeping it alive).
 import os from 'node:os';
@@ -48,4 +49,26 @@ export function intListOption(name: string): (v: string) => number[] {
       if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}: expected positive integers, got '${s}'`);
       return n;
     });
+}
+
+/**
+ * Where a benchmark's result goes: `--json FILE` writes it to FILE (whole, via a rename, so a
+ * killed run leaves no half file) and keeps stdout for it only with `--stdout`; without
+ * `--json` it goes to stdout as before. `npm run bench:x > r.json` would also capture npm's
+ * banner lines, hence the flag (or `npm run --silent`).
+ */
+export const OUTPUT_OPTIONS = [
+  ['--json <file>', 'write the JSON result to this file (stdout then stays empty unless --stdout)'],
+  ['--stdout', 'also print the result on stdout when --json is given'],
+] as const;
+
+export function emitResult(text: string, opts: { json?: string; stdout?: boolean }): void {
+  const body = text.endsWith('\n') ? text : text + '\n';
+  if (opts.json) {
+    const tmp = `${opts.json}.tmp-${process.pid}`;
+    writeFileSync(tmp, body);
+    renameSync(tmp, opts.json);
+    process.stderr.write(`result written to ${opts.json}\n`);
+  }
+  if (!opts.json || opts.stdout) process.stdout.write(body);
 }

@@ -315,7 +315,7 @@ if (import.meta.main) {
   const commanderModule = 'commander';
   const nodeEnvModule = './node-env.ts';
   const { Command } = (await import(/* @vite-ignore */ commanderModule)) as typeof import('commander');
-  const { nodeEnvironment, nodeGpu, intOption } = (await import(/* @vite-ignore */ nodeEnvModule)) as typeof import('./node-env.ts');
+  const { emitResult, nodeEnvironment, nodeGpu, intOption } = (await import(/* @vite-ignore */ nodeEnvModule)) as typeof import('./node-env.ts');
   const cli = new Command('bench:peak')
     .description('f32 FMA, exp and copy-bandwidth peaks of the WebGPU adapter (Node, Dawn); JSON on stdout')
     .option('--repeats <n>', 'timed submissions per kernel', intOption('--repeats'), DEFAULTS.repeats)
@@ -323,6 +323,8 @@ if (import.meta.main) {
     .option('--invocations <n>', 'invocations of the fma and exp kernels', intOption('--invocations'), DEFAULTS.invocations)
     .option('--copy-mib <n>', 'MiB per buffer of the copy kernel', intOption('--copy-mib'), DEFAULTS.copyBytes / 2 ** 20)
     .option('--kernels <list>', 'comma-separated subset of fma,exp,bandwidth', 'fma,exp,bandwidth')
+    .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
+    .option('--stdout', 'also print the result on stdout when --json is given')
     .parse(process.argv)
     .opts();
   const kernels = String(cli.kernels).split(',').map((s) => s.trim()) as PeakKernel[];
@@ -336,6 +338,6 @@ if (import.meta.main) {
     invocations: cli.invocations,
     copyBytes: cli.copyMib * 2 ** 20,
   });
-  console.log(JSON.stringify({ ...peak, environment, adapter: adapterDescription(gpu) }, null, 2));
+  emitResult(JSON.stringify({ ...peak, environment, adapter: adapterDescription(gpu) }, null, 2), cli);
   gpu.destroy();
 }

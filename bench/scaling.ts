@@ -17,7 +17,7 @@ import { Command } from 'commander';
 import { adapterDescription, sig } from './common.ts';
 import { roofline, workModel, type Roofline } from './flops.ts';
 import { measureWebGpu } from './measure.ts';
-import { intListOption, intOption, nodeEnvironment, nodeGpu } from './node-env.ts';
+import { emitResult, intListOption, intOption, nodeEnvironment, nodeGpu } from './node-env.ts';
 import { measurePeak, type PeakResult } from './peak.ts';
 import { scalingWorkload, type ScalingPoint } from './workloads.ts';
 
@@ -74,6 +74,8 @@ const cli = new Command('bench:scaling')
   .option('--peak-seconds <s>', 'wall time of one peak submission', parseFloat, 0.2)
   .option('--format <f>', 'stdout format: json or csv', 'json')
   .option('--csv <file>', 'also write the points as CSV to FILE')
+  .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
+  .option('--stdout', 'also print the result on stdout when --json is given')
   .parse(process.argv)
   .opts();
 
@@ -200,5 +202,5 @@ const result = {
 };
 
 if (cli.csv) writeFileSync(cli.csv, csv());
-console.log(cli.format === 'csv' ? csv() : JSON.stringify(result, null, 2));
+emitResult(cli.format === 'csv' ? csv() : JSON.stringify(result, null, 2), cli);
 gpu.destroy();

@@ -1,6 +1,7 @@
 // The `guidance-sampler` command line. Exit status: 0 success, 2 bad input (spec, arguments,
 // output paths, work beyond this machine's resources), 1 any other failure, including a run
-// whose statistics overflowed (docs/robustness.md).
+// whose statistics overflowed (docs/robustness.md); check: 3 INCONCLUSIVE.
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SpecError } from '../spec/errors.ts';
 import { loadSpecFile } from '../spec/parse.ts';
@@ -16,6 +17,9 @@ function integerArg(name: string) {
   };
 }
 
+// `run` without a spec (what `npm start` does): the two-Gaussian example shipped with the package.
+const DEFAULT_SPEC = fileURLToPath(new URL('../../examples/two-gaussians.json', import.meta.url));
+
 export function buildProgram(): Command {
   const program = new Command('guidance-sampler')
     .description('Sample guided diffusions on exact Gaussian and uniform-box mixtures (WebGPU, with an f64 CPU reference)')
@@ -25,7 +29,7 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description('sample the spec and print a JSON summary on stdout')
-    .argument('<spec>', 'experiment spec (JSON, see README / SPEC.md)')
+    .argument('[spec]', 'experiment spec (JSON, see docs/spec.md); default: the built-in two-Gaussian example')
     .addOption(new Option('--backend <backend>', 'where to sample (auto: webgpu if an adapter is available, else cpu)')
         .choices(['auto', 'cpu', 'webgpu'])
         .default('auto'))
@@ -36,10 +40,11 @@ export function buildProgram(): Command {
     .option('--force', 'replace a write-protected --out file')
     .option('--log-density', 'also write OUT.logq.npy (log q under the sampler\'s own law) and OUT.logp.npy (log p_tMin(x | target)), f64')
     .exitOverride()
-    .action(async (specPath: string, opts) => {
-      const spec = loadSpecFile(specPath, { particles: opts.particles, seed: opts.seed });
-      if (opts.out) checkOutPath(opts.out, [specPath], opts.force === true);
-      if (opts.out && opts.logDensity) for (const what of ['logq', 'logp'] as const) checkOutPath(sidecarPath(opts.out, what), [specPath], opts.force === true);
+    .action(async (specPath: string | undefined, opts) => {
+      const path = specPath ?? DEFAULT_SPEC;
+      const spec = loadSpecFile(path, { particles: opts.particles, seed: opts.seed });
+      if (opts.out) checkOutPath(opts.out, [path], opts.force === true);
+      if (opts.out && opts.logDensity) for (const what of ['logq', 'logp'] as const) checkOutPath(sidecarPath(opts.out, what), [path], opts.force === true);
       const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype, logDensity: opts.logDensity === true });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       // Printed whole above; the exit status says whether it can be trusted.
