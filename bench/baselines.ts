@@ -235,7 +235,7 @@ const result = {
   notices,
 };
 
-emitResult(JSON.stringify(result, null, 2), cli.opts() as { json?: string; stdout?: boolean });
+emitResult(JSON.stringify(result, null, 2), cli as { json?: string; stdout?: boolean });
 
 // A few lines for humans on stderr.
 const m = (x: number | null): string => (x === null ? '   skipped' : `${(x / 1e6).toFixed(2).padStart(8)} M`);
