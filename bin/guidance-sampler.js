@@ -40,10 +40,17 @@ if (process.env.GUIDANCE_SAMPLER_RAW_STDERR !== '1') {
     text = text.slice(0, text.length - pending.length);
     if (text) process.stderr.write(text);
   });
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+  // Forward interrupts: the child owns the output file and cleans up its temporary itself.
+  const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of FORWARDED) process.on(sig, () => child.kill(sig));
   child.on('close', (code, signal) => {
     if (pending) process.stderr.write(pending);
-    if (signal) process.kill(process.pid, signal);
+    if (signal) {
+      // Die of the same signal, so the caller sees how the child ended; our own forwarding
+      // handler must go first, or it would swallow the re-raised signal.
+      for (const sig of FORWARDED) process.removeAllListeners(sig);
+      process.kill(process.pid, signal);
+    }
     else process.exitCode = code ?? 1;
   });
 } else {
