@@ -634,7 +634,10 @@ export function sampleTarget(def: TargetDef, count: number, seed: number): Float
   const entries = def.groupA.entries;
   const cum = new Float64Array(entries.length);
   let acc = 0;
-  entries.forEach((e, i) => (cum[i] = acc += Math.exp(e.logWeight)));
+  entries.forEach((e, i) => {
+    acc += Math.exp(e.logWeight);
+    cum[i] = acc;
+  });
   const z = new Float64Array(Math.ceil((2 * d + 1) / 4) * 4);
   const sd = Math.sqrt(def.sigma2);
   for (let p = 0; p < count; p++) {
