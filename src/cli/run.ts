@@ -11,6 +11,7 @@ import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
 import { checkOutput } from '../io/output.ts';
 import { checkResources, estimateResources, memoryWarning, timeEstimate } from './resources.ts';
 import { cpuLogDensityBackend } from '../cpu/log-density.ts';
+import { carryLogDetCpu, logDetGap, LOG_DET_MAX_DIM } from '../cpu/log-det.ts';
 import { webGpuLogDensityBackend } from '../checks/log-density-webgpu.ts';
 import { logDensityUnsupported } from '../model/divergence.ts';
 import { targetLogDensityAtTMin } from '../checks/exact-density.ts';
@@ -34,10 +35,16 @@ export interface RunOptions {
    * entries. CPU f64 (src/cpu/log-density.ts) or the webgpu kernel's log-density mode.
    */
   logDensity?: boolean;
+  /**
+   * With logDensity: OUT.logq.npy is the law of the discrete solver map itself, by the exact
+   * log-determinant of each step's Jacobian (src/cpu/log-det.ts; CPU f64, dim <= 8), and
+   * OUT.logq-flow.npy the continuous change of variables; the report gains their gap.
+   */
+  logDet?: boolean;
 }
 
-/** X.npy -> X.logq.npy / X.logp.npy. */
-export function sidecarPath(out: string, what: 'logq' | 'logp'): string {
+/** X.npy -> X.logq.npy / X.logp.npy / X.logq-flow.npy. */
+export function sidecarPath(out: string, what: 'logq' | 'logp' | 'logq-flow'): string {
   return out.replace(/\.npy$/, `.${what}.npy`);
 }
 
@@ -58,6 +65,8 @@ export interface RunReport extends Summary {
    */
   overflow: boolean;
   overflowFields: string[];
+  /** With --log-det: |log q_map - log q_flow| over the particles (the solver's density error), and the mean signed gap. */
+  logDet?: { meanGap: number; maxGap: number; meanSignedGap: number };
 }
 
 export interface CorrectorSummary {
@@ -151,6 +160,14 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
     if (refusal) throw new SpecError([refusal]);
     if (!opts.out) throw new SpecError([{ path: '--log-density', message: 'needs --out (the log-densities are written next to it)' }]);
   }
+  if (opts.logDet) {
+    if (!opts.logDensity) throw new SpecError([{ path: '--log-det', message: 'needs --log-density (it replaces how OUT.logq.npy is computed)' }]);
+    if (spec.dim > LOG_DET_MAX_DIM) throw new SpecError([{ path: 'dim', message: `--log-det is for dim <= ${LOG_DET_MAX_DIM} (d^3 work per stage), got ${spec.dim}` }]);
+    if (backend === 'webgpu' && !opts.gpu) {
+      if (opts.backend === 'webgpu') process.stderr.write('guidance-sampler: --log-det runs on the CPU reference (f64)\n');
+      backend = 'cpu';
+    }
+  }
   if (spec.start === 'exact' && !opts.logDensity && backend === 'webgpu' && opts.backend === 'auto' && !opts.gpu) {
     process.stderr.write('guidance-sampler: start "exact" runs on the CPU reference (webgpu uploads exact starts only with --log-density)\n');
     backend = 'cpu';
@@ -177,15 +194,25 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   const adapter: string | null = gpu?.adapterInfo.label ?? null;
   let fk: FkReport | null = null;
   let outNonFinite = 0;
+  let logDetReport: RunReport['logDet'];
   const acc = new SummaryAccumulator(spec.dim, spec.particles, support, backend === 'cpu' ? 'f64' : 'f32');
   try {
     if (opts.logDensity) {
       // The CPU: the same CpuStepper steps as plain sampling (same particles), with log q carried
       // along; webgpu: the kernel's log-density mode from the same host-drawn starts.
       const carrier = backend === 'cpu' ? cpuLogDensityBackend : webGpuLogDensityBackend(gpu!);
-      let r;
+      let r: { x: Float64Array; logq: Float64Array };
+      let flow: Float64Array | null = null;
       try {
-        r = await carrier.carry(spec, { direction: 'backward', first: 0, count: spec.particles });
+        if (opts.logDet) {
+          const m = carryLogDetCpu(spec, { first: 0, count: spec.particles });
+          r = { x: m.x, logq: m.logqMap };
+          flow = m.logqFlow;
+          const gap = logDetGap(m);
+          logDetReport = { meanGap: gap.mean, maxGap: gap.max, meanSignedGap: gap.meanSigned };
+        } else {
+          r = await carrier.carry(spec, { direction: 'backward', first: 0, count: spec.particles });
+        }
       } finally {
         if (backend === 'webgpu') gpu!.destroy();
       }
@@ -196,6 +223,7 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       await writeNpyAtomic(opts.out!, spec.particles, spec.dim, dtype, (write) => write(r.x));
       await writeNpyAtomic(sidecarPath(opts.out!, 'logq'), spec.particles, null, 'f8', (write) => write(r.logq));
       await writeNpyAtomic(sidecarPath(opts.out!, 'logp'), spec.particles, null, 'f8', (write) => write(logp));
+      if (flow) await writeNpyAtomic(sidecarPath(opts.out!, 'logq-flow'), spec.particles, null, 'f8', (write) => write(flow));
     } else if (backend === 'cpu') {
       const result = await sampleCpuParallel(spec, { onProgress: (done, total) => bar.update(done, total) });
       if ('fk' in result) fk = result.fk as FkReport;
@@ -247,5 +275,6 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
     ...(opts.out ? { out: { path: opts.out, dtype: opts.dtype, nonFinite: outNonFinite } } : {}),
     overflow: overflowFields.length > 0,
     overflowFields,
+    ...(logDetReport ? { logDet: logDetReport } : {}),
   };
 }
