@@ -33,6 +33,7 @@ import {
   type NegativeSpec,
   type ProcessSpec,
   type SolverSpec,
+  type ChurnSpec,
   type WSchedule,
 } from './types.ts';
 
@@ -600,11 +601,55 @@ function parseSolver(issues: Issues, v: unknown, process: ProcessSpec | undefine
     });
     kind = undefined;
   }
+  if ((kind === 'heun-churn') && process?.kind === 'flow') {
+    issues.push({
+      path: 'solver.kind',
+      message: `${kind} steps in the VE noise level sigma/alpha, which is infinite at the flow process's start (alpha = 0); use dpmpp-2m, euler-ancestral, euler, heun or rk4`,
+    });
+    kind = undefined;
+  }
   const steps = int(issues, o.steps, 'solver.steps', 1, Number.MAX_SAFE_INTEGER);
   const tMin = parseTMin(issues, o.tMin, process);
   const grid = parseGrid(issues, o.grid, 'solver.grid', process);
-  if (kind === undefined || steps === undefined || tMin === undefined || grid === undefined) return undefined;
-  return { kind, steps, tMin, grid };
+  const params = parseSamplerParams(issues, o, typeof o.kind === 'string' ? o.kind : undefined);
+  if (kind === undefined || steps === undefined || tMin === undefined || grid === undefined || params === undefined) return undefined;
+  const solver: SolverSpec = { kind, steps, tMin, grid };
+  if (kind === 'euler-ancestral') solver.eta = params.eta;
+  if (kind === 'heun-churn') solver.churn = params.churn;
+  return solver;
+}
+
+/** Which solver kinds take each optional sampler parameter (docs/solvers.md). */
+const SAMPLER_PARAM_KINDS: Record<string, readonly string[]> = {
+  eta: ['euler-ancestral'],
+  sChurn: ['heun-churn'],
+  sTmin: ['heun-churn'],
+  sTmax: ['heun-churn'],
+  sNoise: ['heun-churn'],
+};
+
+/**
+ * The samplers' optional parameters: each only with the kinds that read it (a stray one is an
+ * error, never ignored), with k-diffusion's defaults: eta 1; S_churn 0, S_tmin 0, S_tmax
+ * unbounded, S_noise 1 (Karras et al. 2022, Algorithm 2).
+ */
+function parseSamplerParams(issues: Issues, o: Obj, kind: string | undefined): { eta: number; churn: ChurnSpec } | undefined {
+  const before = issues.length;
+  for (const [key, kinds] of Object.entries(SAMPLER_PARAM_KINDS)) {
+    if (o[key] !== undefined && kind !== undefined && !kinds.includes(kind)) {
+      issues.push({ path: `solver.${key}`, message: `only with solver.kind ${kinds.map((k) => JSON.stringify(k)).join(' or ')}, got ${JSON.stringify(kind)}` });
+    }
+  }
+  const eta = optNumberWhere(issues, o.eta, 'solver.eta', 1, (x) => x >= 0, '>= 0');
+  const sChurn = optNumberWhere(issues, o.sChurn, 'solver.sChurn', 0, (x) => x >= 0, '>= 0');
+  const sTmin = optNumberWhere(issues, o.sTmin, 'solver.sTmin', 0, (x) => x >= 0, '>= 0');
+  const sTmax = optNumberWhere(issues, o.sTmax, 'solver.sTmax', Infinity, (x) => x > 0, '> 0');
+  const sNoise = optNumberWhere(issues, o.sNoise, 'solver.sNoise', 1, (x) => x >= 0, '>= 0');
+  if (sTmin !== undefined && sTmax !== undefined && !(sTmin <= sTmax)) {
+    issues.push({ path: 'solver.sTmax', message: `must be >= solver.sTmin (${sTmin}), got ${sTmax}` });
+  }
+  if (issues.length > before || eta === undefined || sChurn === undefined || sTmin === undefined || sTmax === undefined || sNoise === undefined) return undefined;
+  return { eta, churn: { sChurn, sTmin, sTmax, sNoise } };
 }
 
 function parseTMin(issues: Issues, v: unknown, process: ProcessSpec | undefined): number | undefined {

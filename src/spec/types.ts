@@ -93,13 +93,26 @@ export interface CorrectorSpec {
 
 export type GridSpec = { kind: 'uniform' } | { kind: 'edm'; rho: number };
 
-export type SolverKind = 'euler' | 'heun' | 'rk4' | 'em';
+export type SolverKind = 'euler' | 'heun' | 'rk4' | 'em' | 'dpmpp-2m' | 'euler-ancestral' | 'heun-churn';
+
+/** Karras et al. (2022) Algorithm 2's churn parameters, in VE sigma units (sigma/alpha). */
+export interface ChurnSpec {
+  sChurn: number;
+  sTmin: number;
+  /** Infinity when the spec gives no upper bound. */
+  sTmax: number;
+  sNoise: number;
+}
 
 export interface SolverSpec {
   kind: SolverKind;
   steps: number;
   tMin: number;
   grid: GridSpec;
+  /** euler-ancestral only: the ancestral step's eta (k-diffusion get_ancestral_step). */
+  eta?: number;
+  /** heun-churn only. */
+  churn?: ChurnSpec;
 }
 
 export interface ExperimentSpec {
@@ -125,7 +138,7 @@ export interface ExperimentSpec {
 export type StartKind = 'prior' | 'exact';
 export const START_KINDS: readonly StartKind[] = ['prior', 'exact'];
 
-export const SOLVER_KINDS: readonly SolverKind[] = ['euler', 'heun', 'rk4', 'em'];
+export const SOLVER_KINDS: readonly SolverKind[] = ['euler', 'heun', 'rk4', 'em', 'dpmpp-2m', 'euler-ancestral', 'heun-churn'];
 export const PROCESS_KINDS = ['ou', 'vp', 've', 'flow'] as const;
 export const GUIDANCE_KINDS = ['none', 'cfg', 'classifier'] as const;
 export const SCHEDULE_KINDS = ['constant', 'interval', 'piecewise'] as const;
