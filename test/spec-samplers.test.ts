@@ -1,0 +1,90 @@
+// Validation of the k-diffusion samplers' spec fields (docs/spec.md, "solver"): the kinds, their
+// optional parameters with k-diffusion's defaults, each bad value or stray parameter rejected at
+// its own path, and the combinations that are refused (flow for heun-churn, log-density).
+import { describe, expect, it } from 'vitest';
+import { SpecError } from '../src/spec/errors.ts';
+import { parseSpec } from '../src/spec/parse.ts';
+import { logDensityUnsupported } from '../src/model/divergence.ts';
+import { logDensityUnsupported as gpuLogDensityUnsupported } from '../src/gpu/log-density.ts';
+
+type Raw = Record<string, any>;
+
+function spec(solver: Raw, process: Raw = { kind: 'ou', T: 10 }): Raw {
+  return {
+    dim: 1,
+    classes: [
+      { name: 'pos', weight: 0.5, components: [{ kind: 'gaussian', mean: [1], cov: 1 }] },
+      { name: 'neg', weight: 0.5, components: [{ kind: 'gaussian', mean: [-1], cov: 1 }] },
+    ],
+    target: 'pos',
+    process,
+    guidance: { kind: 'cfg', w: 3 },
+    solver: { steps: 50, ...solver },
+    particles: 100,
+    seed: 1,
+  };
+}
+
+function issues(raw: Raw): { path: string; message: string }[] {
+  try {
+    parseSpec(raw);
+  } catch (e) {
+    expect(e).toBeInstanceOf(SpecError);
+    return (e as SpecError).issues;
+  }
+  throw new Error('expected parseSpec to throw');
+}
+
+function expectIssue(raw: Raw, path: string, phrase: string): void {
+  const found = issues(raw);
+  expect(found.filter((i) => i.path === path).map((i) => i.message).join('\n'), JSON.stringify(found)).toContain(phrase);
+}
+
+describe('k-diffusion sampler fields', () => {
+  it('accepts each kind and fills the defaults', () => {
+    expect(parseSpec(spec({ kind: 'dpmpp-2m' })).solver).toEqual({ kind: 'dpmpp-2m', steps: 50, tMin: 1e-3, grid: { kind: 'uniform' } });
+    expect(parseSpec(spec({ kind: 'euler-ancestral' })).solver.eta).toBe(1);
+    expect(parseSpec(spec({ kind: 'euler-ancestral', eta: 0.5 })).solver.eta).toBe(0.5);
+    expect(parseSpec(spec({ kind: 'heun-churn' })).solver.churn).toEqual({ sChurn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1 });
+    expect(parseSpec(spec({ kind: 'heun-churn', sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003 })).solver.churn).toEqual({
+      sChurn: 40,
+      sTmin: 0.05,
+      sTmax: 50,
+      sNoise: 1.003,
+    });
+    // dpmpp-2m and euler-ancestral start from flow's infinite noise level (the exact limit).
+    expect(parseSpec(spec({ kind: 'dpmpp-2m' }, { kind: 'flow' })).solver.kind).toBe('dpmpp-2m');
+    expect(parseSpec(spec({ kind: 'euler-ancestral' }, { kind: 'flow' })).solver.kind).toBe('euler-ancestral');
+  });
+
+  const bad: [string, Raw, string, string][] = [
+    ['negative eta', { kind: 'euler-ancestral', eta: -0.5 }, 'solver.eta', 'must be >= 0'],
+    ['eta not a number', { kind: 'euler-ancestral', eta: 'one' }, 'solver.eta', 'expected a number'],
+    ['eta on dpmpp-2m', { kind: 'dpmpp-2m', eta: 1 }, 'solver.eta', 'only with solver.kind "euler-ancestral", got "dpmpp-2m"'],
+    ['eta on rk4', { kind: 'rk4', eta: 0 }, 'solver.eta', 'only with solver.kind "euler-ancestral"'],
+    ['negative sChurn', { kind: 'heun-churn', sChurn: -1 }, 'solver.sChurn', 'must be >= 0'],
+    ['sChurn on heun', { kind: 'heun', sChurn: 10 }, 'solver.sChurn', 'only with solver.kind "heun-churn", got "heun"'],
+    ['negative sTmin', { kind: 'heun-churn', sTmin: -0.1 }, 'solver.sTmin', 'must be >= 0'],
+    ['sTmax zero', { kind: 'heun-churn', sTmax: 0 }, 'solver.sTmax', 'must be > 0'],
+    ['sTmax below sTmin', { kind: 'heun-churn', sTmin: 2, sTmax: 1 }, 'solver.sTmax', 'must be >= solver.sTmin (2), got 1'],
+    ['negative sNoise', { kind: 'heun-churn', sNoise: -1 }, 'solver.sNoise', 'must be >= 0'],
+    ['sNoise on euler-ancestral', { kind: 'euler-ancestral', sNoise: 1 }, 'solver.sNoise', 'only with solver.kind "heun-churn"'],
+    ['a near-miss key', { kind: 'heun-churn', schurn: 10 }, 'solver.schurn', 'did you mean "sChurn"?'],
+    ['an unknown kind', { kind: 'dpmpp_2m' }, 'solver.kind', 'known kinds: euler, heun, rk4, em, dpmpp-2m, euler-ancestral, heun-churn'],
+  ];
+  for (const [name, solver, path, phrase] of bad) {
+    it(`rejects ${name} at ${path}`, () => expectIssue(spec(solver), path, phrase));
+  }
+
+  it('refuses heun-churn on the flow process (infinite sigma/alpha at its start)', () => {
+    expectIssue(spec({ kind: 'heun-churn' }, { kind: 'flow' }), 'solver.kind', 'infinite at the flow process');
+  });
+
+  it('refuses the log-density mode for the new samplers, naming the solver', () => {
+    for (const kind of ['dpmpp-2m', 'euler-ancestral', 'heun-churn']) {
+      const s = parseSpec(spec({ kind }));
+      expect(logDensityUnsupported(s)).toEqual({ path: 'solver.kind', message: expect.stringContaining(kind) });
+      expect(gpuLogDensityUnsupported(s)).toContain(kind);
+    }
+  });
+});
