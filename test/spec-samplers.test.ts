@@ -45,13 +45,15 @@ describe('k-diffusion sampler fields', () => {
     expect(parseSpec(spec({ kind: 'dpmpp-2m' })).solver).toEqual({ kind: 'dpmpp-2m', steps: 50, tMin: 1e-3, grid: { kind: 'uniform' } });
     expect(parseSpec(spec({ kind: 'euler-ancestral' })).solver.eta).toBe(1);
     expect(parseSpec(spec({ kind: 'euler-ancestral', eta: 0.5 })).solver.eta).toBe(0.5);
-    expect(parseSpec(spec({ kind: 'heun-churn' })).solver.churn).toEqual({ sChurn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1 });
-    expect(parseSpec(spec({ kind: 'heun-churn', sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003 })).solver.churn).toEqual({
-      sChurn: 40,
-      sTmin: 0.05,
-      sTmax: 50,
+    expect(parseSpec(spec({ kind: 'heun-churn' })).solver).toMatchObject({ churn: { sChurn: 0, sTmin: 0, sTmax: Infinity }, sNoise: 1 });
+    expect(parseSpec(spec({ kind: 'heun-churn', sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003 })).solver).toMatchObject({
+      churn: { sChurn: 40, sTmin: 0.05, sTmax: 50 },
       sNoise: 1.003,
     });
+    expect(parseSpec(spec({ kind: 'dpm2', sChurn: 5 })).solver).toMatchObject({ churn: { sChurn: 5, sTmin: 0, sTmax: Infinity }, sNoise: 1 });
+    expect(parseSpec(spec({ kind: 'dpmpp-2m-sde' })).solver).toMatchObject({ eta: 1, sNoise: 1 });
+    expect(parseSpec(spec({ kind: 'dpmpp-3m-sde', eta: 0.5, sNoise: 0.9 })).solver).toMatchObject({ eta: 0.5, sNoise: 0.9 });
+    expect(parseSpec(spec({ kind: 'dpmpp-2m' })).solver.eta).toBeUndefined();
     // dpmpp-2m and euler-ancestral start from flow's infinite noise level (the exact limit).
     expect(parseSpec(spec({ kind: 'dpmpp-2m' }, { kind: 'flow' })).solver.kind).toBe('dpmpp-2m');
     expect(parseSpec(spec({ kind: 'euler-ancestral' }, { kind: 'flow' })).solver.kind).toBe('euler-ancestral');
@@ -60,28 +62,33 @@ describe('k-diffusion sampler fields', () => {
   const bad: [string, Raw, string, string][] = [
     ['negative eta', { kind: 'euler-ancestral', eta: -0.5 }, 'solver.eta', 'must be >= 0'],
     ['eta not a number', { kind: 'euler-ancestral', eta: 'one' }, 'solver.eta', 'expected a number'],
-    ['eta on dpmpp-2m', { kind: 'dpmpp-2m', eta: 1 }, 'solver.eta', 'only with solver.kind "euler-ancestral", got "dpmpp-2m"'],
+    ['eta on dpmpp-2m', { kind: 'dpmpp-2m', eta: 1 }, 'solver.eta', 'only with solver.kind "euler-ancestral", "dpmpp-2m-sde", "dpmpp-3m-sde"; got "dpmpp-2m"'],
     ['eta on rk4', { kind: 'rk4', eta: 0 }, 'solver.eta', 'only with solver.kind "euler-ancestral"'],
+    ['eta on dpm2', { kind: 'dpm2', eta: 0 }, 'solver.eta', 'got "dpm2"'],
+    ['negative eta on dpmpp-3m-sde', { kind: 'dpmpp-3m-sde', eta: -1 }, 'solver.eta', 'must be >= 0'],
+    ['sChurn on dpmpp-2m-sde', { kind: 'dpmpp-2m-sde', sChurn: 1 }, 'solver.sChurn', 'only with solver.kind "heun-churn", "dpm2"; got "dpmpp-2m-sde"'],
+    ['sNoise on dpmpp-2m', { kind: 'dpmpp-2m', sNoise: 1 }, 'solver.sNoise', 'got "dpmpp-2m"'],
     ['negative sChurn', { kind: 'heun-churn', sChurn: -1 }, 'solver.sChurn', 'must be >= 0'],
-    ['sChurn on heun', { kind: 'heun', sChurn: 10 }, 'solver.sChurn', 'only with solver.kind "heun-churn", got "heun"'],
+    ['sChurn on heun', { kind: 'heun', sChurn: 10 }, 'solver.sChurn', 'only with solver.kind "heun-churn", "dpm2"; got "heun"'],
     ['negative sTmin', { kind: 'heun-churn', sTmin: -0.1 }, 'solver.sTmin', 'must be >= 0'],
     ['sTmax zero', { kind: 'heun-churn', sTmax: 0 }, 'solver.sTmax', 'must be > 0'],
     ['sTmax below sTmin', { kind: 'heun-churn', sTmin: 2, sTmax: 1 }, 'solver.sTmax', 'must be >= solver.sTmin (2), got 1'],
     ['negative sNoise', { kind: 'heun-churn', sNoise: -1 }, 'solver.sNoise', 'must be >= 0'],
-    ['sNoise on euler-ancestral', { kind: 'euler-ancestral', sNoise: 1 }, 'solver.sNoise', 'only with solver.kind "heun-churn"'],
+    ['sNoise on euler', { kind: 'euler', sNoise: 1 }, 'solver.sNoise', 'only with solver.kind "euler-ancestral", "heun-churn"'],
     ['a near-miss key', { kind: 'heun-churn', schurn: 10 }, 'solver.schurn', 'did you mean "sChurn"?'],
-    ['an unknown kind', { kind: 'dpmpp_2m' }, 'solver.kind', 'known kinds: euler, heun, rk4, em, dpmpp-2m, euler-ancestral, heun-churn'],
+    ['an unknown kind', { kind: 'dpmpp_2m' }, 'solver.kind', 'known kinds: euler, heun, rk4, em, dpmpp-2m, euler-ancestral, heun-churn, dpm2, dpmpp-2m-sde, dpmpp-3m-sde'],
   ];
   for (const [name, solver, path, phrase] of bad) {
     it(`rejects ${name} at ${path}`, () => expectIssue(spec(solver), path, phrase));
   }
 
-  it('refuses heun-churn on the flow process (infinite sigma/alpha at its start)', () => {
+  it('refuses heun-churn and dpm2 on the flow process (infinite sigma/alpha at its start)', () => {
     expectIssue(spec({ kind: 'heun-churn' }, { kind: 'flow' }), 'solver.kind', 'infinite at the flow process');
+    expectIssue(spec({ kind: 'dpm2' }, { kind: 'flow' }), 'solver.kind', 'infinite at the flow process');
   });
 
   it('refuses the log-density mode for the new samplers, naming the solver', () => {
-    for (const kind of ['dpmpp-2m', 'euler-ancestral', 'heun-churn']) {
+    for (const kind of ['dpmpp-2m', 'euler-ancestral', 'heun-churn', 'dpm2', 'dpmpp-2m-sde', 'dpmpp-3m-sde']) {
       const s = parseSpec(spec({ kind }));
       expect(logDensityUnsupported(s)).toEqual({ path: 'solver.kind', message: expect.stringContaining(kind) });
       expect(gpuLogDensityUnsupported(s)).toContain(kind);

@@ -93,7 +93,7 @@ export function buildSamplerTable(solver: SolverSpec, process: ProcessSpec, time
       case 'euler-ancestral': {
         // k-diffusion sample_euler_ancestral with get_ancestral_step(s0, s1, eta):
         //   s_up = min(s1, eta sqrt(s1^2 (s0^2 - s1^2) / s0^2)), s_down = sqrt(s1^2 - s_up^2),
-        //   y' = y + (s_down - s0) (y - D) / s0 + s_up z.
+        //   y' = y + (s_down - s0) (y - D) / s0 + s_up S_noise z.
         // (Song et al. 2021's ancestral sampling; eta = 0 is DDIM, i.e. euler in sigma.)
         const eta = solver.eta ?? 1;
         const ratio = l1.s / l0.s;
@@ -103,17 +103,15 @@ export function buildSamplerTable(solver: SolverSpec, process: ProcessSpec, time
         // alpha1 (1 - s_down / s0) with s_down / s0 = s_down alpha0 / sigma0.
         c[COEF.ax] = (l1.alpha * sDown) / l0.sg;
         c[COEF.b0] = l1.alpha * (1 - (sDown * l0.alpha) / l0.sg);
-        c[COEF.az] = l1.alpha * sUp;
+        c[COEF.az] = l1.alpha * sUp * (solver.sNoise ?? 1);
         break;
       }
-      case 'heun-churn': {
-        // Karras et al. 2022 (arXiv 2206.00364), Algorithm 2 (k-diffusion sample_heun):
+      case 'heun-churn':
+      case 'dpm2': {
+        // The churn of Karras et al. 2022 (arXiv 2206.00364), Algorithm 2 (k-diffusion
+        // sample_heun, sample_dpm_2):
         //   gamma = min(S_churn / N, sqrt 2 - 1) if S_tmin <= s0 <= S_tmax else 0,
-        //   s_hat = s0 (1 + gamma),  y_hat = y + sqrt(s_hat^2 - s0^2) S_noise z,
-        //   d = (y_hat - D(y_hat; s_hat)) / s_hat,  y2 = y_hat + (s1 - s_hat) d,
-        //   y' = y_hat + (s1 - s_hat) (d + d2) / 2,  d2 = (y2 - D(y2; s1)) / s1.
-        // With rho = s1 / s_hat this is y' = rho y_hat + (1 - rho)(2 rho - 1)/(2 rho) D_0
-        // + (1/rho - 1)/2 D_1 (the weights sum to 1 - rho: exact for a constant D).
+        //   s_hat = s0 (1 + gamma),  y_hat = y + sqrt(s_hat^2 - s0^2) S_noise z.
         const ch = solver.churn!;
         const inRange = l0.s >= ch.sTmin && l0.s <= ch.sTmax && Number.isFinite(l0.s);
         const gamma = inRange ? Math.min(ch.sChurn / steps, Math.SQRT2 - 1) : 0;
@@ -121,16 +119,88 @@ export function buildSamplerTable(solver: SolverSpec, process: ProcessSpec, time
         if (gamma > 0) {
           hat = level(process, timeAtVeSigma(process, l0.s * (1 + gamma)));
           c[COEF.preX] = hat.alpha / l0.alpha;
-          c[COEF.preZ] = hat.alpha * ch.sNoise * l0.s * Math.sqrt(gamma * (2 + gamma));
+          c[COEF.preZ] = hat.alpha * (solver.sNoise ?? 1) * l0.s * Math.sqrt(gamma * (2 + gamma));
           stageTimes[n * stages] = hat.t;
         }
-        const rho = l1.s / hat.s;
-        stageTimes[n * stages + 1] = l1.t;
-        c[COEF.px1] = l1.sg / hat.sg;
-        c[COEF.q10] = l1.alpha * (1 - rho);
-        c[COEF.ax] = l1.sg / hat.sg;
-        c[COEF.b0] = (l1.alpha * (1 - rho) * (2 * rho - 1)) / (2 * rho);
-        c[COEF.b1] = (l1.alpha * (1 / rho - 1)) / 2;
+        if (solver.kind === 'heun-churn') {
+          // Heun from s_hat (Algorithm 2, lines 7-10):
+          //   d = (y_hat - D(y_hat; s_hat)) / s_hat,  y2 = y_hat + (s1 - s_hat) d,
+          //   y' = y_hat + (s1 - s_hat) (d + d2) / 2,  d2 = (y2 - D(y2; s1)) / s1.
+          // With rho = s1 / s_hat: y' = rho y_hat + (1 - rho)(2 rho - 1)/(2 rho) D_0
+          // + (1/rho - 1)/2 D_1 (the weights sum to 1 - rho: exact for a constant D).
+          const rho = l1.s / hat.s;
+          stageTimes[n * stages + 1] = l1.t;
+          c[COEF.px1] = l1.sg / hat.sg;
+          c[COEF.q10] = l1.alpha * (1 - rho);
+          c[COEF.ax] = l1.sg / hat.sg;
+          c[COEF.b0] = (l1.alpha * (1 - rho) * (2 * rho - 1)) / (2 * rho);
+          c[COEF.b1] = (l1.alpha * (1 / rho - 1)) / 2;
+        } else {
+          // DPM-Solver-2 (Lu et al. 2022, arXiv 2206.00927, Algorithm 1 with the midpoint in
+          // log sigma, as k-diffusion sample_dpm_2): s_mid = sqrt(s_hat s1),
+          //   y2 = y_hat + (s_mid - s_hat) d,  d = (y_hat - D_0) / s_hat,
+          //   y' = y_hat + (s1 - s_hat) (y2 - D(y2; s_mid)) / s_mid.
+          const mid = level(process, timeAtVeSigma(process, Math.sqrt(hat.s * l1.s)));
+          const dt2 = l1.s - hat.s;
+          stageTimes[n * stages + 1] = mid.t;
+          c[COEF.px1] = mid.sg / hat.sg;
+          c[COEF.q10] = mid.alpha * (1 - mid.s / hat.s);
+          c[COEF.ax] = l1.sg / hat.sg;
+          c[COEF.b0] = l1.alpha * (dt2 / mid.s) * (1 - mid.s / hat.s);
+          c[COEF.b1] = (-l1.alpha * dt2) / mid.s;
+        }
+        break;
+      }
+      case 'dpmpp-2m-sde':
+      case 'dpmpp-3m-sde': {
+        // DPM-Solver++(2M) SDE and (3M) SDE: Lu et al. 2022 (arXiv 2211.01095), the SDE variant
+        // of section 4 / Appendix; k-diffusion sample_dpmpp_2m_sde (solver_type "midpoint") and
+        // sample_dpmpp_3m_sde. In y, with h = lambda1 - lambda0 and h_eta = h (1 + eta):
+        //   y' = (s1/s0) e^{-eta h} y + (1 - e^{-h_eta}) D_n + (history terms)
+        //        + s1 sqrt(1 - e^{-2 eta h}) S_noise z.
+        const eta = solver.eta ?? 1;
+        const h = l1.lambda - l0.lambda;
+        const hEta = h * (1 + eta);
+        const em = -Math.expm1(-hEta);
+        const etaH = eta === 0 ? 0 : eta * h; // (0 x the infinite first h of flow is 0 here)
+        c[COEF.ax] = (l1.sg / l0.sg) * Math.exp(-etaH);
+        c[COEF.b0] = l1.alpha * em;
+        c[COEF.az] = l1.sg * Math.sqrt(-Math.expm1(-2 * etaH)) * (solver.sNoise ?? 1);
+        const h1 = n >= 1 ? l0.lambda - level(process, times[n - 1]).lambda : NaN;
+        if (solver.kind === 'dpmpp-2m-sde') {
+          // midpoint: + 0.5 (1 - e^{-h_eta}) (D_n - D_{n-1}) / r,  r = h_{n-1} / h.
+          if (n >= 1) {
+            const k = (0.5 * em * h) / h1;
+            c[COEF.b0] += l1.alpha * k;
+            c[COEF.bh0] = -l1.alpha * k;
+          }
+        } else {
+          // phi_2 = (e^{-h_eta} - 1) / h_eta + 1, phi_3 = phi_2 / h_eta - 1/2;
+          //   n = 1:  + phi_2 (D_n - D_{n-1}) / r,  r = h_{n-1} / h;
+          //   n >= 2: + phi_2 d1 - phi_3 d2, with r0 = h_{n-1}/h, r1 = h_{n-2}/h,
+          //     d1_0 = (D_n - D_{n-1}) / r0, d1_1 = (D_{n-1} - D_{n-2}) / r1,
+          //     d1 = d1_0 + (d1_0 - d1_1) r0 / (r0 + r1), d2 = (d1_0 - d1_1) / (r0 + r1).
+          const phi2 = Number.isFinite(hEta) ? Math.expm1(-hEta) / hEta + 1 : 1;
+          const phi3 = Number.isFinite(hEta) ? phi2 / hEta - 0.5 : -0.5;
+          if (n === 1) {
+            const k = (phi2 * h) / h1;
+            c[COEF.b0] += l1.alpha * k;
+            c[COEF.bh0] = -l1.alpha * k;
+          } else if (n >= 2) {
+            const h2 = level(process, times[n - 1]).lambda - level(process, times[n - 2]).lambda;
+            const r0 = h1 / h;
+            const r1 = h2 / h;
+            const sum = r0 + r1;
+            // phi_2 d1 - phi_3 d2 = A0 d1_0 + A1 d1_1 (limits taken where r1 is infinite)
+            const a0 = phi2 * (1 + (Number.isFinite(r1) ? r0 / sum : 0)) - (Number.isFinite(sum) ? phi3 / sum : 0);
+            const a1 = Number.isFinite(sum) ? (phi3 - phi2 * r0) / sum : 0;
+            const w0 = a0 / r0;
+            const w1 = Number.isFinite(r1) ? a1 / r1 : 0;
+            c[COEF.b0] += l1.alpha * w0;
+            c[COEF.bh0] = l1.alpha * (-w0 + w1);
+            c[COEF.bh1] = -l1.alpha * w1;
+          }
+        }
         break;
       }
       default:
@@ -144,6 +214,7 @@ export function buildSamplerTable(solver: SolverSpec, process: ProcessSpec, time
 /** Whether a solver draws noise after the start: em, euler-ancestral with eta > 0, heun-churn with S_churn > 0. */
 export function isStochasticSolver(solver: SolverSpec): boolean {
   if (solver.kind === 'euler-ancestral') return (solver.eta ?? 1) > 0;
-  if (solver.kind === 'heun-churn') return (solver.churn?.sChurn ?? 0) > 0;
+  if (solver.kind === 'heun-churn' || solver.kind === 'dpm2') return (solver.churn?.sChurn ?? 0) > 0;
+  if (solver.kind === 'dpmpp-2m-sde' || solver.kind === 'dpmpp-3m-sde') return (solver.eta ?? 1) > 0;
   return TABLEAUS[solver.kind].stochastic;
 }

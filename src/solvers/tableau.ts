@@ -33,4 +33,7 @@ export const TABLEAUS: Record<SolverKind, Tableau> = {
   'dpmpp-2m': { c: [0], a: [[]], b: [1], stochastic: false, denoised: { histories: 1 } },
   'euler-ancestral': { c: [0], a: [[]], b: [1], stochastic: true, denoised: { histories: 0 } },
   'heun-churn': { c: [0, 1], a: [[], [1]], b: [0.5, 0.5], stochastic: true, denoised: { histories: 0 } },
+  dpm2: { c: [0, 0.5], a: [[], [0.5]], b: [0, 1], stochastic: true, denoised: { histories: 0 } },
+  'dpmpp-2m-sde': { c: [0], a: [[]], b: [1], stochastic: true, denoised: { histories: 1 } },
+  'dpmpp-3m-sde': { c: [0], a: [[]], b: [1], stochastic: true, denoised: { histories: 2 } },
 };

@@ -601,10 +601,10 @@ function parseSolver(issues: Issues, v: unknown, process: ProcessSpec | undefine
     });
     kind = undefined;
   }
-  if ((kind === 'heun-churn') && process?.kind === 'flow') {
+  if ((kind === 'heun-churn' || kind === 'dpm2') && process?.kind === 'flow') {
     issues.push({
       path: 'solver.kind',
-      message: `${kind} steps in the VE noise level sigma/alpha, which is infinite at the flow process's start (alpha = 0); use dpmpp-2m, euler-ancestral, euler, heun or rk4`,
+      message: `${kind} evaluates at noise levels between sigma/alpha and the next, infinite at the flow process's start (alpha = 0); use dpmpp-2m, dpmpp-2m-sde, dpmpp-3m-sde, euler-ancestral, euler, heun or rk4`,
     });
     kind = undefined;
   }
@@ -614,18 +614,19 @@ function parseSolver(issues: Issues, v: unknown, process: ProcessSpec | undefine
   const params = parseSamplerParams(issues, o, typeof o.kind === 'string' ? o.kind : undefined);
   if (kind === undefined || steps === undefined || tMin === undefined || grid === undefined || params === undefined) return undefined;
   const solver: SolverSpec = { kind, steps, tMin, grid };
-  if (kind === 'euler-ancestral') solver.eta = params.eta;
-  if (kind === 'heun-churn') solver.churn = params.churn;
+  if (SAMPLER_PARAM_KINDS.eta.includes(kind)) solver.eta = params.eta;
+  if (SAMPLER_PARAM_KINDS.sNoise.includes(kind)) solver.sNoise = params.sNoise;
+  if (SAMPLER_PARAM_KINDS.sChurn.includes(kind)) solver.churn = params.churn;
   return solver;
 }
 
 /** Which solver kinds take each optional sampler parameter (docs/solvers.md). */
 const SAMPLER_PARAM_KINDS: Record<string, readonly string[]> = {
-  eta: ['euler-ancestral'],
-  sChurn: ['heun-churn'],
-  sTmin: ['heun-churn'],
-  sTmax: ['heun-churn'],
-  sNoise: ['heun-churn'],
+  eta: ['euler-ancestral', 'dpmpp-2m-sde', 'dpmpp-3m-sde'],
+  sChurn: ['heun-churn', 'dpm2'],
+  sTmin: ['heun-churn', 'dpm2'],
+  sTmax: ['heun-churn', 'dpm2'],
+  sNoise: ['euler-ancestral', 'heun-churn', 'dpm2', 'dpmpp-2m-sde', 'dpmpp-3m-sde'],
 };
 
 /**
@@ -633,11 +634,11 @@ const SAMPLER_PARAM_KINDS: Record<string, readonly string[]> = {
  * error, never ignored), with k-diffusion's defaults: eta 1; S_churn 0, S_tmin 0, S_tmax
  * unbounded, S_noise 1 (Karras et al. 2022, Algorithm 2).
  */
-function parseSamplerParams(issues: Issues, o: Obj, kind: string | undefined): { eta: number; churn: ChurnSpec } | undefined {
+function parseSamplerParams(issues: Issues, o: Obj, kind: string | undefined): { eta: number; sNoise: number; churn: ChurnSpec } | undefined {
   const before = issues.length;
   for (const [key, kinds] of Object.entries(SAMPLER_PARAM_KINDS)) {
     if (o[key] !== undefined && kind !== undefined && !kinds.includes(kind)) {
-      issues.push({ path: `solver.${key}`, message: `only with solver.kind ${kinds.map((k) => JSON.stringify(k)).join(' or ')}, got ${JSON.stringify(kind)}` });
+      issues.push({ path: `solver.${key}`, message: `only with solver.kind ${kinds.map((k) => JSON.stringify(k)).join(', ')}; got ${JSON.stringify(kind)}` });
     }
   }
   const eta = optNumberWhere(issues, o.eta, 'solver.eta', 1, (x) => x >= 0, '>= 0');
@@ -649,7 +650,7 @@ function parseSamplerParams(issues: Issues, o: Obj, kind: string | undefined): {
     issues.push({ path: 'solver.sTmax', message: `must be >= solver.sTmin (${sTmin}), got ${sTmax}` });
   }
   if (issues.length > before || eta === undefined || sChurn === undefined || sTmin === undefined || sTmax === undefined || sNoise === undefined) return undefined;
-  return { eta, churn: { sChurn, sTmin, sTmax, sNoise } };
+  return { eta, sNoise, churn: { sChurn, sTmin, sTmax } };
 }
 
 function parseTMin(issues: Issues, v: unknown, process: ProcessSpec | undefined): number | undefined {

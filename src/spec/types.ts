@@ -93,7 +93,17 @@ export interface CorrectorSpec {
 
 export type GridSpec = { kind: 'uniform' } | { kind: 'edm'; rho: number };
 
-export type SolverKind = 'euler' | 'heun' | 'rk4' | 'em' | 'dpmpp-2m' | 'euler-ancestral' | 'heun-churn';
+export type SolverKind =
+  | 'euler'
+  | 'heun'
+  | 'rk4'
+  | 'em'
+  | 'dpmpp-2m'
+  | 'euler-ancestral'
+  | 'heun-churn'
+  | 'dpm2'
+  | 'dpmpp-2m-sde'
+  | 'dpmpp-3m-sde';
 
 /** Karras et al. (2022) Algorithm 2's churn parameters, in VE sigma units (sigma/alpha). */
 export interface ChurnSpec {
@@ -101,7 +111,6 @@ export interface ChurnSpec {
   sTmin: number;
   /** Infinity when the spec gives no upper bound. */
   sTmax: number;
-  sNoise: number;
 }
 
 export interface SolverSpec {
@@ -109,9 +118,11 @@ export interface SolverSpec {
   steps: number;
   tMin: number;
   grid: GridSpec;
-  /** euler-ancestral only: the ancestral step's eta (k-diffusion get_ancestral_step). */
+  /** euler-ancestral, dpmpp-2m-sde, dpmpp-3m-sde: the noise fraction eta. */
   eta?: number;
-  /** heun-churn only. */
+  /** Every k-diffusion sampler that draws noise: its scale S_noise. */
+  sNoise?: number;
+  /** heun-churn, dpm2. */
   churn?: ChurnSpec;
 }
 
@@ -138,7 +149,7 @@ export interface ExperimentSpec {
 export type StartKind = 'prior' | 'exact';
 export const START_KINDS: readonly StartKind[] = ['prior', 'exact'];
 
-export const SOLVER_KINDS: readonly SolverKind[] = ['euler', 'heun', 'rk4', 'em', 'dpmpp-2m', 'euler-ancestral', 'heun-churn'];
+export const SOLVER_KINDS: readonly SolverKind[] = ['euler', 'heun', 'rk4', 'em', 'dpmpp-2m', 'euler-ancestral', 'heun-churn', 'dpm2', 'dpmpp-2m-sde', 'dpmpp-3m-sde'];
 export const PROCESS_KINDS = ['ou', 'vp', 've', 'flow'] as const;
 export const GUIDANCE_KINDS = ['none', 'cfg', 'classifier'] as const;
 export const SCHEDULE_KINDS = ['constant', 'interval', 'piecewise'] as const;

@@ -1,8 +1,9 @@
 // Accuracy of the k-diffusion samplers (src/solvers/samplers.ts) on the CPU reference.
 //
-// 1. Deterministic ones (dpmpp-2m; heun-churn with S_churn = 0; euler-ancestral with eta = 0,
-//    i.e. DDIM): observed order log2(err(N) / err(2N)) within 0.3 of the method's order (2, 2,
-//    1), the error measured per particle against
+// 1. Deterministic ones (dpmpp-2m; heun-churn and dpm2 with S_churn = 0; euler-ancestral with
+//    eta = 0, i.e. DDIM; dpmpp-2m-sde with eta = 0): observed order
+//    log2(err(N) / err(2N)) within 0.3 of the method's order (2, 2, 2, 1, 2), the error
+//    measured per particle against
 //    a. the closed-form Gaussian pair: cfg w between N(1, 1) and N(-1, 1) guides with the score
 //       of N(m, 1), m = 1 + 2w, noised (both scores are linear with the same variance), so the
 //       probability-flow ODE's exact map is x_t = alpha_t m + sqrt(alpha_t^2 + sigma_t^2) zeta
@@ -13,22 +14,10 @@
 //    DPM-Solver++ near tMin differ by orders of magnitude and N = 32 is pre-asymptotic).
 //    Twin: dpmpp-2m with its second-order correction removed (the history weight moved onto
 //    D_n: the first-order DPM-Solver++ / DDIM step) must show order 1 and fail the band.
-// 2. Stochastic ones (euler-ancestral eta = 1; heun-churn S_churn = 40): the same Gaussian pair,
-//    where every update is affine in x and Gaussian noise, so the sampler's exact finite-step law
-//    is N(mean_N, var_N), computed here independently from k-diffusion's loops written in the VE
-//    variable y = x / alpha (not from the coefficient table). Statistic: the one-sample KS
-//    distance of 40,000 particles to the exact target N(alpha m, alpha^2 + sigma^2) at tMin,
-//    against DKW(ALPHA) + bias, bias = the KS distance between the finite-step law and the target
-//    (itself required below 0.01: the sampler converges), and the sharper KS distance to the
-//    finite-step law itself against DKW(ALPHA) alone. False-failure rate: ALPHA = 1e-6 per
-//    test (DKW-Massart, P(sup |F_n - F| > eps) <= 2 exp(-2 n eps^2)). Twin: the same particles
-//    against the target with its mean shifted by 0.1 (KS distance ~0.04) must fail.
 import { describe, expect, it } from 'vitest';
 import { CpuStepper, sampleCpu } from '../../src/cpu/reference.ts';
-import { normalCdf } from '../../src/metrics/exact.ts';
-import { processAt, startTime, veSigma } from '../../src/processes/process.ts';
+import { processAt, startTime } from '../../src/processes/process.ts';
 import { COEF } from '../../src/solvers/samplers.ts';
-import { timeGrid } from '../../src/solvers/grid.ts';
 import { parseSpec } from '../../src/spec/parse.ts';
 import type { ExperimentSpec } from '../../src/spec/types.ts';
 
@@ -107,10 +96,15 @@ function dropSecondOrder(s: CpuStepper): void {
   }
 }
 
+// (dpmpp-3m-sde with eta = 0, DPM-Solver++(3M), is not here: k-diffusion's first two steps are
+// first and second order, which caps the global order at 2 asymptotically, while at N = 32 to 64
+// the observed order is anywhere between 1.5 and 7 (docs/solvers.md); it is tested in law.)
 const DETERMINISTIC: { name: string; solver: Raw; order: number }[] = [
   { name: 'dpmpp-2m', solver: { kind: 'dpmpp-2m' }, order: 2 },
   { name: 'heun-churn (S_churn 0)', solver: { kind: 'heun-churn' }, order: 2 },
   { name: 'euler-ancestral (eta 0: DDIM)', solver: { kind: 'euler-ancestral', eta: 0 }, order: 1 },
+  { name: 'dpm2 (S_churn 0)', solver: { kind: 'dpm2' }, order: 2 },
+  { name: 'dpmpp-2m-sde (eta 0)', solver: { kind: 'dpmpp-2m-sde', eta: 0 }, order: 2 },
 ];
 const PROCESSES: Raw[] = [{ kind: 'ou', T: 5 }, { kind: 'vp' }, { kind: 've', sigmaMax: 20 }, { kind: 'flow' }];
 const N = 32;
@@ -124,7 +118,7 @@ function observedOrder(errors: (steps: number) => number): { e1: number; e2: num
 describe('deterministic samplers: observed order against the closed-form Gaussian pair', () => {
   for (const d of DETERMINISTIC) {
     for (const process of PROCESSES) {
-      if (d.solver.kind === 'heun-churn' && process.kind === 'flow') continue;
+      if ((d.solver.kind === 'heun-churn' || d.solver.kind === 'dpm2') && process.kind === 'flow') continue;
       it(`${d.name}, ${process.kind}`, () => {
         const r = observedOrder((steps) => {
           const spec = pairSpec(process, { ...d.solver, steps });
@@ -155,7 +149,7 @@ describe('deterministic samplers: observed order on a mixture against an rk4 ref
     it(name, () => {
       const reference = sampleCpu(mixtureSpec(process, { kind: 'rk4', steps: 4096 })).particles;
       for (const d of DETERMINISTIC) {
-        if (d.solver.kind === 'heun-churn' && process.kind === 'flow') continue;
+        if ((d.solver.kind === 'heun-churn' || d.solver.kind === 'dpm2') && process.kind === 'flow') continue;
         const r = observedOrder((steps) => rms(run(mixtureSpec(process, { ...d.solver, steps })), reference));
         expect(Math.abs(r.order - d.order), `${d.name}: errors ${r.e1}, ${r.e2}, observed order ${r.order}`).toBeLessThanOrEqual(BAND);
       }
@@ -163,108 +157,3 @@ describe('deterministic samplers: observed order on a mixture against an rk4 ref
   }
 });
 
-// ---- stochastic samplers in law ----
-
-const ALPHA = 1e-6;
-const PARTICLES = 40_000;
-const STEPS = 200;
-const SHIFT = 0.1;
-const dkw = (n: number): number => Math.sqrt(Math.log(2 / ALPHA) / (2 * n));
-
-/**
- * The exact law N(mean, var) of the sampler's output on the Gaussian pair, from k-diffusion's
- * loops in y = x / alpha with D(y; s) = m + (y - m) / (1 + s^2) (the data are N(m, 1)).
- */
-function finiteStepLaw(spec: ExperimentSpec): { mean: number; variance: number } {
-  const { process, solver } = spec;
-  const t = timeGrid(solver.grid, startTime(process), solver.tMin, solver.steps);
-  const aT = processAt(process, t[0]).alpha;
-  let mean = -M; // of e = y - m, from x_T ~ N(0, 1)
-  let variance = 1 / aT ** 2;
-  for (let n = 0; n < solver.steps; n++) {
-    const s0 = veSigma(process, t[n]);
-    const s1 = veSigma(process, t[n + 1]);
-    if (solver.kind === 'euler-ancestral') {
-      const eta = solver.eta!;
-      const sUp = Math.min(s1, eta * Math.sqrt((s1 ** 2 * (s0 ** 2 - s1 ** 2)) / s0 ** 2));
-      const sDown = Math.sqrt(s1 ** 2 - sUp ** 2);
-      // y' = y + (sDown - s0) (y - D) / s0 + sUp z
-      const c = 1 + ((sDown - s0) / s0) * (1 - 1 / (1 + s0 ** 2));
-      mean *= c;
-      variance = c * c * variance + sUp ** 2;
-    } else {
-      const { sChurn, sTmin, sTmax, sNoise } = solver.churn!;
-      const gamma = s0 >= sTmin && s0 <= sTmax ? Math.min(sChurn / solver.steps, Math.SQRT2 - 1) : 0;
-      const sHat = s0 * (gamma + 1);
-      variance += (sHat ** 2 - s0 ** 2) * sNoise ** 2;
-      const dt = s1 - sHat;
-      const d = sHat / (1 + sHat ** 2); // d = (y_hat - D) / s_hat per unit e_hat
-      const e2 = 1 + dt * d;
-      const d2 = (e2 * s1) / (1 + s1 ** 2);
-      const k = 1 + (dt * (d + d2)) / 2;
-      mean *= k;
-      variance *= k * k;
-    }
-  }
-  const a = processAt(process, solver.tMin).alpha;
-  return { mean: a * (M + mean), variance: a * a * variance };
-}
-
-/** sup_x |Phi((x - m1)/s1) - Phi((x - m2)/s2)| on a fine grid (both normal). */
-function ksNormals(m1: number, v1: number, m2: number, v2: number): number {
-  let d = 0;
-  const s1 = Math.sqrt(v1);
-  const s2 = Math.sqrt(v2);
-  for (let i = 0; i <= 20000; i++) {
-    const x = m2 - 10 * s2 + (20 * s2 * i) / 20000;
-    d = Math.max(d, Math.abs(normalCdf((x - m1) / s1) - normalCdf((x - m2) / s2)));
-  }
-  return d;
-}
-
-/** One-sample KS distance of the samples to N(m, v). */
-function ksToNormal(x: Float64Array, m: number, v: number): number {
-  const y = Float64Array.from(x).sort();
-  const n = y.length;
-  let d = 0;
-  for (let i = 0; i < n; i++) {
-    const f = normalCdf((y[i] - m) / Math.sqrt(v));
-    d = Math.max(d, f - i / n, (i + 1) / n - f);
-  }
-  return d;
-}
-
-const STOCHASTIC: { name: string; solver: Raw; process: Raw }[] = [
-  { name: 'euler-ancestral (eta 1), ou', solver: { kind: 'euler-ancestral' }, process: { kind: 'ou', T: 10 } },
-  { name: 'euler-ancestral (eta 1), ve', solver: { kind: 'euler-ancestral' }, process: { kind: 've', sigmaMax: 80 } },
-  { name: 'heun-churn (S_churn 40, S_tmin 0.05, S_tmax 50, S_noise 1.003), ou', solver: { kind: 'heun-churn', sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003 }, process: { kind: 'ou', T: 10 } },
-];
-
-describe('stochastic samplers in law on the Gaussian pair (KS against the exact target)', () => {
-  for (const c of STOCHASTIC) {
-    it(c.name, () => {
-      const spec = pairSpec(c.process, { ...c.solver, steps: STEPS, tMin: 0.002 }, PARTICLES);
-      const x = sampleCpu(spec).particles;
-      const p = processAt(spec.process, spec.solver.tMin);
-      const target = { mean: p.alpha * M, variance: p.alpha ** 2 + p.sigma2 };
-      const law = finiteStepLaw(spec);
-      const bias = ksNormals(law.mean, law.variance, target.mean, target.variance);
-      const threshold = dkw(PARTICLES) + bias;
-      const ks = ksToNormal(x, target.mean, target.variance);
-      const twin = ksToNormal(x, target.mean + SHIFT, target.variance);
-      console.log(
-        `${c.name}: KS ${ks.toFixed(4)} vs threshold ${threshold.toFixed(4)} (DKW ${dkw(PARTICLES).toFixed(4)} + bias ${bias.toFixed(4)}: ` +
-          `finite-step law N(${law.mean.toFixed(4)}, ${law.variance.toFixed(4)}) vs N(${target.mean.toFixed(4)}, ${target.variance.toFixed(4)})); twin KS ${twin.toFixed(4)}`,
-      );
-      expect(bias).toBeLessThan(0.01);
-      expect(ks).toBeLessThanOrEqual(threshold);
-      // Sharper: the finite-step law is exact for this sampler here, so the particles match it
-      // within DKW alone (a wrong noise or weight of the implementation moves them off it).
-      expect(ksToNormal(x, law.mean, law.variance)).toBeLessThanOrEqual(dkw(PARTICLES));
-      // The twin's true distance is ~0.04 (normal CDFs 0.1 sd apart): beyond the threshold by
-      // more than the DKW deviation, so it fails with probability >= 1 - ALPHA.
-      expect(ksNormals(target.mean + SHIFT, target.variance, law.mean, law.variance)).toBeGreaterThan(threshold + dkw(PARTICLES));
-      expect(twin).toBeGreaterThan(threshold);
-    });
-  }
-});
