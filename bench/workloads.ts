@@ -67,8 +67,9 @@ export function scalingWorkload(p: ScalingPoint): ExperimentSpec {
 /**
  * Every solver kind, for the per-solver throughput rows of the baselines benchmark: the standard
  * workload with only solver.kind changed (the samplers' parameters at k-diffusion's defaults,
- * heun-churn with S_churn 40 so its churn runs), at equal steps. A step costs `stages` guided
- * evaluations (euler, em, dpmpp-2m, euler-ancestral 1; heun, heun-churn 2; rk4 4).
+ * heun-churn and dpm2 with S_churn 40 so their churn runs), at equal steps. A step costs `stages`
+ * guided evaluations (euler, em, dpmpp-2m, euler-ancestral, dpmpp-2m-sde, dpmpp-3m-sde 1; heun,
+ * heun-churn, dpm2 2; rk4 4).
  */
 export const SOLVER_WORKLOADS: readonly { kind: SolverKind; params: Record<string, number> }[] = [
   { kind: 'euler', params: {} },
@@ -78,6 +79,9 @@ export const SOLVER_WORKLOADS: readonly { kind: SolverKind; params: Record<strin
   { kind: 'dpmpp-2m', params: {} },
   { kind: 'euler-ancestral', params: {} },
   { kind: 'heun-churn', params: { sChurn: 40 } },
+  { kind: 'dpm2', params: { sChurn: 40 } },
+  { kind: 'dpmpp-2m-sde', params: {} },
+  { kind: 'dpmpp-3m-sde', params: {} },
 ];
 
 export function solverWorkload(w: (typeof SOLVER_WORKLOADS)[number], particles: number, steps: number): ExperimentSpec {
