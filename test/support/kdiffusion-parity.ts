@@ -74,6 +74,23 @@ export async function describeSamplerParity(kinds: string[]): Promise<void> {
     }
   }
 
+  // The carried state (histories, apg momentum) survives dispatch and chunk boundaries: forced
+  // splitting (7 steps per dispatch, 256-particle chunks) gives bit-identical particles.
+  for (const s of SAMPLERS) {
+    it(`split dispatches and chunks give bit-identical particles, ${s.kind} (with apg)`, async () => {
+      const raw = PARITY_CASES[0].spec('euler') as RawSpec & { solver: Raw; guidance: Raw };
+      const spec = parseSpec({
+        ...raw,
+        guidance: { ...raw.guidance, variant: { kind: 'apg', eta: 0, r: 5, beta: -0.5 } },
+        solver: { ...raw.solver, kind: s.kind, ...s.params },
+      });
+      const whole = await sampleGpuParticles(ctx, spec);
+      const split = await sampleGpuParticles(ctx, spec, { stepsPerDispatch: 7, chunkParticles: 256 });
+      expect(split.info.plan.dispatches).toBeGreaterThan(whole.info.plan.dispatches);
+      expect(new Uint32Array(split.particles.buffer)).toEqual(new Uint32Array(whole.particles.buffer));
+    });
+  }
+
   // Mutation twin: the GPU run with w x (1 + twin) must fail against the reference at w, for
   // most particles (w = 3 moves them by ~1.4 x twin, 7-10x the median bound).
   for (const s of SAMPLERS) {
