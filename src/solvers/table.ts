@@ -16,7 +16,7 @@
 import type { ExperimentSpec } from '../spec/types.ts';
 import { cfgppCoefficients } from '../guidance/variants.ts';
 import { processAt, startTime } from '../processes/process.ts';
-import type { GuidancePlan } from '../guidance/guidance.ts';
+import { guidedStep, unguidedCoefficients, type GuidancePlan } from '../guidance/guidance.ts';
 import { timeGrid } from './grid.ts';
 import { TABLEAUS } from './tableau.ts';
 import { buildSamplerTable, type SamplerTable } from './samplers.ts';
@@ -93,6 +93,12 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
   const cfgpp = g.kind === 'cfg' && g.variant.kind === 'cfgpp' ? g.variant : null;
   if (cfgpp && opts.reverse) throw new Error('guidance.variant: cfgpp is a discrete rule and has no reversed table');
   if (cfgpp && solver.kind !== 'euler') throw new Error(`cfgpp is a discrete DDIM rule: euler only, got ${solver.kind}`);
+  // guidance.start / stop: every stage of an unguided step has w = 0 (src/guidance/guidance.ts).
+  const off = unguidedCoefficients(g);
+  const gammasAt = (t: number, n: number): [number, number] => {
+    const step = opts.reverse ? solver.steps - 1 - n : n;
+    return guidedStep(g, step, solver.steps) ? guidance.coefficients(t) : [off[0], off[1]];
+  };
   const rows: StepRow[] = [];
   let sampler: SamplerTable | undefined;
   if (tableau.denoised) {
@@ -105,7 +111,7 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
       for (let i = 0; i < stages; i++) {
         const t = sampler.stageTimes[n * stages + i];
         const p = processAt(process, t);
-        const [gammaTarget, gammaNegative] = guidance.coefficients(t);
+        const [gammaTarget, gammaNegative] = gammasAt(t, n);
         const cx = p.alpha > 0 ? 1 / p.alpha : 0;
         const cs = p.alpha > 0 ? p.sigma2 / p.alpha : 0;
         const cMean = p.alpha > 0 ? 0 : 1;
@@ -125,7 +131,7 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
     for (const ci of tableau.c) {
       const t = ci === 1 ? times[n + 1] : times[n] + ci * h;
       const p = processAt(process, t);
-      const [gammaTarget, gammaNegative] = guidance.coefficients(t);
+      const [gammaTarget, gammaNegative] = gammasAt(t, n);
       let cx: number, cs: number, cMean: number;
       if (tableau.stochastic) {
         cx = p.dLogAlpha;

@@ -26,6 +26,7 @@ import {
   type GridSpec,
   type GuidanceSpec,
   type GuidanceVariant,
+  type GuidanceWindow,
   type ScoreErrorSpec,
   SCORE_ERROR_KINDS,
   SCORE_ERROR_TARGETS,
@@ -340,14 +341,38 @@ function parseGuidance(
       const w = isCfgpp(o) ? parseCfgppW(issues, o.w, 'guidance.w') : parseSchedule(issues, o.w, 'guidance.w');
       const negative = parseNegative(issues, o.negative, 'guidance.negative', dim, names);
       const variant = parseVariant(issues, o.variant, 'guidance.variant');
-      return w === undefined || negative === undefined || variant === undefined ? undefined : { kind, w, negative, variant };
+      const window = parseGuidanceWindow(issues, o);
+      if (window && isCfgpp(o)) {
+        issues.push({ path: 'guidance.start', message: 'start/stop are not defined for the cfgpp variant (a DDIM rule whose unguided form is not the conditional model)' });
+        return undefined;
+      }
+      if (w === undefined || negative === undefined || variant === undefined || window === undefined) return undefined;
+      return window === null ? { kind, w, negative, variant } : { kind, w, negative, variant, window };
     }
     case 'classifier': {
       const w = parseSchedule(issues, o.w, 'guidance.w');
-      return w === undefined ? undefined : { kind, w };
+      const window = parseGuidanceWindow(issues, o);
+      if (w === undefined || window === undefined) return undefined;
+      return window === null ? { kind, w } : { kind, w, window };
     }
   }
   return undefined;
+}
+
+/**
+ * guidance.start / guidance.stop: fractions of the schedule in [0, 1] with start < stop (diffusers'
+ * guidance_start / guidance_stop). null when neither is given (guided throughout).
+ */
+function parseGuidanceWindow(issues: Issues, o: Obj): GuidanceWindow | null | undefined {
+  if (o.start === undefined && o.stop === undefined) return null;
+  const start = optNumberWhere(issues, o.start, 'guidance.start', 0, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+  const stop = optNumberWhere(issues, o.stop, 'guidance.stop', 1, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+  if (start === undefined || stop === undefined) return undefined;
+  if (!(start < stop)) {
+    issues.push({ path: 'guidance.stop', message: `must be > guidance.start (${start}), got ${stop}` });
+    return undefined;
+  }
+  return { start, stop };
 }
 
 /**
@@ -451,6 +476,13 @@ function parseCorrector(
     issues.push({
       path: at(path, 'kind'),
       message: `fk targets the tilted law of linear guidance; guidance.variant.kind "${guidance.variant.kind}" has no such law (use "linear")`,
+    });
+    ok = false;
+  }
+  if (guidance && guidance.kind !== 'none' && guidance.window) {
+    issues.push({
+      path: at(path, 'kind'),
+      message: 'fk targets the tilted law of one guidance weight at tMin; guidance.start/stop switch it off on part of the schedule (drop them)',
     });
     ok = false;
   }

@@ -56,10 +56,19 @@ export type GuidanceVariant =
    */
   | { kind: 'cfgpp'; lambda: number };
 
+/**
+ * Guidance on a window of the schedule (diffusers' guidance_start / guidance_stop): guided on the
+ * steps n with floor(start N) <= n < floor(stop N), N = solver.steps; w = 0 on the others.
+ */
+export interface GuidanceWindow {
+  start: number;
+  stop: number;
+}
+
 export type GuidanceSpec =
   | { kind: 'none' }
-  | { kind: 'cfg'; w: WSchedule; negative: NegativeSpec; variant: GuidanceVariant }
-  | { kind: 'classifier'; w: WSchedule };
+  | { kind: 'cfg'; w: WSchedule; negative: NegativeSpec; variant: GuidanceVariant; window?: GuidanceWindow }
+  | { kind: 'classifier'; w: WSchedule; window?: GuidanceWindow };
 
 /** Optional (beyond SPEC.md v1): a model of score error, applied to the chosen group's score. */
 export type ScoreErrorSpec =

@@ -50,6 +50,9 @@ export function baseSpecs(): Obj[] {
     // The k-diffusion samplers' optional fields (docs/solvers.md).
     two({ solver: { kind: 'heun-churn', steps: 10, sChurn: 10, sTmin: 0.05, sTmax: 50, sNoise: 1.003 } }),
     two({ solver: { kind: 'dpmpp-2m-sde', steps: 10, eta: 0.5, sNoise: 1 } }),
+    // Guidance on a window of the schedule.
+    two({ guidance: { kind: 'cfg', w: 2, negative: 'neg', variant: { kind: 'linear' }, start: 0.1, stop: 0.8 } }),
+    two({ guidance: { kind: 'classifier', w: 2, start: 0, stop: 0.5 } }),
     two({ guidance: { kind: 'cfg', w: 1, variant: { kind: 'linear' } }, solver: { kind: 'em', steps: 10 }, corrector: { kind: 'fk', resample: 'systematic', essThreshold: 0.5 }, scoreError: { kind: 'blur', delta: 0.1, applyTo: 'negative' } }),
     {
       dim: 2,
