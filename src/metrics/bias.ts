@@ -42,11 +42,13 @@ export interface BiasTerms {
   notes: string[];
 }
 
-const ORDER: Record<string, number> = { euler: 1, heun: 2, rk4: 4, 'dpmpp-2m': 2, 'heun-churn': 2 };
+// The k-diffusion samplers' deterministic settings (eta 0, S_churn 0): measured orders, docs/solvers.md.
+const ORDER: Record<string, number> = { euler: 1, heun: 2, rk4: 4, 'dpmpp-2m': 2, 'heun-churn': 2, dpm2: 2, 'euler-ancestral': 1, 'dpmpp-2m-sde': 2, 'dpmpp-3m-sde': 2 };
 
 function runStepper(stepper: CpuStepper, start: Float64Array, count: number): Float64Array {
   const x = start.slice();
-  stepper.advanceRange(0, count, x);
+  // (no momentum state, as before: the probes step without the apg variant's memory)
+  stepper.advanceRange(0, count, x, undefined, null);
   return x;
 }
 
