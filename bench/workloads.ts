@@ -68,7 +68,7 @@ export function scalingWorkload(p: ScalingPoint): ExperimentSpec {
  * Every solver kind, for the per-solver throughput rows of the baselines benchmark: the standard
  * workload with only solver.kind changed (the samplers' parameters at k-diffusion's defaults,
  * heun-churn and dpm2 with S_churn 40 so their churn runs), at equal steps. A step costs `stages`
- * guided evaluations (euler, em, dpmpp-2m, euler-ancestral, dpmpp-2m-sde, dpmpp-3m-sde 1; heun,
+ * guided evaluations (euler, em, dpmpp-2m, euler-ancestral, dpmpp-2m-sde, dpmpp-3m-sde, lms 1; heun,
  * heun-churn, dpm2 2; rk4 4).
  */
 export const SOLVER_WORKLOADS: readonly { kind: SolverKind; params: Record<string, number> }[] = [
@@ -82,6 +82,7 @@ export const SOLVER_WORKLOADS: readonly { kind: SolverKind; params: Record<strin
   { kind: 'dpm2', params: { sChurn: 40 } },
   { kind: 'dpmpp-2m-sde', params: {} },
   { kind: 'dpmpp-3m-sde', params: {} },
+  { kind: 'lms', params: {} },
 ];
 
 export function solverWorkload(w: (typeof SOLVER_WORKLOADS)[number], particles: number, steps: number): ExperimentSpec {

@@ -469,7 +469,9 @@ fn denoised_step(n: u32, s: u32, particle: u32) {
   let pre_z = statics[c + 1u];
   let ax = statics[c + 2u];
   let az = statics[c + 3u];
-  let bh = array<f32, 2>(statics[c + 4u], statics[c + 5u]);
+  let bh = array<f32, 3>(statics[c + 4u], statics[c + 5u], statics[c + 12u]);
+  let hx = statics[c + 10u];
+  let hd = statics[c + 11u];
   let px1 = statics[c + 6u];
   let q10 = statics[c + 7u];
   let b = array<f32, 2>(statics[c + 8u], statics[c + 9u]);
@@ -492,13 +494,11 @@ fn denoised_step(n: u32, s: u32, particle: u32) {
     var acc = ax * x[j] + b[0] * k[0][j];
     for (var i = 1u; i < STAGES; i++) { acc += b[i] * k[i][j]; }
     for (var m = 0u; m < HISTORIES; m++) { acc += bh[m] * hist[m][j]; }
+    // What this step pushes (x before its update): D_0, or lms's derivative.
+    let pushed = hx * x[j] + hd * k[0][j];
+    for (var m = HISTORIES; m > 1u; m--) { hist[m - 1u][j] = hist[m - 2u][j]; }
+    if (HISTORIES > 0u) { hist[0][j] = pushed; }
     x[j] = acc + az * z_step[j];
-  }
-  for (var m = HISTORIES; m > 1u; m--) {
-    for (var j = 0u; j < DIM; j++) { hist[m - 1u][j] = hist[m - 2u][j]; }
-  }
-  if (HISTORIES > 0u) {
-    for (var j = 0u; j < DIM; j++) { hist[0][j] = k[0][j]; }
   }
 }
 

@@ -68,6 +68,7 @@ describe('k-diffusion sampler fields', () => {
     ['negative eta on dpmpp-3m-sde', { kind: 'dpmpp-3m-sde', eta: -1 }, 'solver.eta', 'must be >= 0'],
     ['sChurn on dpmpp-2m-sde', { kind: 'dpmpp-2m-sde', sChurn: 1 }, 'solver.sChurn', 'only with solver.kind "heun-churn", "dpm2"; got "dpmpp-2m-sde"'],
     ['sNoise on dpmpp-2m', { kind: 'dpmpp-2m', sNoise: 1 }, 'solver.sNoise', 'got "dpmpp-2m"'],
+    ['eta on lms', { kind: 'lms', eta: 1 }, 'solver.eta', 'got "lms"'],
     ['negative sChurn', { kind: 'heun-churn', sChurn: -1 }, 'solver.sChurn', 'must be >= 0'],
     ['sChurn on heun', { kind: 'heun', sChurn: 10 }, 'solver.sChurn', 'only with solver.kind "heun-churn", "dpm2"; got "heun"'],
     ['negative sTmin', { kind: 'heun-churn', sTmin: -0.1 }, 'solver.sTmin', 'must be >= 0'],
@@ -76,19 +77,20 @@ describe('k-diffusion sampler fields', () => {
     ['negative sNoise', { kind: 'heun-churn', sNoise: -1 }, 'solver.sNoise', 'must be >= 0'],
     ['sNoise on euler', { kind: 'euler', sNoise: 1 }, 'solver.sNoise', 'only with solver.kind "euler-ancestral", "heun-churn"'],
     ['a near-miss key', { kind: 'heun-churn', schurn: 10 }, 'solver.schurn', 'did you mean "sChurn"?'],
-    ['an unknown kind', { kind: 'dpmpp_2m' }, 'solver.kind', 'known kinds: euler, heun, rk4, em, dpmpp-2m, euler-ancestral, heun-churn, dpm2, dpmpp-2m-sde, dpmpp-3m-sde'],
+    ['an unknown kind', { kind: 'dpmpp_2m' }, 'solver.kind', 'known kinds: euler, heun, rk4, em, dpmpp-2m, euler-ancestral, heun-churn, dpm2, dpmpp-2m-sde, dpmpp-3m-sde, lms'],
   ];
   for (const [name, solver, path, phrase] of bad) {
     it(`rejects ${name} at ${path}`, () => expectIssue(spec(solver), path, phrase));
   }
 
-  it('refuses heun-churn and dpm2 on the flow process (infinite sigma/alpha at its start)', () => {
+  it('refuses heun-churn, dpm2 and lms on the flow process (infinite sigma/alpha at its start)', () => {
     expectIssue(spec({ kind: 'heun-churn' }, { kind: 'flow' }), 'solver.kind', 'infinite at the flow process');
     expectIssue(spec({ kind: 'dpm2' }, { kind: 'flow' }), 'solver.kind', 'infinite at the flow process');
+    expectIssue(spec({ kind: 'lms' }, { kind: 'flow' }), 'solver.kind', 'infinite at the flow process');
   });
 
   it('refuses the log-density mode for the new samplers, naming the solver', () => {
-    for (const kind of ['dpmpp-2m', 'euler-ancestral', 'heun-churn', 'dpm2', 'dpmpp-2m-sde', 'dpmpp-3m-sde']) {
+    for (const kind of ['dpmpp-2m', 'euler-ancestral', 'heun-churn', 'dpm2', 'dpmpp-2m-sde', 'dpmpp-3m-sde', 'lms']) {
       const s = parseSpec(spec({ kind }));
       expect(logDensityUnsupported(s)).toEqual({ path: 'solver.kind', message: expect.stringContaining(kind) });
       expect(gpuLogDensityUnsupported(s)).toContain(kind);

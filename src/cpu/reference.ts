@@ -8,7 +8,7 @@ import { groupDataMean, MixtureEvaluator } from '../model/mixture.ts';
 import { priorScale, processAt, startTime } from '../processes/process.ts';
 import { buildStepTable, type StepRow, type StepTable, type StepTableOptions } from '../solvers/table.ts';
 import { TABLEAUS, type Tableau } from '../solvers/tableau.ts';
-import { COEF } from '../solvers/samplers.ts';
+import { COEF, COEF_BH } from '../solvers/samplers.ts';
 import { fillNormals } from '../rng/philox.ts';
 import type { GuidanceVariant } from '../spec/types.ts';
 import { combineScores } from '../guidance/variants.ts';
@@ -39,7 +39,7 @@ export class CpuStepper {
   private readonly z: Float64Array;
   /** Per-particle normals of one sampler step (stepDenoised). */
   private zAll: Float64Array = new Float64Array(0);
-  private readonly spec: ExperimentSpec;
+  readonly spec: ExperimentSpec;
   /** Per-particle sum_i b_i div u over a step's stages (log-density path). */
   private divAcc: Float64Array = new Float64Array(0);
 
@@ -244,13 +244,14 @@ export class CpuStepper {
     for (let i = 0; i < count * d; i++) {
       let acc = c[COEF.ax] * x[i] + c[COEF.b0] * k[0][i];
       if (stages > 1) acc += c[COEF.b1] * k[1][i];
-      if (h > 0) acc += c[COEF.bh0] * hist[0][i];
-      if (h > 1) acc += c[COEF.bh1] * hist[1][i];
+      for (let m = 0; m < h; m++) acc += c[COEF_BH[m]] * hist[m][i];
       if (noisy) acc += c[COEF.az] * z[i];
+      // What this step pushes (x before its update): D_0, or lms's derivative.
+      const pushed = c[COEF.hx] * x[i] + c[COEF.hd] * k[0][i];
+      for (let m = h - 1; m > 0; m--) hist[m][i] = hist[m - 1][i];
+      if (h > 0) hist[0][i] = pushed;
       x[i] = acc;
     }
-    for (let m = h - 1; m > 0; m--) hist[m].set(hist[m - 1].subarray(0, count * d));
-    if (h > 0) hist[0].set(k[0].subarray(0, count * d));
   }
 
   /** Samples particles [first, first + count) from x_T to tMin into out (count x dim). */

@@ -43,7 +43,7 @@ export interface BiasTerms {
 }
 
 // The k-diffusion samplers' deterministic settings (eta 0, S_churn 0): measured orders, docs/solvers.md.
-const ORDER: Record<string, number> = { euler: 1, heun: 2, rk4: 4, 'dpmpp-2m': 2, 'heun-churn': 2, dpm2: 2, 'euler-ancestral': 1, 'dpmpp-2m-sde': 2, 'dpmpp-3m-sde': 2 };
+const ORDER: Record<string, number> = { euler: 1, heun: 2, rk4: 4, 'dpmpp-2m': 2, 'heun-churn': 2, dpm2: 2, 'euler-ancestral': 1, 'dpmpp-2m-sde': 2, 'dpmpp-3m-sde': 2, lms: 2 };
 
 function runStepper(stepper: CpuStepper, start: Float64Array, count: number): Float64Array {
   const x = start.slice();

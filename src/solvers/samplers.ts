@@ -9,8 +9,10 @@
 //
 //   x <- preX x + preZ z                                           (churn, before the stages)
 //   D_0 = D(x, t_0'),  D_1 = D(px1 x + q10 D_0, t_1')                (stages at their own times)
-//   x <- ax x + b0 D_0 + b1 D_1 + bh0 H_0 + bh1 H_1 + az z          (H: earlier steps' D_0)
-//   H_1 <- H_0, H_0 <- D_0
+//   x <- ax x + b0 D_0 + b1 D_1 + bh0 H_0 + bh1 H_1 + bh2 H_2 + az z
+//   H_2 <- H_1, H_1 <- H_0, H_0 <- hx x + hd D_0                     (x before the update)
+// H: what earlier steps pushed, their D_0 (hx = 0, hd = 1) or, for lms, their derivative
+// d = (y - D) / s = (x - alpha D) / sigma_t.
 //
 // with z ~ N(0, I) from stream n + 1 of the counter-based generator (the same noise on every
 // backend). The coefficients use sigma_t ratios where the VE ones would divide by alpha = 0
@@ -23,8 +25,10 @@ import { processAt, timeAtVeSigma } from '../processes/process.ts';
 import { TABLEAUS } from './tableau.ts';
 
 /** Coefficient slots per step. */
-export const COEF = { preX: 0, preZ: 1, ax: 2, az: 3, bh0: 4, bh1: 5, px1: 6, q10: 7, b0: 8, b1: 9 } as const;
-export const SAMPLER_STRIDE = 12;
+export const COEF = { preX: 0, preZ: 1, ax: 2, az: 3, bh0: 4, bh1: 5, px1: 6, q10: 7, b0: 8, b1: 9, hx: 10, hd: 11, bh2: 12 } as const;
+/** The history weights' slots, H_0, H_1, H_2. */
+export const COEF_BH = [COEF.bh0, COEF.bh1, COEF.bh2] as const;
+export const SAMPLER_STRIDE = 16;
 
 export interface SamplerTable {
   stride: number;
@@ -71,6 +75,7 @@ export function buildSamplerTable(solver: SolverSpec, process: ProcessSpec, time
     const l0 = level(process, times[n]);
     const l1 = level(process, times[n + 1]);
     c[COEF.preX] = 1;
+    c[COEF.hd] = 1;
     stageTimes[n * stages] = l0.t;
     switch (solver.kind) {
       case 'dpmpp-2m': {
@@ -203,6 +208,31 @@ export function buildSamplerTable(solver: SolverSpec, process: ProcessSpec, time
         }
         break;
       }
+      case 'lms': {
+        // Linear multistep (Adams-Bashforth in sigma, variable steps), k-diffusion sample_lms with
+        // order 4: y' = y + sum_j c_j d_{n-j}, d = (y - D)/s, c_j the integral over [s_n, s_{n+1}]
+        // of the Lagrange basis polynomial of s_{n-j} on the last min(n + 1, 4) levels
+        // (k-diffusion's linear_multistep_coeff, by scipy quad; here 4-point Gauss-Legendre, exact
+        // for these cubics). In x: d = (x - alpha D) / sigma_t, so x' = (alpha1/alpha0) x
+        // + alpha1 sum_j c_j d_{n-j}.
+        const order = Math.min(n + 1, 4);
+        const sig = (i: number): number => level(process, times[i]).s;
+        const coef = (j: number): number => {
+          const basis = (tau: number): number => {
+            let prod = 1;
+            for (let k = 0; k < order; k++) if (k !== j) prod *= (tau - sig(n - k)) / (sig(n - j) - sig(n - k));
+            return prod;
+          };
+          return gaussLegendre4(basis, l0.s, l1.s);
+        };
+        const c0 = coef(0);
+        c[COEF.ax] = l1.alpha / l0.alpha + (l1.alpha * c0) / l0.sg;
+        c[COEF.b0] = (-l1.alpha * c0 * l0.alpha) / l0.sg;
+        for (let j = 1; j < order; j++) c[COEF_BH[j - 1]] = l1.alpha * coef(j);
+        c[COEF.hx] = 1 / l0.sg;
+        c[COEF.hd] = -l0.alpha / l0.sg;
+        break;
+      }
       default:
         throw new Error(`buildSamplerTable: no coefficients for ${solver.kind}`);
     }
@@ -217,4 +247,16 @@ export function isStochasticSolver(solver: SolverSpec): boolean {
   if (solver.kind === 'heun-churn' || solver.kind === 'dpm2') return (solver.churn?.sChurn ?? 0) > 0;
   if (solver.kind === 'dpmpp-2m-sde' || solver.kind === 'dpmpp-3m-sde') return (solver.eta ?? 1) > 0;
   return TABLEAUS[solver.kind].stochastic;
+}
+
+const GL4_X = [-0.8611363115940526, -0.3399810435848563, 0.3399810435848563, 0.8611363115940526];
+const GL4_W = [0.3478548451374538, 0.6521451548625461, 0.6521451548625461, 0.3478548451374538];
+
+/** int_a^b f by 4-point Gauss-Legendre (exact for polynomials of degree <= 7). */
+function gaussLegendre4(f: (x: number) => number, a: number, b: number): number {
+  const mid = 0.5 * (a + b);
+  const half = 0.5 * (b - a);
+  let acc = 0;
+  for (let i = 0; i < 4; i++) acc += GL4_W[i] * f(mid + half * GL4_X[i]);
+  return half * acc;
 }

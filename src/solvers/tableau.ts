@@ -36,4 +36,5 @@ export const TABLEAUS: Record<SolverKind, Tableau> = {
   dpm2: { c: [0, 0.5], a: [[], [0.5]], b: [0, 1], stochastic: true, denoised: { histories: 0 } },
   'dpmpp-2m-sde': { c: [0], a: [[]], b: [1], stochastic: true, denoised: { histories: 1 } },
   'dpmpp-3m-sde': { c: [0], a: [[]], b: [1], stochastic: true, denoised: { histories: 2 } },
+  lms: { c: [0], a: [[]], b: [1], stochastic: false, denoised: { histories: 3 } },
 };

@@ -633,10 +633,10 @@ function parseSolver(issues: Issues, v: unknown, process: ProcessSpec | undefine
     });
     kind = undefined;
   }
-  if ((kind === 'heun-churn' || kind === 'dpm2') && process?.kind === 'flow') {
+  if ((kind === 'heun-churn' || kind === 'dpm2' || kind === 'lms') && process?.kind === 'flow') {
     issues.push({
       path: 'solver.kind',
-      message: `${kind} evaluates at noise levels between sigma/alpha and the next, infinite at the flow process's start (alpha = 0); use dpmpp-2m, dpmpp-2m-sde, dpmpp-3m-sde, euler-ancestral, euler, heun or rk4`,
+      message: `${kind} steps from the noise level sigma/alpha itself, infinite at the flow process's start (alpha = 0); use dpmpp-2m, dpmpp-2m-sde, dpmpp-3m-sde, euler-ancestral, euler, heun or rk4`,
     });
     kind = undefined;
   }

@@ -29,6 +29,7 @@ export const KDIFFUSION_SAMPLERS: { kind: string; params: Raw; medianBound: numb
   { kind: 'dpm2', params: { sChurn: 10, sTmax: 50 }, medianBound: 2e-4, twin: 1e-3 },
   { kind: 'dpmpp-2m-sde', params: {}, medianBound: 2e-4, twin: 1e-3 },
   { kind: 'dpmpp-3m-sde', params: {}, medianBound: 1e-3, twin: 1e-2 },
+  { kind: 'lms', params: {}, medianBound: 2e-4, twin: 1e-3 },
 ];
 
 // A subset of the tableau solvers' cases: every process, boxes, 2-D full covariances, classifier
@@ -45,7 +46,7 @@ export async function describeSamplerParity(kinds: string[]): Promise<void> {
   for (const c of CASES) {
     for (const s of SAMPLERS) {
       const raw = c.spec('euler') as RawSpec & { solver: Raw; process: Raw };
-      if ((s.kind === 'heun-churn' || s.kind === 'dpm2') && raw.process.kind === 'flow') continue; // refused by the parser
+      if ((s.kind === 'heun-churn' || s.kind === 'dpm2' || s.kind === 'lms') && raw.process.kind === 'flow') continue; // refused by the parser
       it(`${c.name}, ${s.kind}`, async () => {
         const spec = parseSpec({ ...raw, solver: { ...raw.solver, kind: s.kind, ...s.params } });
         const gpu = await sampleGpuParticles(ctx, spec);

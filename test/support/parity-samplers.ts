@@ -13,12 +13,12 @@
 //   stage i    |b_i| (|D_i| + the denoiser's term magnitudes, RoundoffModel on the row's cx, cs, cMean)
 //   stage 1's point |b_1| |cx_1| (|px1 x| + |q10 D_0|)          (D's leading derivative is cx = 1/alpha)
 //   history    |bh_m| |H_m|;  noise |az| (|z| + 8 r);  the sums |ax x| + |x_new|
-//   H_0 <- D_0 |D_0| + its term magnitudes; the shift H_1 <- H_0 is exact.
+//   H_0 <- hx x + hd D_0: |hx x| + |hd| (|D_0| + its term magnitudes) + |H_0|; the shifts are exact.
 // The tolerance on x is the same K u S_N as the tableau solvers' (PARITY_ULPS, parity.ts).
 import { CpuStepper } from '../../src/cpu/reference.ts';
 import { priorScale } from '../../src/processes/process.ts';
 import { fillNormals } from '../../src/rng/philox.ts';
-import { COEF } from '../../src/solvers/samplers.ts';
+import { COEF, COEF_BH } from '../../src/solvers/samplers.ts';
 import type { ExperimentSpec } from '../../src/spec/types.ts';
 import { NORMAL_ERROR_ULPS, RoundoffModel, type ParityReference } from './parity.ts';
 
@@ -101,7 +101,7 @@ export function referenceWithBoundSampler(spec: ExperimentSpec, chunk = 64): Par
           const churned = c[COEF.preX] !== 1 || c[COEF.preZ] !== 0;
           let e = churned ? Math.abs(c[COEF.preX] * xOld[p * d + j]) + Math.abs(c[COEF.preZ]) * zMag + Math.abs(xh) : 0;
           e += Math.abs(c[COEF.ax] * xh) + Math.abs(x[p * d + j]) + Math.abs(c[COEF.az]) * zMag;
-          for (let h = 0; h < H; h++) e += Math.abs(c[COEF.bh0 + h] * hOld[h][p * d + j]);
+          for (let h = 0; h < H; h++) e += Math.abs(c[COEF_BH[h]] * hOld[h][p * d + j]);
           local[p * m + j] = e;
         }
       }
@@ -121,7 +121,8 @@ export function referenceWithBoundSampler(spec: ExperimentSpec, chunk = 64): Par
           model.velocityMagnitude(xs, row, mag);
           for (let j = 0; j < d; j++) {
             local[p * m + j] += Math.abs(bi) * (Math.abs(k[i][p * d + j]) + mag[j]);
-            if (i === 0 && H > 0) local[p * m + d + j] = Math.abs(k[0][p * d + j]) + mag[j];
+            // H_0 <- hx x + hd D_0 (x the stage-0 point).
+            if (i === 0 && H > 0) local[p * m + d + j] = Math.abs(c[COEF.hx] * xs[j]) + Math.abs(c[COEF.hd]) * (Math.abs(k[0][p * d + j]) + mag[j]) + Math.abs(hist[0][p * d + j]);
           }
         }
       }
