@@ -1,7 +1,11 @@
 // Validation of the k-diffusion samplers' spec fields (docs/spec.md, "solver"): the kinds, their
 // optional parameters with k-diffusion's defaults, each bad value or stray parameter rejected at
 // its own path, and the combinations that are refused (flow for heun-churn, log-density).
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli/main.ts';
 import { SpecError } from '../src/spec/errors.ts';
 import { parseSpec } from '../src/spec/parse.ts';
 import { logDensityUnsupported } from '../src/model/divergence.ts';
@@ -95,5 +99,34 @@ describe('k-diffusion sampler fields', () => {
       expect(logDensityUnsupported(s)).toEqual({ path: 'solver.kind', message: expect.stringContaining(kind) });
       expect(gpuLogDensityUnsupported(s)).toContain(kind);
     }
+  });
+});
+
+/** main() in this process, capturing stderr (a child process costs seconds here). */
+async function runMain(args: string[]): Promise<{ status: number; stderr: string }> {
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => ((stderr += String(chunk)), true));
+  try {
+    return { status: await main(args), stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+describe('the CLI refuses the k-diffusion samplers where they do not run (exit 2, field named, before any work)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gs-samplers-'));
+  const path = join(dir, 'dpmpp.json');
+  writeFileSync(path, JSON.stringify(spec({ kind: 'dpmpp-2m' })));
+  it('run --log-density', async () => {
+    const r = await runMain(['run', path, '--backend', 'cpu', '--out', join(dir, 'x.npy'), '--log-density']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('solver.kind: log-density needs euler, heun or rk4; dpmpp-2m does not carry log q');
+  });
+  it('classifiers --w (trained-classifier sampling)', async () => {
+    const r = await runMain(['classifiers', path, '--w', '1', '--backend', 'cpu']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('solver.kind: sampling with a trained classifier runs euler, heun, rk4 or em, got dpmpp-2m');
   });
 });
