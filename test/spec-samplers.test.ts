@@ -58,6 +58,8 @@ describe('k-diffusion sampler fields', () => {
     expect(parseSpec(spec({ kind: 'dpmpp-2m-sde' })).solver).toMatchObject({ eta: 1, sNoise: 1 });
     expect(parseSpec(spec({ kind: 'dpmpp-3m-sde', eta: 0.5, sNoise: 0.9 })).solver).toMatchObject({ eta: 0.5, sNoise: 0.9 });
     expect(parseSpec(spec({ kind: 'dpmpp-2m' })).solver.eta).toBeUndefined();
+    expect(parseSpec(spec({ kind: 'lms' })).solver.order).toBe(4);
+    expect(parseSpec(spec({ kind: 'lms', order: 2 })).solver.order).toBe(2);
     // dpmpp-2m and euler-ancestral start from flow's infinite noise level (the exact limit).
     expect(parseSpec(spec({ kind: 'dpmpp-2m' }, { kind: 'flow' })).solver.kind).toBe('dpmpp-2m');
     expect(parseSpec(spec({ kind: 'euler-ancestral' }, { kind: 'flow' })).solver.kind).toBe('euler-ancestral');
@@ -73,6 +75,9 @@ describe('k-diffusion sampler fields', () => {
     ['sChurn on dpmpp-2m-sde', { kind: 'dpmpp-2m-sde', sChurn: 1 }, 'solver.sChurn', 'only with solver.kind "heun-churn", "dpm2"; got "dpmpp-2m-sde"'],
     ['sNoise on dpmpp-2m', { kind: 'dpmpp-2m', sNoise: 1 }, 'solver.sNoise', 'got "dpmpp-2m"'],
     ['eta on lms', { kind: 'lms', eta: 1 }, 'solver.eta', 'got "lms"'],
+    ['lms order 5', { kind: 'lms', order: 5 }, 'solver.order', 'must be in [1, 4], got 5'],
+    ['lms order 2.5', { kind: 'lms', order: 2.5 }, 'solver.order', 'expected an integer in [1, 4], got 2.5'],
+    ['order on dpmpp-2m', { kind: 'dpmpp-2m', order: 2 }, 'solver.order', 'only with solver.kind "lms"; got "dpmpp-2m"'],
     ['negative sChurn', { kind: 'heun-churn', sChurn: -1 }, 'solver.sChurn', 'must be >= 0'],
     ['sChurn on heun', { kind: 'heun', sChurn: 10 }, 'solver.sChurn', 'only with solver.kind "heun-churn", "dpm2"; got "heun"'],
     ['negative sTmin', { kind: 'heun-churn', sTmin: -0.1 }, 'solver.sTmin', 'must be >= 0'],

@@ -209,13 +209,13 @@ export function buildSamplerTable(solver: SolverSpec, process: ProcessSpec, time
         break;
       }
       case 'lms': {
-        // Linear multistep (Adams-Bashforth in sigma, variable steps), k-diffusion sample_lms with
-        // order 4: y' = y + sum_j c_j d_{n-j}, d = (y - D)/s, c_j the integral over [s_n, s_{n+1}]
-        // of the Lagrange basis polynomial of s_{n-j} on the last min(n + 1, 4) levels
+        // Linear multistep (Adams-Bashforth in sigma, variable steps), k-diffusion sample_lms
+        // (order p, default 4): y' = y + sum_j c_j d_{n-j}, d = (y - D)/s, c_j the integral over
+        // [s_n, s_{n+1}] of the Lagrange basis polynomial of s_{n-j} on the last min(n + 1, p) levels
         // (k-diffusion's linear_multistep_coeff, by scipy quad; here 4-point Gauss-Legendre, exact
         // for these cubics). In x: d = (x - alpha D) / sigma_t, so x' = (alpha1/alpha0) x
         // + alpha1 sum_j c_j d_{n-j}.
-        const order = Math.min(n + 1, 4);
+        const order = Math.min(n + 1, solver.order ?? 4);
         const sig = (i: number): number => level(process, times[i]).s;
         const coef = (j: number): number => {
           const basis = (tau: number): number => {

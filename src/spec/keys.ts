@@ -25,7 +25,7 @@ export const SPEC_KEYS = {
   'variant apg': ['kind', 'eta', 'r', 'beta'],
   'variant powerlaw': ['kind', 'alpha'],
   'variant cfgpp': ['kind', 'lambda'],
-  solver: ['kind', 'steps', 'tMin', 'grid', 'eta', 'sChurn', 'sTmin', 'sTmax', 'sNoise'],
+  solver: ['kind', 'steps', 'tMin', 'grid', 'eta', 'sChurn', 'sTmin', 'sTmax', 'sNoise', 'order'],
   'grid uniform': ['kind'],
   'grid edm': ['kind', 'rho'],
   'scoreError none': ['kind'],

@@ -649,6 +649,7 @@ function parseSolver(issues: Issues, v: unknown, process: ProcessSpec | undefine
   if (SAMPLER_PARAM_KINDS.eta.includes(kind)) solver.eta = params.eta;
   if (SAMPLER_PARAM_KINDS.sNoise.includes(kind)) solver.sNoise = params.sNoise;
   if (SAMPLER_PARAM_KINDS.sChurn.includes(kind)) solver.churn = params.churn;
+  if (SAMPLER_PARAM_KINDS.order.includes(kind)) solver.order = params.order;
   return solver;
 }
 
@@ -659,14 +660,15 @@ const SAMPLER_PARAM_KINDS: Record<string, readonly string[]> = {
   sTmin: ['heun-churn', 'dpm2'],
   sTmax: ['heun-churn', 'dpm2'],
   sNoise: ['euler-ancestral', 'heun-churn', 'dpm2', 'dpmpp-2m-sde', 'dpmpp-3m-sde'],
+  order: ['lms'],
 };
 
 /**
  * The samplers' optional parameters: each only with the kinds that read it (a stray one is an
  * error, never ignored), with k-diffusion's defaults: eta 1; S_churn 0, S_tmin 0, S_tmax
- * unbounded, S_noise 1 (Karras et al. 2022, Algorithm 2).
+ * unbounded, S_noise 1 (Karras et al. 2022, Algorithm 2); lms order 4.
  */
-function parseSamplerParams(issues: Issues, o: Obj, kind: string | undefined): { eta: number; sNoise: number; churn: ChurnSpec } | undefined {
+function parseSamplerParams(issues: Issues, o: Obj, kind: string | undefined): { eta: number; sNoise: number; churn: ChurnSpec; order: number } | undefined {
   const before = issues.length;
   for (const [key, kinds] of Object.entries(SAMPLER_PARAM_KINDS)) {
     if (o[key] !== undefined && kind !== undefined && !kinds.includes(kind)) {
@@ -678,11 +680,14 @@ function parseSamplerParams(issues: Issues, o: Obj, kind: string | undefined): {
   const sTmin = optNumberWhere(issues, o.sTmin, 'solver.sTmin', 0, (x) => x >= 0, '>= 0');
   const sTmax = optNumberWhere(issues, o.sTmax, 'solver.sTmax', Infinity, (x) => x > 0, '> 0');
   const sNoise = optNumberWhere(issues, o.sNoise, 'solver.sNoise', 1, (x) => x >= 0, '>= 0');
+  const order = o.order === undefined ? 4 : int(issues, o.order, 'solver.order', 1, 4);
   if (sTmin !== undefined && sTmax !== undefined && !(sTmin <= sTmax)) {
     issues.push({ path: 'solver.sTmax', message: `must be >= solver.sTmin (${sTmin}), got ${sTmax}` });
   }
-  if (issues.length > before || eta === undefined || sChurn === undefined || sTmin === undefined || sTmax === undefined || sNoise === undefined) return undefined;
-  return { eta, sNoise, churn: { sChurn, sTmin, sTmax } };
+  if (issues.length > before || eta === undefined || sChurn === undefined || sTmin === undefined || sTmax === undefined || sNoise === undefined || order === undefined) {
+    return undefined;
+  }
+  return { eta, sNoise, churn: { sChurn, sTmin, sTmax }, order };
 }
 
 function parseTMin(issues: Issues, v: unknown, process: ProcessSpec | undefined): number | undefined {

@@ -134,6 +134,8 @@ export interface SolverSpec {
   sNoise?: number;
   /** heun-churn, dpm2. */
   churn?: ChurnSpec;
+  /** lms: the multistep order, 1 to 4 (k-diffusion's default 4). */
+  order?: number;
 }
 
 export interface ExperimentSpec {

@@ -158,6 +158,18 @@ describe('lms: observed order 4 on a long schedule against the closed-form Gauss
       expect(Math.abs(r.order - 4), `errors ${r.errs}, observed order ${r.order}`).toBeLessThanOrEqual(BAND);
     });
   }
+  it('order 1 is euler in sigma, i.e. DDIM: the same particles as euler-ancestral with eta 0', () => {
+    const a = run(pairSpec({ kind: 'ou', T: 10 }, { kind: 'lms', order: 1, steps: 50 }));
+    const b = run(pairSpec({ kind: 'ou', T: 10 }, { kind: 'euler-ancestral', eta: 0, steps: 50 }));
+    expect(rms(a, b)).toBeLessThan(1e-12);
+  });
+  it('order 2 shows order 2 (N = 32 -> 64, ou T = 5)', () => {
+    const errs = [32, 64].map((steps) => {
+      const spec = pairSpec({ kind: 'ou', T: 5 }, { kind: 'lms', order: 2, steps });
+      return rms(run(spec), exactPairEndpoints(spec));
+    });
+    expect(Math.abs(Math.log2(errs[0] / errs[1]) - 2), `errors ${errs}`).toBeLessThanOrEqual(BAND);
+  });
   it('twin: lms without its history (euler in sigma) is first order', () => {
     const r = lmsOrder({ kind: 'ou', T: 10 }, (s) => {
       const t = s.table.sampler!;

@@ -50,6 +50,7 @@ export function baseSpecs(): Obj[] {
     // The k-diffusion samplers' optional fields (docs/solvers.md).
     two({ solver: { kind: 'heun-churn', steps: 10, sChurn: 10, sTmin: 0.05, sTmax: 50, sNoise: 1.003 } }),
     two({ solver: { kind: 'dpmpp-2m-sde', steps: 10, eta: 0.5, sNoise: 1 } }),
+    two({ solver: { kind: 'lms', steps: 10, order: 3 } }),
     // Guidance on a window of the schedule.
     two({ guidance: { kind: 'cfg', w: 2, negative: 'neg', variant: { kind: 'linear' }, start: 0.1, stop: 0.8 } }),
     two({ guidance: { kind: 'classifier', w: 2, start: 0, stop: 0.5 } }),
