@@ -15,7 +15,8 @@ import { roofline, workModel, type Roofline } from './flops.ts';
 import { measureCpu, measureWebGpu, type SamplerRun, type WebGpuRun } from './measure.ts';
 import { emitResult, intOption, nodeEnvironment, nodeGpu } from './node-env.ts';
 import { measurePeak, type PeakResult } from './peak.ts';
-import { standardWorkload, STANDARD_WORKLOAD_DESCRIPTION } from './workloads.ts';
+import { SOLVER_WORKLOADS, solverWorkload, standardWorkload, STANDARD_WORKLOAD_DESCRIPTION } from './workloads.ts';
+import { TABLEAUS } from '../src/solvers/tableau.ts';
 
 /** What the issue asks of the standard workload (reported, never asserted). */
 const TARGETS = { webgpuToNumpy: 30, peakFraction: 0.25 };
@@ -33,6 +34,8 @@ const cli = new Command('bench')
   .option('--no-numpy', 'skip the numpy baseline')
   .option('--no-peak', 'skip the peak microbenchmark (no roofline)')
   .option('--no-webgpu', 'skip WebGPU')
+  .option('--solver-particles <n>', 'WebGPU particles of each per-solver row', intOption('--solver-particles'), 2 ** 18)
+  .option('--no-solvers', 'skip the per-solver rows')
   .option('--python <cmd>', 'python interpreter', process.env.PYTHON ?? 'python3')
   .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
   .option('--stdout', 'also print the result on stdout when --json is given')
@@ -131,6 +134,26 @@ if (gpu) {
   webgpu = { ...run, fixedOverhead: { ...fixedOverhead, moments: undefined }, steadyStateParticleStepsPerSecond: steady };
 }
 
+// ---- every solver at equal steps (WebGPU; the standard workload with solver.kind changed) ----
+const solvers: { kind: string; params: Record<string, number>; stages: number; kernel: string; particles: number; steps: number; medianSeconds: number; particleStepsPerSecond: number }[] = [];
+if (gpu && cli.solvers) {
+  for (const w of SOLVER_WORKLOADS) {
+    console.error(`WebGPU ${w.kind}: ${cli.solverParticles} particles x ${steps} steps ...`);
+    const spec = solverWorkload(w, cli.solverParticles, steps);
+    const run = await measureWebGpu(gpu, spec, { repeats: cli.repeats, readback: true });
+    solvers.push({
+      kind: w.kind,
+      params: w.params,
+      stages: TABLEAUS[w.kind].c.length,
+      kernel: TABLEAUS[w.kind].denoised ? 'step' : 'step-gauss4',
+      particles: cli.solverParticles,
+      steps,
+      medianSeconds: run.timing.medianSeconds,
+      particleStepsPerSecond: sig(run.particleStepsPerSecond),
+    });
+  }
+}
+
 // ---- ratios, roofline, agreement ----
 const rate = (r: SamplerRun | null | undefined): number | null => (r ? r.particleStepsPerSecond : null);
 const perCpu = (r: SamplerRun | null | undefined): number | null =>
@@ -221,6 +244,10 @@ const result = {
       'particle-steps per CPU-second of the process (all its threads; for WebGPU on a CPU adapter that is the driver\'s worker threads): steadier than wall time on a busy machine. The CPU reference and numpy run on one thread, lavapipe on every core',
   },
   ratios,
+  solvers: {
+    note: 'each solver on the standard workload at equal steps (WebGPU, end to end with readback); a step costs `stages` guided evaluations; the k-diffusion samplers run on the general kernel',
+    runs: solvers,
+  },
   roofline: rooflines,
   targets: {
     webgpuToNumpy: { target: TARGETS.webgpuToNumpy, achieved: ratios.webgpuToNumpyBest, met: ratios.webgpuToNumpyBest !== null ? ratios.webgpuToNumpyBest >= TARGETS.webgpuToNumpy : null },

@@ -1,6 +1,6 @@
 // Benchmark workloads, as specs (the same format users write).
 import { parseSpec } from '../src/spec/parse.ts';
-import type { ExperimentSpec } from '../src/spec/types.ts';
+import type { ExperimentSpec, SolverKind } from '../src/spec/types.ts';
 
 export const STANDARD_WORKLOAD_DESCRIPTION =
   '1-D, 4 Gaussian components in 2 classes, cfg w=3 (unconditional negative), OU T=10, euler, uniform grid to tMin=1e-3';
@@ -60,6 +60,50 @@ export function scalingWorkload(p: ScalingPoint): ExperimentSpec {
     guidance: { kind: 'cfg', w: 3 },
     solver: { kind: 'euler', steps: p.steps, tMin: 1e-3 },
     particles: p.particles,
+    seed: 1,
+  });
+}
+
+/**
+ * Every solver kind, for the per-solver throughput rows of the baselines benchmark: the standard
+ * workload with only solver.kind changed (the samplers' parameters at k-diffusion's defaults,
+ * heun-churn and dpm2 with S_churn 40 so their churn runs), at equal steps. A step costs `stages`
+ * guided evaluations (euler, em, dpmpp-2m, euler-ancestral, dpmpp-2m-sde, dpmpp-3m-sde, lms 1; heun,
+ * heun-churn, dpm2 2; rk4 4).
+ */
+export const SOLVER_WORKLOADS: readonly { kind: SolverKind; params: Record<string, number> }[] = [
+  { kind: 'euler', params: {} },
+  { kind: 'heun', params: {} },
+  { kind: 'rk4', params: {} },
+  { kind: 'em', params: {} },
+  { kind: 'dpmpp-2m', params: {} },
+  { kind: 'euler-ancestral', params: {} },
+  { kind: 'heun-churn', params: { sChurn: 40 } },
+  { kind: 'dpm2', params: { sChurn: 40 } },
+  { kind: 'dpmpp-2m-sde', params: {} },
+  { kind: 'dpmpp-3m-sde', params: {} },
+  { kind: 'lms', params: {} },
+];
+
+export function solverWorkload(w: (typeof SOLVER_WORKLOADS)[number], particles: number, steps: number): ExperimentSpec {
+  const base = standardWorkload(particles, steps);
+  return parseSpec({
+    dim: 1,
+    classes: [
+      { name: 'a', weight: 0.5, components: [
+        { kind: 'gaussian', weight: 0.5, mean: [-2], cov: 0.25 },
+        { kind: 'gaussian', weight: 0.5, mean: [1], cov: 0.5 },
+      ] },
+      { name: 'b', weight: 0.5, components: [
+        { kind: 'gaussian', weight: 0.3, mean: [2], cov: 0.3 },
+        { kind: 'gaussian', weight: 0.7, mean: [-0.5], cov: 1 },
+      ] },
+    ],
+    target: 'a',
+    process: { kind: 'ou', T: 10 },
+    guidance: { kind: 'cfg', w: 3 },
+    solver: { kind: w.kind, steps, tMin: base.solver.tMin, ...w.params },
+    particles,
     seed: 1,
   });
 }

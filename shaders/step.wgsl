@@ -68,6 +68,10 @@ var<private> s_n: array<f32, DIM>;
 var<private> s_guided: array<f32, DIM>;
 // The guidance variant's per-particle state (apg momentum), kept across steps in `states`.
 var<private> momentum: array<f32, DIM>;
+// DENOISED: the k-diffusion samplers' earlier denoised values (src/solvers/samplers.ts), kept
+// in `states` after the momentum, and one step's normals.
+var<private> hist: array<array<f32, DIM>, HIST_SLOTS>;
+var<private> z_step: array<f32, DIM>;
 // LOG_DENSITY: the particle's log-density under the sampler's law, at its current time.
 var<private> log_q_carried: f32;
 // FK: log q = gammaTarget log p_target + gammaNegative log p_negative at xs, from velocity().
@@ -388,9 +392,21 @@ fn main(
   } else {
     for (var j = 0u; j < DIM; j++) { x[j] = particles[base + j]; }
     if (VARIANT == VARIANT_APG) {
-      for (var j = 0u; j < DIM; j++) { momentum[j] = states[base + j]; }
+      for (var j = 0u; j < DIM; j++) { momentum[j] = states[local * STATE_STRIDE + j]; }
     }
     if (LOG_DENSITY) { log_q_carried = log_weights[local]; }
+  }
+  // Histories: zero before the first step (whose history weights are 0), else as stored.
+  for (var m = 0u; m < HISTORIES; m++) {
+    for (var j = 0u; j < DIM; j++) {
+      hist[m][j] = 0.0;
+      if (owns_particle && params.firstStep != 0u) { hist[m][j] = states[local * STATE_STRIDE + HIST_OFFSET + m * DIM + j]; }
+    }
+  }
+  if (DENOISED) {
+    for (var s = 0u; s < params.stepCount; s++) { denoised_step(params.firstStep + s, s, particle); }
+    store_particle(local, base);
+    return;
   }
 
   var tableau_a = TABLEAU_A;
@@ -427,11 +443,62 @@ fn main(
       }
     }
   }
+  store_particle(local, base);
+}
+
+// Writes the particle and its carried state back (owning invocations only).
+fn store_particle(local: u32, base: u32) {
   if (!owns_particle) { return; }
   for (var j = 0u; j < DIM; j++) { particles[base + j] = x[j]; }
   if (LOG_DENSITY) { log_weights[local] = log_q_carried; }
   if (VARIANT == VARIANT_APG) {
-    for (var j = 0u; j < DIM; j++) { states[base + j] = momentum[j]; }
+    for (var j = 0u; j < DIM; j++) { states[local * STATE_STRIDE + j] = momentum[j]; }
+  }
+  for (var m = 0u; m < HISTORIES; m++) {
+    for (var j = 0u; j < DIM; j++) { states[local * STATE_STRIDE + HIST_OFFSET + m * DIM + j] = hist[m][j]; }
+  }
+}
+
+// One step of a k-diffusion sampler (CpuStepper.stepDenoised; the recurrence and its
+// coefficients: src/solvers/samplers.ts, in `statics` from SAMPLER_OFFSET). k[i] holds stage
+// i's guided denoiser (the rows' cx, cs, cMean are the denoiser's). Called in uniform control
+// flow: velocity() has the tile barriers.
+fn denoised_step(n: u32, s: u32, particle: u32) {
+  let c = SAMPLER_OFFSET + n * SAMPLER_STRIDE;
+  let pre_x = statics[c];
+  let pre_z = statics[c + 1u];
+  let ax = statics[c + 2u];
+  let az = statics[c + 3u];
+  let bh = array<f32, 3>(statics[c + 4u], statics[c + 5u], statics[c + 12u]);
+  let hx = statics[c + 10u];
+  let hd = statics[c + 11u];
+  let px1 = statics[c + 6u];
+  let q10 = statics[c + 7u];
+  let b = array<f32, 2>(statics[c + 8u], statics[c + 9u]);
+  for (var j = 0u; j < DIM; j++) { z_step[j] = 0.0; }
+  if ((pre_z != 0.0 || az != 0.0) && owns_particle) {
+    for (var blk = 0u; blk * 4u < DIM; blk++) {
+      let zz = normal4(params.seed, particle, n + 1u, blk);
+      for (var lane = 0u; lane < 4u && blk * 4u + lane < DIM; lane++) { z_step[blk * 4u + lane] = zz[lane]; }
+    }
+  }
+  for (var j = 0u; j < DIM; j++) { x[j] = pre_x * x[j] + pre_z * z_step[j]; }
+  for (var i = 0u; i < STAGES; i++) {
+    for (var j = 0u; j < DIM; j++) {
+      xs[j] = x[j];
+      if (i > 0u) { xs[j] = px1 * x[j] + q10 * k[0][j]; }
+    }
+    velocity(i, rows[n * STAGES + i], n * STAGES + i, s * STAGES + i);
+  }
+  for (var j = 0u; j < DIM; j++) {
+    var acc = ax * x[j] + b[0] * k[0][j];
+    for (var i = 1u; i < STAGES; i++) { acc += b[i] * k[i][j]; }
+    for (var m = 0u; m < HISTORIES; m++) { acc += bh[m] * hist[m][j]; }
+    // What this step pushes (x before its update): D_0, or lms's derivative.
+    let pushed = hx * x[j] + hd * k[0][j];
+    for (var m = HISTORIES; m > 1u; m--) { hist[m - 1u][j] = hist[m - 2u][j]; }
+    if (HISTORIES > 0u) { hist[0][j] = pushed; }
+    x[j] = acc + az * z_step[j];
   }
 }
 

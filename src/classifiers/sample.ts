@@ -59,6 +59,7 @@ export class ClassifierStepper {
     this.seed = spec.seed;
     this.table = this.base.table;
     this.tableau = this.base.tableau;
+    if (this.tableau.denoised) throw new Error(`solver.kind: trained-classifier guidance runs euler, heun, rk4 or em, got ${spec.solver.kind}`);
     this.ev = new MixtureEvaluator(this.model);
     this.meanU = groupDataMean(this.model, this.model.unconditional);
     this.xs = new Float64Array(this.dim);

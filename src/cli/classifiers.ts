@@ -4,6 +4,7 @@
 import { checkOutput, writeFileAtomic } from '../io/output.ts';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SpecError, type SpecIssue } from '../spec/errors.ts';
+import { TABLEAUS } from '../solvers/tableau.ts';
 import { startTime } from '../processes/process.ts';
 import { loadSpecFile } from '../spec/parse.ts';
 import { cpuSampler, DEFAULTS, runClassifierExperiment, type GuidedSampler, type ModelKind } from '../classifiers/experiment.ts';
@@ -118,6 +119,10 @@ export function addClassifiersCommand(program: Command): void {
       if (opts.json) {
         const bad = checkOutput(opts.json, { flag: '--json', inputs: [specPath], force: opts.force === true });
         if (bad) issues.push(bad);
+      }
+      // Trained-classifier sampling steps the tableau solvers only (src/classifiers/sample.ts).
+      if (opts.w.length > 0 && TABLEAUS[spec.solver.kind].denoised) {
+        issues.push({ path: 'solver.kind', message: `sampling with a trained classifier runs euler, heun, rk4 or em, got ${spec.solver.kind}` });
       }
       if (issues.length > 0) throw new SpecError(issues);
       const models: ModelKind[] = opts.model === 'both' ? ['logistic', 'mlp'] : [opts.model];

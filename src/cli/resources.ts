@@ -74,7 +74,9 @@ function mayUseGauss4(spec: ExperimentSpec): boolean {
   if (spec.guidance.kind === 'cfg' && spec.guidance.negative.kind === 'inline') comps.push(...spec.guidance.negative.distribution.components);
   const variantOk = spec.guidance.kind !== 'cfg' || combinesLinearly(spec.guidance.variant);
   const errorOk = spec.scoreError.kind === 'none' || spec.scoreError.kind === 'blur';
-  return spec.corrector === null && variantOk && errorOk && comps.every((c) => c.kind === 'gaussian' && c.cov.kind !== 'full');
+  // The k-diffusion samplers run on the general kernel only.
+  const solverOk = !TABLEAUS[spec.solver.kind].denoised;
+  return spec.corrector === null && solverOk && variantOk && errorOk && comps.every((c) => c.kind === 'gaussian' && c.cov.kind !== 'full');
 }
 
 export function estimateResources(spec: ExperimentSpec, opts: EstimateOptions): ResourceEstimate {

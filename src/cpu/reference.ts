@@ -8,6 +8,7 @@ import { groupDataMean, MixtureEvaluator } from '../model/mixture.ts';
 import { priorScale, processAt, startTime } from '../processes/process.ts';
 import { buildStepTable, type StepRow, type StepTable, type StepTableOptions } from '../solvers/table.ts';
 import { TABLEAUS, type Tableau } from '../solvers/tableau.ts';
+import { COEF, COEF_BH } from '../solvers/samplers.ts';
 import { fillNormals } from '../rng/philox.ts';
 import type { GuidanceVariant } from '../spec/types.ts';
 import { combineScores } from '../guidance/variants.ts';
@@ -36,7 +37,9 @@ export class CpuStepper {
   private readonly s: Float64Array;
   private readonly xs: Float64Array;
   private readonly z: Float64Array;
-  private readonly spec: ExperimentSpec;
+  /** Per-particle normals of one sampler step (stepDenoised). */
+  private zAll: Float64Array = new Float64Array(0);
+  readonly spec: ExperimentSpec;
   /** Per-particle sum_i b_i div u over a step's stages (log-density path). */
   private divAcc: Float64Array = new Float64Array(0);
 
@@ -175,6 +178,7 @@ export class CpuStepper {
     momentum: Float64Array | null = null,
     logq: Float64Array | null = null,
   ): void {
+    if (this.table.sampler) throw new Error(`CpuStepper.step: ${this.spec.solver.kind} steps with stepDenoised`);
     const d = this.dim;
     const { stages, rows } = this.table;
     const { a, b } = this.tableau;
@@ -215,12 +219,83 @@ export class CpuStepper {
     }
   }
 
+  /**
+   * Step n of a k-diffusion sampler (src/solvers/samplers.ts, whose header has the recurrence):
+   * k[i] receives stage i's guided denoiser, hist[m] (count x dim each) the m-th previous step's
+   * D_0. noiseIndex(p) is the generator's particle index of local particle p (first + p; the
+   * parity model's perturbed copies share their particle's noise).
+   */
+  stepDenoised(
+    n: number,
+    first: number,
+    count: number,
+    x: Float64Array,
+    k: Float64Array[],
+    hist: Float64Array[],
+    momentum: Float64Array | null = null,
+    noiseIndex: (p: number) => number = (p) => first + p,
+  ): void {
+    const d = this.dim;
+    const sampler = this.table.sampler!;
+    const { stages, rows } = this.table;
+    const c = sampler.coefs.subarray(n * sampler.stride, (n + 1) * sampler.stride);
+    const noisy = c[COEF.preZ] !== 0 || c[COEF.az] !== 0;
+    if (noisy && this.zAll.length < count * d) this.zAll = new Float64Array(count * d);
+    const z = this.zAll;
+    if (noisy) {
+      for (let p = 0; p < count; p++) {
+        fillNormals(this.seed, noiseIndex(p), n + 1, d, this.z);
+        for (let j = 0; j < d; j++) z[p * d + j] = this.z[j];
+      }
+    }
+    if (c[COEF.preZ] !== 0 || c[COEF.preX] !== 1) {
+      for (let i = 0; i < count * d; i++) x[i] = c[COEF.preX] * x[i] + c[COEF.preZ] * z[i];
+    }
+    for (let i = 0; i < stages; i++) {
+      const row = rows[n * stages + i];
+      this.setTime(row);
+      for (let p = 0; p < count; p++) {
+        const o = p * d;
+        for (let j = 0; j < d; j++) this.xs[j] = i === 0 ? x[o + j] : c[COEF.px1] * x[o + j] + c[COEF.q10] * k[0][o + j];
+        this.velocity(this.xs, row, k[i], o, momentum ? momentum.subarray(o, o + d) : null);
+      }
+    }
+    const h = sampler.histories;
+    for (let i = 0; i < count * d; i++) {
+      let acc = c[COEF.ax] * x[i] + c[COEF.b0] * k[0][i];
+      if (stages > 1) acc += c[COEF.b1] * k[1][i];
+      for (let m = 0; m < h; m++) acc += c[COEF_BH[m]] * hist[m][i];
+      if (noisy) acc += c[COEF.az] * z[i];
+      // What this step pushes (x before its update): D_0, or lms's derivative.
+      const pushed = c[COEF.hx] * x[i] + c[COEF.hd] * k[0][i];
+      for (let m = h - 1; m > 0; m--) hist[m][i] = hist[m - 1][i];
+      if (h > 0) hist[0][i] = pushed;
+      x[i] = acc;
+    }
+  }
+
   /** Samples particles [first, first + count) from x_T to tMin into out (count x dim). */
   sampleRange(first: number, count: number, out: Float64Array): void {
     const k = this.tableau.c.map(() => new Float64Array(count * this.dim));
     const momentum = this.variant.kind === 'apg' ? new Float64Array(count * this.dim) : null;
     this.initParticles(first, count, out);
-    for (let n = 0; n < this.table.steps; n++) this.step(n, first, count, out, k, momentum);
+    this.advanceRange(first, count, out, k, momentum);
+  }
+
+  /** Runs every step on particles [first, first + count) from the points in x (in place). */
+  advanceRange(
+    first: number,
+    count: number,
+    x: Float64Array,
+    k = this.tableau.c.map(() => new Float64Array(count * this.dim)),
+    momentum: Float64Array | null = this.variant.kind === 'apg' ? new Float64Array(count * this.dim) : null,
+  ): void {
+    if (this.table.sampler) {
+      const hist = Array.from({ length: this.table.sampler.histories }, () => new Float64Array(count * this.dim));
+      for (let n = 0; n < this.table.steps; n++) this.stepDenoised(n, first, count, x, k, hist, momentum);
+      return;
+    }
+    for (let n = 0; n < this.table.steps; n++) this.step(n, first, count, x, k, momentum);
   }
 }
 

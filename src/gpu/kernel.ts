@@ -45,6 +45,11 @@ export interface KernelConfig {
    */
   logDensity?: boolean;
   /**
+   * The k-diffusion samplers (general kernel only): histories carried per particle and where
+   * the per-step coefficients start in `statics` (src/solvers/samplers.ts). null: a tableau solver.
+   */
+  sampler?: { histories: number; offset: number; stride: number } | null;
+  /**
    * step-gauss4 only: bytes of each uniform table binding (rows, factors, component infos,
    * statics), or 0 for storage bindings. See gauss4TableBindings.
    */
@@ -59,6 +64,16 @@ export interface KernelConfig {
 /** Floats of per-particle state the fk step carries: its drift and log q. */
 export function fkStateStride(dim: number): number {
   return dim + 1;
+}
+
+/** Floats of per-particle state in `states` before the histories: apg's momentum. */
+function histOffset(c: { variant: GuidanceVariant; dim: number }): number {
+  return c.variant.kind === 'apg' ? c.dim : 0;
+}
+
+/** Floats of per-particle state of the general (non-fk) kernel: [momentum (apg)] [histories]. */
+export function stateStride(c: { variant: GuidanceVariant; dim: number; sampler?: { histories: number } | null }): number {
+  return histOffset(c) + (c.sampler?.histories ?? 0) * c.dim;
 }
 
 /** Stage component factors through workgroup memory once there are this many floats of them per row. */
@@ -124,6 +139,13 @@ export function kernelHeader(c: KernelConfig): string {
     `const FK: bool = ${c.fk};`,
     `const LOG_DENSITY: bool = ${c.logDensity ?? false};`,
     `const FK_STATE_STRIDE: u32 = ${fkStateStride(c.dim)}u;`,
+    `const DENOISED: bool = ${!!c.sampler};`,
+    `const HISTORIES: u32 = ${c.sampler?.histories ?? 0}u;`,
+    `const HIST_SLOTS: u32 = ${Math.max(1, c.sampler?.histories ?? 0)}u;`,
+    `const SAMPLER_OFFSET: u32 = ${c.sampler?.offset ?? 0}u;`,
+    `const SAMPLER_STRIDE: u32 = ${c.sampler?.stride ?? 0}u;`,
+    `const HIST_OFFSET: u32 = ${histOffset(c)}u;`,
+    `const STATE_STRIDE: u32 = ${stateStride(c)}u;`,
     `const TILE: u32 = ${c.tile}u;`,
     `const TILE_FLOATS: u32 = ${Math.max(1, c.tile * factorStride(c.dim))}u;`,
     `const TABLEAU_A = array<f32, ${stages * stages}>(${a.map(f32Literal).join(', ')});`,
@@ -173,6 +195,9 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
   ];
   if (c.logDensity && (c.kernel !== 'step' || c.fk || c.classifier)) throw new Error('log-density carrying runs on the general step kernel only, without fk or a classifier');
   if (c.classifier && c.kernel !== 'step') throw new Error('classifier guidance runs on the general step kernel only');
+  if (c.sampler && (c.kernel !== 'step' || c.fk || c.logDensity || c.classifier)) {
+    throw new Error('the k-diffusion samplers run on the general step kernel only, without fk, log-density or a classifier');
+  }
   if (c.kernel === 'step') {
     if (c.classifier) parts.push(classifierHeader(c.classifier.layout, c.classifier.target), platform.shaderSource('classifier'));
     else parts.push('fn add_classifier_guidance(row_id: u32) {} // no trained classifier');

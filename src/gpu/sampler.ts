@@ -17,7 +17,7 @@ import type { FkReport } from '../corrector/fk.ts';
 import { runFkPopulation } from './fk.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';
 import type { GpuContext } from './device.ts';
-import { createStepPipeline, factorStride, GAUSS4_ROW_SLOT_BYTES, particlesPerInvocation, tileComponents, UNIFORM_TABLE_BYTES } from './kernel.ts';
+import { createStepPipeline, factorStride, GAUSS4_ROW_SLOT_BYTES, particlesPerInvocation, stateStride, tileComponents, UNIFORM_TABLE_BYTES } from './kernel.ts';
 import { COMPONENT_INFO, packStructs, STEP_PARAMS, STEP_ROW, structBytes } from './layout.ts';
 import { planDispatch, type DispatchPlan } from './planner.ts';
 
@@ -131,7 +131,10 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
   const errorOffset = basesOffset + (fullCovariance ? comps.length * dim * dim : 0);
   const field = scoreError.field;
   const errorFloats = scoreError.bias ? dim : field ? field.features * (2 * dim + 1) : 0;
-  const statics = new Float32Array(errorOffset + errorFloats);
+  // The k-diffusion samplers' per-step coefficients after everything else (src/solvers/samplers.ts).
+  const samplerOffset = errorOffset + errorFloats;
+  const statics = new Float32Array(samplerOffset + (table.sampler?.coefs.length ?? 0));
+  if (table.sampler) statics.set(table.sampler.coefs, samplerOffset);
   statics.set(groupDataMean(model, guidance.target), 0);
   if (guidance.negative) statics.set(groupDataMean(model, guidance.negative), dim);
   if (fullCovariance) {
@@ -150,8 +153,12 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
   }
 
   const fk = spec.corrector?.kind === 'fk';
+  if (table.sampler && (trained || logDensity || fk)) {
+    throw new Error(`solver.kind: ${spec.solver.kind} runs without a trained classifier, log-density or a corrector`);
+  }
   const kernel =
     opts.kernel !== 'general' &&
+    !table.sampler &&
     !trained &&
     !logDensity &&
     !fk &&
@@ -215,6 +222,7 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
     fk,
     logDensity: logDensity !== null,
     uniformTableBytes,
+    sampler: table.sampler ? { histories: table.sampler.histories, offset: samplerOffset, stride: table.sampler.stride } : null,
     classifier: trained ? { layout: classifierLayout(trained.model), target: classifierTarget(trained.model, spec.target) } : null,
   });
 
@@ -284,8 +292,8 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
     const particlesBytes = plan.chunkParticles * dim * 4;
     const particlesBuffer = makeBuffer('particles chunk', particlesBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     const statesBuffer = makeBuffer(
-      'guidance variant states',
-      variant.kind === 'apg' ? particlesBytes : 16,
+      'per-particle states (apg momentum, sampler histories)',
+      plan.chunkParticles * stateStride({ variant, dim, sampler: table.sampler ?? null }) * 4,
       GPUBufferUsage.STORAGE,
     );
     const weightsBuffer = logDensity

@@ -23,6 +23,20 @@ export interface GuidancePlan {
   coefficients(t: number): [number, number];
 }
 
+/**
+ * Whether step n of N is guided under guidance.start / guidance.stop (diffusers' guiders:
+ * int(start N) <= n < int(stop N)); always without a window.
+ */
+export function guidedStep(g: GuidanceSpec, n: number, steps: number): boolean {
+  if (g.kind === 'none' || !g.window) return true;
+  return Math.floor(g.window.start * steps) <= n && n < Math.floor(g.window.stop * steps);
+}
+
+/** The coefficients with guidance off (w = 0): cfg (1, 0), the conditional score; classifier (0, 1), the unconditional one. */
+export function unguidedCoefficients(g: GuidanceSpec): [number, number] {
+  return g.kind === 'classifier' ? [0, 1] : [1, 0];
+}
+
 export function guidanceWeightAt(g: GuidanceSpec, t: number): number {
   return g.kind === 'none' ? 0 : scheduleAt(g.w, t);
 }

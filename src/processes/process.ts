@@ -61,3 +61,32 @@ export function processAt(p: ProcessSpec, t: number): ProcessCoefficients {
       return { t, alpha: 1 - t, sigma2: t * t, dLogAlpha: -1 / (1 - t), dAlpha: -1, sigmaDSigma: t, g2: (2 * t) / (1 - t) };
   }
 }
+
+/**
+ * The VE noise level sigma(t)/alpha(t) (the k-diffusion samplers' sigma, under x/alpha), and
+ * its inverse: the time t > 0 with sigma(t)/alpha(t) = s (monotone in t for every process).
+ * Defined beyond the start time as well (a churned step raises the noise level above it).
+ */
+export function veSigma(p: ProcessSpec, t: number): number {
+  const c = processAt(p, t);
+  return c.alpha > 0 ? Math.sqrt(c.sigma2) / c.alpha : Infinity;
+}
+
+export function timeAtVeSigma(p: ProcessSpec, s: number): number {
+  switch (p.kind) {
+    case 've':
+      return s;
+    case 'ou':
+      // e^{2t} - 1 = s^2
+      return 0.5 * Math.log1p(s * s);
+    case 'vp': {
+      // int_0^t beta = betaMin t + (betaMax - betaMin) t^2 / 2 = log(1 + s^2), the positive root
+      // written without cancellation.
+      const l = Math.log1p(s * s);
+      const d = p.betaMax - p.betaMin;
+      return (2 * l) / (p.betaMin + Math.sqrt(p.betaMin * p.betaMin + 2 * d * l));
+    }
+    case 'flow':
+      return s / (1 + s);
+  }
+}

@@ -16,9 +16,10 @@
 import type { ExperimentSpec } from '../spec/types.ts';
 import { cfgppCoefficients } from '../guidance/variants.ts';
 import { processAt, startTime } from '../processes/process.ts';
-import type { GuidancePlan } from '../guidance/guidance.ts';
+import { guidedStep, unguidedCoefficients, type GuidancePlan } from '../guidance/guidance.ts';
 import { timeGrid } from './grid.ts';
 import { TABLEAUS } from './tableau.ts';
+import { buildSamplerTable, type SamplerTable } from './samplers.ts';
 
 /** One row's fields, in the order the GPU struct declares them (src/gpu/layout.ts derives it from this). */
 export const STEP_ROW_FIELDS = [
@@ -51,6 +52,8 @@ export interface StepTable {
    * log-density there after the last step.
    */
   terminal: StepRow;
+  /** The k-diffusion samplers' per-step coefficients (src/solvers/samplers.ts); absent for tableau solvers. */
+  sampler?: SamplerTable;
 }
 
 /**
@@ -90,8 +93,34 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
   const cfgpp = g.kind === 'cfg' && g.variant.kind === 'cfgpp' ? g.variant : null;
   if (cfgpp && opts.reverse) throw new Error('guidance.variant: cfgpp is a discrete rule and has no reversed table');
   if (cfgpp && solver.kind !== 'euler') throw new Error(`cfgpp is a discrete DDIM rule: euler only, got ${solver.kind}`);
+  // guidance.start / stop: every stage of an unguided step has w = 0 (src/guidance/guidance.ts).
+  const off = unguidedCoefficients(g);
+  const gammasAt = (t: number, n: number): [number, number] => {
+    const step = opts.reverse ? solver.steps - 1 - n : n;
+    return guidedStep(g, step, solver.steps) ? guidance.coefficients(t) : [off[0], off[1]];
+  };
   const rows: StepRow[] = [];
-  for (let n = 0; n < solver.steps; n++) {
+  let sampler: SamplerTable | undefined;
+  if (tableau.denoised) {
+    if (opts.reverse) throw new Error(`solver.kind: a reversed step table needs euler, heun or rk4, got ${solver.kind}`);
+    // The stages evaluate the guided denoiser D = (x + sigma^2 s) / alpha (the guided data mean
+    // at alpha = 0) at the sampler's stage times: the same cx x + cs s + cMean m form.
+    sampler = buildSamplerTable(solver, process, times);
+    const stages = tableau.c.length;
+    for (let n = 0; n < solver.steps; n++) {
+      for (let i = 0; i < stages; i++) {
+        const t = sampler.stageTimes[n * stages + i];
+        const p = processAt(process, t);
+        const [gammaTarget, gammaNegative] = gammasAt(t, n);
+        const cx = p.alpha > 0 ? 1 / p.alpha : 0;
+        const cs = p.alpha > 0 ? p.sigma2 / p.alpha : 0;
+        const cMean = p.alpha > 0 ? 0 : 1;
+        const h = times[n + 1] - times[n];
+        rows.push({ t, alpha: p.alpha, sigma2: p.sigma2, cx, cs, cMean, gammaTarget, gammaNegative, h, noiseScale: 0, backShrink: 0, backHalfPrecision: 0 });
+      }
+    }
+  }
+  for (let n = 0; n < (sampler ? 0 : solver.steps); n++) {
     const h = times[n + 1] - times[n]; // negative: time runs backwards (positive on a reversed table)
     if (cfgpp) {
       const p = processAt(process, times[n]);
@@ -102,7 +131,7 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
     for (const ci of tableau.c) {
       const t = ci === 1 ? times[n + 1] : times[n] + ci * h;
       const p = processAt(process, t);
-      const [gammaTarget, gammaNegative] = guidance.coefficients(t);
+      const [gammaTarget, gammaNegative] = gammasAt(t, n);
       let cx: number, cs: number, cMean: number;
       if (tableau.stochastic) {
         cx = p.dLogAlpha;
@@ -140,5 +169,5 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
     backShrink: 0,
     backHalfPrecision: 0,
   };
-  return { steps: solver.steps, stages: tableau.c.length, times, rows, terminal };
+  return { steps: solver.steps, stages: tableau.c.length, times, rows, terminal, ...(sampler ? { sampler } : {}) };
 }

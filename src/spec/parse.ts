@@ -26,6 +26,7 @@ import {
   type GridSpec,
   type GuidanceSpec,
   type GuidanceVariant,
+  type GuidanceWindow,
   type ScoreErrorSpec,
   SCORE_ERROR_KINDS,
   SCORE_ERROR_TARGETS,
@@ -33,6 +34,7 @@ import {
   type NegativeSpec,
   type ProcessSpec,
   type SolverSpec,
+  type ChurnSpec,
   type WSchedule,
 } from './types.ts';
 
@@ -339,14 +341,38 @@ function parseGuidance(
       const w = isCfgpp(o) ? parseCfgppW(issues, o.w, 'guidance.w') : parseSchedule(issues, o.w, 'guidance.w');
       const negative = parseNegative(issues, o.negative, 'guidance.negative', dim, names);
       const variant = parseVariant(issues, o.variant, 'guidance.variant');
-      return w === undefined || negative === undefined || variant === undefined ? undefined : { kind, w, negative, variant };
+      const window = parseGuidanceWindow(issues, o);
+      if (window && isCfgpp(o)) {
+        issues.push({ path: 'guidance.start', message: 'start/stop are not defined for the cfgpp variant (a DDIM rule whose unguided form is not the conditional model)' });
+        return undefined;
+      }
+      if (w === undefined || negative === undefined || variant === undefined || window === undefined) return undefined;
+      return window === null ? { kind, w, negative, variant } : { kind, w, negative, variant, window };
     }
     case 'classifier': {
       const w = parseSchedule(issues, o.w, 'guidance.w');
-      return w === undefined ? undefined : { kind, w };
+      const window = parseGuidanceWindow(issues, o);
+      if (w === undefined || window === undefined) return undefined;
+      return window === null ? { kind, w } : { kind, w, window };
     }
   }
   return undefined;
+}
+
+/**
+ * guidance.start / guidance.stop: fractions of the schedule in [0, 1] with start < stop (diffusers'
+ * guidance_start / guidance_stop). null when neither is given (guided throughout).
+ */
+function parseGuidanceWindow(issues: Issues, o: Obj): GuidanceWindow | null | undefined {
+  if (o.start === undefined && o.stop === undefined) return null;
+  const start = optNumberWhere(issues, o.start, 'guidance.start', 0, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+  const stop = optNumberWhere(issues, o.stop, 'guidance.stop', 1, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+  if (start === undefined || stop === undefined) return undefined;
+  if (!(start < stop)) {
+    issues.push({ path: 'guidance.stop', message: `must be > guidance.start (${start}), got ${stop}` });
+    return undefined;
+  }
+  return { start, stop };
 }
 
 /**
@@ -450,6 +476,13 @@ function parseCorrector(
     issues.push({
       path: at(path, 'kind'),
       message: `fk targets the tilted law of linear guidance; guidance.variant.kind "${guidance.variant.kind}" has no such law (use "linear")`,
+    });
+    ok = false;
+  }
+  if (guidance && guidance.kind !== 'none' && guidance.window) {
+    issues.push({
+      path: at(path, 'kind'),
+      message: 'fk targets the tilted law of one guidance weight at tMin; guidance.start/stop switch it off on part of the schedule (drop them)',
     });
     ok = false;
   }
@@ -600,11 +633,61 @@ function parseSolver(issues: Issues, v: unknown, process: ProcessSpec | undefine
     });
     kind = undefined;
   }
+  if ((kind === 'heun-churn' || kind === 'dpm2' || kind === 'lms') && process?.kind === 'flow') {
+    issues.push({
+      path: 'solver.kind',
+      message: `${kind} steps from the noise level sigma/alpha itself, infinite at the flow process's start (alpha = 0); use dpmpp-2m, dpmpp-2m-sde, dpmpp-3m-sde, euler-ancestral, euler, heun or rk4`,
+    });
+    kind = undefined;
+  }
   const steps = int(issues, o.steps, 'solver.steps', 1, Number.MAX_SAFE_INTEGER);
   const tMin = parseTMin(issues, o.tMin, process);
   const grid = parseGrid(issues, o.grid, 'solver.grid', process);
-  if (kind === undefined || steps === undefined || tMin === undefined || grid === undefined) return undefined;
-  return { kind, steps, tMin, grid };
+  const params = parseSamplerParams(issues, o, typeof o.kind === 'string' ? o.kind : undefined);
+  if (kind === undefined || steps === undefined || tMin === undefined || grid === undefined || params === undefined) return undefined;
+  const solver: SolverSpec = { kind, steps, tMin, grid };
+  if (SAMPLER_PARAM_KINDS.eta.includes(kind)) solver.eta = params.eta;
+  if (SAMPLER_PARAM_KINDS.sNoise.includes(kind)) solver.sNoise = params.sNoise;
+  if (SAMPLER_PARAM_KINDS.sChurn.includes(kind)) solver.churn = params.churn;
+  if (SAMPLER_PARAM_KINDS.order.includes(kind)) solver.order = params.order;
+  return solver;
+}
+
+/** Which solver kinds take each optional sampler parameter (docs/solvers.md). */
+const SAMPLER_PARAM_KINDS: Record<string, readonly string[]> = {
+  eta: ['euler-ancestral', 'dpmpp-2m-sde', 'dpmpp-3m-sde'],
+  sChurn: ['heun-churn', 'dpm2'],
+  sTmin: ['heun-churn', 'dpm2'],
+  sTmax: ['heun-churn', 'dpm2'],
+  sNoise: ['euler-ancestral', 'heun-churn', 'dpm2', 'dpmpp-2m-sde', 'dpmpp-3m-sde'],
+  order: ['lms'],
+};
+
+/**
+ * The samplers' optional parameters: each only with the kinds that read it (a stray one is an
+ * error, never ignored), with k-diffusion's defaults: eta 1; S_churn 0, S_tmin 0, S_tmax
+ * unbounded, S_noise 1 (Karras et al. 2022, Algorithm 2); lms order 4.
+ */
+function parseSamplerParams(issues: Issues, o: Obj, kind: string | undefined): { eta: number; sNoise: number; churn: ChurnSpec; order: number } | undefined {
+  const before = issues.length;
+  for (const [key, kinds] of Object.entries(SAMPLER_PARAM_KINDS)) {
+    if (o[key] !== undefined && kind !== undefined && !kinds.includes(kind)) {
+      issues.push({ path: `solver.${key}`, message: `only with solver.kind ${kinds.map((k) => JSON.stringify(k)).join(', ')}; got ${JSON.stringify(kind)}` });
+    }
+  }
+  const eta = optNumberWhere(issues, o.eta, 'solver.eta', 1, (x) => x >= 0, '>= 0');
+  const sChurn = optNumberWhere(issues, o.sChurn, 'solver.sChurn', 0, (x) => x >= 0, '>= 0');
+  const sTmin = optNumberWhere(issues, o.sTmin, 'solver.sTmin', 0, (x) => x >= 0, '>= 0');
+  const sTmax = optNumberWhere(issues, o.sTmax, 'solver.sTmax', Infinity, (x) => x > 0, '> 0');
+  const sNoise = optNumberWhere(issues, o.sNoise, 'solver.sNoise', 1, (x) => x >= 0, '>= 0');
+  const order = o.order === undefined ? 4 : int(issues, o.order, 'solver.order', 1, 4);
+  if (sTmin !== undefined && sTmax !== undefined && !(sTmin <= sTmax)) {
+    issues.push({ path: 'solver.sTmax', message: `must be >= solver.sTmin (${sTmin}), got ${sTmax}` });
+  }
+  if (issues.length > before || eta === undefined || sChurn === undefined || sTmin === undefined || sTmax === undefined || sNoise === undefined || order === undefined) {
+    return undefined;
+  }
+  return { eta, sNoise, churn: { sChurn, sTmin, sTmax }, order };
 }
 
 function parseTMin(issues: Issues, v: unknown, process: ProcessSpec | undefined): number | undefined {

@@ -56,10 +56,19 @@ export type GuidanceVariant =
    */
   | { kind: 'cfgpp'; lambda: number };
 
+/**
+ * Guidance on a window of the schedule (diffusers' guidance_start / guidance_stop): guided on the
+ * steps n with floor(start N) <= n < floor(stop N), N = solver.steps; w = 0 on the others.
+ */
+export interface GuidanceWindow {
+  start: number;
+  stop: number;
+}
+
 export type GuidanceSpec =
   | { kind: 'none' }
-  | { kind: 'cfg'; w: WSchedule; negative: NegativeSpec; variant: GuidanceVariant }
-  | { kind: 'classifier'; w: WSchedule };
+  | { kind: 'cfg'; w: WSchedule; negative: NegativeSpec; variant: GuidanceVariant; window?: GuidanceWindow }
+  | { kind: 'classifier'; w: WSchedule; window?: GuidanceWindow };
 
 /** Optional (beyond SPEC.md v1): a model of score error, applied to the chosen group's score. */
 export type ScoreErrorSpec =
@@ -93,13 +102,40 @@ export interface CorrectorSpec {
 
 export type GridSpec = { kind: 'uniform' } | { kind: 'edm'; rho: number };
 
-export type SolverKind = 'euler' | 'heun' | 'rk4' | 'em';
+export type SolverKind =
+  | 'euler'
+  | 'heun'
+  | 'rk4'
+  | 'em'
+  | 'dpmpp-2m'
+  | 'euler-ancestral'
+  | 'heun-churn'
+  | 'dpm2'
+  | 'dpmpp-2m-sde'
+  | 'dpmpp-3m-sde'
+  | 'lms';
+
+/** Karras et al. (2022) Algorithm 2's churn parameters, in VE sigma units (sigma/alpha). */
+export interface ChurnSpec {
+  sChurn: number;
+  sTmin: number;
+  /** Infinity when the spec gives no upper bound. */
+  sTmax: number;
+}
 
 export interface SolverSpec {
   kind: SolverKind;
   steps: number;
   tMin: number;
   grid: GridSpec;
+  /** euler-ancestral, dpmpp-2m-sde, dpmpp-3m-sde: the noise fraction eta. */
+  eta?: number;
+  /** Every k-diffusion sampler that draws noise: its scale S_noise. */
+  sNoise?: number;
+  /** heun-churn, dpm2. */
+  churn?: ChurnSpec;
+  /** lms: the multistep order, 1 to 4 (k-diffusion's default 4). */
+  order?: number;
 }
 
 export interface ExperimentSpec {
@@ -125,7 +161,7 @@ export interface ExperimentSpec {
 export type StartKind = 'prior' | 'exact';
 export const START_KINDS: readonly StartKind[] = ['prior', 'exact'];
 
-export const SOLVER_KINDS: readonly SolverKind[] = ['euler', 'heun', 'rk4', 'em'];
+export const SOLVER_KINDS: readonly SolverKind[] = ['euler', 'heun', 'rk4', 'em', 'dpmpp-2m', 'euler-ancestral', 'heun-churn', 'dpm2', 'dpmpp-2m-sde', 'dpmpp-3m-sde', 'lms'];
 export const PROCESS_KINDS = ['ou', 'vp', 've', 'flow'] as const;
 export const GUIDANCE_KINDS = ['none', 'cfg', 'classifier'] as const;
 export const SCHEDULE_KINDS = ['constant', 'interval', 'piecewise'] as const;

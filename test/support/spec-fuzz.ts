@@ -47,6 +47,13 @@ export function baseSpecs(): Obj[] {
     two({ guidance: { kind: 'cfg', w: { kind: 'piecewise', points: [[0.1, 1], [1, 2]] }, negative: { components: [G([0], [2])] }, variant: { kind: 'apg', eta: 0, r: null, beta: 0 } } }),
     two({ guidance: { kind: 'cfg', w: 1, variant: { kind: 'powerlaw', alpha: 0.5 } }, scoreError: { kind: 'bias', value: [0.1], applyTo: 'both' } }),
     two({ guidance: { kind: 'cfg', w: 0, variant: { kind: 'cfgpp', lambda: 0.5 } }, scoreError: { kind: 'field', amplitude: 0.1, lengthScale: 1, features: 8, seed: 2, applyTo: 'target' } }),
+    // The k-diffusion samplers' optional fields (docs/solvers.md).
+    two({ solver: { kind: 'heun-churn', steps: 10, sChurn: 10, sTmin: 0.05, sTmax: 50, sNoise: 1.003 } }),
+    two({ solver: { kind: 'dpmpp-2m-sde', steps: 10, eta: 0.5, sNoise: 1 } }),
+    two({ solver: { kind: 'lms', steps: 10, order: 3 } }),
+    // Guidance on a window of the schedule.
+    two({ guidance: { kind: 'cfg', w: 2, negative: 'neg', variant: { kind: 'linear' }, start: 0.1, stop: 0.8 } }),
+    two({ guidance: { kind: 'classifier', w: 2, start: 0, stop: 0.5 } }),
     two({ guidance: { kind: 'cfg', w: 1, variant: { kind: 'linear' } }, solver: { kind: 'em', steps: 10 }, corrector: { kind: 'fk', resample: 'systematic', essThreshold: 0.5 }, scoreError: { kind: 'blur', delta: 0.1, applyTo: 'negative' } }),
     {
       dim: 2,
