@@ -7,7 +7,7 @@
 // Bound (docs/sharding.md): the bucket holding the exact order statistic x_(r) is found
 // exactly (rank error 0); the value returned is the bucket's midpoint, clamped to the exact
 // [min, max], so |x^_(r) - x_(r)| <= SKETCH_RELATIVE_ERROR * |x_(r)| for normal numbers
-// (|x| >= 2^-1022; below that the error is under 2^-1032 absolute). The type-7 quantile
+// (|x| >= 2^-1022; below that buckets are 2^-1032 wide and the error is at most 2^-1033). The type-7 quantile
 // interpolates two order statistics, so its error is <= SKETCH_RELATIVE_ERROR times the
 // larger of their magnitudes. Memory: one block of 2^M counts per (sign, binade) that occurs,
 // at most 2 x 2047 blocks per coordinate whatever N (a Gaussian sample of 10^8: about 60).
