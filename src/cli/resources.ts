@@ -13,7 +13,8 @@ import { STEP_ROW } from '../gpu/layout.ts';
 import { structBytes } from '../gpu/layout.ts';
 import { sampleCpu } from '../cpu/reference.ts';
 import { combinesLinearly } from '../guidance/variants.ts';
-import { CPU_STREAM_BLOCK } from '../cpu/stream.ts';
+import { cpuStreamBlock } from '../cpu/stream.ts';
+import { SKETCH_MANTISSA_BITS } from '../metrics/sketch.ts';
 
 /**
  * Host bytes per step-table row: a JS object of 12 numbers in the V8 heap (measured: 243 bytes
@@ -98,7 +99,7 @@ export function estimateResources(spec: ExperimentSpec, opts: EstimateOptions): 
       if (opts.outDtype === 'f32') host.push({ what: 'the --out cast to f32', bytes: coords * 4, fields: [...particleFields, '--dtype'] });
     } else {
       // Streamed (src/cpu/stream.ts): at most 2 blocks per thread in flight, plus their --out cast.
-      const inFlight = Math.min(particles, 2 * availableParallelism() * CPU_STREAM_BLOCK) * dim;
+      const inFlight = Math.min(particles, 2 * availableParallelism() * cpuStreamBlock(dim)) * dim;
       host.push({ what: 'the particle blocks in flight (f64, src/cpu/stream.ts)', bytes: inFlight * 8 * 2, fields: particleFields });
     }
   } else {
@@ -108,6 +109,9 @@ export function estimateResources(spec: ExperimentSpec, opts: EstimateOptions): 
     if (!mayUseGauss4(spec)) bindings.push({ what: 'the step rows', bytes: rows * structBytes(STEP_ROW), fields: stepFields });
     if (fk) bindings.push({ what: 'the corrector population (resident on the GPU)', bytes: particles * fkStateStride(dim) * 4, fields: [...particleFields, 'corrector'] });
   }
+  // The bounded summary (src/metrics/summary.ts): co-moments (and the chunk's), and the quantile
+  // sketch's blocks of 2^M counts per (sign, binade) seen: about 64 per coordinate for Gaussian-like data.
+  host.push({ what: 'the summary state (co-moments, quantile sketch)', bytes: dim * dim * 8 * 2 + dim * 64 * 2 ** SKETCH_MANTISSA_BITS * 8, fields: ['dim'] });
   const k = componentCount(spec);
   const full = spec.classes.some((c) => c.components.some((m) => m.kind === 'gaussian' && m.cov.kind === 'full'));
   const evaluations = particles * rows;

@@ -1,5 +1,5 @@
 // The CPU reference in bounded memory: particles [first, first + count) in blocks of
-// CPU_STREAM_BLOCK, sampled by persistent worker threads and handed to the caller in index
+// about CPU_STREAM_BLOCK_BYTES, sampled by persistent worker threads and handed to the caller in index
 // order, with at most 2 blocks per thread alive at once (O(block) memory whatever N). The
 // counter-based generator keys every draw by the particle's global index, so the particles
 // are bit-identical to sampleCpu's of the whole run, whatever the blocks, threads or range.
@@ -8,8 +8,13 @@ import { Worker } from 'node:worker_threads';
 import type { ExperimentSpec } from '../spec/types.ts';
 import { CPU_CHUNK, CpuStepper } from './reference.ts';
 
-/** Particles per block handed to a worker (a multiple of CPU_CHUNK). */
-export const CPU_STREAM_BLOCK = 64 * CPU_CHUNK;
+/** Bytes of particles (f64) per block handed to a worker. */
+export const CPU_STREAM_BLOCK_BYTES = 4 * 2 ** 20;
+
+/** Particles per block: about CPU_STREAM_BLOCK_BYTES, a multiple of CPU_CHUNK. */
+export function cpuStreamBlock(dim: number): number {
+  return Math.max(1, Math.floor(CPU_STREAM_BLOCK_BYTES / (dim * 8 * CPU_CHUNK))) * CPU_CHUNK;
+}
 
 export interface CpuStreamOptions {
   /** Global index of the first particle and how many. */
@@ -27,7 +32,7 @@ export async function sampleCpuStream(spec: ExperimentSpec, opts: CpuStreamOptio
   if (spec.corrector) throw new Error('sampleCpuStream: a corrected population is resampled as a whole (use sampleCpuFk)');
   const { first, count } = opts;
   const d = spec.dim;
-  const block = opts.block ?? CPU_STREAM_BLOCK;
+  const block = opts.block ?? cpuStreamBlock(d);
   const blocks = Math.ceil(count / block);
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), blocks));
   const range = (b: number) => ({ start: first + b * block, n: Math.min(block, count - b * block) });
