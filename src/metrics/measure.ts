@@ -1,7 +1,7 @@
 // One sampling run with every large-N metric binned as the chunks finish: on the GPU inside the
 // sampler's afterDispatch (no particle readback), or on the CPU from the reference backend's
-// particles (the fallback without an adapter; slow, for small N).
-import { sampleCpu } from '../cpu/reference.ts';
+// particles, streamed in blocks (the fallback without an adapter; slow, for small N).
+import { sampleCpuStream } from '../cpu/stream.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu } from '../gpu/sampler.ts';
 import type { ExperimentSpec } from '../spec/types.ts';
@@ -139,10 +139,19 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
       density.destroy();
     }
   }
-  const result = sampleCpu(spec, { onProgress: opts.onProgress });
-  const histograms = plan.histograms.map((h) => binOnCpu(h, spec.dim, result.particles, result.count));
+  // Bounded memory: blocks in particle order, binned as they come (the counts and the density
+  // sums are accumulated particle by particle, so the result does not depend on the blocks).
+  const histograms: HistogramCounts[] = plan.histograms.map((h) => binOnCpu(h, spec.dim, [], 0));
   const density = new CpuDensityMetrics(plan.density);
-  await density.accumulate(result.particles, result.count);
+  await sampleCpuStream(spec, {
+    first: 0,
+    count: spec.particles,
+    onProgress: opts.onProgress,
+    onChunk: async (chunk, n) => {
+      plan.histograms.forEach((h, k) => binOnCpu(h, spec.dim, chunk, n, histograms[k]));
+      await density.accumulate(chunk, n);
+    },
+  });
   return {
     particles: spec.particles,
     histograms,
