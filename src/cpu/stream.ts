@@ -23,7 +23,10 @@ export interface CpuStreamOptions {
   threads?: number;
   /** Particles per block (tests force small ones). */
   block?: number;
-  /** Each block, in order: count x dim f64 (the callee may keep it), and its global first index. */
+  /**
+   * Each block, in order: count x dim f64 and its global first index. The array is reused for a
+   * later block once the returned promise settles: copy what must outlive the call.
+   */
   onChunk: (chunk: Float64Array, count: number, first: number) => void | Promise<void>;
   onProgress?: (done: number, total: number) => void;
 }
@@ -38,9 +41,10 @@ export async function sampleCpuStream(spec: ExperimentSpec, opts: CpuStreamOptio
   const range = (b: number) => ({ start: first + b * block, n: Math.min(block, count - b * block) });
   if (threads === 1) {
     const stepper = new CpuStepper(spec);
+    const buffer = new Float64Array(Math.min(block, count) * d);
     for (let b = 0; b < blocks; b++) {
       const { start, n } = range(b);
-      const out = new Float64Array(n * d);
+      const out = buffer.subarray(0, n * d);
       for (let o = 0; o < n; o += CPU_CHUNK) {
         const m = Math.min(CPU_CHUNK, n - o);
         stepper.sampleRange(start + o, m, out.subarray(o * d, (o + m) * d));
@@ -63,11 +67,15 @@ export async function sampleCpuStream(spec: ExperimentSpec, opts: CpuStreamOptio
         failed = true;
         reject(err);
       };
+      // Consumed blocks' buffers go back to the workers (transferred): a fixed set of at most
+      // 2 x threads buffers is alive, so memory does not depend on when the GC runs.
+      const spare: ArrayBuffer[] = [];
       const assign = (w: Worker) => {
         // Bounded look-ahead: a slow block holds the others back instead of piling results up.
         if (next >= blocks || next >= emit + 2 * threads) return false;
         const { start, n } = range(next);
-        w.postMessage({ block: next, first: start, count: n });
+        const buffer = spare.pop();
+        w.postMessage({ block: next, first: start, count: n, buffer }, buffer ? [buffer] : []);
         next++;
         return true;
       };
@@ -81,6 +89,7 @@ export async function sampleCpuStream(spec: ExperimentSpec, opts: CpuStreamOptio
             ready.delete(emit);
             const { start, n } = range(emit);
             await opts.onChunk(chunk, n, start);
+            spare.push(chunk.buffer as ArrayBuffer);
             emit++;
             opts.onProgress?.(Math.min(count, emit * block), count);
             while (idle.length > 0 && assign(idle[idle.length - 1])) idle.pop();

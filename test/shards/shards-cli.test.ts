@@ -183,7 +183,7 @@ describe('merge refusals: exit 2, the file and field named, nothing written', ()
 const gpu = await nodeGpu();
 afterAll(() => gpu.ctx?.destroy());
 describe.skipIf(!gpu.ctx)(`run --shard / merge on webgpu [${gpu.description}]`, () => {
-  it('four shards (step-gauss4, borders not multiples of 4) and two (the general kernel): union bit-identical, merge equal', () => {
+  it('four shards (step-gauss4, borders not multiples of 4), three (the general kernel), two with --log-density: union bit-identical, merge equal', () => {
     const g = shardRun('gauss-gpu', GAUSS, 'webgpu', 4);
     expect(g.shards[1].shard).toMatchObject({ first: 2500, end: 5000 });
     const r = cli(['merge', ...g.states]);
@@ -193,6 +193,13 @@ describe.skipIf(!gpu.ctx)(`run --shard / merge on webgpu [${gpu.description}]`, 
     const rb = cli(['merge', ...b.states]);
     expect(rb.status, rb.stderr).toBe(0);
     expectSameSummary(JSON.parse(rb.stdout), b.single, 4 + 3);
+    // --log-density on webgpu (starts drawn on the host by global index): the log q files too.
+    const ld = shardRun('ld-gpu', { ...GAUSS, solver: { kind: 'rk4', steps: 10, tMin: 1e-3 }, particles: 5001 }, 'webgpu', 2, ['--log-density']);
+    const logq = Buffer.concat([0, 1].map((i) => npyData(join(dir, `ld-gpu-${i}.logq.npy`))));
+    expect(logq.equals(npyData(join(dir, 'ld-gpu-all.logq.npy')))).toBe(true);
+    const rl = cli(['merge', ...ld.states]);
+    expect(rl.status, rl.stderr).toBe(0);
+    expectSameSummary(JSON.parse(rl.stdout), ld.single, 4 + 2);
     // A cpu shard does not merge with webgpu ones.
     const mixed = cli(['merge', join(dir, 'gauss-cpu-0.state'), ...g.states.slice(1)]);
     expect(mixed.status).toBe(2);
