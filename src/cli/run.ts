@@ -260,6 +260,7 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
         try {
           const info = await sampleWebGpu(device, { ...spec, particles: count }, {
             firstParticle: first,
+            reuseChunk: true,
             onChunk: (chunk, n) => consume(chunk, n),
             onProgress: (done, total) => bar.update(done, total),
           });
