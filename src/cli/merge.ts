@@ -30,6 +30,12 @@ export async function mergeStateFiles(files: string[], opts: MergeOptions = {}):
     if (s.doc.specHash !== ref.doc.specHash) {
       throw new InputError(`${s.file}: specHash: a different experiment from ${ref.file} (${s.doc.specHash} vs ${ref.doc.specHash}); shards must share the spec, particles and seed`);
     }
+    // With --log-density the webgpu path runs another kernel from host-drawn starts, and the sums
+    // would cover only some particles: all states have them or none.
+    if ((s.doc.summary.logDensity === null) !== (ref.doc.summary.logDensity === null)) {
+      const has = (x: LoadedState) => (x.doc.summary.logDensity ? 'with' : 'without');
+      throw new InputError(`${s.file}: summary.logDensity: ran ${has(s)} --log-density, but ${ref.file} ${has(ref)}; merge shards run alike`);
+    }
     if (s.doc.backend !== ref.doc.backend) {
       throw new InputError(`${s.file}: backend: ${s.doc.backend}, but ${ref.file} ran on ${ref.doc.backend}; a merge is exact only on one backend`);
     }

@@ -112,6 +112,12 @@ describe('run --shard / merge on the CPU', () => {
     const r = cli(['merge', ...boxes.states]);
     expect(r.status, r.stderr).toBe(0);
     expectSameSummary(JSON.parse(r.stdout), boxes.single, 10 + 2);
+    // A shard run without --log-density does not merge with ones run with it.
+    const plain = cli(['run', specFile('boxes-cpu.json', BOXES), '--backend', 'cpu', '--shard', '1/2', '--state', join(dir, 'boxes-plain-1.state')]);
+    expect(plain.status, plain.stderr).toBe(0);
+    const mixed = cli(['merge', boxes.states[0], join(dir, 'boxes-plain-1.state')]);
+    expect(mixed.status).toBe(2);
+    expect(mixed.stderr).toContain('summary.logDensity: ran without --log-density');
     // Mutation twin: one shard's state merged with itself where the other belongs is refused, not summed.
     const twin = cli(['merge', boxes.states[0], boxes.states[0]]);
     expect(twin.status).toBe(2);
@@ -143,6 +149,7 @@ describe('merge refusals: exit 2, the file and field named, nothing written', ()
     ['a different result for the same range', [s0of2, s1of2, edit('counts', (d) => (d.summary.inside = 7))], /also in .* with a different result/],
     ['an edited spec', [s0of2, edit('spec', (d) => (d.spec.seed = 99))], /specHash: does not match the spec/],
     ['a foreign file', [s0of2, path], /not a guidance-sampler state file/],
+    ['no such file', [s0of2, join(dir, 'absent.state')], /absent\.state: cannot read/],
   ];
   it.each(cases)('%s', (_, files, message) => {
     const out = join(dir, 'merged-refused.state');
