@@ -9,8 +9,8 @@ import { checkOutPath, runSpec, sidecarPath } from './run.ts';
 import { addCheckCommand } from './check.ts';
 import { addSweepCommand } from './sweep.ts';
 import { addClassifiersCommand } from './classifiers.ts';
-import { addMergeCommand, checkStatePath } from './merge.ts';
-import { parseShard } from './state.ts';
+import { addMergeCommand } from './merge.ts';
+import { checkStatePath, parseShard } from './state.ts';
 
 function integerArg(name: string) {
   return (value: string): number => {

@@ -96,6 +96,8 @@ export function binOnCpu(plan: HistogramPlan, dim: number, data: ArrayLike<numbe
 
 export interface MeasureOptions {
   gpu: GpuContext | null;
+  /** Particles [first, first + count) of the experiment only (a shard); default all of spec.particles. */
+  range?: { first: number; count: number };
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -108,6 +110,7 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
     );
   }
   const started = performance.now();
+  const { first, count } = opts.range ?? { first: 0, count: spec.particles };
   if (opts.gpu) {
     const gpu = opts.gpu;
     const hists = plan.histograms.map(
@@ -115,7 +118,8 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
     );
     const density = new GpuDensityMetrics(gpu, plan.density);
     try {
-      await sampleWebGpu(gpu, spec, {
+      await sampleWebGpu(gpu, { ...spec, particles: count }, {
+        firstParticle: first,
         onProgress: opts.onProgress,
         afterDispatch: async (info) => {
           if (info.stepsDone !== info.steps) return;
@@ -127,7 +131,7 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
       const histograms = await Promise.all(hists.map((h) => h.read()));
       const d = await density.read();
       return {
-        particles: spec.particles,
+        particles: count,
         histograms,
         density: d,
         backend: 'webgpu',
@@ -144,8 +148,8 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
   const histograms: HistogramCounts[] = plan.histograms.map((h) => binOnCpu(h, spec.dim, [], 0));
   const density = new CpuDensityMetrics(plan.density);
   await sampleCpuStream(spec, {
-    first: 0,
-    count: spec.particles,
+    first,
+    count,
     onProgress: opts.onProgress,
     onChunk: async (chunk, n) => {
       plan.histograms.forEach((h, k) => binOnCpu(h, spec.dim, chunk, n, histograms[k]));
@@ -153,7 +157,7 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
     },
   });
   return {
-    particles: spec.particles,
+    particles: count,
     histograms,
     density: await density.read(),
     backend: 'cpu',
