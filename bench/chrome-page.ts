@@ -4,13 +4,13 @@
 import type { GpuContext } from '../src/gpu/device.ts';
 import { browserPlatform } from '../src/platform/browser.ts';
 import { adapterDescription } from './common.ts';
-import { acquireTimedGpu, timeWorkload, type TimedWorkload } from './gpu-timing.ts';
+import { acquireTimedGpu, type SamplerChoice, timeWorkload, type TimedWorkload } from './gpu-timing.ts';
 import { scalingWorkload, type ScalingPoint } from './workloads.ts';
 
 export interface BenchPageApi {
   /** Adapter, features, limits, user agent; rejects when there is no WebGPU. */
   info(): Promise<{ adapter: Record<string, unknown>; userAgent: string; timestampQuery: boolean }>;
-  run(point: ScalingPoint, opts: { repeats: number; warmup: number }): Promise<TimedWorkload>;
+  run(point: ScalingPoint, opts: { repeats: number; warmup: number; sampler?: SamplerChoice }): Promise<TimedWorkload>;
 }
 
 let gpu: Promise<GpuContext> | null = null;
@@ -25,7 +25,7 @@ const api: BenchPageApi = {
   async run(point, opts) {
     const g = await device();
     const result = await timeWorkload(g, scalingWorkload(point), opts);
-    log.textContent += `${JSON.stringify(point)}: ${(result.particleStepsPerSecond.wall / 1e6).toFixed(2)} M particle-steps/s\n`;
+    log.textContent += `${JSON.stringify(point)} ${result.kernel}: ${(result.particleStepsPerSecond.wall / 1e6).toFixed(2)} M particle-steps/s\n`;
     return result;
   },
 };

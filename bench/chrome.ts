@@ -14,7 +14,7 @@
 // (bench/workloads.ts): K isotropic Gaussians in d dimensions in two classes, cfg w = 3, OU,
 // euler. Steps per workload are chosen so that a run is about --work component-coordinate
 // evaluations (N x steps x K x d), clamped to [2, 100]: big points take few steps, small ones many.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { GpuAdapterInfo } from '../src/gpu/device.ts';
 import { nodePlatform } from '../src/platform/node.ts';
 import { browserSkipReason, findChromium, startBrowserHarness } from '../test/support/browser.ts';
@@ -32,10 +32,11 @@ const cli = new Command('bench:chrome')
   .option('--work <n>', 'component-coordinate evaluations per run, sets the steps (default 2^26; --full 2^28)', intOption('--work'))
   .option('--points <list>', "explicit workloads instead of the sweep: 'N:K:d,N:K:d,...' (e.g. 65536:4:1)")
   .option('--no-node', 'skip the Node (Dawn) path')
+  .addOption(new Option('--kernel <kind>', "stepping kernel: 'auto' (the sampler's choice) or 'general'").choices(['auto', 'general']).default('auto'))
   .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
   .option('--stdout', 'also print the result on stdout when --json is given')
   .parse(process.argv);
-const opts = cli.opts<{ json?: string; stdout?: boolean; full: boolean; repeats: number; warmup: number; work?: number; points?: string; node: boolean }>();
+const opts = cli.opts<{ json?: string; stdout?: boolean; full: boolean; repeats: number; warmup: number; work?: number; points?: string; node: boolean; kernel: 'auto' | 'general' }>();
 
 const pow2 = (from: number, to: number, every = 1): number[] => {
   const out: number[] = [];
@@ -128,7 +129,7 @@ try {
       const r = await page.evaluate(
         (pt: ScalingPoint, o: { repeats: number; warmup: number }) => (window as unknown as { bench: BenchPageApi }).bench.run(pt, o),
         point,
-        { repeats: opts.repeats, warmup: opts.warmup },
+        { repeats: opts.repeats, warmup: opts.warmup, sampler: { kernel: opts.kernel } },
       );
       chromeRuns.push(r);
       say(`chrome N=${p.particles} K=${p.components} d=${p.dim} steps=${p.steps}: ${mps(r.particleStepsPerSecond.wall)} M/s wall, ${mps(r.particleStepsPerSecond.gpu)} M/s gpu (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
@@ -153,7 +154,7 @@ if (opts.node) {
     say(`Node: ${gpu.adapterInfo.label}`);
     for (const [i, p] of points.entries()) {
       try {
-        const r = await timeWorkload(gpu, scalingWorkload(p), { repeats: opts.repeats, warmup: opts.warmup });
+        const r = await timeWorkload(gpu, scalingWorkload(p), { repeats: opts.repeats, warmup: opts.warmup, sampler: { kernel: opts.kernel } });
         nodeRuns[i] = r;
         say(`node   N=${p.particles} K=${p.components} d=${p.dim} steps=${p.steps}: ${mps(r.particleStepsPerSecond.wall)} M/s wall, ${mps(r.particleStepsPerSecond.gpu)} M/s gpu`);
       } catch (e) {
@@ -187,6 +188,7 @@ emitResult(
         sweeps: opts.points ? [] : SWEEPS[opts.full ? 'full' : 'default'],
         repeats: opts.repeats,
         warmup: opts.warmup,
+        kernel: opts.kernel,
         workPerRun: work,
         workload:
           'scalingWorkload (bench/workloads.ts): K isotropic Gaussians in d dimensions, two classes, cfg w = 3 against the ' +

@@ -9,7 +9,7 @@
 // readback), as in the explorer page.
 import type { AcquireOptions, GpuContext } from '../src/gpu/device.ts';
 import { acquireGpu } from '../src/gpu/device.ts';
-import { sampleWebGpu, type GpuSampleInfo } from '../src/gpu/sampler.ts';
+import { sampleWebGpu, type GpuSampleInfo, type GpuSampleOptions } from '../src/gpu/sampler.ts';
 import type { GpuPlatform } from '../src/platform/types.ts';
 import type { ExperimentSpec } from '../src/spec/types.ts';
 import { median } from './common.ts';
@@ -27,6 +27,9 @@ export interface TimedWorkload {
   /** particles x steps / median seconds. */
   particleStepsPerSecond: { wall: number; gpu: number | null };
   plan: GpuSampleInfo['plan'];
+  /** Which stepping kernel ran, and how it read its tables (sampleWebGpu's report). */
+  kernel: GpuSampleInfo['kernel'];
+  tables: GpuSampleInfo['tables'];
 }
 
 /** Acquires a device with 'timestamp-query' when the adapter has it, else without. */
@@ -84,10 +87,11 @@ class Timestamps {
 }
 
 /** One run of sampleWebGpu, timed; timestamps around all of its dispatches when given. */
-async function timedRun(gpu: GpuContext, spec: ExperimentSpec, ts: Timestamps | null): Promise<{ wall: number; gpu: number | null; plan: GpuSampleInfo['plan'] }> {
+async function timedRun(gpu: GpuContext, spec: ExperimentSpec, ts: Timestamps | null, sampler: SamplerChoice): Promise<{ wall: number; gpu: number | null; info: GpuSampleInfo }> {
   const t0 = performance.now();
   ts?.mark(0);
   const info = await sampleWebGpu(gpu, spec, {
+    ...sampler,
     afterDispatch: ts
       ? (d) => {
           if (d.stepsDone === d.steps && d.chunkStart + d.count === spec.particles) ts.mark(1);
@@ -95,23 +99,31 @@ async function timedRun(gpu: GpuContext, spec: ExperimentSpec, ts: Timestamps | 
       : undefined,
   });
   const wall = (performance.now() - t0) / 1000;
-  return { wall, gpu: ts ? await ts.seconds() : null, plan: info.plan };
+  return { wall, gpu: ts ? await ts.seconds() : null, info };
 }
 
 /** `warmup` untimed runs (pipeline compilation, caches), then `repeats` timed ones. */
-export async function timeWorkload(gpu: GpuContext, spec: ExperimentSpec, opts: { repeats: number; warmup: number }): Promise<TimedWorkload> {
+/** Which stepping kernel and dispatch shape to time (sampleWebGpu's own options). */
+export type SamplerChoice = Pick<GpuSampleOptions, 'kernel' | 'stepsPerDispatch'>;
+
+export async function timeWorkload(
+  gpu: GpuContext,
+  spec: ExperimentSpec,
+  opts: { repeats: number; warmup: number; sampler?: SamplerChoice },
+): Promise<TimedWorkload> {
+  const sampler = opts.sampler ?? {};
   const ts = gpu.device.features.has('timestamp-query') ? new Timestamps(gpu) : null;
   try {
     const warmupWallSeconds: number[] = [];
-    for (let r = 0; r < opts.warmup; r++) warmupWallSeconds.push((await timedRun(gpu, spec, ts)).wall);
+    for (let r = 0; r < opts.warmup; r++) warmupWallSeconds.push((await timedRun(gpu, spec, ts, sampler)).wall);
     const wallSeconds: number[] = [];
     const gpuSeconds: number[] = [];
-    let plan: GpuSampleInfo['plan'] | undefined;
+    let last: GpuSampleInfo | undefined;
     for (let r = 0; r < Math.max(1, opts.repeats); r++) {
-      const run = await timedRun(gpu, spec, ts);
+      const run = await timedRun(gpu, spec, ts, sampler);
       wallSeconds.push(run.wall);
       if (run.gpu !== null) gpuSeconds.push(run.gpu);
-      plan = run.plan;
+      last = run.info;
     }
     const work = spec.particles * spec.solver.steps;
     const medianWallSeconds = median(wallSeconds);
@@ -125,7 +137,9 @@ export async function timeWorkload(gpu: GpuContext, spec: ExperimentSpec, opts: 
       medianWallSeconds,
       medianGpuSeconds,
       particleStepsPerSecond: { wall: work / medianWallSeconds, gpu: medianGpuSeconds ? work / medianGpuSeconds : null },
-      plan: plan!,
+      plan: last!.plan,
+      kernel: last!.kernel,
+      tables: last!.tables,
     };
   } finally {
     ts?.destroy();

@@ -110,7 +110,10 @@ export function jsonSyntaxError(text: string): JsonSyntaxError | null {
         fail("',' or ']'");
       }
     }
-    if (c === '"') return string();
+    if (c === '"') {
+      string();
+      return;
+    }
     for (const word of ['true', 'false', 'null']) {
       if (text.startsWith(word, i)) {
         i += word.length;

@@ -25,7 +25,8 @@ import {
   type PlotGeometry,
 } from './densities.ts';
 import { GpuPlot, type PlotRect } from './gpu-plot.ts';
-import { drawMainOverlay, fitCanvas, mainPlotRect, type TracePoint } from './plots.ts';
+import { figureSvg } from './export-svg.ts';
+import { drawMainOverlay, fitCanvas, type MainView, mainPlotRect, type TracePoint } from './plots.ts';
 import { TimeCharts } from './charts.ts';
 import { Cancelled, ExplorerRun, initialPaths, PATHS, type DispatchRecord, type RunProgress, type StageInfo } from './run.ts';
 import type { CpuMessage, CpuRequest } from './cpu-worker.ts';
@@ -89,6 +90,8 @@ interface ExplorerHook {
   dispatches: DispatchRecord[];
   /** Frames drawn so far. */
   draws: number;
+  /** The current figure as SVG (what "Export figure (SVG)" downloads). */
+  exportSvg?: () => string | null;
 }
 
 const hook: ExplorerHook = {
@@ -664,6 +667,18 @@ function topDensity(): number {
   return observedTop > 0 ? observedTop : dens.maxDensity;
 }
 
+function mainView(g: PlotGeometry): MainView {
+  return {
+    geometry: g,
+    densities: spec ? dens : null,
+    topDensity: topDensity(),
+    showExact: controls.showExact,
+    paths: g.axes.length > 1 ? paths.map((p) => p.x.map((x) => [x[g.axes[0]], x[g.axes[1]]])) : [],
+    showPaths: controls.showPaths,
+    target: spec?.target ?? '',
+  };
+}
+
 function draw(): void {
   const size = fitCanvas(overlayCanvas);
   fitCanvas(gpuCanvas);
@@ -673,15 +688,7 @@ function draw(): void {
   const moved = !lastRect || rect.x !== lastRect.x || rect.y !== lastRect.y || rect.width !== lastRect.width || rect.height !== lastRect.height;
   lastRect = rect;
   if (geometry && (dirty.overlay || moved)) {
-    drawMainOverlay(overlayCanvas, {
-      geometry,
-      densities: spec ? dens : null,
-      topDensity: topDensity(),
-      showExact: controls.showExact,
-      paths: geometry.axes.length > 1 ? paths.map((p) => p.x.map((x) => [x[geometry!.axes[0]], x[geometry!.axes[1]]])) : [],
-      showPaths: controls.showPaths,
-      target: spec?.target ?? '',
-    });
+    drawMainOverlay(overlayCanvas, mainView(geometry));
   }
   const binSize = geometry ? geometry.low.reduce((a, lo, k) => a * ((geometry!.high[k] - lo) / geometry!.bins[k]), 1) : 1;
   if (gpuPlot && geometry && (dirty.gpu || moved)) {
@@ -735,6 +742,18 @@ $('export-png').addEventListener('click', () => {
   ctx.drawImage(gpuCanvas, 0, 0);
   ctx.drawImage(overlayCanvas, 0, 0);
   out.toBlob((b) => b && download('explorer-figure.png', b), 'image/png');
+});
+/** The figure as SVG text (null before there is a plot); the button and the tests use it. */
+function exportSvg(): string | null {
+  if (!geometry) return null;
+  dirty.overlay = dirty.gpu = true;
+  draw(); // the density layer must hold this frame when it is copied (as for the PNG)
+  return figureSvg(fitCanvas(overlayCanvas), mainView(geometry), hook.webgpu === 'unavailable' || gpuPlot ? gpuCanvas : null);
+}
+hook.exportSvg = exportSvg;
+$('export-svg').addEventListener('click', () => {
+  const text = exportSvg();
+  if (text) download('explorer-figure.svg', new Blob([text], { type: 'image/svg+xml' }));
 });
 $('export-spec').addEventListener('click', () => {
   download('spec.json', new Blob([JSON.stringify(controls.rawSpec, null, 2) + '\n'], { type: 'application/json' }));

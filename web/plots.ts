@@ -229,8 +229,14 @@ export interface MainView {
 
 /** The main plot's overlay: margins, axes, exact densities, legend, paths. */
 export function drawMainOverlay(canvas: HTMLCanvasElement, view: MainView): PlotRect {
-  const size = fitCanvas(canvas);
-  const ctx = context2d(canvas);
+  return drawMainOverlayOn(context2d(canvas), fitCanvas(canvas), view);
+}
+
+/**
+ * The same overlay on any 2-D context in CSS pixels: the page's canvas, or the SVG context
+ * that the figure export records it on (web/export-svg.ts).
+ */
+export function drawMainOverlayOn(ctx: CanvasRenderingContext2D, size: Size, view: MainView): PlotRect {
   const g = view.geometry;
   const rect = mainPlotRect(size, g);
   paintMargins(ctx, size, rect);

@@ -160,7 +160,9 @@ export class ScheduleEditor {
       d += `${i === 0 ? 'M' : 'L'}${this.px(t).toFixed(1)},${this.py(scheduleAt(s, t)).toFixed(1)}`;
     }
     this.el('path', { d, class: 'se-curve' });
-    this.handles().forEach((handle, i) => this.addHandle(handle, i));
+    this.handles().forEach((handle, i) => {
+      this.addHandle(handle, i);
+    });
   }
 
   private handles(): Handle[] {
@@ -175,8 +177,8 @@ export class ScheduleEditor {
       case 'interval': {
         const tOut = Math.min(this.tStart, Math.max(this.tMin, s.tHigh < this.tStart ? Math.sqrt(s.tHigh * this.tStart) : Math.sqrt(this.tMin * Math.max(this.tMin, s.tLow))));
         return [
-          { x: this.px(s.tHigh), y: this.py(s.w), title: 'tHigh, w', drag: (t, w) => ((s.tHigh = clampT(t, s.tLow * 1.0001, this.tStart)), (s.w = w)) },
-          { x: this.px(Math.max(s.tLow, this.tMin)), y: this.py(s.w), title: 'tLow, w', drag: (t, w) => ((s.tLow = t <= this.tMin * 1.01 ? 0 : clampT(t, this.tMin, s.tHigh / 1.0001)), (s.w = w)) },
+          { x: this.px(s.tHigh), y: this.py(s.w), title: 'tHigh, w', drag: (t, w) => { s.tHigh = clampT(t, s.tLow * 1.0001, this.tStart); s.w = w; } },
+          { x: this.px(Math.max(s.tLow, this.tMin)), y: this.py(s.w), title: 'tLow, w', drag: (t, w) => { s.tLow = t <= this.tMin * 1.01 ? 0 : clampT(t, this.tMin, s.tHigh / 1.0001); s.w = w; } },
           { x: this.px(tOut), y: this.py(s.outside), title: 'w outside the interval', drag: (_t, w) => (s.outside = w) },
         ];
       }

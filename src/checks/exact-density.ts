@@ -12,12 +12,15 @@ import { sampleGroupExact } from '../model/sample-exact.ts';
 import { assertLogDensitySupported } from '../model/divergence.ts';
 import { processAt } from '../processes/process.ts';
 import type { ExperimentSpec } from '../spec/types.ts';
-import { klPQ, klQP, klTilted, prCurve, type Estimate, type PrCurve, type TailDiagnostic } from '../metrics/coverage-fidelity.ts';
+import { klPQ, klQP, klTilted, prCurve, type Estimate, type PrCurve, type TailDiagnostic, type TiltNormaliser } from '../metrics/coverage-fidelity.ts';
+import { targetDef, tiltedNormaliser, type TargetDef } from '../metrics/targets.ts';
 
 export interface ExactCoverageFidelity {
   klQP: Estimate;
   klPQ: Estimate;
   klTilted: Estimate;
+  /** How Z of the tilted law was found (quadrature in d <= 2, else importance sampling from Q) and its error. */
+  tiltZ: TiltNormaliser;
   /** PRD summaries: recall = max F_8, precision = max F_1/8 over the curve. */
   recall: number;
   precision: number;
@@ -47,6 +50,34 @@ function targetAndTilt(spec: ExperimentSpec, x: Float64Array, count: number): { 
   return { logp, tilt };
 }
 
+/**
+ * log Z of the tilt gT log p_T + gN log p_N at tMin (the same unnormalised density as targetAndTilt)
+ * by quadrature, d <= 2 (tiltedNormaliser: midpoint rule over the tilt's effective support, error
+ * the half-resolution difference). null above d = 2; a tilt that does not decay on the grid's box
+ * gives null with the reason, and importance sampling is used instead.
+ */
+export function tiltLogZQuadrature(spec: ExperimentSpec): { logZ: number; error: number } | { unavailable: string } {
+  if (spec.dim > 2) return { unavailable: `dim ${spec.dim} > 2` };
+  const g = planGuidance(spec);
+  const [gT, gN] = g.coefficients(spec.solver.tMin);
+  const base = targetDef(spec, 'conditional');
+  const negative = g.negative && gN !== 0 ? g.negative : null;
+  // w = gT - 1 sizes targetBox's search for mass moved away from both classes.
+  const def: TargetDef = { ...base, groupA: g.target, coefA: gT, groupB: negative, coefB: negative ? gN : 0, w: gT - 1 };
+  if (negative === null && gT === 1) return { logZ: 0, error: 0 }; // the normalised target itself
+  try {
+    const { logZ, logZError } = tiltedNormaliser(def);
+    return { logZ, error: logZError };
+  } catch (e) {
+    return { unavailable: (e as Error).message };
+  }
+}
+
+/** The unnormalised tilted log-density gT log p_T + gN log p_N at tMin of count points. */
+export function tiltUnnormalised(spec: ExperimentSpec, x: Float64Array, count: number): Float64Array {
+  return targetAndTilt(spec, x, count).tilt;
+}
+
 /** log p_tMin(x | target) of count points. */
 export function targetLogDensityAtTMin(spec: ExperimentSpec, x: Float64Array, count: number): Float64Array {
   return targetAndTilt(spec, x, count).logp;
@@ -72,11 +103,18 @@ export async function exactCoverageFidelity(
 
   const qp = klQP(q.logq, qt.logp);
   const pq = klPQ(pt.logp, pLogq, draw.weight, draw.entry);
+  const quad = tiltLogZQuadrature(spec);
+  const kt = klTilted(q.logq, qt.tilt, 'logZ' in quad ? quad.logZ : undefined);
+  const tiltZ: TiltNormaliser =
+    'logZ' in quad
+      ? { method: 'quadrature', logZ: quad.logZ, error: quad.error }
+      : { method: 'importance sampling', logZ: kt.logZ, error: kt.logZSe, note: `no quadrature: ${quad.unavailable}` };
   const curve = prCurve({ logq: q.logq, logp: qt.logp }, { logq: pLogq, logp: pt.logp, weight: draw.weight });
   return {
     klQP: { value: qp.value, se: qp.se },
     klPQ: { value: pq.value, se: pq.se },
-    klTilted: klTilted(q.logq, qt.tilt),
+    klTilted: { value: kt.value, se: kt.se },
+    tiltZ,
     recall: curve.recallSummary,
     precision: curve.precisionSummary,
     prCurve: curve,

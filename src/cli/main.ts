@@ -41,6 +41,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--dtype <dtype>', 'dtype of the --out file').choices(['f32', 'f64']).default('f32'))
     .option('--force', 'replace a write-protected --out file')
     .option('--log-density', 'also write OUT.logq.npy (log q under the sampler\'s own law) and OUT.logp.npy (log p_tMin(x | target)), f64')
+    .option('--log-det', 'with --log-density: log q of the discrete solver map by the exact log-determinant of each step (CPU f64, dim <= 8); also OUT.logq-flow.npy (the continuous route) and the gap in the report')
     .option('--shard <i/k>', 'sample only shard i of k: particles [floor(i N/k), floor((i+1) N/k)) of the experiment (docs/sharding.md)')
     .option('--state <file>', 'write the mergeable summary state (for merge; docs/sharding.md)')
     .exitOverride()
@@ -48,10 +49,20 @@ export function buildProgram(): Command {
       const path = specPath ?? DEFAULT_SPEC;
       const spec = loadSpecFile(path, { particles: opts.particles, seed: opts.seed });
       if (opts.out) checkOutPath(opts.out, [path], opts.force === true);
-      if (opts.out && opts.logDensity) for (const what of ['logq', 'logp'] as const) checkOutPath(sidecarPath(opts.out, what), [path], opts.force === true);
+      if (opts.out && opts.logDensity) {
+        for (const what of opts.logDet ? (['logq', 'logp', 'logq-flow'] as const) : (['logq', 'logp'] as const)) checkOutPath(sidecarPath(opts.out, what), [path], opts.force === true);
+      }
       const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
       if (opts.state) checkStatePath(opts.state, [path, ...(opts.out ? [opts.out] : [])], opts.force === true);
-      const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype, logDensity: opts.logDensity === true, shard, state: opts.state });
+      const report = await runSpec(spec, {
+        backend: opts.backend,
+        out: opts.out,
+        dtype: opts.dtype,
+        logDensity: opts.logDensity === true,
+        logDet: opts.logDet === true,
+        shard,
+        state: opts.state,
+      });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       // Printed whole above; the exit status says whether it can be trusted.
       const problems: string[] = [];

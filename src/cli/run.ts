@@ -13,6 +13,7 @@ import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
 import { checkOutput } from '../io/output.ts';
 import { checkResources, estimateResources, memoryWarning, timeEstimate } from './resources.ts';
 import { cpuLogDensityBackend } from '../cpu/log-density.ts';
+import { carryLogDetCpu, LOG_DET_MAX_DIM } from '../cpu/log-det.ts';
 import { webGpuLogDensityBackend } from '../checks/log-density-webgpu.ts';
 import { logDensityUnsupported } from '../model/divergence.ts';
 import { targetLogDensityAtTMin } from '../checks/exact-density.ts';
@@ -40,10 +41,16 @@ export interface RunOptions {
   shard?: Shard;
   /** Write the mergeable summary state here (docs/sharding.md). */
   state?: string;
+  /**
+   * With logDensity: OUT.logq.npy is the law of the discrete solver map itself, by the exact
+   * log-determinant of each step's Jacobian (src/cpu/log-det.ts; CPU f64, dim <= 8), and
+   * OUT.logq-flow.npy the continuous change of variables; the report gains their gap.
+   */
+  logDet?: boolean;
 }
 
-/** X.npy -> X.logq.npy / X.logp.npy. */
-export function sidecarPath(out: string, what: 'logq' | 'logp'): string {
+/** X.npy -> X.logq.npy / X.logp.npy / X.logq-flow.npy. */
+export function sidecarPath(out: string, what: 'logq' | 'logp' | 'logq-flow'): string {
   return out.replace(/\.npy$/, `.${what}.npy`);
 }
 
@@ -72,6 +79,8 @@ export interface RunReport extends Summary {
    */
   overflow: boolean;
   overflowFields: string[];
+  /** With --log-det: |log q_map - log q_flow| over the particles (the solver's density error), and the mean signed gap. */
+  logDet?: { meanGap: number; maxGap: number; meanSignedGap: number };
 }
 
 export interface CorrectorSummary {
@@ -168,6 +177,14 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
     if (refusal) throw new SpecError([refusal]);
     if (!opts.out) throw new SpecError([{ path: '--log-density', message: 'needs --out (the log-densities are written next to it)' }]);
   }
+  if (opts.logDet) {
+    if (!opts.logDensity) throw new SpecError([{ path: '--log-det', message: 'needs --log-density (it replaces how OUT.logq.npy is computed)' }]);
+    if (spec.dim > LOG_DET_MAX_DIM) throw new SpecError([{ path: 'dim', message: `--log-det is for dim <= ${LOG_DET_MAX_DIM} (d^3 work per stage), got ${spec.dim}` }]);
+    if (backend === 'webgpu' && !opts.gpu) {
+      if (opts.backend === 'webgpu') process.stderr.write('guidance-sampler: --log-det runs on the CPU reference (f64)\n');
+      backend = 'cpu';
+    }
+  }
   // A corrector resamples the whole population at every step: a slice of it is not a slice of
   // the single run, so shards (and the state files that merge them) cannot be exact.
   if (spec.corrector && (opts.shard || opts.state)) {
@@ -204,6 +221,7 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   const adapter: string | null = gpu?.adapterInfo.label ?? null;
   let fk: FkReport | null = null;
   let outNonFinite = 0;
+  let logDetReport: RunReport['logDet'];
   const acc = new SummaryAccumulator(spec.dim, support);
   const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
   // Every path streams blocks of particles through `consume`, which folds them into the
@@ -223,26 +241,50 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       // along; webgpu: the kernel's log-density mode from the same host-drawn starts. Block by
       // block, the three files written side by side (each atomically).
       const carrier = backend === 'cpu' ? cpuLogDensityBackend : webGpuLogDensityBackend(gpu!);
+      // --log-det: log q of the solver map (CPU f64) with the flow route beside it, block by block too.
+      const gap = { n: 0, abs: 0, signed: 0, max: 0 };
+      const withFlow = async (fill: (write: (chunk: Float64Array) => void) => Promise<void>): Promise<void> => {
+        if (opts.logDet) await writeNpyAtomic(sidecarPath(opts.out!, 'logq-flow'), count, null, 'f8', fill);
+        else await fill(() => {});
+      };
       try {
         await writeNpyAtomic(sidecarPath(opts.out!, 'logp'), count, null, 'f8', (writeLogp) =>
           writeNpyAtomic(sidecarPath(opts.out!, 'logq'), count, null, 'f8', (writeLogq) =>
-            withOut(async (consume) => {
-              for (let b = first; b < end; b += LOG_DENSITY_BLOCK) {
-                const n = Math.min(LOG_DENSITY_BLOCK, end - b);
-                const r = await carrier.carry(spec, { direction: 'backward', first: b, count: n });
-                const logp = targetLogDensityAtTMin(spec, r.x, n);
-                consume(r.x, n);
-                acc.addLogDensity(r.logq, logp, n);
-                writeLogq(r.logq);
-                writeLogp(logp);
-                bar.update(b + n - first, count);
-              }
-            }),
+            withFlow((writeFlow) =>
+              withOut(async (consume) => {
+                for (let b = first; b < end; b += LOG_DENSITY_BLOCK) {
+                  const n = Math.min(LOG_DENSITY_BLOCK, end - b);
+                  let r: { x: Float64Array; logq: Float64Array };
+                  if (opts.logDet) {
+                    const m = carryLogDetCpu(spec, { first: b, count: n });
+                    r = { x: m.x, logq: m.logqMap };
+                    for (let i = 0; i < n; i++) {
+                      const g = m.logqMap[i] - m.logqFlow[i];
+                      if (!Number.isFinite(g)) continue;
+                      gap.n++;
+                      gap.abs += Math.abs(g);
+                      gap.signed += g;
+                      gap.max = Math.max(gap.max, Math.abs(g));
+                    }
+                    writeFlow(m.logqFlow);
+                  } else {
+                    r = await carrier.carry(spec, { direction: 'backward', first: b, count: n });
+                  }
+                  const logp = targetLogDensityAtTMin(spec, r.x, n);
+                  consume(r.x, n);
+                  acc.addLogDensity(r.logq, logp, n);
+                  writeLogq(r.logq);
+                  writeLogp(logp);
+                  bar.update(b + n - first, count);
+                }
+              }),
+            ),
           ).then(() => undefined),
         );
       } finally {
         if (backend === 'webgpu') gpu!.destroy();
       }
+      if (opts.logDet) logDetReport = { meanGap: gap.abs / gap.n, maxGap: gap.max, meanSignedGap: gap.signed / gap.n };
     } else if (backend === 'cpu') {
       if (spec.corrector) {
         // The corrected population is resampled as a whole: it lives whole (docs/sharding.md).
@@ -283,6 +325,7 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
     ...(fk ? { corrector: correctorSummary(spec, fk) } : {}),
     ...(opts.out ? { out: { path: opts.out, dtype: opts.dtype, nonFinite: outNonFinite } } : {}),
     ...(opts.state ? { state: opts.state } : {}),
+    ...(logDetReport ? { logDet: logDetReport } : {}),
   };
 }
 

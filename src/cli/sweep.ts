@@ -45,6 +45,8 @@ export interface SweepExact {
   klQP: { value: number; se: number };
   klPQ: { value: number; se: number };
   klTilted: { value: number; se: number };
+  /** How Z of the tilted law was found for klTilted: quadrature (d <= 2, `error` on log Z) or importance sampling (`error` its SE). */
+  klTiltedZ: { method: string; logZ: number; error: number };
   recall: number;
   precision: number;
   particles: number;
@@ -69,6 +71,8 @@ function flatRow(r: SweepRow): Record<string, number | string | null> {
     exactKlPQSe: exact.klPQ.se,
     exactKlTilted: exact.klTilted.value,
     exactKlTiltedSe: exact.klTilted.se,
+    exactKlTiltedZMethod: exact.klTiltedZ.method,
+    exactKlTiltedZError: exact.klTiltedZ.error,
     exactRecall: exact.recall,
     exactPrecision: exact.precision,
     exactTailTopShare: exact.tailTopShare,
@@ -86,6 +90,7 @@ async function exactRow(spec: ExperimentSpec, n: number, backend: LogDensityBack
     klQP: r.klQP,
     klPQ: r.klPQ,
     klTilted: r.klTilted,
+    klTiltedZ: { method: r.tiltZ.method, logZ: r.tiltZ.logZ, error: r.tiltZ.error },
     recall: r.recall,
     precision: r.precision,
     particles,

@@ -11,7 +11,7 @@ import { TABLEAUS, type Tableau } from '../solvers/tableau.ts';
 import { fillNormals } from '../rng/philox.ts';
 import type { GuidanceVariant } from '../spec/types.ts';
 import { combineScores } from '../guidance/variants.ts';
-import { addScoreError, prepareScoreError, scoreErrorDivergence, type PreparedScoreError } from '../model/score-error.ts';
+import { addScoreError, addScoreErrorJacobian, prepareScoreError, scoreErrorDivergence, type PreparedScoreError } from '../model/score-error.ts';
 import { sampleGroupExact } from '../model/sample-exact.ts';
 
 /** Particles advanced together, step by step: the CPU's analogue of one GPU dispatch's chunk. */
@@ -130,6 +130,26 @@ export class CpuStepper {
       divS += row.gammaNegative * (this.evNegative.groupScoreDivergence(this.guidance.negative) + (e.appliesToNegative ? scoreErrorDivergence(e, x) : 0));
     }
     return div + row.cs * divS;
+  }
+
+  /**
+   * out (dim x dim, row-major) = the Jacobian of u at the point of the last velocity() call (same
+   * row): cx I + cs (gT (H_T + E_T) + gN (H_N + E_N)), H the groups' log-density Hessians and E
+   * the score errors' Jacobians (linear guidance only, as velocityDivergence, its trace).
+   */
+  velocityJacobian(x: Float64Array, row: StepRow, out: Float64Array): void {
+    const d = this.dim;
+    out.fill(0);
+    if (row.cs !== 0) {
+      const e = this.scoreError;
+      this.evTarget.addGroupScoreJacobian(this.guidance.target, row.cs * row.gammaTarget, x, out);
+      if (e.appliesToTarget) addScoreErrorJacobian(e, x, row.cs * row.gammaTarget, out);
+      if (this.guidance.negative && row.gammaNegative !== 0) {
+        this.evNegative.addGroupScoreJacobian(this.guidance.negative, row.cs * row.gammaNegative, x, out);
+        if (e.appliesToNegative) addScoreErrorJacobian(e, x, row.cs * row.gammaNegative, out);
+      }
+    }
+    for (let i = 0; i < d; i++) out[i * d + i] += row.cx;
   }
 
   /**

@@ -264,7 +264,10 @@ export function regionSensitivities(def: TargetDef, hdrLogLevels: number[], samp
     });
     // grad r_k = r_k (s_k - sum_j r_j s_j)
     let max = -Infinity;
-    entries.forEach((e, k) => (max = Math.max(max, (r[k] = e.logWeight + ev.componentLog[e.component]))));
+    entries.forEach((e, k) => {
+      r[k] = e.logWeight + ev.componentLog[e.component];
+      max = Math.max(max, r[k]);
+    });
     let sum = 0;
     for (let k = 0; k < entries.length; k++) sum += r[k] = Math.exp(r[k] - max);
     mean.fill(0);

@@ -99,18 +99,34 @@ export function tailDiagnostic(terms: number[]): TailDiagnostic {
   return { topShare, flagged: topShare > TAIL_FLAG };
 }
 
+/** How log Z of the tilted law was obtained, and its error (quadrature: an absolute error on log Z, hence on the KL). */
+export interface TiltNormaliser {
+  method: 'quadrature' | 'importance sampling';
+  logZ: number;
+  /** Quadrature: the half-resolution difference (a stated error, not an SE); IS: the SE of log Z (already in the KL's SE). */
+  error: number;
+  note?: string;
+}
+
 /**
  * KL(Q||P_tilt) with log p_tilt = lu - log Z, lu the unnormalised tilted log-density (e.g.
- * (1 + w) log p_c - w log p_neg), Z = E_Q[exp(lu - log q)] by importance sampling from Q:
- *   KL = mean(d) + log mean(exp(-d)),  d = log q - lu.
- * SE by the delta method: the influence of point i is d_i + exp(-d_i) / mean(exp(-d)).
+ * (1 + w) log p_c - w log p_neg).
+ * - With `logZ` known (quadrature, d <= 2): KL = mean(d) + log Z, d = log q - lu; SE sd(d)/sqrt(n)
+ *   (the quadrature error is reported beside it, not in the SE).
+ * - Otherwise Z = E_Q[exp(lu - log q)] by importance sampling from Q:
+ *   KL = mean(d) + log mean(exp(-d)); SE by the delta method: the influence of point i is
+ *   d_i + exp(-d_i) / mean(exp(-d)). Its log Z estimate is returned as `logZ`, with SE `logZSe`.
  */
-export function klTilted(logq: Float64Array, logTiltUnnorm: Float64Array): Estimate {
+export function klTilted(logq: Float64Array, logTiltUnnorm: Float64Array, logZ?: number): Estimate & { logZ: number; logZSe: number } {
   const ok = finiteMask(logq, logTiltUnnorm);
   const d: number[] = [];
   for (let i = 0; i < ok.length; i++) if (ok[i]) d.push(logq[i] - logTiltUnnorm[i]);
   const n = d.length;
   const mean = d.reduce((a, b) => a + b, 0) / n;
+  if (logZ !== undefined) {
+    const v = d.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
+    return { value: mean + logZ, se: Math.sqrt(v / n), logZ, logZSe: 0 };
+  }
   const shift = Math.min(...d);
   const e = d.map((v) => Math.exp(-(v - shift)));
   const me = e.reduce((a, b) => a + b, 0) / n;
@@ -118,7 +134,9 @@ export function klTilted(logq: Float64Array, logTiltUnnorm: Float64Array): Estim
   const inf = d.map((v, i) => v + e[i] / me);
   const mi = inf.reduce((a, b) => a + b, 0) / n;
   const vi = inf.reduce((a, b) => a + (b - mi) ** 2, 0) / (n - 1);
-  return { value, se: Math.sqrt(vi / n) };
+  const ve = e.reduce((a, b) => a + (b - me) ** 2, 0) / (n - 1);
+  // SE of log Z by the delta method: sd(exp(-d)) / (mean(exp(-d)) sqrt(n)).
+  return { value, se: Math.sqrt(vi / n), logZ: Math.log(me) - shift, logZSe: Math.sqrt(ve / n) / me };
 }
 
 export interface PrCurve {

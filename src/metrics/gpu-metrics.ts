@@ -52,7 +52,9 @@ export const F32_SUM_RELATIVE_ERROR = (ITEMS_PER_THREAD + WG + 1) * 2 ** -24;
 
 function componentTable(def: TargetDef) {
   const used = new Map<number, { mask: number; logWeightA: number; logWeightB: number; slot: number }>();
-  def.groupA.entries.forEach((e, slot) => used.set(e.component, { mask: 1, logWeightA: e.logWeight, logWeightB: 0, slot }));
+  def.groupA.entries.forEach((e, slot) => {
+    used.set(e.component, { mask: 1, logWeightA: e.logWeight, logWeightB: 0, slot });
+  });
   for (const e of def.groupB?.entries ?? []) {
     const prev = used.get(e.component) ?? { mask: 0, logWeightA: 0, logWeightB: 0, slot: 0 };
     used.set(e.component, { ...prev, mask: prev.mask | 2, logWeightB: e.logWeight });

@@ -137,7 +137,9 @@ export async function runPopulationCheck(
       x = new Float64Array(n * spec.dim);
       stepper.sampleRange(p * n, n, x);
     }
-    functionals.forEach((f, j) => estimates[j].push(f.of(x)));
+    functionals.forEach((f, j) => {
+      estimates[j].push(f.of(x));
+    });
   }
 
   const alpha = opts.alpha / functionals.length;

@@ -510,8 +510,12 @@ export function targetGrid(def: TargetDef, cells: number[], box = targetBox(def)
   return { dim, low: box.low, high: box.high, cells, sub, mass, massError, points, logDensity: ld, weight };
 }
 
-/** log Z of the tilted density by 1-D/2-D quadrature, with the half-resolution difference as error. */
-function tiltedNormaliser(def: TargetDef): { logZ: number; logZError: number } {
+/**
+ * log Z of the tilted density by 1-D/2-D quadrature (midpoint rule on 2^16 cells, or 512 x 512,
+ * over targetBox), with the half-resolution difference as error. Throws when the density does
+ * not decay at the box's edges. Also used by src/checks/exact-density.ts for KL(Q||tilted).
+ */
+export function tiltedNormaliser(def: TargetDef): { logZ: number; logZError: number } {
   const unnormalised = { ...def, logZ: 0 };
   const box = targetBox(unnormalised);
   const est = (cells: number[]): number => {
@@ -634,7 +638,10 @@ export function sampleTarget(def: TargetDef, count: number, seed: number): Float
   const entries = def.groupA.entries;
   const cum = new Float64Array(entries.length);
   let acc = 0;
-  entries.forEach((e, i) => (cum[i] = acc += Math.exp(e.logWeight)));
+  entries.forEach((e, i) => {
+    acc += Math.exp(e.logWeight);
+    cum[i] = acc;
+  });
   const z = new Float64Array(Math.ceil((2 * d + 1) / 4) * 4);
   const sd = Math.sqrt(def.sigma2);
   for (let p = 0; p < count; p++) {

@@ -158,3 +158,33 @@ export function componentScoreDivergence(c: PreparedComponent, f: ComponentAtTim
   }
   return div / (f.sigma * f.sigma);
 }
+
+/**
+ * out (dim x dim, row-major) += coef * the Jacobian of the component's score at x (the Hessian
+ * of log p_t), from the same factors as componentScoreDivergence (its trace):
+ * Gaussian -U diag(invVar) U^T (-diag(invVar) without a basis); box diagonal,
+ * logDiffPhiSecond(a_i, b_i) / sigma^2 (a product of 1-D factors).
+ */
+export function addComponentScoreJacobian(c: PreparedComponent, f: ComponentAtTime, x: ArrayLike<number>, coef: number, out: Float64Array): void {
+  const d = c.dim;
+  if (c.kind === 'gaussian') {
+    if (c.basis === null) {
+      for (let j = 0; j < d; j++) out[j * d + j] -= coef * f.invVar[j];
+      return;
+    }
+    for (let i = 0; i < d; i++) {
+      for (let l = 0; l < d; l++) {
+        let acc = 0;
+        for (let j = 0; j < d; j++) acc += c.basis[i * d + j] * f.invVar[j] * c.basis[l * d + j];
+        out[i * d + l] -= coef * acc;
+      }
+    }
+    return;
+  }
+  const s2 = f.sigma * f.sigma;
+  for (let i = 0; i < d; i++) {
+    const a = (x[i] - f.shift[i]) / f.sigma;
+    const b = (x[i] - f.shift2[i]) / f.sigma;
+    out[i * d + i] += (coef * logDiffPhiSecond(a, b)) / s2;
+  }
+}

@@ -5,6 +5,7 @@
 // kernel follows the same structure.
 import type { Distribution, ExperimentSpec } from '../spec/types.ts';
 import {
+  addComponentScoreJacobian,
   componentAtTime,
   componentLogDensityAndScore,
   componentScoreDivergence,
@@ -156,6 +157,42 @@ export class MixtureEvaluator {
     let m2 = 0;
     for (let i = 0; i < d; i++) m2 += mean[i] * mean[i];
     return acc - m2;
+  }
+
+  /**
+   * out (dim x dim, row-major) += coefficient * the Jacobian of grad log p_t(x | group) (the
+   * Hessian of the group's log-density) at x, after evaluateComponents(x): with responsibilities
+   * r_k, component scores g_k and component Hessians H_k,
+   *   H = sum_k r_k (H_k + g_k g_k^T) - s s^T,  s = sum_k r_k g_k
+   * (its trace is groupScoreDivergence). Used by the exact log-determinant of the solver map.
+   */
+  addGroupScoreJacobian(group: Group, coefficient: number, x: ArrayLike<number>, out: Float64Array): void {
+    const d = this.model.dim;
+    const entries = group.entries;
+    const weights = this.weights;
+    let max = -Infinity;
+    for (let e = 0; e < entries.length; e++) {
+      weights[e] = entries[e].logWeight + this.componentLog[entries[e].component];
+      if (weights[e] > max) max = weights[e];
+    }
+    if (max === -Infinity) {
+      out.fill(NaN);
+      return;
+    }
+    let sum = 0;
+    for (let e = 0; e < entries.length; e++) sum += (weights[e] = Math.exp(weights[e] - max));
+    const mean = this.groupScore.fill(0);
+    for (let e = 0; e < entries.length; e++) {
+      const r = weights[e] / sum;
+      const k = entries[e].component;
+      addComponentScoreJacobian(this.model.components[k], this.atTime[k], x, coefficient * r, out);
+      for (let i = 0; i < d; i++) {
+        const gi = this.componentScore[k * d + i];
+        mean[i] += r * gi;
+        for (let j = 0; j < d; j++) out[i * d + j] += coefficient * r * gi * this.componentScore[k * d + j];
+      }
+    }
+    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) out[i * d + j] -= coefficient * mean[i] * mean[j];
   }
 
   /** log p_t(x) of a group, from the last evaluateComponents. */

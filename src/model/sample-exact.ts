@@ -54,7 +54,10 @@ export function sampleGroupExact(model: MixtureModel, group: Group, alpha: numbe
   const total = w.reduce((a, b) => a + b, 0);
   const cdf: number[] = [];
   let acc = 0;
-  for (const wk of w) cdf.push((acc += wk / total));
+  for (const wk of w) {
+    acc += wk / total;
+    cdf.push(acc);
+  }
   const x = new Float64Array(count * d);
   const entry = new Int32Array(count);
   const weight = new Float64Array(count).fill(1);

@@ -442,6 +442,40 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
       }
       console.log(`explorer: 2-D heatmap lights ${lit} pixels of the plot (${png.width}x${png.height})`);
       expect(lit).toBeGreaterThan(200);
+
+      // The SVG export: the overlay stays vector (axes, legend as <text>), the density layer
+      // is one embedded PNG under it, cropped to the plot, and it is the same lit heatmap.
+      const svg = await page2.page.evaluate(() => {
+        const text = (window as unknown as { __explorer: { exportSvg: () => string | null } }).__explorer.exportSvg();
+        if (!text) return null;
+        const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+        const image = doc.querySelector('image.density-layer');
+        return {
+          root: doc.documentElement.nodeName,
+          parseError: doc.querySelector('parsererror') !== null,
+          texts: [...doc.querySelectorAll('text')].map((t) => t.textContent ?? ''),
+          paths: doc.querySelectorAll('path').length,
+          href: image?.getAttribute('href') ?? null,
+          firstChild: doc.documentElement.firstElementChild?.nodeName ?? null,
+        };
+      });
+      expect(svg).not.toBeNull();
+      expect(svg!.root).toBe('svg');
+      expect(svg!.parseError).toBe(false);
+      expect(svg!.texts).toContain('x[0]');
+      expect(svg!.texts).toContain('x[1]');
+      expect(svg!.texts, svg!.texts.join(' / ')).toContain('sample density (sqrt scale)'); // the colour bar
+      expect(svg!.paths).toBeGreaterThan(5); // the sample paths (shown by the click above) are vector
+      expect(svg!.firstChild).toBe('image');
+      expect(svg!.href).toMatch(/^data:image\/png;base64,/);
+      const layer = decodePng(Buffer.from(svg!.href!.slice('data:image/png;base64,'.length), 'base64'));
+      let litSvg = 0;
+      for (let i = 0; i < layer.width * layer.height; i++) {
+        const [r, g, b] = [layer.data[4 * i], layer.data[4 * i + 1], layer.data[4 * i + 2]];
+        if (g > 40 && r + g + b < 700) litSvg++;
+      }
+      console.log(`explorer: SVG export's density layer lights ${litSvg} pixels (${layer.width}x${layer.height}), ${svg!.texts.length} text elements`);
+      expect(litSvg).toBeGreaterThan(200);
       expect(problems(page2), page2.log.join('\n')).toEqual([]);
     } finally {
       await page2.page.close();

@@ -82,7 +82,7 @@ describe('exactCoverageFidelity (CPU)', () => {
     expect(r.precision).toBeGreaterThan(0.99);
   });
 
-  it('mutation twin: a log p model with the mean shifted by 0.05 is detected (KL(Q||P) > 3 SE + bias)', async () => {
+  it('mutation twin: a log p model with the mean shifted by 0.05 is detected (KL(Q||P) and KL(P||Q) > 3 SE + bias)', async () => {
     // KL = 0.05^2 / 2 and SE = 0.05 / sqrt(N) (the null's per-point log-ratio is 0 up to solver
     // error), so z = 0.025 sqrt(N) = 5 at N = 40000. Particles and their log q come from the true
     // spec; the KLs are taken against the shifted one.
@@ -98,10 +98,14 @@ describe('exactCoverageFidelity (CPU)', () => {
       });
     const truth = one(0);
     const trueSampler = { name: 'cpu-true', carry: (_s: typeof truth, o: Parameters<typeof cpuLogDensityBackend.carry>[1]) => cpuLogDensityBackend.carry(truth, o) };
-    const same = await exactCoverageFidelity(truth, cpuLogDensityBackend, { particles: 40000, pSamples: 2000 });
-    const r = await exactCoverageFidelity(one(0.05), trueSampler, { particles: 40000, pSamples: 2000 });
+    // KL(P||Q) too: the P-set is drawn from the shifted model and carried by the true flow, so it
+    // estimates KL(P_shifted || Q_true), the same 0.05^2 / 2 with the same z = 5 at 40000 P-samples.
+    const same = await exactCoverageFidelity(truth, cpuLogDensityBackend, { particles: 40000, pSamples: 40000 });
+    const r = await exactCoverageFidelity(one(0.05), trueSampler, { particles: 40000, pSamples: 40000 });
     expect(Math.abs(same.klQP.value)).toBeLessThan(3 * same.klQP.se + BIAS);
     expect(r.klQP.value).toBeGreaterThan(3 * r.klQP.se + BIAS);
+    expect(Math.abs(same.klPQ.value)).toBeLessThan(3 * same.klPQ.se + BIAS);
+    expect(r.klPQ.value).toBeGreaterThan(3 * r.klPQ.se + BIAS);
   });
 
   it('ring-8 (examples/ring-8.json), start exact, rk4 40 edm steps: w = 0 both KLs ~ 0; w = 3 they grow and recall falls', async () => {
@@ -157,7 +161,7 @@ describe('exactCoverageFidelity (CPU)', () => {
     expect(qp).toBeGreaterThan(10 * r.klQP.se);
   });
 
-  it('mutation twin: a log p model with the variance x1.02 is detected (d = 32, exact start, unguided)', async () => {
+  it('mutation twin: a log p model with the variance x1.02 is detected by both KLs (d = 32, exact start, unguided)', async () => {
     // Per coordinate KL ~ (0.02)^2 / 4 and the log-ratio's sd ~ 0.02 / sqrt 2 (0 under the null up
     // to solver error), so z ~ 0.0071 sqrt(d N) = 5.1 at d = 32, N = 16000. Unmutated, the same run
     // must be consistent with 0.
@@ -174,9 +178,12 @@ describe('exactCoverageFidelity (CPU)', () => {
       });
     const truth = at(1);
     const trueSampler = { name: 'cpu-true', carry: (_s: typeof truth, o: Parameters<typeof cpuLogDensityBackend.carry>[1]) => cpuLogDensityBackend.carry(truth, o) };
-    const same = await exactCoverageFidelity(truth, cpuLogDensityBackend, { particles: 16000, pSamples: 500 });
-    const r = await exactCoverageFidelity(at(1.02), trueSampler, { particles: 16000, pSamples: 500 });
+    // KL(P||Q) likewise from 16000 P-samples of the scaled model carried by the true flow.
+    const same = await exactCoverageFidelity(truth, cpuLogDensityBackend, { particles: 16000, pSamples: 16000 });
+    const r = await exactCoverageFidelity(at(1.02), trueSampler, { particles: 16000, pSamples: 16000 });
     expect(Math.abs(same.klQP.value)).toBeLessThan(3 * same.klQP.se + BIAS);
     expect(r.klQP.value).toBeGreaterThan(3 * r.klQP.se + BIAS);
+    expect(Math.abs(same.klPQ.value)).toBeLessThan(3 * same.klPQ.se + BIAS);
+    expect(r.klPQ.value).toBeGreaterThan(3 * r.klPQ.se + BIAS);
   });
 });

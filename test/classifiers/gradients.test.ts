@@ -103,7 +103,9 @@ describe('parameter gradient of the training loss', () => {
     const net = randomNet({ dim: 2, classes: 3, features: 'quadratic', hidden: [4, 3], activation: 'silu' }, 5);
     const pts = randomPoints(2, 6, 1);
     const x = new Float64Array(12);
-    pts.forEach((p, i) => x.set(p, 2 * i));
+    pts.forEach((p, i) => {
+      x.set(p, 2 * i);
+    });
     const c = Int32Array.of(0, 1, 2, 1, 0, 2);
     const idx = Int32Array.of(0, 1, 2, 3, 4, 5);
     const grad = new Float64Array(net.params.length);

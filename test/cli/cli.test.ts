@@ -115,6 +115,28 @@ describe('guidance-sampler run: output', () => {
     expect(existsSync(bad)).toBe(false);
   });
 
+  it('--log-det writes X.logq.npy from the discrete map and X.logq-flow.npy, reports their gap; refuses without --log-density (exit 2)', () => {
+    const out = join(dir, 'det.npy');
+    const r = cli(['run', specFile('det.json', base), '--backend', 'cpu', '--out', out, '--particles', '100', '--log-density', '--log-det']);
+    expect(r.status).toBe(0);
+    const read = (f: string) => {
+      const bytes = readFileSync(join(dir, f));
+      const headerLength = bytes.readUInt16LE(8);
+      return new Float64Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length));
+    };
+    const map = read('det.logq.npy'), flow = read('det.logq-flow.npy');
+    expect(map.length).toBe(100);
+    expect(flow.length).toBe(100);
+    let max = 0;
+    for (let i = 0; i < 100; i++) max = Math.max(max, Math.abs(map[i] - flow[i]));
+    const report = JSON.parse(r.stdout);
+    expect(report.logDet.maxGap).toBeCloseTo(max, 12);
+    expect(max).toBeGreaterThan(0); // two routes, not one file written twice
+    const r2 = cli(['run', specFile('det2.json', base), '--backend', 'cpu', '--out', join(dir, 'det2.npy'), '--particles', '10', '--log-det']);
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toContain('--log-det: needs --log-density');
+  });
+
   it('prints a JSON summary and writes an N x dim .npy that numpy reads', () => {
     const out = join(dir, 'particles.npy');
     const r = cli(['run', specFile('run.json', base), '--backend', 'cpu', '--out', out, '--dtype', 'f64', '--particles', '300', '--seed', '7']);

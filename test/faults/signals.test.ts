@@ -40,7 +40,9 @@ async function interrupt(backend: 'cpu' | 'webgpu', signal: 'SIGINT' | 'SIGTERM'
   let sawTemporary = false;
   if (when.after === 'temporary') {
     const t0 = Date.now();
-    while (!(sawTemporary = readdirSync(dir).some((f) => f.endsWith('.tmp'))) && Date.now() - t0 < 60000) {
+    while (Date.now() - t0 < 60000) {
+      sawTemporary = readdirSync(dir).some((f) => f.endsWith('.tmp'));
+      if (sawTemporary) break;
       await new Promise((r) => setTimeout(r, 10));
     }
   }

@@ -267,7 +267,10 @@ describe('cfg between equal-variance Gaussians has a closed-form law', () => {
   // rk4's shift (N vs 2N) bounds the only bias: it enters the KS threshold times sup f, and is
   // required to be below 1e-3 of the mean's standard error, so that the z-tests can ignore it.
   let shift = NaN;
-  const solverShift = () => (Number.isNaN(shift) ? (shift = solverShiftBound(ouSpec, 4)) : shift);
+  const solverShift = () => {
+    if (Number.isNaN(shift)) shift = solverShiftBound(ouSpec, 4);
+    return shift;
+  };
 
   it(`ou, w = ${ou.w} (n = ${n}): KS against N(mean, variance) of the closed form`, () => {
     const eps = dkwEpsilon(n, alphaShare('guidance: cfg closed form, KS'));

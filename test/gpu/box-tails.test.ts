@@ -54,7 +54,10 @@ function boxGrid(): Float32Array {
   for (const a of [0.01, 0.3, 1, 3, 10, 40, 1000]) for (const b of [-0.01, -0.3, -1, -3, -10, -40, -1000]) add(a, b);
   // Log-uniform random boxes (fixed generator): centre +-10^[-2, 4], width 10^[-5, 3].
   let s = 12345;
-  const rand = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rand = (): number => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
   for (let i = 0; i < 4000; i++) {
     const c = (rand() < 0.5 ? -1 : 1) * 10 ** (-2 + 6 * rand());
     const w = 10 ** (-5 + 8 * rand());

@@ -225,7 +225,9 @@ await describeGpu('trained-classifier guidance: GPU f32 vs sampleWithClassifier 
     const a = cpu.sampling!.runs[0];
     const b = gpu.sampling!.runs[0];
     for (const [x, y] of [[a.exact, b.exact], [a.models.logistic!, b.models.logistic!], [a.models.mlp!, b.models.mlp!]]) {
-      x.mean.forEach((m, i) => expect(Math.abs(m - y.mean[i])).toBeLessThan(1e-3));
+      x.mean.forEach((m, i) => {
+        expect(Math.abs(m - y.mean[i])).toBeLessThan(1e-3);
+      });
       expect(y.nonFinite).toBe(0);
     }
   });

@@ -163,7 +163,9 @@ export class RoundoffModel implements VelocityMagnitude {
   }
 
   setTime(row: StepRow): void {
-    this.model.components.forEach((c, k) => componentAtTime(c, row.alpha, row.sigma2, this.atTime[k]));
+    this.model.components.forEach((c, k) => {
+      componentAtTime(c, row.alpha, row.sigma2, this.atTime[k]);
+    });
   }
 
   private evaluate(xs: ArrayLike<number>): void {

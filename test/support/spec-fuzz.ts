@@ -68,7 +68,11 @@ export function typedObjects(spec: Json): { path: string; object: Obj; set: KeyS
   };
   const kinded = (prefix: string, v: Json | undefined) => (isObj(v) && typeof v.kind === 'string' ? `${prefix} ${v.kind}` : undefined);
   const components = (path: string, list: Json | undefined) => {
-    if (Array.isArray(list)) list.forEach((c, j) => add(`${path}[${j}]`, c, kinded('component', c)));
+    if (Array.isArray(list)) {
+      list.forEach((c, j) => {
+        add(`${path}[${j}]`, c, kinded('component', c));
+      });
+    }
   };
   if (!isObj(spec)) return out;
   add('', spec, 'spec');
