@@ -7,6 +7,7 @@ import type { ExperimentSpec } from '../spec/types.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
 import { nodePlatform } from '../platform/node.ts';
 import { biasTerms } from '../metrics/bias.ts';
+import { checkStatePath, parseShard, shardRange, writeCheckStateFile, type Shard } from './state.ts';
 import { planCheck } from '../metrics/check-plan.ts';
 import { evaluateChecks, type CheckReport, type TestOutcome } from '../metrics/checks.ts';
 import { measure } from '../metrics/measure.ts';
@@ -16,6 +17,9 @@ export interface CheckOptions {
   against: TargetKind;
   alpha: number;
   backend: 'auto' | 'cpu' | 'webgpu';
+  /** Sample and bin only this shard's particles (src/cli/state.ts), and/or write the measurements to `state`. */
+  shard?: Shard;
+  state?: string;
   /** Print the table on stderr (default true). */
   table?: boolean;
 }
@@ -26,6 +30,10 @@ export interface CheckResult extends CheckReport {
   adapter: string | null;
   seconds: { plan: number; bias: number; sample: number; total: number };
   spec: { target: string; guidance: string; solver: string; steps: number; seed: number; process: string };
+  /** With --shard: its particles [first, end). */
+  shard?: { index: number; count: number; first: number; end: number };
+  /** merge: the check states merged. */
+  merged?: { files: string[]; ranges: [number, number][] };
 }
 
 export class CheckFailed extends Error {}
@@ -75,8 +83,15 @@ export async function runCheck(
   try {
     const bias = await biasTerms(spec, plan.def, gpu);
     const t2 = performance.now();
-    const meas = await measure({ ...sampler, particles: spec.particles, seed: spec.seed }, plan.measurePlan, { gpu });
+    const { first, end } = opts.shard ? shardRange(opts.shard, spec.particles) : { first: 0, end: spec.particles };
+    const meas = await measure({ ...sampler, particles: spec.particles, seed: spec.seed }, plan.measurePlan, { gpu, range: { first, count: end - first } });
     const t3 = performance.now();
+    if (opts.state) {
+      await writeCheckStateFile(opts.state, {
+        spec, backend: meas.backend, adapter: meas.adapter, range: { first, end }, shard: opts.shard ?? null,
+        elapsedSeconds: (t3 - t0) / 1000, against: opts.against, alpha: opts.alpha, bias, meas,
+      });
+    }
     const report = evaluateChecks(plan, meas, bias, opts.alpha);
     const result: CheckResult = {
       ...report,
@@ -84,6 +99,7 @@ export async function runCheck(
       backend: meas.backend,
       adapter: meas.adapter,
       seconds: { plan: (t1 - t0) / 1000, bias: (t2 - t1) / 1000, sample: (t3 - t2) / 1000, total: (performance.now() - t0) / 1000 },
+      ...(opts.shard ? { shard: { index: opts.shard.index, count: opts.shard.count, first, end } } : {}),
       spec: {
         target: spec.target,
         guidance: spec.guidance.kind,
@@ -162,7 +178,9 @@ export function addCheckCommand(program: Command): void {
     .option('--particles <n>', "override the spec's particle count", (v: string) => Number(v))
     .option('--seed <s>', "override the spec's seed", (v: string) => Number(v))
     .option('--report <file.json>', 'also write the JSON report to a file')
-    .option('--force', 'replace a write-protected --report file')
+    .option('--force', 'replace a write-protected --report or --state file')
+    .option('--shard <i/k>', 'sample and bin only shard i of k of the particles (docs/sharding.md)')
+    .option('--state <file>', 'write the binned measurements for merge (which gives the verdicts of all N)')
     .exitOverride()
     .action(async (specPath: string, opts) => {
       if (!(opts.alpha > 0 && opts.alpha < 1)) throw new Error(`--alpha must be in (0, 1), got ${opts.alpha}`);
@@ -173,6 +191,9 @@ export function addCheckCommand(program: Command): void {
       }
       // Host memory only (the backend is chosen later); the bias terms also run the spec at 2 N steps.
       checkResources(estimateResources(spec, { backend: opts.backend === 'cpu' ? 'cpu' : 'webgpu', stepsFactor: 3 }));
+      if (spec.corrector && (opts.shard !== undefined || opts.state)) {
+        throw new SpecError([{ path: opts.shard !== undefined ? '--shard' : '--state', message: 'a Feynman-Kac corrector resamples the whole population: its check cannot be split into shards' }]);
+      }
       if (spec.corrector) {
         const P = opts.populations;
         if (!Number.isInteger(P) || P < 4) throw new SpecError([{ path: '--populations', message: `expected an integer >= 4, got ${P}` }]);
@@ -194,13 +215,21 @@ export function addCheckCommand(program: Command): void {
         }
         return;
       }
-      const result = await runCheck(spec, { against: opts.against ?? 'conditional', alpha: opts.alpha, backend: opts.backend });
+      const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+      if (shard && shard.count > spec.particles) throw new SpecError([{ path: '--shard', message: `k = ${shard.count} shards of ${spec.particles} particles would leave some empty; use k <= particles` }]);
+      if (opts.state) checkStatePath(opts.state, [specPath, ...(opts.report ? [opts.report] : [])], opts.force === true);
+      const result = await runCheck(spec, { against: opts.against ?? 'conditional', alpha: opts.alpha, backend: opts.backend, shard, state: opts.state });
       const text = JSON.stringify(result, null, 2) + '\n';
       process.stdout.write(text);
       if (opts.report) await writeFileAtomic(opts.report, text);
+      throwForVerdict(result);
+    });
+}
+
+/** Exit 1 for FAIL (CheckFailed), 3 for INCONCLUSIVE, after the report is printed. */
+export function throwForVerdict(result: CheckResult): void {
       if (result.verdict === 'FAIL') throw new CheckFailed(`check failed: ${result.outcomes.filter((o) => !o.pass).map((o) => o.name).join(', ')}`);
       if (result.verdict === 'INCONCLUSIVE') {
         throw new CheckInconclusive(`check inconclusive: ${result.outcomes.filter((o) => o.verdict === 'INCONCLUSIVE').map((o) => o.name).join(', ')} (see the warning above for what would make them conclusive)`);
       }
-    });
 }

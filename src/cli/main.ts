@@ -3,12 +3,14 @@
 // whose statistics overflowed (docs/robustness.md); check: 3 INCONCLUSIVE.
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { SpecError } from '../spec/errors.ts';
+import { InputError, SpecError } from '../spec/errors.ts';
 import { loadSpecFile } from '../spec/parse.ts';
 import { checkOutPath, runSpec, sidecarPath } from './run.ts';
 import { addCheckCommand } from './check.ts';
 import { addSweepCommand } from './sweep.ts';
 import { addClassifiersCommand } from './classifiers.ts';
+import { addMergeCommand } from './merge.ts';
+import { checkStatePath, parseShard } from './state.ts';
 
 function integerArg(name: string) {
   return (value: string): number => {
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
     .option('--force', 'replace a write-protected --out file')
     .option('--log-density', 'also write OUT.logq.npy (log q under the sampler\'s own law) and OUT.logp.npy (log p_tMin(x | target)), f64')
     .option('--log-det', 'with --log-density: log q of the discrete solver map by the exact log-determinant of each step (CPU f64, dim <= 8); also OUT.logq-flow.npy (the continuous route) and the gap in the report')
+    .option('--shard <i/k>', 'sample only shard i of k: particles [floor(i N/k), floor((i+1) N/k)) of the experiment (docs/sharding.md)')
+    .option('--state <file>', 'write the mergeable summary state (for merge; docs/sharding.md)')
     .exitOverride()
     .action(async (specPath: string | undefined, opts) => {
       const path = specPath ?? DEFAULT_SPEC;
@@ -48,7 +52,17 @@ export function buildProgram(): Command {
       if (opts.out && opts.logDensity) {
         for (const what of opts.logDet ? (['logq', 'logp', 'logq-flow'] as const) : (['logq', 'logp'] as const)) checkOutPath(sidecarPath(opts.out, what), [path], opts.force === true);
       }
-      const report = await runSpec(spec, { backend: opts.backend, out: opts.out, dtype: opts.dtype, logDensity: opts.logDensity === true, logDet: opts.logDet === true });
+      const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+      if (opts.state) checkStatePath(opts.state, [path, ...(opts.out ? [opts.out] : [])], opts.force === true);
+      const report = await runSpec(spec, {
+        backend: opts.backend,
+        out: opts.out,
+        dtype: opts.dtype,
+        logDensity: opts.logDensity === true,
+        logDet: opts.logDet === true,
+        shard,
+        state: opts.state,
+      });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       // Printed whole above; the exit status says whether it can be trusted.
       const problems: string[] = [];
@@ -58,6 +72,7 @@ export function buildProgram(): Command {
       if (report.overflow) problems.push(`statistics overflowed (${report.overflowFields.join(', ')})`);
       if (problems.length > 0) throw new Error(`${problems.join('; ')}: the run is not trustworthy (exit 1)`);
     });
+  addMergeCommand(program);
   addClassifiersCommand(program);
   addCheckCommand(program);
   addSweepCommand(program);
@@ -73,6 +88,10 @@ export async function main(argv: string[]): Promise<number> {
     const e = err as { code?: string; exitCode?: number; message?: string };
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
     if (e.code?.startsWith('commander.')) return 2; // commander already printed the usage error
+    if (err instanceof InputError) {
+      process.stderr.write(`guidance-sampler: ${err.message}\n`);
+      return 2;
+    }
     if (err instanceof SpecError) {
       process.stderr.write(`guidance-sampler: invalid spec\n${err.message}\n`);
       return 2;

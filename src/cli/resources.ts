@@ -13,6 +13,8 @@ import { STEP_ROW } from '../gpu/layout.ts';
 import { structBytes } from '../gpu/layout.ts';
 import { sampleCpu } from '../cpu/reference.ts';
 import { combinesLinearly } from '../guidance/variants.ts';
+import { cpuStreamBlock } from '../cpu/stream.ts';
+import { SKETCH_MANTISSA_BITS } from '../metrics/sketch.ts';
 
 /**
  * Host bytes per step-table row: a JS object of 12 numbers in the V8 heap (measured: 243 bytes
@@ -92,16 +94,26 @@ export function estimateResources(spec: ExperimentSpec, opts: EstimateOptions): 
   const host: ResourceItem[] = [];
   const bindings: ResourceItem[] = [];
   if (opts.backend === 'cpu') {
-    // The result, the workers' copies and the summary's values, in f64 (a corrector: state and its double buffer).
-    host.push({ what: 'the particles (f64: result, worker copies, summary)', bytes: coords * 8 * 3, fields: particleFields });
-    if (fk) host.push({ what: 'the corrector population (positions, drifts, log-weights, double-buffered)', bytes: (coords * 4 + particles * 6) * 8, fields: [...particleFields, 'corrector'] });
-    if (opts.outDtype === 'f32') host.push({ what: 'the --out cast to f32', bytes: coords * 4, fields: [...particleFields, '--dtype'] });
+    if (fk) {
+      // A corrected population lives whole: the result, the workers' copies, state and its double buffer.
+      host.push({ what: 'the particles (f64: result and copies)', bytes: coords * 8 * 2, fields: particleFields });
+      host.push({ what: 'the corrector population (positions, drifts, log-weights, double-buffered)', bytes: (coords * 4 + particles * 6) * 8, fields: [...particleFields, 'corrector'] });
+      if (opts.outDtype === 'f32') host.push({ what: 'the --out cast to f32', bytes: coords * 4, fields: [...particleFields, '--dtype'] });
+    } else {
+      // Streamed (src/cpu/stream.ts): at most 2 blocks per thread in flight, plus their --out cast.
+      const inFlight = Math.min(particles, 2 * availableParallelism() * cpuStreamBlock(dim)) * dim;
+      host.push({ what: 'the particle blocks in flight (f64, src/cpu/stream.ts)', bytes: inFlight * 8 * 2, fields: particleFields });
+    }
   } else {
-    host.push({ what: 'the summary\'s values (f32)', bytes: coords * 4, fields: particleFields });
+    // The summary is a bounded state (src/metrics/summary.ts); the host holds one chunk's readback at a time.
+    if (fk) host.push({ what: 'the corrector population read back (f32)', bytes: coords * 4, fields: particleFields });
     // The general kernel binds the whole table; step-gauss4 (src/gpu/sampler.ts) binds per-dispatch windows.
     if (!mayUseGauss4(spec)) bindings.push({ what: 'the step rows', bytes: rows * structBytes(STEP_ROW), fields: stepFields });
     if (fk) bindings.push({ what: 'the corrector population (resident on the GPU)', bytes: particles * fkStateStride(dim) * 4, fields: [...particleFields, 'corrector'] });
   }
+  // The bounded summary (src/metrics/summary.ts): co-moments (and the chunk's), and the quantile
+  // sketch's blocks of 2^M counts per (sign, binade) seen: about 64 per coordinate for Gaussian-like data.
+  host.push({ what: 'the summary state (co-moments, quantile sketch)', bytes: dim * dim * 8 * 2 + dim * 64 * 2 ** SKETCH_MANTISSA_BITS * 8, fields: ['dim'] });
   const k = componentCount(spec);
   const full = spec.classes.some((c) => c.components.some((m) => m.kind === 'gaussian' && m.cov.kind === 'full'));
   const evaluations = particles * rows;

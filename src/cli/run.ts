@@ -5,13 +5,15 @@ import cliProgress from 'cli-progress';
 import { SpecError } from '../spec/errors.ts';
 import type { ExperimentSpec } from '../spec/types.ts';
 import { sampleCpuParallel } from '../cpu/parallel.ts';
+import { sampleCpuStream } from '../cpu/stream.ts';
+import { shardRange, writeStateFile, type Shard } from './state.ts';
 import { planGuidance } from '../guidance/guidance.ts';
-import { boundedSupport, SummaryAccumulator, type Summary } from '../metrics/summary.ts';
+import { boundedSupport, SummaryAccumulator, type LogDensitySummary, type Summary } from '../metrics/summary.ts';
 import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
 import { checkOutput } from '../io/output.ts';
 import { checkResources, estimateResources, memoryWarning, timeEstimate } from './resources.ts';
 import { cpuLogDensityBackend } from '../cpu/log-density.ts';
-import { carryLogDetCpu, logDetGap, LOG_DET_MAX_DIM } from '../cpu/log-det.ts';
+import { carryLogDetCpu, LOG_DET_MAX_DIM } from '../cpu/log-det.ts';
 import { webGpuLogDensityBackend } from '../checks/log-density-webgpu.ts';
 import { logDensityUnsupported } from '../model/divergence.ts';
 import { targetLogDensityAtTMin } from '../checks/exact-density.ts';
@@ -35,6 +37,10 @@ export interface RunOptions {
    * entries. CPU f64 (src/cpu/log-density.ts) or the webgpu kernel's log-density mode.
    */
   logDensity?: boolean;
+  /** Sample only shard i of k: particles [floor(i N / k), floor((i + 1) N / k)) (src/cli/state.ts). */
+  shard?: Shard;
+  /** Write the mergeable summary state here (docs/sharding.md). */
+  state?: string;
   /**
    * With logDensity: OUT.logq.npy is the law of the discrete solver map itself, by the exact
    * log-determinant of each step's Jacobian (src/cpu/log-det.ts; CPU f64, dim <= 8), and
@@ -53,6 +59,14 @@ export interface RunReport extends Summary {
   adapter: string | null;
   elapsedSeconds: number;
   spec: { target: string; process: string; guidance: string; solver: string; steps: number; seed: number };
+  /** With --shard: which shard, and its particles [first, end) of the experiment. */
+  shard?: { index: number; count: number; first: number; end: number };
+  /** With --log-density: means of log q, log p and their difference (a KL(q || p) estimate) with its standard error. */
+  logDensity?: LogDensitySummary;
+  /** With --state: the state file written. */
+  state?: string;
+  /** merge: the state files merged, in range order. */
+  merged?: { files: string[]; ranges: [number, number][] };
   /** The Feynman-Kac corrector's diagnostics (only with a corrector). */
   corrector?: CorrectorSummary;
   /** With --out: the file, its dtype, and the particles non-finite as written (after the cast). */
@@ -149,6 +163,9 @@ function progressBar(label: string): { update(done: number, total: number): void
   };
 }
 
+/** Particles per log-density carry call (bounded memory: x, log q and log p of one block). */
+export const LOG_DENSITY_BLOCK = 1 << 16;
+
 export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<RunReport> {
   const started = performance.now();
   const guidance = planGuidance(spec);
@@ -168,6 +185,16 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       backend = 'cpu';
     }
   }
+  // A corrector resamples the whole population at every step: a slice of it is not a slice of
+  // the single run, so shards (and the state files that merge them) cannot be exact.
+  if (spec.corrector && (opts.shard || opts.state)) {
+    throw new SpecError([{ path: opts.shard ? '--shard' : '--state', message: 'a Feynman-Kac corrector (spec.corrector) resamples the whole population: it cannot be split into shards or merged; run it whole, without --shard/--state' }]);
+  }
+  if (opts.shard && opts.shard.count > spec.particles) {
+    throw new SpecError([{ path: '--shard', message: `k = ${opts.shard.count} shards of ${spec.particles} particles would leave some empty; use k <= particles` }]);
+  }
+  const { first, end } = opts.shard ? shardRange(opts.shard, spec.particles) : { first: 0, end: spec.particles };
+  const count = end - first;
   if (spec.start === 'exact' && !opts.logDensity && backend === 'webgpu' && opts.backend === 'auto' && !opts.gpu) {
     process.stderr.write('guidance-sampler: start "exact" runs on the CPU reference (webgpu uploads exact starts only with --log-density)\n');
     backend = 'cpu';
@@ -183,9 +210,9 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   }
   // Before any work or file: what the run needs against what this machine and adapter have.
   try {
-    const est = estimateResources(spec, { backend, outDtype: opts.out ? opts.dtype : undefined });
+    const est = estimateResources({ ...spec, particles: count }, { backend, outDtype: opts.out ? opts.dtype : undefined });
     checkResources(est, { gpu: gpu?.limits });
-    for (const line of [memoryWarning(est), timeEstimate(spec, est, backend)]) if (line) process.stderr.write(`guidance-sampler: ${line}\n`);
+    for (const line of [memoryWarning(est), timeEstimate({ ...spec, particles: count }, est, backend)]) if (line) process.stderr.write(`guidance-sampler: ${line}\n`);
   } catch (err) {
     gpu?.destroy();
     throw err;
@@ -195,74 +222,127 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   let fk: FkReport | null = null;
   let outNonFinite = 0;
   let logDetReport: RunReport['logDet'];
-  const acc = new SummaryAccumulator(spec.dim, spec.particles, support, backend === 'cpu' ? 'f64' : 'f32');
+  const acc = new SummaryAccumulator(spec.dim, support);
+  const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
+  // Every path streams blocks of particles through `consume`, which folds them into the
+  // summary and, with --out, writes them in index order: memory is O(block), not O(N).
+  const withOut = async (produce: (consume: (chunk: Float32Array | Float64Array, n: number) => void) => Promise<void>) => {
+    if (!opts.out) return produce((chunk, n) => acc.add(chunk, n));
+    ({ nonFinite: outNonFinite } = await writeNpyAtomic(opts.out, count, spec.dim, dtype, (write) =>
+      produce((chunk, n) => {
+        acc.add(chunk, n);
+        write(chunk.subarray(0, n * spec.dim));
+      }),
+    ));
+  };
   try {
     if (opts.logDensity) {
       // The CPU: the same CpuStepper steps as plain sampling (same particles), with log q carried
-      // along; webgpu: the kernel's log-density mode from the same host-drawn starts.
+      // along; webgpu: the kernel's log-density mode from the same host-drawn starts. Block by
+      // block, the three files written side by side (each atomically).
       const carrier = backend === 'cpu' ? cpuLogDensityBackend : webGpuLogDensityBackend(gpu!);
-      let r: { x: Float64Array; logq: Float64Array };
-      let flow: Float64Array | null = null;
+      // --log-det: log q of the solver map (CPU f64) with the flow route beside it, block by block too.
+      const gap = { n: 0, abs: 0, signed: 0, max: 0 };
+      const withFlow = async (fill: (write: (chunk: Float64Array) => void) => Promise<void>): Promise<void> => {
+        if (opts.logDet) await writeNpyAtomic(sidecarPath(opts.out!, 'logq-flow'), count, null, 'f8', fill);
+        else await fill(() => {});
+      };
       try {
-        if (opts.logDet) {
-          const m = carryLogDetCpu(spec, { first: 0, count: spec.particles });
-          r = { x: m.x, logq: m.logqMap };
-          flow = m.logqFlow;
-          const gap = logDetGap(m);
-          logDetReport = { meanGap: gap.mean, maxGap: gap.max, meanSignedGap: gap.meanSigned };
-        } else {
-          r = await carrier.carry(spec, { direction: 'backward', first: 0, count: spec.particles });
-        }
+        await writeNpyAtomic(sidecarPath(opts.out!, 'logp'), count, null, 'f8', (writeLogp) =>
+          writeNpyAtomic(sidecarPath(opts.out!, 'logq'), count, null, 'f8', (writeLogq) =>
+            withFlow((writeFlow) =>
+              withOut(async (consume) => {
+                for (let b = first; b < end; b += LOG_DENSITY_BLOCK) {
+                  const n = Math.min(LOG_DENSITY_BLOCK, end - b);
+                  let r: { x: Float64Array; logq: Float64Array };
+                  if (opts.logDet) {
+                    const m = carryLogDetCpu(spec, { first: b, count: n });
+                    r = { x: m.x, logq: m.logqMap };
+                    for (let i = 0; i < n; i++) {
+                      const g = m.logqMap[i] - m.logqFlow[i];
+                      if (!Number.isFinite(g)) continue;
+                      gap.n++;
+                      gap.abs += Math.abs(g);
+                      gap.signed += g;
+                      gap.max = Math.max(gap.max, Math.abs(g));
+                    }
+                    writeFlow(m.logqFlow);
+                  } else {
+                    r = await carrier.carry(spec, { direction: 'backward', first: b, count: n });
+                  }
+                  const logp = targetLogDensityAtTMin(spec, r.x, n);
+                  consume(r.x, n);
+                  acc.addLogDensity(r.logq, logp, n);
+                  writeLogq(r.logq);
+                  writeLogp(logp);
+                  bar.update(b + n - first, count);
+                }
+              }),
+            ),
+          ).then(() => undefined),
+        );
       } finally {
         if (backend === 'webgpu') gpu!.destroy();
       }
-      acc.add(r.x, spec.particles);
-      const logp = targetLogDensityAtTMin(spec, r.x, spec.particles);
-      const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
-      // Everything is computed before any file is written; then three atomic writes.
-      await writeNpyAtomic(opts.out!, spec.particles, spec.dim, dtype, (write) => write(r.x));
-      await writeNpyAtomic(sidecarPath(opts.out!, 'logq'), spec.particles, null, 'f8', (write) => write(r.logq));
-      await writeNpyAtomic(sidecarPath(opts.out!, 'logp'), spec.particles, null, 'f8', (write) => write(logp));
-      if (flow) await writeNpyAtomic(sidecarPath(opts.out!, 'logq-flow'), spec.particles, null, 'f8', (write) => write(flow));
+      if (opts.logDet) logDetReport = { meanGap: gap.abs / gap.n, maxGap: gap.max, meanSignedGap: gap.signed / gap.n };
     } else if (backend === 'cpu') {
-      const result = await sampleCpuParallel(spec, { onProgress: (done, total) => bar.update(done, total) });
-      if ('fk' in result) fk = result.fk as FkReport;
-      acc.add(result.particles, result.count);
-      if (opts.out) {
-        const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
-        ({ nonFinite: outNonFinite } = await writeNpyAtomic(opts.out, result.count, result.dim, dtype, (write) => write(result.particles)));
+      if (spec.corrector) {
+        // The corrected population is resampled as a whole: it lives whole (docs/sharding.md).
+        const result = await sampleCpuParallel(spec, { onProgress: (done, total) => bar.update(done, total) });
+        if ('fk' in result) fk = result.fk as FkReport;
+        await withOut(async (consume) => consume(result.particles, result.count));
+      } else {
+        await withOut((consume) =>
+          sampleCpuStream(spec, { first, count, onChunk: (chunk, n) => consume(chunk, n), onProgress: (done, total) => bar.update(done, total) }),
+        );
       }
     } else {
       const device = gpu!;
-      const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
-      const consume = async (onChunk: (chunk: Float32Array, count: number) => void) => {
+      await withOut(async (consume) => {
         try {
-          const info = await sampleWebGpu(device, spec, { onChunk, onProgress: (done, total) => bar.update(done, total) });
+          const info = await sampleWebGpu(device, { ...spec, particles: count }, {
+            firstParticle: first,
+            reuseChunk: true,
+            onChunk: (chunk, n) => consume(chunk, n),
+            onProgress: (done, total) => bar.update(done, total),
+          });
           fk = info.fk ?? null;
         } finally {
           device.destroy();
         }
-      };
-      if (opts.out) {
-        ({ nonFinite: outNonFinite } = await writeNpyAtomic(opts.out, spec.particles, spec.dim, dtype, (write) =>
-          consume((chunk, count) => {
-            acc.add(chunk, count);
-            write(chunk.subarray(0, count * spec.dim));
-          }),
-        ));
-      } else {
-        await consume((chunk, count) => acc.add(chunk, count));
-      }
+      });
     }
   } finally {
     bar.stop();
   }
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  if (opts.state) {
+    await writeStateFile(opts.state, { spec, backend, adapter, range: { first, end }, shard: opts.shard ?? null, elapsedSeconds, state: acc.toState() });
+  }
+  return {
+    ...reportOf(acc, spec, { backend, adapter, elapsedSeconds }),
+    ...(opts.shard ? { shard: { index: opts.shard.index, count: opts.shard.count, first, end } } : {}),
+    ...(fk ? { corrector: correctorSummary(spec, fk) } : {}),
+    ...(opts.out ? { out: { path: opts.out, dtype: opts.dtype, nonFinite: outNonFinite } } : {}),
+    ...(opts.state ? { state: opts.state } : {}),
+    ...(logDetReport ? { logDet: logDetReport } : {}),
+  };
+}
+
+/** The printed report of a summary state (run, and merge of shard states). */
+export function reportOf(
+  acc: SummaryAccumulator,
+  spec: ExperimentSpec,
+  where: { backend: string; adapter: string | null; elapsedSeconds: number },
+): RunReport {
   const { summary, overflowFields } = finiteStatistics(acc.finish());
+  const logDensity = acc.logDensitySummary();
   return {
     ...summary,
-    backend,
-    adapter,
-    elapsedSeconds: (performance.now() - started) / 1000,
+    ...(logDensity ? { logDensity } : {}),
+    backend: where.backend,
+    adapter: where.adapter,
+    elapsedSeconds: where.elapsedSeconds,
     spec: {
       target: spec.target,
       process: spec.process.kind,
@@ -271,10 +351,7 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       steps: spec.solver.steps,
       seed: spec.seed,
     },
-    ...(fk ? { corrector: correctorSummary(spec, fk) } : {}),
-    ...(opts.out ? { out: { path: opts.out, dtype: opts.dtype, nonFinite: outNonFinite } } : {}),
     overflow: overflowFields.length > 0,
     overflowFields,
-    ...(logDetReport ? { logDet: logDetReport } : {}),
   };
 }

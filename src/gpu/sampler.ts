@@ -43,6 +43,11 @@ export interface GpuSampleOptions {
    */
   onChunk?: (chunk: Float32Array, count: number) => void;
   /**
+   * onChunk receives a view of one host array reused for every chunk (valid during the call)
+   * instead of a fresh one: bounded memory for a caller that folds chunks into a summary.
+   */
+  reuseChunk?: boolean;
+  /**
    * Called after every dispatch, once its work is submitted: GPU-side metrics bin the
    * particles here without a readback, and a page yields to the browser (await a frame).
    */
@@ -340,6 +345,7 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
     };
 
     const first = opts.firstParticle ?? 0;
+    let hostChunk: Float32Array | null = null;
     for (let chunkStart = 0; chunkStart < spec.particles; chunkStart += plan.chunkParticles) {
       const count = Math.min(plan.chunkParticles, spec.particles - chunkStart);
       const [gx, gy] = plan.grid(count);
@@ -385,7 +391,14 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
       encoder.copyBufferToBuffer(particlesBuffer, 0, readback!, 0, count * dim * 4);
       device.queue.submit([encoder.finish()]);
       await gpu.guard(readback!.mapAsync(GPUMapMode.READ, 0, count * dim * 4));
-      const chunk = new Float32Array(readback!.getMappedRange(0, count * dim * 4).slice(0));
+      let chunk: Float32Array;
+      if (opts.reuseChunk) {
+        hostChunk ??= new Float32Array(plan.chunkParticles * dim);
+        chunk = hostChunk.subarray(0, count * dim);
+        chunk.set(new Float32Array(readback!.getMappedRange(0, count * dim * 4)));
+      } else {
+        chunk = new Float32Array(readback!.getMappedRange(0, count * dim * 4).slice(0));
+      }
       readback!.unmap();
       opts.onChunk(chunk, count);
       opts.onProgress?.(chunkStart + count, spec.particles);

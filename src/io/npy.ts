@@ -57,6 +57,7 @@ export async function writeNpyAtomic(
   let nonFinite = 0;
   let overflowed = 0;
   const wanted = dtype === 'f8' ? Float64Array : Float32Array;
+  let scratch: Float32Array | Float64Array | null = null;
   await writeAtomic(
     path,
     async (writeBytes) => {
@@ -64,7 +65,14 @@ export async function writeNpyAtomic(
       await fill((chunk) => {
         const width = cols ?? 1;
         if (chunk.length % width !== 0) throw new Error(`npy: a chunk of ${chunk.length} values is not whole rows of ${width}`);
-        const typed = chunk instanceof wanted ? chunk : wanted.from(chunk);
+        // The cast goes through one reused buffer (the bytes are written synchronously below),
+        // so streaming N rows allocates O(chunk), not O(N) for the GC to catch up with.
+        let typed: Float32Array | Float64Array = chunk;
+        if (!(chunk instanceof wanted)) {
+          if (!scratch || scratch.length < chunk.length) scratch = new wanted(chunk.length);
+          typed = scratch.subarray(0, chunk.length);
+          typed.set(chunk);
+        }
         for (let r = 0; r < typed.length; r += width) {
           if (rowFinite(typed, r, width)) continue;
           nonFinite++;

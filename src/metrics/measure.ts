@@ -1,7 +1,7 @@
 // One sampling run with every large-N metric binned as the chunks finish: on the GPU inside the
 // sampler's afterDispatch (no particle readback), or on the CPU from the reference backend's
-// particles (the fallback without an adapter; slow, for small N).
-import { sampleCpu } from '../cpu/reference.ts';
+// particles, streamed in blocks (the fallback without an adapter; slow, for small N).
+import { sampleCpuStream } from '../cpu/stream.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu } from '../gpu/sampler.ts';
 import type { ExperimentSpec } from '../spec/types.ts';
@@ -96,6 +96,8 @@ export function binOnCpu(plan: HistogramPlan, dim: number, data: ArrayLike<numbe
 
 export interface MeasureOptions {
   gpu: GpuContext | null;
+  /** Particles [first, first + count) of the experiment only (a shard); default all of spec.particles. */
+  range?: { first: number; count: number };
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -108,6 +110,7 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
     );
   }
   const started = performance.now();
+  const { first, count } = opts.range ?? { first: 0, count: spec.particles };
   if (opts.gpu) {
     const gpu = opts.gpu;
     const hists = plan.histograms.map(
@@ -115,7 +118,8 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
     );
     const density = new GpuDensityMetrics(gpu, plan.density);
     try {
-      await sampleWebGpu(gpu, spec, {
+      await sampleWebGpu(gpu, { ...spec, particles: count }, {
+        firstParticle: first,
         onProgress: opts.onProgress,
         afterDispatch: async (info) => {
           if (info.stepsDone !== info.steps) return;
@@ -127,7 +131,7 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
       const histograms = await Promise.all(hists.map((h) => h.read()));
       const d = await density.read();
       return {
-        particles: spec.particles,
+        particles: count,
         histograms,
         density: d,
         backend: 'webgpu',
@@ -139,12 +143,21 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
       density.destroy();
     }
   }
-  const result = sampleCpu(spec, { onProgress: opts.onProgress });
-  const histograms = plan.histograms.map((h) => binOnCpu(h, spec.dim, result.particles, result.count));
+  // Bounded memory: blocks in particle order, binned as they come (the counts and the density
+  // sums are accumulated particle by particle, so the result does not depend on the blocks).
+  const histograms: HistogramCounts[] = plan.histograms.map((h) => binOnCpu(h, spec.dim, [], 0));
   const density = new CpuDensityMetrics(plan.density);
-  await density.accumulate(result.particles, result.count);
+  await sampleCpuStream(spec, {
+    first,
+    count,
+    onProgress: opts.onProgress,
+    onChunk: async (chunk, n) => {
+      plan.histograms.forEach((h, k) => binOnCpu(h, spec.dim, chunk, n, histograms[k]));
+      await density.accumulate(chunk, n);
+    },
+  });
   return {
-    particles: spec.particles,
+    particles: count,
     histograms,
     density: await density.read(),
     backend: 'cpu',

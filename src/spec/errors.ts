@@ -17,3 +17,15 @@ export class SpecError extends Error {
     this.issues = issues;
   }
 }
+
+/**
+ * Bad input that is not a spec (a foreign or inconsistent shard state file, a bad flag value
+ * found late): the command prints the message and exits 2, like a SpecError.
+ */
+export class InputError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}

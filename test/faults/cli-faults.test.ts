@@ -132,9 +132,10 @@ describe('run: impossible and long work', () => {
     expect(readdirSync(dir)).toEqual(['steps.json']);
   });
 
-  it('too many particles for host memory names particles and dim (exit 2)', () => {
+  it('a corrected population too big for host memory names particles and dim (exit 2)', () => {
+    // (Without a corrector, particles stream through a bounded summary: N is limited by time only.)
     const dir = fresh();
-    const spec = specFile(dir, 'big.json', (s) => { s.dim = 4096; s.particles = 4e9; s.classes = [
+    const spec = specFile(dir, 'big.json', (s) => { s.dim = 4096; s.particles = 4e9; s.solver = { kind: 'em', steps: 10 }; s.corrector = { kind: 'fk' }; s.classes = [
       { name: 'pos', components: [{ kind: 'gaussian', mean: Array(4096).fill(1), cov: 1 }] },
       { name: 'neg', components: [{ kind: 'gaussian', mean: Array(4096).fill(-1), cov: 1 }] },
     ]; });
