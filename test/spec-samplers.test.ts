@@ -111,7 +111,7 @@ describe('k-diffusion sampler fields', () => {
 async function runMain(args: string[]): Promise<{ status: number; stderr: string }> {
   let stderr = '';
   const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => ((stderr += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => { stderr += String(chunk); return true; });
   try {
     return { status: await main(args), stderr };
   } finally {

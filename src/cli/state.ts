@@ -158,7 +158,9 @@ export function sumMeasurements(states: LoadedState[], backend: 'cpu' | 'webgpu'
       into.total += h.total;
     });
     for (const k of DENSITY_COUNTS) (density as unknown as Record<string, number>)[k] += m.density[k] as number;
-    for (const k of DENSITY_ARRAYS) (m.density[k] as number[]).forEach((v, i) => (density[k][i] += v));
+    for (const k of DENSITY_ARRAYS) (m.density[k] as number[]).forEach((v, i) => {
+      density[k][i] += v;
+    });
   }
   const sampleSeconds = states.reduce((t, s) => t + s.doc.elapsedSeconds, 0);
   return { particles, histograms, density, backend, adapter, sampleSeconds };

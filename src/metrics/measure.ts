@@ -152,7 +152,9 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
     count,
     onProgress: opts.onProgress,
     onChunk: async (chunk, n) => {
-      plan.histograms.forEach((h, k) => binOnCpu(h, spec.dim, chunk, n, histograms[k]));
+      plan.histograms.forEach((h, k) => {
+        binOnCpu(h, spec.dim, chunk, n, histograms[k]);
+      });
       await density.accumulate(chunk, n);
     },
   });

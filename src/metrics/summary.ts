@@ -161,12 +161,16 @@ export class SummaryAccumulator {
     if (other.dim !== this.dim) throw new Error(`summary merge: dim ${other.dim} into ${this.dim}`);
     this.nonFinite += other.nonFinite;
     this.combine(other.finite, other.mean, other.m2, other.inside);
-    this.sketches.forEach((s, i) => s.merge(other.sketches[i]));
+    this.sketches.forEach((s, i) => {
+      s.merge(other.sketches[i]);
+    });
     if (other.ld) {
       this.ld ??= { count: 0, nonFinite: 0, sums: Array.from({ length: 6 }, () => new ExactSum()) };
       this.ld.count += other.ld.count;
       this.ld.nonFinite += other.ld.nonFinite;
-      this.ld.sums.forEach((s, i) => s.merge(other.ld!.sums[i]));
+      this.ld.sums.forEach((s, i) => {
+        s.merge(other.ld!.sums[i]);
+      });
     }
   }
 
@@ -206,7 +210,9 @@ export class SummaryAccumulator {
       arrays[`sketch${i}.counts`] = counts;
       arrays[`sketch${i}.range`] = Float64Array.of(s.min, s.max);
     });
-    if (this.ld) this.ld.sums.forEach((s, i) => (arrays[`logDensity.sum${i}`] = s.toArray()));
+    if (this.ld) this.ld.sums.forEach((s, i) => {
+      arrays[`logDensity.sum${i}`] = s.toArray();
+    });
     return {
       dim: this.dim,
       finite: this.finite,

@@ -78,7 +78,9 @@ it('submit-shards.sh: a 4-task array and an afterok merge whose summary equals t
   const s = JSON.parse(single.stdout);
   for (const f of ['particles', 'nonFinite', 'quantiles', 'insideSupport']) expect(merged[f], f).toEqual(s[f]);
   const scale = (i: number) => Math.abs(s.mean[i]) + Math.sqrt(s.covariance[i][i]);
-  s.mean.forEach((m: number, i: number) => expect(Math.abs(merged.mean[i] - m)).toBeLessThanOrEqual(8 * 20 * 2 ** -52 * scale(i)));
+  s.mean.forEach((m: number, i: number) => {
+    expect(Math.abs(merged.mean[i] - m)).toBeLessThanOrEqual(8 * 20 * 2 ** -52 * scale(i));
+  });
   // Twin: a failing shard (a bad option) fails its task, and the afterok merge is refused.
   const bad = spawnSync('bash', [join(ROOT, 'scripts/slurm/submit-shards.sh'), specPath, '2', join(dir, 'bad'), '--backend', 'nope'], {
     encoding: 'utf8',

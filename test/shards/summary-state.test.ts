@@ -111,7 +111,9 @@ describe('ExactSum', () => {
     for (const v of [...x].reverse()) b.add(v);
     const h1 = new ExactSum();
     const h2 = new ExactSum();
-    x.forEach((v, i) => (i % 3 === 0 ? h1 : h2).add(v));
+    x.forEach((v, i) => {
+      (i % 3 === 0 ? h1 : h2).add(v);
+    });
     h2.merge(h1);
     expect(b.value()).toBe(a.value());
     expect(h2.value()).toBe(a.value());
