@@ -48,6 +48,9 @@ export async function sampleCpuStream(spec: ExperimentSpec, opts: CpuStreamOptio
       for (let o = 0; o < n; o += CPU_CHUNK) {
         const m = Math.min(CPU_CHUNK, n - o);
         stepper.sampleRange(start + o, m, out.subarray(o * d, (o + m) * d));
+        // Yield between chunks: a signal's handler (src/io/output.ts removes the output's
+        // temporary) runs on the event loop, which a whole block computed in one go would block.
+        await new Promise((r) => setImmediate(r));
       }
       await opts.onChunk(out, n, start);
       opts.onProgress?.(b * block + n, count);
