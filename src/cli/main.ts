@@ -9,6 +9,7 @@ import { checkOutPath, runSpec, sidecarPath } from './run.ts';
 import { addCheckCommand } from './check.ts';
 import { addSweepCommand } from './sweep.ts';
 import { addClassifiersCommand } from './classifiers.ts';
+import { addReproduceCommand } from './reproduce.ts';
 
 function integerArg(name: string) {
   return (value: string): number => {
@@ -58,6 +59,7 @@ export function buildProgram(): Command {
   addClassifiersCommand(program);
   addCheckCommand(program);
   addSweepCommand(program);
+  addReproduceCommand(program);
   return program;
 }
 

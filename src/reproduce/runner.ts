@@ -1,0 +1,167 @@
+// The shared part of `guidance-sampler reproduce <claim>`: sample a spec on the chosen backend,
+// one-sided claim tests with a stated envelope and bias allowance, the verdict, and the atomic
+// writes of the JSON and the figures (docs/reproductions.md).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import { parseSpec } from '../spec/parse.ts';
+import type { ExperimentSpec } from '../spec/types.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { sampleWebGpu } from '../gpu/sampler.ts';
+import { sampleCpuParallel } from '../cpu/parallel.ts';
+import { writeFileAtomic } from '../io/output.ts';
+import { renderSvg, svgToPng } from '../metrics/figures.ts';
+import { normalUpperQuantile } from '../metrics/targets.ts';
+
+export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE';
+
+/** Same rule as `check` (docs/checks.md): a bias allowance above 3 envelopes cannot decide. */
+export const CONCLUSIVE_BIAS_RATIO = 3;
+
+/** Family-wise false-failure rate of each claim's tests (Bonferroni over its m tests). */
+export const CLAIM_ALPHA = 1e-3;
+
+export interface ClaimTest {
+  name: string;
+  /** The effect the claim predicts to be > 0 (or, for "equal" tests, to be ~0). */
+  effect: number;
+  /** Standard error of the effect. */
+  se: number;
+  /** z for this test's share alpha / m; envelope = z se. */
+  z: number;
+  envelope: number;
+  /** Deterministic allowance (discretisation, quadrature, tMin smoothing). */
+  bias: number;
+  verdict: Verdict;
+  /** How the verdict was reached, in words. */
+  rule: string;
+}
+
+/**
+ * The claim "effect > 0": PASS when effect - bias > z se (significant beyond every allowance);
+ * otherwise INCONCLUSIVE when the bias alone exceeds 3 envelopes (the test could not decide),
+ * else FAIL.
+ */
+export function greaterThanZero(name: string, effect: number, se: number, m: number, bias = 0, alpha = CLAIM_ALPHA): ClaimTest {
+  const z = normalUpperQuantile(alpha / m);
+  const envelope = z * se;
+  const verdict: Verdict = effect - bias > envelope ? 'PASS' : bias > CONCLUSIVE_BIAS_RATIO * envelope ? 'INCONCLUSIVE' : 'FAIL';
+  return { name, effect, se, z, envelope, bias, verdict, rule: `PASS iff effect - bias > z se (z at alpha ${alpha}/${m}, one-sided)` };
+}
+
+/**
+ * The claim "effect = 0 within tolerance": PASS when |effect| <= tolerance + bias + z se (two-sided
+ * z at alpha / (2m)); a tolerance of 0 is a plain agreement test. INCONCLUSIVE when the allowance
+ * (tolerance + bias) is above 3 envelopes and the effect is inside it but the envelope alone
+ * could not have detected... never: agreement tests are conclusive by construction when the
+ * threshold is below the effect a failing case produces; the mutation twins show that.
+ */
+export function withinTolerance(name: string, effect: number, se: number, m: number, tolerance: number, bias = 0, alpha = CLAIM_ALPHA): ClaimTest {
+  const z = normalUpperQuantile(alpha / (2 * m));
+  const envelope = z * se;
+  const verdict: Verdict = Math.abs(effect) <= tolerance + bias + envelope ? 'PASS' : 'FAIL';
+  return { name, effect, se, z, envelope, bias: bias + tolerance, verdict, rule: `PASS iff |effect| <= tolerance ${tolerance} + bias + z se (z at alpha ${alpha}/(2 ${m}))` };
+}
+
+export function overallVerdict(tests: ClaimTest[]): Verdict {
+  if (tests.some((t) => t.verdict === 'FAIL')) return 'FAIL';
+  if (tests.some((t) => t.verdict === 'INCONCLUSIVE')) return 'INCONCLUSIVE';
+  return 'PASS';
+}
+
+export const VERDICT_EXIT: Record<Verdict, number> = { PASS: 0, FAIL: 1, INCONCLUSIVE: 3 };
+
+export interface ReproContext {
+  quick: boolean;
+  /** null: the CPU reference. */
+  gpu: GpuContext | null;
+  /** Run the claim's mutation twin (it must FAIL). */
+  mutation: boolean;
+  log: (line: string) => void;
+}
+
+export interface Figure {
+  name: string;
+  spec: TopLevelSpec;
+}
+
+export interface ClaimResult {
+  claim: string;
+  reference: string;
+  /** Particles per setting, solver, and its discretisation bias, in words and numbers. */
+  setup: Record<string, unknown>;
+  tests: ClaimTest[];
+  verdict: Verdict;
+  /** Every number of the experiment. */
+  data: Record<string, unknown>;
+  figures: Figure[];
+}
+
+export function spec(raw: Record<string, unknown>): ExperimentSpec {
+  return parseSpec(raw);
+}
+
+/** The final particles of `s` (N x dim, f64) on the GPU when one is given, else the CPU reference. */
+export async function sampleParticles(s: ExperimentSpec, gpu: GpuContext | null): Promise<Float64Array> {
+  if (!gpu) return (await sampleCpuParallel(s)).particles;
+  const out = new Float64Array(s.particles * s.dim);
+  let at = 0;
+  await sampleWebGpu(gpu, s, {
+    onChunk: (chunk, count) => {
+      for (let i = 0; i < count * s.dim; i++) out[at + i] = chunk[i];
+      at += count * s.dim;
+    },
+  });
+  return out;
+}
+
+/** A binomial share's estimate and standard error. */
+export function share(hits: number, n: number): { p: number; se: number } {
+  const p = hits / n;
+  return { p, se: Math.sqrt(Math.max(p * (1 - p), 1 / n) / n) };
+}
+
+/** Line chart of y against x, one line per series (log x on request). */
+export function lineChart(rows: Record<string, number | string>[], x: string, y: string, series: string, title: string, opts: { logX?: boolean; xTitle?: string; yTitle?: string } = {}): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: 420,
+    height: 300,
+    data: { values: rows },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: x, type: 'quantitative', title: opts.xTitle ?? x, scale: opts.logX ? { type: 'symlog' } : { zero: false } },
+      y: { field: y, type: 'quantitative', title: opts.yTitle ?? y },
+      color: { field: series, type: 'nominal', title: null },
+    },
+  } as TopLevelSpec;
+}
+
+/** result.json plus NAME.svg and NAME.png per figure, each written atomically. */
+export async function writeClaim(outDir: string, r: ClaimResult): Promise<string[]> {
+  mkdirSync(outDir, { recursive: true });
+  const files: string[] = [];
+  const write = async (name: string, data: string | Uint8Array) => {
+    await writeFileAtomic(join(outDir, name), data);
+    files.push(join(outDir, name));
+  };
+  for (const f of r.figures) {
+    const svg = await renderSvg(f.spec);
+    await write(`${f.name}.svg`, svg);
+    await write(`${f.name}.png`, svgToPng(svg));
+  }
+  const { figures, ...rest } = r;
+  await write(`${r.claim}.json`, JSON.stringify({ ...rest, figures: figures.map((f) => f.name) }, null, 2) + '\n');
+  return files;
+}
+
+/** The table printed on stderr. */
+export function formatClaim(r: ClaimResult): string {
+  const lines = [`${r.claim}: ${r.reference}`, `setup: ${JSON.stringify(r.setup)}`];
+  for (const t of r.tests) {
+    lines.push(`  ${t.verdict.padEnd(12)} ${t.name}: effect ${t.effect.toPrecision(4)} (se ${t.se.toPrecision(3)}, envelope ${t.envelope.toPrecision(3)}, bias ${t.bias.toPrecision(3)})`);
+  }
+  lines.push(r.verdict);
+  return lines.join('\n');
+}
