@@ -1,7 +1,9 @@
 // The claims `guidance-sampler reproduce <name>` knows, one file each (docs/reproductions.md).
 import type { ClaimResult, ReproContext } from './runner.ts';
 import { runTilted } from './tilted.ts';
+import { runLeavesSupport } from './leaves-support.ts';
 
 export const CLAIMS: Record<string, (ctx: ReproContext) => Promise<ClaimResult>> = {
   tilted: runTilted,
+  'leaves-support': runLeavesSupport,
 };

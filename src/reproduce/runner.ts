@@ -51,16 +51,36 @@ export function greaterThanZero(name: string, effect: number, se: number, m: num
 
 /**
  * The claim "effect = 0 within tolerance": PASS when |effect| <= tolerance + bias + z se (two-sided
- * z at alpha / (2m)); a tolerance of 0 is a plain agreement test. INCONCLUSIVE when the allowance
- * (tolerance + bias) is above 3 envelopes and the effect is inside it but the envelope alone
- * could not have detected... never: agreement tests are conclusive by construction when the
- * threshold is below the effect a failing case produces; the mutation twins show that.
+ * z at alpha / (2m)), else FAIL; a tolerance of 0 is a plain agreement test. Its power is shown
+ * by the claim's mutation twin, which must FAIL it.
  */
 export function withinTolerance(name: string, effect: number, se: number, m: number, tolerance: number, bias = 0, alpha = CLAIM_ALPHA): ClaimTest {
   const z = normalUpperQuantile(alpha / (2 * m));
   const envelope = z * se;
   const verdict: Verdict = Math.abs(effect) <= tolerance + bias + envelope ? 'PASS' : 'FAIL';
   return { name, effect, se, z, envelope, bias: bias + tolerance, verdict, rule: `PASS iff |effect| <= tolerance ${tolerance} + bias + z se (z at alpha ${alpha}/(2 ${m}))` };
+}
+
+/** The claim "effect <= 0": PASS when effect <= bias + z se (one-sided z at alpha / m), else FAIL. */
+export function atMostZero(name: string, effect: number, se: number, m: number, bias = 0, alpha = CLAIM_ALPHA): ClaimTest {
+  const z = normalUpperQuantile(alpha / m);
+  const envelope = z * se;
+  const verdict: Verdict = effect <= bias + envelope ? 'PASS' : 'FAIL';
+  return { name, effect, se, z, envelope, bias, verdict, rule: `PASS iff effect <= bias + z se (z at alpha ${alpha}/${m}, one-sided)` };
+}
+
+/**
+ * Discretisation bias of a share: the ODE is deterministic given the start, so the first n
+ * particles of `coarse` are re-run at twice the steps with the same seed (paired); the share of
+ * them whose membership of the region changes bounds the share's change (3-sigma upper bound on
+ * the population's rate from the subsample).
+ */
+export async function crossingBias(fineSpec: ExperimentSpec, coarse: Float64Array, inRegion: (x: number) => boolean, gpu: GpuContext | null): Promise<{ bias: number; crossings: number; paired: number }> {
+  const n = fineSpec.particles;
+  const fine = await sampleParticles(fineSpec, gpu);
+  let c = 0;
+  for (let i = 0; i < n; i++) if (inRegion(coarse[i]) !== inRegion(fine[i])) c++;
+  return { bias: (c + 3 * Math.sqrt(c) + 3) / n, crossings: c, paired: n };
 }
 
 export function overallVerdict(tests: ClaimTest[]): Verdict {
