@@ -2,8 +2,10 @@
 import type { ClaimResult, ReproContext } from './runner.ts';
 import { runTilted } from './tilted.ts';
 import { runLeavesSupport } from './leaves-support.ts';
+import { runCfgVariance } from './cfg-variance.ts';
 
 export const CLAIMS: Record<string, (ctx: ReproContext) => Promise<ClaimResult>> = {
   tilted: runTilted,
   'leaves-support': runLeavesSupport,
+  'cfg-variance': runCfgVariance,
 };
