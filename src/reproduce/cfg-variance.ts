@@ -207,7 +207,7 @@ export function settings(mutation: boolean): Setting[] {
 }
 
 export async function runCfgVariance(ctx: ReproContext): Promise<ClaimResult> {
-  const N = ctx.quick ? 100_000 : 4_000_000;
+  const N = ctx.quick ? 100_000 : 2_000_000;
   const steps = ctx.quick ? 200 : 400;
   const list = settings(ctx.mutation);
   const tests: ClaimTest[] = [];
