@@ -29,3 +29,9 @@ it('tilted --quick --mutation (samples of the tilted law in place of guidance): 
   // The margin over the tilted law is what fails.
   expect(r.json.tests.filter((t: any) => /tilted law/.test(t.name) && t.verdict === 'FAIL').length).toBeGreaterThan(0);
 });
+
+it('an unknown claim is bad input: exit 2, naming the known ones', () => {
+  const r = reproduce('no-such-claim');
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/unknown claim "no-such-claim"; known: tilted, leaves-support, cfg-variance/);
+});
