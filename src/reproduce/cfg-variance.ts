@@ -307,7 +307,7 @@ export async function runCfgVariance(ctx: ReproContext): Promise<ClaimResult> {
           data: { values: windowChart },
           mark: 'bar',
           encoding: {
-            y: { field: 'setting', type: 'nominal', title: null },
+            y: { field: 'setting', type: 'nominal', title: null, axis: { labelLimit: 400 } },
             x: { field: 'value', type: 'quantitative' },
             color: { field: 'quantity', type: 'nominal' },
             yOffset: { field: 'quantity' },

@@ -153,7 +153,7 @@ export function lineChart(rows: Record<string, number | string>[], x: string, y:
     encoding: {
       x: { field: x, type: 'quantitative', title: opts.xTitle ?? x, scale: opts.logX ? { type: 'symlog' } : { zero: false } },
       y: { field: y, type: 'quantitative', title: opts.yTitle ?? y },
-      color: { field: series, type: 'nominal', title: null },
+      color: { field: series, type: 'nominal', title: null, legend: { labelLimit: 400 } },
     },
   } as TopLevelSpec;
 }
