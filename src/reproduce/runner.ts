@@ -69,18 +69,42 @@ export function atMostZero(name: string, effect: number, se: number, m: number, 
   return { name, effect, se, z, envelope, bias, verdict, rule: `PASS iff effect <= bias + z se (z at alpha ${alpha}/${m}, one-sided)` };
 }
 
+/** Particles of the CPU f64 route run beside the GPU's, per setting (same seed: paired). */
+export const CPU_ROUTE_PARTICLES = 2000;
+
 /**
- * Discretisation bias of a share: the ODE is deterministic given the start, so the first n
- * particles of `coarse` are re-run at twice the steps with the same seed (paired); the share of
- * them whose membership of the region changes bounds the share's change (3-sigma upper bound on
- * the population's rate from the subsample).
+ * Bias of a share, from paired re-runs of its first particles (the ODE is deterministic given
+ * the start, and the same seed gives the same starts on every backend):
+ *  - discretisation: the first fineSpec.particles again at twice the steps;
+ *  - route (with a GPU): the first CPU_ROUTE_PARTICLES on the f64 CPU reference, which also
+ *    compares the two independent implementations (f32 WGSL and f64 TypeScript).
+ * Each term is the share of paired particles whose membership of the region changes, as a
+ * 3-sigma upper bound on the population's rate from its subsample; the bias is their sum.
  */
-export async function crossingBias(fineSpec: ExperimentSpec, coarse: Float64Array, inRegion: (x: number) => boolean, gpu: GpuContext | null): Promise<{ bias: number; crossings: number; paired: number }> {
+export async function crossingBias(
+  fineSpec: ExperimentSpec,
+  coarse: Float64Array,
+  inRegion: (x: number) => boolean,
+  gpu: GpuContext | null,
+  coarseSpec?: ExperimentSpec,
+): Promise<{ bias: number; crossings: number; paired: number; routeCrossings: number | null; routePaired: number | null }> {
+  const bound = (c: number, n: number) => (c + 3 * Math.sqrt(c) + 3) / n;
+  const count = (other: Float64Array, n: number) => {
+    let c = 0;
+    for (let i = 0; i < n; i++) if (inRegion(coarse[i]) !== inRegion(other[i])) c++;
+    return c;
+  };
   const n = fineSpec.particles;
-  const fine = await sampleParticles(fineSpec, gpu);
-  let c = 0;
-  for (let i = 0; i < n; i++) if (inRegion(coarse[i]) !== inRegion(fine[i])) c++;
-  return { bias: (c + 3 * Math.sqrt(c) + 3) / n, crossings: c, paired: n };
+  const c = count(await sampleParticles(fineSpec, gpu), n);
+  let bias = bound(c, n);
+  let routeCrossings: number | null = null;
+  let routePaired: number | null = null;
+  if (gpu && coarseSpec) {
+    routePaired = Math.min(CPU_ROUTE_PARTICLES, coarseSpec.particles);
+    routeCrossings = count(await sampleParticles({ ...coarseSpec, particles: routePaired }, null), routePaired);
+    bias += bound(routeCrossings, routePaired);
+  }
+  return { bias, crossings: c, paired: n, routeCrossings, routePaired };
 }
 
 export function overallVerdict(tests: ClaimTest[]): Verdict {
