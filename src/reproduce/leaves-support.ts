@@ -42,7 +42,9 @@ export function supportSpec(eps: number, w: number, particles: number, steps: nu
 export async function runLeavesSupport(ctx: ReproContext): Promise<ClaimResult> {
   const N = ctx.quick ? 10_000 : 200_000;
   const steps = ctx.quick ? 60 : 200;
-  const nB = ctx.quick ? 5_000 : 50_000;
+  // Every particle paired in --quick: the twin's zero effects must be decidable (FAIL), which
+  // needs the crossing bounds' floors (3 / pairs) below the envelopes.
+  const nB = ctx.quick ? N : 50_000;
   const { alpha, sigma2 } = processAt({ kind: 'ou', T: 10 }, T_MIN);
   const sigma = Math.sqrt(sigma2);
   const margin = MARGIN_SIGMAS * sigma;
@@ -90,7 +92,7 @@ export async function runLeavesSupport(ctx: ReproContext): Promise<ClaimResult> 
       particlesPerSetting: N,
       backend: ctx.gpu ? ctx.gpu.adapterInfo.label : 'cpu',
       solver: `rk4, ${steps} steps, edm grid (rho 7), OU T 10, tMin ${T_MIN}`,
-      discretisationBias: `per setting, the share of ${nB} paired particles that cross the outside-region's edge between ${steps} and ${2 * steps} steps, plus (webgpu) the share of ${CPU_ROUTE_PARTICLES} paired particles that cross it between the f32 GPU and the f64 CPU reference (each a 3-sigma upper bound)`,
+      discretisationBias: `per setting, the share of ${nB} paired particles that cross the outside-region's edge between ${steps} and ${2 * steps} steps, plus (webgpu) the share of ${Math.min(N, CPU_ROUTE_PARTICLES)} paired particles that cross it between the f32 GPU and the f64 CPU reference (each a 3-sigma upper bound)`,
       scoreError: 'blur of size eps on both scores (the data convolved with N(0, eps^2))',
       outsideMeans: `farther than ${MARGIN_SIGMAS} sigma(tMin) = ${margin.toPrecision(3)} from [0, 1]`,
       tMinAllowance: allowance,

@@ -69,8 +69,8 @@ export function atMostZero(name: string, effect: number, se: number, m: number, 
   return { name, effect, se, z, envelope, bias, verdict, rule: `PASS iff effect <= bias + z se (z at alpha ${alpha}/${m}, one-sided)` };
 }
 
-/** Particles of the CPU f64 route run beside the GPU's, per setting (same seed: paired). */
-export const CPU_ROUTE_PARTICLES = 2000;
+/** Most particles of the CPU f64 route run beside the GPU's, per setting (same seed: paired). */
+export const CPU_ROUTE_PARTICLES = 20_000;
 
 /**
  * Bias of a share, from paired re-runs of its first particles (the ODE is deterministic given

@@ -131,7 +131,7 @@ export async function runTilted(ctx: ReproContext): Promise<ClaimResult> {
       particlesPerSetting: N,
       backend: ctx.gpu ? ctx.gpu.adapterInfo.label : 'cpu',
       solver: `rk4, ${steps} steps, edm grid (rho 7), OU T 10, tMin 1e-3`,
-      discretisationBias: `per setting, the share of ${nB} paired particles that cross the region's edge between ${steps} and ${2 * steps} steps, plus (webgpu) the share of ${CPU_ROUTE_PARTICLES} paired particles that cross it between the f32 GPU and the f64 CPU reference (each a 3-sigma upper bound), added to each test's allowance`,
+      discretisationBias: `per setting, the share of ${nB} paired particles that cross the region's edge between ${steps} and ${2 * steps} steps, plus (webgpu) the share of ${Math.min(N, CPU_ROUTE_PARTICLES)} paired particles that cross it between the f32 GPU and the f64 CPU reference (each a 3-sigma upper bound), added to each test's allowance`,
       delta: DELTA,
       ws: TILTED_WS,
       increaseTestedUpTo: INCREASE_UP_TO,
