@@ -11,6 +11,7 @@ import { addSweepCommand } from './sweep.ts';
 import { addClassifiersCommand } from './classifiers.ts';
 import { addMergeCommand } from './merge.ts';
 import { checkStatePath, parseShard } from './state.ts';
+import { addReproduceCommand } from './reproduce.ts';
 
 function integerArg(name: string) {
   return (value: string): number => {
@@ -76,6 +77,7 @@ export function buildProgram(): Command {
   addClassifiersCommand(program);
   addCheckCommand(program);
   addSweepCommand(program);
+  addReproduceCommand(program);
   return program;
 }
 

@@ -1,0 +1,11 @@
+// The claims `guidance-sampler reproduce <name>` knows, one file each (docs/reproductions.md).
+import type { ClaimResult, ReproContext } from './runner.ts';
+import { runTilted } from './tilted.ts';
+import { runLeavesSupport } from './leaves-support.ts';
+import { runCfgVariance } from './cfg-variance.ts';
+
+export const CLAIMS: Record<string, (ctx: ReproContext) => Promise<ClaimResult>> = {
+  tilted: runTilted,
+  'leaves-support': runLeavesSupport,
+  'cfg-variance': runCfgVariance,
+};
