@@ -7,7 +7,12 @@ export const STANDARD_WORKLOAD_DESCRIPTION =
 
 /** 1-D, 4 Gaussian components in 2 classes, cfg (w = 3, unconditional negative), euler. */
 export function standardWorkload(particles: number, steps: number): ExperimentSpec {
-  return parseSpec({
+  return parseSpec(standardRaw(particles, steps, { kind: 'euler' }));
+}
+
+/** The standard workload as a raw spec, with its solver's kind and parameters given. */
+function standardRaw(particles: number, steps: number, solver: Record<string, unknown>) {
+  return {
     dim: 1,
     classes: [
       { name: 'a', weight: 0.5, components: [
@@ -22,10 +27,10 @@ export function standardWorkload(particles: number, steps: number): ExperimentSp
     target: 'a',
     process: { kind: 'ou', T: 10 },
     guidance: { kind: 'cfg', w: 3 },
-    solver: { kind: 'euler', steps, tMin: 1e-3 },
+    solver: { steps, tMin: 1e-3, ...solver },
     particles,
     seed: 1,
-  });
+  };
 }
 
 export interface ScalingPoint {
@@ -86,24 +91,5 @@ export const SOLVER_WORKLOADS: readonly { kind: SolverKind; params: Record<strin
 ];
 
 export function solverWorkload(w: (typeof SOLVER_WORKLOADS)[number], particles: number, steps: number): ExperimentSpec {
-  const base = standardWorkload(particles, steps);
-  return parseSpec({
-    dim: 1,
-    classes: [
-      { name: 'a', weight: 0.5, components: [
-        { kind: 'gaussian', weight: 0.5, mean: [-2], cov: 0.25 },
-        { kind: 'gaussian', weight: 0.5, mean: [1], cov: 0.5 },
-      ] },
-      { name: 'b', weight: 0.5, components: [
-        { kind: 'gaussian', weight: 0.3, mean: [2], cov: 0.3 },
-        { kind: 'gaussian', weight: 0.7, mean: [-0.5], cov: 1 },
-      ] },
-    ],
-    target: 'a',
-    process: { kind: 'ou', T: 10 },
-    guidance: { kind: 'cfg', w: 3 },
-    solver: { kind: w.kind, steps, tMin: base.solver.tMin, ...w.params },
-    particles,
-    seed: 1,
-  });
+  return parseSpec(standardRaw(particles, steps, { kind: w.kind, ...w.params }));
 }

@@ -110,21 +110,28 @@ export interface CheckStateInput {
   meas: Measurements;
 }
 
-/** Writes a check state (the measurements a check's verdicts are computed from) atomically. */
-export function writeCheckStateFile(path: string, s: CheckStateInput): Promise<void> {
-  const density = s.meas.density;
-  const doc = {
-    format: STATE_FORMAT,
-    version: STATE_VERSION,
-    kind: 'check',
+/** The fields every state file starts with: what was run, where, and which particles. */
+function stateHeader<K extends 'run' | 'check'>(kind: K, s: Omit<StateInput, 'state'>) {
+  return {
+    format: STATE_FORMAT as typeof STATE_FORMAT,
+    version: STATE_VERSION as typeof STATE_VERSION,
+    kind,
     specHash: specHash(s.spec),
     spec: s.spec,
     backend: s.backend,
     adapter: s.adapter,
     particles: s.spec.particles,
-    range: [s.range.first, s.range.end],
+    range: [s.range.first, s.range.end] as [number, number],
     shard: s.shard,
     elapsedSeconds: s.elapsedSeconds,
+  };
+}
+
+/** Writes a check state (the measurements a check's verdicts are computed from) atomically. */
+export function writeCheckStateFile(path: string, s: CheckStateInput): Promise<void> {
+  const density = s.meas.density;
+  const doc = {
+    ...stateHeader('check', s),
     check: { against: s.against, alpha: s.alpha, bias: s.bias },
     measurements: {
       histograms: s.meas.histograms.map((h) => ({ ...h, counts: Array.from(h.counts) })),
@@ -212,17 +219,7 @@ export interface StateInput {
 export function stateDocument(s: StateInput): StateFile {
   const { arrays, ...summary } = s.state;
   return {
-    format: STATE_FORMAT,
-    version: STATE_VERSION,
-    kind: 'run',
-    specHash: specHash(s.spec),
-    spec: s.spec,
-    backend: s.backend,
-    adapter: s.adapter,
-    particles: s.spec.particles,
-    range: [s.range.first, s.range.end],
-    shard: s.shard,
-    elapsedSeconds: s.elapsedSeconds,
+    ...stateHeader('run', s),
     sketch: { mantissaBits: SKETCH_MANTISSA_BITS, relativeError: SKETCH_RELATIVE_ERROR },
     summary,
     arrays: Object.fromEntries(Object.entries(arrays).map(([k, v]) => [k, encode(v)])),
