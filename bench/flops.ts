@@ -28,7 +28,7 @@
 // Per step: stage inputs x + h sum_l a_il k_l (2 d per nonzero a_il, h a_il tabled) and the
 // update x + h sum_i b_i k_i (2 d per nonzero b_i).
 // Boxes (uniform components), SDE noise: not modelled (counts are null).
-import type { ExperimentSpec } from '../src/spec/types.ts';
+import type { ExperimentSpec } from '../src/experiment/types.ts';
 import { planGuidance } from '../src/guidance/guidance.ts';
 import { TABLEAUS } from '../src/solvers/tableau.ts';
 

@@ -11,7 +11,7 @@ import type { AcquireOptions, GpuContext } from '../src/gpu/device.ts';
 import { acquireGpu } from '../src/gpu/device.ts';
 import { sampleWebGpu, type GpuSampleInfo, type GpuSampleOptions } from '../src/gpu/sampler.ts';
 import type { GpuPlatform } from '../src/platform/types.ts';
-import type { ExperimentSpec } from '../src/spec/types.ts';
+import type { ExperimentSpec } from '../src/experiment/types.ts';
 import { median } from './common.ts';
 
 export interface TimedWorkload {

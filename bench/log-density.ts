@@ -12,8 +12,8 @@ import { adapterDescription, median, sig } from './common.ts';
 import { intOption, nodeEnvironment, nodeGpu } from './node-env.ts';
 import { sampleWebGpu } from '../src/gpu/sampler.ts';
 import { sampleLogDensityWebGpu } from '../src/gpu/log-density.ts';
-import { parseSpec } from '../src/spec/parse.ts';
-import type { ExperimentSpec } from '../src/spec/types.ts';
+import { parseSpec } from '../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../src/experiment/types.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
 
 const gauss = (mean: number[], cov: unknown) => ({ kind: 'gaussian', weight: 1, mean, cov });

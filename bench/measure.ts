@@ -3,7 +3,7 @@
 import { sampleCpu } from '../src/cpu/reference.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { sampleWebGpu, type GpuSampleInfo } from '../src/gpu/sampler.ts';
-import type { ExperimentSpec } from '../src/spec/types.ts';
+import type { ExperimentSpec } from '../src/experiment/types.ts';
 import { momentsOf, timeRuns, type Moments, type Timing } from './common.ts';
 
 export interface SamplerRun {

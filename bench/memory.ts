@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { parseSpec } from '../src/spec/parse.ts';
+import { parseSpec } from '../src/experiment/parse.ts';
 import { runSpec } from '../src/cli/run.ts';
 import { cpuStreamBlock } from '../src/cpu/stream.ts';
 import { emitResult, nodeEnvironment, OUTPUT_OPTIONS } from './node-env.ts';

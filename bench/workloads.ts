@@ -1,6 +1,6 @@
 // Benchmark workloads, as specs (the same format users write).
-import { parseSpec } from '../src/spec/parse.ts';
-import type { ExperimentSpec, SolverKind } from '../src/spec/types.ts';
+import { parseSpec } from '../src/experiment/parse.ts';
+import type { ExperimentSpec, SolverKind } from '../src/experiment/types.ts';
 
 export const STANDARD_WORKLOAD_DESCRIPTION =
   '1-D, 4 Gaussian components in 2 classes, cfg w=3 (unconditional negative), OU T=10, euler, uniform grid to tMin=1e-3';

@@ -2,10 +2,10 @@
 // software GPU). Unguided sampling of several mixtures must pass against p(x|c); slightly wrong
 // samplers (variance x 1.01, a mean shift, a dropped mode) must fail. Exit 0 when every
 // expectation holds. CHECK_LARGE_N overrides the particle count.
-import { parseSpec } from '../src/spec/parse.ts';
-import type { ExperimentSpec } from '../src/spec/types.ts';
+import { parseSpec } from '../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../src/experiment/types.ts';
 import { gpuFor, runCheck } from '../src/cli/check.ts';
-import { dropMode, scaleVariance, shiftMean } from '../src/metrics/mutations.ts';
+import { dropMode, scaleVariance, shiftMean } from '../src/checks/mutations.ts';
 
 const n = Number(process.env.CHECK_LARGE_N ?? 1e7);
 const G = (mean: number[], cov: unknown, weight = 1) => ({ kind: 'gaussian', weight, mean, cov });

@@ -15,8 +15,8 @@ import { nodePlatform } from '../src/platform/node.ts';
 import { processAt, priorScale } from '../src/processes/process.ts';
 import { fillNormals } from '../src/rng/philox.ts';
 import { TABLEAUS } from '../src/solvers/tableau.ts';
-import { parseSpec } from '../src/spec/parse.ts';
-import type { ExperimentSpec } from '../src/spec/types.ts';
+import { parseSpec } from '../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../src/experiment/types.ts';
 import { reversedTableSymmetric } from '../test/support/log-density-ref.ts';
 
 const n = Number(process.env.LOGQ_LARGE_N ?? 1e6);

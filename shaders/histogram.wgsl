@@ -1,4 +1,4 @@
-// Bins particles into a 1-D or 2-D histogram on the GPU (src/metrics/gpu-histogram.ts): each
+// Bins particles into a 1-D or 2-D histogram on the GPU (src/gpu/histogram.ts): each
 // invocation projects one particle on the histogram's axes (u.x, in f32) and adds 1 to its bin
 // with an atomic. counts = [bins (first axis fastest)..., underflow, overflow, nonFinite].
 // A particle with a non-finite coordinate (or projection) counts only as nonFinite; one outside

@@ -1,5 +1,5 @@
 // Per-particle metrics that need the target's density, binned on the GPU over a chunk of
-// particles (src/metrics/gpu-metrics.ts). For every finite particle x:
+// particles (src/gpu/density-metrics.ts). For every finite particle x:
 //   L(x) = coefA log p_A(x) + coefB log p_B(x) - logShift   (the target's normalised log-density
 //          at tMin: p_A the target class or p(x), p_B the guidance's negative for the tilted law)
 //   r_k(x) = w_k p_k(x) / p_A(x), the posterior responsibility of each of p_A's components

@@ -1,9 +1,9 @@
-// docs/spec.md and the parser's closed key sets (src/spec/keys.ts) agree in both directions:
+// docs/spec.md and the parser's closed key sets (src/experiment/keys.ts) agree in both directions:
 // every `###` section of the document is one key set, and its table lists exactly that set.
 // @vitest-environment node
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SPEC_KEYS } from '../src/spec/keys.ts';
+import { SPEC_KEYS } from '../src/experiment/keys.ts';
 
 /** Section title -> the fields in the first column of its table. */
 function documentedSets(markdown: string): Map<string, string[]> {

@@ -2,8 +2,8 @@
 // "did you mean" for a near miss (issue 14, item 1). Before the change every case below parsed.
 // @vitest-environment node
 import { describe, expect, it } from 'vitest';
-import { SpecError } from '../src/spec/errors.ts';
-import { parseSpec } from '../src/spec/parse.ts';
+import { SpecError } from '../src/experiment/errors.ts';
+import { parseSpec } from '../src/experiment/parse.ts';
 
 type Raw = Record<string, any>;
 

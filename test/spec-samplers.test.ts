@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.ts';
-import { SpecError } from '../src/spec/errors.ts';
-import { parseSpec } from '../src/spec/parse.ts';
+import { SpecError } from '../src/experiment/errors.ts';
+import { parseSpec } from '../src/experiment/parse.ts';
 import { logDensityUnsupported } from '../src/model/divergence.ts';
 import { logDensityUnsupported as gpuLogDensityUnsupported } from '../src/gpu/log-density.ts';
 

@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SpecError } from '../src/spec/errors.ts';
-import { loadSpecFile, parseSpec } from '../src/spec/parse.ts';
+import { SpecError } from '../src/experiment/errors.ts';
+import { loadSpecFile, parseSpec } from '../src/experiment/parse.ts';
 
 type Raw = Record<string, any>;
 

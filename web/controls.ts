@@ -1,8 +1,8 @@
 // The form: preset, spec text (typed, pasted or dropped), guidance kind and w with its schedule
 // (web/schedule-editor.ts), solver, steps, particles, seed. Every control edits the raw spec
 // (web/spec-edit.ts); the text box shows it; the page validates it and reruns.
-import type { SpecIssue } from '../src/spec/errors.ts';
-import type { WSchedule } from '../src/spec/types.ts';
+import type { SpecIssue } from '../src/experiment/errors.ts';
+import type { WSchedule } from '../src/experiment/types.ts';
 import { referenceW } from './densities.ts';
 import { jsonSyntaxError } from './json-location.ts';
 import { readUrlState, type ViewState } from './url-state.ts';

@@ -1,7 +1,7 @@
 // The main plot's density layer without WebGPU: the CPU fallback's bin counts (a few thousand
 // particles, web/cpu-worker.ts) on a 2-D canvas, drawn as the GPU layer draws them
 // (web/gpu-plot.ts): 1-D bars, 2-D heatmap of viridis(sqrt(density / top)).
-import type { HistogramCounts } from '../src/metrics/gpu-histogram.ts';
+import type { HistogramCounts } from '../src/gpu/histogram.ts';
 import { viridis } from './colormap.ts';
 import type { PlotGeometry } from './densities.ts';
 import { BAR_COLOR, PLOT_BACKGROUND_1D, PLOT_BACKGROUND_2D, type PlotRect } from './gpu-plot.ts';

@@ -5,8 +5,8 @@
 // Stop terminates the worker.
 import { CpuStepper, CPU_CHUNK } from '../src/cpu/reference.ts';
 import { sampleCpuFk } from '../src/cpu/fk.ts';
-import { parseSpec } from '../src/spec/parse.ts';
-import type { HistogramCounts } from '../src/metrics/gpu-histogram.ts';
+import { parseSpec } from '../src/experiment/parse.ts';
+import type { HistogramCounts } from '../src/gpu/histogram.ts';
 import type { PlotGeometry } from './densities.ts';
 
 export interface CpuRequest {

@@ -3,19 +3,19 @@
 //   conditional   p(x | target)
 //   unconditional p(x)
 //   tilted        p(x | target)^(1 + w) p_neg(x)^(-w), normalised numerically on the plot grid,
-//                 with w and the negative as the checks define them (src/metrics/targets.ts,
+//                 with w and the negative as the checks define them (src/targets/,
 //                 tiltWeight: classifier guidance at w is cfg at w - 1 against p(x)); the law CFG
 //                 is often said to sample, which it does not exactly (the page shows by how much).
 // Specs of more than 2 dimensions are shown as their marginal on the first one or two
 // coordinates: exact for the conditional and unconditional laws (a Gaussian's marginal is the
 // sub-covariance, a box's the sub-box); the tilted law's marginal is not closed form and is not drawn.
 import { planGuidance } from '../src/guidance/guidance.ts';
-import { prd } from '../src/metrics/checks.ts';
-import { tiltWeight } from '../src/metrics/targets.ts';
+import { prd } from '../src/metrics/statistics.ts';
+import { tiltWeight } from '../src/targets/definition.ts';
 import { buildModel, classGroup, MixtureEvaluator, type Group, type MixtureModel } from '../src/model/mixture.ts';
 import { processAt } from '../src/processes/process.ts';
-import type { HistogramCounts } from '../src/metrics/gpu-histogram.ts';
-import type { Component, ExperimentSpec, WSchedule } from '../src/spec/types.ts';
+import type { HistogramCounts } from '../src/gpu/histogram.ts';
+import type { Component, ExperimentSpec, WSchedule } from '../src/experiment/types.ts';
 
 /** What the main plot shows: one axis (histogram) or two (heatmap), with their ranges and bins. */
 export interface PlotGeometry {
@@ -290,7 +290,7 @@ function fmt(v: number): string {
 
 /**
  * Coverage and fidelity of the binned particles against the exact conditional law, as the
- * checks define them (src/metrics/checks.ts, prd: precision and recall for distributions,
+ * checks define them (src/metrics/statistics.ts, prd: precision and recall for distributions,
  * Sajjadi et al. 2018, on the plot's bins; 2-D bins merged 2 x 2): coverage is recall F_8,
  * fidelity is precision F_1/8. Particles outside the plot count in an extra bin of exact mass 0.
  */

@@ -3,14 +3,14 @@
 // Test hook: window.__explorer holds the page's status and its figures (test/browser/explorer.test.ts).
 import { acquireGpu, type GpuContext } from '../src/gpu/device.ts';
 import { buildModel, classGroup } from '../src/model/mixture.ts';
-import { lawMoments, projectedLaw } from '../src/metrics/exact.ts';
+import { lawMoments, projectedLaw } from '../src/targets/law1d.ts';
 import { browserPlatform } from '../src/platform/browser.ts';
 import { priorScale, processAt, startTime } from '../src/processes/process.ts';
-import { parseSpec } from '../src/spec/parse.ts';
+import { parseSpec } from '../src/experiment/parse.ts';
 import { timeGrid } from '../src/solvers/grid.ts';
-import { SpecError, type SpecIssue } from '../src/spec/errors.ts';
-import type { ExperimentSpec } from '../src/spec/types.ts';
-import type { HistogramCounts } from '../src/metrics/gpu-histogram.ts';
+import { SpecError, type SpecIssue } from '../src/experiment/errors.ts';
+import type { ExperimentSpec } from '../src/experiment/types.ts';
+import type { HistogramCounts } from '../src/gpu/histogram.ts';
 import { Controls } from './controls.ts';
 import {
   computeFigures,

@@ -18,8 +18,8 @@ import { priorScale, startTime } from '../src/processes/process.ts';
 import { fillNormals } from '../src/rng/philox.ts';
 import { timeGrid } from '../src/solvers/grid.ts';
 import { TABLEAUS } from '../src/solvers/tableau.ts';
-import type { ExperimentSpec } from '../src/spec/types.ts';
-import { GpuHistogram, type HistogramCounts } from '../src/metrics/gpu-histogram.ts';
+import type { ExperimentSpec } from '../src/experiment/types.ts';
+import { GpuHistogram, type HistogramCounts } from '../src/gpu/histogram.ts';
 import type { PlotGeometry } from './densities.ts';
 import { MomentProbe, mergeMoments, type Moments } from './trace.ts';
 

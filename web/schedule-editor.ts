@@ -10,7 +10,7 @@
 //              to add a point, double-click a point to remove it. A negative-w window is a
 //              piecewise schedule that dips below 0 (the page's "negative window" button).
 import { scheduleAt } from '../src/guidance/schedule.ts';
-import type { WSchedule } from '../src/spec/types.ts';
+import type { WSchedule } from '../src/experiment/types.ts';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const PAD = { left: 34, right: 10, top: 8, bottom: 22 };

@@ -1,7 +1,7 @@
 // The page edits the spec as JSON (the format of shared/SPEC.md, as the user wrote it): the
 // controls read and write fields of that raw object, the text box shows it, and parseSpec
 // validates it before every run. These helpers are the only code that touches raw fields.
-import type { WSchedule } from '../src/spec/types.ts';
+import type { WSchedule } from '../src/experiment/types.ts';
 
 export type RawSpec = Record<string, unknown>;
 type Obj = Record<string, unknown>;

@@ -11,9 +11,11 @@ import { MixtureEvaluator } from '../model/mixture.ts';
 import { sampleGroupExact } from '../model/sample-exact.ts';
 import { assertLogDensitySupported } from '../model/divergence.ts';
 import { processAt } from '../processes/process.ts';
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { klPQ, klQP, klTilted, prCurve, type Estimate, type PrCurve, type TailDiagnostic, type TiltNormaliser } from '../metrics/coverage-fidelity.ts';
-import { targetDef, tiltedNormaliser, type TargetDef } from '../metrics/targets.ts';
+import { type TargetDef } from '../targets/definition.ts';
+import { targetDef } from '../targets/from-spec.ts';
+import { tiltedNormaliser } from '../targets/grid.ts';
 
 export interface ExactCoverageFidelity {
   klQP: Estimate;

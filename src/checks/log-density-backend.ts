@@ -16,7 +16,7 @@
 //     it knows which start law the backward run used).
 // Only linear guidance and ODE solvers define q this way; any other spec is refused with an
 // Error naming the field (logDensityUnsupported in src/model/divergence.ts).
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 
 export interface CarryOptions {
   direction: 'backward' | 'forward';

@@ -2,7 +2,7 @@
 // points are drawn on the host by the CPU reference's own initialiser (prior or start: "exact",
 // keyed by the global particle index) and uploaded, so both backends carry the same points;
 // the kernel's log-density mode (src/gpu/log-density.ts) does the stepping in f32.
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { sampleLogDensityWebGpu } from '../gpu/log-density.ts';
 import { CpuStepper } from '../cpu/reference.ts';

@@ -2,16 +2,17 @@
 // every large-N metric binned on the GPU, then a pass/fail report whose thresholds hold a
 // family-wise false-failure rate (--alpha, default 1e-6) and which states each test's power.
 // JSON on stdout, a table on stderr; exit 0 when every test passes, 1 when any fails.
-import { SpecError } from '../spec/errors.ts';
-import type { ExperimentSpec } from '../spec/types.ts';
+import { SpecError } from '../experiment/errors.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
 import { nodePlatform } from '../platform/node.ts';
-import { biasTerms } from '../metrics/bias.ts';
+import { biasTerms } from '../checks/bias.ts';
 import { checkStatePath, parseShard, shardRange, writeCheckStateFile, type Shard } from './state.ts';
-import { planCheck } from '../metrics/check-plan.ts';
-import { evaluateChecks, type CheckReport, type TestOutcome } from '../metrics/checks.ts';
-import { measure } from '../metrics/measure.ts';
-import type { TargetKind } from '../metrics/targets.ts';
+import { planCheck } from '../checks/plan.ts';
+import { evaluateChecks, type CheckReport } from '../checks/evaluate.ts';
+import type { TestOutcome } from '../metrics/statistics.ts';
+import { measure } from '../checks/measure.ts';
+import type { TargetKind } from '../targets/definition.ts';
 
 export interface CheckOptions {
   against: TargetKind;
@@ -72,7 +73,7 @@ export async function runCheck(
         path: 'corrector',
         message:
           'runCheck compares independent draws with exact envelopes; the particles of one resampled population are not ' +
-          'independent: use runPopulationCheck (src/metrics/population-check.ts), as the check command does',
+          'independent: use runPopulationCheck (src/checks/population.ts), as the check command does',
       },
     ]);
   }
@@ -149,8 +150,8 @@ export function formatTable(r: CheckResult): string {
 import { Command, Option } from 'commander';
 import { checkOutput, writeFileAtomic } from '../io/output.ts';
 import { checkResources, estimateResources } from './resources.ts';
-import { loadSpecFile } from '../spec/parse.ts';
-import { formatPopulationTable, runPopulationCheck } from '../metrics/population-check.ts';
+import { loadSpecFile } from '../experiment/parse.ts';
+import { formatPopulationTable, runPopulationCheck } from '../checks/population.ts';
 
 function numberArg(name: string) {
   return (value: string): number => {

@@ -1,18 +1,18 @@
 // `guidance-sampler classifiers SPEC`: trained noise-level classifiers against the exact one
-// (src/classifiers/). Prints one JSON report on stdout (and to --json FILE). Bad input (spec or
+// (src/studies/classifiers/). Prints one JSON report on stdout (and to --json FILE). Bad input (spec or
 // arguments) exits 2 before any work, like `run`.
 import { checkOutput, writeFileAtomic } from '../io/output.ts';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { SpecError, type SpecIssue } from '../spec/errors.ts';
+import { SpecError, type SpecIssue } from '../experiment/errors.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';
 import { startTime } from '../processes/process.ts';
-import { loadSpecFile } from '../spec/parse.ts';
-import { cpuSampler, DEFAULTS, runClassifierExperiment, type GuidedSampler, type ModelKind } from '../classifiers/experiment.ts';
-import { gpuSampler } from '../classifiers/sample-gpu.ts';
+import { loadSpecFile } from '../experiment/parse.ts';
+import { cpuSampler, DEFAULTS, runClassifierExperiment, type GuidedSampler, type ModelKind } from '../studies/classifiers/experiment.ts';
+import { gpuSampler } from '../studies/classifiers/sample-gpu.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
 import { nodePlatform } from '../platform/node.ts';
-import { FEATURE_KINDS, type FeatureKind } from '../classifiers/features.ts';
-import { ACTIVATIONS, type Activation } from '../classifiers/network.ts';
+import { FEATURE_KINDS, type FeatureKind } from '../studies/classifiers/features.ts';
+import { ACTIVATIONS, type Activation } from '../studies/classifiers/network.ts';
 
 function numberList(name: string) {
   return (value: string): number[] => {
@@ -120,7 +120,7 @@ export function addClassifiersCommand(program: Command): void {
         const bad = checkOutput(opts.json, { flag: '--json', inputs: [specPath], force: opts.force === true });
         if (bad) issues.push(bad);
       }
-      // Trained-classifier sampling steps the tableau solvers only (src/classifiers/sample.ts).
+      // Trained-classifier sampling steps the tableau solvers only (src/studies/classifiers/sample.ts).
       if (opts.w.length > 0 && TABLEAUS[spec.solver.kind].denoised) {
         issues.push({ path: 'solver.kind', message: `sampling with a trained classifier runs euler, heun, rk4 or em, got ${spec.solver.kind}` });
       }

@@ -3,8 +3,8 @@
 // whose statistics overflowed (docs/robustness.md); check: 3 INCONCLUSIVE.
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { InputError, SpecError } from '../spec/errors.ts';
-import { loadSpecFile } from '../spec/parse.ts';
+import { InputError, SpecError } from '../experiment/errors.ts';
+import { loadSpecFile } from '../experiment/parse.ts';
 import { checkOutPath, runSpec, sidecarPath } from './run.ts';
 import { addCheckCommand } from './check.ts';
 import { addSweepCommand } from './sweep.ts';

@@ -3,15 +3,15 @@
 // files of different experiments (spec hash), backends or format versions, ranges that overlap
 // or leave particles out; an identical file given twice (a shard rerun) counts once.
 import type { Command } from 'commander';
-import { InputError } from '../spec/errors.ts';
+import { InputError } from '../experiment/errors.ts';
 import { planGuidance } from '../guidance/guidance.ts';
 import { boundedSupport, SummaryAccumulator } from '../metrics/summary.ts';
 import { reportOf, type RunReport } from './run.ts';
 import { checkStatePath, readStateFile, sumMeasurements, writeStateFile, type LoadedState } from './state.ts';
 import { formatTable, throwForVerdict, type CheckResult } from './check.ts';
-import { planCheck } from '../metrics/check-plan.ts';
-import { evaluateChecks } from '../metrics/checks.ts';
-import type { TargetKind } from '../metrics/targets.ts';
+import { planCheck } from '../checks/plan.ts';
+import { evaluateChecks } from '../checks/evaluate.ts';
+import type { TargetKind } from '../targets/definition.ts';
 
 
 export interface MergeOptions {

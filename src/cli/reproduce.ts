@@ -3,7 +3,7 @@
 // verdict: PASS 0, FAIL 1, bad input 2, INCONCLUSIVE 3 (as `check`).
 import { existsSync, statSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { SpecError } from '../spec/errors.ts';
+import { SpecError } from '../experiment/errors.ts';
 import { CLAIMS } from '../reproduce/index.ts';
 import { formatClaim, VERDICT_EXIT, writeClaim } from '../reproduce/runner.ts';
 import { CheckFailed, CheckInconclusive, gpuFor } from './check.ts';

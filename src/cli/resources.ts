@@ -5,8 +5,8 @@
 // (exit 2) naming the fields that drive it, instead of dying minutes later in an allocation.
 import { freemem, totalmem, availableParallelism } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
-import { SpecError, type SpecIssue } from '../spec/errors.ts';
-import type { ExperimentSpec } from '../spec/types.ts';
+import { SpecError, type SpecIssue } from '../experiment/errors.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';
 import { fkStateStride } from '../gpu/kernel.ts';
 import { STEP_ROW } from '../gpu/layout.ts';

@@ -2,8 +2,8 @@
 // optionally write the particles. Every check that can fail on the user's input
 // happens before any work starts and before any file is opened.
 import cliProgress from 'cli-progress';
-import { SpecError } from '../spec/errors.ts';
-import type { ExperimentSpec } from '../spec/types.ts';
+import { SpecError } from '../experiment/errors.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { sampleCpuParallel } from '../cpu/parallel.ts';
 import { sampleCpuStream } from '../cpu/stream.ts';
 import { shardRange, writeStateFile, type Shard } from './state.ts';

@@ -5,15 +5,15 @@
 // the adapter and the range. `merge` (src/cli/merge.ts) reads and checks them here.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { InputError, SpecError } from '../spec/errors.ts';
-import type { ExperimentSpec } from '../spec/types.ts';
+import { InputError, SpecError } from '../experiment/errors.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import type { SummaryStateData } from '../metrics/summary.ts';
 import { SKETCH_MANTISSA_BITS, SKETCH_RELATIVE_ERROR } from '../metrics/sketch.ts';
 import { checkOutput, writeFileAtomic } from '../io/output.ts';
-import type { BiasTerms } from '../metrics/bias.ts';
-import type { Measurements } from '../metrics/measure.ts';
-import type { HistogramCounts } from '../metrics/gpu-histogram.ts';
-import type { DensityMetricsResult } from '../metrics/gpu-metrics.ts';
+import type { BiasTerms } from '../checks/bias.ts';
+import type { Measurements } from '../checks/measure.ts';
+import type { HistogramCounts } from '../gpu/histogram.ts';
+import type { DensityMetricsResult } from '../gpu/density-metrics.ts';
 
 export const STATE_FORMAT = 'guidance-sampler-state';
 export const STATE_VERSION = 1;

@@ -2,7 +2,7 @@
 // same structure (initialise and weigh; per step: move, weigh, then resample when the ESS
 // is low) and the same random numbers (Philox streams per particle slot, and per step for
 // the resampling offset). Weights and resampling: src/corrector/fk.ts.
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import {
   backwardResidual,
   blockStats,

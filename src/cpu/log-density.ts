@@ -5,7 +5,7 @@ import { assertLogDensitySupported } from '../model/divergence.ts';
 import { logDensityAt } from '../model/mixture.ts';
 import { planGuidance } from '../guidance/guidance.ts';
 import { priorScale, processAt, startTime } from '../processes/process.ts';
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { CPU_CHUNK, CpuStepper } from './reference.ts';
 
 const LOG_2PI = Math.log(2 * Math.PI);

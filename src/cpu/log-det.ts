@@ -7,7 +7,7 @@
 // holds exactly for the map the sampler applies (while it is invertible), whereas the flow route
 // (src/cpu/log-density.ts) integrates -div u along the same path and is exact only for the ODE
 // flow: their difference is the solver's error, O(h^p). d <= LOG_DET_MAX_DIM (d^3 per stage).
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { assertLogDensitySupported } from '../model/divergence.ts';
 import { CPU_CHUNK, CpuStepper } from './reference.ts';
 import { logStartDensity } from './log-density.ts';

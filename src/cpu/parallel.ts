@@ -3,7 +3,7 @@
 // the number of threads.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { sampleCpuFk } from './fk.ts';
 import { CPU_CHUNK, sampleCpu, type CpuSampleOptions, type SampleResult } from './reference.ts';
 

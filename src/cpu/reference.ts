@@ -2,7 +2,7 @@
 // structure mirrors the WGSL step kernel (shaders/step.wgsl): initialise a
 // particle from stream 0 of the counter-based generator, then for each step
 // evaluate the guided velocity at the tableau's stages from the step table.
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { planGuidance, type GuidancePlan } from '../guidance/guidance.ts';
 import { groupDataMean, MixtureEvaluator } from '../model/mixture.ts';
 import { priorScale, processAt, startTime } from '../processes/process.ts';
@@ -10,7 +10,7 @@ import { buildStepTable, type StepRow, type StepTable, type StepTableOptions } f
 import { TABLEAUS, type Tableau } from '../solvers/tableau.ts';
 import { COEF, COEF_BH } from '../solvers/samplers.ts';
 import { fillNormals } from '../rng/philox.ts';
-import type { GuidanceVariant } from '../spec/types.ts';
+import type { GuidanceVariant } from '../experiment/types.ts';
 import { combineScores } from '../guidance/variants.ts';
 import { addScoreError, addScoreErrorJacobian, prepareScoreError, scoreErrorDivergence, type PreparedScoreError } from '../model/score-error.ts';
 import { sampleGroupExact } from '../model/sample-exact.ts';

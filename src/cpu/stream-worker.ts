@@ -2,7 +2,7 @@
 // block of particles it is sent and posts it back (transferred, not copied), into the buffer
 // it was sent with the block when there is one.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { CPU_CHUNK, CpuStepper } from './reference.ts';
 
 const { spec } = workerData as { spec: ExperimentSpec };

@@ -5,7 +5,7 @@
 // are bit-identical to sampleCpu's of the whole run, whatever the blocks, threads or range.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { CPU_CHUNK, CpuStepper } from './reference.ts';
 
 /** Bytes of particles (f64) per block handed to a worker. */

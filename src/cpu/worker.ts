@@ -1,6 +1,6 @@
 // One worker thread of the parallel CPU reference: samples a contiguous particle range.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { CPU_CHUNK, CpuStepper } from './reference.ts';
 
 const { spec, first, count } = workerData as { spec: ExperimentSpec; first: number; count: number };

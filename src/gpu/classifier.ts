@@ -1,5 +1,5 @@
 // Trained-classifier guidance on the GPU: s = s_u + w(t) grad_x log p_hat_t(target | x) with a
-// PerLevelClassifier (src/classifiers/classifier.ts), evaluated in shaders/classifier.wgsl.
+// PerLevelClassifier (src/studies/classifiers/classifier.ts), evaluated in shaders/classifier.wgsl.
 //
 // One TypeScript definition, ClassifierLayout, says where everything lives in the kernel's
 // `classifier` storage buffer; both the packing below and the WGSL constants of the kernel
@@ -13,12 +13,12 @@
 //           and w(t) (0 where the row's cs is 0, as the CPU sampler skips the term there).
 //
 // All levels must share one architecture (the trainer clones one config per level).
-import type { PerLevelClassifier } from '../classifiers/classifier.ts';
-import type { FeatureKind } from '../classifiers/features.ts';
-import type { Activation } from '../classifiers/network.ts';
+import type { PerLevelClassifier } from '../studies/classifiers/classifier.ts';
+import type { FeatureKind } from '../studies/classifiers/features.ts';
+import type { Activation } from '../studies/classifiers/network.ts';
 import { scheduleAt } from '../guidance/schedule.ts';
 import type { StepRow } from '../solvers/table.ts';
-import type { WSchedule } from '../spec/types.ts';
+import type { WSchedule } from '../experiment/types.ts';
 import { CLASSIFIER_ROW, packStructs, wgslStruct } from './layout.ts';
 
 const FEATURE_CODES: Record<FeatureKind, number> = { linear: 0, quadratic: 1, sum: 2 };

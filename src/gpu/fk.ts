@@ -7,7 +7,7 @@
 // Between reduce and resample the host reads the block statistics back (N / 1024 of them),
 // computes the ESS and, for resampling, the block-level prefix in f64 (src/corrector/fk.ts).
 // src/cpu/fk.ts is the same algorithm on the CPU.
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import {
   FK_BLOCK,
   initialConstant,

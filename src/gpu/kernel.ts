@@ -4,7 +4,7 @@
 // src/gpu/classifier.ts and shaders/classifier.wgsl after it). Constants, not overrides, because WGSL
 // sizes function-scope arrays only with const-expressions.
 import type { Tableau } from '../solvers/tableau.ts';
-import type { GuidanceVariant } from '../spec/types.ts';
+import type { GuidanceVariant } from '../experiment/types.ts';
 import type { GpuPlatform } from '../platform/types.ts';
 import { COMPONENT_INFO, STEP_PARAMS, STEP_ROW, wgslStruct, structBytes } from './layout.ts';
 import { WORKGROUP_SIZE } from './planner.ts';

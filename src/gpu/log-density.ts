@@ -4,7 +4,7 @@
 // divergence in shaders/lib/mixture.wgsl). Starts: the in-kernel prior draw with its log-density
 // (backward runs from the prior), or uploaded points and log-densities, chunk by chunk (exact
 // starts, and forward transport of target samples on a reversed step table).
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import type { StepTable } from '../solvers/table.ts';
 import type { GpuContext } from './device.ts';
 import { sampleWebGpu, type GpuSampleInfo } from './sampler.ts';

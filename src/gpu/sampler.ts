@@ -2,12 +2,12 @@
 // tables, and dispatches of the step kernel over particle chunks, streaming each
 // finished chunk back to the caller. Platform-agnostic: the caller brings the
 // GpuContext (Node Dawn or the browser).
-import type { ExperimentSpec, WSchedule } from '../spec/types.ts';
+import type { ExperimentSpec, WSchedule } from '../experiment/types.ts';
 import { planGuidance, type GuidancePlan } from '../guidance/guidance.ts';
 import { prepareScoreError, type PreparedScoreError } from '../model/score-error.ts';
 import { combinesLinearly } from '../guidance/variants.ts';
 import { buildModel, groupDataMean } from '../model/mixture.ts';
-import type { PerLevelClassifier } from '../classifiers/classifier.ts';
+import type { PerLevelClassifier } from '../studies/classifiers/classifier.ts';
 import { classifierLayout, classifierTarget, packClassifier } from './classifier.ts';
 import { componentAtTime, makeComponentAtTime } from '../model/components.ts';
 import { priorScale } from '../processes/process.ts';
@@ -67,9 +67,9 @@ export interface GpuSampleOptions {
   /** fk only: the ancestor of each slot at each resampling. */
   onAncestors?: (step: number, ancestors: Uint32Array) => void;
   /**
-   * Classifier guidance with a trained classifier (src/classifiers/): the particles follow
+   * Classifier guidance with a trained classifier (src/studies/classifiers/): the particles follow
    * s = s_u + w(t) grad_x log p_hat_t(spec.target | x), s_u the exact unconditional score, as
-   * src/classifiers/sample.ts's sampleWithClassifier on the CPU. The spec's own guidance is
+   * src/studies/classifiers/sample.ts's sampleWithClassifier on the CPU. The spec's own guidance is
    * ignored; the general kernel runs it (shaders/classifier.wgsl); no corrector.
    */
   classifier?: { model: PerLevelClassifier; w: number | WSchedule };

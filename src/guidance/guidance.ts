@@ -10,7 +10,7 @@
 // The cfgpp variant (CFG++) is the exception: a discrete rule whose coefficients depend on the
 // step, not on t alone; src/solvers/table.ts builds its rows (src/guidance/variants.ts,
 // cfgppCoefficients), and `coefficients` is not defined for it.
-import type { ExperimentSpec, GuidanceSpec } from '../spec/types.ts';
+import type { ExperimentSpec, GuidanceSpec } from '../experiment/types.ts';
 import { addDistribution, buildModel, classGroup, type Group, type MixtureModel } from '../model/mixture.ts';
 import { scheduleAt } from './schedule.ts';
 

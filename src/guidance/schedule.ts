@@ -1,5 +1,5 @@
 // w(t): the guidance strength as a function of the diffusion time.
-import type { WSchedule } from '../spec/types.ts';
+import type { WSchedule } from '../experiment/types.ts';
 
 export function scheduleAt(s: WSchedule, t: number): number {
   switch (s.kind) {

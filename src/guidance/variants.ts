@@ -15,7 +15,7 @@
 // cfgpp (Chung et al. 2024, CFG++) is not a score combination but a discrete DDIM rule; see
 // cfgppCoefficients below. Being linear in x, s_c and s_n, it is carried entirely by the step
 // table's coefficients, and its scores combine linearly (combinesLinearly).
-import type { GuidanceVariant } from '../spec/types.ts';
+import type { GuidanceVariant } from '../experiment/types.ts';
 
 /**
  * Whether the guided score is the plain gammaTarget s_c + gammaNegative s_n of the step row

@@ -13,7 +13,7 @@
 import * as nodeFs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { SpecIssue } from '../spec/errors.ts';
+import type { SpecIssue } from '../experiment/errors.ts';
 
 /** The file-system calls writeAtomic makes (node:fs by default; tests inject failures). */
 export interface WriterFs {

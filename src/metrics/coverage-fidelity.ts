@@ -143,7 +143,7 @@ export interface PrCurve {
   lambda: number[];
   precision: number[];
   recall: number[];
-  /** max F_1/8 over the curve (precision-like), as the binned prd() in src/metrics/checks.ts. */
+  /** max F_1/8 over the curve (precision-like), as the binned prd() in src/metrics/statistics.ts. */
   precisionSummary: number;
   /** max F_8 over the curve (recall-like). */
   recallSummary: number;

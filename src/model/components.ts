@@ -5,7 +5,7 @@
 //   uniform box       ->  product over coordinates of
 //                         [Phi((x - alpha l)/sigma) - Phi((x - alpha h)/sigma)] / (alpha (h - l)).
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import type { Component } from '../spec/types.ts';
+import type { Component } from '../experiment/types.ts';
 import { LOG_SQRT_2PI, logDiffPhi, logDiffPhiSecond, logPhiDensity } from './special.ts';
 
 export type PreparedComponent =

@@ -2,7 +2,7 @@
 // velocity must be a fixed linear combination of scores, u = cx x + cs (gT s_T + gN s_N) + ...,
 // so that div u = cx dim + cs (gT div s_T + gN div s_N) is closed form, and the sampler a
 // deterministic flow. Everything else is refused with the field that makes it so.
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 
 export interface LogDensityRefusal {
   path: string;

@@ -3,7 +3,7 @@
 // subsets of that table. One evaluation computes each component once; every
 // group's log-density and score is then a log-sum-exp over its entries. The GPU
 // kernel follows the same structure.
-import type { Distribution, ExperimentSpec } from '../spec/types.ts';
+import type { Distribution, ExperimentSpec } from '../experiment/types.ts';
 import {
   addComponentScoreJacobian,
   componentAtTime,

@@ -1,7 +1,7 @@
 // Models of score error (the optional spec field `scoreError`), applied to the target's
 // and/or the negative's score. The random field's parameters are drawn once on the host
 // from the counter-based generator, so the CPU and the GPU see the same field.
-import type { ScoreErrorSpec } from '../spec/types.ts';
+import type { ScoreErrorSpec } from '../experiment/types.ts';
 import { normal4 } from '../rng/philox.ts';
 
 /** Streams of the generator reserved for the field's parameters (far from the sampler's 0..steps). */

@@ -1,7 +1,7 @@
 // The forward processes of SPEC.md, all of the form x_t = alpha(t) x_0 + sigma(t) eps.
 // Each returns the coefficients a solver needs at one time t; the per-step tables
 // (src/solvers/table.ts) are built from these once, on the host.
-import type { ProcessSpec } from '../spec/types.ts';
+import type { ProcessSpec } from '../experiment/types.ts';
 
 export interface ProcessCoefficients {
   t: number;

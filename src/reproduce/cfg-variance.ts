@@ -18,7 +18,7 @@
 // discrete law is exact too: RK4 applied to an affine ODE is an affine map per step, so its
 // mean and variance are computed from the step table, and its difference from the ODE's is the
 // discretisation bias, stated and allowed for.
-import type { ExperimentSpec, WSchedule } from '../spec/types.ts';
+import type { ExperimentSpec, WSchedule } from '../experiment/types.ts';
 import { processAt, startTime } from '../processes/process.ts';
 import { buildStepTable } from '../solvers/table.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';

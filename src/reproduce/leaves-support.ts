@@ -5,9 +5,9 @@
 // particles farther than MARGIN_SIGMAS sigma(tMin) outside [0, 1], against w, per eps. For
 // eps > 0 it grows with w; for eps = 0 it stays below the exact outside mass of p_tMin(x|c)
 // beyond the same margin (the tMin smoothing allowance).
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { processAt } from '../processes/process.ts';
-import { boxNormalCdf } from '../metrics/exact.ts';
+import { boxNormalCdf } from '../targets/law1d.ts';
 import { atMostZero, CPU_ROUTE_PARTICLES, crossingBias, greaterThanZero, lineChart, overallVerdict, sampleParticles, share, spec, type ClaimResult, type ClaimTest, type ReproContext } from './runner.ts';
 
 export const SUPPORT_WS = [0, 1, 3, 10, 30];

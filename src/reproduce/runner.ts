@@ -4,14 +4,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
-import { parseSpec } from '../spec/parse.ts';
-import type { ExperimentSpec } from '../spec/types.ts';
+import { parseSpec } from '../experiment/parse.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu } from '../gpu/sampler.ts';
 import { sampleCpuParallel } from '../cpu/parallel.ts';
 import { writeFileAtomic } from '../io/output.ts';
-import { renderSvg, svgToPng } from '../metrics/figures.ts';
-import { normalUpperQuantile } from '../metrics/targets.ts';
+import { renderSvg, svgToPng } from '../io/figures.ts';
+import { normalUpperQuantile } from '../metrics/statistics.ts';
 
 export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE';
 

@@ -4,11 +4,12 @@
 // law p(x|c) p(c|x)^w / Z does not. Statistic per w: the share of particles in the far-edge
 // region R (boxes: x > 1 - delta; Gaussians: x above p(x|c)'s upper delta-quantile, fixed over
 // w) against the tilted law's exact share of R.
-import type { ExperimentSpec } from '../spec/types.ts';
-import { targetDef, target1d, type Target1d } from '../metrics/targets.ts';
-import { histogramSpec, type DensityRow } from '../metrics/figures.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
+import { targetDef } from '../targets/from-spec.ts';
+import { target1d, type Target1d } from '../targets/one-d.ts';
+import { histogramSpec, type DensityRow } from '../io/figures.ts';
 import { fillNormals } from '../rng/philox.ts';
-import { normalCdf } from '../metrics/exact.ts';
+import { normalCdf } from '../targets/law1d.ts';
 import { CPU_ROUTE_PARTICLES, crossingBias, greaterThanZero, lineChart, overallVerdict, sampleParticles, share, spec, type ClaimResult, type ClaimTest, type ReproContext } from './runner.ts';
 
 export const TILTED_WS = [0, 1, 3, 10, 30];

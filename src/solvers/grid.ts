@@ -1,5 +1,5 @@
 // Time grids t_0 = start > t_1 > ... > t_N = tMin.
-import type { GridSpec } from '../spec/types.ts';
+import type { GridSpec } from '../experiment/types.ts';
 
 export function timeGrid(grid: GridSpec, start: number, tMin: number, steps: number): Float64Array {
   const t = new Float64Array(steps + 1);

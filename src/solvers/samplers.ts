@@ -20,7 +20,7 @@
 // The CPU (src/cpu/reference.ts) and the kernel (shaders/step.wgsl, DENOISED) both read this table.
 // k-diffusion appends sigma = 0 and takes a last denoising step; here the grid ends at tMin > 0
 // and every step is the sampler's regular step (the particles stay at tMin, like the ODE solvers').
-import type { ProcessSpec, SolverSpec } from '../spec/types.ts';
+import type { ProcessSpec, SolverSpec } from '../experiment/types.ts';
 import { processAt, timeAtVeSigma } from '../processes/process.ts';
 import { TABLEAUS } from './tableau.ts';
 

@@ -13,7 +13,7 @@
 // The cfgpp guidance variant (CFG++) is not an ODE: its one-stage euler rows hold the
 // coefficients of the discrete DDIM update instead (cfgppCoefficients), so that x += h u is
 // exactly that update; its gammas do not sum to 1.
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { cfgppCoefficients } from '../guidance/variants.ts';
 import { processAt, startTime } from '../processes/process.ts';
 import { guidedStep, unguidedCoefficients, type GuidancePlan } from '../guidance/guidance.ts';

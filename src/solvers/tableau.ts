@@ -1,6 +1,6 @@
 // Explicit Runge-Kutta tableaus for the probability-flow ODE, and Euler-Maruyama.
 // The CPU reference and the WGSL kernel both step with these same numbers.
-import type { SolverKind } from '../spec/types.ts';
+import type { SolverKind } from '../experiment/types.ts';
 
 export interface Tableau {
   /** Stage times as fractions of the step: t_n + c_i h. */

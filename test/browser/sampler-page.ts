@@ -6,7 +6,7 @@
 import { acquireGpu, type GpuAdapterInfo } from '../../src/gpu/device.ts';
 import type { GpuSampleInfo } from '../../src/gpu/sampler.ts';
 import { browserPlatform } from '../../src/platform/browser.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 import { sampleGpuParticles } from '../support/gpu-sample.ts';
 import { publishResult } from '../support/page.ts';
 

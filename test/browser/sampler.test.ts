@@ -11,7 +11,7 @@
 // Without Chromium: fails with CI=true, else skipped (test/support/browser.ts).
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { TABLEAUS } from '../../src/solvers/tableau.ts';
 import { browserSkipReason, startBrowserHarness, waitForResult, type BrowserHarness, type OpenPage } from '../support/browser.ts';
 import { compareWithBound, formatReport, PARITY_ULPS, referenceWithBound } from '../support/parity.ts';

@@ -10,10 +10,10 @@
 // to catch it (variance x (1 + 1.3 power), mean + 1.3 power, a dropped mode), so each twin is
 // detected with probability >= 1 - its alpha share; the named test must be among the failures.
 import { expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 import { runCheck, type CheckResult } from '../../src/cli/check.ts';
-import { dropMode, scaleVariance, shiftMean } from '../../src/metrics/mutations.ts';
+import { dropMode, scaleVariance, shiftMean } from '../../src/checks/mutations.ts';
 import { describeGpu } from '../support/gpu.ts';
 
 const VERBOSE = !!process.env.CHECKS_VERBOSE;

@@ -4,7 +4,7 @@
 // bias: rk4 with 200 steps, whose per-particle log q error is < 1e-6 x 2^4 (the 400-step bound
 // of test/foundation/log-density.test.ts, scaled by h^4) -- 1e-4 is a safe bound on the KLs' bias.
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { cpuLogDensityBackend } from '../../src/cpu/log-density.ts';
 import { exactCoverageFidelity } from '../../src/checks/exact-density.ts';
 import { readFileSync } from 'node:fs';

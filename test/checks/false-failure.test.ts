@@ -4,13 +4,13 @@
 // observed rate must not exceed alpha by more than 3 binomial standard deviations (a 1e-3
 // one-sided allowance: the simulation itself is deterministic for its seeds).
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
-import { planCheck } from '../../src/metrics/check-plan.ts';
-import { evaluateChecks } from '../../src/metrics/checks.ts';
-import { binOnCpu, type Measurements } from '../../src/metrics/measure.ts';
-import { CpuDensityMetrics } from '../../src/metrics/gpu-metrics.ts';
-import { sampleTarget } from '../../src/metrics/targets.ts';
-import type { BiasTerms } from '../../src/metrics/bias.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import { planCheck } from '../../src/checks/plan.ts';
+import { evaluateChecks } from '../../src/checks/evaluate.ts';
+import { binOnCpu, type Measurements } from '../../src/checks/measure.ts';
+import { CpuDensityMetrics } from '../../src/gpu/density-metrics.ts';
+import { sampleTarget } from '../../src/targets/sample.ts';
+import type { BiasTerms } from '../../src/checks/bias.ts';
 
 const ZERO_BIAS: BiasTerms = { solverShift: 0, solverShiftMethod: 'none', f32Shift: 0, priorTv: 0, priorW2: 0, flowLipschitz: 1, notes: [] };
 

@@ -1,9 +1,9 @@
-// GpuHistogram (src/metrics/gpu-histogram.ts) against the same binning done on the CPU in f32:
+// GpuHistogram (src/gpu/histogram.ts) against the same binning done on the CPU in f32:
 // uniform and edge bins, 1-D and 2-D, projections, underflow, overflow, non-finite particles,
 // accumulation over several buffers and clear().
 import { expect, it } from 'vitest';
 import { withErrorScopes } from '../../src/gpu/device.ts';
-import { GpuHistogram } from '../../src/metrics/gpu-histogram.ts';
+import { GpuHistogram } from '../../src/gpu/histogram.ts';
 import { describeGpu } from '../support/gpu.ts';
 
 function particlesBuffer(device: GPUDevice, data: Float32Array): GPUBuffer {

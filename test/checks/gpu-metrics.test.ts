@@ -4,17 +4,14 @@
 // box face): a handful out of 20 000.
 import { expect, it } from 'vitest';
 import { withErrorScopes } from '../../src/gpu/device.ts';
-import { CpuDensityMetrics, GpuDensityMetrics, type DensityMetricsConfig } from '../../src/metrics/gpu-metrics.ts';
-import {
-  hdrLevels,
-  sampleTarget,
-  supportBoxes,
-  target1d,
-  targetDef,
-  targetGrid,
-  type TargetKind,
-} from '../../src/metrics/targets.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { CpuDensityMetrics, GpuDensityMetrics, type DensityMetricsConfig } from '../../src/gpu/density-metrics.ts';
+import { hdrLevels, supportBoxes } from '../../src/targets/regions.ts';
+import { sampleTarget } from '../../src/targets/sample.ts';
+import { target1d } from '../../src/targets/one-d.ts';
+import { type TargetKind } from '../../src/targets/definition.ts';
+import { targetDef } from '../../src/targets/from-spec.ts';
+import { targetGrid } from '../../src/targets/grid.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { describeGpu } from '../support/gpu.ts';
 
 const G = (mean: number[], cov: unknown, weight = 1) => ({ kind: 'gaussian', weight, mean, cov });

@@ -1,11 +1,11 @@
-// `check` for corrected specs (src/metrics/population-check.ts): t tests over independent
+// `check` for corrected specs (src/checks/population.ts): t tests over independent
 // populations against the exact law. The fk corrector's population passes against the tilted
 // law; mutation twins fail: plain cfg (no corrector), and the corrector run on data shifted
 // by 0.25 (its mean moves by 0.25, about 5 times what the test detects at this size).
 // False-failure budget: the check's own alpha (1e-6, Bonferroni over its tests; asymptotic).
 import { expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
-import { runPopulationCheck } from '../../src/metrics/population-check.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import { runPopulationCheck } from '../../src/checks/population.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { TWO_GAUSSIANS } from '../support/sampler-cases.ts';
 

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { runSweep, sweepSettings, type SweepRow } from '../../src/cli/sweep.ts';
-import { bernsteinHalfWidth } from '../../src/metrics/checks.ts';
-import { priorTv, solverTerms } from '../../src/metrics/bias.ts';
-import { targetDef } from '../../src/metrics/targets.ts';
+import { bernsteinHalfWidth } from '../../src/metrics/statistics.ts';
+import { priorTv, solverTerms } from '../../src/checks/bias.ts';
+import { targetDef } from '../../src/targets/from-spec.ts';
 import { describeGpu } from '../support/gpu.ts';
 
 const RAW = {

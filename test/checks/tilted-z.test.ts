@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { cpuLogDensityBackend } from '../../src/cpu/log-density.ts';
 import { exactCoverageFidelity, targetLogDensityAtTMin, tiltLogZQuadrature, tiltUnnormalised } from '../../src/checks/exact-density.ts';
 import { planGuidance } from '../../src/guidance/guidance.ts';

@@ -4,10 +4,10 @@
 // target's, the Richardson term makes every threshold huge) must not say PASS, while the same
 // mixture on a fine rk4 edm grid with start "exact" is conclusive and passes; its variance twin fails.
 import { describe, expect, it } from 'vitest';
-import { CONCLUSIVE_BIAS_RATIO, overallVerdict, testVerdict, type TestOutcome } from '../../src/metrics/checks.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { CONCLUSIVE_BIAS_RATIO, overallVerdict, testVerdict, type TestOutcome } from '../../src/metrics/statistics.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { runCheck } from '../../src/cli/check.ts';
-import { scaleVariance } from '../../src/metrics/mutations.ts';
+import { scaleVariance } from '../../src/checks/mutations.ts';
 import { describeGpu } from '../support/gpu.ts';
 
 const base: Omit<TestOutcome, 'verdict'> = {

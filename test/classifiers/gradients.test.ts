@@ -4,13 +4,13 @@
 // (s_c - s_u); the parameter gradient used in training. Also the training data: deterministic
 // by seed and stream, and with the noised mixture's exact moments.
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { buildModel } from '../../src/model/mixture.ts';
 import { processAt } from '../../src/processes/process.ts';
-import { Network, type NetworkConfig } from '../../src/classifiers/network.ts';
-import { ClfStream, STREAMS } from '../../src/classifiers/rng.ts';
-import { ExactClassifier, PerLevelClassifier, type TrainedClassifier } from '../../src/classifiers/classifier.ts';
-import { sampleNoisedData } from '../../src/classifiers/data.ts';
+import { Network, type NetworkConfig } from '../../src/studies/classifiers/network.ts';
+import { ClfStream, STREAMS } from '../../src/studies/classifiers/rng.ts';
+import { ExactClassifier, PerLevelClassifier, type TrainedClassifier } from '../../src/studies/classifiers/classifier.ts';
+import { sampleNoisedData } from '../../src/studies/classifiers/data.ts';
 
 const H = 1e-5;
 

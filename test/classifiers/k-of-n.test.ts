@@ -1,4 +1,4 @@
-// The "k of n features" case (src/classifiers/k-of-n.ts): n = 6, k = 4, vertices of {0,1}^6 as
+// The "k of n features" case (src/studies/classifiers/k-of-n.ts): n = 6, k = 4, vertices of {0,1}^6 as
 // N(v, 1e-3 I), "pos" = at least 4 ones (22 of 64 vertices; under p(x | pos) the number of ones
 // is 4, 5, 6 with probabilities 15/22, 6/22, 1/22, mean 4.364). A monotone linear classifier
 // (logistic regression on the sum of the coordinates, one per level of the default grid, 11
@@ -23,12 +23,12 @@
 //           (The brief expected the linear classifier to collapse and the exact one to keep the
 //           spread; that is not what happens with per-level classifiers trained by cross-entropy.)
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { buildModel } from '../../src/model/mixture.ts';
-import { exactOnesDistribution, kOfNSpec, onesHistogram } from '../../src/classifiers/k-of-n.ts';
-import { logSnr, runClassifierExperiment } from '../../src/classifiers/experiment.ts';
-import { sampleWithClassifier } from '../../src/classifiers/sample.ts';
-import { ExactClassifier, type PerLevelClassifier } from '../../src/classifiers/classifier.ts';
+import { exactOnesDistribution, kOfNSpec, onesHistogram } from '../../src/studies/classifiers/k-of-n.ts';
+import { logSnr, runClassifierExperiment } from '../../src/studies/classifiers/experiment.ts';
+import { sampleWithClassifier } from '../../src/studies/classifiers/sample.ts';
+import { ExactClassifier, type PerLevelClassifier } from '../../src/studies/classifiers/classifier.ts';
 
 const N = 400;
 const spec = parseSpec(kOfNSpec({ n: 6, k: 4, particles: N, seed: 1, solver: { kind: 'euler', steps: 100, tMin: 2e-3, grid: { kind: 'edm', rho: 7 } } }));

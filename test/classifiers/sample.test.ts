@@ -3,11 +3,11 @@
 // w s_c + (1 - w) s_u, so the particles must agree one by one (to rounding) for the ODE
 // solvers and for Euler-Maruyama (same initial noise, same SDE noise streams).
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { buildModel } from '../../src/model/mixture.ts';
 import { sampleCpu } from '../../src/cpu/reference.ts';
-import { ExactClassifier, PriorClassifier } from '../../src/classifiers/classifier.ts';
-import { sampleWithClassifier } from '../../src/classifiers/sample.ts';
+import { ExactClassifier, PriorClassifier } from '../../src/studies/classifiers/classifier.ts';
+import { sampleWithClassifier } from '../../src/studies/classifiers/sample.ts';
 
 function spec(solver: string, w: unknown, process: unknown = { kind: 'vp' }) {
   return parseSpec({

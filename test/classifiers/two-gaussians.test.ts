@@ -11,15 +11,15 @@
 // Mutation twin: the constant classifier p(c) (no information) must fail the same check: its
 // KL is the mutual information I(c; x_t) and its guidance error is E|grad log p_t(c|x)|^2.
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { buildModel } from '../../src/model/mixture.ts';
 import { processAt } from '../../src/processes/process.ts';
-import { sampleNoisedData } from '../../src/classifiers/data.ts';
-import { Network } from '../../src/classifiers/network.ts';
-import { trainLogisticNewton } from '../../src/classifiers/train.ts';
-import { ExactClassifier, PerLevelClassifier, PriorClassifier, type TrainedClassifier } from '../../src/classifiers/classifier.ts';
-import { evaluateClassifier, type LevelMetrics } from '../../src/classifiers/evaluate.ts';
-import { STREAMS } from '../../src/classifiers/rng.ts';
+import { sampleNoisedData } from '../../src/studies/classifiers/data.ts';
+import { Network } from '../../src/studies/classifiers/network.ts';
+import { trainLogisticNewton } from '../../src/studies/classifiers/train.ts';
+import { ExactClassifier, PerLevelClassifier, PriorClassifier, type TrainedClassifier } from '../../src/studies/classifiers/classifier.ts';
+import { evaluateClassifier, type LevelMetrics } from '../../src/studies/classifiers/evaluate.ts';
+import { STREAMS } from '../../src/studies/classifiers/rng.ts';
 
 const N = 20000;
 const SEED = 3;

@@ -1,12 +1,12 @@
 // The corrector's discrete-time weights, on the CPU: their continuous-time limit is Skreta
 // et al.'s Feynman-Kac weight, and the resampling helpers do what they say.
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { CpuStepper } from '../../src/cpu/reference.ts';
 import { fkMove } from '../../src/cpu/fk.ts';
 import { blockStats, planSystematic, summariseBlocks, systematicAncestors, FK_BLOCK } from '../../src/corrector/fk.ts';
 import { processAt } from '../../src/processes/process.ts';
-import { normalUpperQuantile } from '../../src/metrics/targets.ts';
+import { normalUpperQuantile } from '../../src/metrics/statistics.ts';
 import { MixtureEvaluator } from '../../src/model/mixture.ts';
 
 function twoGaussians(steps: number, guidance: unknown): ReturnType<typeof parseSpec> {

@@ -10,12 +10,12 @@
 //     solver's order (observed order within 0.35 of p; deterministic, no sampling noise).
 import { describe, expect, it } from 'vitest';
 import { Matrix, determinant, inverse } from 'ml-matrix';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { CpuStepper } from '../../src/cpu/reference.ts';
 import { carryCpu } from '../../src/cpu/log-density.ts';
 import { carryLogDetCpu, logAbsDet, logDetGap } from '../../src/cpu/log-det.ts';
 import { priorScale } from '../../src/processes/process.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 import type { MixtureEvaluator } from '../../src/model/mixture.ts';
 
 const G = (mean: number[], cov: unknown, weight = 1) => ({ kind: 'gaussian', weight, mean, cov });

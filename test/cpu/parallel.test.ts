@@ -1,7 +1,7 @@
 // Worker threads split the particle range; the counter-based generator makes the
 // result independent of the split, bit for bit.
 import { expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { sampleCpu } from '../../src/cpu/reference.ts';
 import { sampleCpuParallel } from '../../src/cpu/parallel.ts';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireGpu } from '../../src/gpu/device.ts';
 import { nodePlatform } from '../../src/platform/node.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { runSpec } from '../../src/cli/run.ts';
 import { liveTemporaries } from '../../src/io/output.ts';
 

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { checkOutput, liveTemporaries, writeAtomic, writeFileAtomic, type WriterFs } from '../../src/io/output.ts';
 import { checkOutPath } from '../../src/cli/run.ts';
 import { NpyOverflowError, writeNpyAtomic } from '../../src/io/npy.ts';
-import { SpecError } from '../../src/spec/errors.ts';
+import { SpecError } from '../../src/experiment/errors.ts';
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'gs-out-'));
 const listing = (dir: string) => readdirSync(dir).sort();

@@ -5,8 +5,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkResources, estimateResources } from '../../src/cli/resources.ts';
-import { SpecError } from '../../src/spec/errors.ts';
-import { loadSpecFile, parseSpec } from '../../src/spec/parse.ts';
+import { SpecError } from '../../src/experiment/errors.ts';
+import { loadSpecFile, parseSpec } from '../../src/experiment/parse.ts';
 
 const LAVAPIPE = { maxStorageBufferBindingSize: 2 ** 27, maxBufferSize: 2 ** 28 };
 const limits = { gpu: LAVAPIPE, hostBytes: 16 * 2 ** 30, heapBytes: 4 * 2 ** 30 };

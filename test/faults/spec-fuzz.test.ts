@@ -5,8 +5,8 @@
 // @vitest-environment node
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
-import { SPEC_KEYS } from '../../src/spec/keys.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import { SPEC_KEYS } from '../../src/experiment/keys.ts';
 import { baseSpecs, fuzzCase, judge, mutate, typedObjects, unknownKeys } from '../support/spec-fuzz.ts';
 
 const bases = baseSpecs();

@@ -8,13 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { sampleCpu } from '../../src/cpu/reference.ts';
 import { planGuidance } from '../../src/guidance/guidance.ts';
 import { groupDataMean, MixtureEvaluator, type Group } from '../../src/model/mixture.ts';
-import { targetDef } from '../../src/metrics/targets.ts';
+import { targetDef } from '../../src/targets/from-spec.ts';
 import { priorScale, processAt, startTime } from '../../src/processes/process.ts';
 import { fillNormals } from '../../src/rng/philox.ts';
 import { timeGrid } from '../../src/solvers/grid.ts';
 import { buildStepTable } from '../../src/solvers/table.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
 type Raw = Record<string, any>;
 

@@ -10,8 +10,8 @@
 // rk4's error at 128 steps (~1e-9) is far above f64 rounding, so the ratios are clean.
 import { describe, expect, it } from 'vitest';
 import { sampleCpu } from '../../src/cpu/reference.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
 type Raw = Record<string, any>;
 

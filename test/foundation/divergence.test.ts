@@ -3,7 +3,7 @@
 // O(h^2 |u'''|) + O(eps |u| / h) ~ 1e-8 here, so 1e-5 (1 + |div|) is a bound, not a fit; a
 // mutation twin (the divergence with one term dropped) must miss by far more.
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { CpuStepper } from '../../src/cpu/reference.ts';
 import { logDiffPhi, logDiffPhiSecond } from '../../src/model/special.ts';
 import { logDensityUnsupported } from '../../src/model/divergence.ts';

@@ -13,9 +13,9 @@ import { CpuStepper, sampleCpu } from '../../src/cpu/reference.ts';
 import { processAt } from '../../src/processes/process.ts';
 import { timeGrid } from '../../src/solvers/grid.ts';
 import { startTime } from '../../src/processes/process.ts';
-import { SpecError } from '../../src/spec/errors.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import { SpecError } from '../../src/experiment/errors.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
 type Raw = Record<string, any>;
 const W = 1.5;

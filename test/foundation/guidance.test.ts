@@ -2,13 +2,13 @@
 // particle, the w(t) schedules, and a closed-form law for CFG between two equal-variance Gaussians.
 import { describe, expect, it } from 'vitest';
 import { sampleCpu } from '../../src/cpu/reference.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec, WSchedule } from '../../src/spec/types.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec, WSchedule } from '../../src/experiment/types.ts';
 import { scheduleAt } from '../../src/guidance/schedule.ts';
 import { planGuidance } from '../../src/guidance/guidance.ts';
 import { buildStepTable } from '../../src/solvers/table.ts';
 import { processAt, startTime } from '../../src/processes/process.ts';
-import { cdfOf, ksDistanceBounds, lawMaxDensity, type Law1d } from '../../src/metrics/exact.ts';
+import { cdfOf, ksDistanceBounds, lawMaxDensity, type Law1d } from '../../src/targets/law1d.ts';
 import {
   alphaShare,
   dkwEpsilon,

@@ -5,7 +5,7 @@
 // integrated here by a fine RK4 of their own (20000 steps), not by the sampler's code path.
 // The sampler runs rk4 with 400 steps, whose global error ~h^4 ~ 1e-8: 1e-6 per particle.
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { carryCpu, logStartDensity } from '../../src/cpu/log-density.ts';
 
 const W = 3, T = 10, TMIN = 0.01;

@@ -1,7 +1,7 @@
 // Exact draws of a noised mixture group: moments against the closed form, with 4.5-SE envelopes
 // (false failure ~1e-5 per statistic) and mutation twins the same envelopes must reject.
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { buildModel, classGroup } from '../../src/model/mixture.ts';
 import { sampleGroupExact } from '../../src/model/sample-exact.ts';
 

@@ -18,8 +18,8 @@ import { describe, expect, it } from 'vitest';
 import { CpuStepper, sampleCpu } from '../../src/cpu/reference.ts';
 import { processAt, startTime } from '../../src/processes/process.ts';
 import { COEF } from '../../src/solvers/samplers.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
 type Raw = Record<string, any>;
 const BAND = 0.3;

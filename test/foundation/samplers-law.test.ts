@@ -13,11 +13,11 @@
 //    against the target with its mean shifted by 0.15 (KS distance ~0.06) must fail.
 import { describe, expect, it } from 'vitest';
 import { sampleCpu } from '../../src/cpu/reference.ts';
-import { normalCdf } from '../../src/metrics/exact.ts';
+import { normalCdf } from '../../src/targets/law1d.ts';
 import { priorScale, processAt, startTime, veSigma } from '../../src/processes/process.ts';
 import { timeGrid } from '../../src/solvers/grid.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
 type Raw = Record<string, any>;
 const W = 1;

@@ -2,8 +2,8 @@
 // (src/processes), against independent evaluations: finite differences of the log-density,
 // Bayes' rule, and high-precision values (mpmath) far outside a box.
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec, ProcessSpec } from '../../src/spec/types.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec, ProcessSpec } from '../../src/experiment/types.ts';
 import { buildModel, classGroup, classPosterior, logDensityAt, scoreAt, type Group, type MixtureModel } from '../../src/model/mixture.ts';
 import { logDiffPhi, logPhi } from '../../src/model/special.ts';
 import { priorScale, processAt, startTime } from '../../src/processes/process.ts';

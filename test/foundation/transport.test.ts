@@ -1,5 +1,5 @@
 // The unguided samplers transport the prior to the target diffused to tMin, p_tMin(x | c):
-// a Kolmogorov-Smirnov test of CPU samples against the exact CDF (src/metrics/exact.ts), and for
+// a Kolmogorov-Smirnov test of CPU samples against the exact CDF (src/targets/law1d.ts), and for
 // each a mutation twin, the same test on a deliberately wrong target, which must fail.
 //
 // Threshold = DKW epsilon at the check's share of the family-wise alpha (test/support/stats.ts)
@@ -13,8 +13,8 @@
 // probability at least 1 - its alpha share (DKW on the mutant's own law), so it cannot flake.
 import { describe, expect, it } from 'vitest';
 import { sampleCpu } from '../../src/cpu/reference.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 import {
   cdfOf,
   ksDistanceBounds,
@@ -23,7 +23,7 @@ import {
   sampledTargetLaw,
   targetLawAtStart,
   type Law1d,
-} from '../../src/metrics/exact.ts';
+} from '../../src/targets/law1d.ts';
 import { alphaShare, dkwEpsilon, ksStatistic, solverShiftBound, type FoundationCheck } from '../support/stats.ts';
 
 type Raw = Record<string, any>;

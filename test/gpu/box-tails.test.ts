@@ -17,7 +17,7 @@
 import { expect, it } from 'vitest';
 import erfcx from '@stdlib/math-base-special-erfcx';
 import { logDiffPhi } from '../../src/model/special.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { logDiffPhiOnGpu } from '../support/box-kernel.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { sampleGpuParticles } from '../support/gpu-sample.ts';

@@ -16,19 +16,19 @@
 // 2e-3, within the MLP cases' tolerance, whose median is 2e-4 to 5e-4: the network's magnitude
 // model sums absolute values, about 20-40x the observed f32 error there.)
 import { describe, expect, it } from 'vitest';
-import { PerLevelClassifier } from '../../src/classifiers/classifier.ts';
-import { sampleNoisedData } from '../../src/classifiers/data.ts';
-import type { FeatureKind } from '../../src/classifiers/features.ts';
-import { Network, type Activation } from '../../src/classifiers/network.ts';
-import { sampleWithClassifier } from '../../src/classifiers/sample.ts';
-import { gpuSampler, sampleWithClassifierGpu } from '../../src/classifiers/sample-gpu.ts';
-import { cpuSampler, runClassifierExperiment, type ModelKind } from '../../src/classifiers/experiment.ts';
-import { trainAdam, trainLogisticNewton } from '../../src/classifiers/train.ts';
+import { PerLevelClassifier } from '../../src/studies/classifiers/classifier.ts';
+import { sampleNoisedData } from '../../src/studies/classifiers/data.ts';
+import type { FeatureKind } from '../../src/studies/classifiers/features.ts';
+import { Network, type Activation } from '../../src/studies/classifiers/network.ts';
+import { sampleWithClassifier } from '../../src/studies/classifiers/sample.ts';
+import { gpuSampler, sampleWithClassifierGpu } from '../../src/studies/classifiers/sample-gpu.ts';
+import { cpuSampler, runClassifierExperiment, type ModelKind } from '../../src/studies/classifiers/experiment.ts';
+import { trainAdam, trainLogisticNewton } from '../../src/studies/classifiers/train.ts';
 import { classifierLayout, packClassifier } from '../../src/gpu/classifier.ts';
 import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
 import { buildModel } from '../../src/model/mixture.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec, WSchedule } from '../../src/spec/types.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec, WSchedule } from '../../src/experiment/types.ts';
 import { classifierReferenceWithBound } from '../support/classifier-parity.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { compareWithBound, formatReport, PARITY_ULPS } from '../support/parity.ts';

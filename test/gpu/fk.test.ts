@@ -12,7 +12,7 @@
 //    except where a slot falls within the f32 prefix's rounding of a boundary (a handful in
 //    10^4), and never a particle of zero weight.
 // 3. In law: FK-corrected cfg against the exact tilted law p(x|c)^(1+w) p(x)^(-w) at tMin
-//    (src/metrics/targets.ts), and a time-varying w whose tilted law at tMin is the plain
+//    (src/targets/), and a time-varying w whose tilted law at tMin is the plain
 //    conditional. One SMC population's particles are not independent, so the test runs P
 //    independent populations (different seeds) and compares the P estimates of each functional
 //    with its exact value by a two-sided Student t test on P - 1 degrees of freedom. SMC
@@ -27,10 +27,11 @@ import { CpuStepper } from '../../src/cpu/reference.ts';
 import { sampleCpuFk } from '../../src/cpu/fk.ts';
 import { resampleUniform, systematicAncestors } from '../../src/corrector/fk.ts';
 import { sampleWebGpu } from '../../src/gpu/sampler.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
-import { target1d, targetDef } from '../../src/metrics/targets.ts';
-import { populationTTest } from '../../src/metrics/population-check.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
+import { target1d } from '../../src/targets/one-d.ts';
+import { targetDef } from '../../src/targets/from-spec.ts';
+import { populationTTest } from '../../src/checks/population.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { compareWithBound, F32_U, formatReport, PARITY_ULPS, referenceWithBound } from '../support/parity.ts';
 import { TWO_GAUSSIANS, type RawSpec } from '../support/sampler-cases.ts';

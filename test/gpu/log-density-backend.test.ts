@@ -4,7 +4,7 @@
 // the two backends agree far inside their standard errors; a wrong forward table or start
 // would move them by O(1).
 import { expect, it } from 'vitest';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { exactCoverageFidelity } from '../../src/checks/exact-density.ts';
 import { cpuLogDensityBackend } from '../../src/cpu/log-density.ts';
 import { webGpuLogDensityBackend } from '../../src/checks/log-density-webgpu.ts';

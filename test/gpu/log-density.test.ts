@@ -7,10 +7,10 @@
 import { expect, it } from 'vitest';
 import { withErrorScopes } from '../../src/gpu/device.ts';
 import { sampleLogDensityWebGpu, logDensityUnsupported } from '../../src/gpu/log-density.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { TABLEAUS } from '../../src/solvers/tableau.ts';
 import { CpuStepper } from '../../src/cpu/reference.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { compareWithBound, formatReport, referenceWithBound } from '../support/parity.ts';
 import { logDensityReference, priorLogDensity, reversedTableSymmetric } from '../support/log-density-ref.ts';

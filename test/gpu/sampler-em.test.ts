@@ -15,8 +15,8 @@
 
 import { expect, it } from 'vitest';
 import { CpuStepper, sampleCpu } from '../../src/cpu/reference.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { sampleGpuParticles } from '../support/gpu-sample.ts';
 import { compareWithBound, formatReport, PARITY_ULPS, referenceWithBound } from '../support/parity.ts';

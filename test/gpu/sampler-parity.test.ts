@@ -6,7 +6,7 @@
 
 import { expect, it } from 'vitest';
 import { sampleCpu } from '../../src/cpu/reference.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { sampleGpuParticles } from '../support/gpu-sample.ts';
 import { compareWithBound, formatReport, PARITY_ULPS, referenceWithBound } from '../support/parity.ts';

@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { planDispatch, WORKGROUP_SIZE, type PlanInput } from '../../src/gpu/planner.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { sampleGpuParticles, type PlanOverrides } from '../support/gpu-sample.ts';
 import { PARITY_CASES, TWO_GAUSSIANS } from '../support/sampler-cases.ts';
@@ -220,7 +220,7 @@ describe('planDispatch', () => {
 
 await describeGpu('fast path: four particles per invocation', (ctx) => {
   it('diagonal-Gaussian specs take the fast path and agree with the general kernel to f32 rounding', async () => {
-    const { parseSpec } = await import('../../src/spec/parse.ts');
+    const { parseSpec } = await import('../../src/experiment/parse.ts');
     const { sampleWebGpu } = await import('../../src/gpu/sampler.ts');
     const { withErrorScopes } = await import('../../src/gpu/device.ts');
     const spec = parseSpec({

@@ -5,7 +5,7 @@
 import { expect, it } from 'vitest';
 import { sampleCpu } from '../../src/cpu/reference.ts';
 import { tileComponents } from '../../src/gpu/kernel.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { sampleGpuParticles } from '../support/gpu-sample.ts';
 import { normal4 } from '../../src/rng/philox.ts';

@@ -7,7 +7,7 @@ import { processAt } from '../../src/processes/process.ts';
 import { sampleCpu } from '../../src/cpu/reference.ts';
 import { fillNormals } from '../../src/rng/philox.ts';
 import { reproduce } from '../support/reproduce-cli.ts';
-import type { WSchedule } from '../../src/spec/types.ts';
+import type { WSchedule } from '../../src/experiment/types.ts';
 
 const schedules: WSchedule[] = [
   { kind: 'constant', w: 0 },

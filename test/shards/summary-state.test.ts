@@ -8,7 +8,7 @@ import { ExactSum } from '../../src/metrics/exact-sum.ts';
 import { quantileSorted, SummaryAccumulator, SUMMARY_QUANTILES } from '../../src/metrics/summary.ts';
 import { sampleCpuStream } from '../../src/cpu/stream.ts';
 import { sampleCpu } from '../../src/cpu/reference.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 
 /** A deterministic generator (mulberry32) for test data. */
 function rng(seed: number): () => number {

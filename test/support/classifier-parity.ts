@@ -18,11 +18,11 @@
 //   - the silu derivative s (1 + z (1 - s)) carries s's relative error through each operation.
 // Forward values are the f64 network's (Network.forward), so the model evaluates the same
 // classifier the reference does.
-import type { PerLevelClassifier } from '../../src/classifiers/classifier.ts';
-import type { Network } from '../../src/classifiers/network.ts';
-import { ClassifierStepper } from '../../src/classifiers/sample.ts';
+import type { PerLevelClassifier } from '../../src/studies/classifiers/classifier.ts';
+import type { Network } from '../../src/studies/classifiers/network.ts';
+import { ClassifierStepper } from '../../src/studies/classifiers/sample.ts';
 import type { StepRow } from '../../src/solvers/table.ts';
-import type { ExperimentSpec, WSchedule } from '../../src/spec/types.ts';
+import type { ExperimentSpec, WSchedule } from '../../src/experiment/types.ts';
 import { referenceWithBoundFor, RoundoffModel, type ParityReference, type VelocityMagnitude } from './parity.ts';
 
 const TANH_ABS = 8;

@@ -2,7 +2,7 @@
 // inside validation / out-of-memory / internal error scopes so that a GPU error fails the caller.
 import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
 import { sampleWebGpu, type GpuSampleInfo, type GpuSampleOptions } from '../../src/gpu/sampler.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
 export type PlanOverrides = Pick<GpuSampleOptions, 'chunkParticles' | 'stepsPerDispatch' | 'firstParticle' | 'kernel' | 'staging'>;
 

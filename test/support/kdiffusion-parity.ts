@@ -7,7 +7,7 @@
 // much of the tolerance they use are printed per case.
 import { expect, it } from 'vitest';
 import { sampleCpu } from '../../src/cpu/reference.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 import { describeGpu } from './gpu.ts';
 import { sampleGpuParticles } from './gpu-sample.ts';
 import { compareWithBound, formatReport, PARITY_ULPS } from './parity.ts';

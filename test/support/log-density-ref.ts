@@ -5,7 +5,7 @@
 import { CpuStepper } from '../../src/cpu/reference.ts';
 import { priorScale } from '../../src/processes/process.ts';
 import type { StepRow, StepTable } from '../../src/solvers/table.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
 const EPS = 1e-4;
 

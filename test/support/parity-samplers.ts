@@ -19,7 +19,7 @@ import { CpuStepper } from '../../src/cpu/reference.ts';
 import { priorScale } from '../../src/processes/process.ts';
 import { fillNormals } from '../../src/rng/philox.ts';
 import { COEF, COEF_BH } from '../../src/solvers/samplers.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 import { NORMAL_ERROR_ULPS, RoundoffModel, type ParityReference } from './parity.ts';
 
 export function referenceWithBoundSampler(spec: ExperimentSpec, chunk = 64): ParityReference {

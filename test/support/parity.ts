@@ -42,7 +42,7 @@ import { fillNormals } from '../../src/rng/philox.ts';
 import type { StepRow, StepTable } from '../../src/solvers/table.ts';
 import type { Tableau } from '../../src/solvers/tableau.ts';
 import type { GuidancePlan } from '../../src/guidance/guidance.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
 /** f32 unit roundoff. */
 export const F32_U = 2 ** -24;

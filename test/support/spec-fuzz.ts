@@ -9,9 +9,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { SpecError } from '../../src/spec/errors.ts';
-import { keyPath, SPEC_KEYS, type KeySet } from '../../src/spec/keys.ts';
-import { parseSpec } from '../../src/spec/parse.ts';
+import { SpecError } from '../../src/experiment/errors.ts';
+import { keyPath, SPEC_KEYS, type KeySet } from '../../src/experiment/keys.ts';
+import { parseSpec } from '../../src/experiment/parse.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };

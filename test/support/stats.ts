@@ -14,8 +14,8 @@
 // Seeds are fixed, so every run gives the same answer; the budget says how unlucky a seed
 // would have to be for a correct sampler to fail.
 import { CpuStepper } from '../../src/cpu/reference.ts';
-import type { ExperimentSpec } from '../../src/spec/types.ts';
-import { normalUpperQuantile } from '../../src/metrics/targets.ts';
+import type { ExperimentSpec } from '../../src/experiment/types.ts';
+import { normalUpperQuantile } from '../../src/metrics/statistics.ts';
 
 /** The foundation suite's family-wise false-failure probability. */
 export const FAMILY_ALPHA = 1e-6;
@@ -73,7 +73,7 @@ export function dkwEpsilon(n: number, alpha: number): number {
   return Math.sqrt(Math.log(2 / alpha) / (2 * n));
 }
 
-/** Upper standard normal quantile: the z with P(Z > z) = p (the metrics' own, src/metrics/targets.ts). */
+/** Upper standard normal quantile: the z with P(Z > z) = p (the metrics' own, src/targets/). */
 export { normalUpperQuantile };
 
 export interface ZBand {

@@ -4,9 +4,9 @@
 import { sampleCpuStream } from '../cpu/stream.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu } from '../gpu/sampler.ts';
-import type { ExperimentSpec } from '../spec/types.ts';
-import { GpuHistogram, type HistogramCounts } from './gpu-histogram.ts';
-import { CpuDensityMetrics, GpuDensityMetrics, type DensityMetricsConfig, type DensityMetricsResult } from './gpu-metrics.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
+import { GpuHistogram, type HistogramCounts } from '../gpu/histogram.ts';
+import { CpuDensityMetrics, GpuDensityMetrics, type DensityMetricsConfig, type DensityMetricsResult } from '../gpu/density-metrics.ts';
 
 export interface HistogramPlan {
   /** Projection vector per axis (1 or 2 axes). */
@@ -106,7 +106,7 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
     // The check's envelopes (DKW, binomial, ...) are for independent draws.
     throw new Error(
       'corrector: the particles of one resampled population are not independent, so these envelopes do not apply; ' +
-        '`check` compares independent populations instead (src/metrics/population-check.ts)',
+        '`check` compares independent populations instead (src/checks/population.ts)',
     );
   }
   const started = performance.now();

@@ -1,5 +1,5 @@
 // Held-out evaluation of a classifier p_hat against the exact noised classifier p_t(c|x) at
-// one time t, on a test set (x_i, c_i) drawn from the noised mixture (src/classifiers/data.ts):
+// one time t, on a test set (x_i, c_i) drawn from the noised mixture (src/studies/classifiers/data.ts):
 //
 //   crossEntropy        CE_hat   = mean_i -log p_hat(c_i | x_i)
 //   exactCrossEntropy   CE_exact = mean_i -log p_t(c_i | x_i)   (the Bayes floor)

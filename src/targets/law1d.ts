@@ -17,7 +17,7 @@
 // (G(z) - G(-z) = z), and a Taylor series when the box is narrow against s.
 import erfc from '@stdlib/math-base-special-erfc';
 import erfcx from '@stdlib/math-base-special-erfcx';
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import { buildModel, classGroup, type Group, type MixtureModel } from '../model/mixture.ts';
 import { priorScale, processAt, startTime } from '../processes/process.ts';
 

@@ -2,25 +2,14 @@
 // 2048 equiprobable f32 bin edges and the exact bin probabilities at those (rounded) edges, a
 // 1-D/2-D grid for HDR levels and expectations, a 2-D histogram (2-D specs) with exact cell
 // masses, the HDR levels, the support boxes, the expected occupancy and support fraction.
-import type { ExperimentSpec } from '../spec/types.ts';
-import { binProbabilities, FINE_BINS } from './checks.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
+import { binProbabilities, FINE_BINS } from '../metrics/statistics.ts';
 import type { HistogramPlan, MeasurePlan } from './measure.ts';
-import {
-  expectedInside,
-  expectedOccupancy,
-  hdrLevels,
-  supportBoxes,
-  target1d,
-  targetBox,
-  targetDef,
-  targetGrid,
-  type Box,
-  type Grid,
-  type HdrLevels,
-  type Target1d,
-  type TargetDef,
-  type TargetKind,
-} from './targets.ts';
+import { expectedInside, expectedOccupancy, hdrLevels, supportBoxes, type Box, type HdrLevels } from '../targets/regions.ts';
+import { target1d, targetBox, type Target1d } from '../targets/one-d.ts';
+import { type TargetDef, type TargetKind } from '../targets/definition.ts';
+import { targetDef } from '../targets/from-spec.ts';
+import { targetGrid, type Grid } from '../targets/grid.ts';
 
 export interface ProjectionPlan {
   label: string;

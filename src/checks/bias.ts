@@ -24,8 +24,10 @@ import type { GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu } from '../gpu/sampler.ts';
 import { MixtureEvaluator } from '../model/mixture.ts';
 import { priorScale, processAt, startTime } from '../processes/process.ts';
-import type { ExperimentSpec } from '../spec/types.ts';
-import { sampleTarget, targetGrid, type Grid, type TargetDef } from './targets.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
+import { sampleTarget } from '../targets/sample.ts';
+import { targetGrid, type Grid } from '../targets/grid.ts';
+import { type TargetDef } from '../targets/definition.ts';
 
 export interface BiasTerms {
   /** Largest particle displacement from finite steps (Richardson), 0 for em. */

@@ -13,7 +13,7 @@
 // underflow when it is below the low end of the first such axis, else as overflow.
 //
 // u32 counts: at most 2^32 - 1 particles per bin; check/sweep cap a run at 2^32 - 1 particles.
-import type { GpuContext } from '../gpu/device.ts';
+import type { GpuContext } from './device.ts';
 
 export interface GpuHistogramOptions {
   /** Particle dimension (floats per particle). */

@@ -7,7 +7,7 @@
 //
 // Particles are read back as vertices by thresholding each coordinate at 1/2 (rounding to the
 // nearest of {0, 1}); the statistic is the number of ones.
-import type { MixtureModel } from '../model/mixture.ts';
+import type { MixtureModel } from '../../model/mixture.ts';
 
 export interface KOfNOptions {
   n: number;

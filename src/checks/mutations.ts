@@ -2,7 +2,7 @@
 // target class changed, sampled exactly as the original, and checked against the original's
 // exact target (runCheck's `sampler` argument). Every statistical test must fail such a twin
 // when the mutation exceeds the power it states.
-import type { Component, ExperimentSpec } from '../spec/types.ts';
+import type { Component, ExperimentSpec } from '../experiment/types.ts';
 
 function mapTarget(spec: ExperimentSpec, f: (c: Component[]) => Component[]): ExperimentSpec {
   const classes = spec.classes.map((c) => (c.name === spec.target ? { ...c, components: f(c.components) } : c));

@@ -737,7 +737,7 @@ function parseGrid(issues: Issues, v: unknown, path: string, process: ProcessSpe
 // ---------------------------------------------------------------------------------------
 // Generic checks. Each pushes at most one issue and returns undefined on failure.
 
-/** Every key of `o` outside its closed set (src/spec/keys.ts) is an issue at the key's own path. */
+/** Every key of `o` outside its closed set (src/experiment/keys.ts) is an issue at the key's own path. */
 function closedKeys(issues: Issues, o: Obj, path: string, set: KeySet): void {
   const known: readonly string[] = SPEC_KEYS[set];
   for (const key of Object.keys(o)) {

@@ -9,7 +9,7 @@
 // `stream` names one data set or one generator (see STREAMS below); `purpose` separates the
 // draws of one sample (class choice, x_0, eps). Words become uniforms u = (x + 0.5) 2^-32 and
 // Box-Muller normals exactly as in src/rng/philox.ts.
-import { philox4x32, wordToUnit } from '../rng/philox.ts';
+import { philox4x32, wordToUnit } from '../../rng/philox.ts';
 
 /** The second key word of every classifier draw ("clf" in ASCII); the samplers use 0. */
 export const CLF_KEY = 0x00636c66;

@@ -1,7 +1,7 @@
 // Noise-conditional classifiers p_hat_t(c | x) as guidance sources.
 //
 // A TrainedClassifier gives log p_hat_t(. | x) and grad_x log p_hat_t(c | x) at any time t, so
-// that a sampler can guide with s = s_u + w grad_x log p_hat_t(c | x) (src/classifiers/sample.ts).
+// that a sampler can guide with s = s_u + w grad_x log p_hat_t(c | x) (src/studies/classifiers/sample.ts).
 //
 // PerLevelClassifier holds one network per time of a grid t_1 < ... < t_L (trained separately
 // at each level: per-t models, no t input). Between two levels it interpolates the LOGITS
@@ -21,9 +21,9 @@
 // ExactClassifier is the true noised classifier p_t(c|x) = p(c) p_t(x|c) / p_t(x) of the
 // mixture, with grad_x log p_t(c|x) = s_c - s_u; PriorClassifier is the constant p(c) (the
 // "no information" classifier: zero gradient, cross-entropy H(c)).
-import { MixtureEvaluator, type MixtureModel } from '../model/mixture.ts';
-import { processAt } from '../processes/process.ts';
-import type { ProcessSpec } from '../spec/types.ts';
+import { MixtureEvaluator, type MixtureModel } from '../../model/mixture.ts';
+import { processAt } from '../../processes/process.ts';
+import type { ProcessSpec } from '../../experiment/types.ts';
 import { logSoftmax, type Network } from './network.ts';
 
 export interface TrainedClassifier {

@@ -11,12 +11,14 @@
 // Functionals, per coordinate axis (at most 4): the mean, the variance, and the CDF at the
 // target's 10 %, 50 % and 90 % quantiles.
 import tQuantile from '@stdlib/stats-base-dists-t-quantile';
-import type { ExperimentSpec } from '../spec/types.ts';
+import type { ExperimentSpec } from '../experiment/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu } from '../gpu/sampler.ts';
 import { sampleCpuFk } from '../cpu/fk.ts';
 import { CpuStepper } from '../cpu/reference.ts';
-import { target1d, targetDef, type TargetKind } from './targets.ts';
+import { target1d } from '../targets/one-d.ts';
+import { type TargetKind } from '../targets/definition.ts';
+import { targetDef } from '../targets/from-spec.ts';
 
 export interface PopulationOutcome {
   name: string;

@@ -10,13 +10,13 @@
 // At alpha = 0 (flow at t = 1 only) the velocity is alpha' E_guided[x_0] + (sigma'/sigma) x
 // and a trained classifier says nothing about the guided data mean there: it is taken as the
 // unconditional data mean (the classifier's term is dropped for that one evaluation).
-import type { ExperimentSpec, WSchedule } from '../spec/types.ts';
-import { CpuStepper } from '../cpu/reference.ts';
-import { groupDataMean, MixtureEvaluator, type MixtureModel } from '../model/mixture.ts';
-import type { StepRow, StepTable } from '../solvers/table.ts';
-import type { Tableau } from '../solvers/tableau.ts';
-import { scheduleAt } from '../guidance/schedule.ts';
-import { fillNormals } from '../rng/philox.ts';
+import type { ExperimentSpec, WSchedule } from '../../experiment/types.ts';
+import { CpuStepper } from '../../cpu/reference.ts';
+import { groupDataMean, MixtureEvaluator, type MixtureModel } from '../../model/mixture.ts';
+import type { StepRow, StepTable } from '../../solvers/table.ts';
+import type { Tableau } from '../../solvers/tableau.ts';
+import { scheduleAt } from '../../guidance/schedule.ts';
+import { fillNormals } from '../../rng/philox.ts';
 import type { TrainedClassifier } from './classifier.ts';
 
 export interface ClassifierSampleOptions {

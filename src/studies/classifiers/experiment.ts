@@ -2,15 +2,15 @@
 //   1. at each time t of a grid, draw a training and a test set (x_t, c) from the noised
 //      mixture, fit logistic regression (Newton) and/or an MLP (Adam) by cross-entropy;
 //   2. per t, evaluate each on the test set against the exact classifier
-//      (src/classifiers/evaluate.ts): cross-entropies, conditional KL, guidance error; and the
+//      (src/studies/classifiers/evaluate.ts): cross-entropies, conditional KL, guidance error; and the
 //      interpolated classifiers halfway (in log SNR) between adjacent levels;
 //   3. optionally sample with classifier guidance at several w, with the exact classifier and
 //      with each trained one (per-level networks interpolated in alpha/sigma, see classifier.ts),
 //      from the same initial noise, and summarise the laws (for binary-vertex mixtures such as
 //      examples/k-of-n.json: the histogram of the number of ones).
-import type { ExperimentSpec } from '../spec/types.ts';
-import { buildModel, type MixtureModel } from '../model/mixture.ts';
-import { processAt, startTime } from '../processes/process.ts';
+import type { ExperimentSpec } from '../../experiment/types.ts';
+import { buildModel, type MixtureModel } from '../../model/mixture.ts';
+import { processAt, startTime } from '../../processes/process.ts';
 import { sampleNoisedData } from './data.ts';
 import type { FeatureKind } from './features.ts';
 import { Network, type Activation } from './network.ts';
@@ -159,7 +159,7 @@ export interface SampleSummary {
 }
 
 export interface SamplingReport {
-  /** Where the particles were sampled ('webgpu': f32, src/classifiers/sample-gpu.ts), and on which adapter. */
+  /** Where the particles were sampled ('webgpu': f32, src/studies/classifiers/sample-gpu.ts), and on which adapter. */
   backend: 'cpu' | 'webgpu';
   adapter: string | null;
   particles: number;

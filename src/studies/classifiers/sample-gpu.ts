@@ -1,11 +1,11 @@
 // Sampling with a trained classifier's guidance on the GPU: the counterpart of
-// sampleWithClassifier (src/classifiers/sample.ts), s = s_u + w(t) grad_x log p_hat_t(target | x),
+// sampleWithClassifier (src/studies/classifiers/sample.ts), s = s_u + w(t) grad_x log p_hat_t(target | x),
 // through sampleWebGpu's `classifier` option (the general step kernel with
 // shaders/classifier.wgsl). Same initial noise and SDE noise streams as the CPU, so the two
 // agree particle by particle up to f32 rounding (test/gpu/classifier-guidance.test.ts).
-import type { GpuContext } from '../gpu/device.ts';
-import { sampleWebGpu, type GpuSampleInfo, type GpuSampleOptions } from '../gpu/sampler.ts';
-import type { ExperimentSpec, WSchedule } from '../spec/types.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { sampleWebGpu, type GpuSampleInfo, type GpuSampleOptions } from '../../gpu/sampler.ts';
+import type { ExperimentSpec, WSchedule } from '../../experiment/types.ts';
 import { ExactClassifier, PerLevelClassifier, type TrainedClassifier } from './classifier.ts';
 import type { GuidedSampler } from './experiment.ts';
 import { sampleWithClassifier, type ClassifierSampleOptions } from './sample.ts';

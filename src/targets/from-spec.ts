@@ -1,0 +1,33 @@
+// The target of a check, from the spec: which groups, with which exponents, and the tilted
+// density's normaliser.
+import type { ExperimentSpec } from '../experiment/types.ts';
+import { planGuidance } from '../guidance/guidance.ts';
+import { processAt } from '../processes/process.ts';
+import { tiltedNormaliser } from './grid.ts';
+import { tiltWeight, type TargetDef, type TargetKind } from './definition.ts';
+
+export function targetDef(spec: ExperimentSpec, kind: TargetKind): TargetDef {
+  const plan = planGuidance(spec);
+  const model = plan.model;
+  const p = processAt(spec.process, spec.solver.tMin);
+  const base = { kind, spec, model, dim: spec.dim, alpha: p.alpha, sigma2: p.sigma2, logZ: 0, logZError: 0 };
+  if (kind === 'conditional') return { ...base, groupA: plan.target, coefA: 1, groupB: null, coefB: 0, w: 0 };
+  if (kind === 'unconditional') return { ...base, groupA: model.unconditional, coefA: 1, groupB: null, coefB: 0, w: 0 };
+  const g = spec.guidance;
+  if (g.kind === 'cfg' && g.variant.kind === 'cfgpp') {
+    // Its stored w is 0, which would silently make the tilted target the conditional one.
+    throw new Error(
+      'cfgpp (CFG++) has no tilted target: it is a discrete rule without an ODE limit (its effect grows with the step count); compare it with the conditional or unconditional target',
+    );
+  }
+  const w = tiltWeight(g);
+  const negative = plan.negative ?? model.unconditional;
+  const def: TargetDef = { ...base, groupA: plan.target, coefA: 1 + w, groupB: w === 0 ? null : negative, coefB: -w, w };
+  if (w !== 0) {
+    if (spec.dim > 2) throw new Error(`the tilted target is integrated on a grid: dim <= 2 only (this spec has dim ${spec.dim})`);
+    const { logZ, logZError } = tiltedNormaliser(def);
+    def.logZ = logZ;
+    def.logZError = logZError;
+  }
+  return def;
+}
