@@ -1,14 +1,23 @@
-// The example Kubernetes Indexed Job (examples/k8s/indexed-job.json): a structural check of the
-// fields the sharding relies on (no schema validator is a dependency of this project: this
-// checks the batch/v1 Job fields named below, not the whole schema), and that the command,
-// with the completion index substituted, is a valid `run --shard i/k` for every index.
+// The example Kubernetes Indexed Job (examples/k8s/indexed-job.json): valid against the batch/v1
+// Job schema (kubernetes-models' validator: the OpenAPI schema of the Kubernetes API), the fields
+// the sharding relies on, and the command, with the completion index substituted, a valid
+// `run --shard i/k` for every index.
 // @vitest-environment node
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Job } from 'kubernetes-models/batch/v1/Job';
 import { expect, it } from 'vitest';
 import { parseShard, shardRange } from '../../src/cli/state.ts';
 
 const job = JSON.parse(readFileSync(join(import.meta.dirname, '../../examples/k8s/indexed-job.json'), 'utf8'));
+
+it('is a valid batch/v1 Job by the Kubernetes schema, and the validator rejects a broken one', () => {
+  expect(() => new Job(job).validate()).not.toThrow();
+  const broken = structuredClone(job);
+  broken.spec.completions = String(broken.spec.completions);
+  broken.spec.template.spec.restartPolicy = 'Sometimes';
+  expect(() => new Job(broken).validate()).toThrow(/completions must be integer/);
+});
 
 it('an Indexed batch/v1 Job whose completions are the shards, each reading its index', () => {
   expect(job).toMatchObject({ apiVersion: 'batch/v1', kind: 'Job', spec: { completionMode: 'Indexed', template: { spec: { restartPolicy: 'Never' } } } });
