@@ -73,11 +73,27 @@ const cpu: SamplerRun = await measureCpu(standardWorkload(cli.cpuParticles, step
 interface NumpyRun extends SamplerRun {
   dtype: string;
 }
-const numpy: { f32: NumpyRun | null; f64: NumpyRun | null; skipped?: string; environment?: unknown; configuration?: unknown } = { f32: null, f64: null };
+const numpy: {
+  f32: NumpyRun | null;
+  f64: NumpyRun | null;
+  skipped?: string;
+  environment?: unknown;
+  configuration?: unknown;
+} = { f32: null, f64: null };
 if (cli.numpy) {
   console.error(`numpy: ${cli.numpyParticles} particles x ${steps} steps, f32 and f64 ...`);
   const script = fileURLToPath(new URL('./numpy_baseline.py', import.meta.url));
-  const args = [script, '--particles', String(cli.numpyParticles), '--steps', String(steps), '--repeats', String(cli.numpyRepeats), '--dtypes', 'f32,f64'];
+  const args = [
+    script,
+    '--particles',
+    String(cli.numpyParticles),
+    '--steps',
+    String(steps),
+    '--repeats',
+    String(cli.numpyRepeats),
+    '--dtypes',
+    'f32,f64',
+  ];
   const p = spawnSync(cli.python, args, { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 });
   if (p.error) {
     numpy.skipped = `${cli.python} could not be run (${(p.error as NodeJS.ErrnoException).code ?? p.error.message}): numpy baseline skipped`;
@@ -89,7 +105,8 @@ if (cli.numpy) {
       parsed = null;
     }
     if (parsed?.skipped) numpy.skipped = `numpy baseline skipped: ${parsed.reason}`;
-    else if (p.status !== 0 || !parsed) numpy.skipped = `numpy baseline failed (status ${p.status}): ${p.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+    else if (p.status !== 0 || !parsed)
+      numpy.skipped = `numpy baseline failed (status ${p.status}): ${p.stderr.trim().split('\n').slice(-3).join(' | ')}`;
     else {
       numpy.environment = parsed.environment;
       numpy.configuration = parsed.configuration;
@@ -130,12 +147,26 @@ if (gpu) {
   // Only meaningful where the particle work dominates the run (not at smoke-test sizes).
   const work = run.timing.medianSeconds - fixedOverhead.timing.medianSeconds;
   const steady = work > 0.2 * run.timing.medianSeconds ? (cli.particles * steps) / work : null;
-  if (steady === null) notice('WebGPU steady-state rate not reported: the run is dominated by its fixed overhead (too few particles)');
-  webgpu = { ...run, fixedOverhead: { ...fixedOverhead, moments: undefined }, steadyStateParticleStepsPerSecond: steady };
+  if (steady === null)
+    notice('WebGPU steady-state rate not reported: the run is dominated by its fixed overhead (too few particles)');
+  webgpu = {
+    ...run,
+    fixedOverhead: { ...fixedOverhead, moments: undefined },
+    steadyStateParticleStepsPerSecond: steady,
+  };
 }
 
 // ---- every solver at equal steps (WebGPU; the standard workload with solver.kind changed) ----
-const solvers: { kind: string; params: Record<string, number>; stages: number; kernel: string; particles: number; steps: number; medianSeconds: number; particleStepsPerSecond: number }[] = [];
+const solvers: {
+  kind: string;
+  params: Record<string, number>;
+  stages: number;
+  kernel: string;
+  particles: number;
+  steps: number;
+  medianSeconds: number;
+  particleStepsPerSecond: number;
+}[] = [];
 if (gpu && cli.solvers) {
   for (const w of SOLVER_WORKLOADS) {
     console.error(`WebGPU ${w.kind}: ${cli.solverParticles} particles x ${steps} steps ...`);
@@ -200,7 +231,9 @@ const agreement: Record<string, unknown>[] = [];
 for (const [name, m] of samples.slice(1)) {
   if (m && cpu.moments) agreement.push({ a: 'cpu', b: name, ...compareMoments(cpu.moments, m) });
 }
-for (const a of agreement) if (!a.agree) notice(`moments of ${a.b} differ from the CPU reference's beyond Monte Carlo error: ${JSON.stringify(a)}`);
+for (const a of agreement)
+  if (!a.agree)
+    notice(`moments of ${a.b} differ from the CPU reference's beyond Monte Carlo error: ${JSON.stringify(a)}`);
 
 const result = {
   benchmark: 'baselines',
@@ -227,7 +260,11 @@ const result = {
   adapter: gpu ? adapterDescription(gpu) : null,
   peak,
   runs: { cpu, numpyF32: numpy.f32, numpyF64: numpy.f64, webgpu },
-  numpy: { environment: numpy.environment ?? null, configuration: numpy.configuration ?? null, skipped: numpy.skipped ?? null },
+  numpy: {
+    environment: numpy.environment ?? null,
+    configuration: numpy.configuration ?? null,
+    skipped: numpy.skipped ?? null,
+  },
   particleStepsPerSecond: {
     cpu: sig(cpu.particleStepsPerSecond),
     numpyF32: numpy.f32 ? sig(numpy.f32.particleStepsPerSecond) : null,
@@ -240,8 +277,7 @@ const result = {
     numpyF32: perCpu(numpy.f32),
     numpyF64: perCpu(numpy.f64),
     webgpu: perCpu(webgpu),
-    note:
-      'particle-steps per CPU-second of the process (all its threads; for WebGPU on a CPU adapter that is the driver\'s worker threads): steadier than wall time on a busy machine. The CPU reference and numpy run on one thread, lavapipe on every core',
+    note: "particle-steps per CPU-second of the process (all its threads; for WebGPU on a CPU adapter that is the driver's worker threads): steadier than wall time on a busy machine. The CPU reference and numpy run on one thread, lavapipe on every core",
   },
   ratios,
   solvers: {
@@ -250,7 +286,11 @@ const result = {
   },
   roofline: rooflines,
   targets: {
-    webgpuToNumpy: { target: TARGETS.webgpuToNumpy, achieved: ratios.webgpuToNumpyBest, met: ratios.webgpuToNumpyBest !== null ? ratios.webgpuToNumpyBest >= TARGETS.webgpuToNumpy : null },
+    webgpuToNumpy: {
+      target: TARGETS.webgpuToNumpy,
+      achieved: ratios.webgpuToNumpyBest,
+      met: ratios.webgpuToNumpyBest !== null ? ratios.webgpuToNumpyBest >= TARGETS.webgpuToNumpy : null,
+    },
     peakFraction: {
       target: TARGETS.peakFraction,
       achieved: rooflines?.webgpu?.peakFraction ?? null,

@@ -20,7 +20,11 @@ const log = document.getElementById('log')!;
 const api: BenchPageApi = {
   async info() {
     const g = await device();
-    return { adapter: adapterDescription(g), userAgent: navigator.userAgent, timestampQuery: g.device.features.has('timestamp-query') };
+    return {
+      adapter: adapterDescription(g),
+      userAgent: navigator.userAgent,
+      timestampQuery: g.device.features.has('timestamp-query'),
+    };
   },
   async run(point, opts) {
     const g = await device();

@@ -25,18 +25,38 @@ import { emitResult, intOption, nodeEnvironment } from './node-env.ts';
 import { scalingWorkload, type ScalingPoint } from './workloads.ts';
 
 const cli = new Command('bench:chrome')
-  .description('Chrome (headless, WebGPU) throughput sweep over N, components and d, beside the Node (Dawn) path; JSON on stdout')
+  .description(
+    'Chrome (headless, WebGPU) throughput sweep over N, components and d, beside the Node (Dawn) path; JSON on stdout',
+  )
   .option('--full', 'the full sweep: N 2^16..2^24, K 1..256, d 1..64 (long on a software GPU)', false)
   .option('--repeats <n>', 'timed runs per workload (after the warm-up)', intOption('--repeats'), 3)
   .option('--warmup <n>', 'untimed warm-up runs per workload', intOption('--warmup'), 1)
-  .option('--work <n>', 'component-coordinate evaluations per run, sets the steps (default 2^26; --full 2^28)', intOption('--work'))
+  .option(
+    '--work <n>',
+    'component-coordinate evaluations per run, sets the steps (default 2^26; --full 2^28)',
+    intOption('--work'),
+  )
   .option('--points <list>', "explicit workloads instead of the sweep: 'N:K:d,N:K:d,...' (e.g. 65536:4:1)")
   .option('--no-node', 'skip the Node (Dawn) path')
-  .addOption(new Option('--kernel <kind>', "stepping kernel: 'auto' (the sampler's choice) or 'general'").choices(['auto', 'general']).default('auto'))
+  .addOption(
+    new Option('--kernel <kind>', "stepping kernel: 'auto' (the sampler's choice) or 'general'")
+      .choices(['auto', 'general'])
+      .default('auto'),
+  )
   .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
   .option('--stdout', 'also print the result on stdout when --json is given')
   .parse(process.argv);
-const opts = cli.opts<{ json?: string; stdout?: boolean; full: boolean; repeats: number; warmup: number; work?: number; points?: string; node: boolean; kernel: 'auto' | 'general' }>();
+const opts = cli.opts<{
+  json?: string;
+  stdout?: boolean;
+  full: boolean;
+  repeats: number;
+  warmup: number;
+  work?: number;
+  points?: string;
+  node: boolean;
+  kernel: 'auto' | 'general';
+}>();
 
 const pow2 = (from: number, to: number, every = 1): number[] => {
   const out: number[] = [];
@@ -66,7 +86,8 @@ const SWEEPS: Record<'default' | 'full', SweepDef[]> = {
 };
 
 const work = opts.work ?? (opts.full ? 2 ** 28 : 2 ** 26);
-const stepsFor = (p: Omit<ScalingPoint, 'steps'>): number => Math.max(2, Math.min(100, Math.round(work / (p.particles * p.components * p.dim))));
+const stepsFor = (p: Omit<ScalingPoint, 'steps'>): number =>
+  Math.max(2, Math.min(100, Math.round(work / (p.particles * p.components * p.dim))));
 
 // The workloads, each once (the sweeps share their base points).
 const points: (ScalingPoint & { sweeps: (Axis | 'explicit')[] })[] = [];
@@ -81,7 +102,9 @@ for (const item of opts.points ? opts.points.split(',') : []) {
 for (const sweep of opts.points ? [] : SWEEPS[opts.full ? 'full' : 'default']) {
   for (const v of sweep.values) {
     const p = { ...sweep.base, [sweep.axis]: v } as Omit<ScalingPoint, 'steps'>;
-    const existing = points.find((q) => q.particles === p.particles && q.components === p.components && q.dim === p.dim);
+    const existing = points.find(
+      (q) => q.particles === p.particles && q.components === p.components && q.dim === p.dim,
+    );
     if (existing) existing.sweeps.push(sweep.axis);
     else points.push({ ...p, steps: stepsFor(p), sweeps: [sweep.axis] });
   }
@@ -100,7 +123,10 @@ function rounded(t: TimedWorkload): Record<string, unknown> {
     warmupWallSeconds: t.warmupWallSeconds.map((x) => sig(x)),
     medianWallSeconds: sig(t.medianWallSeconds),
     medianGpuSeconds: t.medianGpuSeconds === null ? null : sig(t.medianGpuSeconds),
-    particleStepsPerSecond: { wall: sig(t.particleStepsPerSecond.wall), gpu: t.particleStepsPerSecond.gpu === null ? null : sig(t.particleStepsPerSecond.gpu) },
+    particleStepsPerSecond: {
+      wall: sig(t.particleStepsPerSecond.wall),
+      gpu: t.particleStepsPerSecond.gpu === null ? null : sig(t.particleStepsPerSecond.gpu),
+    },
   };
 }
 
@@ -110,7 +136,9 @@ if (skip) {
   say(skip);
   process.exit(1);
 }
-say(`${points.length} workloads, ${opts.warmup} warm-up + ${opts.repeats} timed runs each, ~${work.toExponential(1)} evaluations per run`);
+say(
+  `${points.length} workloads, ${opts.warmup} warm-up + ${opts.repeats} timed runs each, ~${work.toExponential(1)} evaluations per run`,
+);
 const harness = await startBrowserHarness();
 const chromeRuns: (TimedWorkload | { error: string })[] = [];
 let chromeInfo: Awaited<ReturnType<BenchPageApi['info']>>;
@@ -121,18 +149,23 @@ try {
   const { page } = open;
   await page.waitForFunction(() => 'bench' in window, { timeout: 60_000 });
   chromeInfo = await page.evaluate(() => (window as unknown as { bench: BenchPageApi }).bench.info());
-  say(`Chrome: ${chromeVersion}, ${(chromeInfo.adapter as unknown as GpuAdapterInfo).label}, timestamp-query ${chromeInfo.timestampQuery}`);
+  say(
+    `Chrome: ${chromeVersion}, ${(chromeInfo.adapter as unknown as GpuAdapterInfo).label}, timestamp-query ${chromeInfo.timestampQuery}`,
+  );
   for (const p of points) {
     const point: ScalingPoint = { particles: p.particles, components: p.components, dim: p.dim, steps: p.steps };
     const t0 = Date.now();
     try {
       const r = await page.evaluate(
-        (pt: ScalingPoint, o: { repeats: number; warmup: number }) => (window as unknown as { bench: BenchPageApi }).bench.run(pt, o),
+        (pt: ScalingPoint, o: { repeats: number; warmup: number }) =>
+          (window as unknown as { bench: BenchPageApi }).bench.run(pt, o),
         point,
         { repeats: opts.repeats, warmup: opts.warmup, sampler: { kernel: opts.kernel } },
       );
       chromeRuns.push(r);
-      say(`chrome N=${p.particles} K=${p.components} d=${p.dim} steps=${p.steps}: ${mps(r.particleStepsPerSecond.wall)} M/s wall, ${mps(r.particleStepsPerSecond.gpu)} M/s gpu (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      say(
+        `chrome N=${p.particles} K=${p.components} d=${p.dim} steps=${p.steps}: ${mps(r.particleStepsPerSecond.wall)} M/s wall, ${mps(r.particleStepsPerSecond.gpu)} M/s gpu (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+      );
     } catch (e) {
       chromeRuns.push({ error: (e as Error).message.split('\n')[0] });
       say(`chrome N=${p.particles} K=${p.components} d=${p.dim}: failed: ${(e as Error).message.split('\n')[0]}`);
@@ -154,9 +187,15 @@ if (opts.node) {
     say(`Node: ${gpu.adapterInfo.label}`);
     for (const [i, p] of points.entries()) {
       try {
-        const r = await timeWorkload(gpu, scalingWorkload(p), { repeats: opts.repeats, warmup: opts.warmup, sampler: { kernel: opts.kernel } });
+        const r = await timeWorkload(gpu, scalingWorkload(p), {
+          repeats: opts.repeats,
+          warmup: opts.warmup,
+          sampler: { kernel: opts.kernel },
+        });
         nodeRuns[i] = r;
-        say(`node   N=${p.particles} K=${p.components} d=${p.dim} steps=${p.steps}: ${mps(r.particleStepsPerSecond.wall)} M/s wall, ${mps(r.particleStepsPerSecond.gpu)} M/s gpu`);
+        say(
+          `node   N=${p.particles} K=${p.components} d=${p.dim} steps=${p.steps}: ${mps(r.particleStepsPerSecond.wall)} M/s wall, ${mps(r.particleStepsPerSecond.gpu)} M/s gpu`,
+        );
       } catch (e) {
         nodeRuns[i] = { error: (e as Error).message.split('\n')[0] };
       }
@@ -199,7 +238,13 @@ emitResult(
         unit: 'particle-steps per second = particles x steps / median seconds',
       },
       environment: nodeEnvironment(),
-      chrome: { executable: findChromium(), version: chromeVersion, userAgent: chromeInfo!.userAgent, timestampQuery: chromeInfo!.timestampQuery, adapter: chromeInfo!.adapter },
+      chrome: {
+        executable: findChromium(),
+        version: chromeVersion,
+        userAgent: chromeInfo!.userAgent,
+        timestampQuery: chromeInfo!.timestampQuery,
+        adapter: chromeInfo!.adapter,
+      },
       node: nodeInfo,
       runs,
       // Millions of particle-steps per second, medians: the table to read first.

@@ -134,10 +134,19 @@ export function momentsOf(values: ArrayLike<number>, dim = 1, coordinate = 0): M
  * and WebGPU use the same Philox stream) are positively correlated, which only makes |z|
  * smaller: the check is conservative for them.
  */
-export function compareMoments(a: Moments, b: Moments, zLimit = 4): { meanZ: number; varianceZ: number; zLimit: number; agree: boolean } {
+export function compareMoments(
+  a: Moments,
+  b: Moments,
+  zLimit = 4,
+): { meanZ: number; varianceZ: number; zLimit: number; agree: boolean } {
   const seMean = Math.sqrt(a.variance / a.count + b.variance / b.count);
   const seVar = Math.sqrt((a.m4 - a.variance ** 2) / a.count + (b.m4 - b.variance ** 2) / b.count);
   const meanZ = (a.mean - b.mean) / seMean;
   const varianceZ = (a.variance - b.variance) / seVar;
-  return { meanZ: sig(meanZ, 3), varianceZ: sig(varianceZ, 3), zLimit, agree: Math.abs(meanZ) < zLimit && Math.abs(varianceZ) < zLimit };
+  return {
+    meanZ: sig(meanZ, 3),
+    varianceZ: sig(varianceZ, 3),
+    zLimit,
+    agree: Math.abs(meanZ) < zLimit && Math.abs(varianceZ) < zLimit,
+  };
 }

@@ -35,7 +35,10 @@ export interface TimedWorkload {
 /** Acquires a device with 'timestamp-query' when the adapter has it, else without. */
 export async function acquireTimedGpu(platform: GpuPlatform, opts: AcquireOptions = {}): Promise<GpuContext> {
   try {
-    return await acquireGpu(platform, { ...opts, requiredFeatures: [...(opts.requiredFeatures ?? []), 'timestamp-query'] });
+    return await acquireGpu(platform, {
+      ...opts,
+      requiredFeatures: [...(opts.requiredFeatures ?? []), 'timestamp-query'],
+    });
   } catch (e) {
     if (/no adapter/i.test((e as Error).message)) throw e;
     return acquireGpu(platform, opts);
@@ -52,8 +55,16 @@ class Timestamps {
     this.gpu = gpu;
     const { device } = gpu;
     this.querySet = device.createQuerySet({ label: 'bench timestamps', type: 'timestamp', count: 2 });
-    this.resolve = device.createBuffer({ label: 'bench timestamps resolve', size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    this.readback = device.createBuffer({ label: 'bench timestamps readback', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.resolve = device.createBuffer({
+      label: 'bench timestamps resolve',
+      size: 16,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    this.readback = device.createBuffer({
+      label: 'bench timestamps readback',
+      size: 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
   }
 
   /** Submits an empty pass that writes timestamp `index` (0: at its beginning, 1: at its end). */
@@ -61,7 +72,10 @@ class Timestamps {
     const encoder = this.gpu.device.createCommandEncoder({ label: `bench timestamp ${index}` });
     const pass = encoder.beginComputePass({
       label: `bench timestamp pass ${index}`,
-      timestampWrites: index === 0 ? { querySet: this.querySet, beginningOfPassWriteIndex: 0 } : { querySet: this.querySet, endOfPassWriteIndex: 1 },
+      timestampWrites:
+        index === 0
+          ? { querySet: this.querySet, beginningOfPassWriteIndex: 0 }
+          : { querySet: this.querySet, endOfPassWriteIndex: 1 },
     });
     pass.end();
     this.gpu.device.queue.submit([encoder.finish()]);
@@ -87,7 +101,12 @@ class Timestamps {
 }
 
 /** One run of sampleWebGpu, timed; timestamps around all of its dispatches when given. */
-async function timedRun(gpu: GpuContext, spec: ExperimentSpec, ts: Timestamps | null, sampler: SamplerChoice): Promise<{ wall: number; gpu: number | null; info: GpuSampleInfo }> {
+async function timedRun(
+  gpu: GpuContext,
+  spec: ExperimentSpec,
+  ts: Timestamps | null,
+  sampler: SamplerChoice,
+): Promise<{ wall: number; gpu: number | null; info: GpuSampleInfo }> {
   const t0 = performance.now();
   ts?.mark(0);
   const info = await sampleWebGpu(gpu, spec, {
@@ -136,7 +155,10 @@ export async function timeWorkload(
       warmupWallSeconds,
       medianWallSeconds,
       medianGpuSeconds,
-      particleStepsPerSecond: { wall: work / medianWallSeconds, gpu: medianGpuSeconds ? work / medianGpuSeconds : null },
+      particleStepsPerSecond: {
+        wall: work / medianWallSeconds,
+        gpu: medianGpuSeconds ? work / medianGpuSeconds : null,
+      },
       plan: last!.plan,
       kernel: last!.kernel,
       tables: last!.tables,

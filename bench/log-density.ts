@@ -25,14 +25,23 @@ function workloads(particles: number, steps: number): { name: string; spec: Expe
   return [
     {
       name: 'gaussian-pair-1d',
-      spec: parseSpec({ ...base, dim: 1, classes: [{ name: 'p', components: [gauss([1], 1)] }], target: 'p', guidance: { kind: 'cfg', w: 3, negative: { components: [gauss([0], 2)] } } }),
+      spec: parseSpec({
+        ...base,
+        dim: 1,
+        classes: [{ name: 'p', components: [gauss([1], 1)] }],
+        target: 'p',
+        guidance: { kind: 'cfg', w: 3, negative: { components: [gauss([0], 2)] } },
+      }),
     },
     {
       name: 'gaussian-8d',
       spec: parseSpec({
         ...base,
         dim: 8,
-        classes: [{ name: 'a', components: [gauss([1, 0, 0, 0, 0, 0, 0, 1], 0.5)] }, { name: 'b', components: [gauss([0, 0, 0, 0, 0, 0, 0, -1], 1)] }],
+        classes: [
+          { name: 'a', components: [gauss([1, 0, 0, 0, 0, 0, 0, 1], 0.5)] },
+          { name: 'b', components: [gauss([0, 0, 0, 0, 0, 0, 0, -1], 1)] },
+        ],
         target: 'a',
         guidance: { kind: 'cfg', w: 2 },
       }),
@@ -42,7 +51,10 @@ function workloads(particles: number, steps: number): { name: string; spec: Expe
       spec: parseSpec({
         ...base,
         dim: 2,
-        classes: [{ name: 'a', components: [box([-1, 0], [1, 0.5])] }, { name: 'b', components: [box([-2, -2], [0, -1]), gauss([1, 1], 0.5)] }],
+        classes: [
+          { name: 'a', components: [box([-1, 0], [1, 0.5])] },
+          { name: 'b', components: [box([-2, -2], [0, -1]), gauss([1, 1], 0.5)] },
+        ],
         target: 'a',
         guidance: { kind: 'cfg', w: 1.5 },
         solver: { kind: 'heun', steps, grid: { kind: 'edm', rho: 7 } },
@@ -83,7 +95,9 @@ async function main(): Promise<void> {
       particles: spec.particles,
       secondsPerRun: Object.fromEntries(variants.map((v) => [v, samples[v].map((s) => sig(s))])),
       medianSeconds: Object.fromEntries(variants.map((v) => [v, sig(med(v))])),
-      particleStepsPerSecond: Object.fromEntries(variants.map((v) => [v, sig((spec.particles * spec.solver.steps) / med(v))])),
+      particleStepsPerSecond: Object.fromEntries(
+        variants.map((v) => [v, sig((spec.particles * spec.solver.steps) / med(v))]),
+      ),
       ratioDensityOverPlain: sig(med('density') / med('plain')),
       ratioDensityOverPlainAuto: sig(med('density') / med('plainAuto')),
       withinTarget: med('density') / med('plain') <= 1.5,

@@ -41,12 +41,17 @@ export interface WebGpuMeasureOptions {
  * Times sampleWebGpu end to end: pipeline creation (from Dawn's cache after the warm-up),
  * buffers, factor tables, every dispatch, and (by default) the readback of every particle.
  */
-export async function measureWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: WebGpuMeasureOptions): Promise<WebGpuRun> {
+export async function measureWebGpu(
+  gpu: GpuContext,
+  spec: ExperimentSpec,
+  opts: WebGpuMeasureOptions,
+): Promise<WebGpuRun> {
   const readback = opts.readback ?? true;
   const dim = spec.dim;
   let plan: GpuSampleInfo['plan'] | undefined;
   let out: Float32Array | undefined;
-  const warm = opts.warmupParticles !== undefined ? { ...spec, particles: Math.min(spec.particles, opts.warmupParticles) } : spec;
+  const warm =
+    opts.warmupParticles !== undefined ? { ...spec, particles: Math.min(spec.particles, opts.warmupParticles) } : spec;
   const warmupSeconds: number[] = [];
   for (let r = 0; r < (opts.warmup ?? 1); r++) {
     const t0 = performance.now();
@@ -83,9 +88,13 @@ export async function measureWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts:
 /** Times the f64 CPU reference (one thread) end to end. */
 export async function measureCpu(spec: ExperimentSpec, repeats: number, warmup = 1): Promise<SamplerRun> {
   let last: Float64Array | undefined;
-  const timing = await timeRuns(() => {
-    last = sampleCpu(spec).particles;
-  }, repeats, warmup);
+  const timing = await timeRuns(
+    () => {
+      last = sampleCpu(spec).particles;
+    },
+    repeats,
+    warmup,
+  );
   return {
     particles: spec.particles,
     steps: spec.solver.steps,

@@ -18,7 +18,8 @@ import { emitResult, nodeEnvironment, OUTPUT_OPTIONS } from './node-env.ts';
 function particleList(v: string): number[] {
   return v.split(',').map((s) => {
     const n = Number(s.trim());
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--particles: expected positive integers (1e6 is fine), got '${s}'`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new Error(`--particles: expected positive integers (1e6 is fine), got '${s}'`);
     return n;
   });
 }
@@ -53,7 +54,11 @@ async function child(o: ChildOptions): Promise<void> {
   const dir = o.out ? mkdtempSync(join(tmpdir(), 'gs-bench-memory-')) : null;
   const t0 = performance.now();
   try {
-    const report = await runSpec(workload(o.dim, o.steps, o.particles), { backend: o.backend, dtype: 'f32', out: dir ? join(dir, 'x.npy') : undefined });
+    const report = await runSpec(workload(o.dim, o.steps, o.particles), {
+      backend: o.backend,
+      dtype: 'f32',
+      out: dir ? join(dir, 'x.npy') : undefined,
+    });
     process.stdout.write(
       JSON.stringify({
         particles: report.particles,
@@ -77,25 +82,69 @@ async function main(): Promise<void> {
     .option('--out', 'also stream the particles to an .npy file (then deleted)')
     .option('--child', 'internal: one measurement in this process');
   for (const [flag, help] of OUTPUT_OPTIONS) cmd.option(flag, help);
-  const opts = cmd.parse().opts<{ particles: number[]; backend: 'cpu' | 'webgpu'; dim: number; steps: number; out?: boolean; child?: boolean; json?: string; stdout?: boolean }>();
-  if (opts.child) return child({ particles: opts.particles[0], backend: opts.backend, dim: opts.dim, steps: opts.steps, out: opts.out === true });
+  const opts = cmd.parse().opts<{
+    particles: number[];
+    backend: 'cpu' | 'webgpu';
+    dim: number;
+    steps: number;
+    out?: boolean;
+    child?: boolean;
+    json?: string;
+    stdout?: boolean;
+  }>();
+  if (opts.child)
+    return child({
+      particles: opts.particles[0],
+      backend: opts.backend,
+      dim: opts.dim,
+      steps: opts.steps,
+      out: opts.out === true,
+    });
   const self = fileURLToPath(import.meta.url);
   const results = [];
   for (const n of opts.particles) {
-    const args = [self, '--child', '--particles', String(n), '--backend', opts.backend, '--dim', String(opts.dim), '--steps', String(opts.steps), ...(opts.out ? ['--out'] : [])];
+    const args = [
+      self,
+      '--child',
+      '--particles',
+      String(n),
+      '--backend',
+      opts.backend,
+      '--dim',
+      String(opts.dim),
+      '--steps',
+      String(opts.steps),
+      ...(opts.out ? ['--out'] : []),
+    ];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (r.status !== 0) throw new Error(`bench:memory child for N = ${n} failed (${r.status}): ${r.stderr}`);
     const m = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    process.stderr.write(`N = ${n}: peak RSS ${(m.peakRssBytes / 2 ** 20).toFixed(0)} MiB in ${m.seconds.toFixed(1)} s\n`);
-    results.push({ ...m, peakRssMiB: Math.round(m.peakRssBytes / 2 ** 20), unboundedSummaryBytes: n * opts.dim * (opts.backend === 'cpu' ? 8 : 4) });
+    process.stderr.write(
+      `N = ${n}: peak RSS ${(m.peakRssBytes / 2 ** 20).toFixed(0)} MiB in ${m.seconds.toFixed(1)} s\n`,
+    );
+    results.push({
+      ...m,
+      peakRssMiB: Math.round(m.peakRssBytes / 2 ** 20),
+      unboundedSummaryBytes: n * opts.dim * (opts.backend === 'cpu' ? 8 : 4),
+    });
   }
   const block = cpuStreamBlock(opts.dim);
   // Flatness: peak RSS at the largest N over that at the smallest N beyond 4 blocks per thread.
   const beyond = results.filter((r) => r.particles >= 8 * block);
-  const flatness = beyond.length >= 2 ? Math.round((beyond[beyond.length - 1].peakRssBytes / beyond[0].peakRssBytes) * 1000) / 1000 : null;
+  const flatness =
+    beyond.length >= 2
+      ? Math.round((beyond[beyond.length - 1].peakRssBytes / beyond[0].peakRssBytes) * 1000) / 1000
+      : null;
   const out = {
     benchmark: 'memory',
-    configuration: { particles: opts.particles, backend: opts.backend, dim: opts.dim, steps: opts.steps, out: opts.out === true, cpuStreamBlock: block },
+    configuration: {
+      particles: opts.particles,
+      backend: opts.backend,
+      dim: opts.dim,
+      steps: opts.steps,
+      out: opts.out === true,
+      cpuStreamBlock: block,
+    },
     environment: nodeEnvironment(),
     results,
     flatness,

@@ -87,7 +87,16 @@ const MIN_INVOCATIONS = 2 ** 14;
 function chainsAtInvocation0(iterations: number, step: (a: number) => number): number[] {
   const s = [0, 0.25, 0.5, 0.75];
   const rot = (k: number): number[] => s.map((_, i) => s[(i + k) % 4]);
-  const starts = [rot(0), rot(1), rot(2), rot(3), rot(0).map((v) => v * 0.5), rot(1).map((v) => v * 0.5), rot(2).map((v) => v * 0.5), rot(3).map((v) => v * 0.5)];
+  const starts = [
+    rot(0),
+    rot(1),
+    rot(2),
+    rot(3),
+    rot(0).map((v) => v * 0.5),
+    rot(1).map((v) => v * 0.5),
+    rot(2).map((v) => v * 0.5),
+    rot(3).map((v) => v * 0.5),
+  ];
   const steps = Math.min(4 * iterations, 1000); // both chains have converged long before
   const sum = [0, 0, 0, 0];
   for (const start of starts) {
@@ -123,7 +132,8 @@ export async function measurePeak(gpu: GpuContext, options: PeakOptions = {}): P
   const module = device.createShaderModule({ label: 'bench-peak', code });
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === 'error');
-  if (errors.length > 0) throw new Error(`bench-peak.wgsl: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
+  if (errors.length > 0)
+    throw new Error(`bench-peak.wgsl: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
 
   const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   const invocations = Math.min(opts.invocations, Math.floor(maxBinding / 16));
@@ -155,7 +165,12 @@ export async function measurePeak(gpu: GpuContext, options: PeakOptions = {}): P
     });
 
   /** One submission of `dispatches` dispatches; resolves with its wall time in seconds. */
-  const submit = async (pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, groups: [number, number], dispatches: number): Promise<number> => {
+  const submit = async (
+    pipeline: GPUComputePipeline,
+    bindGroup: GPUBindGroup,
+    groups: [number, number],
+    dispatches: number,
+  ): Promise<number> => {
     const t0 = performance.now();
     const encoder = device.createCommandEncoder({ label: 'bench-peak' });
     const pass = encoder.beginComputePass();
@@ -206,8 +221,15 @@ export async function measurePeak(gpu: GpuContext, options: PeakOptions = {}): P
         { binding: 1, resource: { buffer: out, size: kernelInvocations * 16 } },
       ];
       if (src) entries.push({ binding: 2, resource: { buffer: src, size: kernelInvocations * 16 } });
-      const bindGroup = device.createBindGroup({ label: `bench-peak ${entryPoint}`, layout: pipeline.getBindGroupLayout(0), entries });
-      const groups = grid(src ? Math.min(kernelInvocations, COPY_INVOCATIONS) : kernelInvocations, gpu.limits.maxComputeWorkgroupsPerDimension);
+      const bindGroup = device.createBindGroup({
+        label: `bench-peak ${entryPoint}`,
+        layout: pipeline.getBindGroupLayout(0),
+        entries,
+      });
+      const groups = grid(
+        src ? Math.min(kernelInvocations, COPY_INVOCATIONS) : kernelInvocations,
+        gpu.limits.maxComputeWorkgroupsPerDimension,
+      );
       return submit(pipeline, bindGroup, groups, apply(count, kernelInvocations));
     };
 
@@ -219,7 +241,10 @@ export async function measurePeak(gpu: GpuContext, options: PeakOptions = {}): P
     let seconds = await run();
     const perSecond = (minInvocations * minCount) / Math.max(seconds, 1e-6);
     const fit = Math.floor((perSecond * 0.5 * opts.targetSeconds) / minCount);
-    kernelInvocations = Math.max(minInvocations, Math.min(startInvocations, 2 ** Math.floor(Math.log2(Math.max(1, fit)))));
+    kernelInvocations = Math.max(
+      minInvocations,
+      Math.min(startInvocations, 2 ** Math.floor(Math.log2(Math.max(1, fit)))),
+    );
     if (kernelInvocations !== minInvocations) seconds = await run();
     while (seconds < 0.6 * opts.targetSeconds && count < opts.maxIterations) {
       const scale = Math.min(16, Math.max(2, opts.targetSeconds / Math.max(seconds, 1e-6)));
@@ -266,9 +291,17 @@ export async function measurePeak(gpu: GpuContext, options: PeakOptions = {}): P
   try {
     if (opts.kernels.includes('fma')) {
       result.fma = await measure(
-        'fma', 'fma_peak', 'FLOP', invocations, Math.min(MIN_INVOCATIONS, invocations), MIN_ITERATIONS,
+        'fma',
+        'fma_peak',
+        'FLOP',
+        invocations,
+        Math.min(MIN_INVOCATIONS, invocations),
+        MIN_ITERATIONS,
         (n, inv) => n * inv * FMA_FLOP_PER_ITERATION,
-        (n, inv) => { writeParams(n, inv); return 1; },
+        (n, inv) => {
+          writeParams(n, inv);
+          return 1;
+        },
         (n) => chainsAtInvocation0(n, (a) => Math.fround(Math.fround(a * 0.5) + 0.5)),
         1e-5,
       );
@@ -276,9 +309,17 @@ export async function measurePeak(gpu: GpuContext, options: PeakOptions = {}): P
     }
     if (opts.kernels.includes('exp')) {
       result.exp = await measure(
-        'exp', 'exp_peak', 'exp', invocations, Math.min(MIN_INVOCATIONS, invocations), MIN_ITERATIONS,
+        'exp',
+        'exp_peak',
+        'exp',
+        invocations,
+        Math.min(MIN_INVOCATIONS, invocations),
+        MIN_ITERATIONS,
         (n, inv) => n * inv * EXP_PER_ITERATION,
-        (n, inv) => { writeParams(n, inv); return 1; },
+        (n, inv) => {
+          writeParams(n, inv);
+          return 1;
+        },
         // WGSL allows exp 3 + 2|x| ULP; the chain contracts errors (|d exp(-a)/da| < 1).
         (n) => chainsAtInvocation0(n, (a) => Math.exp(-a)),
         1e-4,
@@ -289,9 +330,17 @@ export async function measurePeak(gpu: GpuContext, options: PeakOptions = {}): P
       const src = buffer('bench-peak src', copyElements * 16, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
       // src = 0 everywhere (fresh buffers are zeroed): out = 0 * 0.5 + 0.5.
       result.bandwidth = await measure(
-        'bandwidth', 'copy_bandwidth', 'byte', copyElements, copyElements, 1,
+        'bandwidth',
+        'copy_bandwidth',
+        'byte',
+        copyElements,
+        copyElements,
+        1,
         (n, inv) => n * inv * COPY_BYTES_PER_ELEMENT,
-        (n, inv) => { writeParams(0, inv); return n; },
+        (n, inv) => {
+          writeParams(0, inv);
+          return n;
+        },
         () => [0.5, 0.5, 0.5, 0.5],
         0,
         src,
@@ -303,7 +352,10 @@ export async function measurePeak(gpu: GpuContext, options: PeakOptions = {}): P
     for (const b of buffers) b.destroy();
   }
   for (const r of [result.fma, result.exp, result.bandwidth]) {
-    if (r && !r.check.ok) throw new Error(`bench-peak ${r.entryPoint}: output ${r.check.value} is not ${r.check.expected}: the kernel did not run as written`);
+    if (r && !r.check.ok)
+      throw new Error(
+        `bench-peak ${r.entryPoint}: output ${r.check.value} is not ${r.check.expected}: the kernel did not run as written`,
+      );
   }
   return result;
 }
@@ -315,20 +367,35 @@ if (import.meta.main) {
   const commanderModule = 'commander';
   const nodeEnvModule = './node-env.ts';
   const { Command } = (await import(/* @vite-ignore */ commanderModule)) as typeof import('commander');
-  const { emitResult, nodeEnvironment, nodeGpu, intOption } = (await import(/* @vite-ignore */ nodeEnvModule)) as typeof import('./node-env.ts');
+  const { emitResult, nodeEnvironment, nodeGpu, intOption } = (await import(
+    /* @vite-ignore */ nodeEnvModule
+  )) as typeof import('./node-env.ts');
   const cli = new Command('bench:peak')
     .description('f32 FMA, exp and copy-bandwidth peaks of the WebGPU adapter (Node, Dawn); JSON on stdout')
     .option('--repeats <n>', 'timed submissions per kernel', intOption('--repeats'), DEFAULTS.repeats)
     .option('--target-seconds <s>', 'wall time of one timed submission', parseFloat, DEFAULTS.targetSeconds)
-    .option('--invocations <n>', 'invocations of the fma and exp kernels', intOption('--invocations'), DEFAULTS.invocations)
-    .option('--copy-mib <n>', 'MiB per buffer of the copy kernel', intOption('--copy-mib'), DEFAULTS.copyBytes / 2 ** 20)
+    .option(
+      '--invocations <n>',
+      'invocations of the fma and exp kernels',
+      intOption('--invocations'),
+      DEFAULTS.invocations,
+    )
+    .option(
+      '--copy-mib <n>',
+      'MiB per buffer of the copy kernel',
+      intOption('--copy-mib'),
+      DEFAULTS.copyBytes / 2 ** 20,
+    )
     .option('--kernels <list>', 'comma-separated subset of fma,exp,bandwidth', 'fma,exp,bandwidth')
     .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
     .option('--stdout', 'also print the result on stdout when --json is given')
     .parse(process.argv)
     .opts();
-  const kernels = String(cli.kernels).split(',').map((s) => s.trim()) as PeakKernel[];
-  for (const k of kernels) if (!['fma', 'exp', 'bandwidth'].includes(k)) throw new Error(`--kernels: unknown kernel '${k}'`);
+  const kernels = String(cli.kernels)
+    .split(',')
+    .map((s) => s.trim()) as PeakKernel[];
+  for (const k of kernels)
+    if (!['fma', 'exp', 'bandwidth'].includes(k)) throw new Error(`--kernels: unknown kernel '${k}'`);
   const gpu = await nodeGpu();
   const environment = nodeEnvironment();
   const peak = await measurePeak(gpu, {

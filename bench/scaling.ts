@@ -40,7 +40,10 @@ type Preset = Record<Sweep, SweepPreset> & { repeats: number };
 const PRESETS: { default: Preset; full: Preset } = {
   default: {
     particles: { values: pow2(12, 20, 2), base: { particles: 0, steps: 100, dim: 1, components: 4 } },
-    components: { values: [1, 2, 4, 8, 16, 32, 64, 128, 256], base: { particles: 2 ** 14, steps: 50, dim: 1, components: 0 } },
+    components: {
+      values: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      base: { particles: 2 ** 14, steps: 50, dim: 1, components: 0 },
+    },
     dim: { values: [1, 2, 4, 8, 16, 32, 64], base: { particles: 2 ** 14, steps: 50, dim: 0, components: 4 } },
     steps: { values: [10, 30, 100, 300, 1000], base: { particles: 2 ** 14, steps: 0, dim: 1, components: 4 } },
     dispatch: { values: [1, 4, 16, 64, 100], base: { particles: 2 ** 18, steps: 100, dim: 1, components: 4 } },
@@ -51,17 +54,26 @@ const PRESETS: { default: Preset; full: Preset } = {
     components: { values: pow2(0, 8), base: { particles: 2 ** 16, steps: 50, dim: 1, components: 0 } },
     dim: { values: pow2(0, 6), base: { particles: 2 ** 16, steps: 50, dim: 0, components: 4 } },
     steps: { values: [10, 20, 50, 100, 200, 500, 1000], base: { particles: 2 ** 16, steps: 0, dim: 1, components: 4 } },
-    dispatch: { values: [1, 2, 4, 8, 16, 32, 64, 100], base: { particles: 2 ** 20, steps: 100, dim: 1, components: 4 } },
+    dispatch: {
+      values: [1, 2, 4, 8, 16, 32, 64, 100],
+      base: { particles: 2 ** 20, steps: 100, dim: 1, components: 4 },
+    },
     repeats: 5,
   },
 };
 
 const cli = new Command('bench:scaling')
-  .description('scaling curves of the WebGPU sampler (Node, Dawn) in N, components, d, steps, steps per dispatch; JSON on stdout')
+  .description(
+    'scaling curves of the WebGPU sampler (Node, Dawn) in N, components, d, steps, steps per dispatch; JSON on stdout',
+  )
   .option('--full', 'the complete sweeps (N to 2^22, every power of 2; 5 repeats): tens of minutes on lavapipe')
   .option('--sweeps <list>', `comma-separated subset of ${SWEEPS.join(',')}`, SWEEPS.join(','))
   .option('--repeats <n>', 'timed runs per point (default 3, --full 5)', intOption('--repeats'))
-  .option('--particles-list <list>', 'N values of the particles sweep (e.g. 2^12,2^16)', intListOption('--particles-list'))
+  .option(
+    '--particles-list <list>',
+    'N values of the particles sweep (e.g. 2^12,2^16)',
+    intListOption('--particles-list'),
+  )
   .option('--components-list <list>', 'K values of the components sweep', intListOption('--components-list'))
   .option('--dim-list <list>', 'd values of the dim sweep', intListOption('--dim-list'))
   .option('--steps-list <list>', 'step counts of the steps sweep', intListOption('--steps-list'))
@@ -86,7 +98,8 @@ const sweeps = String(cli.sweeps)
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean) as Sweep[];
-for (const s of sweeps) if (!SWEEPS.includes(s)) throw new Error(`--sweeps: unknown sweep '${s}' (${SWEEPS.join(', ')})`);
+for (const s of sweeps)
+  if (!SWEEPS.includes(s)) throw new Error(`--sweeps: unknown sweep '${s}' (${SWEEPS.join(', ')})`);
 const lists: Record<Sweep, number[] | undefined> = {
   particles: cli.particlesList,
   components: cli.componentsList,
@@ -142,8 +155,15 @@ for (const sweep of sweeps) {
     else if (sweep === 'steps') point.steps = v;
     else stepsPerDispatch = Math.min(v, point.steps);
     const spec = scalingWorkload(point);
-    console.error(`${sweep}: N ${point.particles}, K ${point.components}, d ${point.dim}, steps ${point.steps}${stepsPerDispatch ? `, ${stepsPerDispatch} steps/dispatch` : ''} ...`);
-    const run = await measureWebGpu(gpu, spec, { repeats, readback: Boolean(cli.readback), stepsPerDispatch, warmupParticles: 4096 });
+    console.error(
+      `${sweep}: N ${point.particles}, K ${point.components}, d ${point.dim}, steps ${point.steps}${stepsPerDispatch ? `, ${stepsPerDispatch} steps/dispatch` : ''} ...`,
+    );
+    const run = await measureWebGpu(gpu, spec, {
+      repeats,
+      readback: Boolean(cli.readback),
+      stepsPerDispatch,
+      warmupParticles: 4096,
+    });
     const model = workModel(spec)!;
     const rate = run.particleStepsPerSecond;
     const r = peak?.fma && peak.exp ? roofline(model, rate, { flops: peak.fma.rate, exps: peak.exp.rate }) : null;
@@ -157,7 +177,9 @@ for (const sweep of sweeps) {
       medianSeconds: sig(run.timing.medianSeconds),
       medianCpuSeconds: run.timing.medianCpuSeconds ? sig(run.timing.medianCpuSeconds) : null,
       particleStepsPerSecond: sig(rate),
-      particleStepsPerCpuSecond: run.timing.medianCpuSeconds ? sig((point.particles * point.steps) / run.timing.medianCpuSeconds) : null,
+      particleStepsPerCpuSecond: run.timing.medianCpuSeconds
+        ? sig((point.particles * point.steps) / run.timing.medianCpuSeconds)
+        : null,
       componentCoordinateEvaluationsPerSecond: sig(rate * point.components * point.dim),
       flopsPerParticleStep: model.flopsPerParticleStep,
       expsPerParticleStep: model.expsPerParticleStep,
@@ -167,15 +189,33 @@ for (const sweep of sweeps) {
 }
 
 const CSV_COLUMNS = [
-  'sweep', 'particles', 'steps', 'dim', 'components', 'stepsPerDispatch', 'dispatches', 'medianSeconds', 'medianCpuSeconds',
-  'particleStepsPerSecond', 'particleStepsPerCpuSecond', 'componentCoordinateEvaluationsPerSecond', 'flopsPerParticleStep', 'expsPerParticleStep',
-  'gflops', 'gexps', 'fmaPeakFraction', 'expPeakFraction', 'peakFraction', 'secondsPerRun',
+  'sweep',
+  'particles',
+  'steps',
+  'dim',
+  'components',
+  'stepsPerDispatch',
+  'dispatches',
+  'medianSeconds',
+  'medianCpuSeconds',
+  'particleStepsPerSecond',
+  'particleStepsPerCpuSecond',
+  'componentCoordinateEvaluationsPerSecond',
+  'flopsPerParticleStep',
+  'expsPerParticleStep',
+  'gflops',
+  'gexps',
+  'fmaPeakFraction',
+  'expPeakFraction',
+  'peakFraction',
+  'secondsPerRun',
 ] as const;
 function csv(): string {
   const rows = points.map((p) =>
     CSV_COLUMNS.map((c) => {
       if (c === 'secondsPerRun') return p.secondsPerRun.join(' ');
-      if (c === 'gflops' || c === 'gexps' || c === 'fmaPeakFraction' || c === 'expPeakFraction' || c === 'peakFraction') return p.roofline ? String(p.roofline[c]) : '';
+      if (c === 'gflops' || c === 'gexps' || c === 'fmaPeakFraction' || c === 'expPeakFraction' || c === 'peakFraction')
+        return p.roofline ? String(p.roofline[c]) : '';
       return String(p[c] ?? '');
     }).join(','),
   );
@@ -190,11 +230,15 @@ const result = {
     repeats,
     warmup: '1 run at min(N, 4096) particles per point (compiles the pipeline; Dawn caches it)',
     readback: Boolean(cli.readback),
-    workload: 'bench/workloads.ts scalingWorkload: K isotropic Gaussians in d dimensions, 2 classes, cfg w=3 vs unconditional, OU T=10, euler',
+    workload:
+      'bench/workloads.ts scalingWorkload: K isotropic Gaussians in d dimensions, 2 classes, cfg w=3 vs unconditional, OU T=10, euler',
     bases: Object.fromEntries(sweeps.map((s) => [s, { ...preset[s].base, values: lists[s] ?? preset[s].values }])),
     timing: 'wall clock of sampleWebGpu per run; medians of the timed runs',
   },
-  environment: { ...environment, loadAverageAfter: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100) },
+  environment: {
+    ...environment,
+    loadAverageAfter: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100),
+  },
   adapter: adapterDescription(gpu),
   peak,
   totalSeconds: sig((performance.now() - started) / 1000),

@@ -15,14 +15,22 @@ function standardRaw(particles: number, steps: number, solver: Record<string, un
   return {
     dim: 1,
     classes: [
-      { name: 'a', weight: 0.5, components: [
-        { kind: 'gaussian', weight: 0.5, mean: [-2], cov: 0.25 },
-        { kind: 'gaussian', weight: 0.5, mean: [1], cov: 0.5 },
-      ] },
-      { name: 'b', weight: 0.5, components: [
-        { kind: 'gaussian', weight: 0.3, mean: [2], cov: 0.3 },
-        { kind: 'gaussian', weight: 0.7, mean: [-0.5], cov: 1 },
-      ] },
+      {
+        name: 'a',
+        weight: 0.5,
+        components: [
+          { kind: 'gaussian', weight: 0.5, mean: [-2], cov: 0.25 },
+          { kind: 'gaussian', weight: 0.5, mean: [1], cov: 0.5 },
+        ],
+      },
+      {
+        name: 'b',
+        weight: 0.5,
+        components: [
+          { kind: 'gaussian', weight: 0.3, mean: [2], cov: 0.3 },
+          { kind: 'gaussian', weight: 0.7, mean: [-0.5], cov: 1 },
+        ],
+      },
     ],
     target: 'a',
     process: { kind: 'ou', T: 10 },
@@ -56,7 +64,8 @@ export function scalingWorkload(p: ScalingPoint): ExperimentSpec {
     return { kind: 'gaussian' as const, weight: 1 + (i % 3), mean, cov: 0.2 + 0.8 * ((i * 0.618034) % 1) };
   };
   const classes = [{ name: 'a', weight: 0.5, components: Array.from({ length: ka }, (_, i) => component(i)) }];
-  if (k > ka) classes.push({ name: 'b', weight: 0.5, components: Array.from({ length: k - ka }, (_, i) => component(ka + i)) });
+  if (k > ka)
+    classes.push({ name: 'b', weight: 0.5, components: Array.from({ length: k - ka }, (_, i) => component(ka + i)) });
   return parseSpec({
     dim: p.dim,
     classes,

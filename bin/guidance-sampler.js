@@ -24,10 +24,14 @@ if (process.env.GUIDANCE_SAMPLER_RAW_STDERR !== '1') {
   const env = { ...process.env, GUIDANCE_SAMPLER_RAW_STDERR: '1' };
   // The child's stderr is a pipe; tell it that ours is a terminal, so the progress bar stays.
   if (process.stderr.isTTY) env.GUIDANCE_SAMPLER_STDERR_COLUMNS = String(process.stderr.columns ?? 80);
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    env,
-    stdio: ['inherit', 'inherit', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      env,
+      stdio: ['inherit', 'inherit', 'pipe'],
+    },
+  );
   child.stderr.setEncoding('utf8');
   // Dawn writes each warning as one complete line; pass partial lines (progress bars use \r)
   // through at once, holding back only an unfinished line that could still become a warning.
@@ -36,7 +40,8 @@ if (process.env.GUIDANCE_SAMPLER_RAW_STDERR !== '1') {
     let text = (pending + chunk).replace(DAWN_LIMIT_WARNING, '');
     const lastNl = text.lastIndexOf('\n');
     const tail = text.slice(lastNl + 1);
-    pending = tail.startsWith('Warning: maxDynamic') || 'Warning: maxDynamic'.startsWith(tail) && tail !== '' ? tail : '';
+    pending =
+      tail.startsWith('Warning: maxDynamic') || ('Warning: maxDynamic'.startsWith(tail) && tail !== '') ? tail : '';
     text = text.slice(0, text.length - pending.length);
     if (text) process.stderr.write(text);
   });
@@ -50,8 +55,7 @@ if (process.env.GUIDANCE_SAMPLER_RAW_STDERR !== '1') {
       // handler must go first, or it would swallow the re-raised signal.
       for (const sig of FORWARDED) process.removeAllListeners(sig);
       process.kill(process.pid, signal);
-    }
-    else process.exitCode = code ?? 1;
+    } else process.exitCode = code ?? 1;
   });
 } else {
   if (process.env.GUIDANCE_SAMPLER_STDERR_COLUMNS) {

@@ -21,17 +21,53 @@ export const EXAMPLES_DIR = join(ROOT, 'examples');
  * discretisation keeps the bias allowance within 3 envelopes (docs/checks.md).
  */
 export const EXAMPLE_VERDICTS: Record<string, { verdict: ExampleVerdict; reason: string }> = {
-  'boxes-2d.json': { verdict: 'FAIL', reason: 'cfg w = 1 piles particles towards the box centres (variance, KS, support share off p(x|c))' },
-  'cfgpp-boxes-2d.json': { verdict: 'FAIL', reason: 'CFG++ (lambda 0.6) is not a sampler of p(x|c); 800 euler steps make the solver allowance small enough to say so' },
-  'fk-two-gaussians.json': { verdict: 'PASS', reason: 'the Feynman-Kac corrector samples the tilted law (population check against it)' },
-  'grid-5x5.json': { verdict: 'FAIL', reason: 'cfg w = 1 against the other half of the grid empties the modes next to it (occupancy, means)' },
-  'k-of-n-em.json': { verdict: 'PASS', reason: 'classifier guidance at w = 1 is plain conditional sampling (Euler-Maruyama; its weak error is not bounded, see the warning)' },
-  'k-of-n.json': { verdict: 'PASS', reason: 'classifier guidance at w = 1 is plain conditional sampling (rk4, 100 edm steps)' },
-  'ring-8.json': { verdict: 'FAIL', reason: 'cfg w = 1 against the unconditional ring pushes the target mode outwards and narrows it (mean, variance, KS)' },
-  'score-error-leaves-support.json': { verdict: 'FAIL', reason: 'a blurred target score with cfg w = 8 drives the particles out of the box (support, mean, KS)' },
-  'three-modes-1d.json': { verdict: 'FAIL', reason: 'cfg w = 1 moves mass between the three modes (occupancy, HDR shares)' },
-  'two-gaussians.json': { verdict: 'FAIL', reason: 'cfg w = 3 moves the mean of N(1, 1) by about 1.35 (mean, variance, KS, HDR shares)' },
-  'two-uniforms.json': { verdict: 'FAIL', reason: 'cfg w = 2 pushes mass out of the overlap [-0.5, 0.5] and off the support (mean, KS, support share)' },
+  'boxes-2d.json': {
+    verdict: 'FAIL',
+    reason: 'cfg w = 1 piles particles towards the box centres (variance, KS, support share off p(x|c))',
+  },
+  'cfgpp-boxes-2d.json': {
+    verdict: 'FAIL',
+    reason:
+      'CFG++ (lambda 0.6) is not a sampler of p(x|c); 800 euler steps make the solver allowance small enough to say so',
+  },
+  'fk-two-gaussians.json': {
+    verdict: 'PASS',
+    reason: 'the Feynman-Kac corrector samples the tilted law (population check against it)',
+  },
+  'grid-5x5.json': {
+    verdict: 'FAIL',
+    reason: 'cfg w = 1 against the other half of the grid empties the modes next to it (occupancy, means)',
+  },
+  'k-of-n-em.json': {
+    verdict: 'PASS',
+    reason:
+      'classifier guidance at w = 1 is plain conditional sampling (Euler-Maruyama; its weak error is not bounded, see the warning)',
+  },
+  'k-of-n.json': {
+    verdict: 'PASS',
+    reason: 'classifier guidance at w = 1 is plain conditional sampling (rk4, 100 edm steps)',
+  },
+  'ring-8.json': {
+    verdict: 'FAIL',
+    reason:
+      'cfg w = 1 against the unconditional ring pushes the target mode outwards and narrows it (mean, variance, KS)',
+  },
+  'score-error-leaves-support.json': {
+    verdict: 'FAIL',
+    reason: 'a blurred target score with cfg w = 8 drives the particles out of the box (support, mean, KS)',
+  },
+  'three-modes-1d.json': {
+    verdict: 'FAIL',
+    reason: 'cfg w = 1 moves mass between the three modes (occupancy, HDR shares)',
+  },
+  'two-gaussians.json': {
+    verdict: 'FAIL',
+    reason: 'cfg w = 3 moves the mean of N(1, 1) by about 1.35 (mean, variance, KS, HDR shares)',
+  },
+  'two-uniforms.json': {
+    verdict: 'FAIL',
+    reason: 'cfg w = 2 pushes mass out of the overlap [-0.5, 0.5] and off the support (mean, KS, support share)',
+  },
 };
 
 export interface ExampleResult {
@@ -58,28 +94,48 @@ export function exampleFiles(): string[] {
 }
 
 /** `check examples/FILE --particles min(N, own) --backend B` by the CLI (a corrector spec: at least MIN_CORRECTOR_PARTICLES). */
-export function checkExample(file: string, particles: number, backend: 'auto' | 'cpu' | 'webgpu', path = join(EXAMPLES_DIR, file)): ExampleResult {
+export function checkExample(
+  file: string,
+  particles: number,
+  backend: 'auto' | 'cpu' | 'webgpu',
+  path = join(EXAMPLES_DIR, file),
+): ExampleResult {
   const raw = JSON.parse(readFileSync(path, 'utf8')) as { particles?: number; corrector?: unknown };
   const own = raw.particles ?? 100000;
   // A corrector's check needs 32 populations of >= 256 particles (src/cli/check.ts).
   const n = Math.min(own, raw.corrector ? Math.max(particles, MIN_CORRECTOR_PARTICLES) : particles);
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/guidance-sampler.js'), 'check', path, '--particles', String(n), '--backend', backend], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bin/guidance-sampler.js'), 'check', path, '--particles', String(n), '--backend', backend],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const seconds = (performance.now() - t0) / 1000;
   const status = r.status ?? -1;
   const verdict = EXIT_VERDICT[status] ?? (`exit ${status}` as const);
   let tests: string[] = [];
   try {
     const report = JSON.parse(r.stdout) as { outcomes: { name: string; pass: boolean; verdict?: ExampleVerdict }[] };
-    tests = report.outcomes.filter((o) => (o.verdict ?? (o.pass ? 'PASS' : 'FAIL')) !== 'PASS').map((o) => `${o.verdict ?? 'FAIL'} ${o.name}`);
+    tests = report.outcomes
+      .filter((o) => (o.verdict ?? (o.pass ? 'PASS' : 'FAIL')) !== 'PASS')
+      .map((o) => `${o.verdict ?? 'FAIL'} ${o.name}`);
   } catch {
     // no report (bad input, crash): the stderr tail says why
   }
   const expected = EXAMPLE_VERDICTS[file]?.verdict;
-  return { file, particles: n, verdict, expected, ok: verdict === expected && expected !== 'INCONCLUSIVE', seconds, tests, stderrTail: r.stderr.split('\n').slice(-6).join('\n') };
+  return {
+    file,
+    particles: n,
+    verdict,
+    expected,
+    ok: verdict === expected && expected !== 'INCONCLUSIVE',
+    seconds,
+    tests,
+    stderrTail: r.stderr.split('\n').slice(-6).join('\n'),
+  };
 }
 
 function main(): void {
@@ -90,7 +146,8 @@ function main(): void {
   };
   const particles = Number(opt('--particles', process.env.CHECK_EXAMPLES_N ?? '20000'));
   const backend = opt('--backend', 'auto') as 'auto' | 'cpu' | 'webgpu';
-  if (!Number.isInteger(particles) || particles < 1) throw new Error(`--particles must be a positive integer, got ${particles}`);
+  if (!Number.isInteger(particles) || particles < 1)
+    throw new Error(`--particles must be a positive integer, got ${particles}`);
   let ok = true;
   const files = exampleFiles();
   for (const f of Object.keys(EXAMPLE_VERDICTS)) {
@@ -102,8 +159,11 @@ function main(): void {
   for (const f of files) {
     const r = checkExample(f, particles, backend);
     ok &&= r.ok;
-    const why = r.expected === undefined ? 'no expected verdict in scripts/check-examples.ts' : `expected ${r.expected}`;
-    process.stdout.write(`${r.ok ? 'ok  ' : 'BAD '} ${f}: ${r.verdict} at ${r.particles} particles (${why}; ${r.seconds.toFixed(1)} s)${r.tests.length ? ` [${r.tests.slice(0, 3).join('; ')}${r.tests.length > 3 ? '; ...' : ''}]` : ''}\n`);
+    const why =
+      r.expected === undefined ? 'no expected verdict in scripts/check-examples.ts' : `expected ${r.expected}`;
+    process.stdout.write(
+      `${r.ok ? 'ok  ' : 'BAD '} ${f}: ${r.verdict} at ${r.particles} particles (${why}; ${r.seconds.toFixed(1)} s)${r.tests.length ? ` [${r.tests.slice(0, 3).join('; ')}${r.tests.length > 3 ? '; ...' : ''}]` : ''}\n`,
+    );
     if (!r.ok) process.stdout.write(r.stderrTail.replace(/^/gm, '     ') + '\n');
   }
   process.exitCode = ok ? 0 : 1;

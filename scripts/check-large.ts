@@ -9,26 +9,61 @@ import { dropMode, scaleVariance, shiftMean } from '../src/checks/mutations.ts';
 
 const n = Number(process.env.CHECK_LARGE_N ?? 1e7);
 const G = (mean: number[], cov: unknown, weight = 1) => ({ kind: 'gaussian', weight, mean, cov });
-const base = { process: { kind: 'ou', T: 10 }, solver: { kind: 'rk4', steps: 40, grid: 'edm', tMin: 1e-3 }, particles: n, seed: 1 };
+const base = {
+  process: { kind: 'ou', T: 10 },
+  solver: { kind: 'rk4', steps: 40, grid: 'edm', tMin: 1e-3 },
+  particles: n,
+  seed: 1,
+};
 const spec = (raw: Record<string, unknown>): ExperimentSpec => parseSpec({ ...base, ...raw });
-const two = spec({ dim: 1, classes: [{ name: 'pos', components: [G([1], 1)] }, { name: 'neg', components: [G([-1], 1)] }], target: 'pos' });
+const two = spec({
+  dim: 1,
+  classes: [
+    { name: 'pos', components: [G([1], 1)] },
+    { name: 'neg', components: [G([-1], 1)] },
+  ],
+  target: 'pos',
+});
 const three = spec({
   dim: 1,
-  classes: [{ name: 'm', components: [G([-2], 0.1, 0.3), G([0], 0.2, 0.5), G([3], 0.3, 0.2)] }, { name: 'b', components: [G([0.5], 4)] }],
+  classes: [
+    { name: 'm', components: [G([-2], 0.1, 0.3), G([0], 0.2, 0.5), G([3], 0.3, 0.2)] },
+    { name: 'b', components: [G([0.5], 4)] },
+  ],
   target: 'm',
 });
 const ring = spec({
   dim: 2,
-  classes: Array.from({ length: 8 }, (_, k) => ({ name: `m${k}`, components: [G([2 * Math.cos((k * Math.PI) / 4), 2 * Math.sin((k * Math.PI) / 4)], 0.05)] })).concat([
-    { name: 'ring', components: Array.from({ length: 8 }, (_, k) => G([2 * Math.cos((k * Math.PI) / 4), 2 * Math.sin((k * Math.PI) / 4)], 0.05)) },
+  classes: Array.from({ length: 8 }, (_, k) => ({
+    name: `m${k}`,
+    components: [G([2 * Math.cos((k * Math.PI) / 4), 2 * Math.sin((k * Math.PI) / 4)], 0.05)],
+  })).concat([
+    {
+      name: 'ring',
+      components: Array.from({ length: 8 }, (_, k) =>
+        G([2 * Math.cos((k * Math.PI) / 4), 2 * Math.sin((k * Math.PI) / 4)], 0.05),
+      ),
+    },
   ]),
   target: 'ring',
 });
 const boxes = spec({
   dim: 2,
   classes: [
-    { name: 'd', components: [{ kind: 'uniform', low: [-2, -2], high: [-0.5, -0.5] }, { kind: 'uniform', low: [0.5, 0.5], high: [2, 2] }] },
-    { name: 'a', components: [{ kind: 'uniform', low: [-2, 0.5], high: [-0.5, 2] }, { kind: 'uniform', low: [0.5, -2], high: [2, -0.5] }] },
+    {
+      name: 'd',
+      components: [
+        { kind: 'uniform', low: [-2, -2], high: [-0.5, -0.5] },
+        { kind: 'uniform', low: [0.5, 0.5], high: [2, 2] },
+      ],
+    },
+    {
+      name: 'a',
+      components: [
+        { kind: 'uniform', low: [-2, 0.5], high: [-0.5, 2] },
+        { kind: 'uniform', low: [0.5, -2], high: [2, -0.5] },
+      ],
+    },
   ],
   target: 'd',
 });
@@ -53,7 +88,9 @@ try {
     if (got !== c.expect) ok = false;
     const failed = r.outcomes.filter((o) => !o.pass).map((o) => o.name);
     summary.push({ case: c.name, expected: c.expect, got, failed, seconds: r.seconds.total });
-    process.stderr.write(`${got === c.expect ? 'ok  ' : 'BAD '} ${c.name}: ${got} (expected ${c.expect}) ${failed.join(', ')}\n`);
+    process.stderr.write(
+      `${got === c.expect ? 'ok  ' : 'BAD '} ${c.name}: ${got} (expected ${c.expect}) ${failed.join(', ')}\n`,
+    );
   }
 } finally {
   gpu?.destroy();

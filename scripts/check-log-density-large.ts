@@ -25,7 +25,13 @@ const base = { process: { kind: 'ou', T: 10 }, solver: { kind: 'rk4', steps: 100
 const CASES: { name: string; spec: ExperimentSpec; mean: number[]; v: number }[] = [
   {
     name: 'Gaussian pair: target N(1,1), negative N(0,2), cfg w=3, ou',
-    spec: parseSpec({ ...base, dim: 1, classes: [{ name: 'p', components: [G([1], 1)] }], target: 'p', guidance: { kind: 'cfg', w: 3, negative: { components: [G([0], 2)] } } }),
+    spec: parseSpec({
+      ...base,
+      dim: 1,
+      classes: [{ name: 'p', components: [G([1], 1)] }],
+      target: 'p',
+      guidance: { kind: 'cfg', w: 3, negative: { components: [G([0], 2)] } },
+    }),
     mean: [1],
     v: 1,
   },
@@ -34,7 +40,10 @@ const CASES: { name: string; spec: ExperimentSpec; mean: number[]; v: number }[]
     spec: parseSpec({
       ...base,
       dim: 8,
-      classes: [{ name: 'a', components: [G([1, 0, 0, 0, 0, 0, 0, 1], 0.5)] }, { name: 'b', components: [G([0, 0, 0, 0, 0, 0, 0, -1], 1)] }],
+      classes: [
+        { name: 'a', components: [G([1, 0, 0, 0, 0, 0, 0, 1], 0.5)] },
+        { name: 'b', components: [G([0, 0, 0, 0, 0, 0, 0, -1], 1)] },
+      ],
       target: 'a',
       guidance: { kind: 'cfg', w: 2, negative: 'b' },
     }),
@@ -65,7 +74,7 @@ function klGauss(m1: ArrayLike<number>, v1: number, m2: ArrayLike<number>, v2: n
 function logNormal(x: ArrayLike<number>, o: number, m: ArrayLike<number>, v: number, d: number): number {
   let q = 0;
   for (let i = 0; i < d; i++) q += (x[o + i] - m[i]) ** 2;
-  return -0.5 * q / v - 0.5 * d * Math.log(2 * Math.PI * v);
+  return (-0.5 * q) / v - 0.5 * d * Math.log(2 * Math.PI * v);
 }
 
 function meanSe(xs: Float64Array): { value: number; se: number } {
@@ -106,7 +115,9 @@ for (const c of CASES) {
   const table = reversedTableSymmetric(new CpuStepper(spec).table, TABLEAUS[spec.solver.kind].c);
   const fwd = await sampleLogDensityWebGpu(gpu, spec, { starts: { x: y, logq: new Float64Array(n) }, table });
   const rPQ = new Float64Array(n);
-  for (let p = 0; p < n; p++) rPQ[p] = logNormal(y, p * d, pm, pv, d) - (logNormal(fwd.particles, p * d, new Float64Array(d), prior, d) - fwd.logq[p]);
+  for (let p = 0; p < n; p++)
+    rPQ[p] =
+      logNormal(y, p * d, pm, pv, d) - (logNormal(fwd.particles, p * d, new Float64Array(d), prior, d) - fwd.logq[p]);
   const eQP = meanSe(rQP);
   const ePQ = meanSe(rPQ);
   const row = (label: string, e: { value: number; se: number }, exactKl: number, bias: number) => {
@@ -114,7 +125,9 @@ for (const c of CASES) {
     ok &&= pass;
     return `${label}: estimate ${e.value.toExponential(4)} +- ${e.se.toExponential(2)}, closed form ${exactKl.toExponential(4)}, |diff| ${Math.abs(e.value - exactKl).toExponential(2)} <= 3 SE + bias ${bias.toExponential(2)}: ${pass ? 'PASS' : 'FAIL'}`;
   };
-  console.log(`${c.name}, N = ${n}, rk4 ${spec.solver.steps} steps (${((performance.now() - t0) / 1000).toFixed(1)} s on ${gpu.adapterInfo.label})`);
+  console.log(
+    `${c.name}, N = ${n}, rk4 ${spec.solver.steps} steps (${((performance.now() - t0) / 1000).toFixed(1)} s on ${gpu.adapterInfo.label})`,
+  );
   console.log('  ' + row('KL(Q||P)', eQP, klQP, biasQP));
   console.log('  ' + row('KL(P||Q)', ePQ, klPQ, biasPQ));
 }

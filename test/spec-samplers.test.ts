@@ -41,22 +41,44 @@ function issues(raw: Raw): { path: string; message: string }[] {
 
 function expectIssue(raw: Raw, path: string, phrase: string): void {
   const found = issues(raw);
-  expect(found.filter((i) => i.path === path).map((i) => i.message).join('\n'), JSON.stringify(found)).toContain(phrase);
+  expect(
+    found
+      .filter((i) => i.path === path)
+      .map((i) => i.message)
+      .join('\n'),
+    JSON.stringify(found),
+  ).toContain(phrase);
 }
 
 describe('k-diffusion sampler fields', () => {
   it('accepts each kind and fills the defaults', () => {
-    expect(parseSpec(spec({ kind: 'dpmpp-2m' })).solver).toEqual({ kind: 'dpmpp-2m', steps: 50, tMin: 1e-3, grid: { kind: 'uniform' } });
+    expect(parseSpec(spec({ kind: 'dpmpp-2m' })).solver).toEqual({
+      kind: 'dpmpp-2m',
+      steps: 50,
+      tMin: 1e-3,
+      grid: { kind: 'uniform' },
+    });
     expect(parseSpec(spec({ kind: 'euler-ancestral' })).solver.eta).toBe(1);
     expect(parseSpec(spec({ kind: 'euler-ancestral', eta: 0.5 })).solver.eta).toBe(0.5);
-    expect(parseSpec(spec({ kind: 'heun-churn' })).solver).toMatchObject({ churn: { sChurn: 0, sTmin: 0, sTmax: Infinity }, sNoise: 1 });
-    expect(parseSpec(spec({ kind: 'heun-churn', sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003 })).solver).toMatchObject({
+    expect(parseSpec(spec({ kind: 'heun-churn' })).solver).toMatchObject({
+      churn: { sChurn: 0, sTmin: 0, sTmax: Infinity },
+      sNoise: 1,
+    });
+    expect(
+      parseSpec(spec({ kind: 'heun-churn', sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003 })).solver,
+    ).toMatchObject({
       churn: { sChurn: 40, sTmin: 0.05, sTmax: 50 },
       sNoise: 1.003,
     });
-    expect(parseSpec(spec({ kind: 'dpm2', sChurn: 5 })).solver).toMatchObject({ churn: { sChurn: 5, sTmin: 0, sTmax: Infinity }, sNoise: 1 });
+    expect(parseSpec(spec({ kind: 'dpm2', sChurn: 5 })).solver).toMatchObject({
+      churn: { sChurn: 5, sTmin: 0, sTmax: Infinity },
+      sNoise: 1,
+    });
     expect(parseSpec(spec({ kind: 'dpmpp-2m-sde' })).solver).toMatchObject({ eta: 1, sNoise: 1 });
-    expect(parseSpec(spec({ kind: 'dpmpp-3m-sde', eta: 0.5, sNoise: 0.9 })).solver).toMatchObject({ eta: 0.5, sNoise: 0.9 });
+    expect(parseSpec(spec({ kind: 'dpmpp-3m-sde', eta: 0.5, sNoise: 0.9 })).solver).toMatchObject({
+      eta: 0.5,
+      sNoise: 0.9,
+    });
     expect(parseSpec(spec({ kind: 'dpmpp-2m' })).solver.eta).toBeUndefined();
     expect(parseSpec(spec({ kind: 'lms' })).solver.order).toBe(4);
     expect(parseSpec(spec({ kind: 'lms', order: 2 })).solver.order).toBe(2);
@@ -68,25 +90,60 @@ describe('k-diffusion sampler fields', () => {
   const bad: [string, Raw, string, string][] = [
     ['negative eta', { kind: 'euler-ancestral', eta: -0.5 }, 'solver.eta', 'must be >= 0'],
     ['eta not a number', { kind: 'euler-ancestral', eta: 'one' }, 'solver.eta', 'expected a number'],
-    ['eta on dpmpp-2m', { kind: 'dpmpp-2m', eta: 1 }, 'solver.eta', 'only with solver.kind "euler-ancestral", "dpmpp-2m-sde", "dpmpp-3m-sde"; got "dpmpp-2m"'],
+    [
+      'eta on dpmpp-2m',
+      { kind: 'dpmpp-2m', eta: 1 },
+      'solver.eta',
+      'only with solver.kind "euler-ancestral", "dpmpp-2m-sde", "dpmpp-3m-sde"; got "dpmpp-2m"',
+    ],
     ['eta on rk4', { kind: 'rk4', eta: 0 }, 'solver.eta', 'only with solver.kind "euler-ancestral"'],
     ['eta on dpm2', { kind: 'dpm2', eta: 0 }, 'solver.eta', 'got "dpm2"'],
     ['negative eta on dpmpp-3m-sde', { kind: 'dpmpp-3m-sde', eta: -1 }, 'solver.eta', 'must be >= 0'],
-    ['sChurn on dpmpp-2m-sde', { kind: 'dpmpp-2m-sde', sChurn: 1 }, 'solver.sChurn', 'only with solver.kind "heun-churn", "dpm2"; got "dpmpp-2m-sde"'],
+    [
+      'sChurn on dpmpp-2m-sde',
+      { kind: 'dpmpp-2m-sde', sChurn: 1 },
+      'solver.sChurn',
+      'only with solver.kind "heun-churn", "dpm2"; got "dpmpp-2m-sde"',
+    ],
     ['sNoise on dpmpp-2m', { kind: 'dpmpp-2m', sNoise: 1 }, 'solver.sNoise', 'got "dpmpp-2m"'],
     ['eta on lms', { kind: 'lms', eta: 1 }, 'solver.eta', 'got "lms"'],
     ['lms order 5', { kind: 'lms', order: 5 }, 'solver.order', 'must be in [1, 4], got 5'],
     ['lms order 2.5', { kind: 'lms', order: 2.5 }, 'solver.order', 'expected an integer in [1, 4], got 2.5'],
-    ['order on dpmpp-2m', { kind: 'dpmpp-2m', order: 2 }, 'solver.order', 'only with solver.kind "lms"; got "dpmpp-2m"'],
+    [
+      'order on dpmpp-2m',
+      { kind: 'dpmpp-2m', order: 2 },
+      'solver.order',
+      'only with solver.kind "lms"; got "dpmpp-2m"',
+    ],
     ['negative sChurn', { kind: 'heun-churn', sChurn: -1 }, 'solver.sChurn', 'must be >= 0'],
-    ['sChurn on heun', { kind: 'heun', sChurn: 10 }, 'solver.sChurn', 'only with solver.kind "heun-churn", "dpm2"; got "heun"'],
+    [
+      'sChurn on heun',
+      { kind: 'heun', sChurn: 10 },
+      'solver.sChurn',
+      'only with solver.kind "heun-churn", "dpm2"; got "heun"',
+    ],
     ['negative sTmin', { kind: 'heun-churn', sTmin: -0.1 }, 'solver.sTmin', 'must be >= 0'],
     ['sTmax zero', { kind: 'heun-churn', sTmax: 0 }, 'solver.sTmax', 'must be > 0'],
-    ['sTmax below sTmin', { kind: 'heun-churn', sTmin: 2, sTmax: 1 }, 'solver.sTmax', 'must be >= solver.sTmin (2), got 1'],
+    [
+      'sTmax below sTmin',
+      { kind: 'heun-churn', sTmin: 2, sTmax: 1 },
+      'solver.sTmax',
+      'must be >= solver.sTmin (2), got 1',
+    ],
     ['negative sNoise', { kind: 'heun-churn', sNoise: -1 }, 'solver.sNoise', 'must be >= 0'],
-    ['sNoise on euler', { kind: 'euler', sNoise: 1 }, 'solver.sNoise', 'only with solver.kind "euler-ancestral", "heun-churn"'],
+    [
+      'sNoise on euler',
+      { kind: 'euler', sNoise: 1 },
+      'solver.sNoise',
+      'only with solver.kind "euler-ancestral", "heun-churn"',
+    ],
     ['a near-miss key', { kind: 'heun-churn', schurn: 10 }, 'solver.schurn', 'did you mean "sChurn"?'],
-    ['an unknown kind', { kind: 'dpmpp_2m' }, 'solver.kind', 'known kinds: euler, heun, rk4, em, dpmpp-2m, euler-ancestral, heun-churn, dpm2, dpmpp-2m-sde, dpmpp-3m-sde, lms'],
+    [
+      'an unknown kind',
+      { kind: 'dpmpp_2m' },
+      'solver.kind',
+      'known kinds: euler, heun, rk4, em, dpmpp-2m, euler-ancestral, heun-churn, dpm2, dpmpp-2m-sde, dpmpp-3m-sde, lms',
+    ],
   ];
   for (const [name, solver, path, phrase] of bad) {
     it(`rejects ${name} at ${path}`, () => expectIssue(spec(solver), path, phrase));
@@ -111,7 +168,10 @@ describe('k-diffusion sampler fields', () => {
 async function runMain(args: string[]): Promise<{ status: number; stderr: string }> {
   let stderr = '';
   const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => { stderr += String(chunk); return true; });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => {
+    stderr += String(chunk);
+    return true;
+  });
   try {
     return { status: await main(args), stderr };
   } finally {
@@ -132,6 +192,8 @@ describe('the CLI refuses the k-diffusion samplers where they do not run (exit 2
   it('classifiers --w (trained-classifier sampling)', async () => {
     const r = await runMain(['classifiers', path, '--w', '1', '--backend', 'cpu']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('solver.kind: sampling with a trained classifier runs euler, heun, rk4 or em, got dpmpp-2m');
+    expect(r.stderr).toContain(
+      'solver.kind: sampling with a trained classifier runs euler, heun, rk4 or em, got dpmpp-2m',
+    );
   });
 });

@@ -14,7 +14,11 @@ const PATH_COLORS = ['#1c7ed6', '#2f9e44', '#e8590c', '#ae3ec9', '#f59f00', '#0c
 const HEIGHT = 220;
 
 function tAxis(): uPlot.Axis {
-  return { label: 't (sampling runs left to right)', values: (_u, ticks) => ticks.map((v) => (v == null ? '' : v >= 0.01 && v < 1e4 ? String(Number(v.toPrecision(2))) : v.toExponential(0))) };
+  return {
+    label: 't (sampling runs left to right)',
+    values: (_u, ticks) =>
+      ticks.map((v) => (v == null ? '' : v >= 0.01 && v < 1e4 ? String(Number(v.toPrecision(2))) : v.toExponential(0))),
+  };
 }
 
 /** One chart in a container element, rebuilt when its series change, else given new data. */
@@ -84,7 +88,11 @@ export class TimeCharts {
     const k = axisNames.length;
     const obs = columns(
       trace,
-      axisNames.flatMap((_, a) => [(p: TracePoint) => p.mean[a], (p: TracePoint) => p.mean[a] + p.sd[a], (p: TracePoint) => p.mean[a] - p.sd[a]]),
+      axisNames.flatMap((_, a) => [
+        (p: TracePoint) => p.mean[a],
+        (p: TracePoint) => p.mean[a] + p.sd[a],
+        (p: TracePoint) => p.mean[a] - p.sd[a],
+      ]),
     );
     const ex = columns(
       exact,
@@ -118,12 +126,22 @@ export class TimeCharts {
 
   drawPaths(paths: { t: number[]; x: number[] }[], axisName: string): void {
     const t = paths[0]?.t ?? [];
-    const order = t.map((_, i) => i).filter((i) => t[i] > 0).sort((a, b) => t[a] - t[b]);
+    const order = t
+      .map((_, i) => i)
+      .filter((i) => t[i] > 0)
+      .sort((a, b) => t[a] - t[b]);
     const data = [order.map((i) => t[i]), ...paths.map((p) => order.map((i) => p.x[i]))] as uPlot.AlignedData;
     this.paths.show(
       `p${paths.length}:${axisName}:${this.range.join()}`,
       () => ({
-        series: [{ label: 't' }, ...paths.map((_, i) => ({ label: `path ${i + 1}`, stroke: PATH_COLORS[i % PATH_COLORS.length], width: 1.25 }))],
+        series: [
+          { label: 't' },
+          ...paths.map((_, i) => ({
+            label: `path ${i + 1}`,
+            stroke: PATH_COLORS[i % PATH_COLORS.length],
+            width: 1.25,
+          })),
+        ],
         scales: { x: this.xScale() },
         axes: [tAxis(), { label: axisName }],
         legend: { show: paths.length > 0, live: false },

@@ -38,7 +38,10 @@ const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) 
 
 /** JSON with arrays of numbers kept on one line (as the example files are written). */
 export function formatSpec(raw: unknown): string {
-  return JSON.stringify(raw, null, 2).replace(/\[\s+([^[\]{}]*?)\s+\]/g, (_, inner: string) => `[${inner.split(/,\s+/).join(', ')}]`);
+  return JSON.stringify(raw, null, 2).replace(
+    /\[\s+([^[\]{}]*?)\s+\]/g,
+    (_, inner: string) => `[${inner.split(/,\s+/).join(', ')}]`,
+  );
 }
 
 export class Controls {
@@ -277,7 +280,12 @@ export class Controls {
     }
     this.text.removeAttribute('aria-invalid');
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      this.cb.onInvalid([{ path: '(spec)', message: `expected a JSON object, got ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}` }]);
+      this.cb.onInvalid([
+        {
+          path: '(spec)',
+          message: `expected a JSON object, got ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}`,
+        },
+      ]);
       return;
     }
     this.raw = raw as RawSpec;
@@ -308,9 +316,23 @@ export class Controls {
         return { kind: 'interval', w, tLow: at(0.35), tHigh: at(0.75), outside: 0 };
       case 'piecewise':
         if (s.kind === 'interval') {
-          return { kind: 'piecewise', points: [[Math.max(s.tLow, this.tMin), s.outside], [Math.max(s.tLow, this.tMin) * 1.2, s.w], [s.tHigh / 1.2, s.w], [s.tHigh, s.outside]] };
+          return {
+            kind: 'piecewise',
+            points: [
+              [Math.max(s.tLow, this.tMin), s.outside],
+              [Math.max(s.tLow, this.tMin) * 1.2, s.w],
+              [s.tHigh / 1.2, s.w],
+              [s.tHigh, s.outside],
+            ],
+          };
         }
-        return { kind: 'piecewise', points: [[at(0.2), w], [at(0.8), w]] };
+        return {
+          kind: 'piecewise',
+          points: [
+            [at(0.2), w],
+            [at(0.8), w],
+          ],
+        };
     }
   }
 

@@ -7,9 +7,20 @@ import type { PlotGeometry } from './densities.ts';
 import { BAR_COLOR, PLOT_BACKGROUND_1D, PLOT_BACKGROUND_2D, type PlotRect } from './gpu-plot.ts';
 import { context2d, fitCanvas } from './plots.ts';
 
-const css = (c: readonly number[]) => `rgb(${c.slice(0, 3).map((v) => Math.round(255 * v)).join(',')})`;
+const css = (c: readonly number[]) =>
+  `rgb(${c
+    .slice(0, 3)
+    .map((v) => Math.round(255 * v))
+    .join(',')})`;
 
-export function drawCpuLayer(canvas: HTMLCanvasElement, rect: PlotRect, g: PlotGeometry, h: HistogramCounts | null, binSize: number, top: number): void {
+export function drawCpuLayer(
+  canvas: HTMLCanvasElement,
+  rect: PlotRect,
+  g: PlotGeometry,
+  h: HistogramCounts | null,
+  binSize: number,
+  top: number,
+): void {
   const size = fitCanvas(canvas);
   const ctx = context2d(canvas);
   const dims = g.axes.length;
@@ -33,7 +44,8 @@ export function drawCpuLayer(canvas: HTMLCanvasElement, rect: PlotRect, g: PlotG
     for (let a = 0; a < n0; a++) {
       const c = h.counts[a + n0 * b];
       const o = 4 * (a + n0 * (n1 - 1 - b)); // the second axis grows upwards
-      const [r, gg, bb] = c === 0 ? PLOT_BACKGROUND_2D.map((v) => Math.round(255 * v)) : viridis(Math.sqrt(Math.min(1, c * scale)));
+      const [r, gg, bb] =
+        c === 0 ? PLOT_BACKGROUND_2D.map((v) => Math.round(255 * v)) : viridis(Math.sqrt(Math.min(1, c * scale)));
       image.data.set([r, gg, bb, 255], o);
     }
   }

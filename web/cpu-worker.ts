@@ -26,7 +26,15 @@ export interface CpuMessage {
 }
 
 /** Bins rows [from, to) of `x` (row-major, dim per row) into `h` and the running sums. */
-function bin(x: Float64Array, dim: number, from: number, to: number, g: PlotGeometry, h: HistogramCounts, sums: Float64Array): void {
+function bin(
+  x: Float64Array,
+  dim: number,
+  from: number,
+  to: number,
+  g: PlotGeometry,
+  h: HistogramCounts,
+  sums: Float64Array,
+): void {
   const k = g.axes.length;
   for (let p = from; p < to; p++) {
     let finite = true;
@@ -64,7 +72,13 @@ self.onmessage = (e: MessageEvent<CpuRequest>) => {
   const t0 = performance.now();
   const { raw, particles, geometry: g } = e.data;
   const post = (m: CpuMessage) => (self as unknown as Worker).postMessage(m);
-  const h: HistogramCounts = { counts: new Uint32Array(g.bins.reduce((a, b) => a * b, 1)), underflow: 0, overflow: 0, nonFinite: 0, total: 0 };
+  const h: HistogramCounts = {
+    counts: new Uint32Array(g.bins.reduce((a, b) => a * b, 1)),
+    underflow: 0,
+    overflow: 0,
+    nonFinite: 0,
+    total: 0,
+  };
   const k = g.axes.length;
   const sums = new Float64Array(2 * k + 1);
   const moments = () => {
@@ -93,7 +107,12 @@ self.onmessage = (e: MessageEvent<CpuRequest>) => {
       // A picture after the first batch, then about 4 a second.
       if (done || first === 0 || now - lastPost > 250) {
         lastPost = now;
-        post({ counts: { ...h, counts: h.counts.slice() }, moments: moments(), done, elapsedSeconds: (now - t0) / 1000 });
+        post({
+          counts: { ...h, counts: h.counts.slice() },
+          moments: moments(),
+          done,
+          elapsedSeconds: (now - t0) / 1000,
+        });
       }
     }
   } catch (err) {

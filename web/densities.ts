@@ -40,7 +40,8 @@ function marginalComponents(components: Component[], axes: number[]): Component[
     const mean = axes.map((i) => c.mean[i]);
     const cov = c.cov;
     if (cov.kind === 'isotropic') return { ...c, mean, cov };
-    if (cov.kind === 'diagonal') return { ...c, mean, cov: { kind: 'diagonal', variances: axes.map((i) => cov.variances[i]) } };
+    if (cov.kind === 'diagonal')
+      return { ...c, mean, cov: { kind: 'diagonal', variances: axes.map((i) => cov.variances[i]) } };
     return { ...c, mean, cov: { kind: 'full', matrix: axes.map((i) => axes.map((j) => cov.matrix[i][j])) } };
   });
 }
@@ -52,7 +53,8 @@ export function plotAxes(spec: ExperimentSpec): number[] {
 /** Every component of the model and of an inline negative (for the plot range). */
 function allComponents(spec: ExperimentSpec): Component[] {
   const list = spec.classes.flatMap((c) => c.components);
-  if (spec.guidance.kind === 'cfg' && spec.guidance.negative.kind === 'inline') list.push(...spec.guidance.negative.distribution.components);
+  if (spec.guidance.kind === 'cfg' && spec.guidance.negative.kind === 'inline')
+    list.push(...spec.guidance.negative.distribution.components);
   return list;
 }
 
@@ -73,7 +75,12 @@ export function plotGeometry(spec: ExperimentSpec): PlotGeometry {
         lo = alpha * c.low[i] - 4 * sigma;
         hi = alpha * c.high[i] + 4 * sigma;
       } else {
-        const v = c.cov.kind === 'isotropic' ? c.cov.variance : c.cov.kind === 'diagonal' ? c.cov.variances[i] : c.cov.matrix[i][i];
+        const v =
+          c.cov.kind === 'isotropic'
+            ? c.cov.variance
+            : c.cov.kind === 'diagonal'
+              ? c.cov.variances[i]
+              : c.cov.matrix[i][i];
         const sd = Math.sqrt(alpha * alpha * v + sigma2);
         lo = alpha * c.mean[i] - 4 * sd;
         hi = alpha * c.mean[i] + 4 * sd;
@@ -243,7 +250,8 @@ export function densities(grid: LogDensityGrid, spec: ExperimentSpec): Densities
     for (let i = 0; i < logs.length; i++) {
       const n = grid.logNegative[i];
       // Where both vanish (far outside a box) the tilt is 0, not NaN.
-      logs[i] = gN === 0 ? gT * grid.logConditional[i] : gT * grid.logConditional[i] + gN * (n === -Infinity ? -1e300 : n);
+      logs[i] =
+        gN === 0 ? gT * grid.logConditional[i] : gT * grid.logConditional[i] + gN * (n === -Infinity ? -1e300 : n);
       if (!Number.isFinite(logs[i])) logs[i] = -Infinity;
     }
     tilted = normalise(logs);
@@ -281,7 +289,20 @@ export function densities(grid: LogDensityGrid, spec: ExperimentSpec): Densities
   let maxDensity = 0;
   for (const v of conditional) maxDensity = Math.max(maxDensity, v);
   if (tilted) for (const v of tilted) maxDensity = Math.max(maxDensity, v);
-  return { grid, conditional, unconditional, negative, negativeLabel, tilted, wTilt, tiltLabel, binConditional, binTilted, binMode, maxDensity };
+  return {
+    grid,
+    conditional,
+    unconditional,
+    negative,
+    negativeLabel,
+    tilted,
+    wTilt,
+    tiltLabel,
+    binConditional,
+    binTilted,
+    binMode,
+    maxDensity,
+  };
 }
 
 function fmt(v: number): string {

@@ -19,9 +19,12 @@ export function figureSvg(size: Size, view: MainView, densityLayer: HTMLCanvasEl
     const crop = document.createElement('canvas');
     crop.width = Math.max(1, Math.round(rect.width * dpr));
     crop.height = Math.max(1, Math.round(rect.height * dpr));
-    crop.getContext('2d')!.drawImage(densityLayer, rect.x * dpr, rect.y * dpr, crop.width, crop.height, 0, 0, crop.width, crop.height);
+    crop
+      .getContext('2d')!
+      .drawImage(densityLayer, rect.x * dpr, rect.y * dpr, crop.width, crop.height, 0, 0, crop.width, crop.height);
     const image = document.createElementNS(SVG_NS, 'image');
-    for (const [k, v] of Object.entries({ x: rect.x, y: rect.y, width: rect.width, height: rect.height })) image.setAttribute(k, String(v));
+    for (const [k, v] of Object.entries({ x: rect.x, y: rect.y, width: rect.width, height: rect.height }))
+      image.setAttribute(k, String(v));
     image.setAttribute('preserveAspectRatio', 'none');
     image.setAttribute('href', crop.toDataURL('image/png'));
     image.setAttribute('class', 'density-layer');

@@ -34,14 +34,21 @@ export class GpuPlot {
     this.context = context;
     this.format = navigator.gpu.getPreferredCanvasFormat();
     context.configure({ device: gpu.device, format: this.format, alphaMode: 'premultiplied' });
-    this.uniforms = gpu.device.createBuffer({ label: 'plot view uniforms', size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.uniforms = gpu.device.createBuffer({
+      label: 'plot view uniforms',
+      size: 64,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
   }
 
   private pipeline(kind: 'histogram' | 'heatmap'): GPURenderPipeline {
     let p = this.pipelines.get(kind);
     if (p) return p;
     const { device, platform } = this.gpu;
-    const module = device.createShaderModule({ label: `render-${kind} shader`, code: platform.shaderSource(`render-${kind}`) });
+    const module = device.createShaderModule({
+      label: `render-${kind} shader`,
+      code: platform.shaderSource(`render-${kind}`),
+    });
     p = device.createRenderPipeline({
       label: `render-${kind} pipeline`,
       layout: 'auto',

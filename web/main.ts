@@ -28,7 +28,15 @@ import { GpuPlot, type PlotRect } from './gpu-plot.ts';
 import { figureSvg } from './export-svg.ts';
 import { drawMainOverlay, fitCanvas, type MainView, mainPlotRect, type TracePoint } from './plots.ts';
 import { TimeCharts } from './charts.ts';
-import { Cancelled, ExplorerRun, initialPaths, PATHS, type DispatchRecord, type RunProgress, type StageInfo } from './run.ts';
+import {
+  Cancelled,
+  ExplorerRun,
+  initialPaths,
+  PATHS,
+  type DispatchRecord,
+  type RunProgress,
+  type StageInfo,
+} from './run.ts';
 import type { CpuMessage, CpuRequest } from './cpu-worker.ts';
 import { drawCpuLayer } from './cpu-plot.ts';
 import { writeUrlState } from './url-state.ts';
@@ -209,7 +217,11 @@ function onSpecChange(raw: RawSpec, opts: { run: boolean }): void {
     invalidate(e instanceof SpecError ? e.issues : [{ path: '(spec)', message: (e as Error).message }]);
     return;
   }
-  controls.setTimeDomain(spec.solver.tMin, startTime(spec.process), timeGrid(spec.solver.grid, startTime(spec.process), spec.solver.tMin, spec.solver.steps));
+  controls.setTimeDomain(
+    spec.solver.tMin,
+    startTime(spec.process),
+    timeGrid(spec.solver.grid, startTime(spec.process), spec.solver.tMin, spec.solver.steps),
+  );
   // Results on screen from another spec are stale until the next run's picture replaces them.
   if (JSON.stringify(raw) !== shownRaw) setStale(true);
   updateDensities(spec);
@@ -231,7 +243,14 @@ function invalidate(issues: SpecIssue[]): void {
 }
 
 function updateDensities(s: ExperimentSpec): void {
-  const key = JSON.stringify([s.dim, s.classes, s.target, s.process, s.solver.tMin, s.guidance.kind === 'cfg' ? s.guidance.negative : s.guidance.kind]);
+  const key = JSON.stringify([
+    s.dim,
+    s.classes,
+    s.target,
+    s.process,
+    s.solver.tMin,
+    s.guidance.kind === 'cfg' ? s.guidance.negative : s.guidance.kind,
+  ]);
   if (key !== gridKey) {
     current?.run.cancel(); // its histogram's bins no longer match the plot
     geometry = plotGeometry(s);
@@ -242,7 +261,8 @@ function updateDensities(s: ExperimentSpec): void {
   }
   dens = densities(grid!, s);
   hdr ??= highDensityRegion(dens.binConditional);
-  if (figures && lastCounts && lastCounts.counts.length === dens.binConditional.length) figures = computeFigures(lastCounts, dens, hdr);
+  if (figures && lastCounts && lastCounts.counts.length === dens.binConditional.length)
+    figures = computeFigures(lastCounts, dens, hdr);
 }
 
 /** The exact unguided conditional law's mean and sd over t, along each plotted axis. */
@@ -330,7 +350,10 @@ async function startRun(): Promise<void> {
   shownRaw = JSON.stringify(controls.rawSpec);
   const t0 = startTime(s.process);
   const start = initialPaths(s, Math.min(PATHS, s.particles));
-  paths = Array.from({ length: Math.min(PATHS, s.particles) }, (_, p) => ({ t: [t0], x: [Array.from(start.subarray(p * s.dim, (p + 1) * s.dim))] }));
+  paths = Array.from({ length: Math.min(PATHS, s.particles) }, (_, p) => ({
+    t: [t0],
+    x: [Array.from(start.subarray(p * s.dim, (p + 1) * s.dim))],
+  }));
   const prior = priorScale(s.process);
   trace = [{ t: t0, mean: g.axes.map(() => 0), sd: g.axes.map(() => prior) }];
   renderFigures(null, null);
@@ -369,7 +392,13 @@ async function startRun(): Promise<void> {
             if (shown !== run) return;
             // The preview stays on screen until the spec's own first batch is binned.
             if (picture?.stage !== stage) {
-              picture = { stage, kind: stage.kind, particles: stage.particles, steps: stage.steps, solver: stage.solver };
+              picture = {
+                stage,
+                kind: stage.kind,
+                particles: stage.particles,
+                steps: stage.steps,
+                solver: stage.solver,
+              };
               gpuPlot?.setSource(stage.histogram.counts, g.bins);
             }
             binned = n;
@@ -377,7 +406,8 @@ async function startRun(): Promise<void> {
           },
           onCounts: (stage, c, summary) => {
             // A spec change with a new plot geometry stops this run; its last counts do not fit.
-            if (shown !== run || picture?.stage !== stage || !dens || c.counts.length !== dens.binConditional.length) return;
+            if (shown !== run || picture?.stage !== stage || !dens || c.counts.length !== dens.binConditional.length)
+              return;
             lastCounts = c;
             lastSummary = summary;
             figures = computeFigures(c, dens!, hdr!);
@@ -403,7 +433,16 @@ async function startRun(): Promise<void> {
         figures = computeFigures(result.counts, dens, hdr);
       }
       void fullStage;
-      finish(s, result.summary, { elapsedSeconds: result.elapsedSeconds, particleStepsPerSecond: result.particleStepsPerSecond, plan: result.plan }, progress);
+      finish(
+        s,
+        result.summary,
+        {
+          elapsedSeconds: result.elapsedSeconds,
+          particleStepsPerSecond: result.particleStepsPerSecond,
+          plan: result.plan,
+        },
+        progress,
+      );
     } catch (e) {
       if (e instanceof Cancelled) {
         stopped(runId);
@@ -506,7 +545,8 @@ async function startCpuRun(s: ExperimentSpec, g: PlotGeometry, runId: number): P
       binned = m.counts.total;
       lastCounts = m.counts;
       lastSummary = m.moments;
-      if (dens && hdr && m.counts.counts.length === dens.binConditional.length) figures = computeFigures(m.counts, dens, hdr);
+      if (dens && hdr && m.counts.counts.length === dens.binConditional.length)
+        figures = computeFigures(m.counts, dens, hdr);
       observedTop = observedTopDensity(m.counts);
       const progress: RunProgress = {
         stage: 'full',
@@ -522,7 +562,17 @@ async function startCpuRun(s: ExperimentSpec, g: PlotGeometry, runId: number): P
       requestDraw({ overlay: true, gpu: true, caption: true });
       if (m.done) {
         const seconds = (performance.now() - started) / 1000;
-        finish(s, m.moments, { elapsedSeconds: seconds, particleStepsPerSecond: (particles * s.solver.steps) / seconds, plan: { chunkParticles: 1024, stepsPerDispatch: s.solver.steps, dispatches: 0, batches: 1 } }, progress, 'cpu');
+        finish(
+          s,
+          m.moments,
+          {
+            elapsedSeconds: seconds,
+            particleStepsPerSecond: (particles * s.solver.steps) / seconds,
+            plan: { chunkParticles: 1024, stepsPerDispatch: s.solver.steps, dispatches: 0, batches: 1 },
+          },
+          progress,
+          'cpu',
+        );
         end();
       }
     };
@@ -550,7 +600,10 @@ async function startCpuRun(s: ExperimentSpec, g: PlotGeometry, runId: number): P
 }
 
 function progressText(p: RunProgress): string {
-  const pct = (100 * (p.particlesDone + (p.stepsDone / p.steps) * Math.min(p.plan.chunkParticles, p.particles - p.particlesDone))) / p.particles;
+  const pct =
+    (100 *
+      (p.particlesDone + (p.stepsDone / p.steps) * Math.min(p.plan.chunkParticles, p.particles - p.particlesDone))) /
+    p.particles;
   return (
     `Running: ${pct.toFixed(0)}% — ${p.particlesDone.toLocaleString('en')} of ${p.particles.toLocaleString('en')} particles done, ` +
     `step ${p.stepsDone}/${p.steps} of the current chunk (${p.plan.chunkParticles.toLocaleString('en')} particles, ` +
@@ -578,7 +631,10 @@ const caption = $<HTMLParagraphElement>('picture-caption');
 function renderCaption(): void {
   const text = (() => {
     if (!spec && !picture) return 'No picture: the spec is not valid.';
-    if (!picture) return hook.status === 'running' ? 'Sampling… the first picture comes after the first batch of particles.' : 'No samples yet: press Run.';
+    if (!picture)
+      return hook.status === 'running'
+        ? 'Sampling… the first picture comes after the first batch of particles.'
+        : 'No samples yet: press Run.';
     const n = `${binned.toLocaleString('en')} of ${picture.particles.toLocaleString('en')} particles`;
     const steps = `${picture.steps} ${picture.solver} steps`;
     if (picture.kind === 'preview') {
@@ -590,26 +646,62 @@ function renderCaption(): void {
   if (caption.textContent !== text) caption.textContent = text;
 }
 
-function renderFigures(m: Moments | null, p: RunProgress | null, result?: { elapsedSeconds: number; particleStepsPerSecond: number }): void {
+function renderFigures(
+  m: Moments | null,
+  p: RunProgress | null,
+  result?: { elapsedSeconds: number; particleStepsPerSecond: number },
+): void {
   const body = document.querySelector<HTMLTableSectionElement>('#figures tbody')!;
   const rows: [string, string, string, number | null][] = [];
-  const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : `${(100 * v).toFixed(1)}%`);
+  const pct = (v: number | null | undefined) =>
+    v === null || v === undefined || !Number.isFinite(v) ? '—' : `${(100 * v).toFixed(1)}%`;
   const num = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(4));
   const f = figures;
   const name = (k: number) => (geometry && geometry.dim > 1 ? `x[${geometry.axes[k]}]` : 'x');
-  rows.push(['particles', 'Particles binned', f ? `${f.particles.toLocaleString('en')} of ${(spec?.particles ?? 0).toLocaleString('en')}` : '—', f?.particles ?? null]);
+  rows.push([
+    'particles',
+    'Particles binned',
+    f ? `${f.particles.toLocaleString('en')} of ${(spec?.particles ?? 0).toLocaleString('en')}` : '—',
+    f?.particles ?? null,
+  ]);
   (geometry?.axes ?? []).forEach((_, k) => {
     rows.push([`mean${k}`, `Mean of ${name(k)}`, num(m?.mean[k]), m?.mean[k] ?? null]);
-    rows.push([`sd${k}`, `Spread (sd) of ${name(k)}`, num(m ? Math.sqrt(m.variance[k]) : undefined), m ? Math.sqrt(m.variance[k]) : null]);
+    rows.push([
+      `sd${k}`,
+      `Spread (sd) of ${name(k)}`,
+      num(m ? Math.sqrt(m.variance[k]) : undefined),
+      m ? Math.sqrt(m.variance[k]) : null,
+    ]);
   });
   rows.push(['coverage', 'Coverage: PRD recall F8 against p(x | c)', num(f?.coverage), f?.coverage ?? null]);
   rows.push(['fidelity', 'Fidelity: PRD precision F1/8 against p(x | c)', num(f?.fidelity), f?.fidelity ?? null]);
   rows.push(['hdr99', 'Inside the 99% region of p(x | c)', pct(f?.hdr99), f?.hdr99 ?? null]);
-  rows.push(['modes', 'Modes of p(x | c) reached (≥ 10% of their mass)', f ? `${f.modesCovered} of ${f.modes}` : '—', f?.modesCovered ?? null]);
+  rows.push([
+    'modes',
+    'Modes of p(x | c) reached (≥ 10% of their mass)',
+    f ? `${f.modesCovered} of ${f.modes}` : '—',
+    f?.modesCovered ?? null,
+  ]);
   rows.push(['tvConditional', 'Total variation to p(x | c), binned', num(f?.tvConditional), f?.tvConditional ?? null]);
-  rows.push(['tvTilted', `Total variation to the ${dens?.tiltLabel ?? 'tilted law'}`, f?.tvTilted == null ? '—' : num(f.tvTilted), f?.tvTilted ?? null]);
-  rows.push(['outside', 'Outside the plot / non-finite', f ? `${pct(f.outside / Math.max(1, f.particles))} / ${f.nonFinite}` : '—', f ? f.outside : null]);
-  if (result) rows.push(['rate', 'Particle-steps per second (wall, frames included)', fmtRate(result.particleStepsPerSecond), result.particleStepsPerSecond]);
+  rows.push([
+    'tvTilted',
+    `Total variation to the ${dens?.tiltLabel ?? 'tilted law'}`,
+    f?.tvTilted == null ? '—' : num(f.tvTilted),
+    f?.tvTilted ?? null,
+  ]);
+  rows.push([
+    'outside',
+    'Outside the plot / non-finite',
+    f ? `${pct(f.outside / Math.max(1, f.particles))} / ${f.nonFinite}` : '—',
+    f ? f.outside : null,
+  ]);
+  if (result)
+    rows.push([
+      'rate',
+      'Particle-steps per second (wall, frames included)',
+      fmtRate(result.particleStepsPerSecond),
+      result.particleStepsPerSecond,
+    ]);
   else if (p) rows.push(['rate', 'Elapsed', `${p.elapsedSeconds.toFixed(1)} s`, p.elapsedSeconds]);
   body.replaceChildren(
     ...rows.map(([key, label, text, value]) => {
@@ -637,7 +729,13 @@ const dirty = { overlay: true, charts: true, gpu: true };
 let lastRect: PlotRect | null = null;
 
 /** Marks parts of the picture stale and draws them in an animation frame (throttled). */
-function requestDraw(parts: { overlay?: boolean; charts?: boolean; gpu?: boolean; caption?: boolean; immediate?: boolean }): void {
+function requestDraw(parts: {
+  overlay?: boolean;
+  charts?: boolean;
+  gpu?: boolean;
+  caption?: boolean;
+  immediate?: boolean;
+}): void {
   dirty.overlay ||= Boolean(parts.overlay);
   dirty.charts ||= Boolean(parts.charts);
   // The overlay's scale (top density) is the GPU layer's too.
@@ -685,12 +783,19 @@ function draw(): void {
   const rect = mainPlotRect(size, geometry);
   // Where the plot area is, in CSS pixels of the canvases (tests crop screenshots to it).
   overlayCanvas.dataset.plotRect = JSON.stringify(rect);
-  const moved = !lastRect || rect.x !== lastRect.x || rect.y !== lastRect.y || rect.width !== lastRect.width || rect.height !== lastRect.height;
+  const moved =
+    !lastRect ||
+    rect.x !== lastRect.x ||
+    rect.y !== lastRect.y ||
+    rect.width !== lastRect.width ||
+    rect.height !== lastRect.height;
   lastRect = rect;
   if (geometry && (dirty.overlay || moved)) {
     drawMainOverlay(overlayCanvas, mainView(geometry));
   }
-  const binSize = geometry ? geometry.low.reduce((a, lo, k) => a * ((geometry!.high[k] - lo) / geometry!.bins[k]), 1) : 1;
+  const binSize = geometry
+    ? geometry.low.reduce((a, lo, k) => a * ((geometry!.high[k] - lo) / geometry!.bins[k]), 1)
+    : 1;
   if (gpuPlot && geometry && (dirty.gpu || moved)) {
     gpuPlot.draw(rect, picture ? binned : 0, binSize, topDensity(), geometry.axes.length);
   } else if (hook.webgpu === 'unavailable' && geometry && (dirty.gpu || moved)) {
@@ -704,7 +809,9 @@ function draw(): void {
     timing.firstPictureAt = -1;
     requestAnimationFrame(() => (timing.firstPictureAt = performance.now()));
   }
-  hook.picture = picture ? { kind: picture.kind, particles: picture.particles, steps: picture.steps, solver: picture.solver, binned } : null;
+  hook.picture = picture
+    ? { kind: picture.kind, particles: picture.particles, steps: picture.steps, solver: picture.solver, binned }
+    : null;
   hook.draws++;
   renderCaption();
   if (dirty.charts && spec && geometry) {
@@ -748,7 +855,11 @@ function exportSvg(): string | null {
   if (!geometry) return null;
   dirty.overlay = dirty.gpu = true;
   draw(); // the density layer must hold this frame when it is copied (as for the PNG)
-  return figureSvg(fitCanvas(overlayCanvas), mainView(geometry), hook.webgpu === 'unavailable' || gpuPlot ? gpuCanvas : null);
+  return figureSvg(
+    fitCanvas(overlayCanvas),
+    mainView(geometry),
+    hook.webgpu === 'unavailable' || gpuPlot ? gpuCanvas : null,
+  );
 }
 hook.exportSvg = exportSvg;
 $('export-svg').addEventListener('click', () => {

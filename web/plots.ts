@@ -81,7 +81,8 @@ export function niceTicks(lo: number, hi: number, n = 6): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step)
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
   return out;
 }
 
@@ -121,7 +122,17 @@ function map(s: Scale, v: number): number {
   return s.p0 + f * (s.p1 - s.p0);
 }
 
-function drawAxes(ctx: CanvasRenderingContext2D, rect: PlotRect, x: Scale, y: Scale, xLabel: string, yLabel: string, xTicks: number[], yTicks: number[], grid: boolean): void {
+function drawAxes(
+  ctx: CanvasRenderingContext2D,
+  rect: PlotRect,
+  x: Scale,
+  y: Scale,
+  xLabel: string,
+  yLabel: string,
+  xTicks: number[],
+  yTicks: number[],
+  grid: boolean,
+): void {
   ctx.save();
   ctx.strokeStyle = COLORS.axis;
   ctx.fillStyle = COLORS.axis;
@@ -246,7 +257,17 @@ export function drawMainOverlayOn(ctx: CanvasRenderingContext2D, size: Size, vie
   const d = view.densities;
   if (g.axes.length === 1) {
     const y: Scale = { lo: 0, hi: view.topDensity, p0: rect.y + rect.height, p1: rect.y };
-    drawAxes(ctx, rect, x, y, axisName(0), g.dim > 1 ? 'marginal density' : 'density', niceTicks(x.lo, x.hi), niceTicks(0, view.topDensity, 5), false);
+    drawAxes(
+      ctx,
+      rect,
+      x,
+      y,
+      axisName(0),
+      g.dim > 1 ? 'marginal density' : 'density',
+      niceTicks(x.lo, x.hi),
+      niceTicks(0, view.topDensity, 5),
+      false,
+    );
     const entries: { label: string; color: string; dash?: number[]; width?: number }[] = [];
     if (d && view.showExact) {
       ctx.save();
@@ -296,7 +317,10 @@ export function drawMainOverlayOn(ctx: CanvasRenderingContext2D, size: Size, vie
   ctx.clip();
   if (d && view.showExact) {
     const [n0, n1] = d.grid.points;
-    const toPx = (a: number, b: number): [number, number] => [x.p0 + ((a + 0.5) / n0) * (x.p1 - x.p0), y.p0 + ((b + 0.5) / n1) * (y.p1 - y.p0)];
+    const toPx = (a: number, b: number): [number, number] => [
+      x.p0 + ((a + 0.5) / n0) * (x.p1 - x.p0),
+      y.p0 + ((b + 0.5) / n1) * (y.p1 - y.p0),
+    ];
     const contour = (values: Float64Array, color: string, dash: number[]) => {
       ctx.strokeStyle = color;
       ctx.lineWidth = 1.25;
@@ -305,7 +329,12 @@ export function drawMainOverlayOn(ctx: CanvasRenderingContext2D, size: Size, vie
       ctx.setLineDash([]);
     };
     contour(d.unconditional, COLORS.contourUnconditional, [1, 3]);
-    entries.push({ label: 'p(x), all classes: 50/90/99% regions', color: COLORS.contourUnconditional, dash: [1, 3], width: 1.25 });
+    entries.push({
+      label: 'p(x), all classes: 50/90/99% regions',
+      color: COLORS.contourUnconditional,
+      dash: [1, 3],
+      width: 1.25,
+    });
     if (d.negative && !sameValues(d.negative, d.unconditional)) {
       contour(d.negative, COLORS.contourNegative, [2, 2]);
       entries.push({ label: d.negativeLabel, color: COLORS.contourNegative, dash: [2, 2], width: 1.25 });
@@ -405,7 +434,14 @@ export function hdrLevels(values: Float64Array, masses: number[]): number[] {
 }
 
 /** Marching squares: the contour of `values` (grid n0 x n1, index a + n0 b) at `level`. */
-function drawContour(ctx: CanvasRenderingContext2D, values: Float64Array, n0: number, n1: number, level: number, toPx: (a: number, b: number) => [number, number]): void {
+function drawContour(
+  ctx: CanvasRenderingContext2D,
+  values: Float64Array,
+  n0: number,
+  n1: number,
+  level: number,
+  toPx: (a: number, b: number) => [number, number],
+): void {
   ctx.beginPath();
   const v = (a: number, b: number) => values[a + n0 * b];
   for (let b = 0; b < n1 - 1; b++) {
@@ -419,10 +455,10 @@ function drawContour(ctx: CanvasRenderingContext2D, values: Float64Array, n0: nu
       // Crossing points on the four edges (bottom, right, top, left), in grid units.
       const pts: [number, number][] = [];
       const cross = (p: number, q: number) => (level - p) / (q - p);
-      if ((c00 > level) !== (c10 > level)) pts.push([a + cross(c00, c10), b]);
-      if ((c10 > level) !== (c11 > level)) pts.push([a + 1, b + cross(c10, c11)]);
-      if ((c01 > level) !== (c11 > level)) pts.push([a + cross(c01, c11), b + 1]);
-      if ((c00 > level) !== (c01 > level)) pts.push([a, b + cross(c00, c01)]);
+      if (c00 > level !== c10 > level) pts.push([a + cross(c00, c10), b]);
+      if (c10 > level !== c11 > level) pts.push([a + 1, b + cross(c10, c11)]);
+      if (c01 > level !== c11 > level) pts.push([a + cross(c01, c11), b + 1]);
+      if (c00 > level !== c01 > level) pts.push([a, b + cross(c00, c01)]);
       for (let i = 0; i + 1 < pts.length; i += 2) {
         const [x0, y0] = toPx(pts[i][0], pts[i][1]);
         const [x1, y1] = toPx(pts[i + 1][0], pts[i + 1][1]);

@@ -125,14 +125,25 @@ export function workPerParticleStep(spec: ExperimentSpec): number {
 }
 
 /** Particles per chunk and steps per dispatch for about `budget` evaluations per dispatch. */
-export function dispatchSize(particles: number, steps: number, per: number, budget: number): { chunkParticles: number; stepsPerDispatch: number } {
+export function dispatchSize(
+  particles: number,
+  steps: number,
+  per: number,
+  budget: number,
+): { chunkParticles: number; stepsPerDispatch: number } {
   const chunkParticles = Math.max(256, Math.min(particles, Math.floor(budget / per)));
   const stepsPerDispatch = Math.max(1, Math.min(steps, Math.floor(budget / (chunkParticles * per))));
   return { chunkParticles: Math.min(chunkParticles, particles), stepsPerDispatch };
 }
 
 /** The full stage's batch sizes: the first about FIRST_BATCH_SECONDS of work, then doubling. */
-export function batchSizes(particles: number, steps: number, per: number, rate: number, onePopulation: boolean): number[] {
+export function batchSizes(
+  particles: number,
+  steps: number,
+  per: number,
+  rate: number,
+  onePopulation: boolean,
+): number[] {
   if (onePopulation) return [particles];
   const first = Math.max(1024, Math.floor((rate * FIRST_BATCH_SECONDS) / (steps * per) / 1024) * 1024);
   const out: number[] = [];
@@ -311,11 +322,25 @@ export class ExplorerRun {
       // 1. The preview (skipped when the spec is no bigger than it).
       const previewSteps = Math.min(spec.solver.steps, PREVIEW_STEPS);
       const guess = measured > 0 ? measured : GUESS_RATE;
-      const previewParticles = Math.min(spec.particles, PREVIEW_PARTICLES, Math.max(1024, Math.floor(dispatchBudget(guess) / per / 256) * 256));
+      const previewParticles = Math.min(
+        spec.particles,
+        PREVIEW_PARTICLES,
+        Math.max(1024, Math.floor(dispatchBudget(guess) / per / 256) * 256),
+      );
       const hasPreview = spec.solver.steps > previewSteps || spec.particles > previewParticles;
       if (hasPreview) {
-        const previewSpec: ExperimentSpec = { ...spec, particles: previewParticles, solver: { ...spec.solver, steps: previewSteps } };
-        const stage: StageInfo = { kind: 'preview', particles: previewParticles, steps: previewSteps, solver: spec.solver.kind, histogram: this.histogram() };
+        const previewSpec: ExperimentSpec = {
+          ...spec,
+          particles: previewParticles,
+          solver: { ...spec.solver, steps: previewSteps },
+        };
+        const stage: StageInfo = {
+          kind: 'preview',
+          particles: previewParticles,
+          steps: previewSteps,
+          solver: spec.solver.kind,
+          histogram: this.histogram(),
+        };
         cb.onStage(stage);
         const state = { binned: 0, summary: null, counts: null, countsChain: Promise.resolve() as Promise<unknown> };
         await runBatch(stage, previewSpec, 0, { chunkParticles: previewParticles, stepsPerDispatch: 1 }, state, null);
@@ -327,10 +352,25 @@ export class ExplorerRun {
       // loaded machine's preview may under-measure).
       const rateNow = Math.max(measured > 0 ? measured : GUESS_RATE, MIN_DISPATCH_WORK / DISPATCH_SECONDS);
       const batches = batchSizes(spec.particles, steps, per, rateNow, onePopulation);
-      const stage: StageInfo = { kind: 'full', particles: spec.particles, steps, solver: spec.solver.kind, histogram: this.histogram() };
+      const stage: StageInfo = {
+        kind: 'full',
+        particles: spec.particles,
+        steps,
+        solver: spec.solver.kind,
+        histogram: this.histogram(),
+      };
       cb.onStage(stage);
-      const state = { binned: 0, summary: null as Moments | null, counts: null as HistogramCounts | null, countsChain: Promise.resolve() as Promise<unknown> };
-      const trace = { times: timeGrid(spec.solver.grid, startTime(spec.process), spec.solver.tMin, steps), next: 0, center: [...center] };
+      const state = {
+        binned: 0,
+        summary: null as Moments | null,
+        counts: null as HistogramCounts | null,
+        countsChain: Promise.resolve() as Promise<unknown>,
+      };
+      const trace = {
+        times: timeGrid(spec.solver.grid, startTime(spec.process), spec.solver.tMin, steps),
+        next: 0,
+        center: [...center],
+      };
       const tFull = performance.now();
       let first = 0;
       let size = { chunkParticles: 0, stepsPerDispatch: 0 };
@@ -348,7 +388,12 @@ export class ExplorerRun {
         elapsedSeconds,
         particleStepsPerSecond: (spec.particles * steps) / ((performance.now() - tFull) / 1000),
         workRate: measured,
-        plan: { chunkParticles: size.chunkParticles, stepsPerDispatch: size.stepsPerDispatch, dispatches, batches: batches.length },
+        plan: {
+          chunkParticles: size.chunkParticles,
+          stepsPerDispatch: size.stepsPerDispatch,
+          dispatches,
+          batches: batches.length,
+        },
       };
     } finally {
       await Promise.all(inFlight.splice(0)).catch(() => {});

@@ -99,7 +99,9 @@ export class ScheduleEditor {
   private tAt(px: number): number {
     const { w } = this.size;
     const f = (px - PAD.left) / (w - PAD.left - PAD.right);
-    const t = this.logT ? Math.exp(Math.log(this.tStart) - f * (Math.log(this.tStart) - Math.log(this.tMin))) : this.tStart - f * (this.tStart - this.tMin);
+    const t = this.logT
+      ? Math.exp(Math.log(this.tStart) - f * (Math.log(this.tStart) - Math.log(this.tMin)))
+      : this.tStart - f * (this.tStart - this.tMin);
     return Math.min(this.tStart, Math.max(this.tMin, t));
   }
   private wAt(py: number): number {
@@ -107,7 +109,11 @@ export class ScheduleEditor {
     return this.wHi - ((py - PAD.top) / (h - PAD.top - PAD.bottom)) * (this.wHi - this.wLo);
   }
 
-  private el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, parent: Element = this.svg): SVGElementTagNameMap[K] {
+  private el<K extends keyof SVGElementTagNameMap>(
+    name: K,
+    attrs: Record<string, string | number>,
+    parent: Element = this.svg,
+  ): SVGElementTagNameMap[K] {
     const e = document.createElementNS(SVG_NS, name);
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
     parent.appendChild(e);
@@ -119,16 +125,26 @@ export class ScheduleEditor {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     const { w, h } = this.size;
     svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
-    this.el('rect', { x: PAD.left, y: PAD.top, width: w - PAD.left - PAD.right, height: h - PAD.top - PAD.bottom, class: 'se-frame' });
+    this.el('rect', {
+      x: PAD.left,
+      y: PAD.top,
+      width: w - PAD.left - PAD.right,
+      height: h - PAD.top - PAD.bottom,
+      class: 'se-frame',
+    });
     // Axes: w ticks, t decades.
     for (let v = Math.ceil(this.wLo); v <= this.wHi; v++) {
       if ((this.wHi - this.wLo > 10 && v % 2 !== 0) || v === 0) continue;
-      this.el('text', { x: PAD.left - 4, y: this.py(v) + 3, class: 'se-label', 'text-anchor': 'end' }).textContent = String(v);
+      this.el('text', { x: PAD.left - 4, y: this.py(v) + 3, class: 'se-label', 'text-anchor': 'end' }).textContent =
+        String(v);
     }
     this.el('line', { x1: PAD.left, x2: w - PAD.right, y1: this.py(0), y2: this.py(0), class: 'se-zero' });
     this.el('text', { x: PAD.left - 4, y: this.py(0) + 3, class: 'se-label', 'text-anchor': 'end' }).textContent = '0';
     const ticks = this.logT
-      ? Array.from({ length: Math.floor(Math.log10(this.tStart)) - Math.ceil(Math.log10(this.tMin)) + 1 }, (_, k) => 10 ** (Math.ceil(Math.log10(this.tMin)) + k))
+      ? Array.from(
+          { length: Math.floor(Math.log10(this.tStart)) - Math.ceil(Math.log10(this.tMin)) + 1 },
+          (_, k) => 10 ** (Math.ceil(Math.log10(this.tMin)) + k),
+        )
       : niceLinear(this.tMin, this.tStart);
     for (const t of ticks) {
       const x = this.px(t);
@@ -145,7 +161,8 @@ export class ScheduleEditor {
         d += `M${x},${PAD.top}V${PAD.top + 5}`;
       }
       const marks = this.el('path', { d, class: 'se-steps' });
-      this.el('title', {}, marks).textContent = `the solver's ${this.grid.length - 1} steps${k > 1 ? ` (every ${k}th time point marked)` : ''}`;
+      this.el('title', {}, marks).textContent =
+        `the solver's ${this.grid.length - 1} steps${k > 1 ? ` (every ${k}th time point marked)` : ''}`;
     }
     const s = this.schedule;
     if (!s) {
@@ -175,11 +192,40 @@ export class ScheduleEditor {
         return [{ x: this.px(tMid), y: this.py(s.w), title: 'w (drag up/down)', drag: (_t, w) => (s.w = w) }];
       }
       case 'interval': {
-        const tOut = Math.min(this.tStart, Math.max(this.tMin, s.tHigh < this.tStart ? Math.sqrt(s.tHigh * this.tStart) : Math.sqrt(this.tMin * Math.max(this.tMin, s.tLow))));
+        const tOut = Math.min(
+          this.tStart,
+          Math.max(
+            this.tMin,
+            s.tHigh < this.tStart
+              ? Math.sqrt(s.tHigh * this.tStart)
+              : Math.sqrt(this.tMin * Math.max(this.tMin, s.tLow)),
+          ),
+        );
         return [
-          { x: this.px(s.tHigh), y: this.py(s.w), title: 'tHigh, w', drag: (t, w) => { s.tHigh = clampT(t, s.tLow * 1.0001, this.tStart); s.w = w; } },
-          { x: this.px(Math.max(s.tLow, this.tMin)), y: this.py(s.w), title: 'tLow, w', drag: (t, w) => { s.tLow = t <= this.tMin * 1.01 ? 0 : clampT(t, this.tMin, s.tHigh / 1.0001); s.w = w; } },
-          { x: this.px(tOut), y: this.py(s.outside), title: 'w outside the interval', drag: (_t, w) => (s.outside = w) },
+          {
+            x: this.px(s.tHigh),
+            y: this.py(s.w),
+            title: 'tHigh, w',
+            drag: (t, w) => {
+              s.tHigh = clampT(t, s.tLow * 1.0001, this.tStart);
+              s.w = w;
+            },
+          },
+          {
+            x: this.px(Math.max(s.tLow, this.tMin)),
+            y: this.py(s.w),
+            title: 'tLow, w',
+            drag: (t, w) => {
+              s.tLow = t <= this.tMin * 1.01 ? 0 : clampT(t, this.tMin, s.tHigh / 1.0001);
+              s.w = w;
+            },
+          },
+          {
+            x: this.px(tOut),
+            y: this.py(s.outside),
+            title: 'w outside the interval',
+            drag: (_t, w) => (s.outside = w),
+          },
         ];
       }
       case 'piecewise':

@@ -49,13 +49,21 @@ export function schedule(raw: RawSpec): WSchedule | undefined {
   if (!s) return undefined;
   if (s.kind === 'constant' && typeof s.w === 'number') return { kind: 'constant', w: s.w };
   if (s.kind === 'interval' && typeof s.w === 'number' && typeof s.tLow === 'number' && typeof s.tHigh === 'number') {
-    return { kind: 'interval', w: s.w, tLow: s.tLow, tHigh: s.tHigh, outside: typeof s.outside === 'number' ? s.outside : 0 };
+    return {
+      kind: 'interval',
+      w: s.w,
+      tLow: s.tLow,
+      tHigh: s.tHigh,
+      outside: typeof s.outside === 'number' ? s.outside : 0,
+    };
   }
   if (s.kind === 'piecewise' && Array.isArray(s.points)) {
     const points = s.points.filter(
-      (p): p is [number, number] => Array.isArray(p) && p.length === 2 && typeof p[0] === 'number' && typeof p[1] === 'number',
+      (p): p is [number, number] =>
+        Array.isArray(p) && p.length === 2 && typeof p[0] === 'number' && typeof p[1] === 'number',
     );
-    if (points.length === s.points.length && points.length > 0) return { kind: 'piecewise', points: points.map((p) => [p[0], p[1]]) };
+    if (points.length === s.points.length && points.length > 0)
+      return { kind: 'piecewise', points: points.map((p) => [p[0], p[1]]) };
   }
   return undefined;
 }

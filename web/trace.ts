@@ -44,8 +44,16 @@ export class MomentProbe {
     this.axes = axes;
     const { device } = gpu;
     const module = device.createShaderModule({ label: 'moments kernel', code: gpu.platform.shaderSource('moments') });
-    this.pipeline = device.createComputePipeline({ label: 'moments pipeline', layout: 'auto', compute: { module, entryPoint: 'main' } });
-    this.params = device.createBuffer({ label: 'moments params', size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.pipeline = device.createComputePipeline({
+      label: 'moments pipeline',
+      layout: 'auto',
+      compute: { module, entryPoint: 'main' },
+    });
+    this.params = device.createBuffer({
+      label: 'moments params',
+      size: 48,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     this.partials = device.createBuffer({
       label: 'moments partials',
       size: MAX_GROUPS * PARTIAL * 4,
@@ -57,7 +65,11 @@ export class MomentProbe {
   private staging(): GPUBuffer {
     const b =
       this.free.pop() ??
-      this.gpu.device.createBuffer({ label: 'moments staging', size: this.stagingBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      this.gpu.device.createBuffer({
+        label: 'moments staging',
+        size: this.stagingBytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
     if (!this.all.includes(b)) this.all.push(b);
     return b;
   }
@@ -66,7 +78,11 @@ export class MomentProbe {
    * Submits a reduction over every stride-th particle of particles[0 .. count) about `center`,
    * and a copy of the first `paths` particles; resolves once they are read back.
    */
-  probe(particles: GPUBuffer, count: number, opts: { stride: number; center: number[]; paths: number }): Promise<ProbeResult> {
+  probe(
+    particles: GPUBuffer,
+    count: number,
+    opts: { stride: number; center: number[]; paths: number },
+  ): Promise<ProbeResult> {
     const { device } = this.gpu;
     const visits = Math.ceil(count / opts.stride);
     const groups = Math.max(1, Math.min(MAX_GROUPS, Math.ceil(visits / (WG * 16))));
@@ -112,7 +128,10 @@ export class MomentProbe {
       const sums = new Float32Array(staging.getMappedRange(0, partialBytes));
       const acc = new Float64Array(PARTIAL);
       for (let g = 0; g < groups; g++) for (let k = 0; k < PARTIAL; k++) acc[k] += sums[g * PARTIAL + k];
-      const pathData = paths > 0 ? new Float32Array(staging.getMappedRange(pathOffset, paths * this.dim * 4).slice(0)) : new Float32Array(0);
+      const pathData =
+        paths > 0
+          ? new Float32Array(staging.getMappedRange(pathOffset, paths * this.dim * 4).slice(0))
+          : new Float32Array(0);
       staging.unmap();
       if (!this.destroyed) this.free.push(staging);
       const n = acc[0];

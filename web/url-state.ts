@@ -18,7 +18,9 @@ export function readUrlState(search: string): { specText: string | null; view: V
   const params = new URLSearchParams(search);
   const v = params.get('view');
   const flags = v === null ? null : new Set(v.split(',').filter(Boolean));
-  const view = flags ? { exact: flags.has('exact'), paths: flags.has('paths'), logT: flags.has('logt') } : { ...DEFAULT_VIEW };
+  const view = flags
+    ? { exact: flags.has('exact'), paths: flags.has('paths'), logT: flags.has('logt') }
+    : { ...DEFAULT_VIEW };
   return { specText: params.get('spec'), view };
 }
 

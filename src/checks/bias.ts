@@ -45,7 +45,18 @@ export interface BiasTerms {
 }
 
 // The k-diffusion samplers' deterministic settings (eta 0, S_churn 0): measured orders, docs/solvers.md.
-const ORDER: Record<string, number> = { euler: 1, heun: 2, rk4: 4, 'dpmpp-2m': 2, 'heun-churn': 2, dpm2: 2, 'euler-ancestral': 1, 'dpmpp-2m-sde': 2, 'dpmpp-3m-sde': 2, lms: 2 };
+const ORDER: Record<string, number> = {
+  euler: 1,
+  heun: 2,
+  rk4: 4,
+  'dpmpp-2m': 2,
+  'heun-churn': 2,
+  dpm2: 2,
+  'euler-ancestral': 1,
+  'dpmpp-2m-sde': 2,
+  'dpmpp-3m-sde': 2,
+  lms: 2,
+};
 
 function runStepper(stepper: CpuStepper, start: Float64Array, count: number): Float64Array {
   const x = start.slice();
@@ -76,7 +87,8 @@ export function solverTerms(spec: ExperimentSpec): { shift: number; method: stri
   // Lipschitz: 1-D from the grid's slopes; d >= 2 from perturbed probes (first 128), times 2.
   let lipschitz = 0;
   if (probes.grid) {
-    for (let i = 1; i < probes.count; i++) lipschitz = Math.max(lipschitz, Math.abs(a[i] - a[i - 1]) / Math.abs(probes.x[i] - probes.x[i - 1]));
+    for (let i = 1; i < probes.count; i++)
+      lipschitz = Math.max(lipschitz, Math.abs(a[i] - a[i - 1]) / Math.abs(probes.x[i] - probes.x[i - 1]));
   } else {
     const m = Math.min(128, probes.count);
     const eps = 1e-4;
@@ -91,7 +103,11 @@ export function solverTerms(spec: ExperimentSpec): { shift: number; method: stri
     lipschitz *= 2;
   }
   if (isStochasticSolver(spec.solver)) {
-    return { shift: 0, method: `${spec.solver.kind}: weak discretisation error not bounded (solver shift 0)`, lipschitz: Math.max(1, lipschitz) };
+    return {
+      shift: 0,
+      method: `${spec.solver.kind}: weak discretisation error not bounded (solver shift 0)`,
+      lipschitz: Math.max(1, lipschitz),
+    };
   }
   const fine = new CpuStepper({ ...spec, solver: { ...spec.solver, steps: 2 * spec.solver.steps } });
   const b = runStepper(fine, probes.x, probes.count);
@@ -162,7 +178,7 @@ export function priorTv(def: TargetDef): number {
     for (let k = 0; k < g.weight.length; k++) {
       let r2 = 0;
       for (let j = 0; j < d; j++) r2 += g.points[k * d + j] ** 2;
-      const q = Math.exp(-0.5 * r2 / s2) / (2 * Math.PI * s2) ** (d / 2) * h0 * h1;
+      const q = (Math.exp((-0.5 * r2) / s2) / (2 * Math.PI * s2) ** (d / 2)) * h0 * h1;
       priorMass += q;
       tv += Math.abs(g.weight[k] - q);
     }
@@ -202,7 +218,10 @@ export function priorW2(def: TargetDef): number {
     const c = def.model.components[e.component];
     let v = 0;
     for (let j = 0; j < def.dim; j++) {
-      v += c.kind === 'gaussian' ? c.mean[j] ** 2 + c.lambda[j] : (c.low[j] ** 2 + c.low[j] * c.high[j] + c.high[j] ** 2) / 3;
+      v +=
+        c.kind === 'gaussian'
+          ? c.mean[j] ** 2 + c.lambda[j]
+          : (c.low[j] ** 2 + c.low[j] * c.high[j] + c.high[j] ** 2) / 3;
     }
     ex2 += Math.exp(e.logWeight) * v;
   }
@@ -217,7 +236,10 @@ export function priorW2(def: TargetDef): number {
  */
 function priorTerms(spec: ExperimentSpec, def: TargetDef, notes: string[]): { priorTv: number; priorW2: number } {
   if (spec.start === 'exact' && def.kind === 'conditional') return { priorTv: 0, priorW2: 0 };
-  if (spec.start === 'exact') notes.push(`start "exact" against the ${def.kind} target: the prior's distance to it is used as the start allowance`);
+  if (spec.start === 'exact')
+    notes.push(
+      `start "exact" against the ${def.kind} target: the prior's distance to it is used as the start allowance`,
+    );
   return { priorTv: priorTv(def), priorW2: priorW2(def) };
 }
 
@@ -240,7 +262,11 @@ export async function biasTerms(spec: ExperimentSpec, def: TargetDef, gpu: GpuCo
  * estimated on exact samples of the target (the conditional's for a tilt), times 2:
  *   occupancy: E|grad r_k| per component; HDR: the largest |grad log p| near each level.
  */
-export function regionSensitivities(def: TargetDef, hdrLogLevels: number[], samples = 20000): { occupancy: Float64Array; hdrGrad: number[] } {
+export function regionSensitivities(
+  def: TargetDef,
+  hdrLogLevels: number[],
+  samples = 20000,
+): { occupancy: Float64Array; hdrGrad: number[] } {
   const d = def.dim;
   const sourceDef: TargetDef = def.groupB === null ? def : { ...def, groupB: null, coefA: 1, coefB: 0, logZ: 0 };
   const xs = sampleTarget(sourceDef, samples, 11);

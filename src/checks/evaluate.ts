@@ -31,7 +31,8 @@ import {
 
 /** What would shrink the dominant bias term. */
 function remedy(bias: BiasTerms, displacement: number): string {
-  const steps = 'more solver steps, a higher-order solver (rk4) or a grid finer near tMin (solver.grid: { "kind": "edm", "rho": 7 })';
+  const steps =
+    'more solver steps, a higher-order solver (rk4) or a grid finer near tMin (solver.grid: { "kind": "edm", "rho": 7 })';
   const prior = 'start: "exact" (no prior mismatch) or a later start time';
   if (bias.priorTv > displacement) return `${prior}; then ${steps}`;
   return `${steps}${bias.priorTv > 0 ? `; and ${prior}` : ''}`;
@@ -50,7 +51,19 @@ function proportionOutcome(
   powerMeaning: string,
 ): Omit<TestOutcome, 'verdict'> {
   const statistic = Math.abs(got - expected);
-  return { name, kind, statistic, threshold: envelope + bias, pass: statistic <= envelope + bias, alpha, envelope, bias, power, powerMeaning, expected };
+  return {
+    name,
+    kind,
+    statistic,
+    threshold: envelope + bias,
+    pass: statistic <= envelope + bias,
+    alpha,
+    envelope,
+    bias,
+    power,
+    powerMeaning,
+    expected,
+  };
 }
 
 export interface CheckReport {
@@ -82,11 +95,17 @@ function bandMass(plan: CheckPlan, level: number, width: number): number {
   const xs = sampleTarget(plan.def, m, 5);
   const ev = new TargetEvaluator(plan.def);
   let hit = 0;
-  for (let p = 0; p < m; p++) if (Math.abs(ev.logDensity(xs.subarray(p * plan.def.dim, (p + 1) * plan.def.dim)) - level) <= width) hit++;
+  for (let p = 0; p < m; p++)
+    if (Math.abs(ev.logDensity(xs.subarray(p * plan.def.dim, (p + 1) * plan.def.dim)) - level) <= width) hit++;
   return hit / m + dkwEpsilon(m, 1e-9);
 }
 
-export function evaluateChecks(plan: CheckPlan, meas: Measurements, bias: BiasTerms, alpha = DEFAULT_ALPHA): CheckReport {
+export function evaluateChecks(
+  plan: CheckPlan,
+  meas: Measurements,
+  bias: BiasTerms,
+  alpha = DEFAULT_ALPHA,
+): CheckReport {
   const m = testCount(plan);
   const ai = alpha / m;
   const n = meas.density.finite;
@@ -210,7 +229,17 @@ export function evaluateChecks(plan: CheckPlan, meas: Measurements, bias: BiasTe
     const got = meas.density.softOccupancy[kk] / n;
     const power = b + t + bernsteinHalfWidth(n, Math.max(v, 0.25 * Math.min(1, 4 * v + 4 * (t + b))), ai);
     outcomes.push(
-      proportionOutcome(`occupancy of component ${kk}`, 'occupancy', got, pk, t, b, ai, power, '|change of the component weight| (soft occupancy)'),
+      proportionOutcome(
+        `occupancy of component ${kk}`,
+        'occupancy',
+        got,
+        pk,
+        t,
+        b,
+        ai,
+        power,
+        '|change of the component weight| (soft occupancy)',
+      ),
     );
   });
   plan.hdr.logLevels.forEach((level, l) => {
@@ -221,18 +250,43 @@ export function evaluateChecks(plan: CheckPlan, meas: Measurements, bias: BiasTe
     const b = tv + plan.hdr.massError + bandMass(plan, level, width);
     const got = meas.density.hdrInside[l] / n;
     const power = b + 2 * bernsteinHalfWidth(n, 0.25, ai);
-    outcomes.push(proportionOutcome(`inside the ${q * 100}% HDR`, 'HDR', got, q, t, b, ai, power, '|change of the mass inside the region|'));
+    outcomes.push(
+      proportionOutcome(
+        `inside the ${q * 100}% HDR`,
+        'HDR',
+        got,
+        q,
+        t,
+        b,
+        ai,
+        power,
+        '|change of the mass inside the region|',
+      ),
+    );
   });
   if (plan.inside) {
     const pin = plan.inside.p;
     const v = pin * (1 - pin);
     const t = bernsteinHalfWidth(n, v, ai);
     let faces = 0;
-    for (const p of plan.projections.filter((pp) => pp.u.filter((x) => x !== 0).length === 1)) faces += 2 * p.target.maxDensity;
+    for (const p of plan.projections.filter((pp) => pp.u.filter((x) => x !== 0).length === 1))
+      faces += 2 * p.target.maxDensity;
     const b = tv + plan.inside.error + D * faces * (plan.boxes?.length ?? 0);
     const got = meas.density.inside / n;
     const power = b + 2 * bernsteinHalfWidth(n, 0.25, ai);
-    outcomes.push(proportionOutcome('inside the support (boxes)', 'support', got, pin, t, b, ai, power, '|change of the mass inside the boxes|'));
+    outcomes.push(
+      proportionOutcome(
+        'inside the support (boxes)',
+        'support',
+        got,
+        pin,
+        t,
+        b,
+        ai,
+        power,
+        '|change of the mass inside the boxes|',
+      ),
+    );
   }
   const weak = outcomes.filter((o) => o.alpha > 0 && o.bias > o.envelope).map((o) => o.name);
   const warnings = [...bias.notes];

@@ -12,7 +12,16 @@ import { sampleGroupExact } from '../model/sample-exact.ts';
 import { assertLogDensitySupported } from '../model/divergence.ts';
 import { processAt } from '../processes/process.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
-import { klPQ, klQP, klTilted, prCurve, type Estimate, type PrCurve, type TailDiagnostic, type TiltNormaliser } from '../metrics/coverage-fidelity.ts';
+import {
+  klPQ,
+  klQP,
+  klTilted,
+  prCurve,
+  type Estimate,
+  type PrCurve,
+  type TailDiagnostic,
+  type TiltNormaliser,
+} from '../metrics/coverage-fidelity.ts';
 import { type TargetDef } from '../targets/definition.ts';
 import { targetDef } from '../targets/from-spec.ts';
 import { tiltedNormaliser } from '../targets/grid.ts';
@@ -35,7 +44,11 @@ export interface ExactCoverageFidelity {
 }
 
 /** log p_tMin(x | target) and the unnormalised tilted log-density gT log p_T + gN log p_N at tMin. */
-function targetAndTilt(spec: ExperimentSpec, x: Float64Array, count: number): { logp: Float64Array; tilt: Float64Array } {
+function targetAndTilt(
+  spec: ExperimentSpec,
+  x: Float64Array,
+  count: number,
+): { logp: Float64Array; tilt: Float64Array } {
   const g = planGuidance(spec);
   const p = processAt(spec.process, spec.solver.tMin);
   const [gT, gN] = g.coefficients(spec.solver.tMin);
@@ -65,7 +78,14 @@ export function tiltLogZQuadrature(spec: ExperimentSpec): { logZ: number; error:
   const base = targetDef(spec, 'conditional');
   const negative = g.negative && gN !== 0 ? g.negative : null;
   // w = gT - 1 sizes targetBox's search for mass moved away from both classes.
-  const def: TargetDef = { ...base, groupA: g.target, coefA: gT, groupB: negative, coefB: negative ? gN : 0, w: gT - 1 };
+  const def: TargetDef = {
+    ...base,
+    groupA: g.target,
+    coefA: gT,
+    groupB: negative,
+    coefB: negative ? gN : 0,
+    w: gT - 1,
+  };
   if (negative === null && gT === 1) return { logZ: 0, error: 0 }; // the normalised target itself
   try {
     const { logZ, logZError } = tiltedNormaliser(def);
@@ -97,7 +117,12 @@ export async function exactCoverageFidelity(
 
   const g = planGuidance(spec);
   const p = processAt(spec.process, spec.solver.tMin);
-  const draw = sampleGroupExact(g.model, g.target, p.alpha, p.sigma2, { seed: spec.seed, first: 0, count: pSamples, stratified: { population: pSamples } });
+  const draw = sampleGroupExact(g.model, g.target, p.alpha, p.sigma2, {
+    seed: spec.seed,
+    first: 0,
+    count: pSamples,
+    stratified: { population: pSamples },
+  });
   const f = await backend.carry(spec, { direction: 'forward', initial: draw.x, first: 0, count: pSamples });
   const start = logStartDensity(spec, f.x, pSamples);
   const pLogq = start.map((s, i) => s - f.logq[i]);

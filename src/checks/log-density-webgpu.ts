@@ -31,7 +31,9 @@ async function carryWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: CarryOpt
   } else if (initial.length !== count * d) {
     throw new Error(`carry: initial has ${initial.length} numbers, expected ${count} x ${d}`);
   }
-  const l0 = opts.initialLogDensity ?? (direction === 'backward' ? logStartDensity(spec, initial, count) : new Float64Array(count));
+  const l0 =
+    opts.initialLogDensity ??
+    (direction === 'backward' ? logStartDensity(spec, initial, count) : new Float64Array(count));
   const sub: ExperimentSpec = { ...spec, particles: count };
   const table = direction === 'forward' ? buildStepTable(sub, planGuidance(sub), { reverse: true }) : undefined;
   const r = await sampleLogDensityWebGpu(gpu, sub, { starts: { x: initial, logq: l0 }, table });

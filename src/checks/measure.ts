@@ -6,7 +6,12 @@ import type { GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu } from '../gpu/sampler.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
 import { GpuHistogram, type HistogramCounts } from '../gpu/histogram.ts';
-import { CpuDensityMetrics, GpuDensityMetrics, type DensityMetricsConfig, type DensityMetricsResult } from '../gpu/density-metrics.ts';
+import {
+  CpuDensityMetrics,
+  GpuDensityMetrics,
+  type DensityMetricsConfig,
+  type DensityMetricsResult,
+} from '../gpu/density-metrics.ts';
 
 export interface HistogramPlan {
   /** Projection vector per axis (1 or 2 axes). */
@@ -33,7 +38,13 @@ export interface Measurements {
 }
 
 /** CPU binning with the GPU's rules (f32 projection, [low, high) bins, edges by binary search). */
-export function binOnCpu(plan: HistogramPlan, dim: number, data: ArrayLike<number>, count: number, into?: HistogramCounts): HistogramCounts {
+export function binOnCpu(
+  plan: HistogramPlan,
+  dim: number,
+  data: ArrayLike<number>,
+  count: number,
+  into?: HistogramCounts,
+): HistogramCounts {
   const nb = plan.bins.reduce((a, b) => a * b, 1);
   const h = into ?? { counts: new Uint32Array(nb), underflow: 0, overflow: 0, nonFinite: 0, total: 0 };
   const e32 = plan.edges.map((e) => (e ? Float32Array.from(e) : null));
@@ -46,7 +57,8 @@ export function binOnCpu(plan: HistogramPlan, dim: number, data: ArrayLike<numbe
     for (let j = 0; j < dim; j++) {
       const x = Math.fround(data[p * dim + j]);
       if (!Number.isFinite(x)) finite = false;
-      for (let k = 0; k < plan.axes.length; k++) u[k] = Math.fround(u[k] + Math.fround(Math.fround(plan.axes[k][j]) * x));
+      for (let k = 0; k < plan.axes.length; k++)
+        u[k] = Math.fround(u[k] + Math.fround(Math.fround(plan.axes[k][j]) * x));
     }
     if (!finite || !Number.isFinite(u[0]) || !Number.isFinite(u[1])) {
       h.nonFinite++;
@@ -73,7 +85,9 @@ export function binOnCpu(plan: HistogramPlan, dim: number, data: ArrayLike<numbe
           i = lo;
         }
       } else {
-        const f = Math.fround(Math.fround(u[k] - Math.fround(plan.low[k])) * Math.fround(nbk / (plan.high[k] - plan.low[k])));
+        const f = Math.fround(
+          Math.fround(u[k] - Math.fround(plan.low[k])) * Math.fround(nbk / (plan.high[k] - plan.low[k])),
+        );
         i = f < 0 ? -1 : f >= nbk ? nbk : Math.min(Math.floor(f), nbk - 1);
       }
       if (i < 0) {
@@ -114,20 +128,25 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
   if (opts.gpu) {
     const gpu = opts.gpu;
     const hists = plan.histograms.map(
-      (h) => new GpuHistogram(gpu, { dim: spec.dim, bins: h.bins, low: h.low, high: h.high, axes: h.axes, edges: h.edges }),
+      (h) =>
+        new GpuHistogram(gpu, { dim: spec.dim, bins: h.bins, low: h.low, high: h.high, axes: h.axes, edges: h.edges }),
     );
     const density = new GpuDensityMetrics(gpu, plan.density);
     try {
-      await sampleWebGpu(gpu, { ...spec, particles: count }, {
-        firstParticle: first,
-        onProgress: opts.onProgress,
-        afterDispatch: async (info) => {
-          if (info.stepsDone !== info.steps) return;
-          // The chunk is final: bin it where it is, before the buffer is reused (queue order).
-          for (const h of hists) h.accumulate(info.particles, info.count);
-          await density.accumulate(info.particles, info.count);
+      await sampleWebGpu(
+        gpu,
+        { ...spec, particles: count },
+        {
+          firstParticle: first,
+          onProgress: opts.onProgress,
+          afterDispatch: async (info) => {
+            if (info.stepsDone !== info.steps) return;
+            // The chunk is final: bin it where it is, before the buffer is reused (queue order).
+            for (const h of hists) h.accumulate(info.particles, info.count);
+            await density.accumulate(info.particles, info.count);
+          },
         },
-      });
+      );
       const histograms = await Promise.all(hists.map((h) => h.read()));
       const d = await density.read();
       return {

@@ -15,11 +15,16 @@ export function scaleVariance(spec: ExperimentSpec, factor: number): ExperimentS
     cs.map((c): Component => {
       if (c.kind === 'uniform') {
         const r = Math.sqrt(factor);
-        return { ...c, low: c.low.map((l, i) => 0.5 * (l + c.high[i]) - 0.5 * r * (c.high[i] - l)), high: c.high.map((h, i) => 0.5 * (c.low[i] + h) + 0.5 * r * (h - c.low[i])) };
+        return {
+          ...c,
+          low: c.low.map((l, i) => 0.5 * (l + c.high[i]) - 0.5 * r * (c.high[i] - l)),
+          high: c.high.map((h, i) => 0.5 * (c.low[i] + h) + 0.5 * r * (h - c.low[i])),
+        };
       }
       const cov = c.cov;
       if (cov.kind === 'isotropic') return { ...c, cov: { kind: 'isotropic', variance: cov.variance * factor } };
-      if (cov.kind === 'diagonal') return { ...c, cov: { kind: 'diagonal', variances: cov.variances.map((v) => v * factor) } };
+      if (cov.kind === 'diagonal')
+        return { ...c, cov: { kind: 'diagonal', variances: cov.variances.map((v) => v * factor) } };
       return { ...c, cov: { kind: 'full', matrix: cov.matrix.map((row) => row.map((v) => v * factor)) } };
     }),
   );
@@ -28,10 +33,15 @@ export function scaleVariance(spec: ExperimentSpec, factor: number): ExperimentS
 /** The target class shifted by `shift` along coordinate 0. */
 export function shiftMean(spec: ExperimentSpec, shift: number): ExperimentSpec {
   return mapTarget(spec, (cs) =>
-    cs.map((c): Component =>
-      c.kind === 'uniform'
-        ? { ...c, low: c.low.map((l, i) => (i === 0 ? l + shift : l)), high: c.high.map((h, i) => (i === 0 ? h + shift : h)) }
-        : { ...c, mean: c.mean.map((m, i) => (i === 0 ? m + shift : m)) },
+    cs.map(
+      (c): Component =>
+        c.kind === 'uniform'
+          ? {
+              ...c,
+              low: c.low.map((l, i) => (i === 0 ? l + shift : l)),
+              high: c.high.map((h, i) => (i === 0 ? h + shift : h)),
+            }
+          : { ...c, mean: c.mean.map((m, i) => (i === 0 ? m + shift : m)) },
     ),
   );
 }

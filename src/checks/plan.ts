@@ -5,7 +5,14 @@
 import type { ExperimentSpec } from '../experiment/types.ts';
 import { binProbabilities, FINE_BINS } from '../metrics/statistics.ts';
 import type { HistogramPlan, MeasurePlan } from './measure.ts';
-import { expectedInside, expectedOccupancy, hdrLevels, supportBoxes, type Box, type HdrLevels } from '../targets/regions.ts';
+import {
+  expectedInside,
+  expectedOccupancy,
+  hdrLevels,
+  supportBoxes,
+  type Box,
+  type HdrLevels,
+} from '../targets/regions.ts';
 import { target1d, targetBox, type Target1d } from '../targets/one-d.ts';
 import { type TargetDef, type TargetKind } from '../targets/definition.ts';
 import { targetDef } from '../targets/from-spec.ts';
@@ -59,7 +66,8 @@ export function equiprobableEdges(t: Target1d, bins = FINE_BINS): Float64Array {
 export function projectionsFor(def: TargetDef): { label: string; u: number[] }[] {
   const d = def.dim;
   const out: { label: string; u: number[] }[] = [];
-  for (let i = 0; i < Math.min(d, 4); i++) out.push({ label: `x${i}`, u: Array.from({ length: d }, (_, j) => (j === i ? 1 : 0)) });
+  for (let i = 0; i < Math.min(d, 4); i++)
+    out.push({ label: `x${i}`, u: Array.from({ length: d }, (_, j) => (j === i ? 1 : 0)) });
   const boxes = def.groupA.entries.some((e) => def.model.components[e.component].kind === 'uniform');
   if (d >= 2 && !boxes && def.groupB === null) {
     const s = 1 / Math.sqrt(d);
@@ -96,7 +104,16 @@ export function planCheck(spec: ExperimentSpec, against: TargetKind, opts: PlanO
     for (const m of grid.mass) total += m;
     probs[64 * 64 + 1] = Math.max(0, 1 - total);
     hist2d = {
-      plan: { axes: [[1, 0], [0, 1]], bins: [64, 64], low: box.low.map(Math.fround), high: box.high.map(Math.fround), edges: [null, null] },
+      plan: {
+        axes: [
+          [1, 0],
+          [0, 1],
+        ],
+        bins: [64, 64],
+        low: box.low.map(Math.fround),
+        high: box.high.map(Math.fround),
+        edges: [null, null],
+      },
       probs,
     };
   }
@@ -105,7 +122,13 @@ export function planCheck(spec: ExperimentSpec, against: TargetKind, opts: PlanO
   const occupancy = expectedOccupancy(def, grid);
   const inside = boxes ? expectedInside(def, boxes, grid) : null;
   const halfSpaces = opts.halfSpaces ?? [];
-  const histograms: HistogramPlan[] = projections.map((p) => ({ axes: [p.u], bins: [FINE_BINS], low: [0], high: [1], edges: [p.edges] }));
+  const histograms: HistogramPlan[] = projections.map((p) => ({
+    axes: [p.u],
+    bins: [FINE_BINS],
+    low: [0],
+    high: [1],
+    edges: [p.edges],
+  }));
   if (hist2d) histograms.push(hist2d.plan);
   const measurePlan: MeasurePlan = {
     histograms,

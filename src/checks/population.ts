@@ -69,7 +69,10 @@ export async function runPopulationCheck(
   const P = opts.populations;
   if (!Number.isInteger(P) || P < 4) throw new Error(`--populations must be an integer >= 4, got ${P}`);
   const n = Math.floor(spec.particles / P);
-  if (n < 256) throw new Error(`${spec.particles} particles make populations of ${n}: at least 256 per population are needed (P = ${P})`);
+  if (n < 256)
+    throw new Error(
+      `${spec.particles} particles make populations of ${n}: at least 256 per population are needed (P = ${P})`,
+    );
   const def = targetDef(spec, opts.against);
   const axes = Math.min(spec.dim, MAX_AXES);
   const laws = Array.from({ length: axes }, (_, i) => {
@@ -194,18 +197,33 @@ export function populationTTest(
 }
 
 export function formatPopulationTable(r: PopulationCheckResult): string {
-  const g = (v: number) => (v === 0 ? '0' : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(4));
+  const g = (v: number) =>
+    v === 0 ? '0' : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(4);
   const head = ['', 'test', 'estimate', 'exact', '|t|', 'threshold', 'detects'];
-  const rows = r.outcomes.map((o) => [o.pass ? 'pass' : 'FAIL', o.name, g(o.estimate), g(o.expected), g(o.statistic), g(o.threshold), g(o.power)]);
+  const rows = r.outcomes.map((o) => [
+    o.pass ? 'pass' : 'FAIL',
+    o.name,
+    g(o.estimate),
+    g(o.expected),
+    g(o.statistic),
+    g(o.threshold),
+    g(o.power),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   const failed = r.outcomes.filter((o) => !o.pass).length;
   return [
     `check (fk corrector) against the ${r.against} target: ${r.populations} independent populations of ${r.particlesPerPopulation} on ${r.adapter ?? r.backend}, ` +
       `t tests on ${r.populations - 1} degrees of freedom, family-wise alpha ${r.alpha} over ${r.tests} tests (Bonferroni); smallest ESS/n ${g(r.essFractionMin)}`,
     line(head),
     ...rows.map(line),
-    r.pass ? `PASS: all ${r.outcomes.length} tests (${g(r.seconds)} s)` : `FAIL: ${failed} of ${r.outcomes.length} tests (${g(r.seconds)} s)`,
+    r.pass
+      ? `PASS: all ${r.outcomes.length} tests (${g(r.seconds)} s)`
+      : `FAIL: ${failed} of ${r.outcomes.length} tests (${g(r.seconds)} s)`,
     '',
   ].join('\n');
 }

@@ -50,7 +50,10 @@ export async function gpuFor(backend: 'auto' | 'cpu' | 'webgpu', quiet = false):
     return await acquireGpu(nodePlatform);
   } catch (err) {
     if (backend === 'webgpu') throw err;
-    if (!quiet) process.stderr.write(`guidance-sampler: no WebGPU adapter, metrics on the CPU reference (${(err as Error).message})\n`);
+    if (!quiet)
+      process.stderr.write(
+        `guidance-sampler: no WebGPU adapter, metrics on the CPU reference (${(err as Error).message})\n`,
+      );
     return null;
   }
 }
@@ -85,12 +88,23 @@ export async function runCheck(
     const bias = await biasTerms(spec, plan.def, gpu);
     const t2 = performance.now();
     const { first, end } = opts.shard ? shardRange(opts.shard, spec.particles) : { first: 0, end: spec.particles };
-    const meas = await measure({ ...sampler, particles: spec.particles, seed: spec.seed }, plan.measurePlan, { gpu, range: { first, count: end - first } });
+    const meas = await measure({ ...sampler, particles: spec.particles, seed: spec.seed }, plan.measurePlan, {
+      gpu,
+      range: { first, count: end - first },
+    });
     const t3 = performance.now();
     if (opts.state) {
       await writeCheckStateFile(opts.state, {
-        spec, backend: meas.backend, adapter: meas.adapter, range: { first, end }, shard: opts.shard ?? null,
-        elapsedSeconds: (t3 - t0) / 1000, against: opts.against, alpha: opts.alpha, bias, meas,
+        spec,
+        backend: meas.backend,
+        adapter: meas.adapter,
+        range: { first, end },
+        shard: opts.shard ?? null,
+        elapsedSeconds: (t3 - t0) / 1000,
+        against: opts.against,
+        alpha: opts.alpha,
+        bias,
+        meas,
       });
     }
     const report = evaluateChecks(plan, meas, bias, opts.alpha);
@@ -99,7 +113,12 @@ export async function runCheck(
       against: opts.against,
       backend: meas.backend,
       adapter: meas.adapter,
-      seconds: { plan: (t1 - t0) / 1000, bias: (t2 - t1) / 1000, sample: (t3 - t2) / 1000, total: (performance.now() - t0) / 1000 },
+      seconds: {
+        plan: (t1 - t0) / 1000,
+        bias: (t2 - t1) / 1000,
+        sample: (t3 - t2) / 1000,
+        total: (performance.now() - t0) / 1000,
+      },
       ...(opts.shard ? { shard: { index: opts.shard.index, count: opts.shard.count, first, end } } : {}),
       spec: {
         target: spec.target,
@@ -124,10 +143,22 @@ function g(v: number): string {
 }
 
 export function formatTable(r: CheckResult): string {
-  const rows = r.outcomes.map((o: TestOutcome) => [o.verdict === 'PASS' ? 'pass' : o.verdict, o.name, g(o.statistic), g(o.threshold), g(o.envelope), g(o.bias), g(o.power)]);
+  const rows = r.outcomes.map((o: TestOutcome) => [
+    o.verdict === 'PASS' ? 'pass' : o.verdict,
+    o.name,
+    g(o.statistic),
+    g(o.threshold),
+    g(o.envelope),
+    g(o.bias),
+    g(o.power),
+  ]);
   const head = ['', 'test', 'statistic', 'threshold', 'envelope', 'bias', 'power (detects)'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   const failed = r.outcomes.filter((o) => !o.pass).length;
   return [
     `check against the ${r.against} target: ${r.particles} particles on ${r.adapter ?? r.backend}, family-wise alpha ${r.alpha} over ${r.tests} tests (Bonferroni)`,
@@ -167,15 +198,21 @@ export function addCheckCommand(program: Command): void {
     .description('sample the spec with GPU-binned metrics and test it against an exact target (exit 0 pass, 1 fail)')
     .argument('<spec>', 'experiment spec (JSON)')
     .addOption(
-      new Option('--against <target>', 'exact target (default: conditional; tilted for a spec with a corrector)').choices([
-        'conditional',
-        'tilted',
-        'unconditional',
-      ]),
+      new Option(
+        '--against <target>',
+        'exact target (default: conditional; tilted for a spec with a corrector)',
+      ).choices(['conditional', 'tilted', 'unconditional']),
     )
-    .option('--populations <P>', 'with a corrector: independent populations the particles are split into', (v: string) => Number(v), 32)
+    .option(
+      '--populations <P>',
+      'with a corrector: independent populations the particles are split into',
+      (v: string) => Number(v),
+      32,
+    )
     .option('--alpha <a>', 'family-wise false-failure rate of the whole check', numberArg('--alpha'), 1e-6)
-    .addOption(new Option('--backend <backend>', 'where to sample and bin').choices(['auto', 'cpu', 'webgpu']).default('auto'))
+    .addOption(
+      new Option('--backend <backend>', 'where to sample and bin').choices(['auto', 'cpu', 'webgpu']).default('auto'),
+    )
     .option('--particles <n>', "override the spec's particle count", (v: string) => Number(v))
     .option('--seed <s>', "override the spec's seed", (v: string) => Number(v))
     .option('--report <file.json>', 'also write the JSON report to a file')
@@ -193,33 +230,65 @@ export function addCheckCommand(program: Command): void {
       // Host memory only (the backend is chosen later); the bias terms also run the spec at 2 N steps.
       checkResources(estimateResources(spec, { backend: opts.backend === 'cpu' ? 'cpu' : 'webgpu', stepsFactor: 3 }));
       if (spec.corrector && (opts.shard !== undefined || opts.state)) {
-        throw new SpecError([{ path: opts.shard !== undefined ? '--shard' : '--state', message: 'a Feynman-Kac corrector resamples the whole population: its check cannot be split into shards' }]);
+        throw new SpecError([
+          {
+            path: opts.shard !== undefined ? '--shard' : '--state',
+            message: 'a Feynman-Kac corrector resamples the whole population: its check cannot be split into shards',
+          },
+        ]);
       }
       if (spec.corrector) {
         const P = opts.populations;
-        if (!Number.isInteger(P) || P < 4) throw new SpecError([{ path: '--populations', message: `expected an integer >= 4, got ${P}` }]);
+        if (!Number.isInteger(P) || P < 4)
+          throw new SpecError([{ path: '--populations', message: `expected an integer >= 4, got ${P}` }]);
         if (Math.floor(spec.particles / P) < 256) {
           throw new SpecError([
-            { path: '--populations', message: `${spec.particles} particles make populations of ${Math.floor(spec.particles / P)}: at least 256 each are needed` },
+            {
+              path: '--populations',
+              message: `${spec.particles} particles make populations of ${Math.floor(spec.particles / P)}: at least 256 each are needed`,
+            },
           ]);
         }
         const gpu = await gpuFor(opts.backend);
         try {
-          const r = await runPopulationCheck(spec, { against: opts.against ?? 'tilted', alpha: opts.alpha, populations: opts.populations }, gpu);
+          const r = await runPopulationCheck(
+            spec,
+            { against: opts.against ?? 'tilted', alpha: opts.alpha, populations: opts.populations },
+            gpu,
+          );
           process.stderr.write(formatPopulationTable(r));
           const text = JSON.stringify(r, null, 2) + '\n';
           process.stdout.write(text);
           if (opts.report) await writeFileAtomic(opts.report, text);
-          if (!r.pass) throw new CheckFailed(`check failed: ${r.outcomes.filter((o) => !o.pass).map((o) => o.name).join(', ')}`);
+          if (!r.pass)
+            throw new CheckFailed(
+              `check failed: ${r.outcomes
+                .filter((o) => !o.pass)
+                .map((o) => o.name)
+                .join(', ')}`,
+            );
         } finally {
           gpu?.destroy();
         }
         return;
       }
       const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
-      if (shard && shard.count > spec.particles) throw new SpecError([{ path: '--shard', message: `k = ${shard.count} shards of ${spec.particles} particles would leave some empty; use k <= particles` }]);
-      if (opts.state) checkStatePath(opts.state, [specPath, ...(opts.report ? [opts.report] : [])], opts.force === true);
-      const result = await runCheck(spec, { against: opts.against ?? 'conditional', alpha: opts.alpha, backend: opts.backend, shard, state: opts.state });
+      if (shard && shard.count > spec.particles)
+        throw new SpecError([
+          {
+            path: '--shard',
+            message: `k = ${shard.count} shards of ${spec.particles} particles would leave some empty; use k <= particles`,
+          },
+        ]);
+      if (opts.state)
+        checkStatePath(opts.state, [specPath, ...(opts.report ? [opts.report] : [])], opts.force === true);
+      const result = await runCheck(spec, {
+        against: opts.against ?? 'conditional',
+        alpha: opts.alpha,
+        backend: opts.backend,
+        shard,
+        state: opts.state,
+      });
       const text = JSON.stringify(result, null, 2) + '\n';
       process.stdout.write(text);
       if (opts.report) await writeFileAtomic(opts.report, text);
@@ -229,8 +298,19 @@ export function addCheckCommand(program: Command): void {
 
 /** Exit 1 for FAIL (CheckFailed), 3 for INCONCLUSIVE, after the report is printed. */
 export function throwForVerdict(result: CheckResult): void {
-      if (result.verdict === 'FAIL') throw new CheckFailed(`check failed: ${result.outcomes.filter((o) => !o.pass).map((o) => o.name).join(', ')}`);
-      if (result.verdict === 'INCONCLUSIVE') {
-        throw new CheckInconclusive(`check inconclusive: ${result.outcomes.filter((o) => o.verdict === 'INCONCLUSIVE').map((o) => o.name).join(', ')} (see the warning above for what would make them conclusive)`);
-      }
+  if (result.verdict === 'FAIL')
+    throw new CheckFailed(
+      `check failed: ${result.outcomes
+        .filter((o) => !o.pass)
+        .map((o) => o.name)
+        .join(', ')}`,
+    );
+  if (result.verdict === 'INCONCLUSIVE') {
+    throw new CheckInconclusive(
+      `check inconclusive: ${result.outcomes
+        .filter((o) => o.verdict === 'INCONCLUSIVE')
+        .map((o) => o.name)
+        .join(', ')} (see the warning above for what would make them conclusive)`,
+    );
+  }
 }

@@ -25,7 +25,9 @@ const DEFAULT_SPEC = fileURLToPath(new URL('../../examples/two-gaussians.json', 
 
 export function buildProgram(): Command {
   const program = new Command('guidance-sampler')
-    .description('Sample guided diffusions on exact Gaussian and uniform-box mixtures (WebGPU, with an f64 CPU reference)')
+    .description(
+      'Sample guided diffusions on exact Gaussian and uniform-box mixtures (WebGPU, with an f64 CPU reference)',
+    )
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) });
 
@@ -33,17 +35,28 @@ export function buildProgram(): Command {
     .command('run')
     .description('sample the spec and print a JSON summary on stdout')
     .argument('[spec]', 'experiment spec (JSON, see docs/spec.md); default: the built-in two-Gaussian example')
-    .addOption(new Option('--backend <backend>', 'where to sample (auto: webgpu if an adapter is available, else cpu)')
+    .addOption(
+      new Option('--backend <backend>', 'where to sample (auto: webgpu if an adapter is available, else cpu)')
         .choices(['auto', 'cpu', 'webgpu'])
-        .default('auto'))
-    .option('--particles <n>', 'override the spec\'s particle count', integerArg('--particles'))
-    .option('--seed <s>', 'override the spec\'s seed', integerArg('--seed'))
+        .default('auto'),
+    )
+    .option('--particles <n>', "override the spec's particle count", integerArg('--particles'))
+    .option('--seed <s>', "override the spec's seed", integerArg('--seed'))
     .option('--out <file.npy>', 'write all particles as an N x dim .npy file')
     .addOption(new Option('--dtype <dtype>', 'dtype of the --out file').choices(['f32', 'f64']).default('f32'))
     .option('--force', 'replace a write-protected --out file')
-    .option('--log-density', 'also write OUT.logq.npy (log q under the sampler\'s own law) and OUT.logp.npy (log p_tMin(x | target)), f64')
-    .option('--log-det', 'with --log-density: log q of the discrete solver map by the exact log-determinant of each step (CPU f64, dim <= 8); also OUT.logq-flow.npy (the continuous route) and the gap in the report')
-    .option('--shard <i/k>', 'sample only shard i of k: particles [floor(i N/k), floor((i+1) N/k)) of the experiment (docs/sharding.md)')
+    .option(
+      '--log-density',
+      "also write OUT.logq.npy (log q under the sampler's own law) and OUT.logp.npy (log p_tMin(x | target)), f64",
+    )
+    .option(
+      '--log-det',
+      'with --log-density: log q of the discrete solver map by the exact log-determinant of each step (CPU f64, dim <= 8); also OUT.logq-flow.npy (the continuous route) and the gap in the report',
+    )
+    .option(
+      '--shard <i/k>',
+      'sample only shard i of k: particles [floor(i N/k), floor((i+1) N/k)) of the experiment (docs/sharding.md)',
+    )
     .option('--state <file>', 'write the mergeable summary state (for merge; docs/sharding.md)')
     .exitOverride()
     .action(async (specPath: string | undefined, opts) => {
@@ -51,7 +64,8 @@ export function buildProgram(): Command {
       const spec = loadSpecFile(path, { particles: opts.particles, seed: opts.seed });
       if (opts.out) checkOutPath(opts.out, [path], opts.force === true);
       if (opts.out && opts.logDensity) {
-        for (const what of opts.logDet ? (['logq', 'logp', 'logq-flow'] as const) : (['logq', 'logp'] as const)) checkOutPath(sidecarPath(opts.out, what), [path], opts.force === true);
+        for (const what of opts.logDet ? (['logq', 'logp', 'logq-flow'] as const) : (['logq', 'logp'] as const))
+          checkOutPath(sidecarPath(opts.out, what), [path], opts.force === true);
       }
       const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
       if (opts.state) checkStatePath(opts.state, [path, ...(opts.out ? [opts.out] : [])], opts.force === true);
@@ -68,7 +82,9 @@ export function buildProgram(): Command {
       // Printed whole above; the exit status says whether it can be trusted.
       const problems: string[] = [];
       if (report.nonFinite > 0) {
-        problems.push(`${report.nonFinite} of ${report.particles} particles are not finite (excluded from the statistics${opts.out ? ', kept in --out' : ''})`);
+        problems.push(
+          `${report.nonFinite} of ${report.particles} particles are not finite (excluded from the statistics${opts.out ? ', kept in --out' : ''})`,
+        );
       }
       if (report.overflow) problems.push(`statistics overflowed (${report.overflowFields.join(', ')})`);
       if (problems.length > 0) throw new Error(`${problems.join('; ')}: the run is not trustworthy (exit 1)`);

@@ -13,7 +13,6 @@ import { planCheck } from '../checks/plan.ts';
 import { evaluateChecks } from '../checks/evaluate.ts';
 import type { TargetKind } from '../targets/definition.ts';
 
-
 export interface MergeOptions {
   /** Also write the merged state (range [0, N)) here, for merging merges. */
   state?: string;
@@ -25,21 +24,30 @@ export function loadStates(files: string[]): LoadedState[] {
   const loaded = files.map(readStateFile);
   const ref = loaded[0];
   for (const s of loaded.slice(1)) {
-    if (s.kind !== ref.kind) throw new InputError(`${s.file}: kind: a ${s.kind} state, but ${ref.file} is a ${ref.kind} state`);
+    if (s.kind !== ref.kind)
+      throw new InputError(`${s.file}: kind: a ${s.kind} state, but ${ref.file} is a ${ref.kind} state`);
     if (s.kind === 'check' && JSON.stringify(s.doc.check) !== JSON.stringify(ref.doc.check)) {
-      throw new InputError(`${s.file}: check: target, alpha or bias terms differ from ${ref.file}'s (run every shard's check alike, on one backend and adapter)`);
+      throw new InputError(
+        `${s.file}: check: target, alpha or bias terms differ from ${ref.file}'s (run every shard's check alike, on one backend and adapter)`,
+      );
     }
     if (s.doc.specHash !== ref.doc.specHash) {
-      throw new InputError(`${s.file}: specHash: a different experiment from ${ref.file} (${s.doc.specHash} vs ${ref.doc.specHash}); shards must share the spec, particles and seed`);
+      throw new InputError(
+        `${s.file}: specHash: a different experiment from ${ref.file} (${s.doc.specHash} vs ${ref.doc.specHash}); shards must share the spec, particles and seed`,
+      );
     }
     // With --log-density the webgpu path runs another kernel from host-drawn starts, and the sums
     // would cover only some particles: all states have them or none.
     if (s.kind === 'run' && (s.doc.summary.logDensity === null) !== (ref.doc.summary.logDensity === null)) {
       const has = (x: LoadedState) => (x.doc.summary.logDensity ? 'with' : 'without');
-      throw new InputError(`${s.file}: summary.logDensity: ran ${has(s)} --log-density, but ${ref.file} ${has(ref)}; merge shards run alike`);
+      throw new InputError(
+        `${s.file}: summary.logDensity: ran ${has(s)} --log-density, but ${ref.file} ${has(ref)}; merge shards run alike`,
+      );
     }
     if (s.doc.backend !== ref.doc.backend) {
-      throw new InputError(`${s.file}: backend: ${s.doc.backend}, but ${ref.file} ran on ${ref.doc.backend}; a merge is exact only on one backend`);
+      throw new InputError(
+        `${s.file}: backend: ${s.doc.backend}, but ${ref.file} ran on ${ref.doc.backend}; a merge is exact only on one backend`,
+      );
     }
   }
   // One state per range: a rerun shard's identical file is dropped, a different one refused.
@@ -49,21 +57,32 @@ export function loadStates(files: string[]): LoadedState[] {
     const seen = byRange.get(key);
     if (!seen) byRange.set(key, s);
     else if (seen.content !== s.content) {
-      throw new InputError(`${s.file}: range [${s.doc.range[0]}, ${s.doc.range[1]}) also in ${seen.file} with a different result; rerun that shard once and merge one of them`);
+      throw new InputError(
+        `${s.file}: range [${s.doc.range[0]}, ${s.doc.range[1]}) also in ${seen.file} with a different result; rerun that shard once and merge one of them`,
+      );
     }
   }
-  const parts = [...byRange.values()].sort((a, b) => a.doc.range[0] - b.doc.range[0] || a.doc.range[1] - b.doc.range[1]);
+  const parts = [...byRange.values()].sort(
+    (a, b) => a.doc.range[0] - b.doc.range[0] || a.doc.range[1] - b.doc.range[1],
+  );
   const N = ref.doc.particles;
   let covered = 0;
   let prev: LoadedState | null = null;
   for (const s of parts) {
     const [first, end] = s.doc.range;
-    if (first < covered) throw new InputError(`${s.file}: range [${first}, ${end}) overlaps ${prev!.file}'s [${prev!.doc.range[0]}, ${prev!.doc.range[1]})`);
-    if (first > covered) throw new InputError(`merge: particles [${covered}, ${first}) of ${N} are in none of the files (a shard is missing)`);
+    if (first < covered)
+      throw new InputError(
+        `${s.file}: range [${first}, ${end}) overlaps ${prev!.file}'s [${prev!.doc.range[0]}, ${prev!.doc.range[1]})`,
+      );
+    if (first > covered)
+      throw new InputError(
+        `merge: particles [${covered}, ${first}) of ${N} are in none of the files (a shard is missing)`,
+      );
     covered = end;
     prev = s;
   }
-  if (covered < N) throw new InputError(`merge: particles [${covered}, ${N}) of ${N} are in none of the files (a shard is missing)`);
+  if (covered < N)
+    throw new InputError(`merge: particles [${covered}, ${N}) of ${N} are in none of the files (a shard is missing)`);
   return parts;
 }
 
@@ -121,7 +140,10 @@ export function addMergeCommand(program: Command): void {
       if (opts.state) checkStatePath(opts.state, files, opts.force === true);
       const parts = loadStates(files);
       if (parts[0].kind === 'check') {
-        if (opts.state) throw new InputError('merge --state: check states are merged into verdicts only (no merged state is written)');
+        if (opts.state)
+          throw new InputError(
+            'merge --state: check states are merged into verdicts only (no merged state is written)',
+          );
         const result = mergeCheckStates(parts);
         const text = JSON.stringify(result, null, 2) + '\n';
         process.stderr.write(formatTable(result));
@@ -132,7 +154,10 @@ export function addMergeCommand(program: Command): void {
       const report = await mergeRunStates(parts, { state: opts.state });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       const problems: string[] = [];
-      if (report.nonFinite > 0) problems.push(`${report.nonFinite} of ${report.particles} particles are not finite (excluded from the statistics)`);
+      if (report.nonFinite > 0)
+        problems.push(
+          `${report.nonFinite} of ${report.particles} particles are not finite (excluded from the statistics)`,
+        );
       if (report.overflow) problems.push(`statistics overflowed (${report.overflowFields.join(', ')})`);
       if (problems.length > 0) throw new Error(`${problems.join('; ')}: the run is not trustworthy (exit 1)`);
     });
@@ -156,7 +181,14 @@ export function mergeCheckStates(parts: LoadedState[]): CheckResult {
     backend: ref.doc.backend,
     adapter,
     seconds: { plan: (performance.now() - t0) / 1000, bias: 0, sample: seconds, total: seconds },
-    spec: { target: spec.target, guidance: spec.guidance.kind, solver: spec.solver.kind, steps: spec.solver.steps, seed: spec.seed, process: spec.process.kind },
+    spec: {
+      target: spec.target,
+      guidance: spec.guidance.kind,
+      solver: spec.solver.kind,
+      steps: spec.solver.steps,
+      seed: spec.seed,
+      process: spec.process.kind,
+    },
     merged: { files: parts.map((s) => s.file), ranges: parts.map((s) => s.doc.range) },
   };
 }

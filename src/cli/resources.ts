@@ -63,7 +63,8 @@ export interface EstimateOptions {
 
 function componentCount(spec: ExperimentSpec): number {
   let k = spec.classes.reduce((n, c) => n + c.components.length, 0);
-  if (spec.guidance.kind === 'cfg' && spec.guidance.negative.kind === 'inline') k += spec.guidance.negative.distribution.components.length;
+  if (spec.guidance.kind === 'cfg' && spec.guidance.negative.kind === 'inline')
+    k += spec.guidance.negative.distribution.components.length;
   return k;
 }
 
@@ -73,12 +74,19 @@ function componentCount(spec: ExperimentSpec): number {
  */
 function mayUseGauss4(spec: ExperimentSpec): boolean {
   const comps = spec.classes.flatMap((c) => c.components);
-  if (spec.guidance.kind === 'cfg' && spec.guidance.negative.kind === 'inline') comps.push(...spec.guidance.negative.distribution.components);
+  if (spec.guidance.kind === 'cfg' && spec.guidance.negative.kind === 'inline')
+    comps.push(...spec.guidance.negative.distribution.components);
   const variantOk = spec.guidance.kind !== 'cfg' || combinesLinearly(spec.guidance.variant);
   const errorOk = spec.scoreError.kind === 'none' || spec.scoreError.kind === 'blur';
   // The k-diffusion samplers run on the general kernel only.
   const solverOk = !TABLEAUS[spec.solver.kind].denoised;
-  return spec.corrector === null && solverOk && variantOk && errorOk && comps.every((c) => c.kind === 'gaussian' && c.cov.kind !== 'full');
+  return (
+    spec.corrector === null &&
+    solverOk &&
+    variantOk &&
+    errorOk &&
+    comps.every((c) => c.kind === 'gaussian' && c.cov.kind !== 'full')
+  );
 }
 
 export function estimateResources(spec: ExperimentSpec, opts: EstimateOptions): ResourceEstimate {
@@ -90,34 +98,67 @@ export function estimateResources(spec: ExperimentSpec, opts: EstimateOptions): 
   const fk = spec.corrector !== null;
   const stepFields = ['solver.steps', 'solver.kind'];
   const particleFields = ['particles', 'dim'];
-  const heap: ResourceItem[] = [{ what: `the step table (${rows} rows: steps x ${stages} stages)`, bytes: rows * TABLE_BYTES_PER_ROW, fields: stepFields }];
+  const heap: ResourceItem[] = [
+    {
+      what: `the step table (${rows} rows: steps x ${stages} stages)`,
+      bytes: rows * TABLE_BYTES_PER_ROW,
+      fields: stepFields,
+    },
+  ];
   const host: ResourceItem[] = [];
   const bindings: ResourceItem[] = [];
   if (opts.backend === 'cpu') {
     if (fk) {
       // A corrected population lives whole: the result, the workers' copies, state and its double buffer.
       host.push({ what: 'the particles (f64: result and copies)', bytes: coords * 8 * 2, fields: particleFields });
-      host.push({ what: 'the corrector population (positions, drifts, log-weights, double-buffered)', bytes: (coords * 4 + particles * 6) * 8, fields: [...particleFields, 'corrector'] });
-      if (opts.outDtype === 'f32') host.push({ what: 'the --out cast to f32', bytes: coords * 4, fields: [...particleFields, '--dtype'] });
+      host.push({
+        what: 'the corrector population (positions, drifts, log-weights, double-buffered)',
+        bytes: (coords * 4 + particles * 6) * 8,
+        fields: [...particleFields, 'corrector'],
+      });
+      if (opts.outDtype === 'f32')
+        host.push({ what: 'the --out cast to f32', bytes: coords * 4, fields: [...particleFields, '--dtype'] });
     } else {
       // Streamed (src/cpu/stream.ts): at most 2 blocks per thread in flight, plus their --out cast.
       const inFlight = Math.min(particles, 2 * availableParallelism() * cpuStreamBlock(dim)) * dim;
-      host.push({ what: 'the particle blocks in flight (f64, src/cpu/stream.ts)', bytes: inFlight * 8 * 2, fields: particleFields });
+      host.push({
+        what: 'the particle blocks in flight (f64, src/cpu/stream.ts)',
+        bytes: inFlight * 8 * 2,
+        fields: particleFields,
+      });
     }
   } else {
     // The summary is a bounded state (src/metrics/summary.ts); the host holds one chunk's readback at a time.
     if (fk) host.push({ what: 'the corrector population read back (f32)', bytes: coords * 4, fields: particleFields });
     // The general kernel binds the whole table; step-gauss4 (src/gpu/sampler.ts) binds per-dispatch windows.
-    if (!mayUseGauss4(spec)) bindings.push({ what: 'the step rows', bytes: rows * structBytes(STEP_ROW), fields: stepFields });
-    if (fk) bindings.push({ what: 'the corrector population (resident on the GPU)', bytes: particles * fkStateStride(dim) * 4, fields: [...particleFields, 'corrector'] });
+    if (!mayUseGauss4(spec))
+      bindings.push({ what: 'the step rows', bytes: rows * structBytes(STEP_ROW), fields: stepFields });
+    if (fk)
+      bindings.push({
+        what: 'the corrector population (resident on the GPU)',
+        bytes: particles * fkStateStride(dim) * 4,
+        fields: [...particleFields, 'corrector'],
+      });
   }
   // The bounded summary (src/metrics/summary.ts): co-moments (and the chunk's), and the quantile
   // sketch's blocks of 2^M counts per (sign, binade) seen: about 64 per coordinate for Gaussian-like data.
-  host.push({ what: 'the summary state (co-moments, quantile sketch)', bytes: dim * dim * 8 * 2 + dim * 64 * 2 ** SKETCH_MANTISSA_BITS * 8, fields: ['dim'] });
+  host.push({
+    what: 'the summary state (co-moments, quantile sketch)',
+    bytes: dim * dim * 8 * 2 + dim * 64 * 2 ** SKETCH_MANTISSA_BITS * 8,
+    fields: ['dim'],
+  });
   const k = componentCount(spec);
   const full = spec.classes.some((c) => c.components.some((m) => m.kind === 'gaussian' && m.cov.kind === 'full'));
   const evaluations = particles * rows;
-  return { rows, heap, host, bindings, particleSteps: particles * steps, evaluations, work: evaluations * k * dim * (full ? 2 * dim : 1) };
+  return {
+    rows,
+    heap,
+    host,
+    bindings,
+    particleSteps: particles * steps,
+    evaluations,
+    work: evaluations * k * dim * (full ? 2 * dim : 1),
+  };
 }
 
 function gib(bytes: number): string {
@@ -149,7 +190,10 @@ export interface Limits {
 export function checkResources(est: ResourceEstimate, limits: Limits = {}): void {
   const issues: SpecIssue[] = [];
   if (est.rows > MAX_JS_ARRAY) {
-    issues.push({ path: 'solver.steps', message: `${est.rows} step-table rows (steps x stages) exceed the ${MAX_JS_ARRAY} a table can hold` });
+    issues.push({
+      path: 'solver.steps',
+      message: `${est.rows} step-table rows (steps x stages) exceed the ${MAX_JS_ARRAY} a table can hold`,
+    });
   }
   const hostBytes = limits.hostBytes ?? totalmem();
   const heapBytes = limits.heapBytes ?? getHeapStatistics().heap_size_limit;
@@ -170,7 +214,9 @@ export function checkResources(est: ResourceEstimate, limits: Limits = {}): void
 /** A warning when the run needs more than the host's free memory now (it may swap or be killed). */
 export function memoryWarning(est: ResourceEstimate, free = freemem()): string | null {
   const total = [...est.heap, ...est.host].reduce((s, i) => s + i.bytes, 0);
-  return total > free ? `the run needs about ${gib(total)} of host memory and ${gib(free)} is free now (os.freemem)` : null;
+  return total > free
+    ? `the run needs about ${gib(total)} of host memory and ${gib(free)} is free now (os.freemem)`
+    : null;
 }
 
 function duration(seconds: number): string {
@@ -198,7 +244,12 @@ export function timeEstimate(spec: ExperimentSpec, est: ResourceEstimate, backen
     how = `at a stated conservative rate of ${WEBGPU_STATED_RATE.toExponential(0)} component-coordinate evaluations/s (a software adapter; a hardware GPU is faster)`;
   } else {
     const probeSteps = Math.min(spec.solver.steps, 16);
-    const probe: ExperimentSpec = { ...spec, particles: 512, corrector: null, solver: { ...spec.solver, steps: probeSteps } };
+    const probe: ExperimentSpec = {
+      ...spec,
+      particles: 512,
+      corrector: null,
+      solver: { ...spec.solver, steps: probeSteps },
+    };
     const t0 = performance.now();
     sampleCpu(probe);
     const rate = (512 * probeSteps) / ((performance.now() - t0) / 1000);

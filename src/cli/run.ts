@@ -114,7 +114,8 @@ function correctorSummary(spec: ExperimentSpec, fk: FkReport): CorrectorSummary 
  * spec itself, and not write-protected unless `force` (src/io/output.ts).
  */
 export function checkOutPath(out: string, inputs: string[] = [], force = false): void {
-  if (!out.endsWith('.npy')) throw new SpecError([{ path: '--out', message: `expected a file name ending in .npy, got ${out}` }]);
+  if (!out.endsWith('.npy'))
+    throw new SpecError([{ path: '--out', message: `expected a file name ending in .npy, got ${out}` }]);
   const issue = checkOutput(out, { flag: '--out', inputs, force });
   if (issue) throw new SpecError([issue]);
 }
@@ -136,7 +137,10 @@ function finiteStatistics(summary: Summary): { summary: Summary; overflowFields:
       ...summary,
       mean: summary.mean.map((v, i) => safe(v, `mean[${i}]`, 1)),
       covariance: summary.covariance.map((row, i) => row.map((v, j) => safe(v, `covariance[${i}][${j}]`, 2))),
-      quantiles: { p: summary.quantiles.p, values: summary.quantiles.values.map((row, i) => row.map((v, q) => safe(v, `quantiles.values[${i}][${q}]`, 1))) },
+      quantiles: {
+        p: summary.quantiles.p,
+        values: summary.quantiles.values.map((row, i) => row.map((v, q) => safe(v, `quantiles.values[${i}][${q}]`, 1))),
+      },
     },
     overflowFields: fields,
   };
@@ -145,7 +149,11 @@ function finiteStatistics(summary: Summary): { summary: Summary; overflowFields:
 function progressBar(label: string): { update(done: number, total: number): void; stop(): void } {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} particles | eta {eta}s`, hideCursor: true },
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {percentage}% | {value}/{total} particles | eta {eta}s`,
+      hideCursor: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -175,28 +183,51 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   if (opts.logDensity) {
     const refusal = logDensityUnsupported(spec);
     if (refusal) throw new SpecError([refusal]);
-    if (!opts.out) throw new SpecError([{ path: '--log-density', message: 'needs --out (the log-densities are written next to it)' }]);
+    if (!opts.out)
+      throw new SpecError([
+        { path: '--log-density', message: 'needs --out (the log-densities are written next to it)' },
+      ]);
   }
   if (opts.logDet) {
-    if (!opts.logDensity) throw new SpecError([{ path: '--log-det', message: 'needs --log-density (it replaces how OUT.logq.npy is computed)' }]);
-    if (spec.dim > LOG_DET_MAX_DIM) throw new SpecError([{ path: 'dim', message: `--log-det is for dim <= ${LOG_DET_MAX_DIM} (d^3 work per stage), got ${spec.dim}` }]);
+    if (!opts.logDensity)
+      throw new SpecError([
+        { path: '--log-det', message: 'needs --log-density (it replaces how OUT.logq.npy is computed)' },
+      ]);
+    if (spec.dim > LOG_DET_MAX_DIM)
+      throw new SpecError([
+        { path: 'dim', message: `--log-det is for dim <= ${LOG_DET_MAX_DIM} (d^3 work per stage), got ${spec.dim}` },
+      ]);
     if (backend === 'webgpu' && !opts.gpu) {
-      if (opts.backend === 'webgpu') process.stderr.write('guidance-sampler: --log-det runs on the CPU reference (f64)\n');
+      if (opts.backend === 'webgpu')
+        process.stderr.write('guidance-sampler: --log-det runs on the CPU reference (f64)\n');
       backend = 'cpu';
     }
   }
   // A corrector resamples the whole population at every step: a slice of it is not a slice of
   // the single run, so shards (and the state files that merge them) cannot be exact.
   if (spec.corrector && (opts.shard || opts.state)) {
-    throw new SpecError([{ path: opts.shard ? '--shard' : '--state', message: 'a Feynman-Kac corrector (spec.corrector) resamples the whole population: it cannot be split into shards or merged; run it whole, without --shard/--state' }]);
+    throw new SpecError([
+      {
+        path: opts.shard ? '--shard' : '--state',
+        message:
+          'a Feynman-Kac corrector (spec.corrector) resamples the whole population: it cannot be split into shards or merged; run it whole, without --shard/--state',
+      },
+    ]);
   }
   if (opts.shard && opts.shard.count > spec.particles) {
-    throw new SpecError([{ path: '--shard', message: `k = ${opts.shard.count} shards of ${spec.particles} particles would leave some empty; use k <= particles` }]);
+    throw new SpecError([
+      {
+        path: '--shard',
+        message: `k = ${opts.shard.count} shards of ${spec.particles} particles would leave some empty; use k <= particles`,
+      },
+    ]);
   }
   const { first, end } = opts.shard ? shardRange(opts.shard, spec.particles) : { first: 0, end: spec.particles };
   const count = end - first;
   if (spec.start === 'exact' && !opts.logDensity && backend === 'webgpu' && opts.backend === 'auto' && !opts.gpu) {
-    process.stderr.write('guidance-sampler: start "exact" runs on the CPU reference (webgpu uploads exact starts only with --log-density)\n');
+    process.stderr.write(
+      'guidance-sampler: start "exact" runs on the CPU reference (webgpu uploads exact starts only with --log-density)\n',
+    );
     backend = 'cpu';
   }
   if (backend === 'webgpu' && !gpu) {
@@ -204,15 +235,21 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       gpu = await acquireGpu(nodePlatform);
     } catch (err) {
       if (opts.backend === 'webgpu') throw err;
-      process.stderr.write(`guidance-sampler: no WebGPU adapter, using the CPU reference (${(err as Error).message})\n`);
+      process.stderr.write(
+        `guidance-sampler: no WebGPU adapter, using the CPU reference (${(err as Error).message})\n`,
+      );
       backend = 'cpu';
     }
   }
   // Before any work or file: what the run needs against what this machine and adapter have.
   try {
-    const est = estimateResources({ ...spec, particles: count }, { backend, outDtype: opts.out ? opts.dtype : undefined });
+    const est = estimateResources(
+      { ...spec, particles: count },
+      { backend, outDtype: opts.out ? opts.dtype : undefined },
+    );
     checkResources(est, { gpu: gpu?.limits });
-    for (const line of [memoryWarning(est), timeEstimate({ ...spec, particles: count }, est, backend)]) if (line) process.stderr.write(`guidance-sampler: ${line}\n`);
+    for (const line of [memoryWarning(est), timeEstimate({ ...spec, particles: count }, est, backend)])
+      if (line) process.stderr.write(`guidance-sampler: ${line}\n`);
   } catch (err) {
     gpu?.destroy();
     throw err;
@@ -226,7 +263,9 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   const dtype: NpyDtype = opts.dtype === 'f64' ? 'f8' : 'f4';
   // Every path streams blocks of particles through `consume`, which folds them into the
   // summary and, with --out, writes them in index order: memory is O(block), not O(N).
-  const withOut = async (produce: (consume: (chunk: Float32Array | Float64Array, n: number) => void) => Promise<void>) => {
+  const withOut = async (
+    produce: (consume: (chunk: Float32Array | Float64Array, n: number) => void) => Promise<void>,
+  ) => {
     if (!opts.out) return produce((chunk, n) => acc.add(chunk, n));
     ({ nonFinite: outNonFinite } = await writeNpyAtomic(opts.out, count, spec.dim, dtype, (write) =>
       produce((chunk, n) => {
@@ -293,19 +332,28 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
         await withOut(async (consume) => consume(result.particles, result.count));
       } else {
         await withOut((consume) =>
-          sampleCpuStream(spec, { first, count, onChunk: (chunk, n) => consume(chunk, n), onProgress: (done, total) => bar.update(done, total) }),
+          sampleCpuStream(spec, {
+            first,
+            count,
+            onChunk: (chunk, n) => consume(chunk, n),
+            onProgress: (done, total) => bar.update(done, total),
+          }),
         );
       }
     } else {
       const device = gpu!;
       await withOut(async (consume) => {
         try {
-          const info = await sampleWebGpu(device, { ...spec, particles: count }, {
-            firstParticle: first,
-            reuseChunk: true,
-            onChunk: (chunk, n) => consume(chunk, n),
-            onProgress: (done, total) => bar.update(done, total),
-          });
+          const info = await sampleWebGpu(
+            device,
+            { ...spec, particles: count },
+            {
+              firstParticle: first,
+              reuseChunk: true,
+              onChunk: (chunk, n) => consume(chunk, n),
+              onProgress: (done, total) => bar.update(done, total),
+            },
+          );
           fk = info.fk ?? null;
         } finally {
           device.destroy();
@@ -317,7 +365,15 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   }
   const elapsedSeconds = (performance.now() - started) / 1000;
   if (opts.state) {
-    await writeStateFile(opts.state, { spec, backend, adapter, range: { first, end }, shard: opts.shard ?? null, elapsedSeconds, state: acc.toState() });
+    await writeStateFile(opts.state, {
+      spec,
+      backend,
+      adapter,
+      range: { first, end },
+      shard: opts.shard ?? null,
+      elapsedSeconds,
+      state: acc.toState(),
+    });
   }
   return {
     ...reportOf(acc, spec, { backend, adapter, elapsedSeconds }),

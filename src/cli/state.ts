@@ -26,7 +26,10 @@ export interface Shard {
 /** The particles of shard i of k of N: [floor(i N / k), floor((i + 1) N / k)). */
 export function shardRange(shard: Shard, particles: number): { first: number; end: number } {
   // Exact in f64 for N k < 2^53 (the parser bounds N), so every shard agrees on its borders.
-  return { first: Math.floor((shard.index * particles) / shard.count), end: Math.floor(((shard.index + 1) * particles) / shard.count) };
+  return {
+    first: Math.floor((shard.index * particles) / shard.count),
+    end: Math.floor(((shard.index + 1) * particles) / shard.count),
+  };
 }
 
 /** Parses "i/k" (0 <= i < k); the particle count is checked against k by the caller. */
@@ -35,7 +38,8 @@ export function parseShard(text: string): Shard {
   if (!m) throw new InputError(`--shard: expected i/k (e.g. 0/4), got ${text}`);
   const index = Number(m[1]);
   const count = Number(m[2]);
-  if (!(count >= 1) || !Number.isSafeInteger(count)) throw new InputError(`--shard: k must be a positive integer, got ${m[2]}`);
+  if (!(count >= 1) || !Number.isSafeInteger(count))
+    throw new InputError(`--shard: k must be a positive integer, got ${m[2]}`);
   if (!(index < count)) throw new InputError(`--shard: i must be in 0..${count - 1} for k = ${count}, got ${index}`);
   return { index, count };
 }
@@ -145,9 +149,19 @@ export function writeCheckStateFile(path: string, s: CheckStateInput): Promise<v
 }
 
 /** The measurements of check states added up (counts exactly; the density sums in f64). */
-export function sumMeasurements(states: LoadedState[], backend: 'cpu' | 'webgpu', adapter: string | null): Measurements {
+export function sumMeasurements(
+  states: LoadedState[],
+  backend: 'cpu' | 'webgpu',
+  adapter: string | null,
+): Measurements {
   const first = states[0].doc.measurements!;
-  const histograms: HistogramCounts[] = first.histograms.map((h) => ({ counts: new Uint32Array(h.counts.length), underflow: 0, overflow: 0, nonFinite: 0, total: 0 }));
+  const histograms: HistogramCounts[] = first.histograms.map((h) => ({
+    counts: new Uint32Array(h.counts.length),
+    underflow: 0,
+    overflow: 0,
+    nonFinite: 0,
+    total: 0,
+  }));
   const density = Object.fromEntries([
     ...DENSITY_COUNTS.map((k) => [k, 0]),
     ...DENSITY_ARRAYS.map((k) => [k, new Float64Array((first.density[k] as number[]).length)]),
@@ -165,9 +179,10 @@ export function sumMeasurements(states: LoadedState[], backend: 'cpu' | 'webgpu'
       into.total += h.total;
     });
     for (const k of DENSITY_COUNTS) (density as unknown as Record<string, number>)[k] += m.density[k] as number;
-    for (const k of DENSITY_ARRAYS) (m.density[k] as number[]).forEach((v, i) => {
-      density[k][i] += v;
-    });
+    for (const k of DENSITY_ARRAYS)
+      (m.density[k] as number[]).forEach((v, i) => {
+        density[k][i] += v;
+      });
   }
   const sampleSeconds = states.reduce((t, s) => t + s.doc.elapsedSeconds, 0);
   return { particles, histograms, density, backend, adapter, sampleSeconds };
@@ -177,13 +192,25 @@ function checkMeasurements(file: string, doc: StateFile): void {
   const m = doc.measurements;
   const n = doc.range[1] - doc.range[0];
   const bad = (what: string) => new InputError(`${file}: ${what}`);
-  if (!m || !Array.isArray(m.histograms) || typeof m.density !== 'object' || m.density === null) throw bad('measurements: missing');
-  if (!doc.check || typeof doc.check.against !== 'string' || typeof doc.check.alpha !== 'number' || typeof doc.check.bias !== 'object') throw bad('check: missing');
-  for (const k of DENSITY_COUNTS) if (!Number.isSafeInteger(m.density[k])) throw bad(`measurements.density.${k}: not a count`);
-  for (const k of DENSITY_ARRAYS) if (!Array.isArray(m.density[k]) || !(m.density[k] as unknown[]).every((v) => typeof v === 'number')) throw bad(`measurements.density.${k}: not an array of numbers`);
-  if ((m.density.finite as number) + (m.density.nonFinite as number) !== n) throw bad(`measurements.density: counts do not match the range's ${n} particles`);
+  if (!m || !Array.isArray(m.histograms) || typeof m.density !== 'object' || m.density === null)
+    throw bad('measurements: missing');
+  if (
+    !doc.check ||
+    typeof doc.check.against !== 'string' ||
+    typeof doc.check.alpha !== 'number' ||
+    typeof doc.check.bias !== 'object'
+  )
+    throw bad('check: missing');
+  for (const k of DENSITY_COUNTS)
+    if (!Number.isSafeInteger(m.density[k])) throw bad(`measurements.density.${k}: not a count`);
+  for (const k of DENSITY_ARRAYS)
+    if (!Array.isArray(m.density[k]) || !(m.density[k] as unknown[]).every((v) => typeof v === 'number'))
+      throw bad(`measurements.density.${k}: not an array of numbers`);
+  if ((m.density.finite as number) + (m.density.nonFinite as number) !== n)
+    throw bad(`measurements.density: counts do not match the range's ${n} particles`);
   m.histograms.forEach((h, j) => {
-    if (!h || !Array.isArray(h.counts) || h.total !== n) throw bad(`measurements.histograms[${j}]: does not hold the range's ${n} particles`);
+    if (!h || !Array.isArray(h.counts) || h.total !== n)
+      throw bad(`measurements.histograms[${j}]: does not hold the range's ${n} particles`);
   });
 }
 
@@ -196,12 +223,18 @@ function encode(a: Float64Array | Int32Array): { dtype: 'f8' | 'i4'; length: num
   };
 }
 
-function decode(name: string, e: { dtype: string; length: number; base64: string }, file: string): Float64Array | Int32Array {
-  if (typeof e !== 'object' || e === null || typeof e.base64 !== 'string' || !Number.isSafeInteger(e.length)) throw new InputError(`${file}: arrays.${name}: malformed`);
+function decode(
+  name: string,
+  e: { dtype: string; length: number; base64: string },
+  file: string,
+): Float64Array | Int32Array {
+  if (typeof e !== 'object' || e === null || typeof e.base64 !== 'string' || !Number.isSafeInteger(e.length))
+    throw new InputError(`${file}: arrays.${name}: malformed`);
   const bytes = Buffer.from(e.base64, 'base64');
   const size = e.dtype === 'f8' ? 8 : e.dtype === 'i4' ? 4 : 0;
   if (size === 0) throw new InputError(`${file}: arrays.${name}: unknown dtype ${e.dtype}`);
-  if (bytes.length !== e.length * size) throw new InputError(`${file}: arrays.${name}: ${bytes.length} bytes for ${e.length} x ${e.dtype}`);
+  if (bytes.length !== e.length * size)
+    throw new InputError(`${file}: arrays.${name}: ${bytes.length} bytes for ${e.length} x ${e.dtype}`);
   const copy = new Uint8Array(bytes); // aligned
   return e.dtype === 'f8' ? new Float64Array(copy.buffer) : new Int32Array(copy.buffer);
 }
@@ -255,13 +288,32 @@ export function readStateFile(file: string): LoadedState {
   } catch {
     throw new InputError(`${file}: not a guidance-sampler state file (not JSON)`);
   }
-  if (doc === null || typeof doc !== 'object' || doc.format !== STATE_FORMAT) throw new InputError(`${file}: format: not a guidance-sampler state file`);
-  if (doc.version !== STATE_VERSION) throw new InputError(`${file}: version: state format version ${doc.version}; this build reads version ${STATE_VERSION}`);
-  if ((doc.kind ?? 'run') === 'run' && doc.sketch?.mantissaBits !== SKETCH_MANTISSA_BITS) throw new InputError(`${file}: sketch.mantissaBits: ${doc.sketch?.mantissaBits}, this build's sketch has ${SKETCH_MANTISSA_BITS}`);
-  if (typeof doc.spec !== 'object' || specHash(doc.spec) !== doc.specHash) throw new InputError(`${file}: specHash: does not match the spec it holds (edited or damaged)`);
+  if (doc === null || typeof doc !== 'object' || doc.format !== STATE_FORMAT)
+    throw new InputError(`${file}: format: not a guidance-sampler state file`);
+  if (doc.version !== STATE_VERSION)
+    throw new InputError(
+      `${file}: version: state format version ${doc.version}; this build reads version ${STATE_VERSION}`,
+    );
+  if ((doc.kind ?? 'run') === 'run' && doc.sketch?.mantissaBits !== SKETCH_MANTISSA_BITS)
+    throw new InputError(
+      `${file}: sketch.mantissaBits: ${doc.sketch?.mantissaBits}, this build's sketch has ${SKETCH_MANTISSA_BITS}`,
+    );
+  if (typeof doc.spec !== 'object' || specHash(doc.spec) !== doc.specHash)
+    throw new InputError(`${file}: specHash: does not match the spec it holds (edited or damaged)`);
   const [first, end] = Array.isArray(doc.range) ? doc.range : [NaN, NaN];
-  if (!(Number.isSafeInteger(first) && Number.isSafeInteger(end) && 0 <= first && first <= end && end <= doc.particles && doc.particles === doc.spec.particles)) {
-    throw new InputError(`${file}: range: [${doc.range}] is not a range of the experiment's ${doc.particles} particles`);
+  if (
+    !(
+      Number.isSafeInteger(first) &&
+      Number.isSafeInteger(end) &&
+      0 <= first &&
+      first <= end &&
+      end <= doc.particles &&
+      doc.particles === doc.spec.particles
+    )
+  ) {
+    throw new InputError(
+      `${file}: range: [${doc.range}] is not a range of the experiment's ${doc.particles} particles`,
+    );
   }
   const kind = doc.kind ?? 'run';
   if (kind === 'check') {
@@ -277,7 +329,9 @@ export function readStateFile(file: string): LoadedState {
   if (kind !== 'run') throw new InputError(`${file}: kind: ${kind} is neither run nor check`);
   const s = doc.summary;
   if (!s || s.dim !== doc.spec.dim || s.finite + s.nonFinite !== end - first) {
-    throw new InputError(`${file}: summary: counts ${s?.finite} + ${s?.nonFinite} do not match the range's ${end - first} particles`);
+    throw new InputError(
+      `${file}: summary: counts ${s?.finite} + ${s?.nonFinite} do not match the range's ${end - first} particles`,
+    );
   }
   if (typeof doc.arrays !== 'object' || doc.arrays === null) throw new InputError(`${file}: arrays: missing`);
   const arrays = Object.fromEntries(Object.entries(doc.arrays).map(([k, v]) => [k, decode(k, v, file)]));

@@ -24,7 +24,17 @@ import { parseSpec } from '../experiment/parse.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { planCheck, type CheckPlan } from '../checks/plan.ts';
-import { bernsteinHalfWidth, binnedKl, binnedKs, binProbabilities, COARSE_BINS, DEFAULT_ALPHA, mergeBins, prd, withEnds } from '../metrics/statistics.ts';
+import {
+  bernsteinHalfWidth,
+  binnedKl,
+  binnedKs,
+  binProbabilities,
+  COARSE_BINS,
+  DEFAULT_ALPHA,
+  mergeBins,
+  prd,
+  withEnds,
+} from '../metrics/statistics.ts';
 import { measure, type Measurements } from '../checks/measure.ts';
 import { target1d, type Target1d } from '../targets/one-d.ts';
 import { tiltWeight } from '../targets/definition.ts';
@@ -35,7 +45,15 @@ import { cpuLogDensityBackend } from '../cpu/log-density.ts';
 import { webGpuLogDensityBackend } from '../checks/log-density-webgpu.ts';
 import type { LogDensityBackend } from '../checks/log-density-backend.ts';
 import { logDensityUnsupported } from '../model/divergence.ts';
-import { fidelityCoverageSpec, histogramSpec, klFigureSpec, prCurvesSpec, renderSvg, svgToPng, type DensityRow } from '../io/figures.ts';
+import {
+  fidelityCoverageSpec,
+  histogramSpec,
+  klFigureSpec,
+  prCurvesSpec,
+  renderSvg,
+  svgToPng,
+  type DensityRow,
+} from '../io/figures.ts';
 import { gpuFor } from './check.ts';
 
 export interface SweepSetting {
@@ -116,7 +134,10 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
 }
 
 /** Settings from --w (guidance weights) or --vary path=v1,v2 (any spec field). */
-export function sweepSettings(raw: Record<string, unknown>, opts: { w?: number[]; vary?: { path: string; values: number[] } }): SweepSetting[] {
+export function sweepSettings(
+  raw: Record<string, unknown>,
+  opts: { w?: number[]; vary?: { path: string; values: number[] } },
+): SweepSetting[] {
   const out: SweepSetting[] = [];
   const make = (label: string, edit: (r: Record<string, unknown>) => void) => {
     const r = structuredClone(raw);
@@ -124,7 +145,8 @@ export function sweepSettings(raw: Record<string, unknown>, opts: { w?: number[]
     try {
       out.push({ label, spec: parseSpec(r) });
     } catch (e) {
-      if (e instanceof SpecError) throw new SpecError(e.issues.map((i) => ({ path: `${label}: ${i.path}`, message: i.message })));
+      if (e instanceof SpecError)
+        throw new SpecError(e.issues.map((i) => ({ path: `${label}: ${i.path}`, message: i.message })));
       throw e;
     }
   };
@@ -135,7 +157,10 @@ export function sweepSettings(raw: Record<string, unknown>, opts: { w?: number[]
         if (g.kind === undefined || g.kind === 'none') r.guidance = { kind: 'cfg', w };
         else if (g.w !== null && typeof g.w === 'object') {
           const s = g.w as Record<string, unknown>;
-          if (s.kind === 'piecewise') throw new SpecError([{ path: '--w', message: 'a piecewise schedule has no single w: use --vary guidance.w.points...' }]);
+          if (s.kind === 'piecewise')
+            throw new SpecError([
+              { path: '--w', message: 'a piecewise schedule has no single w: use --vary guidance.w.points...' },
+            ]);
           s.w = w;
         } else g.w = w;
       });
@@ -158,13 +183,20 @@ function twoSidedTail(t: Target1d, b: number): number {
 }
 
 /** One setting: plan against p(x|c), sample with GPU metrics, and the row. */
-export async function sweepOne(setting: SweepSetting, gpu: GpuContext | null, alpha = DEFAULT_ALPHA): Promise<SweepPoint> {
+export async function sweepOne(
+  setting: SweepSetting,
+  gpu: GpuContext | null,
+  alpha = DEFAULT_ALPHA,
+): Promise<SweepPoint> {
   const spec = setting.spec;
   const d = spec.dim;
   const cond = targetDef(spec, 'conditional');
   const w = tiltWeight(spec.guidance);
   // The sign of the target class's mean along x0 (1-D columns).
-  const meanX0 = target1d(cond, Array.from({ length: d }, (_, j) => (j === 0 ? 1 : 0))).moments.mean;
+  const meanX0 = target1d(
+    cond,
+    Array.from({ length: d }, (_, j) => (j === 0 ? 1 : 0)),
+  ).moments.mean;
   const s = meanX0 >= 0 ? 1 : -1;
   const halfSpaces =
     d === 1
@@ -191,7 +223,9 @@ export async function sweepOne(setting: SweepSetting, gpu: GpuContext | null, al
   // Histograms are found by the index they were planned at, never by position from the end:
   // the 2-D cells are planned by planCheck, the figure's histogram after them.
   const hist2dIndex = plan.hist2d ? plan.measurePlan.histograms.indexOf(plan.hist2d.plan) : -1;
-  const figIndex = plan.measurePlan.histograms.push({ axes: [x0], bins: [figBins], low: [figLow], high: [figHigh], edges: [null] }) - 1;
+  const figIndex =
+    plan.measurePlan.histograms.push({ axes: [x0], bins: [figBins], low: [figLow], high: [figHigh], edges: [null] }) -
+    1;
   const meas: Measurements = await measure(spec, plan.measurePlan, { gpu });
   const figHist = meas.histograms[figIndex];
   const n = meas.density.finite;
@@ -209,7 +243,10 @@ export async function sweepOne(setting: SweepSetting, gpu: GpuContext | null, al
   if (d === 2 && plan.hist2d && hist2dIndex >= 0) {
     const h = meas.histograms[hist2dIndex];
     counts = Float64Array.from([...h.counts, h.underflow + h.overflow]);
-    probsC = Float64Array.from([...plan.hist2d.probs.subarray(1, 64 * 64 + 1), plan.hist2d.probs[0] + plan.hist2d.probs[64 * 64 + 1]]);
+    probsC = Float64Array.from([
+      ...plan.hist2d.probs.subarray(1, 64 * 64 + 1),
+      plan.hist2d.probs[0] + plan.hist2d.probs[64 * 64 + 1],
+    ]);
     if (tilted) {
       const g = targetGrid(tilted, [64, 64], { low: plan.hist2d.plan.low, high: plan.hist2d.plan.high }, 8);
       probsT = Float64Array.from([...g.mass, 0]);
@@ -273,7 +310,12 @@ export async function sweepOne(setting: SweepSetting, gpu: GpuContext | null, al
   const density: DensityRow[] = [];
   const width = (figHigh - figLow) / figBins;
   figHist.counts.forEach((c, i) => {
-    density.push({ setting: setting.label, x: figLow + (i + 0.5) * width, density: c / (meas.particles * width), series: 'particles' });
+    density.push({
+      setting: setting.label,
+      x: figLow + (i + 0.5) * width,
+      density: c / (meas.particles * width),
+      series: 'particles',
+    });
   });
   const e = p0.edges;
   const [lo, hi] = [figLow, figHigh];
@@ -289,7 +331,8 @@ export async function sweepOne(setting: SweepSetting, gpu: GpuContext | null, al
 export function toCsv(rowsIn: SweepRow[]): string {
   const rows = rowsIn.map(flatRow);
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' ? `"${v.replace(/"/g, '""')}"` : String(v));
+  const cell = (v: unknown) =>
+    v === null || v === undefined ? '' : typeof v === 'string' ? `"${v.replace(/"/g, '""')}"` : String(v);
   return [cols.join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
 }
 
@@ -302,7 +345,11 @@ export interface SweepOptions {
   exactParticles?: number;
 }
 
-export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpuIn?: GpuContext | null): Promise<SweepRow[]> {
+export async function runSweep(
+  settings: SweepSetting[],
+  opts: SweepOptions,
+  gpuIn?: GpuContext | null,
+): Promise<SweepRow[]> {
   const gpu = gpuIn === undefined ? await gpuFor(opts.backend) : gpuIn;
   const rows: SweepRow[] = [];
   const density: DensityRow[] = [];
@@ -313,7 +360,10 @@ export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpu
       if (nExact > 0) {
         const ex = await exactRow(s.spec, nExact, gpu ? webGpuLogDensityBackend(gpu) : cpuLogDensityBackend);
         if (ex) p.row.exact = ex;
-        else process.stderr.write(`sweep ${s.label}: no exact metrics (${logDensityUnsupported(s.spec)!.path}: ${logDensityUnsupported(s.spec)!.message})\n`);
+        else
+          process.stderr.write(
+            `sweep ${s.label}: no exact metrics (${logDensityUnsupported(s.spec)!.path}: ${logDensityUnsupported(s.spec)!.message})\n`,
+          );
       }
       rows.push(p.row);
       density.push(...p.density);
@@ -329,7 +379,17 @@ export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpu
   if (opts.figures !== false) {
     const fc = await renderSvg(
       fidelityCoverageSpec(
-        rows.map((r, i) => ({ setting: String(r.setting), coverage: Number(r.recall), fidelity: Number(r.precision), modeCoverage: Number(r.modeCoverage), hdr90: Number(r.hdr90), order: i } as never)),
+        rows.map(
+          (r, i) =>
+            ({
+              setting: String(r.setting),
+              coverage: Number(r.recall),
+              fidelity: Number(r.precision),
+              modeCoverage: Number(r.modeCoverage),
+              hdr90: Number(r.hdr90),
+              order: i,
+            }) as never,
+        ),
         'fidelity against coverage',
       ),
     );
@@ -339,17 +399,41 @@ export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpu
     if (withExact.length > 0) {
       const ex = (r: SweepRow) => r.exact as SweepExact;
       const kl = await renderSvg(
-        klFigureSpec(withExact.map((r, i) => ({ setting: String(r.setting), klQP: ex(r).klQP.value, klQPSe: ex(r).klQP.se, klPQ: ex(r).klPQ.value, klPQSe: ex(r).klPQ.se, order: i }))),
+        klFigureSpec(
+          withExact.map((r, i) => ({
+            setting: String(r.setting),
+            klQP: ex(r).klQP.value,
+            klQPSe: ex(r).klQP.se,
+            klPQ: ex(r).klPQ.value,
+            klPQSe: ex(r).klPQ.se,
+            order: i,
+          })),
+        ),
       );
       await write('kl-fidelity-coverage.svg', kl);
       await write('kl-fidelity-coverage.png', svgToPng(kl));
       const pr = await renderSvg(
-        prCurvesSpec(withExact.flatMap((r) => ex(r).prCurve.recall.map((rc, j) => ({ setting: String(r.setting), recall: rc, precision: ex(r).prCurve.precision[j], order: j })))),
+        prCurvesSpec(
+          withExact.flatMap((r) =>
+            ex(r).prCurve.recall.map((rc, j) => ({
+              setting: String(r.setting),
+              recall: rc,
+              precision: ex(r).prCurve.precision[j],
+              order: j,
+            })),
+          ),
+        ),
       );
       await write('pr-curves.svg', pr);
       await write('pr-curves.png', svgToPng(pr));
     }
-    const hs = await renderSvg(histogramSpec(density, 'x0', settings.map((s) => s.label)));
+    const hs = await renderSvg(
+      histogramSpec(
+        density,
+        'x0',
+        settings.map((s) => s.label),
+      ),
+    );
     await write('histograms.svg', hs);
     await write('histograms.png', svgToPng(hs));
   }
@@ -357,12 +441,22 @@ export async function runSweep(settings: SweepSetting[], opts: SweepOptions, gpu
 }
 
 const SWEEP_FILES = ['sweep.json', 'sweep.csv'];
-const FIGURE_FILES = ['fidelity-coverage.svg', 'fidelity-coverage.png', 'histograms.svg', 'histograms.png', 'kl-fidelity-coverage.svg', 'kl-fidelity-coverage.png', 'pr-curves.svg', 'pr-curves.png'];
+const FIGURE_FILES = [
+  'fidelity-coverage.svg',
+  'fidelity-coverage.png',
+  'histograms.svg',
+  'histograms.png',
+  'kl-fidelity-coverage.svg',
+  'kl-fidelity-coverage.png',
+  'pr-curves.svg',
+  'pr-curves.png',
+];
 
 /** Before any work: --out-dir is a folder (or will be made), and none of its outputs is the spec or write-protected. */
 function checkSweepOutputs(outDir: string, specPath: string, figures: boolean, force: boolean): void {
   if (!existsSync(outDir)) return;
-  if (!statSync(outDir).isDirectory()) throw new SpecError([{ path: '--out-dir', message: `${outDir} exists and is not a folder` }]);
+  if (!statSync(outDir).isDirectory())
+    throw new SpecError([{ path: '--out-dir', message: `${outDir} exists and is not a folder` }]);
   const issues = [...SWEEP_FILES, ...(figures ? FIGURE_FILES : [])]
     .map((name) => checkOutput(join(outDir, name), { flag: '--out-dir', inputs: [specPath], force }))
     .filter((i) => i !== null);
@@ -372,7 +466,8 @@ function checkSweepOutputs(outDir: string, specPath: string, figures: boolean, f
 function numberList(name: string) {
   return (value: string): number[] => {
     const v = value.split(',').map((s) => Number(s.trim()));
-    if (v.length === 0 || v.some((x) => !Number.isFinite(x))) throw new Error(`${name}: expected numbers separated by commas, got ${value}`);
+    if (v.length === 0 || v.some((x) => !Number.isFinite(x)))
+      throw new Error(`${name}: expected numbers separated by commas, got ${value}`);
     return v;
   };
 }
@@ -380,28 +475,39 @@ function numberList(name: string) {
 export function addSweepCommand(program: Command): void {
   program
     .command('sweep')
-    .description('sample the spec at several guidance settings; coverage, fidelity and distances per setting (JSON, CSV, figures)')
+    .description(
+      'sample the spec at several guidance settings; coverage, fidelity and distances per setting (JSON, CSV, figures)',
+    )
     .argument('<spec>', 'experiment spec (JSON)')
     .option('--w <list>', 'guidance weights, e.g. 0,1,3,7,15', numberList('--w'))
     .option('--vary <path=list>', "vary one spec field, e.g. guidance.w.tLow=0.5,1,2 (a schedule's parameter)")
     .option('--particles <n>', "override the spec's particle count", (v: string) => Number(v))
     .option('--seed <s>', "override the spec's seed", (v: string) => Number(v))
-    .addOption(new Option('--backend <backend>', 'where to sample and bin').choices(['auto', 'cpu', 'webgpu']).default('auto'))
+    .addOption(
+      new Option('--backend <backend>', 'where to sample and bin').choices(['auto', 'cpu', 'webgpu']).default('auto'),
+    )
     .option('--out-dir <dir>', 'folder for sweep.json, sweep.csv and the figures', 'sweep-out')
     .option('--no-figures', 'skip the SVG/PNG figures')
     .option('--force', 'replace write-protected files in --out-dir')
-    .option('--exact-particles <n>', `particles (and exact P-samples) of the exact KL/PRD metrics per setting, 0: none (default ${EXACT_SWEEP_PARTICLES})`, (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new SpecError([{ path: '--exact-particles', message: `expected an integer >= 0, got ${v}` }]);
-      return n;
-    })
+    .option(
+      '--exact-particles <n>',
+      `particles (and exact P-samples) of the exact KL/PRD metrics per setting, 0: none (default ${EXACT_SWEEP_PARTICLES})`,
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0)
+          throw new SpecError([{ path: '--exact-particles', message: `expected an integer >= 0, got ${v}` }]);
+        return n;
+      },
+    )
     .exitOverride()
     .action(async (specPath: string, opts) => {
       let raw: Record<string, unknown>;
       try {
         raw = JSON.parse(readFileSync(specPath, 'utf8'));
       } catch (err) {
-        throw new SpecError([{ path: '(file)', message: `cannot read ${specPath} as JSON: ${(err as Error).message}` }]);
+        throw new SpecError([
+          { path: '(file)', message: `cannot read ${specPath} as JSON: ${(err as Error).message}` },
+        ]);
       }
       if (opts.particles !== undefined) raw.particles = opts.particles;
       if (opts.seed !== undefined) raw.seed = opts.seed;
@@ -414,8 +520,14 @@ export function addSweepCommand(program: Command): void {
       if (opts.w && vary) throw new SpecError([{ path: '--w', message: 'give --w or --vary, not both' }]);
       const settings = sweepSettings(raw, { w: opts.w, vary });
       checkSweepOutputs(opts.outDir, specPath, opts.figures !== false, opts.force === true);
-      for (const s of settings) checkResources(estimateResources(s.spec, { backend: opts.backend === 'cpu' ? 'cpu' : 'webgpu' }));
-      const rows = await runSweep(settings, { backend: opts.backend, outDir: opts.outDir, figures: opts.figures, exactParticles: opts.exactParticles });
+      for (const s of settings)
+        checkResources(estimateResources(s.spec, { backend: opts.backend === 'cpu' ? 'cpu' : 'webgpu' }));
+      const rows = await runSweep(settings, {
+        backend: opts.backend,
+        outDir: opts.outDir,
+        figures: opts.figures,
+        exactParticles: opts.exactParticles,
+      });
       process.stdout.write(toCsv(rows));
     });
 }

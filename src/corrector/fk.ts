@@ -120,7 +120,14 @@ export function summariseBlocks(blocks: readonly BlockStats[]): WeightSummary {
  * below threshold x N, and always after the last step. A resampling closes an epoch of the
  * normaliser estimate (its mean weight) and discards the non-finite weights (counted).
  */
-export function recordStep(report: FkReport, summary: WeightSummary, n: number, steps: number, count: number, essThreshold: number): boolean {
+export function recordStep(
+  report: FkReport,
+  summary: WeightSummary,
+  n: number,
+  steps: number,
+  count: number,
+  essThreshold: number,
+): boolean {
   report.essFraction.push(summary.ess / count);
   if (n < steps - 1 && summary.ess >= essThreshold * count) return false;
   if (!(summary.total > 0)) throw new Error(`fk: every particle's weight is zero or non-finite after step ${n}`);
@@ -137,7 +144,12 @@ export function recordStep(report: FkReport, summary: WeightSummary, n: number, 
  * GPU places slots with its block-local f32 prefix sums while the block-level prefix, where
  * f32 could not place 10^7 slots exactly, is summed here in f64.
  */
-export function planSystematic(blocks: readonly BlockStats[], summary: WeightSummary, slots: number, u: number): BlockPlan[] {
+export function planSystematic(
+  blocks: readonly BlockStats[],
+  summary: WeightSummary,
+  slots: number,
+  u: number,
+): BlockPlan[] {
   const { max, total } = summary;
   const spacingGlobal = total / slots;
   const plan: BlockPlan[] = [];

@@ -52,7 +52,12 @@ export function sampleCpuFk(spec: ExperimentSpec, opts: CpuFkOptions = {}): FkSa
   const logW = new Float64Array(count);
   const magnitude = new Float64Array(count);
   const z = new Float64Array(Math.ceil(dim / 4) * 4);
-  const report: FkReport = { essFraction: [], resampledAfter: [], logNormaliser: initialConstant(dim, prior), nonFiniteDiscarded: 0 };
+  const report: FkReport = {
+    essFraction: [],
+    resampledAfter: [],
+    logNormaliser: initialConstant(dim, prior),
+    nonFiniteDiscarded: 0,
+  };
 
   // Initialise: x_T from the prior, its drift and tilted log-density at row 0, and
   // log w_0 = log q_0(x_T) - log prior(x_T).

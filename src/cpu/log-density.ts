@@ -20,7 +20,8 @@ export function logStartDensity(spec: ExperimentSpec, x: Float64Array, count: nu
   if (spec.start === 'exact') {
     const g = planGuidance(spec);
     const p = processAt(spec.process, startTime(spec.process));
-    for (let i = 0; i < count; i++) out[i] = logDensityAt(g.model, g.target, x.subarray(i * d, (i + 1) * d), p.alpha, p.sigma2);
+    for (let i = 0; i < count; i++)
+      out[i] = logDensityAt(g.model, g.target, x.subarray(i * d, (i + 1) * d), p.alpha, p.sigma2);
     return out;
   }
   const s2 = priorScale(spec.process) ** 2;
@@ -40,7 +41,8 @@ export function carryCpu(spec: ExperimentSpec, opts: CarryOptions): CarryResult 
   const stepper = new CpuStepper(spec, { reverse: direction === 'forward' });
   const x = new Float64Array(count * d);
   if (opts.initial) {
-    if (opts.initial.length !== count * d) throw new Error(`carry: initial has ${opts.initial.length} numbers, expected ${count} x ${d}`);
+    if (opts.initial.length !== count * d)
+      throw new Error(`carry: initial has ${opts.initial.length} numbers, expected ${count} x ${d}`);
     x.set(opts.initial);
   } else if (direction === 'forward') {
     throw new Error('carry: a forward run needs initial points');

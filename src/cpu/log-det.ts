@@ -53,7 +53,10 @@ export function logAbsDet(m: Float64Array, d: number): number {
 /** Refuses what the log-det route cannot do: the flow route's refusals (src/model/divergence.ts) and d > 8. */
 export function assertLogDetSupported(spec: ExperimentSpec): void {
   assertLogDensitySupported(spec);
-  if (spec.dim > LOG_DET_MAX_DIM) throw new Error(`dim: the exact log-determinant of the solver map is for dim <= ${LOG_DET_MAX_DIM} (d^3 work per stage), got ${spec.dim}`);
+  if (spec.dim > LOG_DET_MAX_DIM)
+    throw new Error(
+      `dim: the exact log-determinant of the solver map is for dim <= ${LOG_DET_MAX_DIM} (d^3 work per stage), got ${spec.dim}`,
+    );
 }
 
 /**
@@ -141,7 +144,10 @@ export function carryLogDetCpu(spec: ExperimentSpec, opts: { first: number; coun
 
 /** Mean and largest |log q_map - log q_flow| over the finite particles: the solver's density error. */
 export function logDetGap(r: LogDetResult): { mean: number; max: number; meanSigned: number } {
-  let n = 0, s = 0, ss = 0, mx = 0;
+  let n = 0,
+    s = 0,
+    ss = 0,
+    mx = 0;
   for (let i = 0; i < r.logqMap.length; i++) {
     const g = r.logqMap[i] - r.logqFlow[i];
     if (!Number.isFinite(g)) continue;

@@ -15,7 +15,10 @@ export interface ParallelCpuOptions extends CpuSampleOptions {
 export async function sampleCpuParallel(spec: ExperimentSpec, opts: ParallelCpuOptions = {}): Promise<SampleResult> {
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), Math.ceil(spec.particles / CPU_CHUNK)));
   // A corrected population is resampled as a whole: one thread.
-  if (spec.corrector) return sampleCpuFk(spec, { onProgress: (done, total) => opts.onProgress?.(Math.floor((spec.particles * done) / total), spec.particles) });
+  if (spec.corrector)
+    return sampleCpuFk(spec, {
+      onProgress: (done, total) => opts.onProgress?.(Math.floor((spec.particles * done) / total), spec.particles),
+    });
   if (threads === 1) return sampleCpu(spec, opts);
   const { dim, particles: total } = spec;
   const out = new Float64Array(total * dim);

@@ -12,7 +12,13 @@ import { COEF, COEF_BH } from '../solvers/samplers.ts';
 import { fillNormals } from '../rng/philox.ts';
 import type { GuidanceVariant } from '../experiment/types.ts';
 import { combineScores } from '../guidance/variants.ts';
-import { addScoreError, addScoreErrorJacobian, prepareScoreError, scoreErrorDivergence, type PreparedScoreError } from '../model/score-error.ts';
+import {
+  addScoreError,
+  addScoreErrorJacobian,
+  prepareScoreError,
+  scoreErrorDivergence,
+  type PreparedScoreError,
+} from '../model/score-error.ts';
 import { sampleGroupExact } from '../model/sample-exact.ts';
 
 /** Particles advanced together, step by step: the CPU's analogue of one GPU dispatch's chunk. */
@@ -55,7 +61,8 @@ export class CpuStepper {
     this.scoreError = prepareScoreError(spec.scoreError ?? { kind: 'none' }, spec.dim);
     this.variant = spec.guidance.kind === 'cfg' ? spec.guidance.variant : { kind: 'linear' };
     this.evTarget = new MixtureEvaluator(this.guidance.model);
-    const blurDiffers = this.scoreError.blur2 > 0 && this.scoreError.appliesToTarget !== this.scoreError.appliesToNegative;
+    const blurDiffers =
+      this.scoreError.blur2 > 0 && this.scoreError.appliesToTarget !== this.scoreError.appliesToNegative;
     this.evNegative = blurDiffers ? new MixtureEvaluator(this.guidance.model) : this.evTarget;
     this.sTarget = new Float64Array(this.dim);
     this.sNegative = new Float64Array(this.dim);
@@ -76,7 +83,13 @@ export class CpuStepper {
     const d = this.dim;
     if (this.spec.start === 'exact') {
       const p = processAt(this.spec.process, startTime(this.spec.process));
-      x.set(sampleGroupExact(this.guidance.model, this.guidance.target, p.alpha, p.sigma2, { seed: this.seed, first, count }).x);
+      x.set(
+        sampleGroupExact(this.guidance.model, this.guidance.target, p.alpha, p.sigma2, {
+          seed: this.seed,
+          first,
+          count,
+        }).x,
+      );
       return;
     }
     for (let p = 0; p < count; p++) {
@@ -90,7 +103,8 @@ export class CpuStepper {
     const e = this.scoreError;
     const blur = row.alpha * row.alpha * e.blur2;
     this.evTarget.setTime(row.alpha, row.sigma2 + (e.appliesToTarget ? blur : 0));
-    if (this.evNegative !== this.evTarget) this.evNegative.setTime(row.alpha, row.sigma2 + (e.appliesToNegative ? blur : 0));
+    if (this.evNegative !== this.evTarget)
+      this.evNegative.setTime(row.alpha, row.sigma2 + (e.appliesToNegative ? blur : 0));
   }
 
   /**
@@ -98,7 +112,13 @@ export class CpuStepper {
    * velocity, or the SDE drift. The row's time must be the evaluators' (setTime).
    * `momentum` is the particle's guidance-variant state (apg), else null.
    */
-  velocity(x: Float64Array, row: StepRow, out: Float64Array, offset: number, momentum: Float64Array | null = null): void {
+  velocity(
+    x: Float64Array,
+    row: StepRow,
+    out: Float64Array,
+    offset: number,
+    momentum: Float64Array | null = null,
+  ): void {
     const { sTarget, sNegative, s, scoreError } = this;
     this.evTarget.evaluateComponents(x);
     sTarget.fill(0);
@@ -127,10 +147,15 @@ export class CpuStepper {
     if (row.cs === 0) return div;
     const e = this.scoreError;
     this.evTarget.evaluateDivergences(x);
-    let divS = row.gammaTarget * (this.evTarget.groupScoreDivergence(this.guidance.target) + (e.appliesToTarget ? scoreErrorDivergence(e, x) : 0));
+    let divS =
+      row.gammaTarget *
+      (this.evTarget.groupScoreDivergence(this.guidance.target) + (e.appliesToTarget ? scoreErrorDivergence(e, x) : 0));
     if (this.guidance.negative && row.gammaNegative !== 0) {
       if (this.evNegative !== this.evTarget) this.evNegative.evaluateDivergences(x);
-      divS += row.gammaNegative * (this.evNegative.groupScoreDivergence(this.guidance.negative) + (e.appliesToNegative ? scoreErrorDivergence(e, x) : 0));
+      divS +=
+        row.gammaNegative *
+        (this.evNegative.groupScoreDivergence(this.guidance.negative) +
+          (e.appliesToNegative ? scoreErrorDivergence(e, x) : 0));
     }
     return div + row.cs * divS;
   }
@@ -161,7 +186,8 @@ export class CpuStepper {
    */
   logTilted(row: StepRow): number {
     let l = row.gammaTarget * this.evTarget.groupLogDensity(this.guidance.target);
-    if (this.guidance.negative && row.gammaNegative !== 0) l += row.gammaNegative * this.evNegative.groupLogDensity(this.guidance.negative);
+    if (this.guidance.negative && row.gammaNegative !== 0)
+      l += row.gammaNegative * this.evNegative.groupLogDensity(this.guidance.negative);
     return l;
   }
 
@@ -256,7 +282,8 @@ export class CpuStepper {
       this.setTime(row);
       for (let p = 0; p < count; p++) {
         const o = p * d;
-        for (let j = 0; j < d; j++) this.xs[j] = i === 0 ? x[o + j] : c[COEF.px1] * x[o + j] + c[COEF.q10] * k[0][o + j];
+        for (let j = 0; j < d; j++)
+          this.xs[j] = i === 0 ? x[o + j] : c[COEF.px1] * x[o + j] + c[COEF.q10] * k[0][o + j];
         this.velocity(this.xs, row, k[i], o, momentum ? momentum.subarray(o, o + d) : null);
       }
     }
@@ -313,7 +340,8 @@ export interface CpuSampleOptions {
 
 /** Samples independent particles (no corrector: a corrected population is src/cpu/fk.ts's). */
 export function sampleCpu(spec: ExperimentSpec, opts: CpuSampleOptions = {}): SampleResult {
-  if (spec.corrector) throw new Error('sampleCpu: this spec has a corrector; its particles form one population (use sampleCpuFk)');
+  if (spec.corrector)
+    throw new Error('sampleCpu: this spec has a corrector; its particles form one population (use sampleCpuFk)');
   const stepper = new CpuStepper(spec);
   const { dim, particles: count } = spec;
   const out = new Float64Array(count * dim);

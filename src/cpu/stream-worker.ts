@@ -10,7 +10,10 @@ const stepper = new CpuStepper(spec);
 parentPort!.on('message', (msg: { block: number; first: number; count: number; buffer?: ArrayBuffer }) => {
   const d = spec.dim;
   // A returned buffer is reused when it is large enough (every block but the last has one size).
-  const out = msg.buffer && msg.buffer.byteLength >= msg.count * d * 8 ? new Float64Array(msg.buffer, 0, msg.count * d) : new Float64Array(msg.count * d);
+  const out =
+    msg.buffer && msg.buffer.byteLength >= msg.count * d * 8
+      ? new Float64Array(msg.buffer, 0, msg.count * d)
+      : new Float64Array(msg.count * d);
   for (let o = 0; o < msg.count; o += CPU_CHUNK) {
     const n = Math.min(CPU_CHUNK, msg.count - o);
     stepper.sampleRange(msg.first + o, n, out.subarray(o * d, (o + n) * d));

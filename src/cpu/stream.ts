@@ -32,7 +32,8 @@ export interface CpuStreamOptions {
 }
 
 export async function sampleCpuStream(spec: ExperimentSpec, opts: CpuStreamOptions): Promise<void> {
-  if (spec.corrector) throw new Error('sampleCpuStream: a corrected population is resampled as a whole (use sampleCpuFk)');
+  if (spec.corrector)
+    throw new Error('sampleCpuStream: a corrected population is resampled as a whole (use sampleCpuFk)');
   const { first, count } = opts;
   const d = spec.dim;
   const block = opts.block ?? cpuStreamBlock(d);

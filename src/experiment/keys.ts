@@ -5,7 +5,19 @@
 import { closest, distance } from 'fastest-levenshtein';
 
 export const SPEC_KEYS = {
-  spec: ['dim', 'classes', 'target', 'process', 'guidance', 'solver', 'particles', 'seed', 'start', 'scoreError', 'corrector'],
+  spec: [
+    'dim',
+    'classes',
+    'target',
+    'process',
+    'guidance',
+    'solver',
+    'particles',
+    'seed',
+    'start',
+    'scoreError',
+    'corrector',
+  ],
   class: ['name', 'weight', 'components'],
   'component gaussian': ['kind', 'weight', 'mean', 'cov'],
   'component uniform': ['kind', 'weight', 'low', 'high'],
@@ -57,7 +69,10 @@ export function keyPath(path: string, key: string): string {
  */
 export function unknownKeyMessage(key: string, known: readonly string[]): string {
   const lower = key.toLowerCase();
-  const best = closest(lower, known.map((k) => k.toLowerCase()));
+  const best = closest(
+    lower,
+    known.map((k) => k.toLowerCase()),
+  );
   const d = distance(lower, best);
   const near = d <= 2 && d < Math.min(key.length, best.length);
   const suggestion = near ? ` (did you mean ${JSON.stringify(known.find((k) => k.toLowerCase() === best))}?)` : '';

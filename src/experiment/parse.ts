@@ -68,9 +68,7 @@ export function loadSpecFile(path: string, overrides: { particles?: number; seed
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new SpecError([
-      { path: '(file)', message: `spec file ${path} is not valid JSON: ${(e as Error).message}` },
-    ]);
+    throw new SpecError([{ path: '(file)', message: `spec file ${path} is not valid JSON: ${(e as Error).message}` }]);
   }
   if (isObject(raw)) {
     if (overrides.particles !== undefined) raw.particles = overrides.particles;
@@ -181,12 +179,7 @@ function parseTarget(issues: Issues, v: unknown, names: string[] | undefined): s
   return name;
 }
 
-function parseComponents(
-  issues: Issues,
-  v: unknown,
-  path: string,
-  dim: number | undefined,
-): Component[] | undefined {
+function parseComponents(issues: Issues, v: unknown, path: string, dim: number | undefined): Component[] | undefined {
   const list = nonEmptyList(issues, v, path, 'a non-empty list of components');
   if (!list) return undefined;
   const parsed = list.map((c, i) => parseComponent(issues, c, idx(path, i), dim));
@@ -255,7 +248,12 @@ function parseCov(issues: Issues, v: unknown, path: string, dim: number | undefi
   return ok ? { kind: 'diagonal', variances } : undefined;
 }
 
-function parseCovMatrix(issues: Issues, rows: unknown[][], path: string, dim: number | undefined): Covariance | undefined {
+function parseCovMatrix(
+  issues: Issues,
+  rows: unknown[][],
+  path: string,
+  dim: number | undefined,
+): Covariance | undefined {
   const n = dim ?? rows.length;
   if (rows.length !== n) {
     issues.push({ path, message: `expected a ${n} x ${n} matrix (dim = ${n}), got ${rows.length} rows` });
@@ -343,7 +341,11 @@ function parseGuidance(
       const variant = parseVariant(issues, o.variant, 'guidance.variant');
       const window = parseGuidanceWindow(issues, o);
       if (window && isCfgpp(o)) {
-        issues.push({ path: 'guidance.start', message: 'start/stop are not defined for the cfgpp variant (a DDIM rule whose unguided form is not the conditional model)' });
+        issues.push({
+          path: 'guidance.start',
+          message:
+            'start/stop are not defined for the cfgpp variant (a DDIM rule whose unguided form is not the conditional model)',
+        });
         return undefined;
       }
       if (w === undefined || negative === undefined || variant === undefined || window === undefined) return undefined;
@@ -417,7 +419,10 @@ function parseVariant(issues: Issues, v: unknown, path: string): GuidanceVariant
     }
     case 'apg': {
       const eta = optNumberWhere(issues, o.eta, at(path, 'eta'), 0, () => true, 'a number');
-      const r = o.r === undefined || o.r === null ? null : numberWhere(issues, o.r, at(path, 'r'), (x) => x > 0, '> 0 (or null: no cap)');
+      const r =
+        o.r === undefined || o.r === null
+          ? null
+          : numberWhere(issues, o.r, at(path, 'r'), (x) => x > 0, '> 0 (or null: no cap)');
       const beta = optNumberWhere(issues, o.beta, at(path, 'beta'), 0, (x) => x > -1 && x < 1, 'in (-1, 1)');
       if (eta === undefined || r === undefined || beta === undefined) return undefined;
       return { kind, eta, r, beta };
@@ -432,10 +437,19 @@ function parseVariant(issues: Issues, v: unknown, path: string): GuidanceVariant
       // is allowed for experiments; lambda < 0 (anti-guidance) is rejected.
       const lambdaPath = at(path, 'lambda');
       if (o.lambda === undefined) {
-        issues.push({ path: lambdaPath, message: 'missing; expected a number >= 0 (the CFG++ guidance scale, typically in [0, 1]; it replaces w)' });
+        issues.push({
+          path: lambdaPath,
+          message: 'missing; expected a number >= 0 (the CFG++ guidance scale, typically in [0, 1]; it replaces w)',
+        });
         return undefined;
       }
-      const lambda = numberWhere(issues, o.lambda, lambdaPath, (x) => x >= 0, '>= 0 (the CFG++ guidance scale, typically in [0, 1])');
+      const lambda = numberWhere(
+        issues,
+        o.lambda,
+        lambdaPath,
+        (x) => x >= 0,
+        '>= 0 (the CFG++ guidance scale, typically in [0, 1])',
+      );
       return lambda === undefined ? undefined : { kind, lambda };
     }
   }
@@ -462,8 +476,16 @@ function parseCorrector(
   closedKinded(issues, o, path, 'corrector', kind);
   if (kind === undefined) return undefined;
   if (kind === 'none') return null;
-  const resample = o.resample === undefined ? 'systematic' : kindOf(issues, o.resample, at(path, 'resample'), RESAMPLE_KINDS);
-  const essThreshold = optNumberWhere(issues, o.essThreshold, at(path, 'essThreshold'), 0.5, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+  const resample =
+    o.resample === undefined ? 'systematic' : kindOf(issues, o.resample, at(path, 'resample'), RESAMPLE_KINDS);
+  const essThreshold = optNumberWhere(
+    issues,
+    o.essThreshold,
+    at(path, 'essThreshold'),
+    0.5,
+    (x) => x >= 0 && x <= 1,
+    'in [0, 1]',
+  );
   let ok = resample !== undefined && essThreshold !== undefined;
   if (solver && solver.kind !== 'em') {
     issues.push({
@@ -482,7 +504,8 @@ function parseCorrector(
   if (guidance && guidance.kind !== 'none' && guidance.window) {
     issues.push({
       path: at(path, 'kind'),
-      message: 'fk targets the tilted law of one guidance weight at tMin; guidance.start/stop switch it off on part of the schedule (drop them)',
+      message:
+        'fk targets the tilted law of one guidance weight at tMin; guidance.start/stop switch it off on part of the schedule (drop them)',
     });
     ok = false;
   }
@@ -505,7 +528,8 @@ function parseScoreError(issues: Issues, v: unknown, dim: number | undefined): S
   closedKinded(issues, o, path, 'scoreError', kind);
   if (kind === undefined) return undefined;
   if (kind === 'none') return { kind };
-  const applyTo = o.applyTo === undefined ? 'target' : kindOf(issues, o.applyTo, at(path, 'applyTo'), SCORE_ERROR_TARGETS);
+  const applyTo =
+    o.applyTo === undefined ? 'target' : kindOf(issues, o.applyTo, at(path, 'applyTo'), SCORE_ERROR_TARGETS);
   switch (kind) {
     case 'bias': {
       const value = vector(issues, o.value, at(path, 'value'), dim);
@@ -516,7 +540,13 @@ function parseScoreError(issues: Issues, v: unknown, dim: number | undefined): S
       const lengthScale = numberWhere(issues, o.lengthScale, at(path, 'lengthScale'), (x) => x > 0, '> 0');
       const features = o.features === undefined ? 64 : int(issues, o.features, at(path, 'features'), 1, 4096);
       const seed = o.seed === undefined ? 0 : int(issues, o.seed, at(path, 'seed'), 0, MAX_U32);
-      if (amplitude === undefined || lengthScale === undefined || features === undefined || seed === undefined || applyTo === undefined) {
+      if (
+        amplitude === undefined ||
+        lengthScale === undefined ||
+        features === undefined ||
+        seed === undefined ||
+        applyTo === undefined
+      ) {
         return undefined;
       }
       return { kind, amplitude, lengthScale, features, seed, applyTo };
@@ -644,7 +674,8 @@ function parseSolver(issues: Issues, v: unknown, process: ProcessSpec | undefine
   const tMin = parseTMin(issues, o.tMin, process);
   const grid = parseGrid(issues, o.grid, 'solver.grid', process);
   const params = parseSamplerParams(issues, o, typeof o.kind === 'string' ? o.kind : undefined);
-  if (kind === undefined || steps === undefined || tMin === undefined || grid === undefined || params === undefined) return undefined;
+  if (kind === undefined || steps === undefined || tMin === undefined || grid === undefined || params === undefined)
+    return undefined;
   const solver: SolverSpec = { kind, steps, tMin, grid };
   if (SAMPLER_PARAM_KINDS.eta.includes(kind)) solver.eta = params.eta;
   if (SAMPLER_PARAM_KINDS.sNoise.includes(kind)) solver.sNoise = params.sNoise;
@@ -668,11 +699,18 @@ const SAMPLER_PARAM_KINDS: Record<string, readonly string[]> = {
  * error, never ignored), with k-diffusion's defaults: eta 1; S_churn 0, S_tmin 0, S_tmax
  * unbounded, S_noise 1 (Karras et al. 2022, Algorithm 2); lms order 4.
  */
-function parseSamplerParams(issues: Issues, o: Obj, kind: string | undefined): { eta: number; sNoise: number; churn: ChurnSpec; order: number } | undefined {
+function parseSamplerParams(
+  issues: Issues,
+  o: Obj,
+  kind: string | undefined,
+): { eta: number; sNoise: number; churn: ChurnSpec; order: number } | undefined {
   const before = issues.length;
   for (const [key, kinds] of Object.entries(SAMPLER_PARAM_KINDS)) {
     if (o[key] !== undefined && kind !== undefined && !kinds.includes(kind)) {
-      issues.push({ path: `solver.${key}`, message: `only with solver.kind ${kinds.map((k) => JSON.stringify(k)).join(', ')}; got ${JSON.stringify(kind)}` });
+      issues.push({
+        path: `solver.${key}`,
+        message: `only with solver.kind ${kinds.map((k) => JSON.stringify(k)).join(', ')}; got ${JSON.stringify(kind)}`,
+      });
     }
   }
   const eta = optNumberWhere(issues, o.eta, 'solver.eta', 1, (x) => x >= 0, '>= 0');
@@ -684,7 +722,15 @@ function parseSamplerParams(issues: Issues, o: Obj, kind: string | undefined): {
   if (sTmin !== undefined && sTmax !== undefined && !(sTmin <= sTmax)) {
     issues.push({ path: 'solver.sTmax', message: `must be >= solver.sTmin (${sTmin}), got ${sTmax}` });
   }
-  if (issues.length > before || eta === undefined || sChurn === undefined || sTmin === undefined || sTmax === undefined || sNoise === undefined || order === undefined) {
+  if (
+    issues.length > before ||
+    eta === undefined ||
+    sChurn === undefined ||
+    sTmin === undefined ||
+    sTmax === undefined ||
+    sNoise === undefined ||
+    order === undefined
+  ) {
     return undefined;
   }
   return { eta, sNoise, churn: { sChurn, sTmin, sTmax }, order };
@@ -766,7 +812,8 @@ function isObject(v: unknown): v is Obj {
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return `a list of length ${v.length}`;
-  if (typeof v === 'string') return v.length > 40 ? `a string ${JSON.stringify(v.slice(0, 40))}...` : `a string ${JSON.stringify(v)}`;
+  if (typeof v === 'string')
+    return v.length > 40 ? `a string ${JSON.stringify(v.slice(0, 40))}...` : `a string ${JSON.stringify(v)}`;
   if (typeof v === 'object') return 'an object';
   return String(v);
 }
@@ -802,7 +849,8 @@ function kindOf<K extends string>(issues: Issues, v: unknown, path: string, know
   const list = known.join(', ');
   issues.push({
     path,
-    message: typeof v === 'string' ? `unknown kind ${JSON.stringify(v)}; known kinds: ${list}` : expected(`one of ${list}`, v),
+    message:
+      typeof v === 'string' ? `unknown kind ${JSON.stringify(v)}; known kinds: ${list}` : expected(`one of ${list}`, v),
   });
   return undefined;
 }
@@ -810,8 +858,7 @@ function kindOf<K extends string>(issues: Issues, v: unknown, path: string, know
 /** A finite number. JSON such as 1e400 parses to Infinity, so finiteness is checked here. */
 function num(issues: Issues, v: unknown, path: string, what = 'a number'): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
-  const message =
-    typeof v === 'number' ? `expected ${what}, got ${v} (numbers must be finite)` : expected(what, v);
+  const message = typeof v === 'number' ? `expected ${what}, got ${v} (numbers must be finite)` : expected(what, v);
   issues.push({ path, message });
   return undefined;
 }

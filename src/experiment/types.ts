@@ -161,7 +161,19 @@ export interface ExperimentSpec {
 export type StartKind = 'prior' | 'exact';
 export const START_KINDS: readonly StartKind[] = ['prior', 'exact'];
 
-export const SOLVER_KINDS: readonly SolverKind[] = ['euler', 'heun', 'rk4', 'em', 'dpmpp-2m', 'euler-ancestral', 'heun-churn', 'dpm2', 'dpmpp-2m-sde', 'dpmpp-3m-sde', 'lms'];
+export const SOLVER_KINDS: readonly SolverKind[] = [
+  'euler',
+  'heun',
+  'rk4',
+  'em',
+  'dpmpp-2m',
+  'euler-ancestral',
+  'heun-churn',
+  'dpm2',
+  'dpmpp-2m-sde',
+  'dpmpp-3m-sde',
+  'lms',
+];
 export const PROCESS_KINDS = ['ou', 'vp', 've', 'flow'] as const;
 export const GUIDANCE_KINDS = ['none', 'cfg', 'classifier'] as const;
 export const SCHEDULE_KINDS = ['constant', 'interval', 'piecewise'] as const;

@@ -50,7 +50,8 @@ export function classifierLayout(clf: PerLevelClassifier): ClassifierLayout {
   const first = clf.nets[0];
   const key = (n: (typeof clf.nets)[number]) => JSON.stringify({ ...n.config, sizes: n.sizes });
   for (const n of clf.nets) {
-    if (key(n) !== key(first)) throw new Error('GPU classifier guidance: every level must have the same network architecture');
+    if (key(n) !== key(first))
+      throw new Error('GPU classifier guidance: every level must have the same network architecture');
   }
   const F = first.sizes[0];
   const paramsAt = 2 * F;
@@ -80,7 +81,11 @@ export function classifierLayout(clf: PerLevelClassifier): ClassifierLayout {
 }
 
 /** The per-row classifier constants: levels, interpolation weight, w(t) (f64 on the host). */
-export function classifierRows(clf: PerLevelClassifier, rows: readonly StepRow[], w: WSchedule): Record<string, number>[] {
+export function classifierRows(
+  clf: PerLevelClassifier,
+  rows: readonly StepRow[],
+  w: WSchedule,
+): Record<string, number>[] {
   return rows.map((row) => {
     const { lo, hi, lam } = clf.bracket(row.t);
     const wt = row.cs !== 0 ? scheduleAt(w, row.t) : 0;
@@ -89,7 +94,12 @@ export function classifierRows(clf: PerLevelClassifier, rows: readonly StepRow[]
 }
 
 /** The `classifier` storage buffer: every level's parameters, then the row table. */
-export function packClassifier(clf: PerLevelClassifier, layout: ClassifierLayout, rows: readonly StepRow[], w: WSchedule): ArrayBuffer {
+export function packClassifier(
+  clf: PerLevelClassifier,
+  layout: ClassifierLayout,
+  rows: readonly StepRow[],
+  w: WSchedule,
+): ArrayBuffer {
   const rowBytes = packStructs(CLASSIFIER_ROW, classifierRows(clf, rows, w));
   const buffer = new ArrayBuffer(layout.paramFloats * 4 + rowBytes.byteLength);
   const f32 = new Float32Array(buffer, 0, layout.paramFloats);

@@ -142,7 +142,11 @@ export class GpuDensityMetrics implements DensityMetrics {
       infos[k * 8 + 4] = t.slot;
     });
     const make = (label: string, data: ArrayBufferView<ArrayBuffer>, usage: GPUBufferUsageFlags) => {
-      const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: usage | GPUBufferUsage.COPY_DST });
+      const b = device.createBuffer({
+        label,
+        size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
+        usage: usage | GPUBufferUsage.COPY_DST,
+      });
       device.queue.writeBuffer(b, 0, data);
       this.buffers.push(b);
       return b;
@@ -157,11 +161,23 @@ export class GpuDensityMetrics implements DensityMetrics {
     const nocc = def.groupA.entries.length;
     this.nq = nocc + 2 * cfg.projections.length;
     this.ncounters = 2 + nocc + cfg.hdrLogLevels.length + 1 + cfg.halfSpaces.length;
-    this.counters = make('metric counters', new Uint32Array(this.ncounters), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    this.counters = make(
+      'metric counters',
+      new Uint32Array(this.ncounters),
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    );
     this.sums = new Float64Array(this.nq);
-    const code = [headerOf(cfg, table.length), gpu.platform.shaderSource('normal'), gpu.platform.shaderSource('metrics-density')].join('\n');
+    const code = [
+      headerOf(cfg, table.length),
+      gpu.platform.shaderSource('normal'),
+      gpu.platform.shaderSource('metrics-density'),
+    ].join('\n');
     const module = device.createShaderModule({ label: 'metrics-density kernel', code });
-    this.pipeline = device.createComputePipeline({ label: 'metrics-density pipeline', layout: 'auto', compute: { module, entryPoint: 'main' } });
+    this.pipeline = device.createComputePipeline({
+      label: 'metrics-density pipeline',
+      layout: 'auto',
+      compute: { module, entryPoint: 'main' },
+    });
   }
 
   private ensurePartials(groups: number): void {
@@ -171,8 +187,16 @@ export class GpuDensityMetrics implements DensityMetrics {
     this.staging?.destroy();
     this.bindGroups.clear();
     const { device } = this.gpu;
-    this.partials = device.createBuffer({ label: 'metric partials', size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    this.staging = device.createBuffer({ label: 'metric partials staging', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.partials = device.createBuffer({
+      label: 'metric partials',
+      size: bytes,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    });
+    this.staging = device.createBuffer({
+      label: 'metric partials staging',
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
   }
 
   /** Bins particles[0 .. count) (a GPU buffer, row-major f32), then adds the chunk's partial sums in f64. */
@@ -180,8 +204,12 @@ export class GpuDensityMetrics implements DensityMetrics {
     if (count <= 0) return;
     if (!(particles instanceof GPUBuffer)) throw new Error('GpuDensityMetrics.accumulate needs a GPUBuffer');
     const { device } = this.gpu;
-    const groups = Math.min(Math.ceil(count / (WG * ITEMS_PER_THREAD)), this.gpu.limits.maxComputeWorkgroupsPerDimension);
-    if (groups * WG * ITEMS_PER_THREAD < count) throw new Error(`GpuDensityMetrics: chunk of ${count} particles is too large`);
+    const groups = Math.min(
+      Math.ceil(count / (WG * ITEMS_PER_THREAD)),
+      this.gpu.limits.maxComputeWorkgroupsPerDimension,
+    );
+    if (groups * WG * ITEMS_PER_THREAD < count)
+      throw new Error(`GpuDensityMetrics: chunk of ${count} particles is too large`);
     this.ensurePartials(groups);
     const def = this.cfg.def;
     const u = new Uint32Array(8);
@@ -229,7 +257,11 @@ export class GpuDensityMetrics implements DensityMetrics {
   async read(): Promise<DensityMetricsResult> {
     const { device } = this.gpu;
     const bytes = this.ncounters * 4;
-    const rb = device.createBuffer({ label: 'metric counters readback', size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const rb = device.createBuffer({
+      label: 'metric counters readback',
+      size: Math.max(16, Math.ceil(bytes / 16) * 16),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     const encoder = device.createCommandEncoder();
     encoder.copyBufferToBuffer(this.counters, 0, rb, 0, Math.ceil(bytes / 4) * 4);
     device.queue.submit([encoder.finish()]);
@@ -287,7 +319,8 @@ export class CpuDensityMetrics implements DensityMetrics {
     this.resp = new Float64Array(nocc);
   }
   async accumulate(particles: GPUBuffer | ArrayLike<number>, count: number): Promise<void> {
-    if (typeof GPUBuffer !== 'undefined' && particles instanceof GPUBuffer) throw new Error('CpuDensityMetrics needs host particles');
+    if (typeof GPUBuffer !== 'undefined' && particles instanceof GPUBuffer)
+      throw new Error('CpuDensityMetrics needs host particles');
     const data = particles as ArrayLike<number>;
     const { def, hdrLogLevels, boxes, projections, halfSpaces } = this.cfg;
     const d = def.dim;

@@ -24,7 +24,17 @@ import type { StepRow, StepTable } from '../solvers/table.ts';
 import type { GpuPlatform } from '../platform/types.ts';
 import type { GpuContext } from './device.ts';
 import { cachedComputePipeline, fkStateStride } from './kernel.ts';
-import { FK_BLOCK_PLAN, FK_BLOCK_STATS, FK_PARAMS, packStructs, STEP_PARAMS, STEP_ROW, structBytes, unpackStructs, wgslStruct } from './layout.ts';
+import {
+  FK_BLOCK_PLAN,
+  FK_BLOCK_STATS,
+  FK_PARAMS,
+  packStructs,
+  STEP_PARAMS,
+  STEP_ROW,
+  structBytes,
+  unpackStructs,
+  wgslStruct,
+} from './layout.ts';
 import { gridFor, WORKGROUP_SIZE } from './planner.ts';
 import type { GpuSampleInfo, GpuSampleOptions } from './sampler.ts';
 
@@ -44,7 +54,12 @@ const REDUCE_ITEMS = FK_BLOCK / REDUCE_WORKGROUP;
 /** Bytes read back per piece of the final population. */
 const READBACK_BYTES = 64 * 2 ** 20;
 
-export async function runFkPopulation(gpu: GpuContext, spec: ExperimentSpec, step: PreparedStep, opts: GpuSampleOptions): Promise<GpuSampleInfo> {
+export async function runFkPopulation(
+  gpu: GpuContext,
+  spec: ExperimentSpec,
+  step: PreparedStep,
+  opts: GpuSampleOptions,
+): Promise<GpuSampleInfo> {
   const { device, limits } = gpu;
   const corrector = spec.corrector!;
   const { dim, seed } = spec;
@@ -76,7 +91,12 @@ export async function runFkPopulation(gpu: GpuContext, spec: ExperimentSpec, ste
     device.queue.writeBuffer(b, 0, data as ArrayBuffer);
     return b;
   };
-  const report: FkReport = { essFraction: [], resampledAfter: [], logNormaliser: initialConstant(dim, priorScale(spec.process)), nonFiniteDiscarded: 0 };
+  const report: FkReport = {
+    essFraction: [],
+    resampledAfter: [],
+    logNormaliser: initialConstant(dim, priorScale(spec.process)),
+    nonFiniteDiscarded: 0,
+  };
   let dispatches = 0;
 
   try {
@@ -84,20 +104,40 @@ export async function runFkPopulation(gpu: GpuContext, spec: ExperimentSpec, ste
     const rowsBuffer = upload('fk step rows (+ terminal row)', packStructs(STEP_ROW, [...table.rows, table.terminal]));
     const componentsBuffer = upload('component infos', step.componentInfos);
     const staticsBuffer = upload('statics (group means, eigenbases)', step.statics);
-    const factorsBuffer = makeBuffer('component factors (one row)', step.factorsFor([table.rows[0]]).byteLength, STORAGE | GPUBufferUsage.COPY_DST);
-    const stepParams = makeBuffer('step params', structBytes(STEP_PARAMS), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const factorsBuffer = makeBuffer(
+      'component factors (one row)',
+      step.factorsFor([table.rows[0]]).byteLength,
+      STORAGE | GPUBufferUsage.COPY_DST,
+    );
+    const stepParams = makeBuffer(
+      'step params',
+      structBytes(STEP_PARAMS),
+      GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    );
     const pair = (label: string, bytes: number): [GPUBuffer, GPUBuffer] => [
       makeBuffer(`${label} A`, bytes, STORAGE | GPUBufferUsage.COPY_SRC),
       makeBuffer(`${label} B`, bytes, STORAGE | GPUBufferUsage.COPY_SRC),
     ];
     const particles = pair('fk particles', count * dim * 4);
     const states = pair('fk states (drift, log q)', count * stateStride * 4);
-    const logWeights = makeBuffer('fk log-weights', count * 4, STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    const logWeights = makeBuffer(
+      'fk log-weights',
+      count * 4,
+      STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    );
     const prefix = makeBuffer('fk block-local weight prefix', count * 4, STORAGE);
     const statsBytes = blocks * structBytes(FK_BLOCK_STATS);
     const stats = makeBuffer('fk block stats', statsBytes, STORAGE | GPUBufferUsage.COPY_SRC);
-    const statsReadback = makeBuffer('fk block stats readback', statsBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    const planBuffer = makeBuffer('fk block plan', blocks * structBytes(FK_BLOCK_PLAN), STORAGE | GPUBufferUsage.COPY_DST);
+    const statsReadback = makeBuffer(
+      'fk block stats readback',
+      statsBytes,
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    );
+    const planBuffer = makeBuffer(
+      'fk block plan',
+      blocks * structBytes(FK_BLOCK_PLAN),
+      STORAGE | GPUBufferUsage.COPY_DST,
+    );
     const ancestors = makeBuffer('fk ancestors', count * 4, STORAGE | GPUBufferUsage.COPY_SRC);
     const fkParams = makeBuffer('fk params', structBytes(FK_PARAMS), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     device.queue.writeBuffer(fkParams, 0, packStructs(FK_PARAMS, [{ count, blocks }]));
@@ -152,7 +192,14 @@ export async function runFkPopulation(gpu: GpuContext, spec: ExperimentSpec, ste
     const dispatchStep = (n: number, initialise: boolean): void => {
       const row = initialise ? table.rows[0] : n + 1 < steps ? table.rows[n + 1] : table.terminal;
       device.queue.writeBuffer(factorsBuffer, 0, step.factorsFor([row]) as Float32Array<ArrayBuffer>);
-      const params = { particleOffset: first, particleCount: count, firstStep: n, stepCount: 1, seed, initialise: initialise ? 1 : 0 };
+      const params = {
+        particleOffset: first,
+        particleCount: count,
+        firstStep: n,
+        stepCount: 1,
+        seed,
+        initialise: initialise ? 1 : 0,
+      };
       device.queue.writeBuffer(stepParams, 0, packStructs(STEP_PARAMS, [params]));
       const encoder = device.createCommandEncoder({ label: initialise ? 'fk initialise' : `fk step ${n}` });
       const pass = encoder.beginComputePass({ label: initialise ? 'fk initialise pass' : `fk step pass ${n}` });
@@ -184,14 +231,21 @@ export async function runFkPopulation(gpu: GpuContext, spec: ExperimentSpec, ste
       dispatchStep(n, false);
       report.logNormaliser += stepConstant(table.rows[n], dim);
       if (opts.onWeights) {
-        const [w, x] = await Promise.all([readFloats(gpu, logWeights, count), readFloats(gpu, particles[current], count * dim)]);
+        const [w, x] = await Promise.all([
+          readFloats(gpu, logWeights, count),
+          readFloats(gpu, particles[current], count * dim),
+        ]);
         opts.onWeights(n, w, x);
       }
       const blockStats = await readBlockStats();
       const summary = summariseBlocks(blockStats);
       if (recordStep(report, summary, n, steps, count, corrector.essThreshold)) {
         const plan = planSystematic(blockStats, summary, count, resampleUniform(seed, n, first));
-        device.queue.writeBuffer(planBuffer, 0, packStructs(FK_BLOCK_PLAN, plan as unknown as Record<string, number>[]));
+        device.queue.writeBuffer(
+          planBuffer,
+          0,
+          packStructs(FK_BLOCK_PLAN, plan as unknown as Record<string, number>[]),
+        );
         const encoder = device.createCommandEncoder({ label: `fk resample after step ${n}` });
         const pass = encoder.beginComputePass({ label: `fk resample pass ${n}` });
         pass.setPipeline(resample);
@@ -202,7 +256,8 @@ export async function runFkPopulation(gpu: GpuContext, spec: ExperimentSpec, ste
         device.queue.submit([encoder.finish()]);
         dispatches++;
         current = 1 - current;
-        if (opts.onAncestors) opts.onAncestors(n, new Uint32Array((await readFloats(gpu, ancestors, count)).buffer as ArrayBuffer));
+        if (opts.onAncestors)
+          opts.onAncestors(n, new Uint32Array((await readFloats(gpu, ancestors, count)).buffer as ArrayBuffer));
       }
       await opts.afterDispatch?.({ chunkStart: 0, count, stepsDone: n + 1, steps, particles: particles[current] });
       opts.onProgress?.(Math.floor((count * (n + 1)) / steps), count);
@@ -232,10 +287,19 @@ export async function runFkPopulation(gpu: GpuContext, spec: ExperimentSpec, ste
 }
 
 /** Copies `floats` 4-byte words from `source` (from word `offset`) back to the host. */
-export async function readFloats(gpu: GpuContext, source: GPUBuffer, floats: number, offset = 0): Promise<Float32Array> {
+export async function readFloats(
+  gpu: GpuContext,
+  source: GPUBuffer,
+  floats: number,
+  offset = 0,
+): Promise<Float32Array> {
   const { device } = gpu;
   const bytes = floats * 4;
-  const staging = device.createBuffer({ label: `readback of ${source.label}`, size: Math.max(16, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const staging = device.createBuffer({
+    label: `readback of ${source.label}`,
+    size: Math.max(16, bytes),
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
   try {
     const encoder = device.createCommandEncoder({ label: `readback of ${source.label}` });
     encoder.copyBufferToBuffer(source, offset * 4, staging, 0, bytes);
@@ -247,7 +311,11 @@ export async function readFloats(gpu: GpuContext, source: GPUBuffer, floats: num
   }
 }
 
-export async function fkPipelines(device: GPUDevice, platform: GpuPlatform, dim: number): Promise<{ reduce: GPUComputePipeline; resample: GPUComputePipeline }> {
+export async function fkPipelines(
+  device: GPUDevice,
+  platform: GpuPlatform,
+  dim: number,
+): Promise<{ reduce: GPUComputePipeline; resample: GPUComputePipeline }> {
   const reduceCode = [
     `const WORKGROUP_SIZE: u32 = ${REDUCE_WORKGROUP}u;`,
     `const ITEMS: u32 = ${REDUCE_ITEMS}u;`,

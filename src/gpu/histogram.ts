@@ -65,17 +65,21 @@ export class GpuHistogram {
   constructor(gpu: GpuContext, opts: GpuHistogramOptions) {
     const n = opts.bins.length;
     if (n !== 1 && n !== 2) throw new Error(`GpuHistogram: bins must have 1 or 2 entries, got ${n}`);
-    if (opts.low.length !== n || opts.high.length !== n) throw new Error('GpuHistogram: low and high need one entry per axis');
+    if (opts.low.length !== n || opts.high.length !== n)
+      throw new Error('GpuHistogram: low and high need one entry per axis');
     const edges: (Float64Array | null)[] = [];
     for (let k = 0; k < n; k++) {
-      if (!Number.isInteger(opts.bins[k]) || opts.bins[k] < 1) throw new Error(`GpuHistogram: bins[${k}] must be an integer >= 1`);
+      if (!Number.isInteger(opts.bins[k]) || opts.bins[k] < 1)
+        throw new Error(`GpuHistogram: bins[${k}] must be an integer >= 1`);
       const e = opts.edges?.[k];
       if (e) {
-        if (e.length !== opts.bins[k] + 1) throw new Error(`GpuHistogram: edges[${k}] needs bins[${k}] + 1 = ${opts.bins[k] + 1} entries`);
+        if (e.length !== opts.bins[k] + 1)
+          throw new Error(`GpuHistogram: edges[${k}] needs bins[${k}] + 1 = ${opts.bins[k] + 1} entries`);
         const f = Float64Array.from(e);
         for (let i = 1; i < f.length; i++) {
           // Strictly increasing in f32 too, or a bin would be empty by rounding alone.
-          if (!(Math.fround(f[i]) > Math.fround(f[i - 1]))) throw new Error(`GpuHistogram: edges[${k}] must increase (in f32) at ${i}`);
+          if (!(Math.fround(f[i]) > Math.fround(f[i - 1])))
+            throw new Error(`GpuHistogram: edges[${k}] must increase (in f32) at ${i}`);
         }
         edges.push(f);
       } else {
@@ -83,7 +87,8 @@ export class GpuHistogram {
         edges.push(null);
       }
     }
-    const axes = opts.axes ?? Array.from({ length: n }, (_, k) => Array.from({ length: opts.dim }, (_, j) => (j === k ? 1 : 0)));
+    const axes =
+      opts.axes ?? Array.from({ length: n }, (_, k) => Array.from({ length: opts.dim }, (_, j) => (j === k ? 1 : 0)));
     if (axes.length !== n || axes.some((a) => a.length !== opts.dim)) {
       throw new Error(`GpuHistogram: axes must be ${n} vectors of length dim = ${opts.dim}`);
     }
@@ -104,7 +109,11 @@ export class GpuHistogram {
       size: bytes,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
-    this.readback = device.createBuffer({ label: 'histogram readback', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.readback = device.createBuffer({
+      label: 'histogram readback',
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     this.axesBuffer = device.createBuffer({
       label: 'histogram axes',
       size: Math.max(16, n * opts.dim * 4),
@@ -120,9 +129,20 @@ export class GpuHistogram {
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
     });
     device.queue.writeBuffer(this.edgesBuffer, 0, edgeData);
-    this.params = device.createBuffer({ label: 'histogram params', size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    const module = device.createShaderModule({ label: 'histogram kernel', code: gpu.platform.shaderSource('histogram') });
-    this.pipeline = device.createComputePipeline({ label: 'histogram pipeline', layout: 'auto', compute: { module, entryPoint: 'main' } });
+    this.params = device.createBuffer({
+      label: 'histogram params',
+      size: 48,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const module = device.createShaderModule({
+      label: 'histogram kernel',
+      code: gpu.platform.shaderSource('histogram'),
+    });
+    this.pipeline = device.createComputePipeline({
+      label: 'histogram pipeline',
+      layout: 'auto',
+      compute: { module, entryPoint: 'main' },
+    });
     this.clear();
   }
 

@@ -72,7 +72,11 @@ function histOffset(c: { variant: GuidanceVariant; dim: number }): number {
 }
 
 /** Floats of per-particle state of the general (non-fk) kernel: [momentum (apg)] [histories]. */
-export function stateStride(c: { variant: GuidanceVariant; dim: number; sampler?: { histories: number } | null }): number {
+export function stateStride(c: {
+  variant: GuidanceVariant;
+  dim: number;
+  sampler?: { histories: number } | null;
+}): number {
   return histOffset(c) + (c.sampler?.histories ?? 0) * c.dim;
 }
 
@@ -193,13 +197,17 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
     ...(c.kernel === 'step' ? [platform.shaderSource('lib/mixture')] : []),
     platform.shaderSource(c.kernel),
   ];
-  if (c.logDensity && (c.kernel !== 'step' || c.fk || c.classifier)) throw new Error('log-density carrying runs on the general step kernel only, without fk or a classifier');
+  if (c.logDensity && (c.kernel !== 'step' || c.fk || c.classifier))
+    throw new Error('log-density carrying runs on the general step kernel only, without fk or a classifier');
   if (c.classifier && c.kernel !== 'step') throw new Error('classifier guidance runs on the general step kernel only');
   if (c.sampler && (c.kernel !== 'step' || c.fk || c.logDensity || c.classifier)) {
-    throw new Error('the k-diffusion samplers run on the general step kernel only, without fk, log-density or a classifier');
+    throw new Error(
+      'the k-diffusion samplers run on the general step kernel only, without fk, log-density or a classifier',
+    );
   }
   if (c.kernel === 'step') {
-    if (c.classifier) parts.push(classifierHeader(c.classifier.layout, c.classifier.target), platform.shaderSource('classifier'));
+    if (c.classifier)
+      parts.push(classifierHeader(c.classifier.layout, c.classifier.target), platform.shaderSource('classifier'));
     else parts.push('fn add_classifier_guidance(row_id: u32) {} // no trained classifier');
   }
   return parts.join('\n');
@@ -209,7 +217,11 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
 // benchmarks, the explorer) skip the 0.1-0.25 s compile.
 const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
-export function createStepPipeline(device: GPUDevice, platform: GpuPlatform, c: KernelConfig): Promise<GPUComputePipeline> {
+export function createStepPipeline(
+  device: GPUDevice,
+  platform: GpuPlatform,
+  c: KernelConfig,
+): Promise<GPUComputePipeline> {
   return cachedComputePipeline(device, 'step', stepKernelSource(platform, c));
 }
 
@@ -233,12 +245,22 @@ export function cachedComputePipeline(device: GPUDevice, name: string, code: str
 }
 
 /** Compiles a compute kernel (entry point `main`), turning compilation errors into one clear error. */
-export async function compileComputePipeline(device: GPUDevice, name: string, code: string): Promise<GPUComputePipeline> {
+export async function compileComputePipeline(
+  device: GPUDevice,
+  name: string,
+  code: string,
+): Promise<GPUComputePipeline> {
   const module = device.createShaderModule({ label: `${name} kernel`, code });
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === 'error');
   if (errors.length > 0) {
-    throw new Error(`${name} kernel failed to compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
+    throw new Error(
+      `${name} kernel failed to compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`,
+    );
   }
-  return device.createComputePipelineAsync({ label: `${name} pipeline`, layout: 'auto', compute: { module, entryPoint: 'main' } });
+  return device.createComputePipelineAsync({
+    label: `${name} pipeline`,
+    layout: 'auto',
+    compute: { module, entryPoint: 'main' },
+  });
 }

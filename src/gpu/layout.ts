@@ -77,7 +77,9 @@ export function packStructs(def: StructDef, records: readonly Record<string, num
   records.forEach((rec, r) => {
     const keys = Object.keys(rec);
     if (keys.length !== def.fields.length) {
-      throw new Error(`${def.name}: expected fields ${def.fields.map((f) => f.name).join(', ')}, got ${keys.join(', ')}`);
+      throw new Error(
+        `${def.name}: expected fields ${def.fields.map((f) => f.name).join(', ')}, got ${keys.join(', ')}`,
+      );
     }
     def.fields.forEach((f, i) => {
       const v = rec[f.name];

@@ -42,18 +42,25 @@ export function logDensityUnsupported(spec: ExperimentSpec): string | null {
   if (g.kind === 'cfg' && g.variant.kind !== 'linear') {
     return `guidance.variant.kind: log-density needs linear guidance, got ${g.variant.kind}`;
   }
-  if (!['none', 'cfg', 'classifier'].includes(g.kind)) return `guidance.kind: log-density needs linear guidance, got ${g.kind}`;
+  if (!['none', 'cfg', 'classifier'].includes(g.kind))
+    return `guidance.kind: log-density needs linear guidance, got ${g.kind}`;
   return null;
 }
 
 /** Samples spec.particles particles with their log-densities (see the file comment). */
-export async function sampleLogDensityWebGpu(gpu: GpuContext, spec: ExperimentSpec, opts: GpuLogDensityOptions = {}): Promise<GpuLogDensityResult> {
+export async function sampleLogDensityWebGpu(
+  gpu: GpuContext,
+  spec: ExperimentSpec,
+  opts: GpuLogDensityOptions = {},
+): Promise<GpuLogDensityResult> {
   const why = logDensityUnsupported(spec);
   if (why) throw new Error(why);
   const { dim, particles: n } = spec;
   const { starts } = opts;
   if (starts && (starts.x.length !== n * dim || starts.logq.length !== n)) {
-    throw new Error(`log-density starts: expected ${n} x ${dim} points and ${n} log-densities, got ${starts.x.length} and ${starts.logq.length}`);
+    throw new Error(
+      `log-density starts: expected ${n} x ${dim} points and ${n} log-densities, got ${starts.x.length} and ${starts.logq.length}`,
+    );
   }
   const particles = new Float32Array(n * dim);
   const logq = new Float64Array(n);

@@ -48,17 +48,24 @@ export interface DispatchPlan {
 
 export function planDispatch(p: PlanInput): DispatchPlan {
   const bytesPerParticle = p.dim * 4;
-  const maxByBinding = Math.floor(Math.min(p.limits.maxStorageBufferBindingSize, p.limits.maxBufferSize) / bytesPerParticle);
+  const maxByBinding = Math.floor(
+    Math.min(p.limits.maxStorageBufferBindingSize, p.limits.maxBufferSize) / bytesPerParticle,
+  );
   const maxByBudget = Math.floor((p.chunkBytes ?? 64 * 2 ** 20) / bytesPerParticle);
   const maxByGrid = p.limits.maxComputeWorkgroupsPerDimension ** 2 * WORKGROUP_SIZE * (p.particlesPerInvocation ?? 1);
-  const chunkParticles = Math.max(1, Math.min(p.particles, p.chunkParticles ?? Infinity, maxByBinding, maxByBudget, maxByGrid));
+  const chunkParticles = Math.max(
+    1,
+    Math.min(p.particles, p.chunkParticles ?? Infinity, maxByBinding, maxByBudget, maxByGrid),
+  );
 
   // Work is counted per invocation: the budget stands for time per dispatch, and an invocation
   // that owns several particles (step-gauss4: 4) evaluates them about as fast as the general
   // kernel evaluates one (lavapipe: ~1 s per dispatch for either at the default budget).
   const invocations = Math.ceil(chunkParticles / (p.particlesPerInvocation ?? 1));
   const perStep =
-    invocations * p.stages * (p.components * p.dim * (p.fullCovariance ? 2 * p.dim : 1) + (p.extraWorkPerEvaluation ?? 0));
+    invocations *
+    p.stages *
+    (p.components * p.dim * (p.fullCovariance ? 2 * p.dim : 1) + (p.extraWorkPerEvaluation ?? 0));
   let steps = p.stepsPerDispatch ?? Math.floor((p.workPerDispatch ?? 2 ** 27) / Math.max(1, perStep));
   const factorRowBytes = p.stages * p.components * p.factorStride * 4;
   steps = Math.min(steps, Math.floor(p.limits.maxStorageBufferBindingSize / factorRowBytes));

@@ -17,7 +17,15 @@ import type { FkReport } from '../corrector/fk.ts';
 import { runFkPopulation } from './fk.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';
 import type { GpuContext } from './device.ts';
-import { createStepPipeline, factorStride, GAUSS4_ROW_SLOT_BYTES, particlesPerInvocation, stateStride, tileComponents, UNIFORM_TABLE_BYTES } from './kernel.ts';
+import {
+  createStepPipeline,
+  factorStride,
+  GAUSS4_ROW_SLOT_BYTES,
+  particlesPerInvocation,
+  stateStride,
+  tileComponents,
+  UNIFORM_TABLE_BYTES,
+} from './kernel.ts';
 import { COMPONENT_INFO, packStructs, STEP_PARAMS, STEP_ROW, structBytes } from './layout.ts';
 import { planDispatch, type DispatchPlan } from './planner.ts';
 
@@ -100,21 +108,30 @@ export interface GpuSampleInfo {
   fk?: FkReport;
 }
 
-export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts: GpuSampleOptions): Promise<GpuSampleInfo> {
+export async function sampleWebGpu(
+  gpu: GpuContext,
+  specIn: ExperimentSpec,
+  opts: GpuSampleOptions,
+): Promise<GpuSampleInfo> {
   const { device } = gpu;
   const trained = opts.classifier ?? null;
-  if (trained && specIn.corrector) throw new Error('classifier guidance with a trained classifier: no corrector (the spec has one)');
+  if (trained && specIn.corrector)
+    throw new Error('classifier guidance with a trained classifier: no corrector (the spec has one)');
   // Trained-classifier guidance walks the unconditional law as the target group, weight (1, 0),
   // and adds the classifier's term in the kernel; like sampleWithClassifier, with the exact
   // unconditional score (no score-error model).
-  const spec: ExperimentSpec = trained ? { ...specIn, guidance: { kind: 'none' }, scoreError: { kind: 'none' } } : specIn;
+  const spec: ExperimentSpec = trained
+    ? { ...specIn, guidance: { kind: 'none' }, scoreError: { kind: 'none' } }
+    : specIn;
   const dim = spec.dim;
   const guidance = trained ? unconditionalPlan(spec) : planGuidance(spec);
   const logDensity = opts.logDensity ?? null;
   // The exact start law is drawn on the host (CpuStepper.initParticles) and uploaded; the
   // in-kernel draw is the prior only, so a run without uploaded starts must not pretend otherwise.
   if (spec.start === 'exact' && !logDensity?.starts) {
-    throw new Error('start: "exact" on webgpu needs uploaded start points (the log-density path, e.g. run --log-density); use --backend cpu');
+    throw new Error(
+      'start: "exact" on webgpu needs uploaded start points (the log-density path, e.g. run --log-density); use --backend cpu',
+    );
   }
   const table = logDensity?.table ?? buildStepTable(spec, guidance);
   const tableau = TABLEAUS[spec.solver.kind];
@@ -204,7 +221,10 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
     extraWorkPerEvaluation: trained ? 4 * trained.model.nets[0].params.length : 0,
   });
 
-  const tile = kernel === 'step' && opts.staging !== 'never' ? tileComponents(dim, comps.length, gpu.limits.maxComputeWorkgroupStorageSize) : 0;
+  const tile =
+    kernel === 'step' && opts.staging !== 'never'
+      ? tileComponents(dim, comps.length, gpu.limits.maxComputeWorkgroupStorageSize)
+      : 0;
   const pipeline = await createStepPipeline(device, gpu.platform, {
     kernel,
     dim,
@@ -227,8 +247,12 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
     fk,
     logDensity: logDensity !== null,
     uniformTableBytes,
-    sampler: table.sampler ? { histories: table.sampler.histories, offset: samplerOffset, stride: table.sampler.stride } : null,
-    classifier: trained ? { layout: classifierLayout(trained.model), target: classifierTarget(trained.model, spec.target) } : null,
+    sampler: table.sampler
+      ? { histories: table.sampler.histories, offset: samplerOffset, stride: table.sampler.stride }
+      : null,
+    classifier: trained
+      ? { layout: classifierLayout(trained.model), target: classifierTarget(trained.model, spec.target) }
+      : null,
   });
 
   // Per (row, component entry) factors for a list of rows (one dispatch's window).
@@ -236,14 +260,19 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
     buildFactors(windowRows, comps, entries.list, scoreError.blur2, dim);
 
   if (fk) {
-    return runFkPopulation(gpu, spec, {
-      pipeline,
-      table,
-      componentInfos: packStructs(COMPONENT_INFO, infos),
-      statics,
-      factorsFor,
-      tile,
-    }, opts);
+    return runFkPopulation(
+      gpu,
+      spec,
+      {
+        pipeline,
+        table,
+        componentInfos: packStructs(COMPONENT_INFO, infos),
+        statics,
+        factorsFor,
+        tile,
+      },
+      opts,
+    );
   }
 
   const buffers: GPUBuffer[] = [];
@@ -273,10 +302,18 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
           tableUsage | GPUBufferUsage.COPY_DST,
         )
       : upload('step rows', packStructs(STEP_ROW, table.rows));
-    const componentsBuffer = upload('component infos', packStructs(COMPONENT_INFO, infos), gauss4 ? tableUsage : GPUBufferUsage.STORAGE);
+    const componentsBuffer = upload(
+      'component infos',
+      packStructs(COMPONENT_INFO, infos),
+      gauss4 ? tableUsage : GPUBufferUsage.STORAGE,
+    );
     const staticsPadded = new Float32Array(Math.ceil(statics.length / 4) * 4);
     staticsPadded.set(statics);
-    const staticsBuffer = upload('statics (group means, eigenbases)', gauss4 ? staticsPadded : statics, gauss4 ? tableUsage : GPUBufferUsage.STORAGE);
+    const staticsBuffer = upload(
+      'statics (group means, eigenbases)',
+      gauss4 ? staticsPadded : statics,
+      gauss4 ? tableUsage : GPUBufferUsage.STORAGE,
+    );
     const factorWindowFloats = plan.stepsPerDispatch * table.stages * comps.length * stride;
     const factorsBuffer = makeBuffer(
       'component factors window',
@@ -293,26 +330,42 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
       }
       return w;
     };
-    const paramsBuffer = makeBuffer('step params', structBytes(STEP_PARAMS), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const paramsBuffer = makeBuffer(
+      'step params',
+      structBytes(STEP_PARAMS),
+      GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    );
     const particlesBytes = plan.chunkParticles * dim * 4;
-    const particlesBuffer = makeBuffer('particles chunk', particlesBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    const particlesBuffer = makeBuffer(
+      'particles chunk',
+      particlesBytes,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    );
     const statesBuffer = makeBuffer(
       'per-particle states (apg momentum, sampler histories)',
       plan.chunkParticles * stateStride({ variant, dim, sampler: table.sampler ?? null }) * 4,
       GPUBufferUsage.STORAGE,
     );
     const weightsBuffer = logDensity
-      ? makeBuffer('log q chunk', plan.chunkParticles * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST)
+      ? makeBuffer(
+          'log q chunk',
+          plan.chunkParticles * 4,
+          GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+        )
       : makeBuffer('fk log-weights (unused)', 16, GPUBufferUsage.STORAGE);
     const logqReadback = logDensity
       ? makeBuffer('log q readback', plan.chunkParticles * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
       : null;
     const classifierBuffer = trained
-      ? upload('classifier levels and rows', packClassifier(trained.model, classifierLayout(trained.model), table.rows, wSchedule(trained.w)))
+      ? upload(
+          'classifier levels and rows',
+          packClassifier(trained.model, classifierLayout(trained.model), table.rows, wSchedule(trained.w)),
+        )
       : null;
-    const readback = opts.onChunk || logDensity
-      ? makeBuffer('particles readback', particlesBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
-      : null;
+    const readback =
+      opts.onChunk || logDensity
+        ? makeBuffer('particles readback', particlesBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
+        : null;
 
     const bindGroup = device.createBindGroup({
       label: 'step bind group',
@@ -375,10 +428,20 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
         pass.end();
         device.queue.submit([encoder.finish()]);
         dispatches++;
-        await opts.afterDispatch?.({ chunkStart, count, stepsDone: step + stepCount, steps: table.steps, particles: particlesBuffer });
+        await opts.afterDispatch?.({
+          chunkStart,
+          count,
+          stepsDone: step + stepCount,
+          steps: table.steps,
+          particles: particlesBuffer,
+        });
       }
       if (logDensity) {
-        const [x, logq] = await readChunk(gpu, [particlesBuffer, readback!, count * dim * 4], [weightsBuffer, logqReadback!, count * 4]);
+        const [x, logq] = await readChunk(
+          gpu,
+          [particlesBuffer, readback!, count * dim * 4],
+          [weightsBuffer, logqReadback!, count * 4],
+        );
         logDensity.onChunk(x, logq, count);
         opts.onProgress?.(chunkStart + count, spec.particles);
         continue;
@@ -411,7 +474,12 @@ export async function sampleWebGpu(gpu: GpuContext, specIn: ExperimentSpec, opts
   }
   return {
     adapter: gpu.adapterInfo.label,
-    plan: { chunkParticles: plan.chunkParticles, chunks: plan.chunks, stepsPerDispatch: plan.stepsPerDispatch, dispatches },
+    plan: {
+      chunkParticles: plan.chunkParticles,
+      chunks: plan.chunks,
+      stepsPerDispatch: plan.stepsPerDispatch,
+      dispatches,
+    },
     kernel,
     tile,
     tables: uniformTableBytes > 0 ? 'uniform' : 'storage',
@@ -446,7 +514,13 @@ function wSchedule(w: number | WSchedule): WSchedule {
  * The per-(row, component entry) factor table of the step kernel for `rows`, in f32:
  *   gaussian: [logNorm, 1/sigma, invVar[dim], shift[dim]], uniform: [logNorm, 1/sigma, shift[dim], shift2[dim]].
  */
-function buildFactors(rows: readonly StepRow[], comps: readonly PreparedComponent[], entries: readonly ComponentEntry[], blur2: number, dim: number): Float32Array {
+function buildFactors(
+  rows: readonly StepRow[],
+  comps: readonly PreparedComponent[],
+  entries: readonly ComponentEntry[],
+  blur2: number,
+  dim: number,
+): Float32Array {
   const stride = factorStride(dim);
   const w = new Float32Array(rows.length * comps.length * stride);
   const scratch = makeComponentAtTime(dim);
@@ -497,7 +571,13 @@ function componentEntries(
   const list: ComponentEntry[] = [];
   for (const [k, lw] of targetLog) {
     const both = negativeLog.has(k) && sameView && shift === null;
-    list.push({ component: k, blurred: blurTarget, mask: both ? 3 : 1, logWeightTarget: lw, logWeightNegative: negativeLog.get(k) ?? 0 });
+    list.push({
+      component: k,
+      blurred: blurTarget,
+      mask: both ? 3 : 1,
+      logWeightTarget: lw,
+      logWeightNegative: negativeLog.get(k) ?? 0,
+    });
   }
   const targetCount = list.length;
   for (const [k, lw] of negativeLog) {

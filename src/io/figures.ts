@@ -11,7 +11,9 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 }
 
 export function svgToPng(svg: string, scale = 2): Uint8Array {
-  return new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, background: 'white', font: { loadSystemFonts: true } }).render().asPng();
+  return new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, background: 'white', font: { loadSystemFonts: true } })
+    .render()
+    .asPng();
 }
 
 export interface FidelityPoint {
@@ -34,8 +36,18 @@ export function fidelityCoverageSpec(points: FidelityPoint[], title: string): To
       {
         mark: { type: 'line', point: true, color: '#4c78a8' },
         encoding: {
-          x: { field: 'coverage', type: 'quantitative', title: 'coverage: recall F8 against p(x|c)', scale: { zero: false } },
-          y: { field: 'fidelity', type: 'quantitative', title: 'fidelity: precision F1/8 against p(x|c)', scale: { zero: false } },
+          x: {
+            field: 'coverage',
+            type: 'quantitative',
+            title: 'coverage: recall F8 against p(x|c)',
+            scale: { zero: false },
+          },
+          y: {
+            field: 'fidelity',
+            type: 'quantitative',
+            title: 'fidelity: precision F1/8 against p(x|c)',
+            scale: { zero: false },
+          },
           order: { field: 'order', type: 'quantitative' },
         },
       },
@@ -72,8 +84,24 @@ export function histogramSpec(rows: DensityRow[], xTitle: string, order?: string
       encoding: {
         x: { field: 'x', type: 'quantitative', title: xTitle },
         y: { field: 'density', type: 'quantitative', title: 'density' },
-        color: { field: 'series', type: 'nominal', title: null, scale: { domain: ['particles', 'p(x|c)', 'tilted'], range: ['#222222', '#4c78a8', '#e45756'] } },
-        strokeDash: { field: 'series', type: 'nominal', scale: { domain: ['particles', 'p(x|c)', 'tilted'], range: [[1, 0], [6, 3], [2, 2]] } },
+        color: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: { domain: ['particles', 'p(x|c)', 'tilted'], range: ['#222222', '#4c78a8', '#e45756'] },
+        },
+        strokeDash: {
+          field: 'series',
+          type: 'nominal',
+          scale: {
+            domain: ['particles', 'p(x|c)', 'tilted'],
+            range: [
+              [1, 0],
+              [6, 3],
+              [2, 2],
+            ],
+          },
+        },
       },
     },
     resolve: { scale: { y: 'independent' } },
@@ -84,7 +112,13 @@ export function histogramSpec(rows: DensityRow[], xTitle: string, order?: string
 export function klFigureSpec(
   points: { setting: string; klQP: number; klQPSe: number; klPQ: number; klPQSe: number; order: number }[],
 ): TopLevelSpec {
-  const values = points.map((p) => ({ ...p, qpLo: p.klQP - p.klQPSe, qpHi: p.klQP + p.klQPSe, pqLo: p.klPQ - p.klPQSe, pqHi: p.klPQ + p.klPQSe }));
+  const values = points.map((p) => ({
+    ...p,
+    qpLo: p.klQP - p.klQPSe,
+    qpHi: p.klQP + p.klQPSe,
+    pqLo: p.klPQ - p.klPQSe,
+    pqHi: p.klPQ + p.klPQSe,
+  }));
   const x = { field: 'klPQ', type: 'quantitative', title: 'coverage loss: KL(P||Q)' } as const;
   const y = { field: 'klQP', type: 'quantitative', title: 'fidelity loss: KL(Q||P)' } as const;
   return {
@@ -94,16 +128,30 @@ export function klFigureSpec(
     height: 320,
     data: { values },
     layer: [
-      { mark: { type: 'line', point: true, color: '#4c78a8' }, encoding: { x, y, order: { field: 'order', type: 'quantitative' } } },
-      { mark: { type: 'rule', color: '#4c78a8' }, encoding: { x, y: { field: 'qpLo', type: 'quantitative' }, y2: { field: 'qpHi' } } },
-      { mark: { type: 'rule', color: '#4c78a8' }, encoding: { y, x: { field: 'pqLo', type: 'quantitative' }, x2: { field: 'pqHi' } } },
-      { mark: { type: 'text', dx: 8, dy: -8, align: 'left', fontSize: 11 }, encoding: { x, y, text: { field: 'setting', type: 'nominal' } } },
+      {
+        mark: { type: 'line', point: true, color: '#4c78a8' },
+        encoding: { x, y, order: { field: 'order', type: 'quantitative' } },
+      },
+      {
+        mark: { type: 'rule', color: '#4c78a8' },
+        encoding: { x, y: { field: 'qpLo', type: 'quantitative' }, y2: { field: 'qpHi' } },
+      },
+      {
+        mark: { type: 'rule', color: '#4c78a8' },
+        encoding: { y, x: { field: 'pqLo', type: 'quantitative' }, x2: { field: 'pqHi' } },
+      },
+      {
+        mark: { type: 'text', dx: 8, dy: -8, align: 'left', fontSize: 11 },
+        encoding: { x, y, text: { field: 'setting', type: 'nominal' } },
+      },
     ],
   } as TopLevelSpec;
 }
 
 /** PRD curves (precision against recall) from exact density ratios, one line per setting. */
-export function prCurvesSpec(points: { setting: string; recall: number; precision: number; order: number }[]): TopLevelSpec {
+export function prCurvesSpec(
+  points: { setting: string; recall: number; precision: number; order: number }[],
+): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: 'PRD curves from exact density ratios',

@@ -64,7 +64,8 @@ export async function writeNpyAtomic(
       writeBytes(npyHeader(rows, cols, dtype));
       await fill((chunk) => {
         const width = cols ?? 1;
-        if (chunk.length % width !== 0) throw new Error(`npy: a chunk of ${chunk.length} values is not whole rows of ${width}`);
+        if (chunk.length % width !== 0)
+          throw new Error(`npy: a chunk of ${chunk.length} values is not whole rows of ${width}`);
         // The cast goes through one reused buffer (the bytes are written synchronously below),
         // so streaming N rows allocates O(chunk), not O(N) for the GC to catch up with.
         let typed: Float32Array | Float64Array = chunk;
@@ -83,7 +84,8 @@ export async function writeNpyAtomic(
         writeBytes(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
         written += chunk.length;
       });
-      if (written !== rows * (cols ?? 1)) throw new Error(`npy: wrote ${written} values, expected ${rows * (cols ?? 1)}`);
+      if (written !== rows * (cols ?? 1))
+        throw new Error(`npy: wrote ${written} values, expected ${rows * (cols ?? 1)}`);
     },
     opts,
   );

@@ -28,7 +28,9 @@ function finiteMask(...arrays: Float64Array[]): boolean[] {
 /** KL(Q||P) = E_Q[log q - log p]: mean and SE over the finite Q-particles (non-finite ones counted). */
 export function klQP(logq: Float64Array, logp: Float64Array): Estimate & { used: number; nonFinite: number } {
   const ok = finiteMask(logq, logp);
-  let n = 0, s = 0, s2 = 0;
+  let n = 0,
+    s = 0,
+    s2 = 0;
   for (let i = 0; i < ok.length; i++) {
     if (!ok[i]) continue;
     const d = logq[i] - logp[i];
@@ -47,7 +49,12 @@ export function klQP(logq: Float64Array, logp: Float64Array): Estimate & { used:
  * stratum) the SE is the stratified one, sqrt(sum_k (W_k^2 / n_k) var_k(d)), W_k = n_k w_k / N
  * the stratum's probability; without, sd(w d) / sqrt(N).
  */
-export function klPQ(logp: Float64Array, logq: Float64Array, weight: Float64Array, strata?: Int32Array): Estimate & { tail: TailDiagnostic; nonFinite: number } {
+export function klPQ(
+  logp: Float64Array,
+  logq: Float64Array,
+  weight: Float64Array,
+  strata?: Int32Array,
+): Estimate & { tail: TailDiagnostic; nonFinite: number } {
   const N = logp.length;
   const ok = finiteMask(logp, logq);
   let nonFinite = 0;
@@ -117,7 +124,11 @@ export interface TiltNormaliser {
  *   KL = mean(d) + log mean(exp(-d)); SE by the delta method: the influence of point i is
  *   d_i + exp(-d_i) / mean(exp(-d)). Its log Z estimate is returned as `logZ`, with SE `logZSe`.
  */
-export function klTilted(logq: Float64Array, logTiltUnnorm: Float64Array, logZ?: number): Estimate & { logZ: number; logZSe: number } {
+export function klTilted(
+  logq: Float64Array,
+  logTiltUnnorm: Float64Array,
+  logZ?: number,
+): Estimate & { logZ: number; logZSe: number } {
   const ok = finiteMask(logq, logTiltUnnorm);
   const d: number[] = [];
   for (let i = 0; i < ok.length; i++) if (ok[i]) d.push(logq[i] - logTiltUnnorm[i]);
@@ -170,7 +181,8 @@ export function prCurve(
     const v = pSet.logq[i] - pSet.logp[i];
     if (Number.isFinite(v)) pr.push([v, pSet.weight[i]]);
   }
-  const fb = (a: number, b: number, beta: number) => (a > 0 && b > 0 ? ((1 + beta * beta) * a * b) / (beta * beta * a + b) : 0);
+  const fb = (a: number, b: number, beta: number) =>
+    a > 0 && b > 0 ? ((1 + beta * beta) * a * b) / (beta * beta * a + b) : 0;
   const out: PrCurve = { lambda: [], precision: [], recall: [], precisionSummary: 0, recallSummary: 0 };
   for (let i = 1; i < angles - 1; i++) {
     const lambda = Math.tan((i / (angles - 1)) * (Math.PI / 2));

@@ -133,7 +133,11 @@ export function binnedKl(counts: Float64Array, probs: Float64Array): { forward: 
  * alpha(lambda) = sum min(lambda p, q) (precision), beta(lambda) = sum min(p, q / lambda) (recall).
  * Summaries F_8 (recall-like) and F_1/8 (precision-like): max over the curve of F_beta.
  */
-export function prd(counts: Float64Array, probs: Float64Array, angles = 1001): {
+export function prd(
+  counts: Float64Array,
+  probs: Float64Array,
+  angles = 1001,
+): {
   precision: number[];
   recall: number[];
   f8: number;
@@ -145,7 +149,8 @@ export function prd(counts: Float64Array, probs: Float64Array, angles = 1001): {
   const recall: number[] = [];
   let f8 = 0;
   let f1over8 = 0;
-  const fb = (a: number, b: number, beta: number) => (a > 0 && b > 0 ? ((1 + beta * beta) * a * b) / (beta * beta * a + b) : 0);
+  const fb = (a: number, b: number, beta: number) =>
+    a > 0 && b > 0 ? ((1 + beta * beta) * a * b) / (beta * beta * a + b) : 0;
   for (let i = 1; i < angles - 1; i++) {
     const lambda = Math.tan((i / (angles - 1)) * (Math.PI / 2));
     let a = 0;
@@ -203,7 +208,8 @@ export const CONCLUSIVE_BIAS_RATIO = 3;
 /** The largest value a statistic can take (Infinity when unbounded). */
 function statisticBound(kind: TestOutcome['kind'], expected: number | undefined): number {
   if (kind === 'KS') return 1;
-  if ((kind === 'occupancy' || kind === 'HDR' || kind === 'support') && expected !== undefined) return Math.max(expected, 1 - expected);
+  if ((kind === 'occupancy' || kind === 'HDR' || kind === 'support') && expected !== undefined)
+    return Math.max(expected, 1 - expected);
   return Infinity;
 }
 
@@ -214,7 +220,10 @@ export function testVerdict(o: Omit<TestOutcome, 'verdict'>): Verdict {
   if (o.threshold >= statisticBound(o.kind, o.expected)) return 'INCONCLUSIVE';
   // Compare in units of the discrepancy the test detects: the chi-square statistic grows as n
   // times the squared discrepancy, so its allowance counts as sqrt(threshold) - sqrt(envelope).
-  const [env, allowance] = o.kind === 'chi-square' ? [Math.sqrt(o.envelope), Math.sqrt(o.threshold) - Math.sqrt(o.envelope)] : [o.envelope, o.bias];
+  const [env, allowance] =
+    o.kind === 'chi-square'
+      ? [Math.sqrt(o.envelope), Math.sqrt(o.threshold) - Math.sqrt(o.envelope)]
+      : [o.envelope, o.bias];
   if (allowance > CONCLUSIVE_BIAS_RATIO * env) return 'INCONCLUSIVE';
   return 'PASS';
 }

@@ -199,7 +199,14 @@ export class SummaryAccumulator {
     const kl = r / n;
     // Sample variance of log q - log p from its exact sums, then the standard error of the mean.
     const variance = n > 1 ? Math.max(0, (r2 - (r * r) / n) / (n - 1)) : NaN;
-    return { count: n, nonFinite, meanLogq: q / n, meanLogp: l / n, klEstimate: kl, klStandardError: Math.sqrt(variance / n) };
+    return {
+      count: n,
+      nonFinite,
+      meanLogq: q / n,
+      meanLogp: l / n,
+      klEstimate: kl,
+      klStandardError: Math.sqrt(variance / n),
+    };
   }
 
   toState(): SummaryStateData {
@@ -210,9 +217,10 @@ export class SummaryAccumulator {
       arrays[`sketch${i}.counts`] = counts;
       arrays[`sketch${i}.range`] = Float64Array.of(s.min, s.max);
     });
-    if (this.ld) this.ld.sums.forEach((s, i) => {
-      arrays[`logDensity.sum${i}`] = s.toArray();
-    });
+    if (this.ld)
+      this.ld.sums.forEach((s, i) => {
+        arrays[`logDensity.sum${i}`] = s.toArray();
+      });
     return {
       dim: this.dim,
       finite: this.finite,
@@ -244,10 +252,14 @@ export class SummaryAccumulator {
       const counts = get(`sketch${i}.counts`, Float64Array, keys.length);
       const range = get(`sketch${i}.range`, Float64Array, 2);
       a.sketches[i] = QuantileSketch.fromEntries(keys, counts, range[0], range[1]);
-      if (a.sketches[i].count !== data.finite) throw new Error(`summary state: sketch ${i} holds ${a.sketches[i].count} values, expected ${data.finite}`);
+      if (a.sketches[i].count !== data.finite)
+        throw new Error(`summary state: sketch ${i} holds ${a.sketches[i].count} values, expected ${data.finite}`);
     }
     if (data.logDensity) {
-      a.ld = { ...data.logDensity, sums: Array.from({ length: 6 }, (_, i) => ExactSum.fromArray(get(`logDensity.sum${i}`, Float64Array))) };
+      a.ld = {
+        ...data.logDensity,
+        sums: Array.from({ length: 6 }, (_, i) => ExactSum.fromArray(get(`logDensity.sum${i}`, Float64Array))),
+      };
     }
     return a;
   }

@@ -32,7 +32,14 @@ export function prepareComponent(c: Component, dim: number): PreparedComponent {
   const mean = Float64Array.from(c.mean);
   const cov = c.cov;
   if (cov.kind === 'isotropic') {
-    return { kind: 'gaussian', dim, mean, lambda: new Float64Array(dim).fill(cov.variance), basis: null, dataMean: mean };
+    return {
+      kind: 'gaussian',
+      dim,
+      mean,
+      lambda: new Float64Array(dim).fill(cov.variance),
+      basis: null,
+      dataMean: mean,
+    };
   }
   if (cov.kind === 'diagonal') {
     return { kind: 'gaussian', dim, mean, lambda: Float64Array.from(cov.variances), basis: null, dataMean: mean };
@@ -62,7 +69,13 @@ export interface ComponentAtTime {
 }
 
 export function makeComponentAtTime(dim: number): ComponentAtTime {
-  return { logNorm: 0, invVar: new Float64Array(dim), shift: new Float64Array(dim), shift2: new Float64Array(dim), sigma: 0 };
+  return {
+    logNorm: 0,
+    invVar: new Float64Array(dim),
+    shift: new Float64Array(dim),
+    shift2: new Float64Array(dim),
+    sigma: 0,
+  };
 }
 
 /** Fills `out` with the component's factors at (alpha, sigma^2). */
@@ -165,7 +178,13 @@ export function componentScoreDivergence(c: PreparedComponent, f: ComponentAtTim
  * Gaussian -U diag(invVar) U^T (-diag(invVar) without a basis); box diagonal,
  * logDiffPhiSecond(a_i, b_i) / sigma^2 (a product of 1-D factors).
  */
-export function addComponentScoreJacobian(c: PreparedComponent, f: ComponentAtTime, x: ArrayLike<number>, coef: number, out: Float64Array): void {
+export function addComponentScoreJacobian(
+  c: PreparedComponent,
+  f: ComponentAtTime,
+  x: ArrayLike<number>,
+  coef: number,
+  out: Float64Array,
+): void {
   const d = c.dim;
   if (c.kind === 'gaussian') {
     if (c.basis === null) {

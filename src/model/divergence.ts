@@ -12,7 +12,10 @@ export interface LogDensityRefusal {
 export function logDensityUnsupported(spec: ExperimentSpec): LogDensityRefusal | null {
   const g = spec.guidance;
   if (g.kind === 'cfg' && g.variant.kind !== 'linear') {
-    return { path: 'guidance.variant', message: `log-density needs linear guidance (got ${g.variant.kind}: its velocity is not a fixed combination of scores)` };
+    return {
+      path: 'guidance.variant',
+      message: `log-density needs linear guidance (got ${g.variant.kind}: its velocity is not a fixed combination of scores)`,
+    };
   }
   if (spec.solver.kind === 'em') {
     return { path: 'solver.kind', message: 'log-density needs an ODE solver (euler, heun, rk4); em is stochastic' };
@@ -20,7 +23,10 @@ export function logDensityUnsupported(spec: ExperimentSpec): LogDensityRefusal |
   // The k-diffusion samplers are not a tableau on u: their log-density would need the Jacobian
   // of each multistep or churned update, which is not carried (docs/solvers.md).
   if (!['euler', 'heun', 'rk4'].includes(spec.solver.kind)) {
-    return { path: 'solver.kind', message: `log-density needs euler, heun or rk4; ${spec.solver.kind} does not carry log q` };
+    return {
+      path: 'solver.kind',
+      message: `log-density needs euler, heun or rk4; ${spec.solver.kind} does not carry log q`,
+    };
   }
   if (spec.corrector) {
     return { path: 'corrector', message: 'log-density is not defined for a resampled (fk) population' };

@@ -44,7 +44,9 @@ export function buildModel(spec: Pick<ExperimentSpec, 'dim' | 'classes'>): Mixtu
   }));
   const unconditional: Group = {
     name: 'unconditional',
-    entries: classes.flatMap((c) => c.group.entries.map((e) => ({ component: e.component, logWeight: c.logPrior + e.logWeight }))),
+    entries: classes.flatMap((c) =>
+      c.group.entries.map((e) => ({ component: e.component, logWeight: c.logPrior + e.logWeight })),
+    ),
   };
   return { dim: spec.dim, components, classes, unconditional };
 }
@@ -113,7 +115,14 @@ export class MixtureEvaluator {
     const comps = this.model.components;
     const d = this.model.dim;
     for (let k = 0; k < comps.length; k++) {
-      this.componentLog[k] = componentLogDensityAndScore(comps[k], this.atTime[k], x, this.componentScore, k * d, this.y);
+      this.componentLog[k] = componentLogDensityAndScore(
+        comps[k],
+        this.atTime[k],
+        x,
+        this.componentScore,
+        k * d,
+        this.y,
+      );
     }
   }
 
@@ -140,7 +149,7 @@ export class MixtureEvaluator {
     }
     if (max === -Infinity) return NaN;
     let sum = 0;
-    for (let e = 0; e < entries.length; e++) sum += (weights[e] = Math.exp(weights[e] - max));
+    for (let e = 0; e < entries.length; e++) sum += weights[e] = Math.exp(weights[e] - max);
     const mean = this.groupScore.fill(0);
     let acc = 0;
     for (let e = 0; e < entries.length; e++) {
@@ -180,7 +189,7 @@ export class MixtureEvaluator {
       return;
     }
     let sum = 0;
-    for (let e = 0; e < entries.length; e++) sum += (weights[e] = Math.exp(weights[e] - max));
+    for (let e = 0; e < entries.length; e++) sum += weights[e] = Math.exp(weights[e] - max);
     const mean = this.groupScore.fill(0);
     for (let e = 0; e < entries.length; e++) {
       const r = weights[e] / sum;
@@ -231,7 +240,13 @@ export class MixtureEvaluator {
 }
 
 /** Exact log p_t(x | group) at one point (convenience for tests and metrics). */
-export function logDensityAt(model: MixtureModel, group: Group, x: ArrayLike<number>, alpha: number, sigma2: number): number {
+export function logDensityAt(
+  model: MixtureModel,
+  group: Group,
+  x: ArrayLike<number>,
+  alpha: number,
+  sigma2: number,
+): number {
   const ev = new MixtureEvaluator(model);
   ev.setTime(alpha, sigma2);
   ev.evaluateComponents(x);
@@ -239,7 +254,13 @@ export function logDensityAt(model: MixtureModel, group: Group, x: ArrayLike<num
 }
 
 /** Exact score grad log p_t(x | group) at one point. */
-export function scoreAt(model: MixtureModel, group: Group, x: ArrayLike<number>, alpha: number, sigma2: number): Float64Array {
+export function scoreAt(
+  model: MixtureModel,
+  group: Group,
+  x: ArrayLike<number>,
+  alpha: number,
+  sigma2: number,
+): Float64Array {
   const ev = new MixtureEvaluator(model);
   ev.setTime(alpha, sigma2);
   ev.evaluateComponents(x);

@@ -45,7 +45,13 @@ export interface ExactDraw {
 const words = new Uint32Array(4);
 
 /** Draws particles of p_t(x | group) at (alpha, sigma^2). */
-export function sampleGroupExact(model: MixtureModel, group: Group, alpha: number, sigma2: number, opts: ExactDrawOptions): ExactDraw {
+export function sampleGroupExact(
+  model: MixtureModel,
+  group: Group,
+  alpha: number,
+  sigma2: number,
+  opts: ExactDrawOptions,
+): ExactDraw {
   const d = model.dim;
   const { seed, first, count } = opts;
   const entries = group.entries;
@@ -65,7 +71,8 @@ export function sampleGroupExact(model: MixtureModel, group: Group, alpha: numbe
   const x0 = new Float64Array(d);
   const sigma = Math.sqrt(sigma2);
   const N = opts.stratified?.population;
-  if (N !== undefined && !(first + count <= N)) throw new Error(`sampleGroupExact: particles up to ${first + count} of a population of ${N}`);
+  if (N !== undefined && !(first + count <= N))
+    throw new Error(`sampleGroupExact: particles up to ${first + count} of a population of ${N}`);
   for (let p = 0; p < count; p++) {
     const particle = first + p;
     let k: number;

@@ -95,7 +95,12 @@ export function scoreErrorDivergence(e: PreparedScoreError, x: ArrayLike<number>
  * out (dim x dim, row-major) += coef * the Jacobian of the error added to a score: bias 0; field
  * -sum_f sin(omega_f . x + phi_f) u_f omega_f^T (its trace is scoreErrorDivergence); blur none.
  */
-export function addScoreErrorJacobian(e: PreparedScoreError, x: ArrayLike<number>, coef: number, out: Float64Array): void {
+export function addScoreErrorJacobian(
+  e: PreparedScoreError,
+  x: ArrayLike<number>,
+  coef: number,
+  out: Float64Array,
+): void {
   if (!e.field) return;
   const { features, omega, phase, direction } = e.field;
   const d = omega.length / features;
@@ -103,6 +108,7 @@ export function addScoreErrorJacobian(e: PreparedScoreError, x: ArrayLike<number
     let arg = phase[f];
     for (let i = 0; i < d; i++) arg += omega[f * d + i] * x[i];
     const sn = coef * Math.sin(arg);
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) out[i * d + j] -= sn * direction[f * d + i] * omega[f * d + j];
+    for (let i = 0; i < d; i++)
+      for (let j = 0; j < d; j++) out[i * d + j] -= sn * direction[f * d + i] * omega[f * d + j];
   }
 }

@@ -53,7 +53,8 @@ export function logDiffPhi(a: number, b: number): { log: number; dlog: number } 
   // Straddles 0: 1 - Phi(b) - Q(a), both terms at most 1/2.
   const log = Math.log1p(-0.5 * (erfc(-b * SQRT1_2) + erfc(a * SQRT1_2)));
   // phi(a) - phi(b) = phi(b) expm1(-w c) = -phi(a) expm1(w c), with expm1's argument <= 0.
-  const dphi = c >= 0 ? Math.exp(logPhiDensity(b)) * Math.expm1(-w * c) : -Math.exp(logPhiDensity(a)) * Math.expm1(w * c);
+  const dphi =
+    c >= 0 ? Math.exp(logPhiDensity(b)) * Math.expm1(-w * c) : -Math.exp(logPhiDensity(a)) * Math.expm1(w * c);
   return { log, dlog: dphi / Math.exp(log) };
 }
 

@@ -4,10 +4,11 @@
 import type { GpuPlatform } from './types.ts';
 
 // Vite inlines the text of every shader at build time (keys like '../../shaders/philox.wgsl'; lib/ files are named 'lib/mixture').
-const sources = import.meta.glob(['../../shaders/*.wgsl', '../../shaders/lib/*.wgsl'], { query: '?raw', import: 'default', eager: true }) as Record<
-  string,
-  string
->;
+const sources = import.meta.glob(['../../shaders/*.wgsl', '../../shaders/lib/*.wgsl'], {
+  query: '?raw',
+  import: 'default',
+  eager: true,
+}) as Record<string, string>;
 
 const byName = new Map<string, string>();
 for (const [path, text] of Object.entries(sources)) {

@@ -39,7 +39,15 @@ export function processAt(p: ProcessSpec, t: number): ProcessCoefficients {
   switch (p.kind) {
     case 'ou': {
       const alpha = Math.exp(-t);
-      return { t, alpha, sigma2: -Math.expm1(-2 * t), dLogAlpha: -1, dAlpha: -alpha, sigmaDSigma: alpha * alpha, g2: 2 };
+      return {
+        t,
+        alpha,
+        sigma2: -Math.expm1(-2 * t),
+        dLogAlpha: -1,
+        dAlpha: -alpha,
+        sigmaDSigma: alpha * alpha,
+        g2: 2,
+      };
     }
     case 'vp': {
       const beta = p.betaMin + (p.betaMax - p.betaMin) * t;
@@ -58,7 +66,15 @@ export function processAt(p: ProcessSpec, t: number): ProcessCoefficients {
     case 've':
       return { t, alpha: 1, sigma2: t * t, dLogAlpha: 0, dAlpha: 0, sigmaDSigma: t, g2: 2 * t };
     case 'flow':
-      return { t, alpha: 1 - t, sigma2: t * t, dLogAlpha: -1 / (1 - t), dAlpha: -1, sigmaDSigma: t, g2: (2 * t) / (1 - t) };
+      return {
+        t,
+        alpha: 1 - t,
+        sigma2: t * t,
+        dLogAlpha: -1 / (1 - t),
+        dAlpha: -1,
+        sigmaDSigma: t,
+        g2: (2 * t) / (1 - t),
+      };
   }
 }
 

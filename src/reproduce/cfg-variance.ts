@@ -25,7 +25,17 @@ import { TABLEAUS } from '../solvers/tableau.ts';
 import { planGuidance } from '../guidance/guidance.ts';
 import { scheduleAt } from '../guidance/schedule.ts';
 import { timeGrid } from '../solvers/grid.ts';
-import { greaterThanZero, lineChart, overallVerdict, sampleParticles, spec, withinTolerance, type ClaimResult, type ClaimTest, type ReproContext } from './runner.ts';
+import {
+  greaterThanZero,
+  lineChart,
+  overallVerdict,
+  sampleParticles,
+  spec,
+  withinTolerance,
+  type ClaimResult,
+  type ClaimTest,
+  type ReproContext,
+} from './runner.ts';
 
 export const M_C = 1;
 export const V_C = 1;
@@ -198,11 +208,23 @@ interface Setting {
 
 export function settings(mutation: boolean): Setting[] {
   const wIn = restoringWindowWeight();
-  const out: Setting[] = CONSTANT_WS.map((w) => ({ label: `constant w=${w}`, kind: 'constant' as const, schedule: { kind: 'constant', w } as WSchedule }));
-  out.push({ label: `w=${W_OUT} only inside (${WINDOW[0]}, ${WINDOW[1]}]`, kind: 'positive window', schedule: { kind: 'interval', w: W_OUT, tLow: WINDOW[0], tHigh: WINDOW[1], outside: 0 } });
+  const out: Setting[] = CONSTANT_WS.map((w) => ({
+    label: `constant w=${w}`,
+    kind: 'constant' as const,
+    schedule: { kind: 'constant', w } as WSchedule,
+  }));
+  out.push({
+    label: `w=${W_OUT} only inside (${WINDOW[0]}, ${WINDOW[1]}]`,
+    kind: 'positive window',
+    schedule: { kind: 'interval', w: W_OUT, tLow: WINDOW[0], tHigh: WINDOW[1], outside: 0 },
+  });
   // The mutation twin puts w = 0 in the window: a positive schedule, which cannot restore.
   const w = mutation ? 0 : wIn;
-  out.push({ label: `w=${W_OUT}, ${w.toPrecision(4)} inside (${WINDOW[0]}, ${WINDOW[1]}]`, kind: 'negative window', schedule: { kind: 'interval', w, tLow: WINDOW[0], tHigh: WINDOW[1], outside: W_OUT } });
+  out.push({
+    label: `w=${W_OUT}, ${w.toPrecision(4)} inside (${WINDOW[0]}, ${WINDOW[1]}]`,
+    kind: 'negative window',
+    schedule: { kind: 'interval', w, tLow: WINDOW[0], tHigh: WINDOW[1], outside: W_OUT },
+  });
   return out;
 }
 
@@ -235,17 +257,37 @@ export async function runCfgVariance(ctx: ReproContext): Promise<ClaimResult> {
     const disc = discreteMoments(sp);
     const meanSe = Math.sqrt(disc.variance / N);
     const varSe = disc.variance * Math.sqrt(2 / (N - 1));
-    tests.push(withinTolerance(`${st.label}: sampled mean = the sampler's exact mean`, mean - disc.mean, meanSe, m, f32 * (Math.abs(disc.mean) + Math.sqrt(disc.variance))));
-    tests.push(withinTolerance(`${st.label}: sampled variance = the sampler's exact variance`, variance - disc.variance, varSe, m, 2 * f32 * disc.variance));
+    tests.push(
+      withinTolerance(
+        `${st.label}: sampled mean = the sampler's exact mean`,
+        mean - disc.mean,
+        meanSe,
+        m,
+        f32 * (Math.abs(disc.mean) + Math.sqrt(disc.variance)),
+      ),
+    );
+    tests.push(
+      withinTolerance(
+        `${st.label}: sampled variance = the sampler's exact variance`,
+        variance - disc.variance,
+        varSe,
+        m,
+        2 * f32 * disc.variance,
+      ),
+    );
     const ratio = variance / dC;
     const ratioSe = varSe / dC;
     // Discretisation bias of the ratio: the sampler's law against the ODE's (closed form).
     const ratioBias = Math.abs(disc.variance - closedV) / dC + 2 * f32 * ratio;
     const meanBias = Math.abs(disc.mean - ode.mean) + ode.error + f32 * (Math.abs(mean) + Math.sqrt(variance));
     if (st.kind !== 'constant' || (st.schedule.kind === 'constant' && st.schedule.w > 0)) {
-      if (st.kind === 'negative window') tests.push(withinTolerance(`${st.label}: variance ratio = 1 (restored)`, ratio - 1, ratioSe, m, 0, ratioBias));
-      else tests.push(greaterThanZero(`${st.label}: variance ratio < 1 (not restored)`, 1 - ratio, ratioSe, m, ratioBias));
-      tests.push(greaterThanZero(`${st.label}: mean shifted away from the negative`, mean - condMean, meanSe, m, meanBias));
+      if (st.kind === 'negative window')
+        tests.push(withinTolerance(`${st.label}: variance ratio = 1 (restored)`, ratio - 1, ratioSe, m, 0, ratioBias));
+      else
+        tests.push(greaterThanZero(`${st.label}: variance ratio < 1 (not restored)`, 1 - ratio, ratioSe, m, ratioBias));
+      tests.push(
+        greaterThanZero(`${st.label}: mean shifted away from the negative`, mean - condMean, meanSe, m, meanBias),
+      );
     }
     const wConst = st.schedule.kind === 'constant' ? st.schedule.w : null;
     rows.push({
@@ -267,13 +309,21 @@ export async function runCfgVariance(ctx: ReproContext): Promise<ClaimResult> {
       discretisationBiasMean: disc.mean - ode.mean,
       discretisationBiasVariance: disc.variance - closedV,
     });
-    ctx.log(`cfg-variance ${st.label}: mean ${mean.toFixed(4)} (ODE ${ode.mean.toFixed(4)}), variance ratio ${ratio.toFixed(4)} (closed form ${(closedV / dC).toFixed(4)})`);
+    ctx.log(
+      `cfg-variance ${st.label}: mean ${mean.toFixed(4)} (ODE ${ode.mean.toFixed(4)}), variance ratio ${ratio.toFixed(4)} (closed form ${(closedV / dC).toFixed(4)})`,
+    );
   }
   const chart: Record<string, number | string>[] = [];
   for (const r of rows) {
     if (r.kind !== 'constant') continue;
-    chart.push({ w: r.w, value: r.varianceRatio, series: 'variance ratio (sampled)' }, { w: r.w, value: r.closedFormVarianceRatio, series: 'variance ratio (closed form)' });
-    chart.push({ w: r.w, value: r.meanShift, series: 'mean shift (sampled)' }, { w: r.w, value: r.odeMeanShift, series: 'mean shift (ODE)' });
+    chart.push(
+      { w: r.w, value: r.varianceRatio, series: 'variance ratio (sampled)' },
+      { w: r.w, value: r.closedFormVarianceRatio, series: 'variance ratio (closed form)' },
+    );
+    chart.push(
+      { w: r.w, value: r.meanShift, series: 'mean shift (sampled)' },
+      { w: r.w, value: r.odeMeanShift, series: 'mean shift (ODE)' },
+    );
   }
   const windows = rows.filter((r) => r.kind !== 'constant');
   const windowChart = windows.flatMap((r) => [
@@ -287,9 +337,10 @@ export async function runCfgVariance(ctx: ReproContext): Promise<ClaimResult> {
       particlesPerSetting: N,
       backend: ctx.gpu ? ctx.gpu.adapterInfo.label : 'cpu',
       solver: `rk4, ${steps} steps, edm grid (rho 7), OU T ${T_END}, tMin ${T_MIN}, start: the prior N(0, 1)`,
-      discretisationBias: 'exact: the sampler\'s own Gaussian law (its RK4 steps applied to the affine velocity) minus the ODE\'s closed form; in each row and added to the claim tests\' allowances',
+      discretisationBias:
+        "exact: the sampler's own Gaussian law (its RK4 steps applied to the affine velocity) minus the ODE's closed form; in each row and added to the claim tests' allowances",
       target: `N(${M_C}, ${V_C}); negative: the unconditional law's moment-matched Gaussian N(${M_N}, ${V_N})`,
-      varianceRatio: 'sampled variance / the conditional p_tMin(x|c)\'s variance',
+      varianceRatio: "sampled variance / the conditional p_tMin(x|c)'s variance",
       restoringWindowWeight: restoringWindowWeight(),
       alpha: `family-wise 1e-3, Bonferroni over ${m} z-tests (Gaussian standard errors of mean and variance)`,
       mutation: ctx.mutation ? 'w = 0 in the negative window (a positive schedule; must FAIL)' : null,
@@ -298,7 +349,17 @@ export async function runCfgVariance(ctx: ReproContext): Promise<ClaimResult> {
     verdict: overallVerdict(tests),
     data: { rows, conditionalMeanAtTMin: condMean, conditionalVarianceAtTMin: dC },
     figures: [
-      { name: 'cfg-variance-constant', spec: lineChart(chart, 'w', 'value', 'series', 'constant w: variance ratio and mean shift, sampled and closed form', { logX: true, yTitle: 'variance ratio / mean shift' }) },
+      {
+        name: 'cfg-variance-constant',
+        spec: lineChart(
+          chart,
+          'w',
+          'value',
+          'series',
+          'constant w: variance ratio and mean shift, sampled and closed form',
+          { logX: true, yTitle: 'variance ratio / mean shift' },
+        ),
+      },
       {
         name: 'cfg-variance-windows',
         spec: {

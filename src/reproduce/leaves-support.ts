@@ -8,7 +8,20 @@
 import type { ExperimentSpec } from '../experiment/types.ts';
 import { processAt } from '../processes/process.ts';
 import { boxNormalCdf } from '../targets/law1d.ts';
-import { atMostZero, CPU_ROUTE_PARTICLES, crossingBias, greaterThanZero, lineChart, overallVerdict, sampleParticles, share, spec, type ClaimResult, type ClaimTest, type ReproContext } from './runner.ts';
+import {
+  atMostZero,
+  CPU_ROUTE_PARTICLES,
+  crossingBias,
+  greaterThanZero,
+  lineChart,
+  overallVerdict,
+  sampleParticles,
+  share,
+  spec,
+  type ClaimResult,
+  type ClaimTest,
+  type ReproContext,
+} from './runner.ts';
 
 export const SUPPORT_WS = [0, 1, 3, 10, 30];
 export const EPSILONS = [0, 0.02, 0.05, 0.1];
@@ -70,8 +83,20 @@ export async function runLeavesSupport(ctx: ReproContext): Promise<ClaimResult> 
       const rb = await crossingBias(supportSpec(eps, w, nB, 2 * steps, seed), x, outside, ctx.gpu, sp);
       const sh = share(hits, N);
       points.push({ w, p: sh.p, se: sh.se, bias: rb.bias, crossings: rb.crossings });
-      if (rb.routeCrossings !== null) ctx.log(`  f32 GPU vs f64 CPU: ${rb.routeCrossings} of ${rb.routePaired} paired particles cross the region's edge`);
-      rows.push({ eps: nominal, w, outside: sh.p, se: sh.se, bias: rb.bias, crossings: rb.crossings, routeCrossings: rb.routeCrossings ?? 'n/a', series: `eps=${nominal}` });
+      if (rb.routeCrossings !== null)
+        ctx.log(
+          `  f32 GPU vs f64 CPU: ${rb.routeCrossings} of ${rb.routePaired} paired particles cross the region's edge`,
+        );
+      rows.push({
+        eps: nominal,
+        w,
+        outside: sh.p,
+        se: sh.se,
+        bias: rb.bias,
+        crossings: rb.crossings,
+        routeCrossings: rb.routeCrossings ?? 'n/a',
+        series: `eps=${nominal}`,
+      });
       ctx.log(`leaves-support eps=${eps} w=${w}: outside ${sh.p.toExponential(3)} (bias ${rb.bias.toExponential(2)})`);
     }
     if (nominal > 0) {
@@ -79,15 +104,25 @@ export async function runLeavesSupport(ctx: ReproContext): Promise<ClaimResult> 
         const a = points[k - 1];
         const b = points[k];
         if (a.w < GROWTH_FROM_W) continue;
-        tests.push(greaterThanZero(`eps=${nominal}: outside(w=${b.w}) > outside(w=${a.w})`, b.p - a.p, Math.hypot(a.se, b.se), m, a.bias + b.bias));
+        tests.push(
+          greaterThanZero(
+            `eps=${nominal}: outside(w=${b.w}) > outside(w=${a.w})`,
+            b.p - a.p,
+            Math.hypot(a.se, b.se),
+            m,
+            a.bias + b.bias,
+          ),
+        );
       }
     } else {
-      for (const p of points) tests.push(atMostZero(`eps=0: outside(w=${p.w}) <= tMin allowance`, p.p - allowance, p.se, m, p.bias));
+      for (const p of points)
+        tests.push(atMostZero(`eps=0: outside(w=${p.w}) <= tMin allowance`, p.p - allowance, p.se, m, p.bias));
     }
   }
   return {
     claim: 'leaves-support',
-    reference: 'Chidambaram et al. 2024, "What does guidance do? A fine-grained analysis in a simple setting", arXiv 2409.13074',
+    reference:
+      'Chidambaram et al. 2024, "What does guidance do? A fine-grained analysis in a simple setting", arXiv 2409.13074',
     setup: {
       particlesPerSetting: N,
       backend: ctx.gpu ? ctx.gpu.adapterInfo.label : 'cpu',
@@ -108,7 +143,14 @@ export async function runLeavesSupport(ctx: ReproContext): Promise<ClaimResult> 
     figures: [
       {
         name: 'leaves-support',
-        spec: lineChart(rows, 'w', 'outside', 'series', `share outside the support (beyond ${MARGIN_SIGMAS} sigma(tMin)) against w`, { logX: true, yTitle: 'share outside the support' }),
+        spec: lineChart(
+          rows,
+          'w',
+          'outside',
+          'series',
+          `share outside the support (beyond ${MARGIN_SIGMAS} sigma(tMin)) against w`,
+          { logX: true, yTitle: 'share outside the support' },
+        ),
       },
     ],
   };

@@ -42,11 +42,28 @@ export interface ClaimTest {
  * otherwise INCONCLUSIVE when the bias alone exceeds 3 envelopes (the test could not decide),
  * else FAIL.
  */
-export function greaterThanZero(name: string, effect: number, se: number, m: number, bias = 0, alpha = CLAIM_ALPHA): ClaimTest {
+export function greaterThanZero(
+  name: string,
+  effect: number,
+  se: number,
+  m: number,
+  bias = 0,
+  alpha = CLAIM_ALPHA,
+): ClaimTest {
   const z = normalUpperQuantile(alpha / m);
   const envelope = z * se;
-  const verdict: Verdict = effect - bias > envelope ? 'PASS' : bias > CONCLUSIVE_BIAS_RATIO * envelope ? 'INCONCLUSIVE' : 'FAIL';
-  return { name, effect, se, z, envelope, bias, verdict, rule: `PASS iff effect - bias > z se (z at alpha ${alpha}/${m}, one-sided)` };
+  const verdict: Verdict =
+    effect - bias > envelope ? 'PASS' : bias > CONCLUSIVE_BIAS_RATIO * envelope ? 'INCONCLUSIVE' : 'FAIL';
+  return {
+    name,
+    effect,
+    se,
+    z,
+    envelope,
+    bias,
+    verdict,
+    rule: `PASS iff effect - bias > z se (z at alpha ${alpha}/${m}, one-sided)`,
+  };
 }
 
 /**
@@ -54,19 +71,52 @@ export function greaterThanZero(name: string, effect: number, se: number, m: num
  * z at alpha / (2m)), else FAIL; a tolerance of 0 is a plain agreement test. Its power is shown
  * by the claim's mutation twin, which must FAIL it.
  */
-export function withinTolerance(name: string, effect: number, se: number, m: number, tolerance: number, bias = 0, alpha = CLAIM_ALPHA): ClaimTest {
+export function withinTolerance(
+  name: string,
+  effect: number,
+  se: number,
+  m: number,
+  tolerance: number,
+  bias = 0,
+  alpha = CLAIM_ALPHA,
+): ClaimTest {
   const z = normalUpperQuantile(alpha / (2 * m));
   const envelope = z * se;
   const verdict: Verdict = Math.abs(effect) <= tolerance + bias + envelope ? 'PASS' : 'FAIL';
-  return { name, effect, se, z, envelope, bias: bias + tolerance, verdict, rule: `PASS iff |effect| <= tolerance ${tolerance} + bias + z se (z at alpha ${alpha}/(2 ${m}))` };
+  return {
+    name,
+    effect,
+    se,
+    z,
+    envelope,
+    bias: bias + tolerance,
+    verdict,
+    rule: `PASS iff |effect| <= tolerance ${tolerance} + bias + z se (z at alpha ${alpha}/(2 ${m}))`,
+  };
 }
 
 /** The claim "effect <= 0": PASS when effect <= bias + z se (one-sided z at alpha / m), else FAIL. */
-export function atMostZero(name: string, effect: number, se: number, m: number, bias = 0, alpha = CLAIM_ALPHA): ClaimTest {
+export function atMostZero(
+  name: string,
+  effect: number,
+  se: number,
+  m: number,
+  bias = 0,
+  alpha = CLAIM_ALPHA,
+): ClaimTest {
   const z = normalUpperQuantile(alpha / m);
   const envelope = z * se;
   const verdict: Verdict = effect <= bias + envelope ? 'PASS' : 'FAIL';
-  return { name, effect, se, z, envelope, bias, verdict, rule: `PASS iff effect <= bias + z se (z at alpha ${alpha}/${m}, one-sided)` };
+  return {
+    name,
+    effect,
+    se,
+    z,
+    envelope,
+    bias,
+    verdict,
+    rule: `PASS iff effect <= bias + z se (z at alpha ${alpha}/${m}, one-sided)`,
+  };
 }
 
 /** Most particles of the CPU f64 route run beside the GPU's, per setting (same seed: paired). */
@@ -87,7 +137,13 @@ export async function crossingBias(
   inRegion: (x: number) => boolean,
   gpu: GpuContext | null,
   coarseSpec?: ExperimentSpec,
-): Promise<{ bias: number; crossings: number; paired: number; routeCrossings: number | null; routePaired: number | null }> {
+): Promise<{
+  bias: number;
+  crossings: number;
+  paired: number;
+  routeCrossings: number | null;
+  routePaired: number | null;
+}> {
   const bound = (c: number, n: number) => (c + 3 * Math.sqrt(c) + 3) / n;
   const count = (other: Float64Array, n: number) => {
     let c = 0;
@@ -166,7 +222,14 @@ export function share(hits: number, n: number): { p: number; se: number } {
 }
 
 /** Line chart of y against x, one line per series (log x on request). */
-export function lineChart(rows: Record<string, number | string>[], x: string, y: string, series: string, title: string, opts: { logX?: boolean; xTitle?: string; yTitle?: string } = {}): TopLevelSpec {
+export function lineChart(
+  rows: Record<string, number | string>[],
+  x: string,
+  y: string,
+  series: string,
+  title: string,
+  opts: { logX?: boolean; xTitle?: string; yTitle?: string } = {},
+): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
@@ -175,7 +238,12 @@ export function lineChart(rows: Record<string, number | string>[], x: string, y:
     data: { values: rows },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: x, type: 'quantitative', title: opts.xTitle ?? x, scale: opts.logX ? { type: 'symlog' } : { zero: false } },
+      x: {
+        field: x,
+        type: 'quantitative',
+        title: opts.xTitle ?? x,
+        scale: opts.logX ? { type: 'symlog' } : { zero: false },
+      },
       y: { field: y, type: 'quantitative', title: opts.yTitle ?? y },
       color: { field: series, type: 'nominal', title: null, legend: { labelLimit: 400 } },
     },
@@ -204,7 +272,9 @@ export async function writeClaim(outDir: string, r: ClaimResult): Promise<string
 export function formatClaim(r: ClaimResult): string {
   const lines = [`${r.claim}: ${r.reference}`, `setup: ${JSON.stringify(r.setup)}`];
   for (const t of r.tests) {
-    lines.push(`  ${t.verdict.padEnd(12)} ${t.name}: effect ${t.effect.toPrecision(4)} (se ${t.se.toPrecision(3)}, envelope ${t.envelope.toPrecision(3)}, bias ${t.bias.toPrecision(3)})`);
+    lines.push(
+      `  ${t.verdict.padEnd(12)} ${t.name}: effect ${t.effect.toPrecision(4)} (se ${t.se.toPrecision(3)}, envelope ${t.envelope.toPrecision(3)}, bias ${t.bias.toPrecision(3)})`,
+    );
   }
   lines.push(r.verdict);
   return lines.join('\n');

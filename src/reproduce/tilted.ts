@@ -10,7 +10,19 @@ import { target1d, type Target1d } from '../targets/one-d.ts';
 import { histogramSpec, type DensityRow } from '../io/figures.ts';
 import { fillNormals } from '../rng/philox.ts';
 import { normalCdf } from '../targets/law1d.ts';
-import { CPU_ROUTE_PARTICLES, crossingBias, greaterThanZero, lineChart, overallVerdict, sampleParticles, share, spec, type ClaimResult, type ClaimTest, type ReproContext } from './runner.ts';
+import {
+  CPU_ROUTE_PARTICLES,
+  crossingBias,
+  greaterThanZero,
+  lineChart,
+  overallVerdict,
+  sampleParticles,
+  share,
+  spec,
+  type ClaimResult,
+  type ClaimTest,
+  type ReproContext,
+} from './runner.ts';
 
 export const TILTED_WS = [0, 1, 3, 10, 30];
 export const DELTA = 0.05;
@@ -30,7 +42,13 @@ const MIXTURES = {
 
 export type MixtureName = keyof typeof MIXTURES;
 
-export function tiltedSpec(mixture: MixtureName, w: number, particles: number, steps: number, seed: number): ExperimentSpec {
+export function tiltedSpec(
+  mixture: MixtureName,
+  w: number,
+  particles: number,
+  steps: number,
+  seed: number,
+): ExperimentSpec {
   return spec({
     dim: 1,
     classes: structuredClone(MIXTURES[mixture]) as unknown,
@@ -81,7 +99,16 @@ export async function runTilted(ctx: ReproContext): Promise<ClaimResult> {
     const cond = target1d(targetDef(tiltedSpec(mixture, 0, 1, steps, 1), 'conditional'), [1]);
     const edge = mixture === 'boxes' ? 1 - DELTA : cond.quantile(1 - DELTA);
     const density: DensityRow[] = [];
-    const points: { w: number; guided: number; se: number; tilted: number; tiltedError: number; bias: number; crossings: number; routeCrossings: number | null }[] = [];
+    const points: {
+      w: number;
+      guided: number;
+      se: number;
+      tilted: number;
+      tiltedError: number;
+      bias: number;
+      crossings: number;
+      routeCrossings: number | null;
+    }[] = [];
     for (const [k, w] of TILTED_WS.entries()) {
       const s = tiltedSpec(mixture, w, N, steps, 1 + k);
       const tiltedLaw = target1d(targetDef(s, w === 0 ? 'conditional' : 'tilted'), [1]);
@@ -94,12 +121,29 @@ export async function runTilted(ctx: ReproContext): Promise<ClaimResult> {
       const bias = rb.bias;
       const g = share(hits, N);
       const tShare = 1 - tiltedLaw.cdf(edge);
-      points.push({ w, guided: g.p, se: g.se, tilted: tShare, tiltedError: tiltedLaw.cdfError, bias, crossings: rb.crossings, routeCrossings: rb.routeCrossings });
+      points.push({
+        w,
+        guided: g.p,
+        se: g.se,
+        tilted: tShare,
+        tiltedError: tiltedLaw.cdfError,
+        bias,
+        crossings: rb.crossings,
+        routeCrossings: rb.routeCrossings,
+      });
       rows.push({ mixture, w, guided: g.p, se: g.se, tilted: tShare, conditional: 1 - cond.cdf(edge), bias });
-      shareRows.push({ w, share: g.p, series: `${mixture}: guided` }, { w, share: tShare, series: `${mixture}: tilted law` });
-      ctx.log(`tilted ${mixture} w=${w}: share ${g.p.toFixed(4)} (tilted ${tShare.toFixed(4)}, bias ${bias.toExponential(2)})`);
+      shareRows.push(
+        { w, share: g.p, series: `${mixture}: guided` },
+        { w, share: tShare, series: `${mixture}: tilted law` },
+      );
+      ctx.log(
+        `tilted ${mixture} w=${w}: share ${g.p.toFixed(4)} (tilted ${tShare.toFixed(4)}, bias ${bias.toExponential(2)})`,
+      );
       // Density figure: particles on 120 bins against the exact laws.
-      const [lo, hi] = [Math.min(cond.range[0], tiltedLaw.range[0], -0.5), Math.max(cond.range[1], tiltedLaw.range[1]) + 0.5];
+      const [lo, hi] = [
+        Math.min(cond.range[0], tiltedLaw.range[0], -0.5),
+        Math.max(cond.range[1], tiltedLaw.range[1]) + 0.5,
+      ];
       const bins = 120;
       const width = (hi - lo) / bins;
       const counts = new Float64Array(bins);
@@ -120,16 +164,51 @@ export async function runTilted(ctx: ReproContext): Promise<ClaimResult> {
     for (let k = 1; k < points.length; k++) {
       const a = points[k - 1];
       const b = points[k];
-      if (b.w <= INCREASE_UP_TO) tests.push(greaterThanZero(`${mixture}: share(w=${b.w}) > share(w=${a.w})`, b.guided - a.guided, Math.hypot(a.se, b.se), m, a.bias + b.bias));
-      tests.push(greaterThanZero(`${mixture}: share(w=${b.w}) > tilted law's share`, b.guided - b.tilted, b.se, m, b.bias + b.tiltedError));
+      if (b.w <= INCREASE_UP_TO)
+        tests.push(
+          greaterThanZero(
+            `${mixture}: share(w=${b.w}) > share(w=${a.w})`,
+            b.guided - a.guided,
+            Math.hypot(a.se, b.se),
+            m,
+            a.bias + b.bias,
+          ),
+        );
+      tests.push(
+        greaterThanZero(
+          `${mixture}: share(w=${b.w}) > tilted law's share`,
+          b.guided - b.tilted,
+          b.se,
+          m,
+          b.bias + b.tiltedError,
+        ),
+      );
     }
-    perMixture[mixture] = { edge, region: mixture === 'boxes' ? `x > 1 - delta` : `x > p(x|c)'s ${1 - DELTA} quantile`, points };
-    figures.push({ name: `tilted-${mixture}-densities`, spec: histogramSpec(density, `x (${mixture})`, TILTED_WS.map((w) => `w=${w}`)) });
+    perMixture[mixture] = {
+      edge,
+      region: mixture === 'boxes' ? `x > 1 - delta` : `x > p(x|c)'s ${1 - DELTA} quantile`,
+      points,
+    };
+    figures.push({
+      name: `tilted-${mixture}-densities`,
+      spec: histogramSpec(
+        density,
+        `x (${mixture})`,
+        TILTED_WS.map((w) => `w=${w}`),
+      ),
+    });
   }
-  figures.push({ name: 'tilted-share', spec: lineChart(shareRows, 'w', 'share', 'series', `share of mass within the far-edge region (delta ${DELTA})`, { logX: true, yTitle: 'share in the far-edge region' }) });
+  figures.push({
+    name: 'tilted-share',
+    spec: lineChart(shareRows, 'w', 'share', 'series', `share of mass within the far-edge region (delta ${DELTA})`, {
+      logX: true,
+      yTitle: 'share in the far-edge region',
+    }),
+  });
   return {
     claim: 'tilted',
-    reference: 'Chidambaram et al. 2024, "What does guidance do? A fine-grained analysis in a simple setting", arXiv 2409.13074',
+    reference:
+      'Chidambaram et al. 2024, "What does guidance do? A fine-grained analysis in a simple setting", arXiv 2409.13074',
     setup: {
       particlesPerSetting: N,
       backend: ctx.gpu ? ctx.gpu.adapterInfo.label : 'cpu',

@@ -25,7 +25,21 @@ import { processAt, timeAtVeSigma } from '../processes/process.ts';
 import { TABLEAUS } from './tableau.ts';
 
 /** Coefficient slots per step. */
-export const COEF = { preX: 0, preZ: 1, ax: 2, az: 3, bh0: 4, bh1: 5, px1: 6, q10: 7, b0: 8, b1: 9, hx: 10, hd: 11, bh2: 12 } as const;
+export const COEF = {
+  preX: 0,
+  preZ: 1,
+  ax: 2,
+  az: 3,
+  bh0: 4,
+  bh1: 5,
+  px1: 6,
+  q10: 7,
+  b0: 8,
+  b1: 9,
+  hx: 10,
+  hd: 11,
+  bh2: 12,
+} as const;
 /** The history weights' slots, H_0, H_1, H_2. */
 export const COEF_BH = [COEF.bh0, COEF.bh1, COEF.bh2] as const;
 export const SAMPLER_STRIDE = 16;

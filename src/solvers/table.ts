@@ -63,7 +63,11 @@ export interface StepTable {
  * is the backward kernel of the corrector's discrete-time weights (src/corrector/).
  * Returned as 1 - a (without cancellation) and 1 / (2 v).
  */
-function backwardKernel(process: ExperimentSpec['process'], tFrom: number, tTo: number): { backShrink: number; backHalfPrecision: number } {
+function backwardKernel(
+  process: ExperimentSpec['process'],
+  tFrom: number,
+  tTo: number,
+): { backShrink: number; backHalfPrecision: number } {
   const from = processAt(process, tFrom);
   const to = processAt(process, tTo);
   const logRatio = Math.log(from.alpha) - Math.log(to.alpha);
@@ -92,7 +96,8 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
   const g = spec.guidance;
   const cfgpp = g.kind === 'cfg' && g.variant.kind === 'cfgpp' ? g.variant : null;
   if (cfgpp && opts.reverse) throw new Error('guidance.variant: cfgpp is a discrete rule and has no reversed table');
-  if (cfgpp && solver.kind !== 'euler') throw new Error(`cfgpp is a discrete DDIM rule: euler only, got ${solver.kind}`);
+  if (cfgpp && solver.kind !== 'euler')
+    throw new Error(`cfgpp is a discrete DDIM rule: euler only, got ${solver.kind}`);
   // guidance.start / stop: every stage of an unguided step has w = 0 (src/guidance/guidance.ts).
   const off = unguidedCoefficients(g);
   const gammasAt = (t: number, n: number): [number, number] => {
@@ -102,7 +107,8 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
   const rows: StepRow[] = [];
   let sampler: SamplerTable | undefined;
   if (tableau.denoised) {
-    if (opts.reverse) throw new Error(`solver.kind: a reversed step table needs euler, heun or rk4, got ${solver.kind}`);
+    if (opts.reverse)
+      throw new Error(`solver.kind: a reversed step table needs euler, heun or rk4, got ${solver.kind}`);
     // The stages evaluate the guided denoiser D = (x + sigma^2 s) / alpha (the guided data mean
     // at alpha = 0) at the sampler's stage times: the same cx x + cs s + cMean m form.
     sampler = buildSamplerTable(solver, process, times);
@@ -116,7 +122,20 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
         const cs = p.alpha > 0 ? p.sigma2 / p.alpha : 0;
         const cMean = p.alpha > 0 ? 0 : 1;
         const h = times[n + 1] - times[n];
-        rows.push({ t, alpha: p.alpha, sigma2: p.sigma2, cx, cs, cMean, gammaTarget, gammaNegative, h, noiseScale: 0, backShrink: 0, backHalfPrecision: 0 });
+        rows.push({
+          t,
+          alpha: p.alpha,
+          sigma2: p.sigma2,
+          cx,
+          cs,
+          cMean,
+          gammaTarget,
+          gammaNegative,
+          h,
+          noiseScale: 0,
+          backShrink: 0,
+          backHalfPrecision: 0,
+        });
       }
     }
   }
@@ -125,7 +144,16 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
     if (cfgpp) {
       const p = processAt(process, times[n]);
       const c = cfgppCoefficients(p, processAt(process, times[n + 1]), h, cfgpp.lambda);
-      rows.push({ t: times[n], alpha: p.alpha, sigma2: p.sigma2, ...c, h, noiseScale: 0, backShrink: 0, backHalfPrecision: 0 });
+      rows.push({
+        t: times[n],
+        alpha: p.alpha,
+        sigma2: p.sigma2,
+        ...c,
+        h,
+        noiseScale: 0,
+        backShrink: 0,
+        backHalfPrecision: 0,
+      });
       continue;
     }
     for (const ci of tableau.c) {
@@ -147,8 +175,22 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
         cMean = p.dAlpha;
       }
       const noiseScale = tableau.stochastic ? Math.sqrt(p.g2 * -h) : 0;
-      const back = tableau.stochastic ? backwardKernel(process, times[n], times[n + 1]) : { backShrink: 0, backHalfPrecision: 0 };
-      rows.push({ t, alpha: p.alpha, sigma2: p.sigma2, cx, cs, cMean, gammaTarget, gammaNegative, h, noiseScale, ...back });
+      const back = tableau.stochastic
+        ? backwardKernel(process, times[n], times[n + 1])
+        : { backShrink: 0, backHalfPrecision: 0 };
+      rows.push({
+        t,
+        alpha: p.alpha,
+        sigma2: p.sigma2,
+        cx,
+        cs,
+        cMean,
+        gammaTarget,
+        gammaNegative,
+        h,
+        noiseScale,
+        ...back,
+      });
     }
   }
   const tEnd = times[solver.steps];

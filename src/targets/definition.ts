@@ -55,7 +55,6 @@ export function tiltWeight(g: GuidanceSpec): number {
   return g.kind === 'classifier' ? w - 1 : w;
 }
 
-
 /** Evaluates a target's normalised log-density (and its class responsibilities) at points. */
 export class TargetEvaluator {
   readonly def: TargetDef;

@@ -22,9 +22,17 @@ export function targetDef(spec: ExperimentSpec, kind: TargetKind): TargetDef {
   }
   const w = tiltWeight(g);
   const negative = plan.negative ?? model.unconditional;
-  const def: TargetDef = { ...base, groupA: plan.target, coefA: 1 + w, groupB: w === 0 ? null : negative, coefB: -w, w };
+  const def: TargetDef = {
+    ...base,
+    groupA: plan.target,
+    coefA: 1 + w,
+    groupB: w === 0 ? null : negative,
+    coefB: -w,
+    w,
+  };
   if (w !== 0) {
-    if (spec.dim > 2) throw new Error(`the tilted target is integrated on a grid: dim <= 2 only (this spec has dim ${spec.dim})`);
+    if (spec.dim > 2)
+      throw new Error(`the tilted target is integrated on a grid: dim <= 2 only (this spec has dim ${spec.dim})`);
     const { logZ, logZError } = tiltedNormaliser(def);
     def.logZ = logZ;
     def.logZError = logZError;

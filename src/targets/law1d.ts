@@ -133,7 +133,7 @@ export function lawMoments(law: Law1d): Moments1d {
 export function lawMaxDensity(law: Law1d): number {
   let f = 0;
   for (const p of law) {
-    if (p.kind === 'normal') f += p.weight * INV_SQRT_2PI / Math.sqrt(p.variance);
+    if (p.kind === 'normal') f += (p.weight * INV_SQRT_2PI) / Math.sqrt(p.variance);
     else {
       // A convolution's sup is at most either factor's sup.
       const uniform = p.high > p.low ? 1 / (p.high - p.low) : Infinity;

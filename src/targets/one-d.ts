@@ -240,7 +240,10 @@ export function targetBox(def: TargetDef, k = 10): { low: number[]; high: number
   for (let j = 0; j < n1; j++) {
     for (let i = 0; i < m; i++) {
       if (ls[i + m * j] < max - 60) continue;
-      const p = [wide.low[0] + ((i + 0.5) * (wide.high[0] - wide.low[0])) / m, d === 2 ? wide.low[1] + ((j + 0.5) * (wide.high[1] - wide.low[1])) / m : 0];
+      const p = [
+        wide.low[0] + ((i + 0.5) * (wide.high[0] - wide.low[0])) / m,
+        d === 2 ? wide.low[1] + ((j + 0.5) * (wide.high[1] - wide.low[1])) / m : 0,
+      ];
       for (let a = 0; a < d; a++) {
         low[a] = Math.min(low[a], p[a]);
         high[a] = Math.max(high[a], p[a]);
@@ -248,8 +251,8 @@ export function targetBox(def: TargetDef, k = 10): { low: number[]; high: number
     }
   }
   return {
-    low: low.map((l, a) => l - (0.1 + (k / 100)) * (base.high[a] - base.low[a])),
-    high: high.map((h, a) => h + (0.1 + (k / 100)) * (base.high[a] - base.low[a])),
+    low: low.map((l, a) => l - (0.1 + k / 100) * (base.high[a] - base.low[a])),
+    high: high.map((h, a) => h + (0.1 + k / 100) * (base.high[a] - base.low[a])),
   };
 }
 

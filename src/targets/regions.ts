@@ -38,14 +38,24 @@ export function hdrLevelsFromGrid(g: Grid, masses: readonly number[] = HDR_LEVEL
 }
 
 /** HDR levels by Monte Carlo (any d; conditional and unconditional), error at false-failure rate alphaMc. */
-export function hdrLevelsMonteCarlo(def: TargetDef, samples = 400_000, seed = 1, alphaMc = 1e-9, masses: readonly number[] = HDR_LEVELS): HdrLevels {
+export function hdrLevelsMonteCarlo(
+  def: TargetDef,
+  samples = 400_000,
+  seed = 1,
+  alphaMc = 1e-9,
+  masses: readonly number[] = HDR_LEVELS,
+): HdrLevels {
   const xs = sampleTarget(def, samples, seed);
   const ev = new TargetEvaluator(def);
   const ls = new Float64Array(samples);
   for (let p = 0; p < samples; p++) ls[p] = ev.logDensity(xs.subarray(p * def.dim, (p + 1) * def.dim));
   ls.sort();
   const logLevels = masses.map((q) => ls[Math.min(samples - 1, Math.max(0, Math.floor((1 - q) * samples)))]);
-  return { logLevels, massError: Math.sqrt(Math.log(2 / alphaMc) / (2 * samples)) + 1 / samples, method: 'Monte Carlo' };
+  return {
+    logLevels,
+    massError: Math.sqrt(Math.log(2 / alphaMc) / (2 * samples)) + 1 / samples,
+    method: 'Monte Carlo',
+  };
 }
 
 export function hdrLevels(def: TargetDef, grid?: Grid): HdrLevels {

@@ -56,22 +56,69 @@ function once(key: string, args: string[], command?: string): Promise<any> {
   }
   return started.get(key)!;
 }
-const PEAK = ['bench/peak.ts', '--repeats', '2', '--target-seconds', '0.005', '--invocations', '16384', '--copy-mib', '1'];
+const PEAK = [
+  'bench/peak.ts',
+  '--repeats',
+  '2',
+  '--target-seconds',
+  '0.005',
+  '--invocations',
+  '16384',
+  '--copy-mib',
+  '1',
+];
 const BASELINES = [
-  'bench/baselines.ts', '--particles', '512', '--cpu-particles', '128', '--numpy-particles', '512', '--steps', '5',
-  '--repeats', '1', '--numpy-repeats', '1', '--peak-repeats', '1', '--peak-seconds', '0.005',
+  'bench/baselines.ts',
+  '--particles',
+  '512',
+  '--cpu-particles',
+  '128',
+  '--numpy-particles',
+  '512',
+  '--steps',
+  '5',
+  '--repeats',
+  '1',
+  '--numpy-repeats',
+  '1',
+  '--peak-repeats',
+  '1',
+  '--peak-seconds',
+  '0.005',
 ];
 const SCALING_CSV = join(mkdtempSync(join(tmpdir(), 'bench-test-')), 'scaling.csv');
 const SCALING = [
-  'bench/scaling.ts', '--particles-list', '256,512', '--components-list', '1,3', '--dim-list', '2', '--steps-list', '3',
-  '--dispatch-list', '1', '--base-particles', '256', '--base-steps', '2', '--repeats', '1', '--peak-repeats', '1',
-  '--peak-seconds', '0.005',
-  '--csv', SCALING_CSV,
+  'bench/scaling.ts',
+  '--particles-list',
+  '256,512',
+  '--components-list',
+  '1,3',
+  '--dim-list',
+  '2',
+  '--steps-list',
+  '3',
+  '--dispatch-list',
+  '1',
+  '--base-particles',
+  '256',
+  '--base-steps',
+  '2',
+  '--repeats',
+  '1',
+  '--peak-repeats',
+  '1',
+  '--peak-seconds',
+  '0.005',
+  '--csv',
+  SCALING_CSV,
 ];
 
 describe('bench/numpy_baseline.py', () => {
   it.skipIf(!hasNumpy)('prints rates and moments for f32 and f64', async () => {
-    const r = await benchJson(['bench/numpy_baseline.py', '--particles', '512', '--steps', '5', '--repeats', '1', '--warmup', '0'], 'python3');
+    const r = await benchJson(
+      ['bench/numpy_baseline.py', '--particles', '512', '--steps', '5', '--repeats', '1', '--warmup', '0'],
+      'python3',
+    );
     expect(r.benchmark).toBe('numpy');
     expect(r.skipped).toBe(false);
     expect(r.configuration).toMatchObject({ particles: 512, steps: 5 });

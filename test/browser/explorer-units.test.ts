@@ -7,7 +7,8 @@ import { batchSizes, dispatchBudget, dispatchSize, MAX_DISPATCH_WORK, MIN_DISPAT
 
 describe('explorer: JSON syntax errors', () => {
   it('valid JSON has none', () => {
-    for (const t of ['{}', ' [1e5, -0.5, "x\\u00e9", null, true] ', '{"a": {"b": [1, 2]}}', '"s"', '0']) expect(jsonSyntaxError(t), t).toBeNull();
+    for (const t of ['{}', ' [1e5, -0.5, "x\\u00e9", null, true] ', '{"a": {"b": [1, 2]}}', '"s"', '0'])
+      expect(jsonSyntaxError(t), t).toBeNull();
   });
   it('gives the line and column where the grammar breaks (and JSON.parse agrees it is invalid)', () => {
     const cases: [string, number, number, string][] = [

@@ -22,7 +22,14 @@ import { sampleCpuFk } from '../../src/cpu/fk.ts';
 import type { HistogramCounts } from '../../src/gpu/histogram.ts';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import { computeFigures, densities, highDensityRegion, logDensityGrid, plotGeometry } from '../../web/densities.ts';
-import { browserSkipReason, CHROMIUM_ARGS, findChromium, startBrowserHarness, type BrowserHarness, type OpenPage } from '../support/browser.ts';
+import {
+  browserSkipReason,
+  CHROMIUM_ARGS,
+  findChromium,
+  startBrowserHarness,
+  type BrowserHarness,
+  type OpenPage,
+} from '../support/browser.ts';
 import { decodePng } from '../support/png.ts';
 
 const skip = browserSkipReason();
@@ -44,33 +51,49 @@ type Status = {
   summary: { backend: string; mean: number[]; particles: number } | null;
 };
 
-const hookOf = (page: Page): Promise<Status> => page.evaluate(() => (window as unknown as { __explorer: Status }).__explorer);
+const hookOf = (page: Page): Promise<Status> =>
+  page.evaluate(() => (window as unknown as { __explorer: Status }).__explorer);
 
 /** axe-core's violations of impact serious or critical on the page (its source injected). */
 async function seriousViolations(page: Page): Promise<string[]> {
   const source = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
   await page.addScriptTag({ content: source });
   const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(
+            ctx: Document,
+            o: object,
+          ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+        };
+      }
+    ).axe;
     const r = await axe.run(document, { resultTypes: ['violations'] });
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) }));
   });
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.targets.slice(0, 5).join(', ')}`);
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.targets.slice(0, 5).join(', ')}`);
 }
 
 async function waitForStatus(page: Page, statuses: string[], timeout = 100_000): Promise<Status> {
   await page
     .waitForFunction(
-    (wanted: string[]) => {
-      const e = (window as unknown as { __explorer?: { status: string } }).__explorer;
-      return e !== undefined && wanted.includes(e.status);
-    },
-    { timeout, polling: 200 },
-    statuses,
-  )
+      (wanted: string[]) => {
+        const e = (window as unknown as { __explorer?: { status: string } }).__explorer;
+        return e !== undefined && wanted.includes(e.status);
+      },
+      { timeout, polling: 200 },
+      statuses,
+    )
     .catch(async (e: Error) => {
       // Say where the page was (its hook, without the dispatch log).
-      const state = await page.evaluate(() => JSON.stringify({ ...(window as unknown as { __explorer: object }).__explorer, dispatches: undefined })).catch(() => '?');
+      const state = await page
+        .evaluate(() =>
+          JSON.stringify({ ...(window as unknown as { __explorer: object }).__explorer, dispatches: undefined }),
+        )
+        .catch(() => '?');
       throw new Error(`${e.message}; waiting for ${statuses.join('/')}, the page: ${state}`);
     });
   return page.evaluate(() => (window as unknown as { __explorer: Status }).__explorer);
@@ -89,7 +112,12 @@ async function plotPixels(page: Page): Promise<ReturnType<typeof decodePng>> {
   const rect = JSON.parse(await page.$eval('#plot-overlay', (e) => (e as HTMLElement).dataset.plotRect ?? 'null'));
   if (!box || !rect) throw new Error('the plot has not been drawn');
   const inset = 2; // the axes frame
-  const clip = { x: box.x + rect.x + inset, y: box.y + rect.y + inset, width: rect.width - 2 * inset, height: rect.height - 2 * inset };
+  const clip = {
+    x: box.x + rect.x + inset,
+    y: box.y + rect.y + inset,
+    width: rect.width - 2 * inset,
+    height: rect.height - 2 * inset,
+  };
   return decodePng(await page.screenshot({ type: 'png', clip }));
 }
 
@@ -158,7 +186,12 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
   it("the page's numbers match the f64 CPU reference on the same seeded run", async () => {
     const { page } = open;
     const raw = JSON.parse(readFileSync(new URL('../../examples/two-gaussians.json', import.meta.url), 'utf8'));
-    const spec = parseSpec({ ...raw, particles: RUN.particles, seed: RUN.seed, solver: { ...raw.solver, steps: RUN.steps } });
+    const spec = parseSpec({
+      ...raw,
+      particles: RUN.particles,
+      seed: RUN.seed,
+      solver: { ...raw.solver, steps: RUN.steps },
+    });
     const cpu = sampleCpu(spec);
     const n = cpu.count;
     let mean = 0;
@@ -219,13 +252,18 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
     expect(Math.abs(got.tvTilted - want.tvTilted!)).toBeLessThan(5e-4);
   });
 
-  it('a Feynman-Kac corrected spec runs in the page and gives the CPU reference\'s population', async () => {
+  it("a Feynman-Kac corrected spec runs in the page and gives the CPU reference's population", async () => {
     const { page } = open;
     const raw = JSON.parse(readFileSync(new URL('../../examples/fk-two-gaussians.json', import.meta.url), 'utf8'));
     // One resampling, after the last step: before it the GPU's particles and weights are the
     // CPU's up to f32 rounding (test/gpu/fk.test.ts), and its ancestors differ from f64
     // systematic resampling's only at f32 ties (at most max(10, N / 1000) slots there).
-    Object.assign(raw, { particles: 4096, seed: 5, solver: { ...raw.solver, steps: 30 }, corrector: { kind: 'fk', essThreshold: 0 } });
+    Object.assign(raw, {
+      particles: 4096,
+      seed: 5,
+      solver: { ...raw.solver, steps: 30 },
+      corrector: { kind: 'fk', essThreshold: 0 },
+    });
     const before = (await page.evaluate(() => (window as unknown as { __explorer: Status }).__explorer)).runId;
     await typeSpec(page, raw);
     await page.waitForFunction(
@@ -243,8 +281,14 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
     const mean = cpu.reduce((s, x) => s + x, 0) / n;
     const sd = Math.sqrt(cpu.reduce((s, x) => s + (x - mean) ** 2, 0) / n);
     const range = Math.max(...cpu) - Math.min(...cpu);
-    const got = { mean: await figure(page, 'mean0'), sd: await figure(page, 'sd0'), particles: await figure(page, 'particles') };
-    console.log(`explorer fk vs CPU: mean ${got.mean.toFixed(5)} vs ${mean.toFixed(5)}, sd ${got.sd.toFixed(5)} vs ${sd.toFixed(5)}`);
+    const got = {
+      mean: await figure(page, 'mean0'),
+      sd: await figure(page, 'sd0'),
+      particles: await figure(page, 'particles'),
+    };
+    console.log(
+      `explorer fk vs CPU: mean ${got.mean.toFixed(5)} vs ${mean.toFixed(5)}, sd ${got.sd.toFixed(5)} vs ${sd.toFixed(5)}`,
+    );
     expect(got.particles).toBe(n);
     // Up to 10 slots with another ancestor, each moving the mean by at most range / n and the
     // spread by about as much; plain cfg's mean is ~0.4 away.
@@ -268,7 +312,9 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
       t.value = '{ "dim": 1, ';
       t.dispatchEvent(new Event('input', { bubbles: true }));
     });
-    await page.waitForFunction(() => document.getElementById('spec-errors')?.textContent?.includes('not valid JSON'), { timeout: 10_000 });
+    await page.waitForFunction(() => document.getElementById('spec-errors')?.textContent?.includes('not valid JSON'), {
+      timeout: 10_000,
+    });
     const json = await page.$eval('#spec-errors', (e) => e.textContent ?? '');
     // '{ "dim": 1, ' ends where a property name should start: line 1, column 13.
     expect(json).toContain('line 1, column 13');
@@ -284,7 +330,10 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
       t.value = '{\n  "dim": 1,\n  "seed": 01\n}';
       t.dispatchEvent(new Event('input', { bubbles: true }));
     });
-    await page.waitForFunction(() => document.getElementById('spec-errors')?.textContent?.includes('line 3, column 12'), { timeout: 10_000 });
+    await page.waitForFunction(
+      () => document.getElementById('spec-errors')?.textContent?.includes('line 3, column 12'),
+      { timeout: 10_000 },
+    );
     expect(problems(open), open.log.join('\n')).toEqual([]);
   });
 
@@ -294,19 +343,28 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
     const page3 = await harness.open('index.html?preset=two-gaussians&autorun=0');
     try {
       await page3.page.setViewport({ width: 1280, height: 900 });
-      await page3.page.waitForFunction(() => (window as unknown as { __explorer: Status }).__explorer.webgpu === 'ok', { timeout: 30_000 });
-      await page3.page.click('#run');
-      await page3.page.waitForFunction(() => ((window as unknown as { __explorer: Status }).__explorer.timing?.firstPictureAt ?? 0) > 0, {
-        timeout: 60_000,
-        polling: 50,
+      await page3.page.waitForFunction(() => (window as unknown as { __explorer: Status }).__explorer.webgpu === 'ok', {
+        timeout: 30_000,
       });
+      await page3.page.click('#run');
+      await page3.page.waitForFunction(
+        () => ((window as unknown as { __explorer: Status }).__explorer.timing?.firstPictureAt ?? 0) > 0,
+        {
+          timeout: 60_000,
+          polling: 50,
+        },
+      );
       const h = await hookOf(page3.page);
       expect(h.status).toBe('running');
       expect(h.picture?.kind).toBe('preview');
       expect(h.picture!.binned).toBeGreaterThan(0);
-      expect(await page3.page.$eval('#picture-caption', (e) => e.textContent)).toMatch(/^Preview: [\d,]+ of [\d,]+ particles after \d+ rk4 steps/);
+      expect(await page3.page.$eval('#picture-caption', (e) => e.textContent)).toMatch(
+        /^Preview: [\d,]+ of [\d,]+ particles after \d+ rk4 steps/,
+      );
       expect(h.dispatches.length).toBeGreaterThan(0);
-      console.log(`explorer: first picture ${(h.timing!.firstPictureAt! - h.timing!.runStartedAt).toFixed(0)} ms after Run (not asserted)`);
+      console.log(
+        `explorer: first picture ${(h.timing!.firstPictureAt! - h.timing!.runStartedAt).toFixed(0)} ms after Run (not asserted)`,
+      );
       await page3.page.click('#stop');
       const s = await waitForStatus(page3.page, ['cancelled', 'error'], 30_000);
       expect(s.status).toBe('cancelled');
@@ -327,18 +385,24 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
       await a.page.setViewport({ width: 1280, height: 900 });
       await waitForStatus(a.page, ['done', 'error', 'invalid']);
       await a.page.click('#show-paths'); // a view switch goes into the URL too
-      await a.page.waitForFunction(() => location.search.includes('view=exact&') || location.search.endsWith('view=exact'), { timeout: 10_000 });
+      await a.page.waitForFunction(
+        () => location.search.includes('view=exact&') || location.search.endsWith('view=exact'),
+        { timeout: 10_000 },
+      );
       const url = await a.page.evaluate(() => location.href);
       const mean = [await figure(a.page, 'mean0'), await figure(a.page, 'mean1')];
       const bins: Record<string, number> = {};
-      for (const key of ['particles', 'coverage', 'fidelity', 'hdr99', 'tvConditional', 'tvTilted']) bins[key] = await figure(a.page, key);
+      for (const key of ['particles', 'coverage', 'fidelity', 'hdr99', 'tvConditional', 'tvTilted'])
+        bins[key] = await figure(a.page, key);
       const text = await a.page.$eval('#spec-text', (e) => (e as HTMLTextAreaElement).value);
       const b = await harness.open(url.replace(harness.baseUrl + '/', ''));
       try {
         await b.page.setViewport({ width: 1280, height: 900 });
         const s = await waitForStatus(b.page, ['done', 'error', 'invalid']);
         expect(s.status, b.log.join('\n')).toBe('done');
-        expect(JSON.parse(await b.page.$eval('#spec-text', (e) => (e as HTMLTextAreaElement).value))).toEqual(JSON.parse(text));
+        expect(JSON.parse(await b.page.$eval('#spec-text', (e) => (e as HTMLTextAreaElement).value))).toEqual(
+          JSON.parse(text),
+        );
         expect(await b.page.$eval('#show-paths', (e) => (e as HTMLInputElement).checked)).toBe(false);
         expect(await b.page.$eval('#show-exact', (e) => (e as HTMLInputElement).checked)).toBe(true);
         // The same seeded particles: the same bin counts, so the same bin figures to the last
@@ -474,7 +538,9 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
         const [r, g, b] = [layer.data[4 * i], layer.data[4 * i + 1], layer.data[4 * i + 2]];
         if (g > 40 && r + g + b < 700) litSvg++;
       }
-      console.log(`explorer: SVG export's density layer lights ${litSvg} pixels (${layer.width}x${layer.height}), ${svg!.texts.length} text elements`);
+      console.log(
+        `explorer: SVG export's density layer lights ${litSvg} pixels (${layer.width}x${layer.height}), ${svg!.texts.length} text elements`,
+      );
       expect(litSvg).toBeGreaterThan(200);
       expect(problems(page2), page2.log.join('\n')).toEqual([]);
     } finally {
@@ -492,7 +558,9 @@ describe.skipIf(skip !== undefined)(`explorer page in Chromium${skip ? ` (skippe
       page.on('console', (m) => log.push(`console.${m.type()}: ${m.text()}`));
       page.on('pageerror', (e) => log.push(`pageerror: ${String(e)}`));
       await page.setViewport({ width: 1280, height: 900 });
-      await page.goto(`${harness.baseUrl}/index.html?preset=two-gaussians&particles=2048&steps=20&seed=3`, { waitUntil: 'load' });
+      await page.goto(`${harness.baseUrl}/index.html?preset=two-gaussians&particles=2048&steps=20&seed=3`, {
+        waitUntil: 'load',
+      });
       const s = await waitForStatus(page, ['done', 'error', 'invalid'], 100_000);
       expect(s.status, log.join('\n')).toBe('done');
       expect(s.webgpu).toBe('unavailable');

@@ -13,7 +13,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import { TABLEAUS } from '../../src/solvers/tableau.ts';
-import { browserSkipReason, startBrowserHarness, waitForResult, type BrowserHarness, type OpenPage } from '../support/browser.ts';
+import {
+  browserSkipReason,
+  startBrowserHarness,
+  waitForResult,
+  type BrowserHarness,
+  type OpenPage,
+} from '../support/browser.ts';
 import { compareWithBound, formatReport, PARITY_ULPS, referenceWithBound } from '../support/parity.ts';
 import { referenceWithBoundSampler } from '../support/parity-samplers.ts';
 import { PARITY_CASES, type RawSpec } from '../support/sampler-cases.ts';
@@ -22,15 +28,30 @@ import type { SamplerPageReady, SamplerPageRun } from './sampler-page.ts';
 const skip = browserSkipReason();
 
 const cases: { name: string; raw: RawSpec }[] = [
-  { name: 'two 1-D Gaussians, cfg w=3, rk4, 2000 particles x 100 steps', raw: { ...PARITY_CASES[0].spec('rk4'), particles: 2000 } },
-  { name: '1-D box mixture, cfg w=2, rk4, 400 particles x 100 EDM steps', raw: PARITY_CASES.find((c) => c.name.startsWith('1-D box'))!.spec('rk4') },
-  { name: '2-D box and Gaussian mixture, cfg w=1.5, em, 300 particles x 60 EDM steps', raw: PARITY_CASES.find((c) => c.name.startsWith('2-D box'))!.spec('em') },
+  {
+    name: 'two 1-D Gaussians, cfg w=3, rk4, 2000 particles x 100 steps',
+    raw: { ...PARITY_CASES[0].spec('rk4'), particles: 2000 },
+  },
+  {
+    name: '1-D box mixture, cfg w=2, rk4, 400 particles x 100 EDM steps',
+    raw: PARITY_CASES.find((c) => c.name.startsWith('1-D box'))!.spec('rk4'),
+  },
+  {
+    name: '2-D box and Gaussian mixture, cfg w=1.5, em, 300 particles x 60 EDM steps',
+    raw: PARITY_CASES.find((c) => c.name.startsWith('2-D box'))!.spec('em'),
+  },
   // The k-diffusion samplers' kernel path (histories, churn noise), with their error model.
   {
     name: 'two 1-D Gaussians, cfg w=3, heun-churn (S_churn 10), 1000 particles x 100 steps',
-    raw: { ...PARITY_CASES[0].spec('euler'), solver: { kind: 'heun-churn', steps: 100, sChurn: 10, sTmin: 0.05, sTmax: 50 } },
+    raw: {
+      ...PARITY_CASES[0].spec('euler'),
+      solver: { kind: 'heun-churn', steps: 100, sChurn: 10, sTmin: 0.05, sTmax: 50 },
+    },
   },
-  { name: 'two 1-D Gaussians, cfg w=3, dpmpp-3m-sde, 1000 particles x 100 steps', raw: { ...PARITY_CASES[0].spec('euler'), solver: { kind: 'dpmpp-3m-sde', steps: 100 } } },
+  {
+    name: 'two 1-D Gaussians, cfg w=3, dpmpp-3m-sde, 1000 particles x 100 steps',
+    raw: { ...PARITY_CASES[0].spec('euler'), solver: { kind: 'dpmpp-3m-sde', steps: 100 } },
+  },
 ];
 
 let harness: BrowserHarness | undefined;
@@ -43,32 +64,39 @@ if (!skip) {
   ready = await waitForResult<SamplerPageReady>(open);
 }
 
-describe.skipIf(skip !== undefined)(`sampler in Chromium vs CPU f64 [${ready?.adapterInfo.label ?? `skipped: ${skip}`}]`, () => {
-  afterAll(async () => {
-    await harness?.close();
-  });
-
-  it('runs on the browser platform', () => {
-    console.log(`browser adapter: ${ready!.adapterInfo.label}; ${ready!.userAgent}`);
-    expect(ready!.adapterInfo.label).toMatch(/^browser: /);
-  });
-
-  for (const c of cases) {
-    it(c.name, async () => {
-      const spec = parseSpec(c.raw);
-      const run = await Promise.race([
-        open!.page.evaluate((s) => window.__runSampler!(s), spec) as Promise<SamplerPageRun>,
-        open!.failed,
-      ]);
-      const kdiffusion = TABLEAUS[spec.solver.kind].denoised !== undefined;
-      const ref = kdiffusion ? referenceWithBoundSampler(spec) : referenceWithBound(spec);
-      const report = compareWithBound(run.particles, ref, spec.dim);
-      console.log(`${formatReport(`Chromium: ${c.name}`, report)}; page GPU ${run.ms.toFixed(0)} ms (${run.info.adapter})`);
-      expect(report.nonFinite).toBe(0);
-      expect(report.firstFailure).toBeNull();
-      expect(report.maxUlpsOfRss).toBeLessThanOrEqual(PARITY_ULPS);
-      // (the samplers' bound: test/support/kdiffusion-parity.ts)
-      expect(report.medianTolerance).toBeLessThan(spec.solver.kind === 'dpmpp-3m-sde' ? 1e-3 : kdiffusion ? 2e-4 : 1e-4);
+describe.skipIf(skip !== undefined)(
+  `sampler in Chromium vs CPU f64 [${ready?.adapterInfo.label ?? `skipped: ${skip}`}]`,
+  () => {
+    afterAll(async () => {
+      await harness?.close();
     });
-  }
-});
+
+    it('runs on the browser platform', () => {
+      console.log(`browser adapter: ${ready!.adapterInfo.label}; ${ready!.userAgent}`);
+      expect(ready!.adapterInfo.label).toMatch(/^browser: /);
+    });
+
+    for (const c of cases) {
+      it(c.name, async () => {
+        const spec = parseSpec(c.raw);
+        const run = await Promise.race([
+          open!.page.evaluate((s) => window.__runSampler!(s), spec) as Promise<SamplerPageRun>,
+          open!.failed,
+        ]);
+        const kdiffusion = TABLEAUS[spec.solver.kind].denoised !== undefined;
+        const ref = kdiffusion ? referenceWithBoundSampler(spec) : referenceWithBound(spec);
+        const report = compareWithBound(run.particles, ref, spec.dim);
+        console.log(
+          `${formatReport(`Chromium: ${c.name}`, report)}; page GPU ${run.ms.toFixed(0)} ms (${run.info.adapter})`,
+        );
+        expect(report.nonFinite).toBe(0);
+        expect(report.firstFailure).toBeNull();
+        expect(report.maxUlpsOfRss).toBeLessThanOrEqual(PARITY_ULPS);
+        // (the samplers' bound: test/support/kdiffusion-parity.ts)
+        expect(report.medianTolerance).toBeLessThan(
+          spec.solver.kind === 'dpmpp-3m-sde' ? 1e-3 : kdiffusion ? 2e-4 : 1e-4,
+        );
+      });
+    }
+  },
+);

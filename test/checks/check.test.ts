@@ -24,7 +24,13 @@ const TWO = [
 ];
 
 function spec(raw: Record<string, unknown>): ExperimentSpec {
-  return parseSpec({ process: { kind: 'ou', T: 10 }, solver: { kind: 'rk4', steps: 40, grid: 'edm', tMin: 1e-3 }, particles: 100_000, seed: 3, ...raw });
+  return parseSpec({
+    process: { kind: 'ou', T: 10 },
+    solver: { kind: 'rk4', steps: 40, grid: 'edm', tMin: 1e-3 },
+    particles: 100_000,
+    seed: 3,
+    ...raw,
+  });
 }
 
 const twoGaussians = spec({ dim: 1, classes: TWO, target: 'pos' });
@@ -39,8 +45,20 @@ const threeModes = spec({
 const boxes2d = spec({
   dim: 2,
   classes: [
-    { name: 'd', components: [{ kind: 'uniform', low: [-2, -2], high: [-0.5, -0.5] }, { kind: 'uniform', low: [0.5, 0.5], high: [2, 2] }] },
-    { name: 'a', components: [{ kind: 'uniform', low: [-2, 0.5], high: [-0.5, 2] }, { kind: 'uniform', low: [0.5, -2], high: [2, -0.5] }] },
+    {
+      name: 'd',
+      components: [
+        { kind: 'uniform', low: [-2, -2], high: [-0.5, -0.5] },
+        { kind: 'uniform', low: [0.5, 0.5], high: [2, 2] },
+      ],
+    },
+    {
+      name: 'a',
+      components: [
+        { kind: 'uniform', low: [-2, 0.5], high: [-0.5, 2] },
+        { kind: 'uniform', low: [0.5, -2], high: [2, -0.5] },
+      ],
+    },
   ],
   target: 'd',
   particles: 50_000,
@@ -59,7 +77,12 @@ function power(r: CheckResult, name: string): number {
 
 await describeGpu('check (GPU metrics, 1e5 particles)', (gpu) => {
   const results = new Map<string, CheckResult>();
-  const check = async (name: string, s: ExperimentSpec, against: 'conditional' | 'tilted' = 'conditional', sampler?: ExperimentSpec) => {
+  const check = async (
+    name: string,
+    s: ExperimentSpec,
+    against: 'conditional' | 'tilted' = 'conditional',
+    sampler?: ExperimentSpec,
+  ) => {
     const r = await runCheck(s, { against, alpha: 1e-6, backend: 'webgpu', table: VERBOSE }, gpu, sampler);
     results.set(name, r);
     return r;

@@ -10,11 +10,16 @@ import { exactCoverageFidelity } from '../../src/checks/exact-density.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const W = 3, T = 10, TMIN = 0.01, BIAS = 1e-4;
+const W = 3,
+  T = 10,
+  TMIN = 0.01,
+  BIAS = 1e-4;
 
 function affine(t: number): [number, number] {
-  const a = Math.exp(-t), s2 = 1 - a * a;
-  const vT = a * a + s2, vN = 2 * a * a + s2;
+  const a = Math.exp(-t),
+    s2 = 1 - a * a;
+  const vT = a * a + s2,
+    vN = 2 * a * a + s2;
   return [-(1 + W) / vT + W / vN, ((1 + W) * a) / vT];
 }
 
@@ -24,18 +29,32 @@ function closedQ(): [number, number] {
     const [A, B] = affine(t);
     return [-m - (A * m + B), -2 * (1 + A) * v];
   };
-  const n = 20000, h = (TMIN - T) / n;
-  let y = [0, 1], t = T;
+  const n = 20000,
+    h = (TMIN - T) / n;
+  let y = [0, 1],
+    t = T;
   for (let i = 0; i < n; i++) {
-    const k1 = f(t, y), k2 = f(t + h / 2, y.map((v, j) => v + (h / 2) * k1[j]));
-    const k3 = f(t + h / 2, y.map((v, j) => v + (h / 2) * k2[j])), k4 = f(t + h, y.map((v, j) => v + h * k3[j]));
+    const k1 = f(t, y),
+      k2 = f(
+        t + h / 2,
+        y.map((v, j) => v + (h / 2) * k1[j]),
+      );
+    const k3 = f(
+        t + h / 2,
+        y.map((v, j) => v + (h / 2) * k2[j]),
+      ),
+      k4 = f(
+        t + h,
+        y.map((v, j) => v + h * k3[j]),
+      );
     y = y.map((v, j) => v + (h / 6) * (k1[j] + 2 * k2[j] + 2 * k3[j] + k4[j]));
     t += h;
   }
   return [y[0], y[1]];
 }
 
-const klGauss = (m1: number, v1: number, m2: number, v2: number) => 0.5 * ((v1 + (m1 - m2) ** 2) / v2 - 1 + Math.log(v2 / v1));
+const klGauss = (m1: number, v1: number, m2: number, v2: number) =>
+  0.5 * ((v1 + (m1 - m2) ** 2) / v2 - 1 + Math.log(v2 / v1));
 
 describe('exactCoverageFidelity (CPU)', () => {
   it('Gaussian pair, cfg w = 3: both KLs agree with the closed form within 3 SE + solver bias', async () => {
@@ -51,7 +70,8 @@ describe('exactCoverageFidelity (CPU)', () => {
     const r = await exactCoverageFidelity(spec, cpuLogDensityBackend, { particles: 4000, pSamples: 4000 });
     const [m, v] = closedQ();
     const a = Math.exp(-TMIN); // P = N(a, 1) at tMin
-    const qp = klGauss(m, v, a, 1), pq = klGauss(a, 1, m, v);
+    const qp = klGauss(m, v, a, 1),
+      pq = klGauss(a, 1, m, v);
     expect(Math.abs(r.klQP.value - qp)).toBeLessThan(3 * r.klQP.se + BIAS);
     expect(Math.abs(r.klPQ.value - pq)).toBeLessThan(3 * r.klPQ.se + BIAS);
     expect(qp).toBeGreaterThan(10 * r.klQP.se); // guidance is visible: the test could fail
@@ -66,7 +86,15 @@ describe('exactCoverageFidelity (CPU)', () => {
   const exactStart = (meanShift: number) =>
     parseSpec({
       dim: 2,
-      classes: [{ name: 'a', components: [{ kind: 'gaussian', mean: [1 + meanShift, -0.5], cov: [1, 0.5] }, { kind: 'gaussian', weight: 0.5, mean: [-2, 1], cov: 0.3 }] }],
+      classes: [
+        {
+          name: 'a',
+          components: [
+            { kind: 'gaussian', mean: [1 + meanShift, -0.5], cov: [1, 0.5] },
+            { kind: 'gaussian', weight: 0.5, mean: [-2, 1], cov: 0.3 },
+          ],
+        },
+      ],
       target: 'a',
       process: { kind: 'ou', T: 2 },
       solver: { kind: 'rk4', steps: 40, tMin: TMIN },
@@ -97,7 +125,11 @@ describe('exactCoverageFidelity (CPU)', () => {
         seed: 5,
       });
     const truth = one(0);
-    const trueSampler = { name: 'cpu-true', carry: (_s: typeof truth, o: Parameters<typeof cpuLogDensityBackend.carry>[1]) => cpuLogDensityBackend.carry(truth, o) };
+    const trueSampler = {
+      name: 'cpu-true',
+      carry: (_s: typeof truth, o: Parameters<typeof cpuLogDensityBackend.carry>[1]) =>
+        cpuLogDensityBackend.carry(truth, o),
+    };
     // KL(P||Q) too: the P-set is drawn from the shifted model and carried by the true flow, so it
     // estimates KL(P_shifted || Q_true), the same 0.05^2 / 2 with the same z = 5 at 40000 P-samples.
     const same = await exactCoverageFidelity(truth, cpuLogDensityBackend, { particles: 40000, pSamples: 40000 });
@@ -111,7 +143,14 @@ describe('exactCoverageFidelity (CPU)', () => {
   it('ring-8 (examples/ring-8.json), start exact, rk4 40 edm steps: w = 0 both KLs ~ 0; w = 3 they grow and recall falls', async () => {
     // Solver bias: the same runs at 80 steps move both KLs by < 1e-6 (measured), so 1e-5 bounds it.
     const raw = JSON.parse(readFileSync(join(import.meta.dirname, '../../examples/ring-8.json'), 'utf8'));
-    const at = (w: number) => parseSpec({ ...raw, guidance: { kind: 'cfg', w }, start: 'exact', process: { kind: 'ou', T: 3 }, solver: { kind: 'rk4', steps: 40, grid: 'edm', tMin: 1e-3 } });
+    const at = (w: number) =>
+      parseSpec({
+        ...raw,
+        guidance: { kind: 'cfg', w },
+        start: 'exact',
+        process: { kind: 'ou', T: 3 },
+        solver: { kind: 'rk4', steps: 40, grid: 'edm', tMin: 1e-3 },
+      });
     const r0 = await exactCoverageFidelity(at(0), cpuLogDensityBackend, { particles: 3000, pSamples: 3000 });
     const r3 = await exactCoverageFidelity(at(3), cpuLogDensityBackend, { particles: 3000, pSamples: 3000 });
     for (const e of [r0.klQP, r0.klPQ]) expect(Math.abs(e.value)).toBeLessThan(3 * e.se + 1e-5);
@@ -125,7 +164,9 @@ describe('exactCoverageFidelity (CPU)', () => {
   it('d = 8 Gaussian, cfg w = 2 against a Gaussian negative: both KLs agree with the per-coordinate closed form', async () => {
     // Independent coordinates: target N(mu_j, c_j), negative N(0, n_j), ou; per coordinate the
     // guided score is affine and Q_j Gaussian from the moment ODEs (fine RK4, 20000 steps).
-    const mu = [1, -0.5, 0.3, 2, 0, -1, 0.7, 1.5], c = [1, 0.5, 2, 0.3, 1, 0.8, 1.2, 0.6], nv = [2, 1, 3, 1, 1.5, 2, 2, 1];
+    const mu = [1, -0.5, 0.3, 2, 0, -1, 0.7, 1.5],
+      c = [1, 0.5, 2, 0.3, 1, 0.8, 1.2, 0.6],
+      nv = [2, 1, 3, 1, 1.5, 2, 2, 1];
     const w = 2;
     const spec = parseSpec({
       dim: 8,
@@ -137,22 +178,42 @@ describe('exactCoverageFidelity (CPU)', () => {
       seed: 2,
     });
     const r = await exactCoverageFidelity(spec, cpuLogDensityBackend, { particles: 2000, pSamples: 2000 });
-    let qp = 0, pq = 0;
+    let qp = 0,
+      pq = 0;
     for (let j = 0; j < 8; j++) {
       const f = (t: number, [m, v]: number[]) => {
-        const a = Math.exp(-t), s2 = 1 - a * a, vT = a * a * c[j] + s2, vN = a * a * nv[j] + s2;
-        const A = -(1 + w) / vT + w / vN, B = ((1 + w) * a * mu[j]) / vT;
+        const a = Math.exp(-t),
+          s2 = 1 - a * a,
+          vT = a * a * c[j] + s2,
+          vN = a * a * nv[j] + s2;
+        const A = -(1 + w) / vT + w / vN,
+          B = ((1 + w) * a * mu[j]) / vT;
         return [-m - (A * m + B), -2 * (1 + A) * v];
       };
-      const n = 20000, h = (TMIN - T) / n;
-      let y = [0, 1], t = T;
+      const n = 20000,
+        h = (TMIN - T) / n;
+      let y = [0, 1],
+        t = T;
       for (let i = 0; i < n; i++) {
-        const k1 = f(t, y), k2 = f(t + h / 2, y.map((v, k) => v + (h / 2) * k1[k]));
-        const k3 = f(t + h / 2, y.map((v, k) => v + (h / 2) * k2[k])), k4 = f(t + h, y.map((v, k) => v + h * k3[k]));
+        const k1 = f(t, y),
+          k2 = f(
+            t + h / 2,
+            y.map((v, k) => v + (h / 2) * k1[k]),
+          );
+        const k3 = f(
+            t + h / 2,
+            y.map((v, k) => v + (h / 2) * k2[k]),
+          ),
+          k4 = f(
+            t + h,
+            y.map((v, k) => v + h * k3[k]),
+          );
         y = y.map((v, k) => v + (h / 6) * (k1[k] + 2 * k2[k] + 2 * k3[k] + k4[k]));
         t += h;
       }
-      const a = Math.exp(-TMIN), pm = a * mu[j], pv = a * a * c[j] + 1 - a * a;
+      const a = Math.exp(-TMIN),
+        pm = a * mu[j],
+        pv = a * a * c[j] + 1 - a * a;
       qp += klGauss(y[0], y[1], pm, pv);
       pq += klGauss(pm, pv, y[0], y[1]);
     }
@@ -177,7 +238,11 @@ describe('exactCoverageFidelity (CPU)', () => {
         seed: 9,
       });
     const truth = at(1);
-    const trueSampler = { name: 'cpu-true', carry: (_s: typeof truth, o: Parameters<typeof cpuLogDensityBackend.carry>[1]) => cpuLogDensityBackend.carry(truth, o) };
+    const trueSampler = {
+      name: 'cpu-true',
+      carry: (_s: typeof truth, o: Parameters<typeof cpuLogDensityBackend.carry>[1]) =>
+        cpuLogDensityBackend.carry(truth, o),
+    };
     // KL(P||Q) likewise from 16000 P-samples of the scaled model carried by the true flow.
     const same = await exactCoverageFidelity(truth, cpuLogDensityBackend, { particles: 16000, pSamples: 16000 });
     const r = await exactCoverageFidelity(at(1.02), trueSampler, { particles: 16000, pSamples: 16000 });

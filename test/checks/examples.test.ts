@@ -29,12 +29,16 @@ describe('examples/: check verdicts at reduced N (CPU backend)', () => {
     }
   });
 
-  it.each(exampleFiles())('%s', (file) => {
-    const r = checkExample(file, N, 'cpu');
-    expect(r.verdict, `${file}: ${r.tests.join('; ')}\n${r.stderrTail}`).toBe(EXAMPLE_VERDICTS[file].verdict);
-    // A FAIL must rest on at least one failing test, not on inconclusive ones.
-    if (r.verdict === 'FAIL') expect(r.tests.some((t) => t.startsWith('FAIL '))).toBe(true);
-  }, 60_000);
+  it.each(exampleFiles())(
+    '%s',
+    (file) => {
+      const r = checkExample(file, N, 'cpu');
+      expect(r.verdict, `${file}: ${r.tests.join('; ')}\n${r.stderrTail}`).toBe(EXAMPLE_VERDICTS[file].verdict);
+      // A FAIL must rest on at least one failing test, not on inconclusive ones.
+      if (r.verdict === 'FAIL') expect(r.tests.some((t) => t.startsWith('FAIL '))).toBe(true);
+    },
+    60_000,
+  );
 });
 
 describe('examples/: the twin (a coarse discretisation is caught)', () => {

@@ -12,10 +12,23 @@ import { CpuDensityMetrics } from '../../src/gpu/density-metrics.ts';
 import { sampleTarget } from '../../src/targets/sample.ts';
 import type { BiasTerms } from '../../src/checks/bias.ts';
 
-const ZERO_BIAS: BiasTerms = { solverShift: 0, solverShiftMethod: 'none', f32Shift: 0, priorTv: 0, priorW2: 0, flowLipschitz: 1, notes: [] };
+const ZERO_BIAS: BiasTerms = {
+  solverShift: 0,
+  solverShiftMethod: 'none',
+  f32Shift: 0,
+  priorTv: 0,
+  priorW2: 0,
+  flowLipschitz: 1,
+  notes: [],
+};
 
 async function simulate(raw: Record<string, unknown>, n: number, replications: number, alpha: number) {
-  const spec = parseSpec({ process: { kind: 'ou' }, solver: { kind: 'euler', steps: 1, tMin: 1e-3 }, particles: n, ...raw });
+  const spec = parseSpec({
+    process: { kind: 'ou' },
+    solver: { kind: 'euler', steps: 1, tMin: 1e-3 },
+    particles: n,
+    ...raw,
+  });
   const plan = planCheck(spec, 'conditional');
   let failures = 0;
   const perKind = new Map<string, number>();
@@ -45,7 +58,14 @@ describe('false-failure rate of the check thresholds (simulation, exact samples)
       raw: {
         dim: 1,
         classes: [
-          { name: 'm', components: [{ kind: 'gaussian', weight: 0.3, mean: [-2], cov: 0.1 }, { kind: 'gaussian', weight: 0.5, mean: [0], cov: 0.2 }, { kind: 'gaussian', weight: 0.2, mean: [3], cov: 0.3 }] },
+          {
+            name: 'm',
+            components: [
+              { kind: 'gaussian', weight: 0.3, mean: [-2], cov: 0.1 },
+              { kind: 'gaussian', weight: 0.5, mean: [0], cov: 0.2 },
+              { kind: 'gaussian', weight: 0.2, mean: [3], cov: 0.3 },
+            ],
+          },
           { name: 'b', components: [{ kind: 'gaussian', mean: [0.5], cov: 4 }] },
         ],
         target: 'm',
@@ -57,7 +77,13 @@ describe('false-failure rate of the check thresholds (simulation, exact samples)
       raw: {
         dim: 2,
         classes: [
-          { name: 'd', components: [{ kind: 'uniform', low: [-2, -2], high: [-0.5, -0.5] }, { kind: 'uniform', low: [0.5, 0.5], high: [2, 2] }] },
+          {
+            name: 'd',
+            components: [
+              { kind: 'uniform', low: [-2, -2], high: [-0.5, -0.5] },
+              { kind: 'uniform', low: [0.5, 0.5], high: [2, 2] },
+            ],
+          },
           { name: 'a', components: [{ kind: 'uniform', low: [-2, 0.5], high: [-0.5, 2] }] },
         ],
         target: 'd',

@@ -7,7 +7,10 @@ import { GpuHistogram } from '../../src/gpu/histogram.ts';
 import { describeGpu } from '../support/gpu.ts';
 
 function particlesBuffer(device: GPUDevice, data: Float32Array): GPUBuffer {
-  const b = device.createBuffer({ size: Math.max(16, data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  const b = device.createBuffer({
+    size: Math.max(16, data.byteLength),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+  });
   device.queue.writeBuffer(b, 0, data);
   return b;
 }
@@ -84,7 +87,11 @@ function cpuHistogram(h: GpuHistogram, data: Float32Array, count: number): { cou
 await describeGpu('GpuHistogram', (ctx) => {
   const cases = [
     { name: '1-D uniform, coordinate 0', dim: 1, opts: { bins: [37], low: [-2], high: [2.5] } },
-    { name: '1-D uniform, projection of 3-D', dim: 3, opts: { bins: [64], low: [-4], high: [4], axes: [[0.5, -1, 0.25]] } },
+    {
+      name: '1-D uniform, projection of 3-D',
+      dim: 3,
+      opts: { bins: [64], low: [-4], high: [4], axes: [[0.5, -1, 0.25]] },
+    },
     {
       name: '1-D edges',
       dim: 2,
@@ -135,7 +142,9 @@ await describeGpu('GpuHistogram', (ctx) => {
   }
 
   it('rejects edges that do not increase in f32, and bad shapes', () => {
-    expect(() => new GpuHistogram(ctx, { dim: 1, bins: [2], low: [0], high: [0], edges: [[0, 1, 1 + 1e-12]] })).toThrow(/increase/);
+    expect(() => new GpuHistogram(ctx, { dim: 1, bins: [2], low: [0], high: [0], edges: [[0, 1, 1 + 1e-12]] })).toThrow(
+      /increase/,
+    );
     expect(() => new GpuHistogram(ctx, { dim: 1, bins: [4, 4], low: [0, 0], high: [1, 1] })).toThrow(/no axis 1/);
     expect(() => new GpuHistogram(ctx, { dim: 1, bins: [4], low: [1], high: [0] })).toThrow(/low\[0\] < high\[0\]/);
   });

@@ -19,14 +19,24 @@ const CASES: { name: string; kind: TargetKind; spec: Record<string, unknown> }[]
   {
     name: 'two Gaussians, conditional',
     kind: 'conditional',
-    spec: { dim: 1, classes: [{ name: 'a', components: [G([1], 1)] }, { name: 'b', components: [G([-1], 1)] }], target: 'a' },
+    spec: {
+      dim: 1,
+      classes: [
+        { name: 'a', components: [G([1], 1)] },
+        { name: 'b', components: [G([-1], 1)] },
+      ],
+      target: 'a',
+    },
   },
   {
     name: 'two Gaussians, tilted w = 3',
     kind: 'tilted',
     spec: {
       dim: 1,
-      classes: [{ name: 'a', components: [G([1], 1)] }, { name: 'b', components: [G([-1], 1)] }],
+      classes: [
+        { name: 'a', components: [G([1], 1)] },
+        { name: 'b', components: [G([-1], 1)] },
+      ],
       target: 'a',
       guidance: { kind: 'cfg', w: 3 },
     },
@@ -37,7 +47,13 @@ const CASES: { name: string; kind: TargetKind; spec: Record<string, unknown> }[]
     spec: {
       dim: 2,
       classes: [
-        { name: 'd', components: [{ kind: 'uniform', low: [-2, -2], high: [-0.5, -0.5] }, { kind: 'uniform', low: [0.5, 0.5], high: [2, 2] }] },
+        {
+          name: 'd',
+          components: [
+            { kind: 'uniform', low: [-2, -2], high: [-0.5, -0.5] },
+            { kind: 'uniform', low: [0.5, 0.5], high: [2, 2] },
+          ],
+        },
         { name: 'a', components: [{ kind: 'uniform', low: [-2, 0.5], high: [-0.5, 2] }] },
       ],
       target: 'd',
@@ -49,7 +65,20 @@ const CASES: { name: string; kind: TargetKind; spec: Record<string, unknown> }[]
     spec: {
       dim: 3,
       classes: [
-        { name: 'a', components: [G([1, 0, 0], [[1, 0.5, 0], [0.5, 1, 0.2], [0, 0.2, 0.5]]), G([0, 2, 0], 0.1, 2)] },
+        {
+          name: 'a',
+          components: [
+            G(
+              [1, 0, 0],
+              [
+                [1, 0.5, 0],
+                [0.5, 1, 0.2],
+                [0, 0.2, 0.5],
+              ],
+            ),
+            G([0, 2, 0], 0.1, 2),
+          ],
+        },
         { name: 'b', components: [G([-1, -1, 1], [0.3, 0.2, 0.1])] },
       ],
       target: 'a',
@@ -64,7 +93,9 @@ await describeGpu('GpuDensityMetrics', (ctx) => {
       const def = targetDef(spec, c.kind);
       const grid = spec.dim <= 2 ? targetGrid(def, spec.dim === 1 ? [512] : [64, 64]) : undefined;
       const levels = hdrLevels(def, grid);
-      const axes = Array.from({ length: spec.dim }, (_, i) => Array.from({ length: spec.dim }, (_, j) => (i === j ? 1 : 0)));
+      const axes = Array.from({ length: spec.dim }, (_, i) =>
+        Array.from({ length: spec.dim }, (_, j) => (i === j ? 1 : 0)),
+      );
       const cfg: DensityMetricsConfig = {
         def,
         hdrLogLevels: levels.logLevels,
@@ -86,7 +117,10 @@ await describeGpu('GpuDensityMetrics', (ctx) => {
       const want = await cpu.read();
       await withErrorScopes(ctx.device, async () => {
         const gpu = new GpuDensityMetrics(ctx, cfg);
-        const buf = ctx.device.createBuffer({ size: xs.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+        const buf = ctx.device.createBuffer({
+          size: xs.byteLength,
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+        });
         ctx.device.queue.writeBuffer(buf, 0, xs);
         await gpu.accumulate(buf, n);
         const got = await gpu.read();
@@ -95,7 +129,8 @@ await describeGpu('GpuDensityMetrics', (ctx) => {
         expect(want.finite).toBe(n - 2);
         const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string) => {
           expect(a.length, what).toBe(b.length);
-          for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i]), `${what}[${i}]: ${a[i]} vs ${b[i]}`).toBeLessThanOrEqual(tol);
+          for (let i = 0; i < a.length; i++)
+            expect(Math.abs(a[i] - b[i]), `${what}[${i}]: ${a[i]} vs ${b[i]}`).toBeLessThanOrEqual(tol);
         };
         close(got.hardOccupancy, want.hardOccupancy, 3, 'hard occupancy');
         close(got.hdrInside, want.hdrInside, 3, 'HDR');

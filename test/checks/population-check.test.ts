@@ -25,7 +25,9 @@ const opts = { against: 'tilted' as const, alpha: 1e-6, populations: 32 };
 await describeGpu('population check (fk corrector)', (gpu) => {
   it('the corrected population passes against the tilted law', async () => {
     const r = await runPopulationCheck(parseSpec(raw), opts, gpu);
-    console.log(r.outcomes.map((o) => `${o.name}: |t| ${o.statistic.toFixed(2)} / ${o.threshold.toFixed(2)}`).join(', '));
+    console.log(
+      r.outcomes.map((o) => `${o.name}: |t| ${o.statistic.toFixed(2)} / ${o.threshold.toFixed(2)}`).join(', '),
+    );
     expect(r.tests).toBe(5);
     expect(r.pass).toBe(true);
   });
@@ -34,9 +36,14 @@ await describeGpu('population check (fk corrector)', (gpu) => {
     const spec = parseSpec(raw);
     const plain = await runPopulationCheck(spec, opts, gpu, parseSpec({ ...raw, corrector: undefined }));
     expect(plain.pass).toBe(false);
-    const shiftedClasses = TWO_GAUSSIANS.map((c) => ({ ...c, components: c.components.map((k) => ({ ...k, mean: [k.mean[0] + 0.25] })) }));
+    const shiftedClasses = TWO_GAUSSIANS.map((c) => ({
+      ...c,
+      components: c.components.map((k) => ({ ...k, mean: [k.mean[0] + 0.25] })),
+    }));
     const shifted = await runPopulationCheck(spec, opts, gpu, parseSpec({ ...raw, classes: shiftedClasses }));
-    console.log(`twins: plain fails ${plain.outcomes.filter((o) => !o.pass).length} tests, shifted ${shifted.outcomes.filter((o) => !o.pass).length}`);
+    console.log(
+      `twins: plain fails ${plain.outcomes.filter((o) => !o.pass).length} tests, shifted ${shifted.outcomes.filter((o) => !o.pass).length}`,
+    );
     expect(shifted.pass).toBe(false);
   });
 });

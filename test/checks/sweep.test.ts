@@ -42,7 +42,14 @@ await describeGpu('sweep (two Gaussians, CFG)', (gpu) => {
     const settings = sweepSettings(structuredClone(RAW), { w: WS });
     rows = await runSweep(settings, { backend: 'webgpu', outDir: out }, gpu);
     expect(rows.map((r) => r.w)).toEqual(WS);
-    for (const f of ['sweep.json', 'sweep.csv', 'fidelity-coverage.svg', 'fidelity-coverage.png', 'histograms.svg', 'histograms.png']) {
+    for (const f of [
+      'sweep.json',
+      'sweep.csv',
+      'fidelity-coverage.svg',
+      'fidelity-coverage.png',
+      'histograms.svg',
+      'histograms.png',
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     expect(readFileSync(join(out, 'histograms.svg'), 'utf8')).toMatch(/^<svg/);
@@ -56,7 +63,9 @@ await describeGpu('sweep (two Gaussians, CFG)', (gpu) => {
     `fractions beyond sqrt(w) and on the wrong side of 0 match scipy's solve_ivp reference${havePython ? '' : ' (skipped: python3 with numpy and scipy not importable)'}`,
     () => {
       const ref = JSON.parse(
-        execFileSync('python3', ['scripts/two_gaussians_reference.py', '--w', WS.join(','), '--tmin', '0.001'], { encoding: 'utf8' }),
+        execFileSync('python3', ['scripts/two_gaussians_reference.py', '--w', WS.join(','), '--tmin', '0.001'], {
+          encoding: 'utf8',
+        }),
       ) as { rows: { w: number; fracBeyondSqrtW: number; fracWrongSide: number }[] };
       const alpha = 1e-6 / (2 * WS.length);
       rows.forEach((row, i) => {

@@ -11,14 +11,23 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import { cpuLogDensityBackend } from '../../src/cpu/log-density.ts';
-import { exactCoverageFidelity, targetLogDensityAtTMin, tiltLogZQuadrature, tiltUnnormalised } from '../../src/checks/exact-density.ts';
+import {
+  exactCoverageFidelity,
+  targetLogDensityAtTMin,
+  tiltLogZQuadrature,
+  tiltUnnormalised,
+} from '../../src/checks/exact-density.ts';
 import { planGuidance } from '../../src/guidance/guidance.ts';
 import { sampleGroupExact } from '../../src/model/sample-exact.ts';
 import { processAt } from '../../src/processes/process.ts';
 import { klTilted } from '../../src/metrics/coverage-fidelity.ts';
 
-const T = 10, TMIN = 0.01, BIAS = 1e-4, W = 3;
-const klGauss = (m1: number, v1: number, m2: number, v2: number) => 0.5 * ((v1 + (m1 - m2) ** 2) / v2 - 1 + Math.log(v2 / v1));
+const T = 10,
+  TMIN = 0.01,
+  BIAS = 1e-4,
+  W = 3;
+const klGauss = (m1: number, v1: number, m2: number, v2: number) =>
+  0.5 * ((v1 + (m1 - m2) ** 2) / v2 - 1 + Math.log(v2 / v1));
 
 const pair = (steps = 200) =>
   parseSpec({
@@ -34,15 +43,32 @@ const pair = (steps = 200) =>
 /** Q = N(m, v) of the guided pair (moment ODEs, fine RK4). */
 function closedQ(): [number, number] {
   const f = (t: number, [m, v]: number[]) => {
-    const a = Math.exp(-t), s2 = 1 - a * a, vT = a * a + s2, vN = 2 * a * a + s2;
-    const A = -(1 + W) / vT + W / vN, B = ((1 + W) * a) / vT;
+    const a = Math.exp(-t),
+      s2 = 1 - a * a,
+      vT = a * a + s2,
+      vN = 2 * a * a + s2;
+    const A = -(1 + W) / vT + W / vN,
+      B = ((1 + W) * a) / vT;
     return [-m - (A * m + B), -2 * (1 + A) * v];
   };
-  const n = 20000, h = (TMIN - T) / n;
-  let y = [0, 1], t = T;
+  const n = 20000,
+    h = (TMIN - T) / n;
+  let y = [0, 1],
+    t = T;
   for (let i = 0; i < n; i++) {
-    const k1 = f(t, y), k2 = f(t + h / 2, y.map((v, j) => v + (h / 2) * k1[j]));
-    const k3 = f(t + h / 2, y.map((v, j) => v + (h / 2) * k2[j])), k4 = f(t + h, y.map((v, j) => v + h * k3[j]));
+    const k1 = f(t, y),
+      k2 = f(
+        t + h / 2,
+        y.map((v, j) => v + (h / 2) * k1[j]),
+      );
+    const k3 = f(
+        t + h / 2,
+        y.map((v, j) => v + (h / 2) * k2[j]),
+      ),
+      k4 = f(
+        t + h,
+        y.map((v, j) => v + h * k3[j]),
+      );
     y = y.map((v, j) => v + (h / 6) * (k1[j] + 2 * k2[j] + 2 * k3[j] + k4[j]));
     t += h;
   }
@@ -51,10 +77,15 @@ function closedQ(): [number, number] {
 
 /** The tilt (1 + w) log N(x; a, vT) - w log N(x; 0, vN) at tMin: its mean, variance and log Z. */
 function closedTilt(w: number): { mu: number; v: number; logZ: number } {
-  const a = Math.exp(-TMIN), s2 = 1 - a * a, vT = a * a + s2, vN = 2 * a * a + s2;
+  const a = Math.exp(-TMIN),
+    s2 = 1 - a * a,
+    vT = a * a + s2,
+    vN = 2 * a * a + s2;
   const P = (1 + w) / vT - w / vN;
   const mu = ((1 + w) * a) / vT / P;
-  const lu = (x: number) => (1 + w) * (-0.5 * Math.log(2 * Math.PI * vT) - (x - a) ** 2 / (2 * vT)) - w * (-0.5 * Math.log(2 * Math.PI * vN) - x * x / (2 * vN));
+  const lu = (x: number) =>
+    (1 + w) * (-0.5 * Math.log(2 * Math.PI * vT) - (x - a) ** 2 / (2 * vT)) -
+    w * (-0.5 * Math.log(2 * Math.PI * vN) - (x * x) / (2 * vN));
   return { mu, v: 1 / P, logZ: lu(mu) + 0.5 * Math.log((2 * Math.PI) / P) };
 }
 
@@ -110,7 +141,10 @@ describe('Z of the tilted law', () => {
   it('d = 3: importance sampling, with the reason', async () => {
     const spec = parseSpec({
       dim: 3,
-      classes: [{ name: 'a', components: [{ kind: 'gaussian', mean: [1, 0, 0], cov: 1 }] }, { name: 'b', components: [{ kind: 'gaussian', mean: [-1, 0, 0], cov: 1 }] }],
+      classes: [
+        { name: 'a', components: [{ kind: 'gaussian', mean: [1, 0, 0], cov: 1 }] },
+        { name: 'b', components: [{ kind: 'gaussian', mean: [-1, 0, 0], cov: 1 }] },
+      ],
       target: 'a',
       process: { kind: 'ou', T: 5 },
       guidance: { kind: 'cfg', w: 1 },

@@ -11,7 +11,16 @@ import { scaleVariance } from '../../src/checks/mutations.ts';
 import { describeGpu } from '../support/gpu.ts';
 
 const base: Omit<TestOutcome, 'verdict'> = {
-  name: 't', kind: 'KS', statistic: 0.01, threshold: 0.02, pass: true, alpha: 1e-6, envelope: 0.01, bias: 0.01, power: 0.04, powerMeaning: '',
+  name: 't',
+  kind: 'KS',
+  statistic: 0.01,
+  threshold: 0.02,
+  pass: true,
+  alpha: 1e-6,
+  envelope: 0.01,
+  bias: 0.01,
+  power: 0.04,
+  powerMeaning: '',
 };
 
 describe('test verdicts', () => {
@@ -25,7 +34,9 @@ describe('test verdicts', () => {
   });
   it('a threshold the statistic cannot exceed is INCONCLUSIVE (KS >= 1, a proportion beyond max(p, 1-p))', () => {
     expect(testVerdict({ ...base, envelope: 0.5, bias: 0.5, threshold: 1 })).toBe('INCONCLUSIVE');
-    expect(testVerdict({ ...base, kind: 'HDR', expected: 0.9, envelope: 0.5, bias: 0.45, threshold: 0.95 })).toBe('INCONCLUSIVE');
+    expect(testVerdict({ ...base, kind: 'HDR', expected: 0.9, envelope: 0.5, bias: 0.45, threshold: 0.95 })).toBe(
+      'INCONCLUSIVE',
+    );
     expect(testVerdict({ ...base, kind: 'HDR', expected: 0.9, envelope: 0.2, bias: 0.1, threshold: 0.3 })).toBe('PASS');
   });
   it('overall: FAIL beats INCONCLUSIVE beats PASS', () => {
@@ -39,7 +50,13 @@ const tight = (solver: Record<string, unknown>, start: 'prior' | 'exact') =>
   parseSpec({
     dim: 2,
     classes: [
-      { name: 'a', components: [{ kind: 'gaussian', mean: [1, 1], cov: 0.01 }, { kind: 'gaussian', mean: [-1, -1], cov: 0.01 }] },
+      {
+        name: 'a',
+        components: [
+          { kind: 'gaussian', mean: [1, 1], cov: 0.01 },
+          { kind: 'gaussian', mean: [-1, -1], cov: 0.01 },
+        ],
+      },
       { name: 'b', components: [{ kind: 'gaussian', mean: [1, -1], cov: 0.01 }] },
     ],
     target: 'a',
@@ -52,16 +69,29 @@ const tight = (solver: Record<string, unknown>, start: 'prior' | 'exact') =>
 
 await describeGpu('check verdicts end to end', (ctx) => {
   it('a coarse heun grid: never PASS', async () => {
-    const r = await runCheck(tight({ kind: 'heun', steps: 4, tMin: 1e-3 }, 'prior'), { against: 'conditional', alpha: 1e-6, backend: 'webgpu' }, ctx);
+    const r = await runCheck(
+      tight({ kind: 'heun', steps: 4, tMin: 1e-3 }, 'prior'),
+      { against: 'conditional', alpha: 1e-6, backend: 'webgpu' },
+      ctx,
+    );
     expect(r.verdict).not.toBe('PASS');
     expect(r.pass).toBe(false);
   });
   it('a fine rk4 edm grid: conclusive PASS; its variance x1.3 twin FAILs', async () => {
     const spec = tight({ kind: 'rk4', steps: 60, tMin: 1e-3, grid: { kind: 'edm', rho: 7 } }, 'prior');
     const r = await runCheck(spec, { against: 'conditional', alpha: 1e-6, backend: 'webgpu' }, ctx);
-    expect(r.outcomes.filter((o) => o.verdict !== 'PASS').map((o) => `${o.name}: ${o.verdict} bias ${o.bias} env ${o.envelope}`)).toEqual([]);
+    expect(
+      r.outcomes
+        .filter((o) => o.verdict !== 'PASS')
+        .map((o) => `${o.name}: ${o.verdict} bias ${o.bias} env ${o.envelope}`),
+    ).toEqual([]);
     expect(r.verdict).toBe('PASS');
-    const twin = await runCheck(spec, { against: 'conditional', alpha: 1e-6, backend: 'webgpu' }, ctx, scaleVariance(spec, 1.3));
+    const twin = await runCheck(
+      spec,
+      { against: 'conditional', alpha: 1e-6, backend: 'webgpu' },
+      ctx,
+      scaleVariance(spec, 1.3),
+    );
     expect(twin.verdict).toBe('FAIL');
   });
 });
@@ -84,11 +114,24 @@ describe('check exit status', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gs-verdict-'));
     const path = join(dir, 'coarse.json');
     const G = (m: number) => ({ kind: 'gaussian', mean: [m], cov: 1 });
-    writeFileSync(path, JSON.stringify({
-      dim: 1, classes: [{ name: 'pos', components: [G(1)] }, { name: 'neg', components: [G(-1)] }], target: 'pos',
-      process: { kind: 'ou', T: 10 }, solver: { kind: 'heun', steps: 12 }, particles: 5000, seed: 2,
-    }));
-    const r = spawnSync(process.execPath, ['bin/guidance-sampler.js', 'check', path, '--backend', 'cpu'], { encoding: 'utf8' });
+    writeFileSync(
+      path,
+      JSON.stringify({
+        dim: 1,
+        classes: [
+          { name: 'pos', components: [G(1)] },
+          { name: 'neg', components: [G(-1)] },
+        ],
+        target: 'pos',
+        process: { kind: 'ou', T: 10 },
+        solver: { kind: 'heun', steps: 12 },
+        particles: 5000,
+        seed: 2,
+      }),
+    );
+    const r = spawnSync(process.execPath, ['bin/guidance-sampler.js', 'check', path, '--backend', 'cpu'], {
+      encoding: 'utf8',
+    });
     expect(r.stderr).toContain('INCONCLUSIVE');
     expect(r.status).toBe(3);
     expect(JSON.parse(r.stdout).verdict).toBe('INCONCLUSIVE');

@@ -38,8 +38,14 @@ writeFileSync(badSpecPath, JSON.stringify({ ...spec, target: 'zero' }));
 async function inProcess(args: string[]) {
   let stdout = '';
   let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: any) => { stdout += String(chunk); return true; });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => { stderr += String(chunk); return true; });
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: any) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => {
+    stderr += String(chunk);
+    return true;
+  });
   try {
     const status = await main(['classifiers', ...args]);
     return { status, stdout, stderr };
@@ -82,9 +88,28 @@ describe('guidance-sampler classifiers: bad input exits 2', () => {
 describe('guidance-sampler classifiers: a small run', () => {
   it('prints the per-t table (both models) and the sampling summaries, and writes the same report to --json', () => {
     const out = join(dir, 'report.json');
-    const r = cli([specPath, '--t-grid', '0.01,0.3,4', '--train', '800', '--test', '800', '--epochs', '2', '--hidden', '8', '--w', '1,4', '--quiet', '--json', out]);
+    const r = cli([
+      specPath,
+      '--t-grid',
+      '0.01,0.3,4',
+      '--train',
+      '800',
+      '--test',
+      '800',
+      '--epochs',
+      '2',
+      '--hidden',
+      '8',
+      '--w',
+      '1,4',
+      '--quiet',
+      '--json',
+      out,
+    ]);
     // Dawn itself may warn on stderr when it creates a device (limits it reduces): only our lines are checked.
-    expect(r.stderr.split('\n').filter((l) => l.startsWith('classifiers:') || l.startsWith('guidance-sampler:'))).toEqual([]);
+    expect(
+      r.stderr.split('\n').filter((l) => l.startsWith('classifiers:') || l.startsWith('guidance-sampler:')),
+    ).toEqual([]);
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
@@ -99,7 +124,8 @@ describe('guidance-sampler classifiers: a small run', () => {
     for (const level of report.levels) {
       for (const kind of ['logistic', 'mlp']) {
         const m = level.models[kind];
-        for (const key of ['crossEntropy', 'klDifference', 'klDirect', 'guidanceError']) expect(Number.isFinite(m[key].value)).toBe(true);
+        for (const key of ['crossEntropy', 'klDifference', 'klDirect', 'guidanceError'])
+          expect(Number.isFinite(m[key].value)).toBe(true);
         expect(m.klDirect.value).toBeGreaterThanOrEqual(0);
       }
       expect(level.exactCrossEntropy.value).toBeLessThanOrEqual(level.priorEntropy + 0.05);

@@ -9,7 +9,11 @@ import { buildModel } from '../../src/model/mixture.ts';
 import { processAt } from '../../src/processes/process.ts';
 import { Network, type NetworkConfig } from '../../src/studies/classifiers/network.ts';
 import { ClfStream, STREAMS } from '../../src/studies/classifiers/rng.ts';
-import { ExactClassifier, PerLevelClassifier, type TrainedClassifier } from '../../src/studies/classifiers/classifier.ts';
+import {
+  ExactClassifier,
+  PerLevelClassifier,
+  type TrainedClassifier,
+} from '../../src/studies/classifiers/classifier.ts';
 import { sampleNoisedData } from '../../src/studies/classifiers/data.ts';
 
 const H = 1e-5;
@@ -62,7 +66,11 @@ const CONFIGS: [string, NetworkConfig][] = [
 describe('grad_x log p_hat(c|x) against finite differences', () => {
   it.each(CONFIGS)('%s: relative error < 1e-7', (_name, config) => {
     const net = randomNet(config, 11);
-    const clf = new PerLevelClassifier(Array.from({ length: config.classes }, (_, k) => `c${k}`), [0.5], [net]);
+    const clf = new PerLevelClassifier(
+      Array.from({ length: config.classes }, (_, k) => `c${k}`),
+      [0.5],
+      [net],
+    );
     for (const x of randomPoints(config.dim, 8, 3)) expect(fdError(clf, x, 0.5)).toBeLessThan(1e-7);
   });
 
@@ -86,7 +94,21 @@ describe('grad_x log p_hat(c|x) against finite differences', () => {
     const spec = parseSpec({
       dim: 2,
       classes: [
-        { name: 'a', weight: 0.3, components: [{ kind: 'gaussian', mean: [1, 0], cov: [[1, 0.4], [0.4, 0.5]] }, { kind: 'uniform', low: [-1, -1], high: [0, 2] }] },
+        {
+          name: 'a',
+          weight: 0.3,
+          components: [
+            {
+              kind: 'gaussian',
+              mean: [1, 0],
+              cov: [
+                [1, 0.4],
+                [0.4, 0.5],
+              ],
+            },
+            { kind: 'uniform', low: [-1, -1], high: [0, 2] },
+          ],
+        },
         { name: 'b', weight: 0.7, components: [{ kind: 'gaussian', mean: [-1, 1], cov: [0.3, 2] }] },
       ],
       target: 'a',
@@ -94,7 +116,8 @@ describe('grad_x log p_hat(c|x) against finite differences', () => {
       solver: { kind: 'euler', steps: 10 },
     });
     const exact = new ExactClassifier(buildModel(spec), spec.process);
-    for (const t of [0.05, 0.3, 0.8]) for (const x of randomPoints(2, 6, 9)) expect(fdError(exact, x, t)).toBeLessThan(1e-6);
+    for (const t of [0.05, 0.3, 0.8])
+      for (const x of randomPoints(2, 6, 9)) expect(fdError(exact, x, t)).toBeLessThan(1e-6);
   });
 });
 
@@ -156,7 +179,10 @@ describe('training data from the noised mixture', () => {
     for (let i = 0; i < n; i++) rows[data.c[i] === 0 ? 'pos' : 'neg'].push(data.x[i]);
     const share = rows.pos.length / n;
     expect(Math.abs(share - 0.25)).toBeLessThan(5 * Math.sqrt((0.25 * 0.75) / n));
-    const exact = { pos: { mean: 2 * alpha, variance: alpha * alpha * 0.5 + sigma2 }, neg: { mean: -2 * alpha, variance: (alpha * alpha * 4) / 12 + sigma2 } };
+    const exact = {
+      pos: { mean: 2 * alpha, variance: alpha * alpha * 0.5 + sigma2 },
+      neg: { mean: -2 * alpha, variance: (alpha * alpha * 4) / 12 + sigma2 },
+    };
     for (const k of ['pos', 'neg'] as const) {
       const v = rows[k];
       const mean = v.reduce((a, b) => a + b, 0) / v.length;

@@ -31,7 +31,15 @@ import { sampleWithClassifier } from '../../src/studies/classifiers/sample.ts';
 import { ExactClassifier, type PerLevelClassifier } from '../../src/studies/classifiers/classifier.ts';
 
 const N = 400;
-const spec = parseSpec(kOfNSpec({ n: 6, k: 4, particles: N, seed: 1, solver: { kind: 'euler', steps: 100, tMin: 2e-3, grid: { kind: 'edm', rho: 7 } } }));
+const spec = parseSpec(
+  kOfNSpec({
+    n: 6,
+    k: 4,
+    particles: N,
+    seed: 1,
+    solver: { kind: 'euler', steps: 100, tMin: 2e-3, grid: { kind: 'edm', rho: 7 } },
+  }),
+);
 const model = buildModel(spec);
 const exact = new ExactClassifier(model, spec.process);
 let linear: PerLevelClassifier;
@@ -68,7 +76,7 @@ describe('k of n features (n = 6, k = 4): linear vs exact classifier guidance', 
     const l = ones(sampleWithClassifier(spec, linear, 1));
     expect(share(e, (o) => o < 4)).toBe(0);
     // P(4 ones) = 15/22 = 0.682 under the class: within 4 binomial standard errors (0.023 each).
-    expect(Math.abs(share(e, (o) => o === 4) - 15 / 22)).toBeLessThan(4 * Math.sqrt((15 / 22) * (7 / 22) / N));
+    expect(Math.abs(share(e, (o) => o === 4) - 15 / 22)).toBeLessThan(4 * Math.sqrt(((15 / 22) * (7 / 22)) / N));
     expect(share(l, (o) => o < 4)).toBeGreaterThan(0.2);
   });
 

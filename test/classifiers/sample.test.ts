@@ -13,7 +13,21 @@ function spec(solver: string, w: unknown, process: unknown = { kind: 'vp' }) {
   return parseSpec({
     dim: 2,
     classes: [
-      { name: 'a', weight: 0.4, components: [{ kind: 'gaussian', mean: [1, 0.5], cov: [[0.5, 0.2], [0.2, 0.3]] }, { kind: 'uniform', low: [-1, 1], high: [0, 2] }] },
+      {
+        name: 'a',
+        weight: 0.4,
+        components: [
+          {
+            kind: 'gaussian',
+            mean: [1, 0.5],
+            cov: [
+              [0.5, 0.2],
+              [0.2, 0.3],
+            ],
+          },
+          { kind: 'uniform', low: [-1, 1], high: [0, 2] },
+        ],
+      },
       { name: 'b', weight: 0.6, components: [{ kind: 'gaussian', mean: [-1, -1], cov: 0.4 }] },
     ],
     target: 'a',
@@ -35,7 +49,17 @@ describe('sampleWithClassifier(exact classifier) = the reference sampler with cl
   const cases: [string, unknown, unknown][] = [
     ['euler', 3, { kind: 'vp' }],
     ['heun', 2, { kind: 'ou', T: 4 }],
-    ['rk4', { kind: 'piecewise', points: [[0.1, 0], [0.5, 4]] }, { kind: 'vp' }],
+    [
+      'rk4',
+      {
+        kind: 'piecewise',
+        points: [
+          [0.1, 0],
+          [0.5, 4],
+        ],
+      },
+      { kind: 'vp' },
+    ],
     ['em', 3, { kind: 'vp' }],
   ];
   it.each(cases)('%s, w = %j (%j)', (solver, w, proc) => {

@@ -17,7 +17,12 @@ import { processAt } from '../../src/processes/process.ts';
 import { sampleNoisedData } from '../../src/studies/classifiers/data.ts';
 import { Network } from '../../src/studies/classifiers/network.ts';
 import { trainLogisticNewton } from '../../src/studies/classifiers/train.ts';
-import { ExactClassifier, PerLevelClassifier, PriorClassifier, type TrainedClassifier } from '../../src/studies/classifiers/classifier.ts';
+import {
+  ExactClassifier,
+  PerLevelClassifier,
+  PriorClassifier,
+  type TrainedClassifier,
+} from '../../src/studies/classifiers/classifier.ts';
 import { evaluateClassifier, type LevelMetrics } from '../../src/studies/classifiers/evaluate.ts';
 import { STREAMS } from '../../src/studies/classifiers/rng.ts';
 
@@ -52,45 +57,48 @@ const CASES: [string, unknown, number[]][] = [
   ['ve', { kind: 've', sigmaMax: 80 }, [0.1, 2]],
 ];
 
-describe.each(CASES)('1-D two Gaussians, equal variances (%s): logistic regression is the exact classifier', (_name, proc, times) => {
-  const spec = twoGaussians(proc);
-  const model = buildModel(spec);
-  const exact = new ExactClassifier(model, spec.process);
-  const logPrior = model.classes.map((c) => c.logPrior);
+describe.each(CASES)(
+  '1-D two Gaussians, equal variances (%s): logistic regression is the exact classifier',
+  (_name, proc, times) => {
+    const spec = twoGaussians(proc);
+    const model = buildModel(spec);
+    const exact = new ExactClassifier(model, spec.process);
+    const logPrior = model.classes.map((c) => c.logPrior);
 
-  it.each(times)('t = %s: CE_hat = CE_exact, KL ~ 0, guidance error ~ 0; the constant classifier fails', (t) => {
-    const level = Math.round(t * 1000);
-    const train = sampleNoisedData(model, spec.process, t, N, SEED, STREAMS.train(level));
-    const test = sampleNoisedData(model, spec.process, t, N, SEED, STREAMS.test(level));
-    const net = new Network({ dim: 1, classes: 2, features: 'linear', hidden: [], activation: 'tanh' });
-    trainLogisticNewton(net, train);
-    const clf = new PerLevelClassifier(['pos', 'neg'], [t], [net]);
-    const m = evaluateClassifier(clf, exact, logPrior, test, 0);
-    expect(recoversExact(m)).toBe(true);
-    // The difference and direct KL estimates agree within Monte Carlo error.
-    expect(Math.abs(m.klDifference.value - m.klDirect.value)).toBeLessThan(4 * m.klDifference.se + 1e-4);
-    // The fitted log-odds slope is the exact one, 2 alpha / (alpha^2 + sigma^2), within 5 standard
-    // errors of the maximum-likelihood slope, 1 / sqrt(sum_i p_i (1 - p_i) (x_i - mean x)^2).
-    const { alpha, sigma2 } = processAt(spec.process, t);
-    const slope = (net.params[0] - net.params[1]) * net.featInvStd[0];
-    const mean = train.x.reduce((a, b) => a + b, 0) / N;
-    let info = 0;
-    for (let i = 0; i < N; i++) {
-      const p = Math.exp(exact.logProb(train.x.subarray(i, i + 1), t)[0]);
-      info += p * (1 - p) * (train.x[i] - mean) ** 2;
-    }
-    expect(Math.abs(slope - (2 * alpha) / (alpha * alpha + sigma2))).toBeLessThan(5 / Math.sqrt(info));
+    it.each(times)('t = %s: CE_hat = CE_exact, KL ~ 0, guidance error ~ 0; the constant classifier fails', (t) => {
+      const level = Math.round(t * 1000);
+      const train = sampleNoisedData(model, spec.process, t, N, SEED, STREAMS.train(level));
+      const test = sampleNoisedData(model, spec.process, t, N, SEED, STREAMS.test(level));
+      const net = new Network({ dim: 1, classes: 2, features: 'linear', hidden: [], activation: 'tanh' });
+      trainLogisticNewton(net, train);
+      const clf = new PerLevelClassifier(['pos', 'neg'], [t], [net]);
+      const m = evaluateClassifier(clf, exact, logPrior, test, 0);
+      expect(recoversExact(m)).toBe(true);
+      // The difference and direct KL estimates agree within Monte Carlo error.
+      expect(Math.abs(m.klDifference.value - m.klDirect.value)).toBeLessThan(4 * m.klDifference.se + 1e-4);
+      // The fitted log-odds slope is the exact one, 2 alpha / (alpha^2 + sigma^2), within 5 standard
+      // errors of the maximum-likelihood slope, 1 / sqrt(sum_i p_i (1 - p_i) (x_i - mean x)^2).
+      const { alpha, sigma2 } = processAt(spec.process, t);
+      const slope = (net.params[0] - net.params[1]) * net.featInvStd[0];
+      const mean = train.x.reduce((a, b) => a + b, 0) / N;
+      let info = 0;
+      for (let i = 0; i < N; i++) {
+        const p = Math.exp(exact.logProb(train.x.subarray(i, i + 1), t)[0]);
+        info += p * (1 - p) * (train.x[i] - mean) ** 2;
+      }
+      expect(Math.abs(slope - (2 * alpha) / (alpha * alpha + sigma2))).toBeLessThan(5 / Math.sqrt(info));
 
-    // Mutation twin: the constant classifier p(c).
-    const prior = evaluateClassifier(new PriorClassifier(model), exact, logPrior, test, 0);
-    expect(recoversExact(prior)).toBe(false);
-    // Its KL is the mutual information: with p(c) = 1/2, CE_prior = log 2 = H(c) exactly.
-    expect(prior.klDifference.value).toBeCloseTo(prior.mutualInformation.value, 12);
-    expect(prior.guidanceError.value).toBeCloseTo(prior.exactGradientSquare.value, 12);
-    expect(prior.relativeGuidanceError).toBe(1);
-    expect(prior.guidanceError.value).toBeGreaterThan(100 * m.guidanceError.value);
-  });
-});
+      // Mutation twin: the constant classifier p(c).
+      const prior = evaluateClassifier(new PriorClassifier(model), exact, logPrior, test, 0);
+      expect(recoversExact(prior)).toBe(false);
+      // Its KL is the mutual information: with p(c) = 1/2, CE_prior = log 2 = H(c) exactly.
+      expect(prior.klDifference.value).toBeCloseTo(prior.mutualInformation.value, 12);
+      expect(prior.guidanceError.value).toBeCloseTo(prior.exactGradientSquare.value, 12);
+      expect(prior.relativeGuidanceError).toBe(1);
+      expect(prior.guidanceError.value).toBeGreaterThan(100 * m.guidanceError.value);
+    });
+  },
+);
 
 describe('the KL estimates are >= 0 within Monte Carlo error', () => {
   // Three Gaussian modes against a broad Gaussian (examples/three-modes-1d.json): the exact
@@ -169,7 +177,13 @@ describe('between levels: logits interpolated in alpha/sigma, not in log t', () 
 
   const errors = (t: number) => {
     const test = sampleNoisedData(model, spec.process, t, 4000, SEED, STREAMS.between(Math.round(t * 100)));
-    const snr = evaluateClassifier(new PerLevelClassifier(['pos', 'neg'], times, nets, spec.process), exact, logPrior, test, 0);
+    const snr = evaluateClassifier(
+      new PerLevelClassifier(['pos', 'neg'], times, nets, spec.process),
+      exact,
+      logPrior,
+      test,
+      0,
+    );
     const logt = evaluateClassifier(new PerLevelClassifier(['pos', 'neg'], times, nets), exact, logPrior, test, 0);
     return { snr: snr.relativeGuidanceError, logt: logt.relativeGuidanceError };
   };

@@ -42,11 +42,51 @@ function mutate(f: (s: any) => void): unknown {
 
 describe('guidance-sampler run: bad input', () => {
   const cases: [string, unknown, string][] = [
-    ['covariance not positive definite', mutate((s) => { s.dim = 2; s.classes[0].components[0] = { kind: 'gaussian', weight: 1, mean: [0, 0], cov: [[1, 2], [2, 1]] }; s.classes[1].components[0].mean = [0, 0]; }), 'classes[0].components[0].cov'],
-    ['negative variance', mutate((s) => { s.classes[1].components[0].cov = [-1]; }), 'classes[1].components[0].cov[0]'],
-    ['unknown target', mutate((s) => { s.target = 'zero'; }), 'target'],
-    ['dimension mismatch', mutate((s) => { s.classes[0].components[0].mean = [1, 2]; }), 'classes[0].components[0].mean'],
-    ['zero particles', mutate((s) => { s.particles = 0; }), 'particles'],
+    [
+      'covariance not positive definite',
+      mutate((s) => {
+        s.dim = 2;
+        s.classes[0].components[0] = {
+          kind: 'gaussian',
+          weight: 1,
+          mean: [0, 0],
+          cov: [
+            [1, 2],
+            [2, 1],
+          ],
+        };
+        s.classes[1].components[0].mean = [0, 0];
+      }),
+      'classes[0].components[0].cov',
+    ],
+    [
+      'negative variance',
+      mutate((s) => {
+        s.classes[1].components[0].cov = [-1];
+      }),
+      'classes[1].components[0].cov[0]',
+    ],
+    [
+      'unknown target',
+      mutate((s) => {
+        s.target = 'zero';
+      }),
+      'target',
+    ],
+    [
+      'dimension mismatch',
+      mutate((s) => {
+        s.classes[0].components[0].mean = [1, 2];
+      }),
+      'classes[0].components[0].mean',
+    ],
+    [
+      'zero particles',
+      mutate((s) => {
+        s.particles = 0;
+      }),
+      'particles',
+    ],
   ];
   it.each(cases)('%s: exit 2, names the field, leaves --out untouched', (name, spec, path) => {
     const out = join(dir, `keep-${name.replace(/\W+/g, '-')}.npy`);
@@ -98,18 +138,45 @@ describe('guidance-sampler run: bad input', () => {
 describe('guidance-sampler run: output', () => {
   it('--log-density writes X.logq.npy and X.logp.npy (f64, N entries) next to X.npy; refuses nonlinear guidance with exit 2 and no files', () => {
     const out = join(dir, 'ld.npy');
-    const r = cli(['run', specFile('ld.json', base), '--backend', 'cpu', '--out', out, '--particles', '200', '--log-density']);
+    const r = cli([
+      'run',
+      specFile('ld.json', base),
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+      '--particles',
+      '200',
+      '--log-density',
+    ]);
     expect(r.status).toBe(0);
     for (const f of ['ld.logq.npy', 'ld.logp.npy']) {
       const bytes = readFileSync(join(dir, f));
       const headerLength = bytes.readUInt16LE(8);
-      expect(bytes.subarray(10, 10 + headerLength).toString('latin1')).toContain("'descr': '<f8', 'fortran_order': False, 'shape': (200,)");
-      const v = new Float64Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length));
+      expect(bytes.subarray(10, 10 + headerLength).toString('latin1')).toContain(
+        "'descr': '<f8', 'fortran_order': False, 'shape': (200,)",
+      );
+      const v = new Float64Array(
+        bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length),
+      );
       expect(v.length).toBe(200);
       expect(v.every(Number.isFinite)).toBe(true);
     }
     const bad = join(dir, 'bad.npy');
-    const r2 = cli(['run', specFile('ld-bad.json', mutate((s) => (s.guidance = { kind: 'cfg', w: 1, variant: { kind: 'powerlaw', alpha: 0.5 } }))), '--backend', 'cpu', '--out', bad, '--particles', '20', '--log-density']);
+    const r2 = cli([
+      'run',
+      specFile(
+        'ld-bad.json',
+        mutate((s) => (s.guidance = { kind: 'cfg', w: 1, variant: { kind: 'powerlaw', alpha: 0.5 } })),
+      ),
+      '--backend',
+      'cpu',
+      '--out',
+      bad,
+      '--particles',
+      '20',
+      '--log-density',
+    ]);
     expect(r2.status).toBe(2);
     expect(r2.stderr).toContain('guidance.variant: log-density needs linear guidance');
     expect(existsSync(bad)).toBe(false);
@@ -117,14 +184,28 @@ describe('guidance-sampler run: output', () => {
 
   it('--log-det writes X.logq.npy from the discrete map and X.logq-flow.npy, reports their gap; refuses without --log-density (exit 2)', () => {
     const out = join(dir, 'det.npy');
-    const r = cli(['run', specFile('det.json', base), '--backend', 'cpu', '--out', out, '--particles', '100', '--log-density', '--log-det']);
+    const r = cli([
+      'run',
+      specFile('det.json', base),
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+      '--particles',
+      '100',
+      '--log-density',
+      '--log-det',
+    ]);
     expect(r.status).toBe(0);
     const read = (f: string) => {
       const bytes = readFileSync(join(dir, f));
       const headerLength = bytes.readUInt16LE(8);
-      return new Float64Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length));
+      return new Float64Array(
+        bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length),
+      );
     };
-    const map = read('det.logq.npy'), flow = read('det.logq-flow.npy');
+    const map = read('det.logq.npy'),
+      flow = read('det.logq-flow.npy');
     expect(map.length).toBe(100);
     expect(flow.length).toBe(100);
     let max = 0;
@@ -132,14 +213,37 @@ describe('guidance-sampler run: output', () => {
     const report = JSON.parse(r.stdout);
     expect(report.logDet.maxGap).toBeCloseTo(max, 12);
     expect(max).toBeGreaterThan(0); // two routes, not one file written twice
-    const r2 = cli(['run', specFile('det2.json', base), '--backend', 'cpu', '--out', join(dir, 'det2.npy'), '--particles', '10', '--log-det']);
+    const r2 = cli([
+      'run',
+      specFile('det2.json', base),
+      '--backend',
+      'cpu',
+      '--out',
+      join(dir, 'det2.npy'),
+      '--particles',
+      '10',
+      '--log-det',
+    ]);
     expect(r2.status).toBe(2);
     expect(r2.stderr).toContain('--log-det: needs --log-density');
   });
 
   it('prints a JSON summary and writes an N x dim .npy that numpy reads', () => {
     const out = join(dir, 'particles.npy');
-    const r = cli(['run', specFile('run.json', base), '--backend', 'cpu', '--out', out, '--dtype', 'f64', '--particles', '300', '--seed', '7']);
+    const r = cli([
+      'run',
+      specFile('run.json', base),
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+      '--dtype',
+      'f64',
+      '--particles',
+      '300',
+      '--seed',
+      '7',
+    ]);
     expect(r.status).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.particles).toBe(300);
@@ -157,12 +261,18 @@ describe('guidance-sampler run: output', () => {
     expect(header).toContain("'descr': '<f8'");
     expect(header).toContain("'shape': (300, 1)");
     expect((10 + headerLength) % 64).toBe(0);
-    const values = new Float64Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length));
+    const values = new Float64Array(
+      bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length),
+    );
     expect(values.length).toBe(300);
     const mean = values.reduce((a, b) => a + b, 0) / values.length;
     expect(Math.abs(mean - summary.mean[0])).toBeLessThan(1e-12);
     // numpy, where the machine has it, reads the same shape.
-    const py = spawnSync('python3', ['-c', `import numpy; a = numpy.load(${JSON.stringify(out)}); print(a.shape, a.dtype)`], { encoding: 'utf8' });
+    const py = spawnSync(
+      'python3',
+      ['-c', `import numpy; a = numpy.load(${JSON.stringify(out)}); print(a.shape, a.dtype)`],
+      { encoding: 'utf8' },
+    );
     if (py.status === 0) expect(py.stdout.trim()).toBe('(300, 1) float64');
   });
 
@@ -202,22 +312,54 @@ describe('guidance-sampler: the fk corrector', () => {
   });
 
   it('check on a corrected spec compares independent populations (t tests against the tilted law)', () => {
-    const r = cli(['check', specFile('fk-check.json', fk), '--backend', 'cpu', '--particles', '4096', '--populations', '8']);
+    const r = cli([
+      'check',
+      specFile('fk-check.json', fk),
+      '--backend',
+      'cpu',
+      '--particles',
+      '4096',
+      '--populations',
+      '8',
+    ]);
     expect([0, 1]).toContain(r.status);
     const report = JSON.parse(r.stdout);
     expect(report.against).toBe('tilted');
     expect(report.populations).toBe(8);
     expect(report.particlesPerPopulation).toBe(512);
-    expect(report.outcomes.map((o: { name: string }) => o.name)).toEqual(['x0 mean', 'x0 variance', 'x0 P(x < q10)', 'x0 P(x < q50)', 'x0 P(x < q90)']);
+    expect(report.outcomes.map((o: { name: string }) => o.name)).toEqual([
+      'x0 mean',
+      'x0 variance',
+      'x0 P(x < q10)',
+      'x0 P(x < q50)',
+      'x0 P(x < q90)',
+    ]);
     expect(r.stderr).toContain('8 independent populations of 512');
     // Too few particles per population: exit 2 naming the option, before any work.
-    const bad = cli(['check', specFile('fk-check.json', fk), '--backend', 'cpu', '--particles', '1000', '--populations', '8']);
+    const bad = cli([
+      'check',
+      specFile('fk-check.json', fk),
+      '--backend',
+      'cpu',
+      '--particles',
+      '1000',
+      '--populations',
+      '8',
+    ]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--populations: 1000 particles make populations of 125');
   });
 
   it('fk with an ODE solver: exit 2, names corrector.kind', () => {
-    const r = cli(['run', specFile('fk-ode.json', mutate((s) => (s.corrector = { kind: 'fk' }))), '--backend', 'cpu']);
+    const r = cli([
+      'run',
+      specFile(
+        'fk-ode.json',
+        mutate((s) => (s.corrector = { kind: 'fk' })),
+      ),
+      '--backend',
+      'cpu',
+    ]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('corrector.kind: fk weights the reverse SDE');
   });

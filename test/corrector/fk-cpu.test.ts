@@ -96,7 +96,9 @@ describe('fk weights: continuous-time limit', () => {
 });
 
 describe('fk resampling helpers', () => {
-  const logW = Float64Array.from({ length: 5000 }, (_, i) => (i % 7 === 3 ? Number.NaN : Math.sin(i) * 4 + (i % 11 === 0 ? -800 : 0)));
+  const logW = Float64Array.from({ length: 5000 }, (_, i) =>
+    i % 7 === 3 ? Number.NaN : Math.sin(i) * 4 + (i % 11 === 0 ? -800 : 0),
+  );
 
   it('systematic ancestors: every copy count is floor or ceil of N w_i, and non-finite weights get none', () => {
     const n = logW.length;

@@ -37,13 +37,16 @@ function fdCheck(spec: ExperimentSpec, points: number[][]): number {
       let scale = 0;
       for (const v of J) scale = Math.max(scale, Math.abs(v));
       for (let j = 0; j < d; j++) {
-        const xp = x.slice(), xm = x.slice();
+        const xp = x.slice(),
+          xm = x.slice();
         xp[j] += eps;
         xm[j] -= eps;
-        const up = new Float64Array(d), um = new Float64Array(d);
+        const up = new Float64Array(d),
+          um = new Float64Array(d);
         st.velocity(xp, row, up, 0);
         st.velocity(xm, row, um, 0);
-        for (let i = 0; i < d; i++) worst = Math.max(worst, Math.abs((up[i] - um[i]) / (2 * eps) - J[i * d + j]) / Math.max(1, scale));
+        for (let i = 0; i < d; i++)
+          worst = Math.max(worst, Math.abs((up[i] - um[i]) / (2 * eps) - J[i * d + j]) / Math.max(1, scale));
       }
       // The trace is the flow route's divergence.
       st.velocity(x, row, u, 0);
@@ -60,7 +63,21 @@ describe('velocity Jacobian', () => {
     parseSpec({
       dim: 3,
       classes: [
-        { name: 'a', components: [G([1, 0, -0.5], [[1, 0.3, 0.1], [0.3, 0.5, 0], [0.1, 0, 0.8]]), G([-1, 1, 0], [0.2, 0.4, 0.3], 0.5), { kind: 'uniform', low: [0, -1, -1], high: [1.5, 0.5, 1] }] },
+        {
+          name: 'a',
+          components: [
+            G(
+              [1, 0, -0.5],
+              [
+                [1, 0.3, 0.1],
+                [0.3, 0.5, 0],
+                [0.1, 0, 0.8],
+              ],
+            ),
+            G([-1, 1, 0], [0.2, 0.4, 0.3], 0.5),
+            { kind: 'uniform', low: [0, -1, -1], high: [1.5, 0.5, 1] },
+          ],
+        },
         { name: 'b', components: [G([0, -1, 1], 0.6), { kind: 'uniform', low: [-2, -2, -2], high: [0, 0, 0] }] },
       ],
       target: 'a',
@@ -69,18 +86,30 @@ describe('velocity Jacobian', () => {
       solver: { kind: 'rk4', steps: 10, tMin: 0.05 },
       ...extra,
     });
-  const pts = [[0.3, -0.2, 0.1], [1.2, 0.4, -0.9], [-1.5, 1.1, 0.6], [0.9, -1.3, 0.2]];
+  const pts = [
+    [0.3, -0.2, 0.1],
+    [1.2, 0.4, -0.9],
+    [-1.5, 1.1, 0.6],
+    [0.9, -1.3, 0.2],
+  ];
 
   it('mixture of full/diagonal Gaussians and boxes, cfg w = 2: matches finite differences', () => {
     expect(fdCheck(mixed(), pts)).toBeLessThan(1e-6);
   });
 
   it('with a random-field score error on the target and a blur on the negative: matches finite differences', () => {
-    expect(fdCheck(mixed({ scoreError: { kind: 'field', amplitude: 0.3, lengthScale: 0.7, features: 16, seed: 3, applyTo: 'target' } }), pts)).toBeLessThan(1e-6);
+    expect(
+      fdCheck(
+        mixed({
+          scoreError: { kind: 'field', amplitude: 0.3, lengthScale: 0.7, features: 16, seed: 3, applyTo: 'target' },
+        }),
+        pts,
+      ),
+    ).toBeLessThan(1e-6);
     expect(fdCheck(mixed({ scoreError: { kind: 'blur', delta: 0.2, applyTo: 'negative' } }), pts)).toBeLessThan(1e-6);
   });
 
-  it('twin: the Jacobian without the target group\'s - s s^T term fails the same comparison', () => {
+  it("twin: the Jacobian without the target group's - s s^T term fails the same comparison", () => {
     // Dropping the responsibilities' own dependence on x is the classic slip; FD must catch it.
     const spec = mixed();
     const st = new CpuStepper(spec);
@@ -98,10 +127,12 @@ describe('velocity Jacobian', () => {
     const eps = 1e-5;
     let diff = 0;
     for (let j = 0; j < 3; j++) {
-      const xp = x.slice(), xm = x.slice();
+      const xp = x.slice(),
+        xm = x.slice();
       xp[j] += eps;
       xm[j] -= eps;
-      const up = new Float64Array(3), um = new Float64Array(3);
+      const up = new Float64Array(3),
+        um = new Float64Array(3);
       st.velocity(xp, row, up, 0);
       st.velocity(xm, row, um, 0);
       for (let i = 0; i < 3; i++) diff = Math.max(diff, Math.abs((up[i] - um[i]) / (2 * eps) - J[i * 3 + j]));
@@ -114,7 +145,9 @@ describe('logAbsDet', () => {
   it('matches ml-matrix on random matrices (with pivoting)', () => {
     for (let t = 0; t < 20; t++) {
       const d = 1 + (t % 8);
-      const m = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => Math.sin(13 * t + 7 * i + 3 * j + 1) + (i === (j + 1) % d ? 0.5 : 0)));
+      const m = Array.from({ length: d }, (_, i) =>
+        Array.from({ length: d }, (_, j) => Math.sin(13 * t + 7 * i + 3 * j + 1) + (i === (j + 1) % d ? 0.5 : 0)),
+      );
       const got = logAbsDet(Float64Array.from(m.flat()), d);
       expect(got).toBeCloseTo(Math.log(Math.abs(determinant(new Matrix(m)))), 9);
     }
@@ -125,7 +158,21 @@ describe('log q of the discrete map', () => {
   const gauss = (kind: 'euler' | 'heun' | 'rk4', steps: number) =>
     parseSpec({
       dim: 3,
-      classes: [{ name: 'a', components: [G([1, -0.5, 0.3], [[1, 0.4, 0], [0.4, 0.6, 0.1], [0, 0.1, 0.3]])] }],
+      classes: [
+        {
+          name: 'a',
+          components: [
+            G(
+              [1, -0.5, 0.3],
+              [
+                [1, 0.4, 0],
+                [0.4, 0.6, 0.1],
+                [0, 0.1, 0.3],
+              ],
+            ),
+          ],
+        },
+      ],
       target: 'a',
       process: { kind: 'ou', T: 4 },
       guidance: { kind: 'cfg', w: 2, negative: { components: [G([0, 0, 0], [2, 1, 1.5])] } },
@@ -148,27 +195,31 @@ describe('log q of the discrete map', () => {
     return { A, c };
   }
 
-  it.each(['euler', 'heun', 'rk4'] as const)('%s: Gaussian target, linear score: the log-det route is the exact law N(c, s^2 A A^T) to 1e-10', (kind) => {
-    const spec = gauss(kind, kind === 'rk4' ? 8 : 20);
-    const { A, c } = affineMap(spec);
-    const s2 = priorScale(spec.process) ** 2;
-    const cov = A.mmul(A.transpose()).mul(s2);
-    const P = inverse(cov);
-    const logNorm = -0.5 * (3 * Math.log(2 * Math.PI) + Math.log(determinant(cov)));
-    const r = carryLogDetCpu(spec, { first: 0, count: 64 });
-    expect(r.nonFinite).toBe(0);
-    let worst = 0, flowWorst = 0;
-    for (let p = 0; p < 64; p++) {
-      const y = [0, 1, 2].map((i) => r.x[p * 3 + i] - c[i]);
-      let q = 0;
-      for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) q += y[i] * P.get(i, j) * y[j];
-      const want = logNorm - 0.5 * q;
-      worst = Math.max(worst, Math.abs(r.logqMap[p] - want));
-      flowWorst = Math.max(flowWorst, Math.abs(r.logqFlow[p] - want));
-    }
-    expect(worst).toBeLessThan(1e-10);
-    expect(flowWorst).toBeGreaterThan(1e-6); // the coarse grid's flow route is visibly not the map's law
-  });
+  it.each(['euler', 'heun', 'rk4'] as const)(
+    '%s: Gaussian target, linear score: the log-det route is the exact law N(c, s^2 A A^T) to 1e-10',
+    (kind) => {
+      const spec = gauss(kind, kind === 'rk4' ? 8 : 20);
+      const { A, c } = affineMap(spec);
+      const s2 = priorScale(spec.process) ** 2;
+      const cov = A.mmul(A.transpose()).mul(s2);
+      const P = inverse(cov);
+      const logNorm = -0.5 * (3 * Math.log(2 * Math.PI) + Math.log(determinant(cov)));
+      const r = carryLogDetCpu(spec, { first: 0, count: 64 });
+      expect(r.nonFinite).toBe(0);
+      let worst = 0,
+        flowWorst = 0;
+      for (let p = 0; p < 64; p++) {
+        const y = [0, 1, 2].map((i) => r.x[p * 3 + i] - c[i]);
+        let q = 0;
+        for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) q += y[i] * P.get(i, j) * y[j];
+        const want = logNorm - 0.5 * q;
+        worst = Math.max(worst, Math.abs(r.logqMap[p] - want));
+        flowWorst = Math.max(flowWorst, Math.abs(r.logqFlow[p] - want));
+      }
+      expect(worst).toBeLessThan(1e-10);
+      expect(flowWorst).toBeGreaterThan(1e-6); // the coarse grid's flow route is visibly not the map's law
+    },
+  );
 
   it('the flow route and the particles are those of carryCpu (the existing log-density path)', () => {
     const spec = gauss('heun', 20);
@@ -186,7 +237,17 @@ describe('log q of the discrete map', () => {
     const spec = (steps: number) =>
       parseSpec({
         dim: 2,
-        classes: [{ name: 'r', components: [G([1.5, 0], 0.3), G([-0.75, 1.3], [0.2, 0.4]), { kind: 'uniform', low: [-1.5, -1.8], high: [0, -0.6] }] }, { name: 'o', components: [G([0, 0], 1)] }],
+        classes: [
+          {
+            name: 'r',
+            components: [
+              G([1.5, 0], 0.3),
+              G([-0.75, 1.3], [0.2, 0.4]),
+              { kind: 'uniform', low: [-1.5, -1.8], high: [0, -0.6] },
+            ],
+          },
+          { name: 'o', components: [G([0, 0], 1)] },
+        ],
         target: 'r',
         process: { kind: 'ou', T: 3 },
         guidance: { kind: 'cfg', w: 1, negative: 'o' },

@@ -67,14 +67,21 @@ describe('run: outputs', () => {
 
   it('two runs writing one --out at once: both succeed and the file is one of them, whole', () => {
     const dir = fresh();
-    const specs = [1, 2].map((seed) => specFile(dir, `s${seed}.json`, (s) => { s.seed = seed; s.particles = 20000; }));
+    const specs = [1, 2].map((seed) =>
+      specFile(dir, `s${seed}.json`, (s) => {
+        s.seed = seed;
+        s.particles = 20000;
+      }),
+    );
     const alone = specs.map((s, i) => {
       const out = join(dir, `alone${i}.npy`);
       expect(cli(['run', s, '--backend', 'cpu', '--out', out]).status).toBe(0);
       return readFileSync(out);
     });
     const shared = join(dir, 'shared.npy');
-    const both = specs.map((s) => spawn(process.execPath, [BIN, 'run', s, '--backend', 'cpu', '--out', shared], { stdio: 'ignore' }));
+    const both = specs.map((s) =>
+      spawn(process.execPath, [BIN, 'run', s, '--backend', 'cpu', '--out', shared], { stdio: 'ignore' }),
+    );
     return Promise.all(both.map((c) => new Promise<number | null>((r) => c.on('exit', r)))).then((codes) => {
       expect(codes).toEqual([0, 0]);
       const got = readFileSync(shared);
@@ -123,7 +130,9 @@ describe('check, sweep, classifiers: outputs are checked before any work', () =>
 describe('run: impossible and long work', () => {
   it('solver.steps = 1e12 is refused before any work, naming solver.steps (exit 2)', () => {
     const dir = fresh();
-    const spec = specFile(dir, 'steps.json', (s) => { s.solver.steps = 1e12; });
+    const spec = specFile(dir, 'steps.json', (s) => {
+      s.solver.steps = 1e12;
+    });
     const t0 = performance.now();
     const r = cli(['run', spec, '--backend', 'cpu', '--out', join(dir, 'o.npy')]);
     expect(r.status).toBe(2);
@@ -135,10 +144,16 @@ describe('run: impossible and long work', () => {
   it('a corrected population too big for host memory names particles and dim (exit 2)', () => {
     // (Without a corrector, particles stream through a bounded summary: N is limited by time only.)
     const dir = fresh();
-    const spec = specFile(dir, 'big.json', (s) => { s.dim = 4096; s.particles = 4e9; s.solver = { kind: 'em', steps: 10 }; s.corrector = { kind: 'fk' }; s.classes = [
-      { name: 'pos', components: [{ kind: 'gaussian', mean: Array(4096).fill(1), cov: 1 }] },
-      { name: 'neg', components: [{ kind: 'gaussian', mean: Array(4096).fill(-1), cov: 1 }] },
-    ]; });
+    const spec = specFile(dir, 'big.json', (s) => {
+      s.dim = 4096;
+      s.particles = 4e9;
+      s.solver = { kind: 'em', steps: 10 };
+      s.corrector = { kind: 'fk' };
+      s.classes = [
+        { name: 'pos', components: [{ kind: 'gaussian', mean: Array(4096).fill(1), cov: 1 }] },
+        { name: 'neg', components: [{ kind: 'gaussian', mean: Array(4096).fill(-1), cov: 1 }] },
+      ];
+    });
     const r = cli(['run', spec, '--backend', 'cpu']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/particles: the run needs about .* of host memory .*reduce particles, dim/);
@@ -146,8 +161,13 @@ describe('run: impossible and long work', () => {
 
   it('a huge but feasible run says how long it expects to take, and on what rate', async () => {
     const dir = fresh();
-    const spec = specFile(dir, 'long.json', (s) => { s.solver.steps = 100000; s.particles = 1e6; });
-    const child = spawn(process.execPath, [BIN, 'run', spec, '--backend', 'cpu'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const spec = specFile(dir, 'long.json', (s) => {
+      s.solver.steps = 100000;
+      s.particles = 1e6;
+    });
+    const child = spawn(process.execPath, [BIN, 'run', spec, '--backend', 'cpu'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     await new Promise<void>((resolve) => {
       child.stderr.on('data', (d) => {
@@ -212,6 +232,11 @@ describe('run: overflow is never silent', () => {
     const r = cli(['run', specFile(dir, 'n.json'), '--backend', 'cpu', '--out', out]);
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout);
-    expect(report).toMatchObject({ nonFinite: 0, overflow: false, overflowFields: [], out: { path: out, dtype: 'f32', nonFinite: 0 } });
+    expect(report).toMatchObject({
+      nonFinite: 0,
+      overflow: false,
+      overflowFields: [],
+      out: { path: out, dtype: 'f32', nonFinite: 0 },
+    });
   });
 });

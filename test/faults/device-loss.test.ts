@@ -18,7 +18,10 @@ const spec = (kind: 'gaussian' | 'uniform') =>
     dim: 1,
     classes: [
       { name: 'pos', components: [kind === 'gaussian' ? { kind, mean: [1], cov: 1 } : { kind, low: [0], high: [2] }] },
-      { name: 'neg', components: [kind === 'gaussian' ? { kind, mean: [-1], cov: 1 } : { kind, low: [-2], high: [0] }] },
+      {
+        name: 'neg',
+        components: [kind === 'gaussian' ? { kind, mean: [-1], cov: 1 } : { kind, low: [-2], high: [0] }],
+      },
     ],
     target: 'pos',
     process: { kind: 'ou', T: 10 },
@@ -46,7 +49,9 @@ describe('device loss mid-run', () => {
       const quiet = console.error;
       console.error = () => {}; // the context logs the loss once; the rejection is what is tested
       try {
-        await expect(runSpec(spec(kind), { backend: 'webgpu', out, dtype: 'f32', gpu })).rejects.toThrow(/WebGPU device lost/);
+        await expect(runSpec(spec(kind), { backend: 'webgpu', out, dtype: 'f32', gpu })).rejects.toThrow(
+          /WebGPU device lost/,
+        );
       } finally {
         clearTimeout(timer);
         console.error = quiet;

@@ -4,7 +4,16 @@
 // intact and no temporary, and concurrent writers never make a corrupt file.
 // @vitest-environment node
 import * as fs from 'node:fs';
-import { chmodSync, linkSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,7 +74,7 @@ describe('output paths are checked before any work', () => {
 });
 
 describe('writeAtomic', () => {
-  it('keeps the replaced file\'s mode (also 0444 when forced)', async () => {
+  it("keeps the replaced file's mode (also 0444 when forced)", async () => {
     const dir = fresh();
     for (const mode of [0o640, 0o444, 0o600]) {
       const out = join(dir, `m${mode.toString(8)}.json`);
@@ -108,7 +117,9 @@ describe('writeAtomic', () => {
     const data = Float64Array.from({ length: 300 }, (_, i) => i);
     await writeNpyAtomic(out, 100, 3, 'f8', (w) => w(data), { fs: short });
     const bytes = readFileSync(out);
-    expect(new Float64Array(bytes.buffer.slice(bytes.byteOffset + 128, bytes.byteOffset + bytes.byteLength))).toEqual(data);
+    expect(new Float64Array(bytes.buffer.slice(bytes.byteOffset + 128, bytes.byteOffset + bytes.byteLength))).toEqual(
+      data,
+    );
   });
 
   it('an exception while filling (e.g. device loss) removes the temporary', async () => {

@@ -35,8 +35,12 @@ async function interrupt(backend: 'cpu' | 'webgpu', signal: 'SIGINT' | 'SIGTERM'
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(WORK[backend]));
   const out = join(dir, 'out.npy');
   writeFileSync(out, 'the previous result');
-  const child = spawn(process.execPath, [BIN, 'run', join(dir, 'spec.json'), '--backend', backend, '--out', out], { stdio: 'ignore' });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, sig) => r({ code, signal: sig })));
+  const child = spawn(process.execPath, [BIN, 'run', join(dir, 'spec.json'), '--backend', backend, '--out', out], {
+    stdio: 'ignore',
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.on('exit', (code, sig) => r({ code, signal: sig })),
+  );
   let sawTemporary = false;
   if (when.after === 'temporary') {
     const t0 = Date.now();

@@ -23,7 +23,8 @@ describe('spec fuzzer', () => {
         used.set(set, keys);
       }
     }
-    for (const [set, keys] of Object.entries(SPEC_KEYS)) expect([...(used.get(set) ?? [])].sort(), set).toEqual([...keys].sort());
+    for (const [set, keys] of Object.entries(SPEC_KEYS))
+      expect([...(used.get(set) ?? [])].sort(), set).toEqual([...keys].sort());
   });
 
   it('the oracle sees a typo (so a silent acceptance would be caught)', () => {

@@ -24,7 +24,14 @@ const CLASSES: Raw[] = [
     name: 'pos',
     weight: 1,
     components: [
-      { kind: 'gaussian', mean: [1, 0.5], cov: [[0.5, 0.2], [0.2, 0.4]] },
+      {
+        kind: 'gaussian',
+        mean: [1, 0.5],
+        cov: [
+          [0.5, 0.2],
+          [0.2, 0.4],
+        ],
+      },
       { kind: 'uniform', weight: 0.5, low: [1.5, -1.5], high: [2.5, -0.5] },
     ],
   },
@@ -152,7 +159,7 @@ function maxRelDiff(a: Float64Array, b: Float64Array): number {
 // values per step, amplified at most mildly by the contracting flow over 12 steps.
 const TOL = 1e-11;
 
-describe('cfgpp: the CPU sampler is the paper\'s DDIM update, per particle', () => {
+describe("cfgpp: the CPU sampler is the paper's DDIM update, per particle", () => {
   for (const process of PROCESSES) {
     for (const negative of ['unconditional', 'neg', { components: [{ kind: 'gaussian', mean: [0, 1], cov: 2 }] }]) {
       const label = typeof negative === 'string' ? negative : 'inline';
@@ -239,14 +246,14 @@ describe('cfgpp rows and consumers of the guidance weight', () => {
     }
   });
 
-  it('planGuidance has no gamma(t) for cfgpp, and the tilted target (cfg\'s ODE limit) is refused', () => {
+  it("planGuidance has no gamma(t) for cfgpp, and the tilted target (cfg's ODE limit) is refused", () => {
     const spec = cfgppSpec(PROCESSES[0], 0.5);
     expect(() => planGuidance(spec).coefficients(1)).toThrow(/per-step coefficients/);
     expect(() => targetDef(spec, 'tilted')).toThrow(/cfgpp \(CFG\+\+\) has no tilted target/);
     expect(targetDef(spec, 'conditional').coefA).toBe(1);
   });
 
-  it('there is no ODE limit: the guidance effect grows with the step count, unlike cfg\'s', () => {
+  it("there is no ODE limit: the guidance effect grows with the step count, unlike cfg's", () => {
     // Two 1-D Gaussians at +-1: the particles' mean under CFG++ keeps moving as the steps are
     // refined, while euler cfg (an ODE discretisation) converges.
     const base = (guidance: Raw, steps: number) =>
@@ -264,7 +271,9 @@ describe('cfgpp rows and consumers of the guidance weight', () => {
         seed: 3,
       });
     const mean = (spec: ExperimentSpec) => sampleCpu(spec).particles.reduce((a, b) => a + b, 0) / spec.particles;
-    const cfgpp = [25, 50, 100, 200].map((n) => mean(base({ kind: 'cfg', variant: { kind: 'cfgpp', lambda: 0.5 } }, n)));
+    const cfgpp = [25, 50, 100, 200].map((n) =>
+      mean(base({ kind: 'cfg', variant: { kind: 'cfgpp', lambda: 0.5 } }, n)),
+    );
     const cfg = [25, 50, 100, 200].map((n) => mean(base({ kind: 'cfg', w: 1 }, n)));
     // cfg's successive differences shrink like h; CFG++'s do not.
     const diffs = (m: number[]) => m.slice(1).map((v, i) => v - m[i]);

@@ -22,10 +22,20 @@ const ORDERS = { euler: 1, heun: 2, rk4: 4 } as const;
 
 const CASES: { name: string; process: Raw; tMin: number; guidance: Raw }[] = [
   { name: 'ou (T = 2), unguided', process: { kind: 'ou', T: 2 }, tMin: 0.1, guidance: { kind: 'none' } },
-  { name: 'ou (T = 2), cfg w = 1.5', process: { kind: 'ou', T: 2 }, tMin: 0.1, guidance: { kind: 'cfg', w: 1.5, negative: 'other' } },
+  {
+    name: 'ou (T = 2), cfg w = 1.5',
+    process: { kind: 'ou', T: 2 },
+    tMin: 0.1,
+    guidance: { kind: 'cfg', w: 1.5, negative: 'other' },
+  },
   // Starts at alpha = 0, where the velocity takes its special form (the data mean).
   { name: 'flow, unguided', process: { kind: 'flow' }, tMin: 0.05, guidance: { kind: 'none' } },
-  { name: 'vp, cfg w = 1.5', process: { kind: 'vp' }, tMin: 0.05, guidance: { kind: 'cfg', w: 1.5, negative: 'other' } },
+  {
+    name: 'vp, cfg w = 1.5',
+    process: { kind: 'vp' },
+    tMin: 0.05,
+    guidance: { kind: 'cfg', w: 1.5, negative: 'other' },
+  },
 ];
 
 function spec(c: (typeof CASES)[number], kind: string, steps: number): ExperimentSpec {
@@ -66,7 +76,10 @@ describe('observed convergence orders (error vs an rk4 reference, N and 2N steps
         const e1 = rms(sampleCpu(spec(c, kind, N)).particles, reference);
         const e2 = rms(sampleCpu(spec(c, kind, 2 * N)).particles, reference);
         const observed = Math.log2(e1 / e2);
-        expect(Math.abs(observed - order), `${kind}: errors ${e1}, ${e2}, observed order ${observed}`).toBeLessThanOrEqual(BAND);
+        expect(
+          Math.abs(observed - order),
+          `${kind}: errors ${e1}, ${e2}, observed order ${observed}`,
+        ).toBeLessThanOrEqual(BAND);
       }
     });
   }

@@ -51,33 +51,65 @@ describe('guidance.start / stop: validation', () => {
   it('defaults to no window, and parses one', () => {
     const g = parseSpec(raw({ kind: 'cfg', w: 2, negative: 'neg' })).guidance;
     expect(g.kind === 'cfg' && g.window).toBeUndefined();
-    expect(parseSpec(raw({ kind: 'cfg', w: 2, start: 0.25 })).guidance).toMatchObject({ window: { start: 0.25, stop: 1 } });
-    expect(parseSpec(raw({ kind: 'classifier', w: 2, stop: 0.5 })).guidance).toMatchObject({ window: { start: 0, stop: 0.5 } });
+    expect(parseSpec(raw({ kind: 'cfg', w: 2, start: 0.25 })).guidance).toMatchObject({
+      window: { start: 0.25, stop: 1 },
+    });
+    expect(parseSpec(raw({ kind: 'classifier', w: 2, stop: 0.5 })).guidance).toMatchObject({
+      window: { start: 0, stop: 0.5 },
+    });
   });
   const bad: [string, Raw, string, string][] = [
     ['start > 1', { kind: 'cfg', w: 2, start: 1.5 }, 'guidance.start', 'in [0, 1]'],
     ['negative stop', { kind: 'classifier', w: 2, stop: -0.1 }, 'guidance.stop', 'in [0, 1]'],
     ['stop not a number', { kind: 'cfg', w: 2, stop: 'end' }, 'guidance.stop', 'expected'],
-    ['start = stop', { kind: 'cfg', w: 2, start: 0.5, stop: 0.5 }, 'guidance.stop', 'must be > guidance.start (0.5), got 0.5'],
+    [
+      'start = stop',
+      { kind: 'cfg', w: 2, start: 0.5, stop: 0.5 },
+      'guidance.stop',
+      'must be > guidance.start (0.5), got 0.5',
+    ],
     ['start on kind none', { kind: 'none', start: 0.1 }, 'guidance.start', 'unknown field'],
-    ['a window with cfgpp', { kind: 'cfg', variant: { kind: 'cfgpp', lambda: 0.5 }, start: 0.1 }, 'guidance.start', 'not defined for the cfgpp variant'],
+    [
+      'a window with cfgpp',
+      { kind: 'cfg', variant: { kind: 'cfgpp', lambda: 0.5 }, start: 0.1 },
+      'guidance.start',
+      'not defined for the cfgpp variant',
+    ],
   ];
   for (const [name, g, path, phrase] of bad) {
     it(`rejects ${name} at ${path}`, () => {
       const found = issuesOf(raw(g, g.variant?.kind === 'cfgpp' ? { kind: 'euler', steps: 10 } : undefined));
-      expect(found.filter((i) => i.path === path).map((i) => i.message).join('\n'), JSON.stringify(found)).toContain(phrase);
+      expect(
+        found
+          .filter((i) => i.path === path)
+          .map((i) => i.message)
+          .join('\n'),
+        JSON.stringify(found),
+      ).toContain(phrase);
     });
   }
   it('refuses a window with the fk corrector', () => {
-    const found = issuesOf(raw({ kind: 'cfg', w: 2, stop: 0.5 }, { kind: 'em', steps: 10 }, { corrector: { kind: 'fk' } }));
-    expect(found.map((i) => `${i.path}: ${i.message}`).join('\n')).toContain('corrector.kind: fk targets the tilted law of one guidance weight');
+    const found = issuesOf(
+      raw({ kind: 'cfg', w: 2, stop: 0.5 }, { kind: 'em', steps: 10 }, { corrector: { kind: 'fk' } }),
+    );
+    expect(found.map((i) => `${i.path}: ${i.message}`).join('\n')).toContain(
+      'corrector.kind: fk targets the tilted law of one guidance weight',
+    );
   });
 });
 
 describe('guidance.start / stop: the step table', () => {
-  for (const [solver, stages] of [['heun', 2], ['rk4', 4], ['dpmpp-2m', 1], ['heun-churn', 2]] as const) {
+  for (const [solver, stages] of [
+    ['heun', 2],
+    ['rk4', 4],
+    ['dpmpp-2m', 1],
+    ['heun-churn', 2],
+  ] as const) {
     it(`cfg and classifier, ${solver}`, () => {
-      for (const g of [{ kind: 'cfg', w: W, negative: 'neg' }, { kind: 'classifier', w: W }]) {
+      for (const g of [
+        { kind: 'cfg', w: W, negative: 'neg' },
+        { kind: 'classifier', w: W },
+      ]) {
         const spec = parseSpec(raw({ ...g, start: 0.3, stop: 0.7 }, { kind: solver, steps: 20 }));
         const st = new CpuStepper(spec);
         const guided = g.kind === 'cfg' ? [1 + W, -W] : [W, 1 - W];
@@ -87,7 +119,9 @@ describe('guidance.start / stop: the step table', () => {
           for (let i = 0; i < stages; i++) {
             const row = st.table.rows[n * stages + i];
             // floor(0.3 x 20) = 6 <= n < floor(0.7 x 20) = 14
-            expect([row.gammaTarget, row.gammaNegative], `step ${n} stage ${i}`).toEqual(n >= 6 && n < 14 ? guided : off);
+            expect([row.gammaTarget, row.gammaNegative], `step ${n} stage ${i}`).toEqual(
+              n >= 6 && n < 14 ? guided : off,
+            );
           }
         }
       }
@@ -126,15 +160,30 @@ function rms(a: Float64Array, b: Float64Array): number {
 
 describe('guidance.start / stop: accuracy against the piecewise closed form', () => {
   // start 0.25, stop 0.75 on N = 32 and 64 uniform steps: the switches fall on the same times.
-  for (const [solver, order] of [['heun', 2], ['rk4', 4]] as const) {
+  for (const [solver, order] of [
+    ['heun', 2],
+    ['rk4', 4],
+  ] as const) {
     it(`${solver}: observed order within 0.3 of ${order}; the unwindowed map is missed (twin)`, () => {
       const errs: number[] = [];
       const twin: number[] = [];
       for (const steps of [32, 64]) {
-        const spec = parseSpec(raw({ kind: 'cfg', w: W, negative: 'neg', start: 0.25, stop: 0.75 }, { kind: solver, steps }));
+        const spec = parseSpec(
+          raw({ kind: 'cfg', w: W, negative: 'neg', start: 0.25, stop: 0.75 }, { kind: solver, steps }),
+        );
         const out = sampleCpu(spec).particles;
-        errs.push(rms(out, exactEndpoints(spec, (n) => n >= steps / 4 && n < (3 * steps) / 4)));
-        twin.push(rms(out, exactEndpoints(spec, () => true)));
+        errs.push(
+          rms(
+            out,
+            exactEndpoints(spec, (n) => n >= steps / 4 && n < (3 * steps) / 4),
+          ),
+        );
+        twin.push(
+          rms(
+            out,
+            exactEndpoints(spec, () => true),
+          ),
+        );
       }
       const observed = Math.log2(errs[0] / errs[1]);
       expect(Math.abs(observed - order), `errors ${errs}, observed order ${observed}`).toBeLessThanOrEqual(0.3);

@@ -9,14 +9,7 @@ import { planGuidance } from '../../src/guidance/guidance.ts';
 import { buildStepTable } from '../../src/solvers/table.ts';
 import { processAt, startTime } from '../../src/processes/process.ts';
 import { cdfOf, ksDistanceBounds, lawMaxDensity, type Law1d } from '../../src/targets/law1d.ts';
-import {
-  alphaShare,
-  dkwEpsilon,
-  ksStatistic,
-  meanVarianceZ,
-  solverShiftBound,
-  zBand,
-} from '../support/stats.ts';
+import { alphaShare, dkwEpsilon, ksStatistic, meanVarianceZ, solverShiftBound, zBand } from '../support/stats.ts';
 
 type Raw = Record<string, any>;
 
@@ -100,7 +93,10 @@ describe('guidance identities, particle by particle (same seed)', () => {
         [4, -0.5],
         [6, 2],
       ];
-      for (const solver of [{ kind: 'rk4', steps: 40 }, { kind: 'em', steps: 60 }]) {
+      for (const solver of [
+        { kind: 'rk4', steps: 40 },
+        { kind: 'em', steps: 60 },
+      ]) {
         const a = run(specOf(m, { kind: 'classifier', w: { kind: 'piecewise', points } }, solver));
         const shifted = points.map(([t, w]) => [t, w - 1]);
         const b = run(specOf(m, { kind: 'cfg', w: { kind: 'piecewise', points: shifted } }, solver));
@@ -142,7 +138,14 @@ describe('guidance identities, particle by particle (same seed)', () => {
 
 describe('w(t) schedules evaluate as SPEC.md says', () => {
   const parsed = (w: unknown): WSchedule => {
-    const s = parseSpec({ dim: 1, classes: TWO_GAUSSIANS, target: 'pos', process: { kind: 'ou' }, guidance: { kind: 'cfg', w }, solver: { kind: 'euler', steps: 1 } });
+    const s = parseSpec({
+      dim: 1,
+      classes: TWO_GAUSSIANS,
+      target: 'pos',
+      process: { kind: 'ou' },
+      guidance: { kind: 'cfg', w },
+      solver: { kind: 'euler', steps: 1 },
+    });
     if (s.guidance.kind !== 'cfg') throw new Error('expected cfg');
     return s.guidance.w;
   };
@@ -172,7 +175,16 @@ describe('w(t) schedules evaluate as SPEC.md says', () => {
 
   it('piecewise: linear between points, constant beyond the ends, negative windows allowed', () => {
     // Ramp up from 0 to 3, a negative window at -1, back to 2.
-    const s = parsed({ kind: 'piecewise', points: [[0.1, 0], [0.2, 3], [0.3, -1], [0.5, -1], [0.9, 2]] });
+    const s = parsed({
+      kind: 'piecewise',
+      points: [
+        [0.1, 0],
+        [0.2, 3],
+        [0.3, -1],
+        [0.5, -1],
+        [0.9, 2],
+      ],
+    });
     const cases: [number, number][] = [
       [0, 0],
       [0.1, 0],
@@ -193,7 +205,14 @@ describe('w(t) schedules evaluate as SPEC.md says', () => {
   });
 
   it('the step table applies w at each stage time: cfg (1 + w, -w), classifier (w, 1 - w), none (1, 0)', () => {
-    const w = { kind: 'piecewise', points: [[0, 2], [1, -1], [3, 4]] };
+    const w = {
+      kind: 'piecewise',
+      points: [
+        [0, 2],
+        [1, -1],
+        [3, 4],
+      ],
+    };
     for (const kind of ['cfg', 'classifier', 'none']) {
       const spec = parseSpec({
         dim: 1,
@@ -255,7 +274,7 @@ describe('cfg between equal-variance Gaussians has a closed-form law', () => {
     const start = processAt(sp.process, startTime(sp.process));
     const v = (q: { alpha: number; sigma2: number }) => q.alpha * q.alpha * s + q.sigma2;
     const r = Math.sqrt(v(end) / v(start));
-    return [{ kind: 'normal', weight: 1, mean: end.alpha * mt - r * start.alpha * mt, variance: (r * r) }];
+    return [{ kind: 'normal', weight: 1, mean: end.alpha * mt - r * start.alpha * mt, variance: r * r }];
   }
 
   const ou = processes[0];

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import { carryCpu, logStartDensity } from '../../src/cpu/log-density.ts';
 
-const W = 3, T = 10, TMIN = 0.01;
+const W = 3,
+  T = 10,
+  TMIN = 0.01;
 
 function pairSpec(steps: number, start: 'prior' | 'exact' = 'prior', kind = 'rk4') {
   return parseSpec({
@@ -25,8 +27,10 @@ function pairSpec(steps: number, start: 'prior' | 'exact' = 'prior', kind = 'rk4
 
 /** A(t), B(t) of the guided score s = A x + B. */
 function affine(t: number): [number, number] {
-  const a = Math.exp(-t), s2 = 1 - a * a;
-  const vT = a * a + s2, vN = 2 * a * a + s2;
+  const a = Math.exp(-t),
+    s2 = 1 - a * a;
+  const vT = a * a + s2,
+    vN = 2 * a * a + s2;
   return [-(1 + W) / vT + W / vN, ((1 + W) * a) / vT];
 }
 
@@ -35,11 +39,24 @@ function momentsAt(tEnd: number, m0: number, v0: number): [number, number] {
     const [A, B] = affine(t);
     return [-m - (A * m + B), -2 * (1 + A) * v];
   };
-  const n = 20000, h = (tEnd - T) / n;
-  let y = [m0, v0], t = T;
+  const n = 20000,
+    h = (tEnd - T) / n;
+  let y = [m0, v0],
+    t = T;
   for (let i = 0; i < n; i++) {
-    const k1 = f(t, y), k2 = f(t + h / 2, y.map((v, j) => v + (h / 2) * k1[j]));
-    const k3 = f(t + h / 2, y.map((v, j) => v + (h / 2) * k2[j])), k4 = f(t + h, y.map((v, j) => v + h * k3[j]));
+    const k1 = f(t, y),
+      k2 = f(
+        t + h / 2,
+        y.map((v, j) => v + (h / 2) * k1[j]),
+      );
+    const k3 = f(
+        t + h / 2,
+        y.map((v, j) => v + (h / 2) * k2[j]),
+      ),
+      k4 = f(
+        t + h,
+        y.map((v, j) => v + h * k3[j]),
+      );
     y = y.map((v, j) => v + (h / 6) * (k1[j] + 2 * k2[j] + 2 * k3[j] + k4[j]));
     t += h;
   }
@@ -54,10 +71,14 @@ describe('log q along the path (CPU, f64)', () => {
   it('backward run: log q of each particle equals the closed-form Gaussian Q at its point', () => {
     const r = carryCpu(pairSpec(400), { direction: 'backward', first: 0, count: 2000 });
     expect(r.nonFinite).toBe(0);
-    let worst = 0, worstTwin = Infinity;
+    let worst = 0,
+      worstTwin = Infinity;
     for (let i = 0; i < 2000; i++) {
       worst = Math.max(worst, Math.abs(r.logq[i] - logN(r.x[i], m, v)));
-      worstTwin = Math.min(worstTwin, Math.abs(r.logq[i] - logN(r.x[i], m, 1.02 * v)) + Math.abs(r.logq[i] - logN(r.x[i], m + 0.05, v)));
+      worstTwin = Math.min(
+        worstTwin,
+        Math.abs(r.logq[i] - logN(r.x[i], m, 1.02 * v)) + Math.abs(r.logq[i] - logN(r.x[i], m + 0.05, v)),
+      );
     }
     expect(worst).toBeLessThan(1e-6);
     expect(worstTwin).toBeGreaterThan(1e-4); // mutation twins: Q with variance x1.02, mean +0.05
@@ -77,13 +98,33 @@ describe('log q along the path (CPU, f64)', () => {
   });
 
   it('exact start: l_0 = log p_T(x | target), so unguided Q at tMin is the target law N(alpha, 1) to solver accuracy', () => {
-    const s = parseSpec({ dim: 1, classes: [{ name: 'a', components: [{ kind: 'gaussian', mean: [1], cov: 1 }] }], target: 'a', process: { kind: 'ou', T: 2 }, solver: { kind: 'rk4', steps: 200, tMin: TMIN }, start: 'exact' });
+    const s = parseSpec({
+      dim: 1,
+      classes: [{ name: 'a', components: [{ kind: 'gaussian', mean: [1], cov: 1 }] }],
+      target: 'a',
+      process: { kind: 'ou', T: 2 },
+      solver: { kind: 'rk4', steps: 200, tMin: TMIN },
+      start: 'exact',
+    });
     const r = carryCpu(s, { direction: 'backward', first: 0, count: 1000 });
     const a = Math.exp(-TMIN);
     for (let i = 0; i < 1000; i++) expect(Math.abs(r.logq[i] - logN(r.x[i], a, 1))).toBeLessThan(1e-6);
   });
 
   it('refuses a nonlinear variant with the field named', () => {
-    expect(() => carryCpu({ ...pairSpec(10), guidance: { kind: 'cfg', w: { kind: 'constant', w: 1 }, negative: { kind: 'unconditional' }, variant: { kind: 'powerlaw', alpha: 0.5 } } }, { direction: 'backward', first: 0, count: 1 })).toThrow(/^guidance\.variant: log-density needs linear guidance/);
+    expect(() =>
+      carryCpu(
+        {
+          ...pairSpec(10),
+          guidance: {
+            kind: 'cfg',
+            w: { kind: 'constant', w: 1 },
+            negative: { kind: 'unconditional' },
+            variant: { kind: 'powerlaw', alpha: 0.5 },
+          },
+        },
+        { direction: 'backward', first: 0, count: 1 },
+      ),
+    ).toThrow(/^guidance\.variant: log-density needs linear guidance/);
   });
 });

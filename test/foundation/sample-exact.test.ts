@@ -22,13 +22,17 @@ function model(components: unknown[], dim: number) {
 /** Weighted mean and covariance of coordinates (i, j), with the SE of the mean of coordinate i. */
 function moments(x: Float64Array, w: Float64Array, d: number, i: number, j: number) {
   const n = w.length;
-  let mi = 0, mj = 0;
+  let mi = 0,
+    mj = 0;
   for (let p = 0; p < n; p++) (mi += w[p] * x[p * d + i]), (mj += w[p] * x[p * d + j]);
   mi /= n;
   mj /= n;
-  let cij = 0, vi = 0, se2 = 0;
+  let cij = 0,
+    vi = 0,
+    se2 = 0;
   for (let p = 0; p < n; p++) {
-    const a = x[p * d + i] - mi, b = x[p * d + j] - mj;
+    const a = x[p * d + i] - mi,
+      b = x[p * d + j] - mj;
     cij += w[p] * a * b;
     vi += w[p] * a * a;
     se2 += (w[p] * x[p * d + i] - mi) ** 2;
@@ -38,12 +42,21 @@ function moments(x: Float64Array, w: Float64Array, d: number, i: number, j: numb
 
 describe('sampleGroupExact', () => {
   it('draws a full-covariance Gaussian at (alpha, sigma^2) with mean alpha m and covariance alpha^2 S + sigma^2 I', () => {
-    const S = [[2, 0.8], [0.8, 1]];
+    const S = [
+      [2, 0.8],
+      [0.8, 1],
+    ];
     const { m, g } = model([{ kind: 'gaussian', mean: [1, -1], cov: S }], 2);
-    const alpha = 0.5, sigma2 = 0.3, N = 40000;
+    const alpha = 0.5,
+      sigma2 = 0.3,
+      N = 40000;
     const { x, weight } = sampleGroupExact(m, g, alpha, sigma2, { seed: 3, first: 0, count: N });
     const want = (i: number, j: number) => alpha * alpha * S[i][j] + (i === j ? sigma2 : 0);
-    for (const [i, j] of [[0, 0], [1, 1], [0, 1]]) {
+    for (const [i, j] of [
+      [0, 0],
+      [1, 1],
+      [0, 1],
+    ]) {
       const r = moments(x, weight, 2, i, j);
       const seCov = Math.sqrt((want(i, i) * want(j, j) + want(i, j) ** 2) / N);
       expect(Math.abs(r.cij - want(i, j))).toBeLessThan(Z * seCov);
@@ -60,9 +73,12 @@ describe('sampleGroupExact', () => {
 
   it('draws a box as alpha U(low, high) + sigma eps', () => {
     const { m, g } = model([{ kind: 'uniform', low: [0, -1, 2], high: [2, 1, 2.5] }], 3);
-    const alpha = 0.8, sigma2 = 0.05, N = 40000;
+    const alpha = 0.8,
+      sigma2 = 0.05,
+      N = 40000;
     const { x, weight } = sampleGroupExact(m, g, alpha, sigma2, { seed: 1, first: 0, count: N });
-    const lo = [0, -1, 2], hi = [2, 1, 2.5];
+    const lo = [0, -1, 2],
+      hi = [2, 1, 2.5];
     for (let i = 0; i < 3; i++) {
       const r = moments(x, weight, 3, i, i);
       const v = (alpha * (hi[i] - lo[i])) ** 2 / 12 + sigma2;
@@ -82,9 +98,21 @@ describe('sampleGroupExact', () => {
       ],
       1,
     );
-    const alpha = 0.9, sigma2 = 0.1, N = 30001;
-    const d1 = sampleGroupExact(m, g, alpha, sigma2, { seed: 5, first: 0, count: 10000, stratified: { population: N } });
-    const d2 = sampleGroupExact(m, g, alpha, sigma2, { seed: 5, first: 10000, count: N - 10000, stratified: { population: N } });
+    const alpha = 0.9,
+      sigma2 = 0.1,
+      N = 30001;
+    const d1 = sampleGroupExact(m, g, alpha, sigma2, {
+      seed: 5,
+      first: 0,
+      count: 10000,
+      stratified: { population: N },
+    });
+    const d2 = sampleGroupExact(m, g, alpha, sigma2, {
+      seed: 5,
+      first: 10000,
+      count: N - 10000,
+      stratified: { population: N },
+    });
     const x = new Float64Array([...d1.x, ...d2.x]);
     const w = new Float64Array([...d1.weight, ...d2.weight]);
     const counts = [0, 0, 0];
@@ -97,6 +125,8 @@ describe('sampleGroupExact', () => {
     // mutation twin (stratifying under-samples the heavy component, so the SE is ~0.017 here)
     expect(Math.abs(r.mi - mean - 0.2)).toBeGreaterThan(Z * r.seMean);
     // the rare box is resolved: its particles sit in alpha [6, 7] +- noise
-    expect(x.filter((_, p) => (p < 10000 ? d1.entry[p] : d2.entry[p - 10000]) === 2).every((v) => v > 4 && v < 8)).toBe(true);
+    expect(x.filter((_, p) => (p < 10000 ? d1.entry[p] : d2.entry[p - 10000]) === 2).every((v) => v > 4 && v < 8)).toBe(
+      true,
+    );
   });
 });

@@ -31,7 +31,14 @@ const GAUSSIAN_PAIR = [
   { name: 'neg', weight: 0.5, components: [{ kind: 'gaussian', mean: [-1], cov: 1 }] },
 ];
 const MIXTURE = [
-  { name: 'target', weight: 1, components: [{ kind: 'gaussian', weight: 0.4, mean: [-1.5], cov: 0.5 }, { kind: 'gaussian', weight: 0.6, mean: [1], cov: 0.8 }] },
+  {
+    name: 'target',
+    weight: 1,
+    components: [
+      { kind: 'gaussian', weight: 0.4, mean: [-1.5], cov: 0.5 },
+      { kind: 'gaussian', weight: 0.6, mean: [1], cov: 0.8 },
+    ],
+  },
   { name: 'other', weight: 1, components: [{ kind: 'gaussian', mean: [0.5], cov: 1 }] },
 ];
 
@@ -77,7 +84,10 @@ function exactPairEndpoints(spec: ExperimentSpec): Float64Array {
   stepper.initParticles(0, spec.particles, x0);
   const pT = processAt(spec.process, startTime(spec.process));
   const pE = processAt(spec.process, spec.solver.tMin);
-  return x0.map((x) => pE.alpha * M + Math.sqrt(pE.alpha ** 2 + pE.sigma2) * ((x - pT.alpha * M) / Math.sqrt(pT.alpha ** 2 + pT.sigma2)));
+  return x0.map(
+    (x) =>
+      pE.alpha * M + Math.sqrt(pE.alpha ** 2 + pE.sigma2) * ((x - pT.alpha * M) / Math.sqrt(pT.alpha ** 2 + pT.sigma2)),
+  );
 }
 
 function rms(a: Float64Array, b: Float64Array): number {
@@ -124,7 +134,9 @@ describe('deterministic samplers: observed order against the closed-form Gaussia
           const spec = pairSpec(process, { ...d.solver, steps });
           return rms(run(spec), exactPairEndpoints(spec));
         });
-        expect(Math.abs(r.order - d.order), `errors ${r.e1}, ${r.e2}, observed order ${r.order}`).toBeLessThanOrEqual(BAND);
+        expect(Math.abs(r.order - d.order), `errors ${r.e1}, ${r.e2}, observed order ${r.order}`).toBeLessThanOrEqual(
+          BAND,
+        );
       });
     }
   }
@@ -152,7 +164,10 @@ describe('lms: observed order 4 on a long schedule against the closed-form Gauss
     });
     return { errs, order: Math.log2(errs[0] / errs[1]) };
   };
-  for (const process of [{ kind: 'ou', T: 10 }, { kind: 've', sigmaMax: 80 }]) {
+  for (const process of [
+    { kind: 'ou', T: 10 },
+    { kind: 've', sigmaMax: 80 },
+  ]) {
     it(process.kind, () => {
       const r = lmsOrder(process);
       expect(Math.abs(r.order - 4), `errors ${r.errs}, observed order ${r.order}`).toBeLessThanOrEqual(BAND);
@@ -202,9 +217,11 @@ describe('deterministic samplers: observed order on a mixture against an rk4 ref
       for (const d of DETERMINISTIC) {
         if ((d.solver.kind === 'heun-churn' || d.solver.kind === 'dpm2') && process.kind === 'flow') continue;
         const r = observedOrder((steps) => rms(run(mixtureSpec(process, { ...d.solver, steps })), reference));
-        expect(Math.abs(r.order - d.order), `${d.name}: errors ${r.e1}, ${r.e2}, observed order ${r.order}`).toBeLessThanOrEqual(BAND);
+        expect(
+          Math.abs(r.order - d.order),
+          `${d.name}: errors ${r.e1}, ${r.e2}, observed order ${r.order}`,
+        ).toBeLessThanOrEqual(BAND);
       }
     });
   }
 });
-

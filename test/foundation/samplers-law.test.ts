@@ -139,7 +139,15 @@ function finiteStepLaw(spec: ExperimentSpec): { mean: number; variance: number }
   ];
   for (let n = 0; n < solver.steps; n++) {
     const b = step([0, 0, 0], 0, n, sig, solver);
-    const cols = [0, 1, 2].map((j) => step([0, 1, 2].map((i) => (i === j ? 1 : 0)), 0, n, sig, solver).map((v, i) => v - b[i]));
+    const cols = [0, 1, 2].map((j) =>
+      step(
+        [0, 1, 2].map((i) => (i === j ? 1 : 0)),
+        0,
+        n,
+        sig,
+        solver,
+      ).map((v, i) => v - b[i]),
+    );
     const c = step([0, 0, 0], 1, n, sig, solver).map((v, i) => v - b[i]);
     const A = [0, 1, 2].map((i) => [0, 1, 2].map((j) => cols[j][i]));
     mean = A.map((row, i) => row.reduce((acc, a, j) => acc + a * mean[j], b[i]));
@@ -177,10 +185,22 @@ function ksToNormal(x: Float64Array, m: number, v: number): number {
 const STOCHASTIC: { name: string; solver: Raw; process: Raw }[] = [
   { name: 'euler-ancestral (eta 1), ou', solver: { kind: 'euler-ancestral' }, process: { kind: 'ou', T: 10 } },
   { name: 'euler-ancestral (eta 1), ve', solver: { kind: 'euler-ancestral' }, process: { kind: 've', sigmaMax: 80 } },
-  { name: 'heun-churn (S_churn 40, S_tmin 0.05, S_tmax 50, S_noise 1.003), ou', solver: { kind: 'heun-churn', sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003 }, process: { kind: 'ou', T: 10 } },
-  { name: 'dpm2 (S_churn 40, S_tmax 50), ve', solver: { kind: 'dpm2', sChurn: 40, sTmax: 50 }, process: { kind: 've', sigmaMax: 80 } },
+  {
+    name: 'heun-churn (S_churn 40, S_tmin 0.05, S_tmax 50, S_noise 1.003), ou',
+    solver: { kind: 'heun-churn', sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003 },
+    process: { kind: 'ou', T: 10 },
+  },
+  {
+    name: 'dpm2 (S_churn 40, S_tmax 50), ve',
+    solver: { kind: 'dpm2', sChurn: 40, sTmax: 50 },
+    process: { kind: 've', sigmaMax: 80 },
+  },
   { name: 'dpmpp-2m-sde (eta 1), ou', solver: { kind: 'dpmpp-2m-sde' }, process: { kind: 'ou', T: 10 } },
-  { name: 'dpmpp-2m-sde (eta 0.5, S_noise 0.98), ve', solver: { kind: 'dpmpp-2m-sde', eta: 0.5, sNoise: 0.98 }, process: { kind: 've', sigmaMax: 80 } },
+  {
+    name: 'dpmpp-2m-sde (eta 0.5, S_noise 0.98), ve',
+    solver: { kind: 'dpmpp-2m-sde', eta: 0.5, sNoise: 0.98 },
+    process: { kind: 've', sigmaMax: 80 },
+  },
   { name: 'dpmpp-3m-sde (eta 1), vp', solver: { kind: 'dpmpp-3m-sde' }, process: { kind: 'vp' } },
 ];
 
@@ -207,7 +227,9 @@ describe('stochastic samplers in law on the Gaussian pair (KS against the exact 
       expect(ksToNormal(x, law.mean, law.variance)).toBeLessThanOrEqual(dkw(PARTICLES));
       // The twin's true distance is ~0.06 (normal CDFs 0.15 sd apart): beyond the threshold by
       // more than the DKW deviation, so it fails with probability >= 1 - ALPHA.
-      expect(ksNormals(target.mean + SHIFT, target.variance, law.mean, law.variance)).toBeGreaterThan(threshold + dkw(PARTICLES));
+      expect(ksNormals(target.mean + SHIFT, target.variance, law.mean, law.variance)).toBeGreaterThan(
+        threshold + dkw(PARTICLES),
+      );
       expect(twin).toBeGreaterThan(threshold);
     });
   }

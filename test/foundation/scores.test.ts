@@ -4,7 +4,15 @@
 import { describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import type { ExperimentSpec, ProcessSpec } from '../../src/experiment/types.ts';
-import { buildModel, classGroup, classPosterior, logDensityAt, scoreAt, type Group, type MixtureModel } from '../../src/model/mixture.ts';
+import {
+  buildModel,
+  classGroup,
+  classPosterior,
+  logDensityAt,
+  scoreAt,
+  type Group,
+  type MixtureModel,
+} from '../../src/model/mixture.ts';
 import { logDiffPhi, logPhi } from '../../src/model/special.ts';
 import { priorScale, processAt, startTime } from '../../src/processes/process.ts';
 
@@ -36,13 +44,32 @@ const GAUSSIANS: { name: string; dim: number; component: Raw }[] = [
   { name: 'full-1d', dim: 1, component: { kind: 'gaussian', mean: [2], cov: [[1.7]] } },
   { name: 'iso-2d', dim: 2, component: { kind: 'gaussian', mean: [0.5, -1], cov: 0.4 } },
   { name: 'diag-2d', dim: 2, component: { kind: 'gaussian', mean: [-1, 2], cov: [0.3, 1.5] } },
-  { name: 'full-2d', dim: 2, component: { kind: 'gaussian', mean: [1, 1], cov: [[1, 0.6], [0.6, 0.8]] } },
+  {
+    name: 'full-2d',
+    dim: 2,
+    component: {
+      kind: 'gaussian',
+      mean: [1, 1],
+      cov: [
+        [1, 0.6],
+        [0.6, 0.8],
+      ],
+    },
+  },
   { name: 'iso-3d', dim: 3, component: { kind: 'gaussian', mean: [0, 1, -1], cov: 0.9 } },
   { name: 'diag-3d', dim: 3, component: { kind: 'gaussian', mean: [1, 0, 2], cov: [0.2, 1, 3] } },
   {
     name: 'full-3d',
     dim: 3,
-    component: { kind: 'gaussian', mean: [-1, 0.5, 1], cov: [[1, 0.3, 0.1], [0.3, 0.5, -0.2], [0.1, -0.2, 0.7]] },
+    component: {
+      kind: 'gaussian',
+      mean: [-1, 0.5, 1],
+      cov: [
+        [1, 0.3, 0.1],
+        [0.3, 0.5, -0.2],
+        [0.1, -0.2, 0.7],
+      ],
+    },
   },
 ];
 const BOXES: { name: string; dim: number; component: Raw }[] = [
@@ -100,7 +127,10 @@ function points(model: MixtureModel, alpha: number, sigma2: number, seed: number
   const d = model.dim;
   const out: number[][] = [];
   for (const c of model.components) {
-    const centre = c.kind === 'gaussian' ? Array.from(c.mean, (m) => alpha * m) : Array.from(c.low, (l, i) => 0.5 * alpha * (l + c.high[i]));
+    const centre =
+      c.kind === 'gaussian'
+        ? Array.from(c.mean, (m) => alpha * m)
+        : Array.from(c.low, (l, i) => 0.5 * alpha * (l + c.high[i]));
     const spread =
       c.kind === 'gaussian'
         ? Math.sqrt(alpha * alpha * Math.max(...c.lambda) + sigma2)
@@ -195,7 +225,20 @@ describe('scores are gradients of the exact noised log-density', () => {
 describe('the exact noised classifier', () => {
   // Three classes of mixed kinds in 2-D, with unequal priors.
   const spec = specOf(2, [
-    { name: 'a', weight: 1, components: [{ kind: 'gaussian', mean: [1, 0], cov: [[1, 0.5], [0.5, 1]] }] },
+    {
+      name: 'a',
+      weight: 1,
+      components: [
+        {
+          kind: 'gaussian',
+          mean: [1, 0],
+          cov: [
+            [1, 0.5],
+            [0.5, 1],
+          ],
+        },
+      ],
+    },
     {
       name: 'b',
       weight: 2,
@@ -231,7 +274,8 @@ describe('the exact noised classifier', () => {
         });
         expect(Math.abs(total - 1)).toBeLessThanOrEqual(4 * EPS);
         // The unconditional law is the prior-weighted sum of the classes.
-        const lse = Math.max(...logJoint) + Math.log(logJoint.reduce((s, l) => s + Math.exp(l - Math.max(...logJoint)), 0));
+        const lse =
+          Math.max(...logJoint) + Math.log(logJoint.reduce((s, l) => s + Math.exp(l - Math.max(...logJoint)), 0));
         const lu = logDensityAt(model, model.unconditional, x, alpha, sigma2);
         expect(Math.abs(lu - lse)).toBeLessThanOrEqual(64 * EPS * (Math.abs(lse) + 1));
       }
@@ -296,7 +340,9 @@ describe('uniform boxes far outside the box', () => {
       const r = logDiffPhi(a, b);
       const m = Math.max(Math.abs(a), Math.abs(b));
       expect(Math.abs(r.log - log), `log at (${a}, ${b})`).toBeLessThanOrEqual(16 * EPS * (Math.abs(log) + 1));
-      expect(Math.abs(r.dlog - dlog), `dlog at (${a}, ${b})`).toBeLessThanOrEqual(16 * EPS * (m * m + 1) * Math.abs(dlog));
+      expect(Math.abs(r.dlog - dlog), `dlog at (${a}, ${b})`).toBeLessThanOrEqual(
+        16 * EPS * (m * m + 1) * Math.abs(dlog),
+      );
     }
   });
 
@@ -345,7 +391,9 @@ describe('uniform boxes far outside the box', () => {
         r.score.forEach((ref, i) => {
           // (x - edge) / sigma is at most 1000: relative 16 eps (1000^2 + 1), as above.
           const z = Math.abs(ref) * Math.sqrt(sigma2); // ~ the standardised distance to the near edge
-          expect(Math.abs(s[i] - ref), `score[${i}] at ${r.x}`).toBeLessThanOrEqual(16 * EPS * (z * z + 1) * Math.abs(ref) + 1e-15);
+          expect(Math.abs(s[i] - ref), `score[${i}] at ${r.x}`).toBeLessThanOrEqual(
+            16 * EPS * (z * z + 1) * Math.abs(ref) + 1e-15,
+          );
         });
       }
     }
@@ -354,8 +402,20 @@ describe('uniform boxes far outside the box', () => {
 
 describe('process coefficients', () => {
   // SPEC.md's table, written out independently: alpha(t) and sigma(t) of each process.
-  const EXACT: { process: ProcessSpec; alpha: (t: number) => number; sigma: (t: number) => number; start: number; prior: number }[] = [
-    { process: { kind: 'ou', T: 7 }, alpha: (t) => Math.exp(-t), sigma: (t) => Math.sqrt(1 - Math.exp(-2 * t)), start: 7, prior: 1 },
+  const EXACT: {
+    process: ProcessSpec;
+    alpha: (t: number) => number;
+    sigma: (t: number) => number;
+    start: number;
+    prior: number;
+  }[] = [
+    {
+      process: { kind: 'ou', T: 7 },
+      alpha: (t) => Math.exp(-t),
+      sigma: (t) => Math.sqrt(1 - Math.exp(-2 * t)),
+      start: 7,
+      prior: 1,
+    },
     {
       process: { kind: 'vp', betaMin: 0.1, betaMax: 20 },
       alpha: (t) => Math.exp(-(0.1 * t + ((20 - 0.1) * t * t) / 2) / 2),

@@ -118,10 +118,16 @@ function transportPair(opts: {
     const threshold = thresholdOf();
     const epsTwin = dkwEpsilon(base.particles, alphaShare(opts.twin));
     // Bisection on the exact distance, allowing the twin twice the base's bias terms (checked below).
-    const distance = (p: number, points?: number) => ksDistanceBounds(sampledTargetLaw(opts.make(p)), target, points).lower;
+    const distance = (p: number, points?: number) =>
+      ksDistanceBounds(sampledTargetLaw(opts.make(p)), target, points).lower;
     const need = threshold + epsTwin + 2 * (budget.prior + budget.solver);
     const sign = Math.sign(opts.far - opts.identity);
-    const size = smallestDetectable((s) => distance(opts.identity + sign * s, 20001), need, 0, Math.abs(opts.far - opts.identity));
+    const size = smallestDetectable(
+      (s) => distance(opts.identity + sign * s, 20001),
+      need,
+      0,
+      Math.abs(opts.far - opts.identity),
+    );
     const p = opts.identity + sign * roundUp3(size);
     const mutant = opts.make(p);
     const own = ksBudget(mutant, opts.twin);
@@ -149,7 +155,12 @@ const RAW_TWO_GAUSSIANS: Raw = {
 };
 
 /** SPEC.md's example classes, N(1, 1) vs N(-1, 1), targeting pos: the variance of pos scaled by k. */
-function twoGaussians(k: number | null, meanShift = 0, solver: Raw = { kind: 'rk4', steps: 100, tMin: 1e-3 }, particles = 50000): ExperimentSpec {
+function twoGaussians(
+  k: number | null,
+  meanShift = 0,
+  solver: Raw = { kind: 'rk4', steps: 100, tMin: 1e-3 },
+  particles = 50000,
+): ExperimentSpec {
   return specOf({
     dim: 1,
     classes: [
@@ -182,7 +193,13 @@ describe('the probability-flow ODE (rk4) transports the prior to p_tMin', () => 
     make: (shift) =>
       specOf({
         dim: 1,
-        classes: [{ name: 'box', weight: 1, components: [{ kind: 'uniform', low: [-0.5 + (shift ?? 0)], high: [2 + (shift ?? 0)] }] }],
+        classes: [
+          {
+            name: 'box',
+            weight: 1,
+            components: [{ kind: 'uniform', low: [-0.5 + (shift ?? 0)], high: [2 + (shift ?? 0)] }],
+          },
+        ],
         target: 'box',
         solver: { kind: 'rk4', steps: 64, tMin: 1e-3, grid: { kind: 'edm', rho: 7 } },
         particles: 20000,
@@ -243,13 +260,31 @@ describe('the other processes: the same KS check (two Gaussians, rk4, n = 20000)
   // ve starts from N(0, 80^2) on its default EDM grid and tMin; vp's prior misses p_1 by
   // alpha(1) ~ 6.6e-3 (exactly accounted for in the prior term); flow starts at alpha = 0.
   const cases: { process: Raw; solver: Raw; check: FoundationCheck }[] = [
-    { process: { kind: 've' }, solver: { kind: 'rk4', steps: 64 }, check: 'transport: two Gaussians (ve, edm), rk4, KS' },
-    { process: { kind: 'vp' }, solver: { kind: 'rk4', steps: 100, tMin: 1e-3 }, check: 'transport: two Gaussians (vp), rk4, KS' },
-    { process: { kind: 'flow' }, solver: { kind: 'rk4', steps: 100, tMin: 1e-3 }, check: 'transport: two Gaussians (flow), rk4, KS' },
+    {
+      process: { kind: 've' },
+      solver: { kind: 'rk4', steps: 64 },
+      check: 'transport: two Gaussians (ve, edm), rk4, KS',
+    },
+    {
+      process: { kind: 'vp' },
+      solver: { kind: 'rk4', steps: 100, tMin: 1e-3 },
+      check: 'transport: two Gaussians (vp), rk4, KS',
+    },
+    {
+      process: { kind: 'flow' },
+      solver: { kind: 'rk4', steps: 100, tMin: 1e-3 },
+      check: 'transport: two Gaussians (flow), rk4, KS',
+    },
   ];
   for (const c of cases) {
     it(`${c.process.kind}: KS against the exact p_tMin`, () => {
-      const spec = parseSpec({ ...JSON.parse(JSON.stringify(RAW_TWO_GAUSSIANS)), process: c.process, solver: c.solver, particles: 20000, seed: 14 });
+      const spec = parseSpec({
+        ...JSON.parse(JSON.stringify(RAW_TWO_GAUSSIANS)),
+        process: c.process,
+        solver: c.solver,
+        particles: 20000,
+        seed: 14,
+      });
       const b = ksBudget(spec, c.check);
       const threshold = b.eps + b.prior + b.solver;
       expect(b.solver).toBeLessThan(0.01 * b.eps);

@@ -21,7 +21,14 @@ import { parseSpec } from '../../src/experiment/parse.ts';
 import { logDiffPhiOnGpu } from '../support/box-kernel.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { sampleGpuParticles } from '../support/gpu-sample.ts';
-import { compareWithBound, F32_U, formatReport, logDiffPhiErrorMagnitude, PARITY_ULPS, referenceWithBound } from '../support/parity.ts';
+import {
+  compareWithBound,
+  F32_U,
+  formatReport,
+  logDiffPhiErrorMagnitude,
+  PARITY_ULPS,
+  referenceWithBound,
+} from '../support/parity.ts';
 import type { RawSpec } from '../support/sampler-cases.ts';
 
 const K_BOX = 8;
@@ -72,8 +79,22 @@ function boxGrid(): Float32Array {
 const farBoxes = (solver: string, particles: number): RawSpec => ({
   dim: 1,
   classes: [
-    { name: 'a', weight: 1, components: [{ kind: 'uniform', weight: 1, low: [0.2], high: [0.21] }, { kind: 'uniform', weight: 1e-6, low: [60], high: [60.02] }] },
-    { name: 'b', weight: 1, components: [{ kind: 'uniform', weight: 1, low: [-30], high: [-29.9] }, { kind: 'uniform', weight: 1, low: [40], high: [40.05] }] },
+    {
+      name: 'a',
+      weight: 1,
+      components: [
+        { kind: 'uniform', weight: 1, low: [0.2], high: [0.21] },
+        { kind: 'uniform', weight: 1e-6, low: [60], high: [60.02] },
+      ],
+    },
+    {
+      name: 'b',
+      weight: 1,
+      components: [
+        { kind: 'uniform', weight: 1, low: [-30], high: [-29.9] },
+        { kind: 'uniform', weight: 1, low: [40], high: [40.05] },
+      ],
+    },
   ],
   target: 'a',
   process: { kind: 've', sigmaMax: 80 },
@@ -114,7 +135,9 @@ await describeGpu('box scores far outside the box', (ctx) => {
         first ??= `a=${a} b=${b}: gpu ${out[4 * i + 3]} f64 ${t} (tol ${tol.toExponential(2)})`;
       }
     }
-    console.log(`box_div_term: ${pairs.length / 2} pairs, worst |d|/tol ${worst.toFixed(3)}, failures ${failures}${first ? `, first ${first}` : ''}`);
+    console.log(
+      `box_div_term: ${pairs.length / 2} pairs, worst |d|/tol ${worst.toFixed(3)}, failures ${failures}${first ? `, first ${first}` : ''}`,
+    );
     expect(first).toBeNull();
   });
 
@@ -142,7 +165,8 @@ await describeGpu('box scores far outside the box', (ctx) => {
       const eTol = 1.2e-7 + K_BOX * F32_U * (Math.abs(Math.log(1 / (1 + 0.5 * x))) + 7);
       const eErr = Math.abs(out[4 * i + 2] - eRef);
       erfcxWorst = Math.max(erfcxWorst, eErr / eTol);
-      if (!(eErr <= eTol)) erfcxFirst ??= `log erfcx(${x}): gpu ${out[4 * i + 2]} f64 ${eRef} (tol ${eTol.toExponential(2)})`;
+      if (!(eErr <= eTol))
+        erfcxFirst ??= `log erfcx(${x}): gpu ${out[4 * i + 2]} f64 ${eRef} (tol ${eTol.toExponential(2)})`;
       if (!Number.isFinite(gLog) || !Number.isFinite(gR)) nonFinite++;
       const dLog = Math.abs(gLog - ref.log);
       const dR = Math.abs(gR - ref.dlog);
@@ -179,7 +203,9 @@ await describeGpu('box scores far outside the box', (ctx) => {
       // The target's law at tMin: box [0.2, 0.21] blurred by sigma = 0.002 (its far component
       // has weight 1e-6); cfg pushes away from class b, which is far away too.
       const inside = particles.filter((x) => x > 0.2 - 0.02 && x < 0.21 + 0.02).length;
-      console.log(`far boxes, ${solver}: ${nonFinite} non-finite, ${inside} of ${spec.particles} within 10 sigma of the box`);
+      console.log(
+        `far boxes, ${solver}: ${nonFinite} non-finite, ${inside} of ${spec.particles} within 10 sigma of the box`,
+      );
       expect(nonFinite).toBe(0);
       expect(inside).toBeGreaterThanOrEqual(spec.particles - 2);
     }

@@ -20,13 +20,24 @@ const EDM = { kind: 'edm', rho: 7 };
 const diag2d = (process: Raw, variant: Raw, extra: Raw = {}): Raw => ({
   dim: 2,
   classes: [
-    { name: 'pos', components: [{ kind: 'gaussian', mean: [1, 0.5], cov: [0.5, 1] }, { kind: 'gaussian', mean: [2, -1], cov: 0.3 }] },
+    {
+      name: 'pos',
+      components: [
+        { kind: 'gaussian', mean: [1, 0.5], cov: [0.5, 1] },
+        { kind: 'gaussian', mean: [2, -1], cov: 0.3 },
+      ],
+    },
     { name: 'neg', components: [{ kind: 'gaussian', mean: [-1, 0], cov: [1, 0.6] }] },
   ],
   target: 'pos',
   process,
   guidance: { kind: 'cfg', variant },
-  solver: { kind: 'euler', steps: 60, tMin: process.kind === 've' ? 0.02 : 0.01, ...(process.kind === 've' ? { grid: EDM } : {}) },
+  solver: {
+    kind: 'euler',
+    steps: 60,
+    tMin: process.kind === 've' ? 0.02 : 0.01,
+    ...(process.kind === 've' ? { grid: EDM } : {}),
+  },
   particles: 600,
   seed: 5,
   ...extra,
@@ -37,7 +48,13 @@ const boxes1d = (variant: Raw, extra: Raw = {}): Raw => ({
   dim: 1,
   classes: [
     { name: 'pos', components: [{ kind: 'uniform', low: [0], high: [1] }] },
-    { name: 'neg', components: [{ kind: 'uniform', low: [-1], high: [0] }, { kind: 'gaussian', mean: [0.5], cov: 0.2 }] },
+    {
+      name: 'neg',
+      components: [
+        { kind: 'uniform', low: [-1], high: [0] },
+        { kind: 'gaussian', mean: [0.5], cov: 0.2 },
+      ],
+    },
   ],
   target: 'pos',
   process: { kind: 'ou', T: 6 },
@@ -51,11 +68,34 @@ const boxes1d = (variant: Raw, extra: Raw = {}): Raw => ({
 const cfgpp = (lambda: number): Raw => ({ kind: 'cfgpp', lambda });
 
 const CASES: { name: string; spec: (lambda: number) => Raw; kernels: ('auto' | 'general')[] }[] = [
-  { name: '2-D diagonal Gaussians, ou, unconditional negative', spec: (l) => diag2d({ kind: 'ou', T: 6 }, cfgpp(l)), kernels: ['auto', 'general'] },
-  { name: '2-D diagonal Gaussians, vp, negative neg', spec: (l) => ({ ...diag2d({ kind: 'vp' }, cfgpp(l)), guidance: { kind: 'cfg', variant: cfgpp(l), negative: 'neg' } }), kernels: ['auto', 'general'] },
-  { name: '2-D diagonal Gaussians, ve (sigmaMax 20) on the EDM grid', spec: (l) => diag2d({ kind: 've', sigmaMax: 20 }, cfgpp(l)), kernels: ['auto', 'general'] },
-  { name: '2-D diagonal Gaussians, flow (first step at alpha = 0)', spec: (l) => diag2d({ kind: 'flow' }, cfgpp(l)), kernels: ['auto', 'general'] },
-  { name: '1-D boxes and a Gaussian, ou on the EDM grid, negative neg', spec: (l) => boxes1d(cfgpp(l)), kernels: ['auto'] },
+  {
+    name: '2-D diagonal Gaussians, ou, unconditional negative',
+    spec: (l) => diag2d({ kind: 'ou', T: 6 }, cfgpp(l)),
+    kernels: ['auto', 'general'],
+  },
+  {
+    name: '2-D diagonal Gaussians, vp, negative neg',
+    spec: (l) => ({
+      ...diag2d({ kind: 'vp' }, cfgpp(l)),
+      guidance: { kind: 'cfg', variant: cfgpp(l), negative: 'neg' },
+    }),
+    kernels: ['auto', 'general'],
+  },
+  {
+    name: '2-D diagonal Gaussians, ve (sigmaMax 20) on the EDM grid',
+    spec: (l) => diag2d({ kind: 've', sigmaMax: 20 }, cfgpp(l)),
+    kernels: ['auto', 'general'],
+  },
+  {
+    name: '2-D diagonal Gaussians, flow (first step at alpha = 0)',
+    spec: (l) => diag2d({ kind: 'flow' }, cfgpp(l)),
+    kernels: ['auto', 'general'],
+  },
+  {
+    name: '1-D boxes and a Gaussian, ou on the EDM grid, negative neg',
+    spec: (l) => boxes1d(cfgpp(l)),
+    kernels: ['auto'],
+  },
 ];
 
 const LAMBDA = 0.6;

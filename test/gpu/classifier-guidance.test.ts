@@ -58,7 +58,19 @@ const SPECS: Record<'1-D' | '2-D', (solver: Solver) => ExperimentSpec> = {
     parseSpec({
       dim: 2,
       classes: [
-        { name: 'a', weight: 0.4, components: [gauss([1, 0.5], [[0.5, 0.2], [0.2, 0.3]])] },
+        {
+          name: 'a',
+          weight: 0.4,
+          components: [
+            gauss(
+              [1, 0.5],
+              [
+                [0.5, 0.2],
+                [0.2, 0.3],
+              ],
+            ),
+          ],
+        },
         { name: 'b', weight: 0.35, components: [gauss([-1, -1], 0.4), gauss([-1.5, 1], 0.2)] },
         { name: 'c', weight: 0.25, components: [gauss([1.5, -1.5], 0.3)] },
       ],
@@ -97,9 +109,24 @@ function train(spec: ExperimentSpec, m: ModelCase): PerLevelClassifier {
   const times = levelTimes(spec);
   const nets = times.map((t, level) => {
     const data = sampleNoisedData(model, spec.process, t, 1500, 3, 1000 + level);
-    const net = new Network({ dim: spec.dim, classes: classes.length, features: m.features, hidden: m.hidden, activation: m.activation });
+    const net = new Network({
+      dim: spec.dim,
+      classes: classes.length,
+      features: m.features,
+      hidden: m.hidden,
+      activation: m.activation,
+    });
     if (m.hidden.length === 0) trainLogisticNewton(net, data);
-    else trainAdam(net, data, { seed: 3, level, initStream: 2000 + level, shuffleStream: 3000 + level, epochs: 4, batch: 128, lr: 1e-2 });
+    else
+      trainAdam(net, data, {
+        seed: 3,
+        level,
+        initStream: 2000 + level,
+        shuffleStream: 3000 + level,
+        epochs: 4,
+        batch: 128,
+        lr: 1e-2,
+      });
     return net;
   });
   return new PerLevelClassifier(classes, times, nets, spec.process);
@@ -131,7 +158,11 @@ describe('the classifier buffer layout', () => {
     const layout = classifierLayout(clf);
     const net = clf.nets[2];
     expect(layout.sizes).toEqual(net.sizes);
-    const rows = [{ t: 0.2, cs: 1 }, { t: 0.005, cs: 1 }, { t: 0.5, cs: 0 }] as never[];
+    const rows = [
+      { t: 0.2, cs: 1 },
+      { t: 0.005, cs: 1 },
+      { t: 0.5, cs: 0 },
+    ] as never[];
     const buf = packClassifier(clf, layout, rows, { kind: 'constant', w: 3 });
     const f32 = new Float32Array(buf);
     const u32 = new Uint32Array(buf);
@@ -190,7 +221,9 @@ await describeGpu('trained-classifier guidance: GPU f32 vs sampleWithClassifier 
             ['first-layer weights x 1.01', (await gpuParticles(ctx, spec, perturbed(clf, spec), W)).particles],
           ] as const) {
             const r = compareWithBound(x, ref, spec.dim);
-            console.log(`  twin ${twin}: ${r.failures} of ${x.length} coordinates beyond the tolerance, max |d| ${r.maxAbs.toExponential(2)}`);
+            console.log(
+              `  twin ${twin}: ${r.failures} of ${x.length} coordinates beyond the tolerance, max |d| ${r.maxAbs.toExponential(2)}`,
+            );
             expect(r.failures).toBeGreaterThan(x.length / 4);
           }
         });
@@ -201,7 +234,13 @@ await describeGpu('trained-classifier guidance: GPU f32 vs sampleWithClassifier 
   it('a piecewise w(t) and a forced split (chunks, steps per dispatch) give the same particles as one dispatch', async () => {
     const spec = SPECS['2-D']('em');
     const clf = train(spec, MODELS[4]);
-    const w: WSchedule = { kind: 'piecewise', points: [[0.05, 0], [0.5, 5]] };
+    const w: WSchedule = {
+      kind: 'piecewise',
+      points: [
+        [0.05, 0],
+        [0.5, 5],
+      ],
+    };
     const whole = await gpuParticles(ctx, spec, clf, w);
     const split = await withErrorScopes(ctx.device, () =>
       sampleWithClassifierGpu(ctx, spec, clf, w, { gpu: { chunkParticles: 128, stepsPerDispatch: 7 } }),
@@ -216,7 +255,16 @@ await describeGpu('trained-classifier guidance: GPU f32 vs sampleWithClassifier 
 
   it('the classifiers experiment samples the same on the GPU as on the CPU (exact, logistic and MLP)', async () => {
     const spec = SPECS['2-D']('euler');
-    const opts = { tGrid: [0.02, 0.2, 1], models: ['logistic', 'mlp'] as ModelKind[], hidden: [8], epochs: 2, train: 600, test: 300, w: [2], particles: 200 };
+    const opts = {
+      tGrid: [0.02, 0.2, 1],
+      models: ['logistic', 'mlp'] as ModelKind[],
+      hidden: [8],
+      epochs: 2,
+      train: 600,
+      test: 300,
+      w: [2],
+      particles: 200,
+    };
     const cpu = await runClassifierExperiment(spec, { ...opts, sampler: cpuSampler });
     const gpu = await runClassifierExperiment(spec, { ...opts, sampler: gpuSampler(ctx) });
     expect(cpu.sampling!.backend).toBe('cpu');
@@ -224,7 +272,11 @@ await describeGpu('trained-classifier guidance: GPU f32 vs sampleWithClassifier 
     expect(gpu.sampling!.adapter).toBe(ctx.adapterInfo.label);
     const a = cpu.sampling!.runs[0];
     const b = gpu.sampling!.runs[0];
-    for (const [x, y] of [[a.exact, b.exact], [a.models.logistic!, b.models.logistic!], [a.models.mlp!, b.models.mlp!]]) {
+    for (const [x, y] of [
+      [a.exact, b.exact],
+      [a.models.logistic!, b.models.logistic!],
+      [a.models.mlp!, b.models.mlp!],
+    ]) {
       x.mean.forEach((m, i) => {
         expect(Math.abs(m - y.mean[i])).toBeLessThan(1e-3);
       });

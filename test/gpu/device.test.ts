@@ -55,8 +55,8 @@ await describeGpu('acquireGpu', (ctx) => {
 
   it('refuses limits beyond the adapter', async () => {
     const max = ctx.limits.maxComputeWorkgroupsPerDimension;
-    await expect(acquireGpu(nodePlatform, { requiredLimits: { maxComputeWorkgroupsPerDimension: max + 1 } })).rejects.toThrow(
-      /allows/,
-    );
+    await expect(
+      acquireGpu(nodePlatform, { requiredLimits: { maxComputeWorkgroupsPerDimension: max + 1 } }),
+    ).rejects.toThrow(/allows/);
   });
 });

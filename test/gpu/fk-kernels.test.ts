@@ -10,7 +10,14 @@ import { expect, it } from 'vitest';
 import { FK_BLOCK, blockStats, planSystematic, summariseBlocks, systematicAncestors } from '../../src/corrector/fk.ts';
 import { withErrorScopes } from '../../src/gpu/device.ts';
 import { fkPipelines, readFloats } from '../../src/gpu/fk.ts';
-import { FK_BLOCK_PLAN, FK_BLOCK_STATS, FK_PARAMS, packStructs, structBytes, unpackStructs } from '../../src/gpu/layout.ts';
+import {
+  FK_BLOCK_PLAN,
+  FK_BLOCK_STATS,
+  FK_PARAMS,
+  packStructs,
+  structBytes,
+  unpackStructs,
+} from '../../src/gpu/layout.ts';
 import { gridFor, WORKGROUP_SIZE } from '../../src/gpu/planner.ts';
 import { describeGpu } from '../support/gpu.ts';
 
@@ -49,7 +56,11 @@ await describeGpu('fk reduce and resample kernels', (gpu) => {
         const prefix = make('test prefix', COUNT * 4, S);
         const stats = make('test block stats', blocks * structBytes(FK_BLOCK_STATS), S);
         const x = make('test particles in', COUNT * 4, S);
-        device.queue.writeBuffer(x, 0, Float32Array.from({ length: COUNT }, (_, i) => i)); // x = own index
+        device.queue.writeBuffer(
+          x,
+          0,
+          Float32Array.from({ length: COUNT }, (_, i) => i),
+        ); // x = own index
         const states = make('test states in', COUNT * 8, S);
         const xOut = make('test particles out', COUNT * 4, S);
         const statesOut = make('test states out', COUNT * 8, S);
@@ -57,7 +68,11 @@ await describeGpu('fk reduce and resample kernels', (gpu) => {
         const planBuffer = make('test plan', blocks * structBytes(FK_BLOCK_PLAN), S);
 
         const run = (pipeline: GPUComputePipeline, entries: GPUBuffer[], grid: [number, number], label: string) => {
-          const bind = device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries: entries.map((buffer, binding) => ({ binding, resource: { buffer } })) });
+          const bind = device.createBindGroup({
+            label,
+            layout: pipeline.getBindGroupLayout(0),
+            entries: entries.map((buffer, binding) => ({ binding, resource: { buffer } })),
+          });
           const encoder = device.createCommandEncoder({ label });
           const pass = encoder.beginComputePass({ label });
           pass.setPipeline(pipeline);
@@ -68,7 +83,11 @@ await describeGpu('fk reduce and resample kernels', (gpu) => {
         };
         run(reduce, [params, weights, prefix, stats], [blocks, 1], 'test reduce');
         const statsBytes = blocks * structBytes(FK_BLOCK_STATS);
-        const got = unpackStructs(FK_BLOCK_STATS, (await readFloats(gpu, stats, statsBytes / 4)).buffer as ArrayBuffer, blocks);
+        const got = unpackStructs(
+          FK_BLOCK_STATS,
+          (await readFloats(gpu, stats, statsBytes / 4)).buffer as ArrayBuffer,
+          blocks,
+        );
         const want = blockStats(Float64Array.from(logW), COUNT);
         const pre = await readFloats(gpu, prefix, COUNT);
         for (let k = 0; k < blocks; k++) {
@@ -99,7 +118,12 @@ await describeGpu('fk reduce and resample kernels', (gpu) => {
         const u = 0.4142;
         const plan = planSystematic(got as never, summary, COUNT, u);
         device.queue.writeBuffer(planBuffer, 0, packStructs(FK_BLOCK_PLAN, plan as never));
-        run(resample, [params, planBuffer, prefix, x, states, xOut, statesOut, ancestorsBuffer], gridFor(COUNT, WORKGROUP_SIZE, 65535), 'test resample');
+        run(
+          resample,
+          [params, planBuffer, prefix, x, states, xOut, statesOut, ancestorsBuffer],
+          gridFor(COUNT, WORKGROUP_SIZE, 65535),
+          'test resample',
+        );
         const ancestors = new Uint32Array((await readFloats(gpu, ancestorsBuffer, COUNT)).buffer as ArrayBuffer);
         const copied = await readFloats(gpu, xOut, COUNT);
         const ref = systematicAncestors(Float64Array.from(logW), COUNT, u);

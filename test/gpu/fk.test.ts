@@ -69,7 +69,21 @@ const PARITY_CASES: { name: string; spec: RawSpec }[] = [
       dim: 2,
       classes: [
         { name: 'box', weight: 0.4, components: [{ kind: 'uniform', weight: 1, low: [0, -1], high: [1.5, 1] }] },
-        { name: 'blob', weight: 0.6, components: [{ kind: 'gaussian', weight: 1, mean: [-1, 0.5], cov: [[0.5, 0.2], [0.2, 0.4]] }] },
+        {
+          name: 'blob',
+          weight: 0.6,
+          components: [
+            {
+              kind: 'gaussian',
+              weight: 1,
+              mean: [-1, 0.5],
+              cov: [
+                [0.5, 0.2],
+                [0.2, 0.4],
+              ],
+            },
+          ],
+        },
       ],
       target: 'box',
       process: { kind: 'vp' },
@@ -113,7 +127,8 @@ await describeGpu('fk corrector', (gpu) => {
 
     // Positions: the plain em sampler's tolerance (the same trajectories before resampling).
     const ref = referenceWithBound(parseSpec({ ...raw, corrector: undefined }));
-    for (let i = 0; i < n * dim; i++) expect(Math.abs(ref.particles[i] - cpuX![i])).toBeLessThan(1e-12 * (1 + Math.abs(cpuX![i])));
+    for (let i = 0; i < n * dim; i++)
+      expect(Math.abs(ref.particles[i] - cpuX![i])).toBeLessThan(1e-12 * (1 + Math.abs(cpuX![i])));
     const report = compareWithBound(out.particles, ref, dim);
     console.log(formatReport(`fk positions ${raw.dim}-D`, report));
     expect(report.failures).toBe(0);
@@ -140,10 +155,14 @@ await describeGpu('fk corrector', (gpu) => {
     console.log(`fk log-weights ${raw.dim}-D: max |d| / tolerance = ${worst.toFixed(3)}`);
   });
 
-  it('resampling: the GPU gathers f64 systematic resampling\'s ancestors, up to f32 ties, and never a zero weight', async () => {
+  it("resampling: the GPU gathers f64 systematic resampling's ancestors, up to f32 ties, and never a zero weight", async () => {
     const spec = parseSpec(fkSpec({ particles: 20_000 }));
     const { weights, ancestors } = await gpuWeightsBeforeFinalResample(gpu, spec);
-    const ref = systematicAncestors(Float64Array.from(weights), spec.particles, resampleUniform(spec.seed, spec.solver.steps - 1, 0));
+    const ref = systematicAncestors(
+      Float64Array.from(weights),
+      spec.particles,
+      resampleUniform(spec.seed, spec.solver.steps - 1, 0),
+    );
     let mismatches = 0;
     for (let j = 0; j < spec.particles; j++) {
       expect(Number.isFinite(weights[ancestors[j]])).toBe(true);
@@ -163,7 +182,15 @@ await describeGpu('fk corrector', (gpu) => {
   const POPULATIONS = 32;
   const N = 8192;
   const lawSpec = (seed: number, over: RawSpec = {}): ExperimentSpec =>
-    parseSpec(fkSpec({ particles: N, seed, solver: { kind: 'em', steps: 100, tMin: 1e-3 }, corrector: { kind: 'fk', essThreshold: 0.5 }, ...over }));
+    parseSpec(
+      fkSpec({
+        particles: N,
+        seed,
+        solver: { kind: 'em', steps: 100, tMin: 1e-3 },
+        corrector: { kind: 'fk', essThreshold: 0.5 },
+        ...over,
+      }),
+    );
 
   interface Population {
     x: Float32Array;
@@ -197,7 +224,12 @@ await describeGpu('fk corrector', (gpu) => {
     const q90 = law.quantile(0.9);
     const f = functionals(q10, q90);
     const exact = { mean: law.moments.mean, variance: law.moments.mu2, below: 0.1, above: 0.1 };
-    const names = { mean: 'cfg w=3: mean', variance: 'cfg w=3: variance', below: 'cfg w=3: P(x < q10)', above: 'cfg w=3: P(x > q90)' } as const;
+    const names = {
+      mean: 'cfg w=3: mean',
+      variance: 'cfg w=3: variance',
+      below: 'cfg w=3: P(x < q10)',
+      above: 'cfg w=3: P(x > q90)',
+    } as const;
 
     const evaluate = (pops: Population[]) =>
       (Object.keys(exact) as (keyof typeof exact)[]).map((k) => {
@@ -212,9 +244,15 @@ await describeGpu('fk corrector', (gpu) => {
     const corrected = await populations();
     const results: { name: string; t: number; threshold: number; pass: boolean }[] = evaluate(corrected);
     // The normaliser: the mean of exp(log Z-hat) is unbiased for int q = exp(logZ).
-    const z = populationTTest(corrected.map((p) => Math.exp(p.logNormaliser)), Math.exp(def.logZ), ALPHA_EACH);
+    const z = populationTTest(
+      corrected.map((p) => Math.exp(p.logNormaliser)),
+      Math.exp(def.logZ),
+      ALPHA_EACH,
+    );
     results.push({ name: 'cfg w=3: normaliser', ...z });
-    console.log(results.map((r) => `${r.name}: t = ${r.t.toFixed(2)} (threshold ${r.threshold.toFixed(2)})`).join('\n'));
+    console.log(
+      results.map((r) => `${r.name}: t = ${r.t.toFixed(2)} (threshold ${r.threshold.toFixed(2)})`).join('\n'),
+    );
     for (const r of results) expect(r.pass, r.name).toBe(true);
 
     // Twins: plain cfg (no corrector), and the corrected populations translated by 0.1.
@@ -228,15 +266,40 @@ await describeGpu('fk corrector', (gpu) => {
 
   it('in law: w(t) rising from 0 at tMin to 2 at t = 2: fk returns the conditional law at tMin, plain guidance does not', async () => {
     // The tilted law at tMin has w(tMin) = 0: the weights must undo all of the guidance.
-    const guidance = { kind: 'cfg', w: { kind: 'piecewise', points: [[1e-3, 0], [2, 2]] } };
+    const guidance = {
+      kind: 'cfg',
+      w: {
+        kind: 'piecewise',
+        points: [
+          [1e-3, 0],
+          [2, 2],
+        ],
+      },
+    };
     const law = target1d(targetDef(lawSpec(1, { guidance }), 'conditional'), [1]);
     const f = functionals(0, 0);
     const check = (pops: Population[]) => [
-      { name: 'ramped w: mean', ...populationTTest(pops.map((p) => f.mean(p.x)), law.moments.mean, ALPHA_EACH) },
-      { name: 'ramped w: variance', ...populationTTest(pops.map((p) => f.variance(p.x)), law.moments.mu2, ALPHA_EACH) },
+      {
+        name: 'ramped w: mean',
+        ...populationTTest(
+          pops.map((p) => f.mean(p.x)),
+          law.moments.mean,
+          ALPHA_EACH,
+        ),
+      },
+      {
+        name: 'ramped w: variance',
+        ...populationTTest(
+          pops.map((p) => f.variance(p.x)),
+          law.moments.mu2,
+          ALPHA_EACH,
+        ),
+      },
     ];
     const corrected = check(await populations({ guidance }));
-    console.log(corrected.map((r) => `${r.name}: t = ${r.t.toFixed(2)} (threshold ${r.threshold.toFixed(2)})`).join('\n'));
+    console.log(
+      corrected.map((r) => `${r.name}: t = ${r.t.toFixed(2)} (threshold ${r.threshold.toFixed(2)})`).join('\n'),
+    );
     for (const r of corrected) expect(r.pass, r.name).toBe(true);
     const plain = check(await populations({ guidance, corrector: undefined }));
     console.log(`plain twin: ${plain.map((r) => `${r.name} t = ${r.t.toFixed(1)}`).join(', ')}`);
@@ -259,7 +322,9 @@ await describeGpu('fk corrector', (gpu) => {
       }),
     );
     await expect(sampleWebGpu(gpu, spec, {})).rejects.toThrow(
-      new RegExp(`corrector fk keeps the whole population resident: ${particles} particles .* exceeds this adapter's largest storage binding \\(${limit} bytes\\)`),
+      new RegExp(
+        `corrector fk keeps the whole population resident: ${particles} particles .* exceeds this adapter's largest storage binding \\(${limit} bytes\\)`,
+      ),
     );
   });
 });

@@ -15,7 +15,9 @@ const ring = (w: number, start: 'prior' | 'exact') =>
     dim: 2,
     classes: [0, 1, 2, 3, 4, 5, 6, 7].map((k) => ({
       name: `m${k}`,
-      components: [{ kind: 'gaussian', mean: [3 * Math.cos((k * Math.PI) / 4), 3 * Math.sin((k * Math.PI) / 4)], cov: 0.05 }],
+      components: [
+        { kind: 'gaussian', mean: [3 * Math.cos((k * Math.PI) / 4), 3 * Math.sin((k * Math.PI) / 4)], cov: 0.05 },
+      ],
     })),
     target: 'm0',
     process: { kind: 'ou', T: 10 },
@@ -27,7 +29,10 @@ const ring = (w: number, start: 'prior' | 'exact') =>
   });
 
 await describeGpu('exact coverage/fidelity: webgpu backend vs CPU f64', (ctx) => {
-  for (const [w, start] of [[0, 'exact'], [3, 'prior']] as const) {
+  for (const [w, start] of [
+    [0, 'exact'],
+    [3, 'prior'],
+  ] as const) {
     it(`ring of 8, cfg w=${w}, start ${start}: both KLs and recall agree`, async () => {
       const spec = ring(w, start);
       const a = await exactCoverageFidelity(spec, cpuLogDensityBackend, { particles: 2000, pSamples: 2000 });

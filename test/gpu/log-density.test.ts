@@ -21,7 +21,10 @@ const gauss = (mean: number[], cov: unknown, weight = 1) => ({ kind: 'gaussian',
 const box = (low: number[], high: number[], weight = 1) => ({ kind: 'uniform', weight, low, high });
 const EDM = { kind: 'edm', rho: 7 };
 
-interface Case { name: string; spec: (solver: Solver) => RawSpec }
+interface Case {
+  name: string;
+  spec: (solver: Solver) => RawSpec;
+}
 
 const CASES: Case[] = [
   {
@@ -58,8 +61,33 @@ const CASES: Case[] = [
     spec: (solver) => ({
       dim: 3,
       classes: [
-        { name: 'a', components: [gauss([1, 0, 0], [[1, 0.5, 0], [0.5, 0.8, 0.2], [0, 0.2, 0.5]]), gauss([-1, 1, 0.5], [0.3, 0.8, 0.4])] },
-        { name: 'b', components: [gauss([0, -1, 1], [[0.4, -0.1, 0], [-0.1, 0.9, 0.3], [0, 0.3, 0.7]])] },
+        {
+          name: 'a',
+          components: [
+            gauss(
+              [1, 0, 0],
+              [
+                [1, 0.5, 0],
+                [0.5, 0.8, 0.2],
+                [0, 0.2, 0.5],
+              ],
+            ),
+            gauss([-1, 1, 0.5], [0.3, 0.8, 0.4]),
+          ],
+        },
+        {
+          name: 'b',
+          components: [
+            gauss(
+              [0, -1, 1],
+              [
+                [0.4, -0.1, 0],
+                [-0.1, 0.9, 0.3],
+                [0, 0.3, 0.7],
+              ],
+            ),
+          ],
+        },
       ],
       target: 'a',
       process: { kind: 'ou', T: 10 },
@@ -92,7 +120,10 @@ function maxLogqDiff(gpu: Float64Array, ref: Float64Array): { max: number; at: n
   let at = -1;
   gpu.forEach((v, i) => {
     const d = Math.abs(v - ref[i]);
-    if (!(d <= max)) { max = d; at = i; }
+    if (!(d <= max)) {
+      max = d;
+      at = i;
+    }
   });
   return { max, at };
 }
@@ -104,7 +135,8 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 await describeGpu('log-density mode: GPU f32 vs f64 per particle', (ctx) => {
-  const run = (spec: ExperimentSpec, opts = {}) => withErrorScopes(ctx.device, () => sampleLogDensityWebGpu(ctx, spec, opts));
+  const run = (spec: ExperimentSpec, opts = {}) =>
+    withErrorScopes(ctx.device, () => sampleLogDensityWebGpu(ctx, spec, opts));
   for (const c of CASES) {
     for (const solver of ['euler', 'heun', 'rk4'] as const) {
       it(`${c.name}, ${solver}: backward from the prior`, async () => {
@@ -162,7 +194,9 @@ await describeGpu('log-density mode: GPU f32 vs f64 per particle', (ctx) => {
       const gpu = await run(spec);
       const ref = logDensityReference(spec);
       const dl = maxLogqDiff(gpu.logq, ref.logq);
-      console.log(`score error ${name}: max |dx| ${maxAbs(gpu.particles, ref.particles).toExponential(2)}, max |d log q| ${dl.max.toExponential(2)}`);
+      console.log(
+        `score error ${name}: max |dx| ${maxAbs(gpu.particles, ref.particles).toExponential(2)}, max |d log q| ${dl.max.toExponential(2)}`,
+      );
       expect(maxAbs(gpu.particles, ref.particles)).toBeLessThan(1e-3);
       expect(dl.max).toBeLessThanOrEqual(LOGQ_TOL);
     });
@@ -170,13 +204,28 @@ await describeGpu('log-density mode: GPU f32 vs f64 per particle', (ctx) => {
 
   // Many components: the kernel stages their factors through workgroup memory (tile > 0).
   it('d=8, 32 components (staged through workgroup memory), cfg w=2, heun: backward from the prior', async () => {
-    const comps = Array.from({ length: 32 }, (_, k) => gauss(Array.from({ length: 8 }, (_, j) => Math.sin(k + 3 * j)), 0.3 + 0.02 * k));
-    const spec = parseSpec({ ...CASES[3].spec('heun'), classes: [{ name: 'a', components: comps.slice(0, 16) }, { name: 'b', components: comps.slice(16) }], solver: { kind: 'heun', steps: 12 }, particles: 200 });
+    const comps = Array.from({ length: 32 }, (_, k) =>
+      gauss(
+        Array.from({ length: 8 }, (_, j) => Math.sin(k + 3 * j)),
+        0.3 + 0.02 * k,
+      ),
+    );
+    const spec = parseSpec({
+      ...CASES[3].spec('heun'),
+      classes: [
+        { name: 'a', components: comps.slice(0, 16) },
+        { name: 'b', components: comps.slice(16) },
+      ],
+      solver: { kind: 'heun', steps: 12 },
+      particles: 200,
+    });
     const gpu = await run(spec);
     expect(gpu.info.tile).toBeGreaterThan(0);
     const ref = logDensityReference(spec);
     const dl = maxLogqDiff(gpu.logq, ref.logq);
-    console.log(`staged: tile ${gpu.info.tile}, max |dx| ${maxAbs(gpu.particles, ref.particles).toExponential(2)}, max |d log q| ${dl.max.toExponential(2)}`);
+    console.log(
+      `staged: tile ${gpu.info.tile}, max |dx| ${maxAbs(gpu.particles, ref.particles).toExponential(2)}, max |d log q| ${dl.max.toExponential(2)}`,
+    );
     expect(maxAbs(gpu.particles, ref.particles)).toBeLessThan(1e-3);
     expect(dl.max).toBeLessThanOrEqual(LOGQ_TOL);
   });
@@ -184,9 +233,11 @@ await describeGpu('log-density mode: GPU f32 vs f64 per particle', (ctx) => {
   it('refuses what it cannot carry', async () => {
     const base = CASES[0].spec('euler');
     expect(logDensityUnsupported(parseSpec({ ...base, solver: { kind: 'em', steps: 10 } }))).toMatch(/solver.kind/);
-    expect(logDensityUnsupported(parseSpec({ ...base, guidance: { kind: 'cfg', w: 1, variant: { kind: 'rescale', phi: 0.5 } } }))).toMatch(
-      /guidance.variant.kind/,
-    );
+    expect(
+      logDensityUnsupported(
+        parseSpec({ ...base, guidance: { kind: 'cfg', w: 1, variant: { kind: 'rescale', phi: 0.5 } } }),
+      ),
+    ).toMatch(/guidance.variant.kind/);
     await expect(run(parseSpec({ ...base, solver: { kind: 'em', steps: 10 } }))).rejects.toThrow(/solver.kind/);
   });
 });

@@ -88,7 +88,9 @@ await describeGpu('sampler em: GPU vs CPU', (ctx) => {
     const subset = parseSpec(emSpec({ particles: 2000 }));
     const ref = referenceWithBound(subset);
     const report = compareWithBound(gpuA.subarray(0, 2000), ref, 1);
-    console.log(`${formatReport('em, two Gaussians cfg w=3 (2000 x 200 steps)', report)}; GPU ${gpu.ms.toFixed(0)} ms for ${N}`);
+    console.log(
+      `${formatReport('em, two Gaussians cfg w=3 (2000 x 200 steps)', report)}; GPU ${gpu.ms.toFixed(0)} ms for ${N}`,
+    );
     expect(report.nonFinite).toBe(0);
     expect(report.firstFailure).toBeNull();
     expect(report.maxUlpsOfRss).toBeLessThanOrEqual(PARITY_ULPS);
@@ -145,7 +147,10 @@ await describeGpu('sampler em: GPU vs CPU', (ctx) => {
     // D <= eps + bias, i.e. if one of the two samples' empirical CDFs is off by
     // t >= (D* - eps - bias) / 2, probability <= 4 exp(-2 N t^2) =: miss.
     const a = new CpuStepper(mutated).table.rows.at(-1)!.alpha;
-    const dHat = ksTwoSample(cpuB, cpuB.map((x) => x + a * SHIFT));
+    const dHat = ksTwoSample(
+      cpuB,
+      cpuB.map((x) => x + a * SHIFT),
+    );
     const dLow = dHat - 2 * oneSampleEpsilon(N, ALPHA);
     const t = (dLow - eps - bias) / 2;
     const miss = t > 0 ? 4 * Math.exp(-2 * N * t * t) : 1;

@@ -49,19 +49,35 @@ const splitCases: { name: string; spec: ExperimentSpec }[] = [
   {
     // em: the noise of step n is stream n + 1 of the generator; a wrong firstStep would show.
     name: '2-D box and Gaussian mixture, cfg, em, 3001 particles x 37 steps',
-    spec: parseSpec({ ...PARITY_CASES.find((c) => c.name.startsWith('2-D box'))!.spec('em'), particles: 3001, solver: { kind: 'em', steps: 37, grid: { kind: 'edm', rho: 7 } } }),
+    spec: parseSpec({
+      ...PARITY_CASES.find((c) => c.name.startsWith('2-D box'))!.spec('em'),
+      particles: 3001,
+      solver: { kind: 'em', steps: 37, grid: { kind: 'edm', rho: 7 } },
+    }),
   },
   {
     name: '2-D full-covariance mixture, classifier, heun, 3001 particles x 37 steps',
-    spec: parseSpec({ ...PARITY_CASES.find((c) => c.name.startsWith('2-D full'))!.spec('heun'), particles: 3001, solver: { kind: 'heun', steps: 37 } }),
+    spec: parseSpec({
+      ...PARITY_CASES.find((c) => c.name.startsWith('2-D full'))!.spec('heun'),
+      particles: 3001,
+      solver: { kind: 'heun', steps: 37 },
+    }),
   },
 ];
 
 const plans: { name: string; overrides: PlanOverrides; gridLimit?: number }[] = [
   { name: 'chunks of 1000, 3 steps per dispatch', overrides: { chunkParticles: 1000, stepsPerDispatch: 3 } },
   { name: 'chunks of 1000, 1 step per dispatch', overrides: { chunkParticles: 1000, stepsPerDispatch: 1 } },
-  { name: 'one chunk, 5 steps per dispatch, 2-D grid of at most 16 workgroups per dimension', overrides: { stepsPerDispatch: 5 }, gridLimit: 16 },
-  { name: 'chunks of 777, 1 step per dispatch, 2-D grid of at most 4 per dimension', overrides: { chunkParticles: 777, stepsPerDispatch: 1 }, gridLimit: 4 },
+  {
+    name: 'one chunk, 5 steps per dispatch, 2-D grid of at most 16 workgroups per dimension',
+    overrides: { stepsPerDispatch: 5 },
+    gridLimit: 16,
+  },
+  {
+    name: 'chunks of 777, 1 step per dispatch, 2-D grid of at most 4 per dimension',
+    overrides: { chunkParticles: 777, stepsPerDispatch: 1 },
+    gridLimit: 4,
+  },
 ];
 
 await describeGpu('sampler dispatch splitting', (ctx) => {
@@ -77,9 +93,13 @@ await describeGpu('sampler dispatch splitting', (ctx) => {
         const chunks = Math.ceil(c.spec.particles / chunk);
         expect(run.info.plan, p.name).toMatchObject({ chunkParticles: chunk, chunks, stepsPerDispatch: steps });
         expect(run.info.plan.dispatches, p.name).toBe(chunks * Math.ceil(c.spec.solver.steps / steps));
-        expect(run.chunks, p.name).toEqual(Array.from({ length: chunks }, (_, i) => Math.min(chunk, c.spec.particles - i * chunk)));
+        expect(run.chunks, p.name).toEqual(
+          Array.from({ length: chunks }, (_, i) => Math.min(chunk, c.spec.particles - i * chunk)),
+        );
         const at = firstDifference(run.particles, base.particles);
-        expect(at, `${p.name}: first difference at value ${at}: ${run.particles[at]} vs ${base.particles[at]}`).toBe(-1);
+        expect(at, `${p.name}: first difference at value ${at}: ${run.particles[at]} vs ${base.particles[at]}`).toBe(
+          -1,
+        );
       }
       console.log(`${c.name}: ${plans.length} split plans bit-identical to the default (${base.ms.toFixed(0)} ms)`);
     });
@@ -88,7 +108,11 @@ await describeGpu('sampler dispatch splitting', (ctx) => {
   it('firstParticle: particles [1234, 3001) sampled on their own equal the tail of the full run', async () => {
     const spec = splitCases[1].spec;
     const full = await sampleGpuParticles(ctx, spec);
-    const tail = await sampleGpuParticles(ctx, { ...spec, particles: spec.particles - 1234 }, { firstParticle: 1234, chunkParticles: 500, stepsPerDispatch: 4 });
+    const tail = await sampleGpuParticles(
+      ctx,
+      { ...spec, particles: spec.particles - 1234 },
+      { firstParticle: 1234, chunkParticles: 500, stepsPerDispatch: 4 },
+    );
     expect(firstDifference(tail.particles, full.particles.subarray(1234 * spec.dim))).toBe(-1);
   });
 
@@ -106,7 +130,14 @@ await describeGpu('sampler dispatch splitting', (ctx) => {
     });
     const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
     const grid = planDispatch({
-      particles: n, dim: 1, components: 2, stages: 1, steps: 2, fullCovariance: false, factorStride: 3, limits: ctx.limits,
+      particles: n,
+      dim: 1,
+      components: 2,
+      stages: 1,
+      steps: 2,
+      fullCovariance: false,
+      factorStride: 3,
+      limits: ctx.limits,
     });
     // The default plan: one chunk (4.2 M particles x 4 bytes is within every budget) on a 2-D grid.
     expect(grid.chunks).toBe(1);
@@ -117,13 +148,28 @@ await describeGpu('sampler dispatch splitting', (ctx) => {
     expect(twoD.info.plan.chunks).toBe(1);
     expect(oneD.info.plan.chunks).toBe(2);
     expect(firstDifference(twoD.particles, oneD.particles)).toBe(-1);
-    console.log(`2-D grid ${grid.grid(n).join(' x ')} vs two 1-D chunks: bit-identical (${twoD.ms.toFixed(0)} + ${oneD.ms.toFixed(0)} ms)`);
+    console.log(
+      `2-D grid ${grid.grid(n).join(' x ')} vs two 1-D chunks: bit-identical (${twoD.ms.toFixed(0)} + ${oneD.ms.toFixed(0)} ms)`,
+    );
   });
 });
 
 describe('planDispatch', () => {
-  const limits = { maxStorageBufferBindingSize: 2 ** 30, maxBufferSize: 2 ** 30, maxComputeWorkgroupsPerDimension: 65535 };
-  const base: PlanInput = { particles: 1, dim: 1, components: 4, stages: 4, steps: 1000, fullCovariance: false, factorStride: 3, limits };
+  const limits = {
+    maxStorageBufferBindingSize: 2 ** 30,
+    maxBufferSize: 2 ** 30,
+    maxComputeWorkgroupsPerDimension: 65535,
+  };
+  const base: PlanInput = {
+    particles: 1,
+    dim: 1,
+    components: 4,
+    stages: 4,
+    steps: 1000,
+    fullCovariance: false,
+    factorStride: 3,
+    limits,
+  };
 
   it('four particles per invocation: a quarter of the invocations, still covering every particle', () => {
     const n = 4 * 65535 * WORKGROUP_SIZE + 5;
@@ -144,7 +190,9 @@ describe('planDispatch', () => {
     expect(plan.stepsPerDispatch).toBeGreaterThanOrEqual(1);
     expect(plan.stepsPerDispatch).toBeLessThanOrEqual(p.steps);
     // The factor window of one dispatch fits one storage binding.
-    expect(plan.stepsPerDispatch * p.stages * p.components * p.factorStride * 4).toBeLessThanOrEqual(p.limits.maxStorageBufferBindingSize);
+    expect(plan.stepsPerDispatch * p.stages * p.components * p.factorStride * 4).toBeLessThanOrEqual(
+      p.limits.maxStorageBufferBindingSize,
+    );
     const last = p.particles - (plan.chunks - 1) * plan.chunkParticles;
     for (const count of new Set([plan.chunkParticles, last, 1])) {
       const [x, y] = plan.grid(count);
@@ -153,7 +201,7 @@ describe('planDispatch', () => {
       expect(y).toBeLessThanOrEqual(p.limits.maxComputeWorkgroupsPerDimension);
       // Enough invocations for every particle, and less than one row of workgroups to spare.
       expect(x * y * WORKGROUP_SIZE).toBeGreaterThanOrEqual(count);
-      expect((x * y - Math.ceil(count / WORKGROUP_SIZE)) < x).toBe(true);
+      expect(x * y - Math.ceil(count / WORKGROUP_SIZE) < x).toBe(true);
     }
   }
 
@@ -169,11 +217,18 @@ describe('planDispatch', () => {
 
   it('chunk sizes respect the binding limit, the buffer size and the memory budget, whichever is smallest', () => {
     for (const dim of [1, 2, 3, 7, 16]) {
-      for (const [binding, buffer] of [[2 ** 20, 2 ** 30], [2 ** 30, 2 ** 21], [128 * 2 ** 20, 256 * 2 ** 20], [4000, 4000]]) {
+      for (const [binding, buffer] of [
+        [2 ** 20, 2 ** 30],
+        [2 ** 30, 2 ** 21],
+        [128 * 2 ** 20, 256 * 2 ** 20],
+        [4000, 4000],
+      ]) {
         const lim = { ...limits, maxStorageBufferBindingSize: binding, maxBufferSize: buffer };
         const p = { ...base, dim, factorStride: 1 + 2 * dim, particles: 5e8 + 7, limits: lim, chunkBytes: 2 ** 40 };
         const plan = planDispatch(p);
-        expect(plan.chunkParticles, `dim ${dim} binding ${binding} buffer ${buffer}`).toBe(Math.floor(Math.min(binding, buffer) / (4 * dim)));
+        expect(plan.chunkParticles, `dim ${dim} binding ${binding} buffer ${buffer}`).toBe(
+          Math.floor(Math.min(binding, buffer) / (4 * dim)),
+        );
         checkPlan(p);
         // With the default memory budget (64 MiB of particle state per chunk) as well.
         const budget = planDispatch({ ...p, chunkBytes: undefined });
@@ -210,11 +265,17 @@ describe('planDispatch', () => {
     const windows = { ...base, particles: 1000, components: 8, tableWindows: { bindingBytes: 65536, rowBytes: 48 } };
     const inUniform = planDispatch(windows);
     expect(inUniform.stepsPerDispatch).toBe(Math.floor(65536 / (4 * 8 * 3 * 4)));
-    expect(inUniform.stepsPerDispatch * windows.stages * windows.components * windows.factorStride * 4).toBeLessThanOrEqual(65536);
-    expect(planDispatch({ ...windows, components: 1, factorStride: 1 }).stepsPerDispatch).toBe(Math.floor(65536 / (4 * 48)));
+    expect(
+      inUniform.stepsPerDispatch * windows.stages * windows.components * windows.factorStride * 4,
+    ).toBeLessThanOrEqual(65536);
+    expect(planDispatch({ ...windows, components: 1, factorStride: 1 }).stepsPerDispatch).toBe(
+      Math.floor(65536 / (4 * 48)),
+    );
     checkPlan(windows);
     // A huge full-covariance step still gets at least one step per dispatch.
-    expect(planDispatch({ ...base, particles: 10 ** 7, dim: 16, factorStride: 33, fullCovariance: true }).stepsPerDispatch).toBe(1);
+    expect(
+      planDispatch({ ...base, particles: 10 ** 7, dim: 16, factorStride: 33, fullCovariance: true }).stepsPerDispatch,
+    ).toBe(1);
   });
 });
 
@@ -226,7 +287,13 @@ await describeGpu('fast path: four particles per invocation', (ctx) => {
     const spec = parseSpec({
       dim: 3,
       classes: [
-        { name: 'a', components: [{ kind: 'gaussian', mean: [1, 0, -1], cov: [0.5, 1, 0.3] }, { kind: 'gaussian', mean: [2, 1, 0], cov: 0.2 }] },
+        {
+          name: 'a',
+          components: [
+            { kind: 'gaussian', mean: [1, 0, -1], cov: [0.5, 1, 0.3] },
+            { kind: 'gaussian', mean: [2, 1, 0], cov: 0.2 },
+          ],
+        },
         { name: 'b', components: [{ kind: 'gaussian', mean: [-1, 0, 1], cov: 1 }] },
       ],
       target: 'a',
@@ -240,7 +307,15 @@ await describeGpu('fast path: four particles per invocation', (ctx) => {
       const out = new Float32Array(spec.particles * spec.dim);
       let offset = 0;
       const info = await withErrorScopes(ctx.device, () =>
-        sampleWebGpu(ctx, spec, { kernel, chunkParticles: 501, stepsPerDispatch: 7, onChunk: (c) => { out.set(c, offset); offset += c.length; } }),
+        sampleWebGpu(ctx, spec, {
+          kernel,
+          chunkParticles: 501,
+          stepsPerDispatch: 7,
+          onChunk: (c) => {
+            out.set(c, offset);
+            offset += c.length;
+          },
+        }),
       );
       return { out, info };
     };
@@ -260,12 +335,19 @@ await describeGpu('fast path: four particles per invocation', (ctx) => {
     // The tables through uniform bindings (default), through uniform bindings so small that they
     // bound the steps per dispatch, and through storage (one step's tables do not fit): the same
     // reads of the same f32 values, so bit-identical particles.
-    const withUniformLimit = (bytes: number): GpuContext => ({ ...ctx, limits: { ...limitsOf(ctx), maxUniformBufferBindingSize: bytes } as GPUSupportedLimits });
+    const withUniformLimit = (bytes: number): GpuContext => ({
+      ...ctx,
+      limits: { ...limitsOf(ctx), maxUniformBufferBindingSize: bytes } as GPUSupportedLimits,
+    });
     const plain = await sampleGpuParticles(ctx, spec);
     const small = await sampleGpuParticles(withUniformLimit(400), spec); // 96 bytes of factors per step: 4 steps per dispatch
     const storage = await sampleGpuParticles(withUniformLimit(64), spec);
     expect(plain.info).toMatchObject({ kernel: 'step-gauss4', tables: 'uniform', plan: { stepsPerDispatch: 40 } });
-    expect(small.info).toMatchObject({ kernel: 'step-gauss4', tables: 'uniform', plan: { stepsPerDispatch: 4, dispatches: 10 } });
+    expect(small.info).toMatchObject({
+      kernel: 'step-gauss4',
+      tables: 'uniform',
+      plan: { stepsPerDispatch: 4, dispatches: 10 },
+    });
     expect(storage.info).toMatchObject({ kernel: 'step-gauss4', tables: 'storage', plan: { stepsPerDispatch: 40 } });
     expect(firstDifference(small.particles, plain.particles)).toBe(-1);
     expect(firstDifference(storage.particles, plain.particles)).toBe(-1);

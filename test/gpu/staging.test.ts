@@ -21,7 +21,12 @@ function manyComponents(d: number, count: number, seed: number) {
   return Array.from({ length: count }, (_, k) => {
     const mean = Array.from({ length: d }, (_, i) => 2 * draw(k, i));
     if (k % 3 === 2) return { kind: 'uniform', low: mean.map((m) => m - 0.3), high: mean.map((m) => m + 0.4) };
-    return { kind: 'gaussian', weight: 1 + (k % 5), mean, cov: Array.from({ length: d }, (_, i) => 0.2 + 0.1 * ((k + i) % 4)) };
+    return {
+      kind: 'gaussian',
+      weight: 1 + (k % 5),
+      mean,
+      cov: Array.from({ length: d }, (_, i) => 0.2 + 0.1 * ((k + i) % 4)),
+    };
   });
 }
 

@@ -12,8 +12,26 @@ type Raw = Record<string, any>;
 const twoGaussians2d = (guidance: Raw, extra: Raw = {}): Raw => ({
   dim: 2,
   classes: [
-    { name: 'pos', components: [{ kind: 'gaussian', mean: [1, 0.5], cov: [0.5, 1] }, { kind: 'gaussian', mean: [2, -1], cov: 0.3 }] },
-    { name: 'neg', components: [{ kind: 'gaussian', mean: [-1, 0], cov: [[1, 0.3], [0.3, 0.6]] }] },
+    {
+      name: 'pos',
+      components: [
+        { kind: 'gaussian', mean: [1, 0.5], cov: [0.5, 1] },
+        { kind: 'gaussian', mean: [2, -1], cov: 0.3 },
+      ],
+    },
+    {
+      name: 'neg',
+      components: [
+        {
+          kind: 'gaussian',
+          mean: [-1, 0],
+          cov: [
+            [1, 0.3],
+            [0.3, 0.6],
+          ],
+        },
+      ],
+    },
   ],
   target: 'pos',
   process: { kind: 'ou', T: 6 },
@@ -28,7 +46,13 @@ const boxes1d = (guidance: Raw, extra: Raw = {}): Raw => ({
   dim: 1,
   classes: [
     { name: 'pos', components: [{ kind: 'uniform', low: [0], high: [1] }] },
-    { name: 'neg', components: [{ kind: 'uniform', low: [-1], high: [0] }, { kind: 'gaussian', mean: [0.5], cov: 0.2 }] },
+    {
+      name: 'neg',
+      components: [
+        { kind: 'uniform', low: [-1], high: [0] },
+        { kind: 'gaussian', mean: [0.5], cov: 0.2 },
+      ],
+    },
   ],
   target: 'pos',
   process: { kind: 'ou', T: 6 },
@@ -54,28 +78,42 @@ function p99AbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe('guidance variants: identities (CPU, f64)', () => {
   const cfg = sampleCpu(parseSpec(twoGaussians2d({ kind: 'cfg', w: 3 }))).particles;
   it('rescale with phi = 0 is cfg, bit for bit', () => {
-    const r = sampleCpu(parseSpec(twoGaussians2d({ kind: 'cfg', w: 3, variant: { kind: 'rescale', phi: 0 } }))).particles;
+    const r = sampleCpu(
+      parseSpec(twoGaussians2d({ kind: 'cfg', w: 3, variant: { kind: 'rescale', phi: 0 } })),
+    ).particles;
     expect(maxAbsDiff(r, cfg)).toBe(0);
   });
   it('apg with eta = 1, no cap and no momentum is cfg (to f64 rounding)', () => {
-    const r = sampleCpu(parseSpec(twoGaussians2d({ kind: 'cfg', w: 3, variant: { kind: 'apg', eta: 1, r: null, beta: 0 } }))).particles;
+    const r = sampleCpu(
+      parseSpec(twoGaussians2d({ kind: 'cfg', w: 3, variant: { kind: 'apg', eta: 1, r: null, beta: 0 } })),
+    ).particles;
     expect(maxAbsDiff(r, cfg)).toBeLessThan(1e-10);
   });
   it('power-law with alpha = 0 is cfg (to f64 rounding)', () => {
-    const r = sampleCpu(parseSpec(twoGaussians2d({ kind: 'cfg', w: 3, variant: { kind: 'powerlaw', alpha: 0 } }))).particles;
+    const r = sampleCpu(
+      parseSpec(twoGaussians2d({ kind: 'cfg', w: 3, variant: { kind: 'powerlaw', alpha: 0 } })),
+    ).particles;
     expect(maxAbsDiff(r, cfg)).toBeLessThan(1e-10);
   });
   it('each variant away from its identity changes the particles', () => {
-    for (const variant of [{ kind: 'rescale', phi: 0.7 }, { kind: 'apg', eta: 0, r: 1, beta: -0.5 }, { kind: 'powerlaw', alpha: 0.5 }]) {
+    for (const variant of [
+      { kind: 'rescale', phi: 0.7 },
+      { kind: 'apg', eta: 0, r: 1, beta: -0.5 },
+      { kind: 'powerlaw', alpha: 0.5 },
+    ]) {
       const r = sampleCpu(parseSpec(twoGaussians2d({ kind: 'cfg', w: 3, variant }))).particles;
       expect(maxAbsDiff(r, cfg), variant.kind).toBeGreaterThan(1e-3);
     }
   });
   it('a zero score error changes nothing; a bias on the target moves cfg particles by about (1 + w) b t-weighted', () => {
     const base = sampleCpu(parseSpec(boxes1d({ kind: 'cfg', w: 2 }))).particles;
-    const zero = sampleCpu(parseSpec(boxes1d({ kind: 'cfg', w: 2 }, { scoreError: { kind: 'bias', value: [0] } }))).particles;
+    const zero = sampleCpu(
+      parseSpec(boxes1d({ kind: 'cfg', w: 2 }, { scoreError: { kind: 'bias', value: [0] } })),
+    ).particles;
     expect(maxAbsDiff(zero, base)).toBe(0);
-    const blur0 = sampleCpu(parseSpec(boxes1d({ kind: 'cfg', w: 2 }, { scoreError: { kind: 'blur', delta: 0 } }))).particles;
+    const blur0 = sampleCpu(
+      parseSpec(boxes1d({ kind: 'cfg', w: 2 }, { scoreError: { kind: 'blur', delta: 0 } })),
+    ).particles;
     expect(maxAbsDiff(blur0, base)).toBe(0);
   });
 });
@@ -115,9 +153,15 @@ const CASES: { name: string; spec: Raw; plain: Raw; mutant: Raw }[] = [
   },
   {
     name: 'score error: random field on both',
-    spec: twoGaussians2d({ kind: 'cfg', w: 2 }, { scoreError: { kind: 'field', amplitude: 0.3, lengthScale: 0.7, features: 32, seed: 3, applyTo: 'both' } }),
+    spec: twoGaussians2d(
+      { kind: 'cfg', w: 2 },
+      { scoreError: { kind: 'field', amplitude: 0.3, lengthScale: 0.7, features: 32, seed: 3, applyTo: 'both' } },
+    ),
     plain: twoGaussians2d({ kind: 'cfg', w: 2 }),
-    mutant: twoGaussians2d({ kind: 'cfg', w: 2 }, { scoreError: { kind: 'field', amplitude: 0.303, lengthScale: 0.7, features: 32, seed: 3, applyTo: 'both' } }),
+    mutant: twoGaussians2d(
+      { kind: 'cfg', w: 2 },
+      { scoreError: { kind: 'field', amplitude: 0.303, lengthScale: 0.7, features: 32, seed: 3, applyTo: 'both' } },
+    ),
   },
   {
     name: 'score error: blurred target (boxes and a Gaussian)',
@@ -159,7 +203,10 @@ await describeGpu('guidance variants and score errors: GPU f32 vs CPU f64', (ctx
     const sigmaMin = Math.sqrt(-Math.expm1(-2 * 0.002));
     const nearSupport = async (w: number, error: boolean): Promise<number> => {
       const spec = parseSpec({
-        ...boxes1d({ kind: 'cfg', w }, { particles: 20000, ...(error ? { scoreError: { kind: 'blur', delta: 0.1 } } : {}) }),
+        ...boxes1d(
+          { kind: 'cfg', w },
+          { particles: 20000, ...(error ? { scoreError: { kind: 'blur', delta: 0.1 } } : {}) },
+        ),
         classes: [
           { name: 'pos', components: [{ kind: 'uniform', low: [0], high: [1] }] },
           { name: 'neg', components: [{ kind: 'uniform', low: [-1], high: [0] }] },
@@ -172,7 +219,9 @@ await describeGpu('guidance variants and score errors: GPU f32 vs CPU f64', (ctx
     const exact = await nearSupport(8, false);
     const blurredSmallW = await nearSupport(0, true);
     const blurredLargeW = await nearSupport(8, true);
-    console.log(`within 4 sigma(tMin) of the support: exact w=8 ${exact}; blurred w=0 ${blurredSmallW}, w=8 ${blurredLargeW}`);
+    console.log(
+      `within 4 sigma(tMin) of the support: exact w=8 ${exact}; blurred w=0 ${blurredSmallW}, w=8 ${blurredLargeW}`,
+    );
     expect(exact).toBeGreaterThan(0.99);
     expect(blurredSmallW).toBeGreaterThan(0.9);
     expect(blurredLargeW).toBeLessThan(0.1);

@@ -2,7 +2,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { closedFormVariance, discreteMoments, integrateMoments, restoringWindowWeight, T_END, T_MIN, V_N, varianceSpec, W_OUT, WINDOW } from '../../src/reproduce/cfg-variance.ts';
+import {
+  closedFormVariance,
+  discreteMoments,
+  integrateMoments,
+  restoringWindowWeight,
+  T_END,
+  T_MIN,
+  V_N,
+  varianceSpec,
+  W_OUT,
+  WINDOW,
+} from '../../src/reproduce/cfg-variance.ts';
 import { processAt } from '../../src/processes/process.ts';
 import { sampleCpu } from '../../src/cpu/reference.ts';
 import { fillNormals } from '../../src/rng/philox.ts';
@@ -29,7 +40,8 @@ it('constant w with vC = 1: v(tMin) = (DN(T) / DN(tMin))^w by hand', () => {
     const p = processAt({ kind: 'ou', T: T_END }, t);
     return p.alpha * p.alpha * V_N + p.sigma2;
   };
-  for (const w of [1, 3, 10]) expect(closedFormVariance({ kind: 'constant', w })).toBeCloseTo((D(T_END) / D(T_MIN)) ** w, 12);
+  for (const w of [1, 3, 10])
+    expect(closedFormVariance({ kind: 'constant', w })).toBeCloseTo((D(T_END) / D(T_MIN)) ** w, 12);
 });
 
 it('the restoring window weight gives variance ratio 1; w = 0 in the window does not', () => {
@@ -67,8 +79,11 @@ it('cfg-variance --quick: PASS, with every number and the figures', () => {
   expect(r.json.verdict).toBe('PASS');
   expect(r.json.setup.particlesPerSetting).toBe(100000);
   expect(r.json.data.rows).toHaveLength(6);
-  for (const row of r.json.data.rows) for (const k of ['varianceRatio', 'closedFormVarianceRatio', 'meanShift', 'discretisationBiasVariance']) expect(Number.isFinite(row[k])).toBe(true);
-  for (const f of ['cfg-variance-constant', 'cfg-variance-windows']) for (const ext of ['svg', 'png']) expect(existsSync(join(r.out, `${f}.${ext}`))).toBe(true);
+  for (const row of r.json.data.rows)
+    for (const k of ['varianceRatio', 'closedFormVarianceRatio', 'meanShift', 'discretisationBiasVariance'])
+      expect(Number.isFinite(row[k])).toBe(true);
+  for (const f of ['cfg-variance-constant', 'cfg-variance-windows'])
+    for (const ext of ['svg', 'png']) expect(existsSync(join(r.out, `${f}.${ext}`))).toBe(true);
 });
 
 it('cfg-variance --quick --mutation (w = 0 in the negative window): FAIL', () => {

@@ -14,7 +14,8 @@ it('tilted --quick: PASS, with every number and the figures', () => {
   expect(r.json.setup.discretisationBias).toMatch(/steps/);
   // Two mixtures x five w, each with the guided share, its se and the tilted law's share.
   expect(r.json.data.rows).toHaveLength(10);
-  for (const row of r.json.data.rows) for (const k of ['guided', 'se', 'tilted', 'bias']) expect(Number.isFinite(row[k])).toBe(true);
+  for (const row of r.json.data.rows)
+    for (const k of ['guided', 'se', 'tilted', 'bias']) expect(Number.isFinite(row[k])).toBe(true);
   // Every w > 0 has a margin test, and they all pass.
   expect(r.json.tests.filter((t: any) => /tilted law/.test(t.name))).toHaveLength(8);
   for (const f of ['tilted-share', 'tilted-boxes-densities', 'tilted-gaussians-densities']) {

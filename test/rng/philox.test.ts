@@ -88,7 +88,10 @@ describe('philox4x32-10 (CPU)', () => {
   it('gives standard normals (moments of 400k draws) and distinct streams', () => {
     const n = 100_000;
     const z = new Float64Array(4);
-    let s1 = 0, s2 = 0, s4 = 0, cross = 0;
+    let s1 = 0,
+      s2 = 0,
+      s4 = 0,
+      cross = 0;
     const other = new Float64Array(4);
     for (let p = 0; p < n; p++) {
       normal4(1, p, 0, 0, z);

@@ -46,7 +46,8 @@ function checkBoth(name: string, spec: unknown, exit: number) {
   expect(b.verdict).toBe(a.verdict);
   expect(b.outcomes.map((o: any) => [o.name, o.verdict])).toEqual(a.outcomes.map((o: any) => [o.name, o.verdict]));
   for (const [x, y] of a.outcomes.map((o: any, k: number) => [o, b.outcomes[k]])) {
-    if (x.kind === 'mean' || x.kind === 'variance') expect(Math.abs(y.statistic - x.statistic), x.name).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(x.statistic)));
+    if (x.kind === 'mean' || x.kind === 'variance')
+      expect(Math.abs(y.statistic - x.statistic), x.name).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(x.statistic)));
     else expect(y.statistic, x.name).toBe(x.statistic);
   }
   return { a, b, states, path };
@@ -62,7 +63,9 @@ describe('check --shard / merge (cpu)', () => {
     const { a, states } = checkBoth('fail', { ...base, guidance: { kind: 'cfg', w: 3 } }, 1);
     expect(a.verdict).toBe('FAIL');
     const runState = join(dir, 'run-0.state');
-    expect(cli(['run', join(dir, 'fail.json'), '--backend', 'cpu', '--shard', '0/3', '--state', runState]).status).toBe(0);
+    expect(cli(['run', join(dir, 'fail.json'), '--backend', 'cpu', '--shard', '0/3', '--state', runState]).status).toBe(
+      0,
+    );
     const mixed = cli(['merge', runState, states[1], states[2]]);
     expect(mixed.status).toBe(2);
     expect(mixed.stderr).toMatch(/kind: a check state, but .*run-0\.state is a run state/);

@@ -20,7 +20,11 @@ it('is a valid batch/v1 Job by the Kubernetes schema, and the validator rejects 
 });
 
 it('an Indexed batch/v1 Job whose completions are the shards, each reading its index', () => {
-  expect(job).toMatchObject({ apiVersion: 'batch/v1', kind: 'Job', spec: { completionMode: 'Indexed', template: { spec: { restartPolicy: 'Never' } } } });
+  expect(job).toMatchObject({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    spec: { completionMode: 'Indexed', template: { spec: { restartPolicy: 'Never' } } },
+  });
   const k = job.spec.completions;
   expect(Number.isInteger(k) && k >= 1).toBe(true);
   expect(job.spec.parallelism).toBeLessThanOrEqual(k);

@@ -7,12 +7,18 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 
 it('peak RSS of run (cpu, d = 4) is flat from 2e6 to 1e7 particles', () => {
-  const r = spawnSync(process.execPath, [join(import.meta.dirname, '../../bench/memory.ts'), '--particles', '2e6,1e7', '--dim', '4', '--steps', '1'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [join(import.meta.dirname, '../../bench/memory.ts'), '--particles', '2e6,1e7', '--dim', '4', '--steps', '1'],
+    { encoding: 'utf8' },
+  );
   expect(r.status, r.stderr).toBe(0);
   const out = JSON.parse(r.stdout);
   const [small, large] = out.results;
   expect(large.particles).toBe(1e7);
   expect(out.flatness).toBeLessThanOrEqual(1.15);
   // Far below what holding the coordinates would add (an O(N) summary fails this).
-  expect(large.peakRssBytes - small.peakRssBytes).toBeLessThan((large.unboundedSummaryBytes - small.unboundedSummaryBytes) / 4);
+  expect(large.peakRssBytes - small.peakRssBytes).toBeLessThan(
+    (large.unboundedSummaryBytes - small.unboundedSummaryBytes) / 4,
+  );
 }, 60_000);

@@ -42,7 +42,14 @@ const GAUSS = {
 const BOXES = {
   dim: 2,
   classes: [
-    { name: 'diagonal', weight: 1, components: [{ kind: 'uniform', weight: 1, low: [-2, -2], high: [-0.5, -0.5] }, { kind: 'uniform', weight: 1, low: [0.5, 0.5], high: [2, 2] }] },
+    {
+      name: 'diagonal',
+      weight: 1,
+      components: [
+        { kind: 'uniform', weight: 1, low: [-2, -2], high: [-0.5, -0.5] },
+        { kind: 'uniform', weight: 1, low: [0.5, 0.5], high: [2, 2] },
+      ],
+    },
     { name: 'anti', weight: 1, components: [{ kind: 'uniform', weight: 1, low: [-2, 0.5], high: [-0.5, 2] }] },
   ],
   target: 'diagonal',
@@ -63,12 +70,26 @@ const EPS = 2 ** -52;
 
 /** merge equals the single run: exact fields exactly, moments within 8 m eps x scale (m: merges of chunks). */
 function expectSameSummary(merged: any, single: any, merges: number): void {
-  for (const f of ['particles', 'dim', 'nonFinite', 'quantiles', 'insideSupport', 'logDensity', 'backend', 'spec', 'overflow']) expect(merged[f], f).toEqual(single[f]);
+  for (const f of [
+    'particles',
+    'dim',
+    'nonFinite',
+    'quantiles',
+    'insideSupport',
+    'logDensity',
+    'backend',
+    'spec',
+    'overflow',
+  ])
+    expect(merged[f], f).toEqual(single[f]);
   const d = single.dim;
   const scale = (i: number) => Math.abs(single.mean[i]) + Math.sqrt(single.covariance[i][i]);
   for (let i = 0; i < d; i++) {
     expect(Math.abs(merged.mean[i] - single.mean[i])).toBeLessThanOrEqual(8 * merges * EPS * scale(i));
-    for (let j = 0; j < d; j++) expect(Math.abs(merged.covariance[i][j] - single.covariance[i][j])).toBeLessThanOrEqual(8 * merges * EPS * scale(i) * scale(j));
+    for (let j = 0; j < d; j++)
+      expect(Math.abs(merged.covariance[i][j] - single.covariance[i][j])).toBeLessThanOrEqual(
+        8 * merges * EPS * scale(i) * scale(j),
+      );
   }
 }
 
@@ -76,7 +97,20 @@ function expectSameSummary(merged: any, single: any, merges: number): void {
 function shardRun(name: string, spec: unknown, backend: string, k: number, extra: string[] = []) {
   const path = specFile(`${name}.json`, spec);
   const run = (tag: string, more: string[]) => {
-    const r = cli(['run', path, '--backend', backend, '--out', join(dir, `${name}-${tag}.npy`), '--dtype', 'f64', '--state', join(dir, `${name}-${tag}.state`), ...extra, ...more]);
+    const r = cli([
+      'run',
+      path,
+      '--backend',
+      backend,
+      '--out',
+      join(dir, `${name}-${tag}.npy`),
+      '--dtype',
+      'f64',
+      '--state',
+      join(dir, `${name}-${tag}.state`),
+      ...extra,
+      ...more,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     return JSON.parse(r.stdout);
   };
@@ -113,7 +147,16 @@ describe('run --shard / merge on the CPU', () => {
     expect(r.status, r.stderr).toBe(0);
     expectSameSummary(JSON.parse(r.stdout), boxes.single, 10 + 2);
     // A shard run without --log-density does not merge with ones run with it.
-    const plain = cli(['run', specFile('boxes-cpu.json', BOXES), '--backend', 'cpu', '--shard', '1/2', '--state', join(dir, 'boxes-plain-1.state')]);
+    const plain = cli([
+      'run',
+      specFile('boxes-cpu.json', BOXES),
+      '--backend',
+      'cpu',
+      '--shard',
+      '1/2',
+      '--state',
+      join(dir, 'boxes-plain-1.state'),
+    ]);
     expect(plain.status, plain.stderr).toBe(0);
     const mixed = cli(['merge', boxes.states[0], join(dir, 'boxes-plain-1.state')]);
     expect(mixed.status).toBe(2);
@@ -143,10 +186,18 @@ describe('merge refusals: exit 2, the file and field named, nothing written', ()
   };
   const cases: [string, string[], RegExp][] = [
     ['a different spec (seed)', [s0of2, otherSeed], /refuse-seed\.state: specHash: a different experiment/],
-    ['another format version', [s0of2, edit('v2', (d) => (d.version = 2))], /refuse-v2\.state: version: state format version 2; this build reads version 1/],
+    [
+      'another format version',
+      [s0of2, edit('v2', (d) => (d.version = 2))],
+      /refuse-v2\.state: version: state format version 2; this build reads version 1/,
+    ],
     ['overlapping ranges', [s0of2, s1of3, s1of2], /overlaps/],
     ['a missing shard', [s0of2], /particles \[300, 600\) of 600 are in none of the files/],
-    ['a different result for the same range', [s0of2, s1of2, edit('counts', (d) => (d.summary.inside = 7))], /also in .* with a different result/],
+    [
+      'a different result for the same range',
+      [s0of2, s1of2, edit('counts', (d) => (d.summary.inside = 7))],
+      /also in .* with a different result/,
+    ],
     ['an edited spec', [s0of2, edit('spec', (d) => (d.spec.seed = 99))], /specHash: does not match the spec/],
     ['a foreign file', [s0of2, path], /not a guidance-sampler state file/],
     ['no such file', [s0of2, join(dir, 'absent.state')], /absent\.state: cannot read/],
@@ -183,7 +234,9 @@ describe('merge refusals: exit 2, the file and field named, nothing written', ()
       expect(b.status, bad).toBe(2);
       expect(b.stderr).toContain('--shard:');
     }
-    expect(cli(['run', path, '--backend', 'cpu', '--shard', '0/601']).stderr).toContain('--shard: k = 601 shards of 600 particles');
+    expect(cli(['run', path, '--backend', 'cpu', '--shard', '0/601']).stderr).toContain(
+      '--shard: k = 601 shards of 600 particles',
+    );
   });
 });
 
@@ -201,7 +254,13 @@ describe.skipIf(!gpu.ctx)(`run --shard / merge on webgpu [${gpu.description}]`, 
     expect(rb.status, rb.stderr).toBe(0);
     expectSameSummary(JSON.parse(rb.stdout), b.single, 4 + 3);
     // --log-density on webgpu (starts drawn on the host by global index): the log q files too.
-    const ld = shardRun('ld-gpu', { ...GAUSS, solver: { kind: 'rk4', steps: 10, tMin: 1e-3 }, particles: 5001 }, 'webgpu', 2, ['--log-density']);
+    const ld = shardRun(
+      'ld-gpu',
+      { ...GAUSS, solver: { kind: 'rk4', steps: 10, tMin: 1e-3 }, particles: 5001 },
+      'webgpu',
+      2,
+      ['--log-density'],
+    );
     const logq = Buffer.concat([0, 1].map((i) => npyData(join(dir, `ld-gpu-${i}.logq.npy`))));
     expect(logq.equals(npyData(join(dir, 'ld-gpu-all.logq.npy')))).toBe(true);
     const rl = cli(['merge', ...ld.states]);

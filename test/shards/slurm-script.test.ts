@@ -68,12 +68,23 @@ it('submit-shards.sh: a 4-task array and an afterok merge whose summary equals t
   });
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toBe('shards: 101\nmerge: 102\n');
-  const calls = readFileSync(join(dir, 'fake-sbatch', 'calls'), 'utf8').trim().split('\n');
+  const calls = readFileSync(join(dir, 'fake-sbatch', 'calls'), 'utf8')
+    .trim()
+    .split('\n');
   expect(calls[0]).toContain('--array=0-3');
   expect(calls[1]).toContain('--dependency=afterok:101');
   const merged = JSON.parse(readFileSync(join(out, 'merged.json'), 'utf8'));
-  expect(merged.merged.ranges).toEqual([[0, 2500], [2500, 5000], [5000, 7500], [7500, 10000]]);
-  const single = spawnSync(process.execPath, [join(ROOT, 'bin/guidance-sampler.js'), 'run', specPath, '--backend', 'cpu'], { encoding: 'utf8' });
+  expect(merged.merged.ranges).toEqual([
+    [0, 2500],
+    [2500, 5000],
+    [5000, 7500],
+    [7500, 10000],
+  ]);
+  const single = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bin/guidance-sampler.js'), 'run', specPath, '--backend', 'cpu'],
+    { encoding: 'utf8' },
+  );
   expect(single.status, single.stderr).toBe(0);
   const s = JSON.parse(single.stdout);
   for (const f of ['particles', 'nonFinite', 'quantiles', 'insideSupport']) expect(merged[f], f).toEqual(s[f]);
@@ -82,10 +93,14 @@ it('submit-shards.sh: a 4-task array and an afterok merge whose summary equals t
     expect(Math.abs(merged.mean[i] - m)).toBeLessThanOrEqual(8 * 20 * 2 ** -52 * scale(i));
   });
   // Twin: a failing shard (a bad option) fails its task, and the afterok merge is refused.
-  const bad = spawnSync('bash', [join(ROOT, 'scripts/slurm/submit-shards.sh'), specPath, '2', join(dir, 'bad'), '--backend', 'nope'], {
-    encoding: 'utf8',
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
-  });
+  const bad = spawnSync(
+    'bash',
+    [join(ROOT, 'scripts/slurm/submit-shards.sh'), specPath, '2', join(dir, 'bad'), '--backend', 'nope'],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    },
+  );
   expect(bad.status).not.toBe(0);
   expect(bad.stderr).toContain('dependency 103 not satisfied');
 }, 60_000);

@@ -29,7 +29,8 @@ function wideData(n: number, seed: number): Float64Array {
   for (let i = 0; i < n; i++) {
     const r = u();
     if (r < 0.02) x[i] = 0;
-    else if (r < 0.05) x[i] = 1.5; // ties
+    else if (r < 0.05)
+      x[i] = 1.5; // ties
     else x[i] = (u() < 0.5 ? -1 : 1) * Math.exp(40 * (u() - 0.5)) * (1 + u());
   }
   return x;
@@ -58,7 +59,10 @@ describe('QuantileSketch', () => {
     const x = wideData(20000, 1).sort();
     for (let i = 1; i < x.length; i++) expect(bucketKey(x[i]) >= bucketKey(x[i - 1])).toBe(true);
     // Subnormal buckets (and the one holding 0) are 2^-1032 wide: there the bound is absolute.
-    for (const v of x) expect(Math.abs(bucketMidpoint(bucketKey(v)) - v)).toBeLessThanOrEqual(Math.max(SKETCH_RELATIVE_ERROR * Math.abs(v), 2 ** -1033));
+    for (const v of x)
+      expect(Math.abs(bucketMidpoint(bucketKey(v)) - v)).toBeLessThanOrEqual(
+        Math.max(SKETCH_RELATIVE_ERROR * Math.abs(v), 2 ** -1033),
+      );
     expect(bucketKey(-0)).toBe(bucketKey(0));
   });
 
@@ -122,7 +126,10 @@ describe('ExactSum', () => {
 
   it('matches an exact BigInt sum of values on a 2^-60 grid (correct rounding)', () => {
     const u = rng(7);
-    const x = Array.from({ length: 2000 }, () => Math.round((u() - 0.5) * 2 ** 40) * 2 ** -60 * (u() < 0.01 ? 2 ** 50 : 1));
+    const x = Array.from(
+      { length: 2000 },
+      () => Math.round((u() - 0.5) * 2 ** 40) * 2 ** -60 * (u() < 0.01 ? 2 ** 50 : 1),
+    );
     let exact = 0n;
     for (const v of x) exact += BigInt(v * 2 ** 60);
     const s = new ExactSum();
@@ -161,7 +168,9 @@ describe('SummaryAccumulator merge', () => {
       const sd = Math.sqrt(w.covariance[i][i]);
       expect(Math.abs(m.mean[i] - w.mean[i])).toBeLessThanOrEqual(8 * merges * eps * (Math.abs(w.mean[i]) + sd));
       for (let j = 0; j < d; j++) {
-        expect(Math.abs(m.covariance[i][j] - w.covariance[i][j])).toBeLessThanOrEqual(8 * merges * eps * (Math.abs(w.mean[i]) + sd) * (Math.abs(w.mean[j]) + Math.sqrt(w.covariance[j][j])));
+        expect(Math.abs(m.covariance[i][j] - w.covariance[i][j])).toBeLessThanOrEqual(
+          8 * merges * eps * (Math.abs(w.mean[i]) + sd) * (Math.abs(w.mean[j]) + Math.sqrt(w.covariance[j][j])),
+        );
       }
     }
     // Mutation twin: a dropped chunk is seen (counts), a shifted one too (the mean moves by far more than rounding).
@@ -169,8 +178,13 @@ describe('SummaryAccumulator merge', () => {
     for (const a of [p1, p3]) p0.merge(a);
     expect(p0.finish().particles).toBe(n - (cuts[3] - cuts[2]));
     const shifted = new SummaryAccumulator(d, null);
-    shifted.add(x.map((v) => v + 1e-6), n);
-    expect(Math.abs(shifted.finish().mean[0] - w.mean[0])).toBeGreaterThan(8 * merges * eps * (Math.abs(w.mean[0]) + 1));
+    shifted.add(
+      x.map((v) => v + 1e-6),
+      n,
+    );
+    expect(Math.abs(shifted.finish().mean[0] - w.mean[0])).toBeGreaterThan(
+      8 * merges * eps * (Math.abs(w.mean[0]) + 1),
+    );
   });
 });
 
@@ -190,7 +204,11 @@ describe('sampleCpuStream', () => {
       seed: 3,
     });
     const ref = sampleCpu(spec).particles;
-    for (const [threads, block, first, count] of [[2, 1024, 0, 3000], [2, 1024, 777, 1500], [1, 2048, 5, 2000]]) {
+    for (const [threads, block, first, count] of [
+      [2, 1024, 0, 3000],
+      [2, 1024, 777, 1500],
+      [1, 2048, 5, 2000],
+    ]) {
       const got = new Float64Array(count * 2);
       let at = 0;
       await sampleCpuStream(spec, {

@@ -36,7 +36,12 @@ export async function logDiffPhiOnGpu(ctx: GpuContext, pairs: Float32Array): Pro
     return await withErrorScopes(device, async () => {
       const module = device.createShaderModule({
         label: 'test-box module',
-        code: [platform.shaderSource('normal'), MIXTURE_STUBS, platform.shaderSource('lib/mixture'), platform.shaderSource('test-box')].join('\n'),
+        code: [
+          platform.shaderSource('normal'),
+          MIXTURE_STUBS,
+          platform.shaderSource('lib/mixture'),
+          platform.shaderSource('test-box'),
+        ].join('\n'),
       });
       const pipeline = await device.createComputePipelineAsync({
         label: 'test-box pipeline',

@@ -161,7 +161,10 @@ export async function waitForResult<T>(open: OpenPage, timeoutMs = 110_000): Pro
 }
 
 /** Starts a harness, opens `path`, runs `fn`, and always closes everything. */
-export async function withBrowserPage<T>(path: string, fn: (open: OpenPage, harness: BrowserHarness) => Promise<T>): Promise<T> {
+export async function withBrowserPage<T>(
+  path: string,
+  fn: (open: OpenPage, harness: BrowserHarness) => Promise<T>,
+): Promise<T> {
   const harness = await startBrowserHarness();
   try {
     const open = await harness.open(path);

@@ -116,7 +116,14 @@ class LevelPass {
   }
 
   /** Adds scale J^T dl to grad and its error magnitude to eGrad (the forward pass must be this x's). */
-  backward(x: ArrayLike<number>, dl: Float64Array, eDl: Float64Array, scale: number, grad: Float64Array, eGrad: Float64Array): void {
+  backward(
+    x: ArrayLike<number>,
+    dl: Float64Array,
+    eDl: Float64Array,
+    scale: number,
+    grad: Float64Array,
+    eGrad: Float64Array,
+  ): void {
     const { net, act, pre, eAct, ePre, delta, eDelta } = this;
     const P = net.params;
     const L = net.layers;
@@ -154,7 +161,11 @@ class LevelPass {
             const eOneMinusS = s * rs + Math.abs(1 - s);
             const eInner = Math.abs(z) * eOneMinusS + Math.abs(z * (1 - s)) + Math.abs(inner);
             // through z's own error: |d fac / dz| = s (1 - s) |2 + z (1 - 2 s)|
-            eFac = s * eInner + Math.abs(inner) * s * rs + Math.abs(fac) + s * (1 - s) * Math.abs(2 + z * (1 - 2 * s)) * ePre[l - 1][i];
+            eFac =
+              s * eInner +
+              Math.abs(inner) * s * rs +
+              Math.abs(fac) +
+              s * (1 - s) * Math.abs(2 + z * (1 - 2 * s)) * ePre[l - 1][i];
           }
           delta[l - 1][i] = acc * fac;
           eDelta[l - 1][i] = Math.abs(fac) * e + Math.abs(acc) * eFac + Math.abs(acc * fac);
@@ -183,7 +194,8 @@ class LevelPass {
     for (let i = 0; i < d; i++) add(i, g[i], eG[i]);
     if (kind === 'quadratic') {
       let k = d;
-      for (let i = 0; i < d; i++, k++) add(i, 2 * x[i] * g[k], 2 * Math.abs(x[i]) * eG[k] + 2 * Math.abs(2 * x[i] * g[k]));
+      for (let i = 0; i < d; i++, k++)
+        add(i, 2 * x[i] * g[k], 2 * Math.abs(x[i]) * eG[k] + 2 * Math.abs(2 * x[i] * g[k]));
       for (let i = 0; i < d; i++) {
         for (let j = i + 1; j < d; j++, k++) {
           add(i, x[j] * g[k], Math.abs(x[j]) * eG[k] + Math.abs(x[j] * g[k]));
@@ -227,7 +239,11 @@ export class ClassifierRoundoff {
         const lb = b.act[top][k];
         l[k] = (1 - lam) * la + lam * lb;
         eL[k] =
-          (1 - lam) * eL[k] + lam * b.eAct[top][k] + Math.abs((1 - lam) * la) + Math.abs(lam * lb) + Math.abs(l[k]) +
+          (1 - lam) * eL[k] +
+          lam * b.eAct[top][k] +
+          Math.abs((1 - lam) * la) +
+          Math.abs(lam * lb) +
+          Math.abs(l[k]) +
           (Math.abs(lam) + Math.abs(1 - lam)) * Math.abs(lb - la);
       }
     }
@@ -293,7 +309,11 @@ class GuidedMagnitude implements VelocityMagnitude {
 }
 
 /** The f64 trained-classifier-guided particles (= sampleWithClassifier) and their f32 error bounds. */
-export function classifierReferenceWithBound(spec: ExperimentSpec, clf: PerLevelClassifier, w: number | WSchedule): ParityReference {
+export function classifierReferenceWithBound(
+  spec: ExperimentSpec,
+  clf: PerLevelClassifier,
+  w: number | WSchedule,
+): ParityReference {
   const stepper = new ClassifierStepper(spec, clf, w);
   return referenceWithBoundFor(spec, stepper, new GuidedMagnitude(stepper, clf, spec.dim));
 }

@@ -4,7 +4,10 @@ import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
 import { sampleWebGpu, type GpuSampleInfo, type GpuSampleOptions } from '../../src/gpu/sampler.ts';
 import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
-export type PlanOverrides = Pick<GpuSampleOptions, 'chunkParticles' | 'stepsPerDispatch' | 'firstParticle' | 'kernel' | 'staging'>;
+export type PlanOverrides = Pick<
+  GpuSampleOptions,
+  'chunkParticles' | 'stepsPerDispatch' | 'firstParticle' | 'kernel' | 'staging'
+>;
 
 export interface GpuSamples {
   /** Row-major particles x dim, as the GPU wrote them (f32). */
@@ -15,7 +18,11 @@ export interface GpuSamples {
   ms: number;
 }
 
-export async function sampleGpuParticles(ctx: GpuContext, spec: ExperimentSpec, overrides: PlanOverrides = {}): Promise<GpuSamples> {
+export async function sampleGpuParticles(
+  ctx: GpuContext,
+  spec: ExperimentSpec,
+  overrides: PlanOverrides = {},
+): Promise<GpuSamples> {
   const started = performance.now();
   const particles = new Float32Array(spec.particles * spec.dim);
   const chunks: number[] = [];
@@ -24,7 +31,8 @@ export async function sampleGpuParticles(ctx: GpuContext, spec: ExperimentSpec, 
     sampleWebGpu(ctx, spec, {
       ...overrides,
       onChunk: (chunk, count) => {
-        if (chunk.length !== count * spec.dim) throw new Error(`chunk of ${count} particles has ${chunk.length} values`);
+        if (chunk.length !== count * spec.dim)
+          throw new Error(`chunk of ${count} particles has ${chunk.length} values`);
         particles.set(chunk, offset);
         offset += chunk.length;
         chunks.push(count);

@@ -43,7 +43,11 @@ export function nodeGpu(opts?: AcquireOptions): Promise<TestGpu> {
  * llvmpipe ...]"). After each test, uncaptured GPU errors are thrown; after the file the
  * device is destroyed. Without an adapter the block is one skipped test naming the reason.
  */
-export async function describeGpu(title: string, body: (ctx: GpuContext) => void, opts?: AcquireOptions): Promise<void> {
+export async function describeGpu(
+  title: string,
+  body: (ctx: GpuContext) => void,
+  opts?: AcquireOptions,
+): Promise<void> {
   const gpu = await nodeGpu(opts);
   const ctx = gpu.ctx;
   if (!ctx) {

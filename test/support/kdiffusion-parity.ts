@@ -42,68 +42,72 @@ const CASES = PARITY_CASES.filter((c) =>
 export async function describeSamplerParity(kinds: string[]): Promise<void> {
   const SAMPLERS = KDIFFUSION_SAMPLERS.filter((s) => kinds.includes(s.kind));
   await describeGpu(`k-diffusion samplers (${kinds.join(', ')}): GPU f32 vs CPU f64 per particle`, (ctx) => {
-  it('covers the cases it means to', () => expect(CASES.length).toBe(7));
-  for (const c of CASES) {
+    it('covers the cases it means to', () => expect(CASES.length).toBe(7));
+    for (const c of CASES) {
+      for (const s of SAMPLERS) {
+        const raw = c.spec('euler') as RawSpec & { solver: Raw; process: Raw };
+        if ((s.kind === 'heun-churn' || s.kind === 'dpm2' || s.kind === 'lms') && raw.process.kind === 'flow') continue; // refused by the parser
+        it(`${c.name}, ${s.kind}`, async () => {
+          const spec = parseSpec({ ...raw, solver: { ...raw.solver, kind: s.kind, ...s.params } });
+          const gpu = await sampleGpuParticles(ctx, spec);
+          expect(gpu.info.kernel).toBe('step');
+          const started = performance.now();
+          const ref = referenceWithBoundSampler(spec);
+          const cpu = sampleCpu(spec).particles;
+          const report = compareWithBound(gpu.particles, ref, spec.dim);
+          console.log(
+            `${formatReport(`${c.name}, ${s.kind} (${spec.particles} x ${spec.solver.steps} steps)`, report)}; ` +
+              `GPU ${gpu.ms.toFixed(0)} ms, CPU + model ${(performance.now() - started).toFixed(0)} ms`,
+          );
+          expect(ref.particles).toEqual(cpu);
+          expect(report.nonFinite).toBe(0);
+          expect(report.firstFailure).toBeNull();
+          expect(report.maxUlpsOfRss).toBeLessThanOrEqual(PARITY_ULPS);
+          // The tolerance means something: the median particle is held to < medianBound (2e-4; the
+          // samplers' model is about 4x the tableau solvers': their denoiser D = (x + sigma^2 s) /
+          // alpha rounds terms of size |x| / alpha, carried with the update's weights), and the
+          // twins below show that a 1e-3 relative change of w fails it; no particle's tolerance is
+          // large against the data's scale (1), where the first-order model would stop being valid
+          // (dpmpp-3m-sde: 0.1, its 2-D case's worst particle).
+          expect(report.medianTolerance).toBeLessThan(s.medianBound);
+          expect(report.maxTolerance).toBeLessThan(s.kind === 'dpmpp-3m-sde' ? 1e-1 : 1e-2);
+        });
+      }
+    }
+
+    // The carried state (histories, apg momentum) survives dispatch and chunk boundaries: forced
+    // splitting (7 steps per dispatch, 256-particle chunks) gives bit-identical particles.
     for (const s of SAMPLERS) {
-      const raw = c.spec('euler') as RawSpec & { solver: Raw; process: Raw };
-      if ((s.kind === 'heun-churn' || s.kind === 'dpm2' || s.kind === 'lms') && raw.process.kind === 'flow') continue; // refused by the parser
-      it(`${c.name}, ${s.kind}`, async () => {
-        const spec = parseSpec({ ...raw, solver: { ...raw.solver, kind: s.kind, ...s.params } });
-        const gpu = await sampleGpuParticles(ctx, spec);
-        expect(gpu.info.kernel).toBe('step');
-        const started = performance.now();
-        const ref = referenceWithBoundSampler(spec);
-        const cpu = sampleCpu(spec).particles;
-        const report = compareWithBound(gpu.particles, ref, spec.dim);
-        console.log(
-          `${formatReport(`${c.name}, ${s.kind} (${spec.particles} x ${spec.solver.steps} steps)`, report)}; ` +
-            `GPU ${gpu.ms.toFixed(0)} ms, CPU + model ${(performance.now() - started).toFixed(0)} ms`,
-        );
-        expect(ref.particles).toEqual(cpu);
-        expect(report.nonFinite).toBe(0);
-        expect(report.firstFailure).toBeNull();
-        expect(report.maxUlpsOfRss).toBeLessThanOrEqual(PARITY_ULPS);
-        // The tolerance means something: the median particle is held to < medianBound (2e-4; the
-        // samplers' model is about 4x the tableau solvers': their denoiser D = (x + sigma^2 s) /
-        // alpha rounds terms of size |x| / alpha, carried with the update's weights), and the
-        // twins below show that a 1e-3 relative change of w fails it; no particle's tolerance is
-        // large against the data's scale (1), where the first-order model would stop being valid
-        // (dpmpp-3m-sde: 0.1, its 2-D case's worst particle).
-        expect(report.medianTolerance).toBeLessThan(s.medianBound);
-        expect(report.maxTolerance).toBeLessThan(s.kind === 'dpmpp-3m-sde' ? 1e-1 : 1e-2);
+      it(`split dispatches and chunks give bit-identical particles, ${s.kind} (with apg)`, async () => {
+        const raw = PARITY_CASES[0].spec('euler') as RawSpec & { solver: Raw; guidance: Raw };
+        const spec = parseSpec({
+          ...raw,
+          guidance: { ...raw.guidance, variant: { kind: 'apg', eta: 0, r: 5, beta: -0.5 } },
+          solver: { ...raw.solver, kind: s.kind, ...s.params },
+        });
+        const whole = await sampleGpuParticles(ctx, spec);
+        const split = await sampleGpuParticles(ctx, spec, { stepsPerDispatch: 7, chunkParticles: 256 });
+        expect(split.info.plan.dispatches).toBeGreaterThan(whole.info.plan.dispatches);
+        expect(new Uint32Array(split.particles.buffer)).toEqual(new Uint32Array(whole.particles.buffer));
       });
     }
-  }
 
-  // The carried state (histories, apg momentum) survives dispatch and chunk boundaries: forced
-  // splitting (7 steps per dispatch, 256-particle chunks) gives bit-identical particles.
-  for (const s of SAMPLERS) {
-    it(`split dispatches and chunks give bit-identical particles, ${s.kind} (with apg)`, async () => {
-      const raw = PARITY_CASES[0].spec('euler') as RawSpec & { solver: Raw; guidance: Raw };
-      const spec = parseSpec({
-        ...raw,
-        guidance: { ...raw.guidance, variant: { kind: 'apg', eta: 0, r: 5, beta: -0.5 } },
-        solver: { ...raw.solver, kind: s.kind, ...s.params },
+    // Mutation twin: the GPU run with w x (1 + twin) must fail against the reference at w, for
+    // most particles (w = 3 moves them by ~1.4 x twin, 7-10x the median bound).
+    for (const s of SAMPLERS) {
+      it(`twin: w x (1 + ${s.twin}) on the GPU fails the parity tolerance, ${s.kind}`, async () => {
+        const raw = PARITY_CASES[0].spec('euler') as RawSpec & { solver: Raw; guidance: Raw };
+        const spec = parseSpec({ ...raw, solver: { ...raw.solver, kind: s.kind, ...s.params } });
+        const mutated = parseSpec({
+          ...raw,
+          guidance: { ...raw.guidance, w: 3 * (1 + s.twin) },
+          solver: { ...raw.solver, kind: s.kind, ...s.params },
+        });
+        const gpu = await sampleGpuParticles(ctx, mutated);
+        const report = compareWithBound(gpu.particles, referenceWithBoundSampler(spec), spec.dim);
+        console.log(`twin ${s.kind}: ${report.failures} of ${spec.particles} particles beyond the tolerance`);
+        expect(report.failures).toBeGreaterThan(spec.particles / 2);
       });
-      const whole = await sampleGpuParticles(ctx, spec);
-      const split = await sampleGpuParticles(ctx, spec, { stepsPerDispatch: 7, chunkParticles: 256 });
-      expect(split.info.plan.dispatches).toBeGreaterThan(whole.info.plan.dispatches);
-      expect(new Uint32Array(split.particles.buffer)).toEqual(new Uint32Array(whole.particles.buffer));
-    });
-  }
-
-  // Mutation twin: the GPU run with w x (1 + twin) must fail against the reference at w, for
-  // most particles (w = 3 moves them by ~1.4 x twin, 7-10x the median bound).
-  for (const s of SAMPLERS) {
-    it(`twin: w x (1 + ${s.twin}) on the GPU fails the parity tolerance, ${s.kind}`, async () => {
-      const raw = PARITY_CASES[0].spec('euler') as RawSpec & { solver: Raw; guidance: Raw };
-      const spec = parseSpec({ ...raw, solver: { ...raw.solver, kind: s.kind, ...s.params } });
-      const mutated = parseSpec({ ...raw, guidance: { ...raw.guidance, w: 3 * (1 + s.twin) }, solver: { ...raw.solver, kind: s.kind, ...s.params } });
-      const gpu = await sampleGpuParticles(ctx, mutated);
-      const report = compareWithBound(gpu.particles, referenceWithBoundSampler(spec), spec.dim);
-      console.log(`twin ${s.kind}: ${report.failures} of ${spec.particles} particles beyond the tolerance`);
-      expect(report.failures).toBeGreaterThan(spec.particles / 2);
-    });
-  }
-});
+    }
+  });
 }

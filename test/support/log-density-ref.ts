@@ -21,7 +21,7 @@ export function priorLogDensity(x: Float64Array, dim: number, s: number): Float6
   for (let p = 0; p < n; p++) {
     let sq = 0;
     for (let j = 0; j < dim; j++) sq += x[p * dim + j] ** 2;
-    out[p] = -0.5 * sq / (s * s) - dim * (0.5 * Math.log(2 * Math.PI) + Math.log(s));
+    out[p] = (-0.5 * sq) / (s * s) - dim * (0.5 * Math.log(2 * Math.PI) + Math.log(s));
   }
   return out;
 }
@@ -46,7 +46,10 @@ function fdDivergence(st: CpuStepper, x: Float64Array, row: StepRow, up: Float64
  * Runs `table` (default: the spec's) from the given starts, or from CpuStepper's prior draw with
  * l_0 = log N(x; 0, priorScale^2 I).
  */
-export function logDensityReference(spec: ExperimentSpec, opts: { table?: StepTable; x?: Float64Array; logq?: Float64Array } = {}): LogDensityReference {
+export function logDensityReference(
+  spec: ExperimentSpec,
+  opts: { table?: StepTable; x?: Float64Array; logq?: Float64Array } = {},
+): LogDensityReference {
   const st = new CpuStepper(spec);
   const table = opts.table ?? st.table;
   const { dim: d, particles: n } = spec;
@@ -101,7 +104,8 @@ export function reversedTableSymmetric(table: StepTable, c: readonly number[]): 
   });
   const rows: StepRow[] = [];
   for (let n = table.steps - 1; n >= 0; n--) {
-    for (let i = stages - 1; i >= 0; i--) rows.push({ ...table.rows[n * stages + i], h: -table.rows[n * stages + i].h });
+    for (let i = stages - 1; i >= 0; i--)
+      rows.push({ ...table.rows[n * stages + i], h: -table.rows[n * stages + i].h });
   }
   return { ...table, times: Float64Array.from(table.times).reverse(), rows };
 }

@@ -27,7 +27,8 @@ export function referenceWithBoundSampler(spec: ExperimentSpec, chunk = 64): Par
   const model = new RoundoffModel(stepper.guidance);
   const table = stepper.table;
   const sampler = table.sampler;
-  if (!sampler) throw new Error(`referenceWithBoundSampler: ${spec.solver.kind} is a tableau solver (use referenceWithBound)`);
+  if (!sampler)
+    throw new Error(`referenceWithBoundSampler: ${spec.solver.kind} is a tableau solver (use referenceWithBound)`);
   const d = spec.dim;
   const H = sampler.histories;
   const stages = table.stages;
@@ -122,7 +123,11 @@ export function referenceWithBoundSampler(spec: ExperimentSpec, chunk = 64): Par
           for (let j = 0; j < d; j++) {
             local[p * m + j] += Math.abs(bi) * (Math.abs(k[i][p * d + j]) + mag[j]);
             // H_0 <- hx x + hd D_0 (x the stage-0 point).
-            if (i === 0 && H > 0) local[p * m + d + j] = Math.abs(c[COEF.hx] * xs[j]) + Math.abs(c[COEF.hd]) * (Math.abs(k[0][p * d + j]) + mag[j]) + Math.abs(hist[0][p * d + j]);
+            if (i === 0 && H > 0)
+              local[p * m + d + j] =
+                Math.abs(c[COEF.hx] * xs[j]) +
+                Math.abs(c[COEF.hd]) * (Math.abs(k[0][p * d + j]) + mag[j]) +
+                Math.abs(hist[0][p * d + j]);
           }
         }
       }

@@ -251,7 +251,8 @@ export class RoundoffModel implements VelocityMagnitude {
       const lam = this.lam[e.component] + Math.abs(e.logWeight) + 3 + 2 * Math.abs(v - max);
       for (let j = 0; j < d; j++) {
         const k = e.component * d + j;
-        out[j] += Math.abs(coefficient) * this.resp[i] * (this.sabs[k] + lam * Math.abs(this.scores[k] - this.groupScore[j]));
+        out[j] +=
+          Math.abs(coefficient) * this.resp[i] * (this.sabs[k] + lam * Math.abs(this.scores[k] - this.groupScore[j]));
       }
     });
   }
@@ -303,7 +304,12 @@ export function referenceWithBound(spec: ExperimentSpec, chunk = 256): ParityRef
 }
 
 /** referenceWithBound for any stepper with its own velocity-magnitude model. */
-export function referenceWithBoundFor(spec: ExperimentSpec, stepper: Stepper, model: VelocityMagnitude, chunk = 256): ParityReference {
+export function referenceWithBoundFor(
+  spec: ExperimentSpec,
+  stepper: Stepper,
+  model: VelocityMagnitude,
+  chunk = 256,
+): ParityReference {
   // The deterministic part of a step (the Jacobian of the noise term is 0): the same stepper,
   // its noise switched off.
   const drift: Stepper = Object.assign(Object.create(Object.getPrototypeOf(stepper)), stepper, {
@@ -425,7 +431,12 @@ export interface ParityReport {
 }
 
 /** Compares GPU particles with the reference, coordinate by coordinate, against K u S_N. */
-export function compareWithBound(gpu: ArrayLike<number>, ref: ParityReference, dim: number, k = PARITY_ULPS): ParityReport {
+export function compareWithBound(
+  gpu: ArrayLike<number>,
+  ref: ParityReference,
+  dim: number,
+  k = PARITY_ULPS,
+): ParityReport {
   const { particles: cpu, bound } = ref;
   if (gpu.length !== cpu.length) throw new Error(`GPU returned ${gpu.length} values, expected ${cpu.length}`);
   const tols = new Float64Array(cpu.length);

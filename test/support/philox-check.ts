@@ -19,14 +19,19 @@ export function philoxCheckInputs(count: number): Uint32Array {
   const edges = [0, 1, 2, 3, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
   let i = 0;
   const put = (c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): void => {
-    if (i < count) q.set([c0, c1, c2, c3, k0, k1, 0, 0].map((v) => v >>> 0), 8 * i++);
+    if (i < count)
+      q.set(
+        [c0, c1, c2, c3, k0, k1, 0, 0].map((v) => v >>> 0),
+        8 * i++,
+      );
   };
   // Random123 kat_vectors inputs (expected outputs are checked in test/rng/philox.test.ts).
   put(0, 0, 0, 0, 0, 0);
   put(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff);
   put(0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0);
   // Edge values in every word that the sampler uses: seed, particle, stream, block.
-  for (const seed of edges) for (const p of edges) for (const s of edges) for (const b of [0, 1, 0xffffffff]) put(p, s, b, 0, seed, 0);
+  for (const seed of edges)
+    for (const p of edges) for (const s of edges) for (const b of [0, 1, 0xffffffff]) put(p, s, b, 0, seed, 0);
   // The sampler's own pattern: consecutive particles, a few streams and blocks, two seeds.
   for (const seed of [1, 20240601]) {
     for (let particle = 0; particle < 2048; particle++) {

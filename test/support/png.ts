@@ -28,7 +28,9 @@ export function decodePng(png: Uint8Array): Image {
       const colour = body[9];
       const interlace = body[12];
       if (depth !== 8 || (colour !== 2 && colour !== 6) || interlace !== 0) {
-        throw new Error(`decodePng: only 8-bit non-interlaced RGB/RGBA (got depth ${depth}, colour type ${colour}, interlace ${interlace})`);
+        throw new Error(
+          `decodePng: only 8-bit non-interlaced RGB/RGBA (got depth ${depth}, colour type ${colour}, interlace ${interlace})`,
+        );
       }
       channels = colour === 2 ? 3 : 4;
     } else if (type === 'IDAT') {

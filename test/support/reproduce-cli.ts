@@ -15,7 +15,14 @@ export interface ReproRun {
 
 export function reproduce(name: string, extra: string[] = []): ReproRun {
   const out = mkdtempSync(join(tmpdir(), `gs-repro-${name}-`));
-  const r = spawnSync(process.execPath, [BIN, 'reproduce', name, '--quick', '--out', out, ...extra], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [BIN, 'reproduce', name, '--quick', '--out', out, ...extra], {
+    encoding: 'utf8',
+  });
   const file = join(out, `${name}.json`);
-  return { status: r.status, stderr: r.stderr, out, json: existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null };
+  return {
+    status: r.status,
+    stderr: r.stderr,
+    out,
+    json: existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null,
+  };
 }

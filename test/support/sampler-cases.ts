@@ -29,17 +29,19 @@ export interface ParityCase {
   spec(solver: Solver): RawSpec;
 }
 
-const twoGaussians = (extra: RawSpec) => (solver: Solver): RawSpec => ({
-  dim: 1,
-  classes: TWO_GAUSSIANS,
-  target: 'pos',
-  process: { kind: 'ou', T: 10 },
-  guidance: { kind: 'cfg', w: 3 },
-  solver: { kind: solver, steps: 100 },
-  particles: 1000,
-  seed: 7,
-  ...extra,
-});
+const twoGaussians =
+  (extra: RawSpec) =>
+  (solver: Solver): RawSpec => ({
+    dim: 1,
+    classes: TWO_GAUSSIANS,
+    target: 'pos',
+    process: { kind: 'ou', T: 10 },
+    guidance: { kind: 'cfg', w: 3 },
+    solver: { kind: solver, steps: 100 },
+    particles: 1000,
+    seed: 7,
+    ...extra,
+  });
 
 export const PARITY_CASES: ParityCase[] = [
   { name: 'two 1-D Gaussians, cfg w=3 vs unconditional, ou', spec: twoGaussians({}) },
@@ -52,7 +54,9 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'two 1-D Gaussians, cfg w=2 vs an inline negative',
-    spec: twoGaussians({ guidance: { kind: 'cfg', w: 2, negative: { components: [gauss([0.5], 2), gauss([-2], 0.5, 0.5)] } } }),
+    spec: twoGaussians({
+      guidance: { kind: 'cfg', w: 2, negative: { components: [gauss([0.5], 2), gauss([-2], 0.5, 0.5)] } },
+    }),
   },
   {
     name: '1-D box mixture, cfg w=2, ou on the EDM grid',
@@ -91,8 +95,33 @@ export const PARITY_CASES: ParityCase[] = [
     spec: (solver) => ({
       dim: 2,
       classes: [
-        { name: 'a', weight: 1, components: [gauss([1, 0], [[1, 0.6], [0.6, 0.5]]), gauss([-1, 1], [0.3, 0.8])] },
-        { name: 'b', weight: 2, components: [gauss([0, -1], [[0.4, -0.2], [-0.2, 0.9]])] },
+        {
+          name: 'a',
+          weight: 1,
+          components: [
+            gauss(
+              [1, 0],
+              [
+                [1, 0.6],
+                [0.6, 0.5],
+              ],
+            ),
+            gauss([-1, 1], [0.3, 0.8]),
+          ],
+        },
+        {
+          name: 'b',
+          weight: 2,
+          components: [
+            gauss(
+              [0, -1],
+              [
+                [0.4, -0.2],
+                [-0.2, 0.9],
+              ],
+            ),
+          ],
+        },
       ],
       target: 'a',
       process: { kind: 'ou', T: 10 },
@@ -104,7 +133,20 @@ export const PARITY_CASES: ParityCase[] = [
   },
   {
     name: 'two 1-D Gaussians, piecewise w(t) with a negative window',
-    spec: twoGaussians({ guidance: { kind: 'cfg', w: { kind: 'piecewise', points: [[0.2, 0], [1, 4], [3, -1], [5, 0]] } } }),
+    spec: twoGaussians({
+      guidance: {
+        kind: 'cfg',
+        w: {
+          kind: 'piecewise',
+          points: [
+            [0.2, 0],
+            [1, 4],
+            [3, -1],
+            [5, 0],
+          ],
+        },
+      },
+    }),
   },
   {
     name: 'two 1-D Gaussians, interval w(t)',

@@ -41,12 +41,48 @@ export function baseSpecs(): Obj[] {
     .map((f) => JSON.parse(readFileSync(join(examples, f), 'utf8')) as Obj);
   return [
     ...files,
-    two({ guidance: { kind: 'none' }, process: { kind: 'vp', betaMin: 0.1, betaMax: 20 }, scoreError: { kind: 'none' }, corrector: { kind: 'none' } }),
-    two({ guidance: { kind: 'classifier', w: { kind: 'constant', w: 2 } }, process: { kind: 've', sigmaMax: 80 }, solver: { kind: 'heun', steps: 10, grid: { kind: 'edm', rho: 7 } } }),
-    two({ guidance: { kind: 'cfg', w: { kind: 'interval', w: 2, tLow: 0.1, tHigh: 1, outside: 0 }, negative: 'neg', variant: { kind: 'rescale', phi: 0.7 } }, process: { kind: 'flow' } }),
-    two({ guidance: { kind: 'cfg', w: { kind: 'piecewise', points: [[0.1, 1], [1, 2]] }, negative: { components: [G([0], [2])] }, variant: { kind: 'apg', eta: 0, r: null, beta: 0 } } }),
-    two({ guidance: { kind: 'cfg', w: 1, variant: { kind: 'powerlaw', alpha: 0.5 } }, scoreError: { kind: 'bias', value: [0.1], applyTo: 'both' } }),
-    two({ guidance: { kind: 'cfg', w: 0, variant: { kind: 'cfgpp', lambda: 0.5 } }, scoreError: { kind: 'field', amplitude: 0.1, lengthScale: 1, features: 8, seed: 2, applyTo: 'target' } }),
+    two({
+      guidance: { kind: 'none' },
+      process: { kind: 'vp', betaMin: 0.1, betaMax: 20 },
+      scoreError: { kind: 'none' },
+      corrector: { kind: 'none' },
+    }),
+    two({
+      guidance: { kind: 'classifier', w: { kind: 'constant', w: 2 } },
+      process: { kind: 've', sigmaMax: 80 },
+      solver: { kind: 'heun', steps: 10, grid: { kind: 'edm', rho: 7 } },
+    }),
+    two({
+      guidance: {
+        kind: 'cfg',
+        w: { kind: 'interval', w: 2, tLow: 0.1, tHigh: 1, outside: 0 },
+        negative: 'neg',
+        variant: { kind: 'rescale', phi: 0.7 },
+      },
+      process: { kind: 'flow' },
+    }),
+    two({
+      guidance: {
+        kind: 'cfg',
+        w: {
+          kind: 'piecewise',
+          points: [
+            [0.1, 1],
+            [1, 2],
+          ],
+        },
+        negative: { components: [G([0], [2])] },
+        variant: { kind: 'apg', eta: 0, r: null, beta: 0 },
+      },
+    }),
+    two({
+      guidance: { kind: 'cfg', w: 1, variant: { kind: 'powerlaw', alpha: 0.5 } },
+      scoreError: { kind: 'bias', value: [0.1], applyTo: 'both' },
+    }),
+    two({
+      guidance: { kind: 'cfg', w: 0, variant: { kind: 'cfgpp', lambda: 0.5 } },
+      scoreError: { kind: 'field', amplitude: 0.1, lengthScale: 1, features: 8, seed: 2, applyTo: 'target' },
+    }),
     // The k-diffusion samplers' optional fields (docs/solvers.md).
     two({ solver: { kind: 'heun-churn', steps: 10, sChurn: 10, sTmin: 0.05, sTmax: 50, sNoise: 1.003 } }),
     two({ solver: { kind: 'dpmpp-2m-sde', steps: 10, eta: 0.5, sNoise: 1 } }),
@@ -54,10 +90,29 @@ export function baseSpecs(): Obj[] {
     // Guidance on a window of the schedule.
     two({ guidance: { kind: 'cfg', w: 2, negative: 'neg', variant: { kind: 'linear' }, start: 0.1, stop: 0.8 } }),
     two({ guidance: { kind: 'classifier', w: 2, start: 0, stop: 0.5 } }),
-    two({ guidance: { kind: 'cfg', w: 1, variant: { kind: 'linear' } }, solver: { kind: 'em', steps: 10 }, corrector: { kind: 'fk', resample: 'systematic', essThreshold: 0.5 }, scoreError: { kind: 'blur', delta: 0.1, applyTo: 'negative' } }),
+    two({
+      guidance: { kind: 'cfg', w: 1, variant: { kind: 'linear' } },
+      solver: { kind: 'em', steps: 10 },
+      corrector: { kind: 'fk', resample: 'systematic', essThreshold: 0.5 },
+      scoreError: { kind: 'blur', delta: 0.1, applyTo: 'negative' },
+    }),
     {
       dim: 2,
-      classes: [{ name: 'a', components: [G([0, 0], [[1, 0.5], [0.5, 1]])] }, { name: 'b', components: [G([1, 1], [1, 2])] }],
+      classes: [
+        {
+          name: 'a',
+          components: [
+            G(
+              [0, 0],
+              [
+                [1, 0.5],
+                [0.5, 1],
+              ],
+            ),
+          ],
+        },
+        { name: 'b', components: [G([1, 1], [1, 2])] },
+      ],
       target: 'a',
       process: { kind: 'ou' },
       guidance: { kind: 'cfg', w: 2, negative: 'unconditional' },
@@ -71,9 +126,11 @@ export function typedObjects(spec: Json): { path: string; object: Obj; set: KeyS
   const out: { path: string; object: Obj; set: KeySet }[] = [];
   const isObj = (v: Json | undefined): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
   const add = (path: string, v: Json | undefined, set: string | undefined) => {
-    if (isObj(v) && set !== undefined && Object.hasOwn(SPEC_KEYS, set)) out.push({ path, object: v, set: set as KeySet });
+    if (isObj(v) && set !== undefined && Object.hasOwn(SPEC_KEYS, set))
+      out.push({ path, object: v, set: set as KeySet });
   };
-  const kinded = (prefix: string, v: Json | undefined) => (isObj(v) && typeof v.kind === 'string' ? `${prefix} ${v.kind}` : undefined);
+  const kinded = (prefix: string, v: Json | undefined) =>
+    isObj(v) && typeof v.kind === 'string' ? `${prefix} ${v.kind}` : undefined;
   const components = (path: string, list: Json | undefined) => {
     if (Array.isArray(list)) {
       list.forEach((c, j) => {
@@ -120,13 +177,70 @@ export function unknownKeys(spec: Json): string[] {
 // Mutations
 
 const ALL_KEYS = [...new Set(Object.values(SPEC_KEYS).flat())];
-const KINDS = ['gaussian', 'uniform', 'ou', 'vp', 've', 'flow', 'none', 'cfg', 'classifier', 'constant', 'interval', 'piecewise',
-  'linear', 'rescale', 'apg', 'powerlaw', 'cfgpp', 'euler', 'heun', 'rk4', 'em', 'edm', 'bias', 'field', 'blur', 'fk', 'systematic',
-  'prior', 'exact', 'target', 'negative', 'both', 'unconditional', 'pos', 'neg'];
+const KINDS = [
+  'gaussian',
+  'uniform',
+  'ou',
+  'vp',
+  've',
+  'flow',
+  'none',
+  'cfg',
+  'classifier',
+  'constant',
+  'interval',
+  'piecewise',
+  'linear',
+  'rescale',
+  'apg',
+  'powerlaw',
+  'cfgpp',
+  'euler',
+  'heun',
+  'rk4',
+  'em',
+  'edm',
+  'bias',
+  'field',
+  'blur',
+  'fk',
+  'systematic',
+  'prior',
+  'exact',
+  'target',
+  'negative',
+  'both',
+  'unconditional',
+  'pos',
+  'neg',
+];
 
 const value: fc.Arbitrary<Json> = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>,
-  fc.constantFrom<Json>(0, -1, 1, 0.5, 1e-300, 1e300, -1e300, 2 ** 32, 2 ** 32 - 1, 2 ** 53, 1e12, -0.0, true, null, '', [], {}, [[1, 2], [2, 1]], [1e308, 1e308]),
+  fc.constantFrom<Json>(
+    0,
+    -1,
+    1,
+    0.5,
+    1e-300,
+    1e300,
+    -1e300,
+    2 ** 32,
+    2 ** 32 - 1,
+    2 ** 53,
+    1e12,
+    -0.0,
+    true,
+    null,
+    '',
+    [],
+    {},
+    [
+      [1, 2],
+      [2, 1],
+    ],
+    [1e308, 1e308],
+  ),
   fc.constantFrom<Json>(...KINDS),
   fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { maxLength: 3 }),
 );
@@ -149,7 +263,20 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({
     op: fc.constant('add-unknown' as const),
     node: fc.nat(),
-    key: fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('comment', '_note', 'description', '__proto__', 'constructor', 'toString', 'Kind', 'covariance', 'weights')),
+    key: fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom(
+        'comment',
+        '_note',
+        'description',
+        '__proto__',
+        'constructor',
+        'toString',
+        'Kind',
+        'covariance',
+        'weights',
+      ),
+    ),
     value,
   }),
   fc.record({ op: fc.constant('add-foreign' as const), node: fc.nat(), key: fc.constantFrom(...ALL_KEYS), value }),
@@ -234,7 +361,11 @@ export function mutate(spec: Json, mutations: Mutation[]): Json {
   return s;
 }
 
-export type Outcome = { kind: 'accepted' } | { kind: 'rejected' } | { kind: 'crash'; error: string } | { kind: 'silent'; keys: string[] };
+export type Outcome =
+  | { kind: 'accepted' }
+  | { kind: 'rejected' }
+  | { kind: 'crash'; error: string }
+  | { kind: 'silent'; keys: string[] };
 
 /** Parses a mutated spec and judges the outcome. */
 export function judge(spec: Json): Outcome {

@@ -69,7 +69,8 @@ export class ExactClassifier implements TrainedClassifier {
   logProb(x: Float64Array, t: number): Float64Array {
     this.at(x, t);
     const K = this.model.classes.length;
-    for (let k = 0; k < K; k++) this.out[k] = this.model.classes[k].logPrior + this.ev.groupLogDensity(this.model.classes[k].group);
+    for (let k = 0; k < K; k++)
+      this.out[k] = this.model.classes[k].logPrior + this.ev.groupLogDensity(this.model.classes[k].group);
     logSoftmax(this.out, K, this.out);
     return this.out;
   }
@@ -113,8 +114,10 @@ export class PerLevelClassifier implements TrainedClassifier {
   private readonly delta: Float64Array;
 
   constructor(classes: string[], times: number[], nets: Network[], process?: ProcessSpec) {
-    if (times.length === 0 || times.length !== nets.length) throw new Error('PerLevelClassifier: one network per level');
-    for (let i = 1; i < times.length; i++) if (!(times[i] > times[i - 1])) throw new Error('PerLevelClassifier: times must increase');
+    if (times.length === 0 || times.length !== nets.length)
+      throw new Error('PerLevelClassifier: one network per level');
+    for (let i = 1; i < times.length; i++)
+      if (!(times[i] > times[i - 1])) throw new Error('PerLevelClassifier: times must increase');
     if (!(times[0] > 0)) throw new Error('PerLevelClassifier: times must be > 0');
     this.classes = classes;
     this.times = times;

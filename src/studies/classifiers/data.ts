@@ -37,7 +37,14 @@ function choose(probs: ArrayLike<number>, u: number): number {
 }
 
 /** n pairs (x_t, c) at time t of `process`. */
-export function sampleNoisedData(model: MixtureModel, process: ProcessSpec, t: number, n: number, seed: number, stream: number): Dataset {
+export function sampleNoisedData(
+  model: MixtureModel,
+  process: ProcessSpec,
+  t: number,
+  n: number,
+  seed: number,
+  stream: number,
+): Dataset {
   const d = model.dim;
   const { alpha, sigma2 } = processAt(process, t);
   const sigma = Math.sqrt(sigma2);

@@ -59,7 +59,12 @@ export interface ExperimentOptions {
 export interface GuidedSampler {
   backend: 'cpu' | 'webgpu';
   adapter: string | null;
-  sample(spec: ExperimentSpec, clf: TrainedClassifier, w: number, particles: number): Promise<Float64Array | Float32Array>;
+  sample(
+    spec: ExperimentSpec,
+    clf: TrainedClassifier,
+    w: number,
+    particles: number,
+  ): Promise<Float64Array | Float32Array>;
 }
 
 /** The CPU backend: sampleWithClassifier (f64). */
@@ -110,7 +115,9 @@ export function defaultTimeGrid(spec: ExperimentSpec, levels = DEFAULTS.levels):
   const b = startTime(spec.process);
   const la = logSnr(spec, a);
   const lb = Math.max(logSnr(spec, b), GRID_MIN_LOG_SNR);
-  const grid = Array.from({ length: levels }, (_, i) => (i === 0 ? a : timeAtLogSnr(spec, la + ((lb - la) * i) / (levels - 1), a, b)));
+  const grid = Array.from({ length: levels }, (_, i) =>
+    i === 0 ? a : timeAtLogSnr(spec, la + ((lb - la) * i) / (levels - 1), a, b),
+  );
   if (logSnr(spec, b) < GRID_MIN_LOG_SNR - 0.5) grid.push(b);
   else grid[levels - 1] = b;
   return grid.filter((t, i) => i === 0 || t > grid[i - 1]);
@@ -223,7 +230,15 @@ function modelRow(m: LevelMetrics): ModelLevelReport {
   };
 }
 
-function summarise(x: Float64Array, count: number, d: number, exact: ExactClassifier, t: number, target: number, binary: boolean): SampleSummary {
+function summarise(
+  x: Float64Array,
+  count: number,
+  d: number,
+  exact: ExactClassifier,
+  t: number,
+  target: number,
+  binary: boolean,
+): SampleSummary {
   const mean = new Array(d).fill(0);
   const m2 = new Array(d).fill(0);
   let finite = 0;
@@ -248,7 +263,11 @@ function summarise(x: Float64Array, count: number, d: number, exact: ExactClassi
   if (binary) {
     const h = onesHistogram(x, count, d);
     const total = h.counts.reduce((a, b) => a + b, 0);
-    s.ones = { counts: h.counts, freq: h.counts.map((c) => round(c / Math.max(1, total), 4)), mean: round(histogramMean(h.counts), 4) };
+    s.ones = {
+      counts: h.counts,
+      freq: h.counts.map((c) => round(c / Math.max(1, total), 4)),
+      mean: round(histogramMean(h.counts), 4),
+    };
   }
   return s;
 }
@@ -289,7 +308,10 @@ function logisticTargetWeights(net: Network, target: number): number[] {
   return w;
 }
 
-export async function runClassifierExperiment(spec: ExperimentSpec, opts: ExperimentOptions): Promise<ExperimentReport> {
+export async function runClassifierExperiment(
+  spec: ExperimentSpec,
+  opts: ExperimentOptions,
+): Promise<ExperimentReport> {
   const started = performance.now();
   const model: MixtureModel = buildModel(spec);
   const classes = model.classes.map((c) => c.name);
@@ -325,7 +347,8 @@ export async function runClassifierExperiment(spec: ExperimentSpec, opts: Experi
       if (kind === 'logistic') {
         net = new Network({ dim: spec.dim, classes: classes.length, features, hidden: [], activation });
         info = trainLogisticNewton(net, train, { l2: opts.logisticL2 });
-        if (features !== 'quadratic' && logisticTargetWeights(net, target).some((w) => w < 0)) nonMonotone.push(round(t));
+        if (features !== 'quadratic' && logisticTargetWeights(net, target).some((w) => w < 0))
+          nonMonotone.push(round(t));
       } else {
         net = new Network({ dim: spec.dim, classes: classes.length, features: mlpFeatures, hidden, activation });
         info = trainAdam(net, train, {
@@ -340,13 +363,26 @@ export async function runClassifierExperiment(spec: ExperimentSpec, opts: Experi
         });
       }
       nets[kind].push(net);
-      const m = evaluateClassifier(new PerLevelClassifier(classes, [t], [net], spec.process), exact, logPrior, test, target);
+      const m = evaluateClassifier(
+        new PerLevelClassifier(classes, [t], [net], spec.process),
+        exact,
+        logPrior,
+        test,
+        target,
+      );
       base = m;
       report[kind] = {
         ...modelRow(m),
-        train: { method: info.method, iterations: info.iterations, trainCrossEntropy: round(info.trainCrossEntropy), seconds: round(info.seconds, 3) },
+        train: {
+          method: info.method,
+          iterations: info.iterations,
+          trainCrossEntropy: round(info.trainCrossEntropy),
+          seconds: round(info.seconds, 3),
+        },
       };
-      progress(`t = ${round(t, 4)}: ${kind} CE ${m.crossEntropy.value.toFixed(4)} (exact ${m.exactCrossEntropy.value.toFixed(4)}), KL ${m.klDirect.value.toExponential(2)}, guidance error ${m.guidanceError.value.toExponential(2)}`);
+      progress(
+        `t = ${round(t, 4)}: ${kind} CE ${m.crossEntropy.value.toFixed(4)} (exact ${m.exactCrossEntropy.value.toFixed(4)}), KL ${m.klDirect.value.toExponential(2)}, guidance error ${m.guidanceError.value.toExponential(2)}`,
+      );
     }
     if (!base) {
       // No trained model: still report the exact classifier's numbers.
@@ -397,11 +433,21 @@ export async function runClassifierExperiment(spec: ExperimentSpec, opts: Experi
     };
     if (binary) {
       const dist = exactOnesDistribution(model, target);
-      sampling.targetOnes = { freq: dist.map((v) => round(v, 4)), mean: round(dist.reduce((a, v, i) => a + i * v, 0), 4) };
+      sampling.targetOnes = {
+        freq: dist.map((v) => round(v, 4)),
+        mean: round(
+          dist.reduce((a, v, i) => a + i * v, 0),
+          4,
+        ),
+      };
     }
     for (const w of opts.w) {
       const xExact = Float64Array.from(await sampler.sample(spec, exact, w, particles));
-      const run = { w, exact: summarise(xExact, particles, d, exact, tMin, target, binary), models: {} as Partial<Record<ModelKind, SampleSummary>> };
+      const run = {
+        w,
+        exact: summarise(xExact, particles, d, exact, tMin, target, binary),
+        models: {} as Partial<Record<ModelKind, SampleSummary>>,
+      };
       for (const kind of opts.models) {
         const x = Float64Array.from(await sampler.sample(spec, classifiers[kind]!, w, particles));
         const s = summarise(x, particles, d, exact, tMin, target, binary);
@@ -411,7 +457,9 @@ export async function runClassifierExperiment(spec: ExperimentSpec, opts: Experi
         run.models[kind] = s;
       }
       sampling.runs.push(run);
-      progress(`w = ${w}: sampled ${particles} particles (${sampler.backend}) with the exact classifier and ${opts.models.join(', ') || 'no trained model'}`);
+      progress(
+        `w = ${w}: sampled ${particles} particles (${sampler.backend}) with the exact classifier and ${opts.models.join(', ') || 'no trained model'}`,
+      );
     }
   }
 
@@ -422,9 +470,12 @@ export async function runClassifierExperiment(spec: ExperimentSpec, opts: Experi
     process: spec.process.kind,
     settings: {
       tGrid: tGrid.map((t) => round(t)),
-      perLevel: 'one model per t (no t input); between levels the logits are interpolated linearly in alpha/sigma, outside the grid the nearest level is used',
+      perLevel:
+        'one model per t (no t input); between levels the logits are interpolated linearly in alpha/sigma, outside the grid the nearest level is used',
       models: opts.models,
-      logistic: opts.models.includes('logistic') ? { features, optimiser: 'newton', l2: opts.logisticL2 ?? 1e-4 } : undefined,
+      logistic: opts.models.includes('logistic')
+        ? { features, optimiser: 'newton', l2: opts.logisticL2 ?? 1e-4 }
+        : undefined,
       mlp: opts.models.includes('mlp')
         ? { features: mlpFeatures, hidden, activation, optimiser: 'adam', epochs, batch, lr, l2: opts.mlpL2 ?? 1e-5 }
         : undefined,

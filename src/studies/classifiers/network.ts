@@ -166,7 +166,13 @@ export class Network {
    * Backpropagates dL/dlogits = `dLogits` through the last forward pass: adds scale x the
    * parameter gradient to `paramGrad` and scale x grad_x to `gradX` (either may be null).
    */
-  backward(x: ArrayLike<number>, dLogits: ArrayLike<number>, scale: number, paramGrad: Float64Array | null, gradX: Float64Array | null): void {
+  backward(
+    x: ArrayLike<number>,
+    dLogits: ArrayLike<number>,
+    scale: number,
+    paramGrad: Float64Array | null,
+    gradX: Float64Array | null,
+  ): void {
     const P = this.params;
     const L = this.layers;
     const dL = this.delta[L];
@@ -231,7 +237,14 @@ export class Network {
    * Mean cross-entropy over rows idx[from..to) of (x, c); adds its parameter gradient to
    * `grad` (zeroed by the caller). Returns the mean loss.
    */
-  lossAndGrad(x: Float64Array, c: Int32Array, idx: ArrayLike<number>, from: number, to: number, grad: Float64Array): number {
+  lossAndGrad(
+    x: Float64Array,
+    c: Int32Array,
+    idx: ArrayLike<number>,
+    from: number,
+    to: number,
+    grad: Float64Array,
+  ): number {
     const d = this.config.dim;
     const m = to - from;
     let loss = 0;

@@ -28,12 +28,26 @@ const words = new Uint32Array(4);
 const TWO_PI = 2 * Math.PI;
 
 /** The 4 words of counter (index, stream, block, purpose) under key (seed, CLF_KEY). */
-export function clfWords(seed: number, index: number, stream: number, block: number, purpose: number, out: Uint32Array): void {
+export function clfWords(
+  seed: number,
+  index: number,
+  stream: number,
+  block: number,
+  purpose: number,
+  out: Uint32Array,
+): void {
   philox4x32(index, stream, block, purpose, seed, CLF_KEY, out);
 }
 
 /** 4 uniforms in (0, 1) for (index, stream, block, purpose). */
-export function clfUniform4(seed: number, index: number, stream: number, block: number, purpose: number, out: Float64Array): void {
+export function clfUniform4(
+  seed: number,
+  index: number,
+  stream: number,
+  block: number,
+  purpose: number,
+  out: Float64Array,
+): void {
   clfWords(seed, index, stream, block, purpose, words);
   for (let j = 0; j < 4; j++) out[j] = wordToUnit(words[j]);
 }
@@ -41,18 +55,37 @@ export function clfUniform4(seed: number, index: number, stream: number, block: 
 const u4 = new Float64Array(4);
 
 /** n standard normals for (index, stream, purpose): block b gives coordinates 4b..4b+3 (Box-Muller). */
-export function clfNormals(seed: number, index: number, stream: number, purpose: number, n: number, out: Float64Array): void {
+export function clfNormals(
+  seed: number,
+  index: number,
+  stream: number,
+  purpose: number,
+  n: number,
+  out: Float64Array,
+): void {
   for (let block = 0, i = 0; i < n; block++, i += 4) {
     clfUniform4(seed, index, stream, block, purpose, u4);
     const r01 = Math.sqrt(-2 * Math.log(u4[0]));
     const r23 = Math.sqrt(-2 * Math.log(u4[2]));
-    const z = [r01 * Math.cos(TWO_PI * u4[1]), r01 * Math.sin(TWO_PI * u4[1]), r23 * Math.cos(TWO_PI * u4[3]), r23 * Math.sin(TWO_PI * u4[3])];
+    const z = [
+      r01 * Math.cos(TWO_PI * u4[1]),
+      r01 * Math.sin(TWO_PI * u4[1]),
+      r23 * Math.cos(TWO_PI * u4[3]),
+      r23 * Math.sin(TWO_PI * u4[3]),
+    ];
     for (let lane = 0; lane < 4 && i + lane < n; lane++) out[i + lane] = z[lane];
   }
 }
 
 /** n uniforms in (0, 1) for (index, stream, purpose). */
-export function clfUniforms(seed: number, index: number, stream: number, purpose: number, n: number, out: Float64Array): void {
+export function clfUniforms(
+  seed: number,
+  index: number,
+  stream: number,
+  purpose: number,
+  n: number,
+  out: Float64Array,
+): void {
   for (let block = 0, i = 0; i < n; block++, i += 4) {
     clfUniform4(seed, index, stream, block, purpose, u4);
     for (let lane = 0; lane < 4 && i + lane < n; lane++) out[i + lane] = u4[lane];

@@ -26,16 +26,21 @@ export async function sampleWithClassifierGpu(
   const count = opts.particles ?? spec.particles;
   const particles = new Float32Array(count * spec.dim);
   let offset = 0;
-  const info = await sampleWebGpu(gpu, { ...spec, particles: count }, {
-    ...opts.gpu,
-    firstParticle: opts.first ?? 0,
-    classifier: { model: clf, w },
-    onChunk: (chunk, n) => {
-      particles.set(chunk.subarray(0, n * spec.dim), offset);
-      offset += n * spec.dim;
+  const info = await sampleWebGpu(
+    gpu,
+    { ...spec, particles: count },
+    {
+      ...opts.gpu,
+      firstParticle: opts.first ?? 0,
+      classifier: { model: clf, w },
+      onChunk: (chunk, n) => {
+        particles.set(chunk.subarray(0, n * spec.dim), offset);
+        offset += n * spec.dim;
+      },
     },
-  });
-  if (offset !== particles.length) throw new Error(`sampleWithClassifierGpu: the GPU returned ${offset / spec.dim} of ${count} particles`);
+  );
+  if (offset !== particles.length)
+    throw new Error(`sampleWithClassifierGpu: the GPU returned ${offset / spec.dim} of ${count} particles`);
   return { particles, info };
 }
 
@@ -51,11 +56,17 @@ export function gpuSampler(gpu: GpuContext): GuidedSampler {
     backend: 'webgpu',
     adapter: gpu.adapterInfo.label,
     async sample(spec: ExperimentSpec, clf: TrainedClassifier, w: number, particles: number) {
-      if (clf instanceof PerLevelClassifier) return (await sampleWithClassifierGpu(gpu, { ...spec, corrector: null }, clf, w, { particles })).particles;
+      if (clf instanceof PerLevelClassifier)
+        return (await sampleWithClassifierGpu(gpu, { ...spec, corrector: null }, clf, w, { particles })).particles;
       if (clf instanceof ExactClassifier) {
         const out = new Float32Array(particles * spec.dim);
         let offset = 0;
-        const guided: ExperimentSpec = { ...spec, particles, corrector: null, guidance: { kind: 'classifier', w: { kind: 'constant', w } } };
+        const guided: ExperimentSpec = {
+          ...spec,
+          particles,
+          corrector: null,
+          guidance: { kind: 'classifier', w: { kind: 'constant', w } },
+        };
         await sampleWebGpu(gpu, guided, {
           onChunk: (chunk, n) => {
             out.set(chunk.subarray(0, n * spec.dim), offset);

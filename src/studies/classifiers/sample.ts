@@ -54,12 +54,14 @@ export class ClassifierStepper {
     this.model = this.base.guidance.model;
     this.clf = clf;
     this.target = clf.classes.indexOf(spec.target);
-    if (this.target < 0) throw new Error(`sampleWithClassifier: the classifier has no class ${JSON.stringify(spec.target)}`);
+    if (this.target < 0)
+      throw new Error(`sampleWithClassifier: the classifier has no class ${JSON.stringify(spec.target)}`);
     this.dim = spec.dim;
     this.seed = spec.seed;
     this.table = this.base.table;
     this.tableau = this.base.tableau;
-    if (this.tableau.denoised) throw new Error(`solver.kind: trained-classifier guidance runs euler, heun, rk4 or em, got ${spec.solver.kind}`);
+    if (this.tableau.denoised)
+      throw new Error(`solver.kind: trained-classifier guidance runs euler, heun, rk4 or em, got ${spec.solver.kind}`);
     this.ev = new MixtureEvaluator(this.model);
     this.meanU = groupDataMean(this.model, this.model.unconditional);
     this.xs = new Float64Array(this.dim);

@@ -138,7 +138,8 @@ export function trainLogisticNewton(net: Network, data: Dataset, opts: NewtonOpt
     let s = 1;
     let next = obj;
     for (let tries = 0; tries < 40; tries++) {
-      for (let a = 0; a < P; a++) net.params[flat(Math.floor(a / G), a % G)] = old[flat(Math.floor(a / G), a % G)] - s * step.get(a, 0);
+      for (let a = 0; a < P; a++)
+        net.params[flat(Math.floor(a / G), a % G)] = old[flat(Math.floor(a / G), a % G)] - s * step.get(a, 0);
       next = objective();
       if (next <= obj - 0.25 * s * decrement) break; // Armijo
       s *= 0.5;
@@ -149,7 +150,13 @@ export function trainLogisticNewton(net: Network, data: Dataset, opts: NewtonOpt
     }
     obj = next;
   }
-  return { method: 'newton', iterations: it, objective: obj, trainCrossEntropy: meanCrossEntropy(net, data), seconds: (performance.now() - started) / 1000 };
+  return {
+    method: 'newton',
+    iterations: it,
+    objective: obj,
+    trainCrossEntropy: meanCrossEntropy(net, data),
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 export interface AdamOptions {
@@ -212,5 +219,11 @@ export function trainAdam(net: Network, data: Dataset, opts: AdamOptions): Train
   const ce = meanCrossEntropy(net, data);
   let pen = 0;
   for (let a = 0; a < P; a++) if (isWeight[a]) pen += 0.5 * l2 * net.params[a] ** 2;
-  return { method: 'adam', iterations: step, objective: ce + pen, trainCrossEntropy: ce, seconds: (performance.now() - started) / 1000 };
+  return {
+    method: 'adam',
+    iterations: step,
+    objective: ce + pen,
+    trainCrossEntropy: ce,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
