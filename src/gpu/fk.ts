@@ -36,7 +36,8 @@ import {
   wgslStruct,
 } from './layout.ts';
 import { gridFor, WORKGROUP_SIZE } from './planner.ts';
-import type { GpuSampleInfo, GpuSampleOptions } from './sampler.ts';
+import type { GpuSampleInfo, GpuSampleOptions } from './sample-types.ts';
+import { BufferPool, bindBuffers, dispatch, readFloats } from './buffers.ts';
 
 /** What the sampler prepared for the step kernel (compiled with FK). */
 export interface PreparedStep {
@@ -60,255 +61,238 @@ export async function runFkPopulation(
   step: PreparedStep,
   opts: GpuSampleOptions,
 ): Promise<GpuSampleInfo> {
-  const { device, limits } = gpu;
-  const corrector = spec.corrector!;
-  const { dim, seed } = spec;
   const count = spec.particles;
-  const first = opts.firstParticle ?? 0;
-  const { table } = step;
-  const steps = table.steps;
-  const stateStride = fkStateStride(dim);
-  const blocks = Math.ceil(count / FK_BLOCK);
-
-  const largest = count * stateStride * 4;
-  const bindingLimit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const stride = fkStateStride(spec.dim);
+  const largest = count * stride * 4;
+  const bindingLimit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   if (largest > bindingLimit) {
     throw new Error(
-      `corrector fk keeps the whole population resident: ${count} particles x ${stateStride} floats of state = ${largest} bytes ` +
-        `exceeds this adapter's largest storage binding (${bindingLimit} bytes); use at most ${Math.floor(bindingLimit / (stateStride * 4))} particles`,
+      `corrector fk keeps the whole population resident: ${count} particles x ${stride} floats of state = ${largest} bytes ` +
+        `exceeds this adapter's largest storage binding (${bindingLimit} bytes); use at most ${Math.floor(bindingLimit / (stride * 4))} particles`,
     );
   }
-  const { reduce, resample } = await fkPipelines(device, gpu.platform, dim);
-
-  const buffers: GPUBuffer[] = [];
-  const makeBuffer = (label: string, size: number, usage: GPUBufferUsageFlags): GPUBuffer => {
-    const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
-    buffers.push(b);
-    return b;
-  };
-  const upload = (label: string, data: ArrayBuffer | Float32Array): GPUBuffer => {
-    const b = makeBuffer(label, data.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-    device.queue.writeBuffer(b, 0, data as ArrayBuffer);
-    return b;
-  };
+  const pipelines = await fkPipelines(gpu.device, gpu.platform, spec.dim);
   const report: FkReport = {
     essFraction: [],
     resampledAfter: [],
-    logNormaliser: initialConstant(dim, priorScale(spec.process)),
+    logNormaliser: initialConstant(spec.dim, priorScale(spec.process)),
     nonFiniteDiscarded: 0,
   };
-  let dispatches = 0;
-
+  const pool = new BufferPool(gpu.device);
   try {
-    const STORAGE = GPUBufferUsage.STORAGE;
-    const rowsBuffer = upload('fk step rows (+ terminal row)', packStructs(STEP_ROW, [...table.rows, table.terminal]));
-    const componentsBuffer = upload('component infos', step.componentInfos);
-    const staticsBuffer = upload('statics (group means, eigenbases)', step.statics);
-    const factorsBuffer = makeBuffer(
-      'component factors (one row)',
-      step.factorsFor([table.rows[0]]).byteLength,
-      STORAGE | GPUBufferUsage.COPY_DST,
-    );
-    const stepParams = makeBuffer(
-      'step params',
-      structBytes(STEP_PARAMS),
-      GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    );
-    const pair = (label: string, bytes: number): [GPUBuffer, GPUBuffer] => [
-      makeBuffer(`${label} A`, bytes, STORAGE | GPUBufferUsage.COPY_SRC),
-      makeBuffer(`${label} B`, bytes, STORAGE | GPUBufferUsage.COPY_SRC),
-    ];
-    const particles = pair('fk particles', count * dim * 4);
-    const states = pair('fk states (drift, log q)', count * stateStride * 4);
-    const logWeights = makeBuffer(
-      'fk log-weights',
-      count * 4,
-      STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    );
-    const prefix = makeBuffer('fk block-local weight prefix', count * 4, STORAGE);
-    const statsBytes = blocks * structBytes(FK_BLOCK_STATS);
-    const stats = makeBuffer('fk block stats', statsBytes, STORAGE | GPUBufferUsage.COPY_SRC);
-    const statsReadback = makeBuffer(
-      'fk block stats readback',
-      statsBytes,
-      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    );
-    const planBuffer = makeBuffer(
-      'fk block plan',
-      blocks * structBytes(FK_BLOCK_PLAN),
-      STORAGE | GPUBufferUsage.COPY_DST,
-    );
-    const ancestors = makeBuffer('fk ancestors', count * 4, STORAGE | GPUBufferUsage.COPY_SRC);
-    const fkParams = makeBuffer('fk params', structBytes(FK_PARAMS), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    device.queue.writeBuffer(fkParams, 0, packStructs(FK_PARAMS, [{ count, blocks }]));
-
-    const stepBindGroups = [0, 1].map((h) =>
-      device.createBindGroup({
-        label: `fk step bind group ${'AB'[h]}`,
-        layout: step.pipeline.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: stepParams } },
-          { binding: 1, resource: { buffer: rowsBuffer } },
-          { binding: 2, resource: { buffer: factorsBuffer } },
-          { binding: 3, resource: { buffer: componentsBuffer } },
-          { binding: 4, resource: { buffer: staticsBuffer } },
-          { binding: 5, resource: { buffer: particles[h] } },
-          { binding: 6, resource: { buffer: states[h] } },
-          { binding: 7, resource: { buffer: logWeights } },
-        ],
-      }),
-    );
-    const reduceBindGroup = device.createBindGroup({
-      label: 'fk reduce bind group',
-      layout: reduce.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: fkParams } },
-        { binding: 1, resource: { buffer: logWeights } },
-        { binding: 2, resource: { buffer: prefix } },
-        { binding: 3, resource: { buffer: stats } },
-      ],
-    });
-    const resampleBindGroups = [0, 1].map((h) =>
-      device.createBindGroup({
-        label: `fk resample bind group ${'AB'[h]} -> ${'AB'[1 - h]}`,
-        layout: resample.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: fkParams } },
-          { binding: 1, resource: { buffer: planBuffer } },
-          { binding: 2, resource: { buffer: prefix } },
-          { binding: 3, resource: { buffer: particles[h] } },
-          { binding: 4, resource: { buffer: states[h] } },
-          { binding: 5, resource: { buffer: particles[1 - h] } },
-          { binding: 6, resource: { buffer: states[1 - h] } },
-          { binding: 7, resource: { buffer: ancestors } },
-        ],
-      }),
-    );
-
-    const particleGrid = gridFor(count, WORKGROUP_SIZE, limits.maxComputeWorkgroupsPerDimension);
-    const blockGrid = gridFor(blocks, 1, limits.maxComputeWorkgroupsPerDimension);
-    let current = 0; // which half of each pair holds the population
-
-    const dispatchStep = (n: number, initialise: boolean): void => {
-      const row = initialise ? table.rows[0] : n + 1 < steps ? table.rows[n + 1] : table.terminal;
-      device.queue.writeBuffer(factorsBuffer, 0, step.factorsFor([row]) as Float32Array<ArrayBuffer>);
-      const params = {
-        particleOffset: first,
-        particleCount: count,
-        firstStep: n,
-        stepCount: 1,
-        seed,
-        initialise: initialise ? 1 : 0,
-      };
-      device.queue.writeBuffer(stepParams, 0, packStructs(STEP_PARAMS, [params]));
-      const encoder = device.createCommandEncoder({ label: initialise ? 'fk initialise' : `fk step ${n}` });
-      const pass = encoder.beginComputePass({ label: initialise ? 'fk initialise pass' : `fk step pass ${n}` });
-      pass.setPipeline(step.pipeline);
-      pass.setBindGroup(0, stepBindGroups[current]);
-      pass.dispatchWorkgroups(...particleGrid);
-      pass.end();
-      device.queue.submit([encoder.finish()]);
-      dispatches++;
-    };
-
-    const readBlockStats = async (): Promise<BlockStats[]> => {
-      const encoder = device.createCommandEncoder({ label: 'fk reduce' });
-      const pass = encoder.beginComputePass({ label: 'fk reduce pass' });
-      pass.setPipeline(reduce);
-      pass.setBindGroup(0, reduceBindGroup);
-      pass.dispatchWorkgroups(...blockGrid);
-      pass.end();
-      encoder.copyBufferToBuffer(stats, 0, statsReadback, 0, statsBytes);
-      device.queue.submit([encoder.finish()]);
-      await gpu.guard(statsReadback.mapAsync(GPUMapMode.READ, 0, statsBytes));
-      const records = unpackStructs(FK_BLOCK_STATS, statsReadback.getMappedRange(0, statsBytes), blocks);
-      statsReadback.unmap();
-      return records as unknown as BlockStats[];
-    };
-
-    dispatchStep(0, true);
-    for (let n = 0; n < steps; n++) {
-      dispatchStep(n, false);
-      report.logNormaliser += stepConstant(table.rows[n], dim);
-      if (opts.onWeights) {
-        const [w, x] = await Promise.all([
-          readFloats(gpu, logWeights, count),
-          readFloats(gpu, particles[current], count * dim),
-        ]);
-        opts.onWeights(n, w, x);
-      }
-      const blockStats = await readBlockStats();
-      const summary = summariseBlocks(blockStats);
-      if (recordStep(report, summary, n, steps, count, corrector.essThreshold)) {
-        const plan = planSystematic(blockStats, summary, count, resampleUniform(seed, n, first));
-        device.queue.writeBuffer(
-          planBuffer,
-          0,
-          packStructs(FK_BLOCK_PLAN, plan as unknown as Record<string, number>[]),
-        );
-        const encoder = device.createCommandEncoder({ label: `fk resample after step ${n}` });
-        const pass = encoder.beginComputePass({ label: `fk resample pass ${n}` });
-        pass.setPipeline(resample);
-        pass.setBindGroup(0, resampleBindGroups[current]);
-        pass.dispatchWorkgroups(...particleGrid);
-        pass.end();
-        encoder.clearBuffer(logWeights);
-        device.queue.submit([encoder.finish()]);
-        dispatches++;
-        current = 1 - current;
-        if (opts.onAncestors)
-          opts.onAncestors(n, new Uint32Array((await readFloats(gpu, ancestors, count)).buffer as ArrayBuffer));
-      }
-      await opts.afterDispatch?.({ chunkStart: 0, count, stepsDone: n + 1, steps, particles: particles[current] });
-      opts.onProgress?.(Math.floor((count * (n + 1)) / steps), count);
-    }
-
+    const buffers = allocateFk(pool, spec, step);
+    const groups = fkBindGroups(gpu.device, step, pipelines, buffers);
+    const run = { gpu, spec, step, opts, buffers, groups, pipelines, report, current: 0, dispatches: 0 };
+    await stepPopulation(run);
     if (opts.onChunk) {
+      const dim = spec.dim;
       const perPiece = Math.max(1, Math.floor(READBACK_BYTES / (dim * 4)));
       for (let start = 0; start < count; start += perPiece) {
         const n = Math.min(perPiece, count - start);
-        opts.onChunk(await readFloats(gpu, particles[current], n * dim, start * dim), n);
+        opts.onChunk(await readFloats(gpu, buffers.particles[run.current], n * dim, start * dim), n);
       }
     } else {
-      await gpu.guard(device.queue.onSubmittedWorkDone());
+      await gpu.guard(gpu.device.queue.onSubmittedWorkDone());
     }
     gpu.checkErrors();
+    return {
+      adapter: gpu.adapterInfo.label,
+      plan: { chunkParticles: count, chunks: 1, stepsPerDispatch: 1, dispatches: run.dispatches },
+      kernel: 'step',
+      tile: step.tile,
+      tables: 'storage',
+      fk: report,
+    };
   } finally {
-    for (const b of buffers) b.destroy();
+    pool.destroy();
   }
+}
+
+type FkPipelines = Awaited<ReturnType<typeof fkPipelines>>;
+type FkBuffers = ReturnType<typeof allocateFk>;
+
+/** The population's buffers: particles and states in ping-pong pairs (resampling gathers into the other half). */
+function allocateFk(pool: BufferPool, spec: ExperimentSpec, step: PreparedStep) {
+  const { STORAGE, UNIFORM, COPY_DST, COPY_SRC, MAP_READ } = GPUBufferUsage;
+  const count = spec.particles;
+  const blocks = Math.ceil(count / FK_BLOCK);
+  const table = step.table;
+  const pair = (label: string, bytes: number): [GPUBuffer, GPUBuffer] => [
+    pool.create(`${label} A`, bytes, STORAGE | COPY_SRC),
+    pool.create(`${label} B`, bytes, STORAGE | COPY_SRC),
+  ];
+  const statsBytes = blocks * structBytes(FK_BLOCK_STATS);
+  const fkParams = pool.create('fk params', structBytes(FK_PARAMS), UNIFORM | COPY_DST);
+  pool.device.queue.writeBuffer(fkParams, 0, packStructs(FK_PARAMS, [{ count, blocks }]));
   return {
-    adapter: gpu.adapterInfo.label,
-    plan: { chunkParticles: count, chunks: 1, stepsPerDispatch: 1, dispatches },
-    kernel: 'step',
-    tile: step.tile,
-    tables: 'storage',
-    fk: report,
+    count,
+    blocks,
+    statsBytes,
+    rows: pool.upload('fk step rows (+ terminal row)', packStructs(STEP_ROW, [...table.rows, table.terminal])),
+    components: pool.upload('component infos', step.componentInfos),
+    statics: pool.upload('statics (group means, eigenbases)', step.statics),
+    factors: pool.create(
+      'component factors (one row)',
+      step.factorsFor([table.rows[0]]).byteLength,
+      STORAGE | COPY_DST,
+    ),
+    stepParams: pool.create('step params', structBytes(STEP_PARAMS), UNIFORM | COPY_DST),
+    particles: pair('fk particles', count * spec.dim * 4),
+    states: pair('fk states (drift, log q)', count * fkStateStride(spec.dim) * 4),
+    logWeights: pool.create('fk log-weights', count * 4, STORAGE | COPY_SRC | COPY_DST),
+    prefix: pool.create('fk block-local weight prefix', count * 4, STORAGE),
+    stats: pool.create('fk block stats', statsBytes, STORAGE | COPY_SRC),
+    statsReadback: pool.create('fk block stats readback', statsBytes, MAP_READ | COPY_DST),
+    plan: pool.create('fk block plan', blocks * structBytes(FK_BLOCK_PLAN), STORAGE | COPY_DST),
+    ancestors: pool.create('fk ancestors', count * 4, STORAGE | COPY_SRC),
+    fkParams,
   };
 }
 
-/** Copies `floats` 4-byte words from `source` (from word `offset`) back to the host. */
-export async function readFloats(
-  gpu: GpuContext,
-  source: GPUBuffer,
-  floats: number,
-  offset = 0,
-): Promise<Float32Array> {
-  const { device } = gpu;
-  const bytes = floats * 4;
-  const staging = device.createBuffer({
-    label: `readback of ${source.label}`,
-    size: Math.max(16, bytes),
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  });
-  try {
-    const encoder = device.createCommandEncoder({ label: `readback of ${source.label}` });
-    encoder.copyBufferToBuffer(source, offset * 4, staging, 0, bytes);
-    device.queue.submit([encoder.finish()]);
-    await gpu.guard(staging.mapAsync(GPUMapMode.READ, 0, bytes));
-    return new Float32Array(staging.getMappedRange(0, bytes).slice(0));
-  } finally {
-    staging.destroy();
+function fkBindGroups(device: GPUDevice, step: PreparedStep, pipelines: FkPipelines, b: FkBuffers) {
+  const half = [0, 1] as const;
+  return {
+    step: half.map((h) =>
+      bindBuffers(device, `fk step bind group ${'AB'[h]}`, step.pipeline, [
+        [0, b.stepParams],
+        [1, b.rows],
+        [2, b.factors],
+        [3, b.components],
+        [4, b.statics],
+        [5, b.particles[h]],
+        [6, b.states[h]],
+        [7, b.logWeights],
+      ]),
+    ),
+    reduce: bindBuffers(device, 'fk reduce bind group', pipelines.reduce, [
+      [0, b.fkParams],
+      [1, b.logWeights],
+      [2, b.prefix],
+      [3, b.stats],
+    ]),
+    resample: half.map((h) =>
+      bindBuffers(device, `fk resample bind group ${'AB'[h]} -> ${'AB'[1 - h]}`, pipelines.resample, [
+        [0, b.fkParams],
+        [1, b.plan],
+        [2, b.prefix],
+        [3, b.particles[h]],
+        [4, b.states[h]],
+        [5, b.particles[1 - h]],
+        [6, b.states[1 - h]],
+        [7, b.ancestors],
+      ]),
+    ),
+  };
+}
+
+interface FkRun {
+  gpu: GpuContext;
+  spec: ExperimentSpec;
+  step: PreparedStep;
+  opts: GpuSampleOptions;
+  buffers: FkBuffers;
+  groups: ReturnType<typeof fkBindGroups>;
+  pipelines: FkPipelines;
+  report: FkReport;
+  /** Which half of each pair holds the population. */
+  current: number;
+  dispatches: number;
+}
+
+/** Every step: move and weight, reduce the block statistics, resample when the ESS asks for it. */
+async function stepPopulation(run: FkRun): Promise<void> {
+  const { gpu, spec, step, opts, buffers, report } = run;
+  const { count } = buffers;
+  const { table } = step;
+  const steps = table.steps;
+  const first = opts.firstParticle ?? 0;
+  dispatchStep(run, 0, true);
+  for (let n = 0; n < steps; n++) {
+    dispatchStep(run, n, false);
+    report.logNormaliser += stepConstant(table.rows[n], spec.dim);
+    if (opts.onWeights) {
+      const [w, x] = await Promise.all([
+        readFloats(gpu, buffers.logWeights, count),
+        readFloats(gpu, buffers.particles[run.current], count * spec.dim),
+      ]);
+      opts.onWeights(n, w, x);
+    }
+    const blockStats = await readBlockStats(run);
+    const summary = summariseBlocks(blockStats);
+    if (recordStep(report, summary, n, steps, count, spec.corrector!.essThreshold)) {
+      const plan = planSystematic(blockStats, summary, count, resampleUniform(spec.seed, n, first));
+      resample(run, n, plan as unknown as Record<string, number>[]);
+      if (opts.onAncestors)
+        opts.onAncestors(n, new Uint32Array((await readFloats(gpu, buffers.ancestors, count)).buffer as ArrayBuffer));
+    }
+    const particles = buffers.particles[run.current];
+    await opts.afterDispatch?.({ chunkStart: 0, count, stepsDone: n + 1, steps, particles });
+    opts.onProgress?.(Math.floor((count * (n + 1)) / steps), count);
   }
+}
+
+function dispatchStep(run: FkRun, n: number, initialise: boolean): void {
+  const { device, limits } = run.gpu;
+  const { table } = run.step;
+  const { buffers } = run;
+  const row = initialise ? table.rows[0] : n + 1 < table.steps ? table.rows[n + 1] : table.terminal;
+  device.queue.writeBuffer(buffers.factors, 0, run.step.factorsFor([row]) as Float32Array<ArrayBuffer>);
+  const params = {
+    particleOffset: run.opts.firstParticle ?? 0,
+    particleCount: buffers.count,
+    firstStep: n,
+    stepCount: 1,
+    seed: run.spec.seed,
+    initialise: initialise ? 1 : 0,
+  };
+  device.queue.writeBuffer(buffers.stepParams, 0, packStructs(STEP_PARAMS, [params]));
+  const grid = gridFor(buffers.count, WORKGROUP_SIZE, limits.maxComputeWorkgroupsPerDimension);
+  dispatch(
+    device,
+    initialise ? 'fk initialise' : `fk step ${n}`,
+    run.step.pipeline,
+    run.groups.step[run.current],
+    grid,
+  );
+  run.dispatches++;
+}
+
+async function readBlockStats(run: FkRun): Promise<BlockStats[]> {
+  const { device, limits } = run.gpu;
+  const { buffers } = run;
+  const encoder = device.createCommandEncoder({ label: 'fk reduce' });
+  const pass = encoder.beginComputePass({ label: 'fk reduce pass' });
+  pass.setPipeline(run.pipelines.reduce);
+  pass.setBindGroup(0, run.groups.reduce);
+  pass.dispatchWorkgroups(...gridFor(buffers.blocks, 1, limits.maxComputeWorkgroupsPerDimension));
+  pass.end();
+  encoder.copyBufferToBuffer(buffers.stats, 0, buffers.statsReadback, 0, buffers.statsBytes);
+  device.queue.submit([encoder.finish()]);
+  await run.gpu.guard(buffers.statsReadback.mapAsync(GPUMapMode.READ, 0, buffers.statsBytes));
+  const records = unpackStructs(
+    FK_BLOCK_STATS,
+    buffers.statsReadback.getMappedRange(0, buffers.statsBytes),
+    buffers.blocks,
+  );
+  buffers.statsReadback.unmap();
+  return records as unknown as BlockStats[];
+}
+
+/** Systematic resampling by the host's block plan: a gather into the other half of each pair, weights cleared. */
+function resample(run: FkRun, n: number, plan: Record<string, number>[]): void {
+  const { device, limits } = run.gpu;
+  const { buffers } = run;
+  device.queue.writeBuffer(buffers.plan, 0, packStructs(FK_BLOCK_PLAN, plan));
+  const encoder = device.createCommandEncoder({ label: `fk resample after step ${n}` });
+  const pass = encoder.beginComputePass({ label: `fk resample pass ${n}` });
+  pass.setPipeline(run.pipelines.resample);
+  pass.setBindGroup(0, run.groups.resample[run.current]);
+  pass.dispatchWorkgroups(...gridFor(buffers.count, WORKGROUP_SIZE, limits.maxComputeWorkgroupsPerDimension));
+  pass.end();
+  encoder.clearBuffer(buffers.logWeights);
+  device.queue.submit([encoder.finish()]);
+  run.dispatches++;
+  run.current = 1 - run.current;
 }
 
 export async function fkPipelines(

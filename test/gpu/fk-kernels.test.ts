@@ -9,7 +9,8 @@
 import { expect, it } from 'vitest';
 import { FK_BLOCK, blockStats, planSystematic, summariseBlocks, systematicAncestors } from '../../src/corrector/fk.ts';
 import { withErrorScopes } from '../../src/gpu/device.ts';
-import { fkPipelines, readFloats } from '../../src/gpu/fk.ts';
+import { readFloats } from '../../src/gpu/buffers.ts';
+import { fkPipelines } from '../../src/gpu/fk.ts';
 import {
   FK_BLOCK_PLAN,
   FK_BLOCK_STATS,

@@ -1,0 +1,81 @@
+// The WebGPU sampler's options and result: the types both the chunked sampler (sampler.ts) and the
+// FK population (fk.ts) speak, in a module of their own so that neither imports the other.
+import type { WSchedule } from '../experiment/types.ts';
+import type { FkReport } from '../corrector/fk.ts';
+import type { StepTable } from '../solvers/table.ts';
+import type { PerLevelClassifier } from '../studies/classifiers/classifier.ts';
+
+export interface DispatchInfo {
+  /** Index of the chunk's first particle (relative to firstParticle). */
+  chunkStart: number;
+  count: number;
+  /** Steps completed for this chunk after this dispatch (== steps when the chunk is done). */
+  stepsDone: number;
+  steps: number;
+  /** The chunk's particles on the GPU (row-major count x dim f32), valid until the next dispatch. */
+  particles: GPUBuffer;
+}
+
+export interface GpuSampleOptions {
+  /**
+   * Receives each finished chunk read back: row-major count x dim f32 (a fresh array the
+   * callee may keep). Without it nothing is read back (use afterDispatch to stay on the GPU).
+   */
+  onChunk?: (chunk: Float32Array, count: number) => void;
+  /**
+   * onChunk receives a view of one host array reused for every chunk (valid during the call)
+   * instead of a fresh one: bounded memory for a caller that folds chunks into a summary.
+   */
+  reuseChunk?: boolean;
+  /**
+   * Called after every dispatch, once its work is submitted: GPU-side metrics bin the
+   * particles here without a readback, and a page yields to the browser (await a frame).
+   */
+  afterDispatch?: (info: DispatchInfo) => void | Promise<void>;
+  onProgress?: (done: number, total: number) => void;
+  /** Dispatch planner overrides (tests force splitting with these). */
+  chunkParticles?: number;
+  stepsPerDispatch?: number;
+  /** First particle index (default 0): sample particles [first, first + spec.particles). */
+  firstParticle?: number;
+  /** 'auto' (default) uses the four-particle fast path when the spec qualifies; 'general' never does. */
+  kernel?: 'auto' | 'general';
+  /** Stage component factors through workgroup memory: 'auto' (default: when there are many) or 'never'. */
+  staging?: 'auto' | 'never';
+  /** fk only: each step's log-weights and particles, before any resampling (tests compare them with the CPU's). */
+  onWeights?: (step: number, logWeights: Float32Array, particles: Float32Array) => void;
+  /** fk only: the ancestor of each slot at each resampling. */
+  onAncestors?: (step: number, ancestors: Uint32Array) => void;
+  /**
+   * Classifier guidance with a trained classifier (src/studies/classifiers/): the particles follow
+   * s = s_u + w(t) grad_x log p_hat_t(spec.target | x), s_u the exact unconditional score, as
+   * src/studies/classifiers/sample.ts's sampleWithClassifier on the CPU. The spec's own guidance is
+   * ignored; the general kernel runs it (shaders/classifier.wgsl); no corrector.
+   */
+  classifier?: { model: PerLevelClassifier; w: number | WSchedule };
+  /** Carry log q per particle (src/gpu/log-density.ts validates the spec and calls this). */
+  logDensity?: LogDensityHooks;
+}
+
+/** The log-density mode's hooks into the sampler (src/gpu/log-density.ts). */
+export interface LogDensityHooks {
+  /** The step table to run (default: the spec's, from the start time down to tMin). */
+  table?: StepTable;
+  /** Initial points and log-densities for particles [first, first + count); none: the in-kernel prior draw. */
+  starts?: (first: number, count: number) => { x: Float32Array; logq: Float32Array };
+  /** Each finished chunk: points (count x dim) and log q (count). */
+  onChunk: (x: Float32Array, logq: Float32Array, count: number) => void;
+}
+
+export interface GpuSampleInfo {
+  adapter: string;
+  plan: { chunkParticles: number; chunks: number; stepsPerDispatch: number; dispatches: number };
+  /** Which step kernel ran. */
+  kernel: 'step' | 'step-gauss4';
+  /** Components per workgroup-memory tile (0: none). */
+  tile: number;
+  /** How step-gauss4 read its per-step tables ('storage' for the general kernel). */
+  tables: 'uniform' | 'storage';
+  /** The Feynman-Kac corrector's diagnostics, when the spec has one. */
+  fk?: FkReport;
+}
