@@ -4,9 +4,9 @@
 // p_hat_t = softmax(logits), the logits interpolated between the networks of two time levels
 //     logits = (1 - lam) net_lo(xs) + lam net_hi(xs),
 //     grad   = (1 - lam) J_lo(xs)^T delta + lam J_hi(xs)^T delta,   delta = e_target - p_hat,
-// the exact gradient of the interpolated classifier (src/studies/classifiers/classifier.ts). The host
+// the exact gradient of the interpolated classifier (src/model/classifier/classifier.ts). The host
 // picks the levels, lam and w(t) per row (ClassifierRow, in f64); the networks mirror
-// Network.forward / backward of src/studies/classifiers/network.ts operation for operation:
+// Network.forward / backward of src/model/classifier/network.ts operation for operation:
 //     z_0 = (phi(xs) - featMean) * featInvStd,  z_l = act(W_l z_{l-1} + b_l),  logits = W_L z_{L-1} + b_L,
 // with phi the feature map (linear x; quadratic [x, x_i^2, x_i x_j (i < j)]; sum [sum_i x_i]).
 //

@@ -4,7 +4,7 @@
 //        to the start time: log q(y) = log p_start(x_T) - l_N;
 //   (iii) KL(Q||P), KL(P||Q) (+ tail diagnostic), KL(Q||tilted), the PRD curve and its summaries.
 // Definitions and SEs: docs/coverage-fidelity.md.
-import type { LogDensityBackend } from './log-density-backend.ts';
+import type { LogDensityBackend } from '../backend/log-density.ts';
 import { logStartDensity } from '../cpu/log-density.ts';
 import { planGuidance } from '../guidance/guidance.ts';
 import { MixtureEvaluator } from '../model/mixture.ts';

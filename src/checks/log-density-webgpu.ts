@@ -1,4 +1,4 @@
-// The WebGPU implementation of LogDensityBackend (src/checks/log-density-backend.ts). Start
+// The WebGPU implementation of LogDensityBackend (src/backend/log-density.ts). Start
 // points are drawn on the host by the CPU reference's own initialiser (prior or start: "exact",
 // keyed by the global particle index) and uploaded, so both backends carry the same points;
 // the kernel's log-density mode (src/gpu/log-density.ts) does the stepping in f32.
@@ -10,7 +10,7 @@ import { logStartDensity } from '../cpu/log-density.ts';
 import { buildStepTable } from '../solvers/table.ts';
 import { planGuidance } from '../guidance/guidance.ts';
 import { assertLogDensitySupported } from '../model/divergence.ts';
-import type { CarryOptions, CarryResult, LogDensityBackend } from './log-density-backend.ts';
+import type { CarryOptions, CarryResult, LogDensityBackend } from '../backend/log-density.ts';
 
 export function webGpuLogDensityBackend(gpu: GpuContext): LogDensityBackend {
   return {

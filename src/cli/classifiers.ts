@@ -17,8 +17,8 @@ import {
 import { gpuSampler } from '../studies/classifiers/sample-gpu.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
 import { nodePlatform } from '../platform/node.ts';
-import { FEATURE_KINDS, type FeatureKind } from '../studies/classifiers/features.ts';
-import { ACTIVATIONS, type Activation } from '../studies/classifiers/network.ts';
+import { FEATURE_KINDS, type FeatureKind } from '../model/classifier/features.ts';
+import { ACTIVATIONS, type Activation } from '../model/classifier/network.ts';
 
 function numberList(name: string) {
   return (value: string): number[] => {

@@ -43,7 +43,7 @@ import { targetGrid } from '../targets/grid.ts';
 import { exactCoverageFidelity } from '../checks/exact-density.ts';
 import { cpuLogDensityBackend } from '../cpu/log-density.ts';
 import { webGpuLogDensityBackend } from '../checks/log-density-webgpu.ts';
-import type { LogDensityBackend } from '../checks/log-density-backend.ts';
+import type { LogDensityBackend } from '../backend/log-density.ts';
 import { logDensityUnsupported } from '../model/divergence.ts';
 import {
   fidelityCoverageSpec,

@@ -1,6 +1,6 @@
-// The CPU (f64) implementation of LogDensityBackend (src/checks/log-density-backend.ts):
+// The CPU (f64) implementation of LogDensityBackend (src/backend/log-density.ts):
 // particles and their log-density carried through the same CpuStepper steps as plain sampling.
-import type { CarryOptions, CarryResult, LogDensityBackend } from '../checks/log-density-backend.ts';
+import type { CarryOptions, CarryResult, LogDensityBackend } from '../backend/log-density.ts';
 import { assertLogDensitySupported } from '../model/divergence.ts';
 import { logDensityAt } from '../model/mixture.ts';
 import { planGuidance } from '../guidance/guidance.ts';
@@ -33,7 +33,7 @@ export function logStartDensity(spec: ExperimentSpec, x: Float64Array, count: nu
   return out;
 }
 
-/** Synchronous CPU carry (the contract of src/checks/log-density-backend.ts). */
+/** Synchronous CPU carry (the contract of src/backend/log-density.ts). */
 export function carryCpu(spec: ExperimentSpec, opts: CarryOptions): CarryResult {
   assertLogDensitySupported(spec);
   const { first, count, direction } = opts;

@@ -1,5 +1,5 @@
 // Trained-classifier guidance on the GPU: s = s_u + w(t) grad_x log p_hat_t(target | x) with a
-// PerLevelClassifier (src/studies/classifiers/classifier.ts), evaluated in shaders/classifier.wgsl.
+// PerLevelClassifier (src/model/classifier/classifier.ts), evaluated in shaders/classifier.wgsl.
 //
 // One TypeScript definition, ClassifierLayout, says where everything lives in the kernel's
 // `classifier` storage buffer; both the packing below and the WGSL constants of the kernel
@@ -13,9 +13,9 @@
 //           and w(t) (0 where the row's cs is 0, as the CPU sampler skips the term there).
 //
 // All levels must share one architecture (the trainer clones one config per level).
-import type { PerLevelClassifier } from '../studies/classifiers/classifier.ts';
-import type { FeatureKind } from '../studies/classifiers/features.ts';
-import type { Activation } from '../studies/classifiers/network.ts';
+import type { PerLevelClassifier } from '../model/classifier/classifier.ts';
+import type { FeatureKind } from '../model/classifier/features.ts';
+import type { Activation } from '../model/classifier/network.ts';
 import { scheduleAt } from '../guidance/schedule.ts';
 import type { StepRow } from '../solvers/table.ts';
 import type { WSchedule } from '../experiment/types.ts';

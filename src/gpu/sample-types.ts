@@ -3,7 +3,7 @@
 import type { WSchedule } from '../experiment/types.ts';
 import type { FkReport } from '../corrector/fk.ts';
 import type { StepTable } from '../solvers/table.ts';
-import type { PerLevelClassifier } from '../studies/classifiers/classifier.ts';
+import type { PerLevelClassifier } from '../model/classifier/classifier.ts';
 
 export interface DispatchInfo {
   /** Index of the chunk's first particle (relative to firstParticle). */

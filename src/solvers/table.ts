@@ -80,7 +80,7 @@ export interface StepTableOptions {
   /**
    * The reversed grid: tMin -> start time through the same time points in reverse, h > 0, so
    * that a point at tMin is carried forward through the same velocity field (the log-density
-   * path's forward run, src/checks/log-density-backend.ts). ODE solvers only.
+   * path's forward run, src/backend/log-density.ts). ODE solvers only.
    */
   reverse?: boolean;
 }

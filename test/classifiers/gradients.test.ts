@@ -7,13 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import { buildModel } from '../../src/model/mixture.ts';
 import { processAt } from '../../src/processes/process.ts';
-import { Network, type NetworkConfig } from '../../src/studies/classifiers/network.ts';
-import { ClfStream, STREAMS } from '../../src/studies/classifiers/rng.ts';
-import {
-  ExactClassifier,
-  PerLevelClassifier,
-  type TrainedClassifier,
-} from '../../src/studies/classifiers/classifier.ts';
+import { Network, type NetworkConfig } from '../../src/model/classifier/network.ts';
+import { ClfStream, STREAMS } from '../../src/model/classifier/rng.ts';
+import { ExactClassifier, PerLevelClassifier, type TrainedClassifier } from '../../src/model/classifier/classifier.ts';
 import { sampleNoisedData } from '../../src/studies/classifiers/data.ts';
 
 const H = 1e-5;

@@ -28,7 +28,7 @@ import { buildModel } from '../../src/model/mixture.ts';
 import { exactOnesDistribution, kOfNSpec, onesHistogram } from '../../src/studies/classifiers/k-of-n.ts';
 import { logSnr, runClassifierExperiment } from '../../src/studies/classifiers/experiment.ts';
 import { sampleWithClassifier } from '../../src/studies/classifiers/sample.ts';
-import { ExactClassifier, type PerLevelClassifier } from '../../src/studies/classifiers/classifier.ts';
+import { ExactClassifier, type PerLevelClassifier } from '../../src/model/classifier/classifier.ts';
 
 const N = 400;
 const spec = parseSpec(

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import { buildModel } from '../../src/model/mixture.ts';
 import { sampleCpu } from '../../src/cpu/reference.ts';
-import { ExactClassifier, PriorClassifier } from '../../src/studies/classifiers/classifier.ts';
+import { ExactClassifier, PriorClassifier } from '../../src/model/classifier/classifier.ts';
 import { sampleWithClassifier } from '../../src/studies/classifiers/sample.ts';
 
 function spec(solver: string, w: unknown, process: unknown = { kind: 'vp' }) {

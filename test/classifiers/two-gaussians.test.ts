@@ -15,16 +15,16 @@ import { parseSpec } from '../../src/experiment/parse.ts';
 import { buildModel } from '../../src/model/mixture.ts';
 import { processAt } from '../../src/processes/process.ts';
 import { sampleNoisedData } from '../../src/studies/classifiers/data.ts';
-import { Network } from '../../src/studies/classifiers/network.ts';
+import { Network } from '../../src/model/classifier/network.ts';
 import { trainLogisticNewton } from '../../src/studies/classifiers/train.ts';
 import {
   ExactClassifier,
   PerLevelClassifier,
   PriorClassifier,
   type TrainedClassifier,
-} from '../../src/studies/classifiers/classifier.ts';
+} from '../../src/model/classifier/classifier.ts';
 import { evaluateClassifier, type LevelMetrics } from '../../src/studies/classifiers/evaluate.ts';
-import { STREAMS } from '../../src/studies/classifiers/rng.ts';
+import { STREAMS } from '../../src/model/classifier/rng.ts';
 
 const N = 20000;
 const SEED = 3;

@@ -16,10 +16,10 @@
 // 2e-3, within the MLP cases' tolerance, whose median is 2e-4 to 5e-4: the network's magnitude
 // model sums absolute values, about 20-40x the observed f32 error there.)
 import { describe, expect, it } from 'vitest';
-import { PerLevelClassifier } from '../../src/studies/classifiers/classifier.ts';
+import { PerLevelClassifier } from '../../src/model/classifier/classifier.ts';
 import { sampleNoisedData } from '../../src/studies/classifiers/data.ts';
-import type { FeatureKind } from '../../src/studies/classifiers/features.ts';
-import { Network, type Activation } from '../../src/studies/classifiers/network.ts';
+import type { FeatureKind } from '../../src/model/classifier/features.ts';
+import { Network, type Activation } from '../../src/model/classifier/network.ts';
 import { sampleWithClassifier } from '../../src/studies/classifiers/sample.ts';
 import { gpuSampler, sampleWithClassifierGpu } from '../../src/studies/classifiers/sample-gpu.ts';
 import { cpuSampler, runClassifierExperiment, type ModelKind } from '../../src/studies/classifiers/experiment.ts';

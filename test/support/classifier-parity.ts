@@ -18,8 +18,8 @@
 //   - the silu derivative s (1 + z (1 - s)) carries s's relative error through each operation.
 // Forward values are the f64 network's (Network.forward), so the model evaluates the same
 // classifier the reference does.
-import type { PerLevelClassifier } from '../../src/studies/classifiers/classifier.ts';
-import type { Network } from '../../src/studies/classifiers/network.ts';
+import type { PerLevelClassifier } from '../../src/model/classifier/classifier.ts';
+import type { Network } from '../../src/model/classifier/network.ts';
 import { ClassifierStepper } from '../../src/studies/classifiers/sample.ts';
 import type { StepRow } from '../../src/solvers/table.ts';
 import type { ExperimentSpec, WSchedule } from '../../src/experiment/types.ts';

@@ -4,13 +4,13 @@
 // with (alpha, sigma) from src/processes/process.ts. A Gaussian N(m, S) is drawn in its
 // eigenbasis (x_0 = m + U diag(sqrt(lambda)) z, the same basis the exact scores use); a box
 // uniformly. Sample i of a data set uses counter (i, stream, block, purpose) of the
-// classifier generator (src/studies/classifiers/rng.ts): purpose 0 chooses c and k, 1 draws x_0,
+// classifier generator (src/model/classifier/rng.ts): purpose 0 chooses c and k, 1 draws x_0,
 // 2 draws eps. So a data set is a pure function of (seed, stream, n), and sample i does not
 // depend on n.
 import type { MixtureModel } from '../../model/mixture.ts';
 import type { ProcessSpec } from '../../experiment/types.ts';
 import { processAt } from '../../processes/process.ts';
-import { clfNormals, clfUniform4, clfUniforms } from './rng.ts';
+import { clfNormals, clfUniform4, clfUniforms } from '../../model/classifier/rng.ts';
 
 export interface Dataset {
   /** Row-major n x dim. */

@@ -18,7 +18,7 @@
 //                       the other class is ~0 either way), so the two averages can differ a lot.
 // Every mean carries its standard error (sample sd / sqrt(n)).
 import type { Dataset } from './data.ts';
-import type { ExactClassifier, TrainedClassifier } from './classifier.ts';
+import type { ExactClassifier, TrainedClassifier } from '../../model/classifier/classifier.ts';
 
 export interface Estimate {
   value: number;

@@ -12,14 +12,14 @@ import type { ExperimentSpec } from '../../experiment/types.ts';
 import { buildModel, type MixtureModel } from '../../model/mixture.ts';
 import { processAt, startTime } from '../../processes/process.ts';
 import { sampleNoisedData } from './data.ts';
-import type { FeatureKind } from './features.ts';
-import { Network, type Activation } from './network.ts';
+import type { FeatureKind } from '../../model/classifier/features.ts';
+import { Network, type Activation } from '../../model/classifier/network.ts';
 import { trainAdam, trainLogisticNewton, type TrainInfo } from './train.ts';
-import { ExactClassifier, PerLevelClassifier, type TrainedClassifier } from './classifier.ts';
+import { ExactClassifier, PerLevelClassifier, type TrainedClassifier } from '../../model/classifier/classifier.ts';
 import { evaluateClassifier, type Estimate, type LevelMetrics } from './evaluate.ts';
 import { sampleWithClassifier } from './sample.ts';
 import { exactOnesDistribution, histogramMean, isBinaryVertexModel, onesHistogram } from './k-of-n.ts';
-import { STREAMS } from './rng.ts';
+import { STREAMS } from '../../model/classifier/rng.ts';
 
 export type ModelKind = 'logistic' | 'mlp';
 

@@ -6,7 +6,7 @@
 import type { GpuContext } from '../../gpu/device.ts';
 import { sampleWebGpu, type GpuSampleInfo, type GpuSampleOptions } from '../../gpu/sampler.ts';
 import type { ExperimentSpec, WSchedule } from '../../experiment/types.ts';
-import { ExactClassifier, PerLevelClassifier, type TrainedClassifier } from './classifier.ts';
+import { ExactClassifier, PerLevelClassifier, type TrainedClassifier } from '../../model/classifier/classifier.ts';
 import type { GuidedSampler } from './experiment.ts';
 import { sampleWithClassifier, type ClassifierSampleOptions } from './sample.ts';
 

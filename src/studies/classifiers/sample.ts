@@ -17,7 +17,7 @@ import type { StepRow, StepTable } from '../../solvers/table.ts';
 import type { Tableau } from '../../solvers/tableau.ts';
 import { scheduleAt } from '../../guidance/schedule.ts';
 import { fillNormals } from '../../rng/philox.ts';
-import type { TrainedClassifier } from './classifier.ts';
+import type { TrainedClassifier } from '../../model/classifier/classifier.ts';
 
 export interface ClassifierSampleOptions {
   /** Overrides spec.particles. */

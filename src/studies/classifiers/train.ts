@@ -10,8 +10,8 @@
 //     cosine to 5% of its start, fixed-seed initialisation and batch order.
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import type { Dataset } from './data.ts';
-import { logSoftmax, Network } from './network.ts';
-import { ClfStream } from './rng.ts';
+import { logSoftmax, Network } from '../../model/classifier/network.ts';
+import { ClfStream } from '../../model/classifier/rng.ts';
 
 export interface NewtonOptions {
   /** Ridge on the weights, in standardised feature units (default 1e-4). */

@@ -1,6 +1,6 @@
 // A small fully connected classifier p_hat(c | x) = softmax(net(phi(x))), differentiable in x.
 //
-//   z_0 = (phi(x) - mu) / sd          features (src/studies/classifiers/features.ts), standardised with
+//   z_0 = (phi(x) - mu) / sd          features (src/model/classifier/features.ts), standardised with
 //                                     the training set's mean and standard deviation
 //   z_l = act(W_l z_{l-1} + b_l)      hidden layers (tanh or SiLU), l = 1..L-1
 //   logits = W_L z_{L-1} + b_L        one per class

@@ -1,6 +1,6 @@
-// No import cycles among the project's modules (src/, web/, bench/, scripts/): each layer imports
-// only from the layers below it (docs/architecture.md). Type-only imports count too: a cycle of
-// types is a cycle of concepts. Hand-written because the dependency checkers (madge,
+// The module layout of docs/architecture.md: each layer of src/ imports only from its own layer
+// and the layers below it, and there are no import cycles among the project's modules (src/,
+// web/, bench/, scripts/). Type-only imports count too: a cycle of types is a cycle of concepts. Hand-written because the dependency checkers (madge,
 // dependency-cruiser) do not yet read TypeScript 7 projects; the graph is just the relative
 // `import ... from` / `export ... from` / `import('...')` specifiers, which is all this code uses.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -68,7 +68,46 @@ function cycles(graph: Map<string, string[]>): string[][] {
   return found;
 }
 
+/** The layers of src/, lowest first (docs/architecture.md); web/, bench/, scripts/ sit above them all. */
+const LAYERS: readonly (readonly string[])[] = [
+  ['experiment', 'rng', 'io', 'model', 'processes', 'solvers', 'guidance', 'corrector'],
+  ['metrics', 'targets'],
+  ['backend', 'cpu', 'gpu', 'platform'],
+  ['checks', 'reproduce', 'studies'],
+  ['cli'],
+];
+
+function layerOf(file: string): number {
+  const [top, folder] = file.split(/[\\/]/);
+  if (top !== 'src') return LAYERS.length;
+  const layer = LAYERS.findIndex((l) => l.includes(folder));
+  if (layer < 0)
+    throw new Error(
+      `${file}: src/${folder}/ is in no layer of test/layout/imports.test.ts (add it, and to docs/architecture.md)`,
+    );
+  return layer;
+}
+
+/** Every import from a lower layer up to a higher one. */
+function upwardImports(graph: Map<string, string[]>): string[] {
+  return [...graph].flatMap(([from, targets]) =>
+    targets.filter((to) => layerOf(to) > layerOf(from)).map((to) => `${from} -> ${to}`),
+  );
+}
+
 describe('module layout', () => {
+  it('finds a planted upward import (the check can fail)', () => {
+    const g = new Map([
+      [normalize('src/model/mixture.ts'), [normalize('src/gpu/sampler.ts')]],
+      [normalize('src/gpu/sampler.ts'), [normalize('src/model/mixture.ts')]],
+    ]);
+    expect(upwardImports(g)).toEqual([`${normalize('src/model/mixture.ts')} -> ${normalize('src/gpu/sampler.ts')}`]);
+  });
+
+  it('has no import from a lower layer of src/ to a higher one', () => {
+    expect(upwardImports(importGraph(FOLDERS.flatMap(sourceFiles)))).toEqual([]);
+  });
+
   it('finds a planted cycle (the check can fail)', () => {
     const g = new Map([
       ['a.ts', ['b.ts']],

@@ -21,7 +21,7 @@
 // ExactClassifier is the true noised classifier p_t(c|x) = p(c) p_t(x|c) / p_t(x) of the
 // mixture, with grad_x log p_t(c|x) = s_c - s_u; PriorClassifier is the constant p(c) (the
 // "no information" classifier: zero gradient, cross-entropy H(c)).
-import { MixtureEvaluator, type MixtureModel } from '../../model/mixture.ts';
+import { MixtureEvaluator, type MixtureModel } from '../mixture.ts';
 import { processAt } from '../../processes/process.ts';
 import type { ProcessSpec } from '../../experiment/types.ts';
 import { logSoftmax, type Network } from './network.ts';
