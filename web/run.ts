@@ -202,9 +202,9 @@ export class ExplorerRun {
     this.wake?.();
   }
 
-  private histogram(): GpuHistogram {
+  private async histogram(): Promise<GpuHistogram> {
     const g = this.geometry;
-    const h = new GpuHistogram(this.gpu, { dim: this.spec.dim, bins: g.bins, low: g.low, high: g.high });
+    const h = await GpuHistogram.create(this.gpu, { dim: this.spec.dim, bins: g.bins, low: g.low, high: g.high });
     this.histograms.push(h);
     return h;
   }
@@ -339,7 +339,7 @@ export class ExplorerRun {
           particles: previewParticles,
           steps: previewSteps,
           solver: spec.solver.kind,
-          histogram: this.histogram(),
+          histogram: await this.histogram(),
         };
         cb.onStage(stage);
         const state = { binned: 0, summary: null, counts: null, countsChain: Promise.resolve() as Promise<unknown> };
@@ -357,7 +357,7 @@ export class ExplorerRun {
         particles: spec.particles,
         steps,
         solver: spec.solver.kind,
-        histogram: this.histogram(),
+        histogram: await this.histogram(),
       };
       cb.onStage(stage);
       const state = {

@@ -127,11 +127,19 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
   const { first, count } = opts.range ?? { first: 0, count: spec.particles };
   if (opts.gpu) {
     const gpu = opts.gpu;
-    const hists = plan.histograms.map(
-      (h) =>
-        new GpuHistogram(gpu, { dim: spec.dim, bins: h.bins, low: h.low, high: h.high, axes: h.axes, edges: h.edges }),
+    const hists = await Promise.all(
+      plan.histograms.map((h) =>
+        GpuHistogram.create(gpu, {
+          dim: spec.dim,
+          bins: h.bins,
+          low: h.low,
+          high: h.high,
+          axes: h.axes,
+          edges: h.edges,
+        }),
+      ),
     );
-    const density = new GpuDensityMetrics(gpu, plan.density);
+    const density = await GpuDensityMetrics.create(gpu, plan.density);
     try {
       await sampleWebGpu(
         gpu,

@@ -8,7 +8,8 @@
 // counts are u32 atomics.
 import type { GpuContext } from './device.ts';
 import { componentAtTime, makeComponentAtTime } from '../model/components.ts';
-import { factorStride } from './kernel.ts';
+import { BufferPool, bindBuffers } from './buffers.ts';
+import { cachedComputePipeline, factorStride } from './kernel.ts';
 import { TargetEvaluator, type TargetDef } from '../targets/definition.ts';
 import { type Box } from '../targets/regions.ts';
 
@@ -98,7 +99,7 @@ export class GpuDensityMetrics implements DensityMetrics {
   private readonly gpu: GpuContext;
   private readonly cfg: DensityMetricsConfig;
   private readonly pipeline: GPUComputePipeline;
-  private readonly buffers: GPUBuffer[] = [];
+  private readonly pool: BufferPool;
   private readonly params: GPUBuffer;
   private readonly counters: GPUBuffer;
   private partials: GPUBuffer | null = null;
@@ -109,10 +110,22 @@ export class GpuDensityMetrics implements DensityMetrics {
   private readonly sums: Float64Array;
   private readonly bindGroups = new Map<GPUBuffer, GPUBindGroup>();
 
-  constructor(gpu: GpuContext, cfg: DensityMetricsConfig) {
+  /** Density metrics on `gpu` (the kernel compiled asynchronously, once per specialisation and device). */
+  static async create(gpu: GpuContext, cfg: DensityMetricsConfig): Promise<GpuDensityMetrics> {
+    const table = componentTable(cfg.def);
+    const code = [
+      headerOf(cfg, table.length),
+      gpu.platform.shaderSource('normal'),
+      gpu.platform.shaderSource('metrics-density'),
+    ].join('\n');
+    return new GpuDensityMetrics(gpu, cfg, await cachedComputePipeline(gpu.device, 'metrics-density', code));
+  }
+
+  private constructor(gpu: GpuContext, cfg: DensityMetricsConfig, pipeline: GPUComputePipeline) {
     this.gpu = gpu;
     this.cfg = cfg;
-    const { device } = gpu;
+    this.pipeline = pipeline;
+    this.pool = new BufferPool(gpu.device);
     const def = cfg.def;
     const d = def.dim;
     const table = componentTable(def);
@@ -141,14 +154,10 @@ export class GpuDensityMetrics implements DensityMetrics {
       infosF[k * 8 + 3] = t.logWeightB;
       infos[k * 8 + 4] = t.slot;
     });
+    // Whole 16-byte words: the kernel reads its tables as vec4s.
     const make = (label: string, data: ArrayBufferView<ArrayBuffer>, usage: GPUBufferUsageFlags) => {
-      const b = device.createBuffer({
-        label,
-        size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
-        usage: usage | GPUBufferUsage.COPY_DST,
-      });
-      device.queue.writeBuffer(b, 0, data);
-      this.buffers.push(b);
+      const b = this.pool.create(label, Math.ceil(data.byteLength / 16) * 16, usage | GPUBufferUsage.COPY_DST);
+      gpu.device.queue.writeBuffer(b, 0, data);
       return b;
     };
     this.fixed = [
@@ -167,17 +176,6 @@ export class GpuDensityMetrics implements DensityMetrics {
       GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
     );
     this.sums = new Float64Array(this.nq);
-    const code = [
-      headerOf(cfg, table.length),
-      gpu.platform.shaderSource('normal'),
-      gpu.platform.shaderSource('metrics-density'),
-    ].join('\n');
-    const module = device.createShaderModule({ label: 'metrics-density kernel', code });
-    this.pipeline = device.createComputePipeline({
-      label: 'metrics-density pipeline',
-      layout: 'auto',
-      compute: { module, entryPoint: 'main' },
-    });
   }
 
   private ensurePartials(groups: number): void {
@@ -223,20 +221,16 @@ export class GpuDensityMetrics implements DensityMetrics {
     device.queue.writeBuffer(this.params, 0, u);
     let bg = this.bindGroups.get(particles);
     if (!bg) {
-      bg = device.createBindGroup({
-        label: 'metrics-density bind group',
-        layout: this.pipeline.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: this.params } },
-          { binding: 1, resource: { buffer: particles } },
-          { binding: 2, resource: { buffer: this.fixed[0] } },
-          { binding: 3, resource: { buffer: this.fixed[1] } },
-          { binding: 4, resource: { buffer: this.fixed[2] } },
-          { binding: 5, resource: { buffer: this.fixed[3] } },
-          { binding: 6, resource: { buffer: this.partials! } },
-          { binding: 7, resource: { buffer: this.counters } },
-        ],
-      });
+      bg = bindBuffers(device, 'metrics-density bind group', this.pipeline, [
+        [0, this.params],
+        [1, particles],
+        [2, this.fixed[0]],
+        [3, this.fixed[1]],
+        [4, this.fixed[2]],
+        [5, this.fixed[3]],
+        [6, this.partials!],
+        [7, this.counters],
+      ]);
       this.bindGroups.set(particles, bg);
     }
     const encoder = device.createCommandEncoder({ label: 'metrics-density' });
@@ -273,7 +267,7 @@ export class GpuDensityMetrics implements DensityMetrics {
   }
 
   destroy(): void {
-    for (const b of this.buffers) b.destroy();
+    this.pool.destroy();
     this.partials?.destroy();
     this.staging?.destroy();
   }

@@ -13,7 +13,9 @@
 // underflow when it is below the low end of the first such axis, else as overflow.
 //
 // u32 counts: at most 2^32 - 1 particles per bin; check/sweep cap a run at 2^32 - 1 particles.
+import { BufferPool, bindBuffers, dispatch } from './buffers.ts';
 import type { GpuContext } from './device.ts';
+import { cachedComputePipeline } from './kernel.ts';
 
 export interface GpuHistogramOptions {
   /** Particle dimension (floats per particle). */
@@ -60,9 +62,16 @@ export class GpuHistogram {
   private readonly edgesBuffer: GPUBuffer;
   private readonly readback: GPUBuffer;
   private readonly pipeline: GPUComputePipeline;
+  private readonly pool: BufferPool;
   private readonly bindGroups = new WeakMap<GPUBuffer, GPUBindGroup>();
 
-  constructor(gpu: GpuContext, opts: GpuHistogramOptions) {
+  /** A histogram on `gpu` (its pipeline compiled asynchronously, once per device). */
+  static async create(gpu: GpuContext, opts: GpuHistogramOptions): Promise<GpuHistogram> {
+    const pipeline = await cachedComputePipeline(gpu.device, 'histogram', gpu.platform.shaderSource('histogram'));
+    return new GpuHistogram(gpu, opts, pipeline);
+  }
+
+  private constructor(gpu: GpuContext, opts: GpuHistogramOptions, pipeline: GPUComputePipeline) {
     const n = opts.bins.length;
     if (n !== 1 && n !== 2) throw new Error(`GpuHistogram: bins must have 1 or 2 entries, got ${n}`);
     if (opts.low.length !== n || opts.high.length !== n)
@@ -102,47 +111,18 @@ export class GpuHistogram {
     this.high = edges.map((e, k) => (e ? e[e.length - 1] : opts.high[k]));
     this.axes = axes.map((a) => [...a]);
     this.binCount = opts.bins.reduce((a, b) => a * b, 1);
-    const { device } = gpu;
     const bytes = (this.binCount + 3) * 4;
-    this.counts = device.createBuffer({
-      label: 'histogram counts',
-      size: bytes,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    });
-    this.readback = device.createBuffer({
-      label: 'histogram readback',
-      size: bytes,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-    this.axesBuffer = device.createBuffer({
-      label: 'histogram axes',
-      size: Math.max(16, n * opts.dim * 4),
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-    });
-    device.queue.writeBuffer(this.axesBuffer, 0, new Float32Array(axes.flat()));
+    const { STORAGE, UNIFORM, COPY_SRC, COPY_DST, MAP_READ } = GPUBufferUsage;
+    this.pool = new BufferPool(gpu.device);
+    this.counts = this.pool.create('histogram counts', bytes, STORAGE | COPY_SRC | COPY_DST);
+    this.readback = this.pool.create('histogram readback', bytes, MAP_READ | COPY_DST);
+    this.axesBuffer = this.pool.upload('histogram axes', new Float32Array(axes.flat()));
     const edgeData = new Float32Array(this.bins[0] + 1 + (n > 1 ? this.bins[1] + 1 : 0));
     if (edges[0]) edgeData.set(edges[0], 0);
     if (n > 1 && edges[1]) edgeData.set(edges[1], this.bins[0] + 1);
-    this.edgesBuffer = device.createBuffer({
-      label: 'histogram edges',
-      size: Math.max(16, edgeData.byteLength),
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-    });
-    device.queue.writeBuffer(this.edgesBuffer, 0, edgeData);
-    this.params = device.createBuffer({
-      label: 'histogram params',
-      size: 48,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    const module = device.createShaderModule({
-      label: 'histogram kernel',
-      code: gpu.platform.shaderSource('histogram'),
-    });
-    this.pipeline = device.createComputePipeline({
-      label: 'histogram pipeline',
-      layout: 'auto',
-      compute: { module, entryPoint: 'main' },
-    });
+    this.edgesBuffer = this.pool.upload('histogram edges', edgeData);
+    this.params = this.pool.create('histogram params', 48, UNIFORM | COPY_DST);
+    this.pipeline = pipeline;
     this.clear();
   }
 
@@ -170,26 +150,16 @@ export class GpuHistogram {
     device.queue.writeBuffer(this.params, 0, u);
     let bindGroup = this.bindGroups.get(particles);
     if (!bindGroup) {
-      bindGroup = device.createBindGroup({
-        label: 'histogram bind group',
-        layout: this.pipeline.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: this.params } },
-          { binding: 1, resource: { buffer: particles } },
-          { binding: 2, resource: { buffer: this.axesBuffer } },
-          { binding: 3, resource: { buffer: this.counts } },
-          { binding: 4, resource: { buffer: this.edgesBuffer } },
-        ],
-      });
+      bindGroup = bindBuffers(device, 'histogram bind group', this.pipeline, [
+        [0, this.params],
+        [1, particles],
+        [2, this.axesBuffer],
+        [3, this.counts],
+        [4, this.edgesBuffer],
+      ]);
       this.bindGroups.set(particles, bindGroup);
     }
-    const encoder = device.createCommandEncoder({ label: 'histogram accumulate' });
-    const pass = encoder.beginComputePass({ label: 'histogram pass' });
-    pass.setPipeline(this.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(gx, gy);
-    pass.end();
-    device.queue.submit([encoder.finish()]);
+    dispatch(device, 'histogram accumulate', this.pipeline, bindGroup, [gx, gy]);
   }
 
   /** The counts read back (waits for every pass submitted so far). */
@@ -216,10 +186,6 @@ export class GpuHistogram {
   }
 
   destroy(): void {
-    this.counts.destroy();
-    this.readback.destroy();
-    this.axesBuffer.destroy();
-    this.edgesBuffer.destroy();
-    this.params.destroy();
+    this.pool.destroy();
   }
 }

@@ -116,7 +116,7 @@ await describeGpu('GpuDensityMetrics', (ctx) => {
       await cpu.accumulate(xs.subarray(12000 * spec.dim), n - 12000);
       const want = await cpu.read();
       await withErrorScopes(ctx.device, async () => {
-        const gpu = new GpuDensityMetrics(ctx, cfg);
+        const gpu = await GpuDensityMetrics.create(ctx, cfg);
         const buf = ctx.device.createBuffer({
           size: xs.byteLength,
           usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
