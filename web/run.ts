@@ -218,7 +218,7 @@ export class ExplorerRun {
     const { spec, gpu, geometry } = this;
     const { device } = gpu;
     const per = workPerParticleStep(spec);
-    const probe = new MomentProbe(gpu, spec.dim, geometry.axes, PATHS);
+    const probe = await MomentProbe.create(gpu, spec.dim, geometry.axes, PATHS);
     const pending: Promise<unknown>[] = [];
     const track = <T>(p: Promise<T>): Promise<T> => {
       pending.push(p.catch(() => {}));

@@ -2,7 +2,9 @@
 // GPU (shaders/moments.wgsl) gives the mean and spread along the plotted coordinates, and a
 // copy of the first few particles gives sample paths. One small staging buffer per probe is
 // read back; several probes may be in flight (a ring of staging buffers).
+import { BufferPool, bindBuffers } from '../src/gpu/buffers.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
+import { cachedComputePipeline } from '../src/gpu/kernel.ts';
 
 export interface Moments {
   /** Finite particles visited. */
@@ -27,10 +29,10 @@ const PARTIAL = 6;
 export class MomentProbe {
   private readonly gpu: GpuContext;
   private readonly pipeline: GPUComputePipeline;
+  private readonly pool: BufferPool;
   private readonly params: GPUBuffer;
   private readonly partials: GPUBuffer;
   private readonly free: GPUBuffer[] = [];
-  private readonly all: GPUBuffer[] = [];
   private readonly axes: number[];
   private readonly dim: number;
   private readonly stagingBytes: number;
@@ -38,40 +40,31 @@ export class MomentProbe {
   private destroyed = false;
 
   /** axes: the one or two coordinates to reduce; maxPaths: the most particles copied per probe. */
-  constructor(gpu: GpuContext, dim: number, axes: number[], maxPaths: number) {
+  static async create(gpu: GpuContext, dim: number, axes: number[], maxPaths: number): Promise<MomentProbe> {
+    const pipeline = await cachedComputePipeline(gpu.device, 'moments', gpu.platform.shaderSource('moments'));
+    return new MomentProbe(gpu, dim, axes, maxPaths, pipeline);
+  }
+
+  private constructor(gpu: GpuContext, dim: number, axes: number[], maxPaths: number, pipeline: GPUComputePipeline) {
     this.gpu = gpu;
     this.dim = dim;
     this.axes = axes;
-    const { device } = gpu;
-    const module = device.createShaderModule({ label: 'moments kernel', code: gpu.platform.shaderSource('moments') });
-    this.pipeline = device.createComputePipeline({
-      label: 'moments pipeline',
-      layout: 'auto',
-      compute: { module, entryPoint: 'main' },
-    });
-    this.params = device.createBuffer({
-      label: 'moments params',
-      size: 48,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    this.partials = device.createBuffer({
-      label: 'moments partials',
-      size: MAX_GROUPS * PARTIAL * 4,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-    });
+    this.pipeline = pipeline;
+    this.pool = new BufferPool(gpu.device);
+    this.params = this.pool.create('moments params', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.partials = this.pool.create(
+      'moments partials',
+      MAX_GROUPS * PARTIAL * 4,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    );
     this.stagingBytes = MAX_GROUPS * PARTIAL * 4 + maxPaths * dim * 4;
   }
 
   private staging(): GPUBuffer {
-    const b =
+    return (
       this.free.pop() ??
-      this.gpu.device.createBuffer({
-        label: 'moments staging',
-        size: this.stagingBytes,
-        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      });
-    if (!this.all.includes(b)) this.all.push(b);
-    return b;
+      this.pool.create('moments staging', this.stagingBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)
+    );
   }
 
   /**
@@ -99,15 +92,11 @@ export class MomentProbe {
     device.queue.writeBuffer(this.params, 0, u);
     let bindGroup = this.bindGroups.get(particles);
     if (!bindGroup) {
-      bindGroup = device.createBindGroup({
-        label: 'moments bind group',
-        layout: this.pipeline.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: this.params } },
-          { binding: 1, resource: { buffer: particles } },
-          { binding: 2, resource: { buffer: this.partials } },
-        ],
-      });
+      bindGroup = bindBuffers(device, 'moments bind group', this.pipeline, [
+        [0, this.params],
+        [1, particles],
+        [2, this.partials],
+      ]);
       this.bindGroups.set(particles, bindGroup);
     }
     const paths = Math.min(opts.paths, count);
@@ -148,9 +137,7 @@ export class MomentProbe {
 
   destroy(): void {
     this.destroyed = true;
-    for (const b of this.all) b.destroy();
-    this.params.destroy();
-    this.partials.destroy();
+    this.pool.destroy();
   }
 }
 
