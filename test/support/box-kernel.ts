@@ -1,6 +1,7 @@
 // Runs shaders/normal.wgsl's log_diff_phi on the GPU for a list of (a, b) pairs, through the
-// test kernel shaders/test-box.wgsl, inside error scopes (a validation error throws).
+// test kernel test/shaders/box-tails.wgsl, inside error scopes (a validation error throws).
 import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
+import boxTailsKernel from '../shaders/box-tails.wgsl?raw';
 
 // What shaders/lib/mixture.wgsl expects of the kernel that includes it (unused here but for
 // box_div_term).
@@ -40,7 +41,7 @@ export async function logDiffPhiOnGpu(ctx: GpuContext, pairs: Float32Array): Pro
           platform.shaderSource('normal'),
           MIXTURE_STUBS,
           platform.shaderSource('lib/mixture'),
-          platform.shaderSource('test-box'),
+          boxTailsKernel,
         ].join('\n'),
       });
       const pipeline = await device.createComputePipelineAsync({

@@ -1,13 +1,14 @@
 // GPU-vs-CPU comparison of the Philox generator, shared by the Node Dawn test
 // (test/gpu/philox.test.ts) and the browser page (test/browser/philox-page.ts): it runs
-// shaders/philox.wgsl through shaders/test-philox.wgsl and compares with src/rng/philox.ts.
+// shaders/philox.wgsl through test/shaders/philox-check.wgsl and compares with src/rng/philox.ts.
 // No Node imports here: this file is bundled into the browser page too.
 
 import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
 import { normal4, philox4x32 } from '../../src/rng/philox.ts';
+import philoxCheckKernel from '../shaders/philox-check.wgsl?raw';
 
 /**
- * Inputs for shaders/test-philox.wgsl: per draw 8 words, counter (c0, c1, c2, c3) then key
+ * Inputs for test/shaders/philox-check.wgsl: per draw 8 words, counter (c0, c1, c2, c3) then key
  * (k0, k1, 0, 0). The raw words are philox4x32(counter, key); the normals are
  * normal4(seed = k0, particle = c0, stream = c1, block = c2). Contains the Random123
  * known-answer inputs, all combinations of edge values, the sampler's own addressing pattern
@@ -101,7 +102,7 @@ export async function runPhiloxCheck(ctx: GpuContext, count = 1 << 16): Promise<
     [words, normals] = await withErrorScopes(device, async () => {
       const module = device.createShaderModule({
         label: 'test-philox module',
-        code: platform.shaderSource('philox') + '\n' + platform.shaderSource('test-philox'),
+        code: platform.shaderSource('philox') + '\n' + philoxCheckKernel,
       });
       const pipeline = await device.createComputePipelineAsync({
         label: 'test-philox pipeline',
