@@ -9,10 +9,11 @@
 //   counters (u32 atomics): finite, nonFinite, argmax_k r_k (hard occupancy), L > level_l (HDR),
 //          inside any support box, h_m.x > b_m (half-spaces).
 //
-// The host prepends a generated header with DIM, NCOMP, NOCC, NPROJ, NLEV, NBOX, NHALF, NQ,
-// FACTOR_STRIDE, WG and the struct MetricComponent, then shaders/normal.wgsl (log_diff_phi).
-// Factors per component (one row, at tMin), as the step kernel's:
-//   gaussian: [logNorm, invVar[DIM], shift[DIM]];  uniform: [logNorm, shift[DIM], shift2[DIM]].
+// The host prepends a generated header with the component codes (src/gpu/codes.ts), DIM, NCOMP,
+// NOCC, NPROJ, NLEV, NBOX, NHALF, NQ, FACTOR_STRIDE, WG, HAS_UNIFORM, HAS_FULL, LOG_DENSITY and
+// the struct MetricComponent, then shaders/normal.wgsl and shaders/lib/mixture.wgsl: the
+// component log-densities are the step kernel's (component_log_density), on one row of factors
+// at tMin laid out as the step kernel's, with the eigenbases in `statics` where it has them.
 
 struct MetricParams {
   count: u32,
@@ -29,19 +30,14 @@ struct MetricParams {
 @group(0) @binding(1) var<storage, read> particles: array<f32>;
 @group(0) @binding(2) var<storage, read> factors: array<f32>;
 @group(0) @binding(3) var<storage, read> comps: array<MetricComponent>;
-// eigenbases (NCOMP x DIM x DIM, zero for diagonal components)
-@group(0) @binding(4) var<storage, read> bases: array<f32>;
+// [2 DIM unused (the step kernel's group means), eigenbases NCOMP x DIM x DIM (zero for diagonal components)]
+@group(0) @binding(4) var<storage, read> statics: array<f32>;
 // [proj vectors NPROJ x DIM, proj centres NPROJ, HDR levels NLEV, boxes NBOX x (low DIM, high DIM),
 //  half-spaces NHALF x (h DIM, b)]
 @group(0) @binding(5) var<storage, read> regions: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(7) var<storage, read_write> counters: array<atomic<u32>>;
 
-const KIND_GAUSSIAN: u32 = 0u;
-const KIND_GAUSSIAN_FULL: u32 = 1u;
-const KIND_UNIFORM: u32 = 2u;
-const IN_A: u32 = 1u;
-const IN_B: u32 = 2u;
 const LOG_ZERO: f32 = -1.0e30;
 
 const OFF_CENTRES: u32 = NPROJ * DIM;
@@ -56,7 +52,9 @@ const C_LEVELS: u32 = C_HARD + NOCC;
 const C_INSIDE: u32 = C_LEVELS + NLEV;
 const C_HALF: u32 = C_INSIDE + 1u;
 
-var<private> x: array<f32, DIM>;
+var<private> xs: array<f32, DIM>;
+// The library's staged tile (never staged here: factors are read from storage).
+var<workgroup> tile: array<f32, 1>;
 var<private> lpa: array<f32, NOCC>;
 var<private> acc: array<f32, NQ>;
 var<private> hard: array<u32, NOCC>;
@@ -66,36 +64,6 @@ var<workgroup> scratch: array<f32, WG>;
 
 fn isFiniteBits(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
-}
-
-// log p_tMin(x | component c).
-fn component_log_density(c: u32, kind: u32) -> f32 {
-  let base = c * FACTOR_STRIDE;
-  var logp = factors[base];
-  if (kind == KIND_UNIFORM) {
-    for (var j = 0u; j < DIM; j++) {
-      let a = (x[j] - factors[base + 1u + j]) * params.invSigma;
-      let b = (x[j] - factors[base + 1u + DIM + j]) * params.invSigma;
-      logp += log_diff_phi(a, b).log - log(a - b);
-    }
-    return logp;
-  }
-  if (kind == KIND_GAUSSIAN) {
-    for (var j = 0u; j < DIM; j++) {
-      let r = x[j] - factors[base + 1u + DIM + j];
-      logp -= 0.5 * r * r * factors[base + 1u + j];
-    }
-    return logp;
-  }
-  let u0 = c * DIM * DIM;
-  for (var j = 0u; j < DIM; j++) {
-    var y = 0.0;
-    for (var i = 0u; i < DIM; i++) {
-      y += bases[u0 + i * DIM + j] * (x[i] - factors[base + 1u + DIM + i]);
-    }
-    logp -= 0.5 * y * y * factors[base + 1u + j];
-  }
-  return logp;
 }
 
 @compute @workgroup_size(WG)
@@ -114,8 +82,8 @@ fn main(
   for (var p = wid.x * WG + lid; p < params.count; p += params.threads) {
     var finite = true;
     for (var j = 0u; j < DIM; j++) {
-      x[j] = particles[p * DIM + j];
-      finite = finite && isFiniteBits(x[j]);
+      xs[j] = particles[p * DIM + j];
+      finite = finite && isFiniteBits(xs[j]);
     }
     if (!finite) {
       nonfinite_count++;
@@ -129,13 +97,13 @@ fn main(
     var sum_b = 0.0;
     for (var c = 0u; c < NCOMP; c++) {
       let info = comps[c];
-      let lp = component_log_density(c, info.kind);
-      if ((info.mask & IN_A) != 0u) {
+      let lp = component_log_density(c, info.kind, c * FACTOR_STRIDE, false);
+      if ((info.mask & IN_TARGET) != 0u) {
         let v = info.logWeightA + lp;
         lpa[info.slot] = v;
         if (v > max_a) { sum_a = sum_a * exp(max_a - v) + 1.0; max_a = v; } else { sum_a += exp(v - max_a); }
       }
-      if ((info.mask & IN_B) != 0u) {
+      if ((info.mask & IN_NEGATIVE) != 0u) {
         let v = info.logWeightB + lp;
         if (v > max_b) { sum_b = sum_b * exp(max_b - v) + 1.0; max_b = v; } else { sum_b += exp(v - max_b); }
       }
@@ -158,7 +126,7 @@ fn main(
       var in_box = true;
       let o = OFF_BOXES + bx * 2u * DIM;
       for (var j = 0u; j < DIM; j++) {
-        in_box = in_box && x[j] > regions[o + j] && x[j] < regions[o + DIM + j];
+        in_box = in_box && xs[j] > regions[o + j] && xs[j] < regions[o + DIM + j];
       }
       inside = inside || in_box;
     }
@@ -166,12 +134,12 @@ fn main(
     for (var m = 0u; m < NHALF; m++) {
       let o = OFF_HALF + m * (DIM + 1u);
       var s = 0.0;
-      for (var j = 0u; j < DIM; j++) { s += regions[o + j] * x[j]; }
+      for (var j = 0u; j < DIM; j++) { s += regions[o + j] * xs[j]; }
       if (s > regions[o + DIM]) { half[m]++; }
     }
     for (var pj = 0u; pj < NPROJ; pj++) {
       var s = 0.0;
-      for (var j = 0u; j < DIM; j++) { s += regions[pj * DIM + j] * x[j]; }
+      for (var j = 0u; j < DIM; j++) { s += regions[pj * DIM + j] * xs[j]; }
       let v = s - regions[OFF_CENTRES + pj];
       acc[NOCC + 2u * pj] += v;
       acc[NOCC + 2u * pj + 1u] += v * v;

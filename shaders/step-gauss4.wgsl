@@ -24,8 +24,7 @@ fn factor(i: u32) -> f32 { return factors[i >> 2u][i & 3u]; }
 fn static_value(i: u32) -> f32 { return statics[i >> 2u][i & 3u]; }
 
 const LANES: u32 = 4u;
-const IN_TARGET: u32 = 1u;
-const IN_NEGATIVE: u32 = 2u;
+// IN_TARGET, IN_NEGATIVE: the header (src/gpu/codes.ts).
 const LOG_ZERO: f32 = -1.0e30;
 
 var<private> x: array<vec4<f32>, DIM>;

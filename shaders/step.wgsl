@@ -30,11 +30,7 @@
 // LOG_DENSITY (never with FK): log q of each particle, carried along its path (src/gpu/log-density.ts).
 @group(0) @binding(7) var<storage, read_write> log_weights: array<f32>;
 
-const KIND_GAUSSIAN: u32 = 0u;
-const KIND_GAUSSIAN_FULL: u32 = 1u;
-const KIND_UNIFORM: u32 = 2u;
-const IN_TARGET: u32 = 1u;
-const IN_NEGATIVE: u32 = 2u;
+// KIND_* and IN_* codes: the header (src/gpu/codes.ts).
 const LOG_ZERO: f32 = -1.0e30; // stands in for log 0: WGSL may assume no infinities
 const VARIANT_LINEAR: u32 = 0u;
 const VARIANT_RESCALE: u32 = 1u;
@@ -112,7 +108,7 @@ fn accumulate_negative(v: f32) {
 
 fn add_component(c: u32, base: u32, staged: bool) {
   let info = components[c];
-  let lp = component_log_density(c, info, base, staged);
+  let lp = component_log_density(c, info.kind, base, staged);
   if ((info.mask & IN_TARGET) != 0u) { accumulate_target(info.logWeightTarget + lp); }
   if ((info.mask & IN_NEGATIVE) != 0u) { accumulate_negative(info.logWeightNegative + lp); }
 }

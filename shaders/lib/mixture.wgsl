@@ -60,11 +60,11 @@ fn box_div_term(a_in: f32, b_in: f32) -> f32 {
 }
 
 // log p_t(xs | component) with its score in comp_score (and, when LOG_DENSITY, comp_div).
-fn component_log_density(c: u32, info: ComponentInfo, base: u32, staged: bool) -> f32 {
+fn component_log_density(c: u32, kind: u32, base: u32, staged: bool) -> f32 {
   var logp = factor_at(base, staged);
   let inv_sigma = factor_at(base + 1u, staged);
   if (LOG_DENSITY) { comp_div = 0.0; }
-  if (HAS_UNIFORM && info.kind == KIND_UNIFORM) {
+  if (HAS_UNIFORM && kind == KIND_UNIFORM) {
     for (var j = 0u; j < DIM; j++) {
       let a = (xs[j] - factor_at(base + 2u + j, staged)) * inv_sigma;
       let b = (xs[j] - factor_at(base + 2u + DIM + j, staged)) * inv_sigma;
@@ -78,7 +78,7 @@ fn component_log_density(c: u32, info: ComponentInfo, base: u32, staged: bool) -
     }
     return logp;
   }
-  if (!HAS_FULL || info.kind == KIND_GAUSSIAN) {
+  if (!HAS_FULL || kind == KIND_GAUSSIAN) {
     for (var j = 0u; j < DIM; j++) {
       let r = xs[j] - factor_at(base + 2u + DIM + j, staged);
       let iv = factor_at(base + 2u + j, staged);

@@ -7,12 +7,9 @@ import { componentAtTime, makeComponentAtTime, type PreparedComponent } from '..
 import { groupDataMean, type MixtureModel } from '../model/mixture.ts';
 import type { PreparedScoreError } from '../model/score-error.ts';
 import type { StepRow, StepTable } from '../solvers/table.ts';
+import { componentKind, GROUP_MASK } from './codes.ts';
 import { factorStride } from './kernel.ts';
 import { COMPONENT_INFO, packStructs } from './layout.ts';
-
-const KIND_GAUSSIAN = 0;
-const KIND_GAUSSIAN_FULL = 1;
-const KIND_UNIFORM = 2;
 
 export interface MixtureTable {
   entries: ComponentEntry[];
@@ -43,11 +40,12 @@ export function mixtureTable(
   const walked = componentEntries(guidance, scoreError);
   const comps = walked.list.map((e) => model.components[e.component]);
   const fullCovariance = comps.some((c) => c.kind === 'gaussian' && c.basis !== null);
-  const infos = walked.list.map((e, k) => {
-    const c = comps[k];
-    const kind = c.kind === 'uniform' ? KIND_UNIFORM : c.basis !== null ? KIND_GAUSSIAN_FULL : KIND_GAUSSIAN;
-    return { kind, mask: e.mask, logWeightTarget: e.logWeightTarget, logWeightNegative: e.logWeightNegative };
-  });
+  const infos = walked.list.map((e, k) => ({
+    kind: componentKind(comps[k]),
+    mask: e.mask,
+    logWeightTarget: e.logWeightTarget,
+    logWeightNegative: e.logWeightNegative,
+  }));
   const { statics, errorOffset, samplerOffset } = buildStatics(model, guidance, scoreError, table, comps, dim);
   return {
     entries: walked.list,
@@ -164,7 +162,7 @@ function componentEntries(
     list.push({
       component: k,
       blurred: blurTarget,
-      mask: both ? 3 : 1,
+      mask: both ? GROUP_MASK.target | GROUP_MASK.negative : GROUP_MASK.target,
       logWeightTarget: lw,
       logWeightNegative: negativeLog.get(k) ?? 0,
     });
@@ -172,7 +170,13 @@ function componentEntries(
   const targetCount = list.length;
   for (const [k, lw] of negativeLog) {
     if (targetLog.has(k) && sameView) continue; // served by the target's entry or its shared sums
-    list.push({ component: k, blurred: blurNegative, mask: 2, logWeightTarget: 0, logWeightNegative: lw });
+    list.push({
+      component: k,
+      blurred: blurNegative,
+      mask: GROUP_MASK.negative,
+      logWeightTarget: 0,
+      logWeightNegative: lw,
+    });
   }
   return { list, targetCount, negativeFromTargetShift: shift };
 }

@@ -1,0 +1,26 @@
+// The codes the host writes into the kernels' tables and the kernels test, defined once here:
+// every kernel's header gets them as WGSL constants (wgslCodes), and the host packers use the
+// same objects, so a code cannot differ between TypeScript and WGSL.
+
+/** A mixture component's kind in a component info record. */
+export const COMPONENT_KIND = { gaussian: 0, gaussianFull: 1, uniform: 2 } as const;
+
+/** Which groups a component entry belongs to: bits of its info record's mask. */
+export const GROUP_MASK = { target: 1, negative: 2 } as const;
+
+/** The kind code of a prepared component (full: a Gaussian with an eigenbasis). */
+export function componentKind(c: { kind: 'gaussian' | 'uniform'; basis?: unknown }): number {
+  if (c.kind === 'uniform') return COMPONENT_KIND.uniform;
+  return c.basis ? COMPONENT_KIND.gaussianFull : COMPONENT_KIND.gaussian;
+}
+
+/** The codes as WGSL constants (KIND_GAUSSIAN, KIND_GAUSSIAN_FULL, KIND_UNIFORM, IN_TARGET, IN_NEGATIVE). */
+export function wgslCodes(): string {
+  return [
+    `const KIND_GAUSSIAN: u32 = ${COMPONENT_KIND.gaussian}u;`,
+    `const KIND_GAUSSIAN_FULL: u32 = ${COMPONENT_KIND.gaussianFull}u;`,
+    `const KIND_UNIFORM: u32 = ${COMPONENT_KIND.uniform}u;`,
+    `const IN_TARGET: u32 = ${GROUP_MASK.target}u;`,
+    `const IN_NEGATIVE: u32 = ${GROUP_MASK.negative}u;`,
+  ].join('\n');
+}
