@@ -13,11 +13,10 @@
 // A Feynman-Kac corrected spec is one population: its full stage is one batch.
 import type { GpuContext } from '../src/gpu/device.ts';
 import { sampleWebGpu } from '../src/gpu/sampler.ts';
-import { planGuidance } from '../src/guidance/guidance.ts';
+import { type ExperimentPlan, prepareExperiment } from '../src/experiment/plan.ts';
 import { priorScale, startTime } from '../src/processes/process.ts';
 import { fillNormals } from '../src/rng/philox.ts';
 import { timeGrid } from '../src/solvers/grid.ts';
-import { TABLEAUS } from '../src/solvers/tableau.ts';
 import type { ExperimentSpec } from '../src/experiment/types.ts';
 import { GpuHistogram, type HistogramCounts } from '../src/gpu/histogram.ts';
 import type { PlotGeometry } from './densities.ts';
@@ -117,11 +116,11 @@ export interface RunResult {
 }
 
 /** Component-coordinate evaluations per particle-step: the unit of work of one dispatch. */
-export function workPerParticleStep(spec: ExperimentSpec): number {
-  const model = planGuidance(spec).model;
-  const stages = TABLEAUS[spec.solver.kind].c.length;
+export function workPerParticleStep(plan: ExperimentPlan): number {
+  const { model } = plan.guidance;
+  const stages = plan.tableau.c.length;
   const full = model.components.some((c) => c.kind === 'gaussian' && c.basis !== null);
-  return stages * model.components.length * spec.dim * (full ? 2 * spec.dim : 1);
+  return stages * model.components.length * plan.spec.dim * (full ? 2 * plan.spec.dim : 1);
 }
 
 /** Particles per chunk and steps per dispatch for about `budget` evaluations per dispatch. */
@@ -185,6 +184,8 @@ const nextFrame = (): Promise<void> =>
 
 export class ExplorerRun {
   readonly spec: ExperimentSpec;
+  /** The spec compiled once; the full stage's batches are ranges of it. */
+  readonly plan: ExperimentPlan;
   readonly geometry: PlotGeometry;
   private readonly gpu: GpuContext;
   private readonly histograms: GpuHistogram[] = [];
@@ -194,6 +195,7 @@ export class ExplorerRun {
   constructor(gpu: GpuContext, spec: ExperimentSpec, geometry: PlotGeometry) {
     this.gpu = gpu;
     this.spec = spec;
+    this.plan = prepareExperiment(spec);
     this.geometry = geometry;
   }
 
@@ -217,7 +219,7 @@ export class ExplorerRun {
   async run(cb: RunCallbacks, rate: number, center: number[]): Promise<RunResult> {
     const { spec, gpu, geometry } = this;
     const { device } = gpu;
-    const per = workPerParticleStep(spec);
+    const per = workPerParticleStep(this.plan);
     const probe = await MomentProbe.create(gpu, spec.dim, geometry.axes, PATHS);
     const pending: Promise<unknown>[] = [];
     const track = <T>(p: Promise<T>): Promise<T> => {
@@ -233,11 +235,12 @@ export class ExplorerRun {
     let dispatches = 0;
     const onePopulation = spec.corrector?.kind === 'fk';
 
-    // Runs `stageSpec` (particles [first, first + stageSpec.particles)) into `hist`.
+    // Runs particles [first, first + count) of `stagePlan` into the stage's histogram.
     const runBatch = async (
       stage: StageInfo,
-      stageSpec: ExperimentSpec,
+      stagePlan: ExperimentPlan,
       first: number,
+      count: number,
       size: { chunkParticles: number; stepsPerDispatch: number },
       state: { binned: number; summary: Moments | null; counts: HistogramCounts | null; countsChain: Promise<unknown> },
       trace: { times: Float64Array; next: number; center: number[] } | null,
@@ -245,10 +248,11 @@ export class ExplorerRun {
       let lastChunk = -1;
       let lastStepsDone = 0;
       const maxInFlight = stage.kind === 'preview' ? 1 : MAX_IN_FLIGHT;
-      const info = await sampleWebGpu(gpu, stageSpec, {
+      const info = await sampleWebGpu(gpu, stagePlan, {
         chunkParticles: size.chunkParticles,
         stepsPerDispatch: size.stepsPerDispatch,
         firstParticle: first,
+        count,
         afterDispatch: async (d) => {
           if (this.cancelled) throw new Cancelled();
           const submitted = performance.now();
@@ -343,7 +347,10 @@ export class ExplorerRun {
         };
         cb.onStage(stage);
         const state = { binned: 0, summary: null, counts: null, countsChain: Promise.resolve() as Promise<unknown> };
-        await runBatch(stage, previewSpec, 0, { chunkParticles: previewParticles, stepsPerDispatch: 1 }, state, null);
+        // The preview is a smaller experiment (fewer steps): its own plan.
+        const previewPlan = prepareExperiment(previewSpec);
+        const previewSize = { chunkParticles: previewParticles, stepsPerDispatch: 1 };
+        await runBatch(stage, previewPlan, 0, previewParticles, previewSize, state, null);
       }
 
       // 2. The spec, in growing batches.
@@ -377,7 +384,7 @@ export class ExplorerRun {
       for (const [b, n] of batches.entries()) {
         // Sized from the rate measured so far (the preview's dispatches, then this stage's).
         size = dispatchSize(n, steps, per, dispatchBudget(measured));
-        await runBatch(stage, { ...spec, particles: n }, first, size, state, b === 0 ? trace : null);
+        await runBatch(stage, this.plan, first, n, size, state, b === 0 ? trace : null);
         first += n;
       }
       await Promise.all(pending);

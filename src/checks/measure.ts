@@ -4,6 +4,7 @@
 import { sampleCpuStream } from '../cpu/stream.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { sampleWebGpu } from '../gpu/sampler.ts';
+import { type ExperimentPlan, planOf } from '../experiment/plan.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
 import { GpuHistogram, type HistogramCounts } from '../gpu/histogram.ts';
 import {
@@ -115,7 +116,14 @@ export interface MeasureOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: MeasureOptions): Promise<Measurements> {
+/** Samples an experiment plan (or a spec, compiled here) and bins every metric of `plan` as the chunks finish. */
+export async function measure(
+  source: ExperimentSpec | ExperimentPlan,
+  plan: MeasurePlan,
+  opts: MeasureOptions,
+): Promise<Measurements> {
+  const experiment = planOf(source);
+  const spec = experiment.spec;
   if (spec.corrector) {
     // The check's envelopes (DKW, binomial, ...) are for independent draws.
     throw new Error(
@@ -141,20 +149,17 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
     );
     const density = await GpuDensityMetrics.create(gpu, plan.density);
     try {
-      await sampleWebGpu(
-        gpu,
-        { ...spec, particles: count },
-        {
-          firstParticle: first,
-          onProgress: opts.onProgress,
-          afterDispatch: async (info) => {
-            if (info.stepsDone !== info.steps) return;
-            // The chunk is final: bin it where it is, before the buffer is reused (queue order).
-            for (const h of hists) h.accumulate(info.particles, info.count);
-            await density.accumulate(info.particles, info.count);
-          },
+      await sampleWebGpu(gpu, experiment, {
+        firstParticle: first,
+        count,
+        onProgress: opts.onProgress,
+        afterDispatch: async (info) => {
+          if (info.stepsDone !== info.steps) return;
+          // The chunk is final: bin it where it is, before the buffer is reused (queue order).
+          for (const h of hists) h.accumulate(info.particles, info.count);
+          await density.accumulate(info.particles, info.count);
         },
-      );
+      });
       const histograms = await Promise.all(hists.map((h) => h.read()));
       const d = await density.read();
       return {
@@ -174,7 +179,7 @@ export async function measure(spec: ExperimentSpec, plan: MeasurePlan, opts: Mea
   // sums are accumulated particle by particle, so the result does not depend on the blocks).
   const histograms: HistogramCounts[] = plan.histograms.map((h) => binOnCpu(h, spec.dim, [], 0));
   const density = new CpuDensityMetrics(plan.density);
-  await sampleCpuStream(spec, {
+  await sampleCpuStream(experiment, {
     first,
     count,
     onProgress: opts.onProgress,

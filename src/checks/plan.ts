@@ -2,6 +2,7 @@
 // 2048 equiprobable f32 bin edges and the exact bin probabilities at those (rounded) edges, a
 // 1-D/2-D grid for HDR levels and expectations, a 2-D histogram (2-D specs) with exact cell
 // masses, the HDR levels, the support boxes, the expected occupancy and support fraction.
+import { type ExperimentPlan, planOf } from '../experiment/plan.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
 import { binProbabilities, FINE_BINS } from '../metrics/statistics.ts';
 import type { HistogramPlan, MeasurePlan } from './measure.ts';
@@ -89,8 +90,14 @@ export interface PlanOptions {
   binsFor?: TargetDef;
 }
 
-export function planCheck(spec: ExperimentSpec, against: TargetKind, opts: PlanOptions = {}): CheckPlan {
-  const def = targetDef(spec, against);
+export function planCheck(
+  source: ExperimentSpec | ExperimentPlan,
+  against: TargetKind,
+  opts: PlanOptions = {},
+): CheckPlan {
+  const experiment = planOf(source);
+  const spec = experiment.spec;
+  const def = targetDef(experiment, against);
   const projections = projectionsFor(def).map((p) => projectionPlan(def, p.label, p.u));
   let grid: Grid | undefined;
   let hist2d: CheckPlan['hist2d'];

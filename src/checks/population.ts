@@ -124,7 +124,7 @@ export async function runPopulationCheck(
     let x: Float64Array;
     if (gpu) {
       const chunks: Float32Array[] = [];
-      const info = await sampleWebGpu(gpu, population, { firstParticle: p * n, onChunk: (c) => chunks.push(c) });
+      const info = await sampleWebGpu(gpu, population, { firstParticle: p * n, onChunk: (c) => void chunks.push(c) });
       x = new Float64Array(n * spec.dim);
       let o = 0;
       for (const c of chunks) {

@@ -2,6 +2,7 @@
 // every large-N metric binned on the GPU, then a pass/fail report whose thresholds hold a
 // family-wise false-failure rate (--alpha, default 1e-6) and which states each test's power.
 // JSON on stdout, a table on stderr; exit 0 when every test passes, 1 when any fails.
+import { prepareExperiment } from '../experiment/plan.ts';
 import { SpecError } from '../experiment/errors.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
@@ -81,14 +82,18 @@ export async function runCheck(
     ]);
   }
   const t0 = performance.now();
-  const plan = planCheck(spec, opts.against);
+  // The spec compiled once: its target and metrics, and (unless a twin's sampler is given) what is sampled.
+  const experiment = prepareExperiment(spec);
+  const samplerPlan =
+    sampler === spec ? experiment : prepareExperiment({ ...sampler, particles: spec.particles, seed: spec.seed });
+  const plan = planCheck(experiment, opts.against);
   const t1 = performance.now();
   const gpu = gpuIn === undefined ? await gpuFor(opts.backend) : gpuIn;
   try {
     const bias = await biasTerms(spec, plan.def, gpu);
     const t2 = performance.now();
     const { first, end } = opts.shard ? shardRange(opts.shard, spec.particles) : { first: 0, end: spec.particles };
-    const meas = await measure({ ...sampler, particles: spec.particles, seed: spec.seed }, plan.measurePlan, {
+    const meas = await measure(samplerPlan, plan.measurePlan, {
       gpu,
       range: { first, count: end - first },
     });

@@ -4,10 +4,9 @@
 import cliProgress from 'cli-progress';
 import { SpecError } from '../experiment/errors.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
-import { sampleCpuParallel } from '../cpu/parallel.ts';
-import { sampleCpuStream } from '../cpu/stream.ts';
+import { cpuBackend } from '../cpu/backend.ts';
+import { prepareExperiment } from '../experiment/plan.ts';
 import { shardRange, writeStateFile, type Shard } from './state.ts';
-import { planGuidance } from '../guidance/guidance.ts';
 import { boundedSupport, SummaryAccumulator, type LogDensitySummary, type Summary } from '../metrics/summary.ts';
 import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
 import { checkOutput } from '../io/output.ts';
@@ -18,7 +17,7 @@ import { webGpuLogDensityBackend } from '../checks/log-density-webgpu.ts';
 import { logDensityUnsupported } from '../model/divergence.ts';
 import { targetLogDensityAtTMin } from '../checks/exact-density.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
-import { sampleWebGpu } from '../gpu/sampler.ts';
+import { webGpuBackend } from '../gpu/backend.ts';
 import { nodePlatform } from '../platform/node.ts';
 import type { FkReport } from '../corrector/fk.ts';
 
@@ -176,8 +175,6 @@ export const LOG_DENSITY_BLOCK = 1 << 16;
 
 export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<RunReport> {
   const started = performance.now();
-  const guidance = planGuidance(spec);
-  const support = boundedSupport(guidance.model, guidance.target);
   let backend: 'cpu' | 'webgpu' = opts.gpu ? 'webgpu' : opts.backend === 'auto' ? 'webgpu' : opts.backend;
   let gpu: GpuContext | null = opts.gpu ?? null;
   if (opts.logDensity) {
@@ -254,6 +251,10 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
     gpu?.destroy();
     throw err;
   }
+  // The spec compiled once (after the resource check: a 1e12-step table must be refused, not
+  // built); every path below samples this plan.
+  const plan = prepareExperiment(spec);
+  const support = boundedSupport(plan.guidance.model, plan.guidance.target);
   const bar = progressBar(backend);
   const adapter: string | null = gpu?.adapterInfo.label ?? null;
   let fk: FkReport | null = null;
@@ -324,41 +325,22 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
         if (backend === 'webgpu') gpu!.destroy();
       }
       if (opts.logDet) logDetReport = { meanGap: gap.abs / gap.n, maxGap: gap.max, meanSignedGap: gap.signed / gap.n };
-    } else if (backend === 'cpu') {
-      if (spec.corrector) {
-        // The corrected population is resampled as a whole: it lives whole (docs/sharding.md).
-        const result = await sampleCpuParallel(spec, { onProgress: (done, total) => bar.update(done, total) });
-        if ('fk' in result) fk = result.fk as FkReport;
-        await withOut(async (consume) => consume(result.particles, result.count));
-      } else {
-        await withOut((consume) =>
-          sampleCpuStream(spec, {
+    } else {
+      // Both backends behind one interface (src/backend/sampler.ts): the plan in, blocks out in index order.
+      const sampler = backend === 'cpu' ? cpuBackend() : webGpuBackend(gpu!);
+      try {
+        await withOut(async (consume) => {
+          const report = await sampler.sample(plan, {
             first,
             count,
             onChunk: (chunk, n) => consume(chunk, n),
             onProgress: (done, total) => bar.update(done, total),
-          }),
-        );
+          });
+          fk = report.fk;
+        });
+      } finally {
+        if (backend === 'webgpu') gpu!.destroy();
       }
-    } else {
-      const device = gpu!;
-      await withOut(async (consume) => {
-        try {
-          const info = await sampleWebGpu(
-            device,
-            { ...spec, particles: count },
-            {
-              firstParticle: first,
-              reuseChunk: true,
-              onChunk: (chunk, n) => consume(chunk, n),
-              onProgress: (done, total) => bar.update(done, total),
-            },
-          );
-          fk = info.fk ?? null;
-        } finally {
-          device.destroy();
-        }
-      });
     }
   } finally {
     bar.stop();

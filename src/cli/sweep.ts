@@ -14,6 +14,7 @@
 //   klConditional*, klTilted*  forward KL(q_n || p) and reverse KL(p || q_n) on the same bins
 //   fracBeyondSqrtW, fracWrongSide (1-D): shares with s x > sqrt(w) and s x < 0, s the sign of the
 //                 target class's mean; with the exact values under p(x|c) and the tilted law.
+import { prepareExperiment } from '../experiment/plan.ts';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { checkOutput, writeFileAtomic } from '../io/output.ts';
 import { checkResources, estimateResources } from './resources.ts';
@@ -189,8 +190,9 @@ export async function sweepOne(
   alpha = DEFAULT_ALPHA,
 ): Promise<SweepPoint> {
   const spec = setting.spec;
+  const experiment = prepareExperiment(spec);
   const d = spec.dim;
-  const cond = targetDef(spec, 'conditional');
+  const cond = targetDef(experiment, 'conditional');
   const w = tiltWeight(spec.guidance);
   // The sign of the target class's mean along x0 (1-D columns).
   const meanX0 = target1d(
@@ -205,11 +207,11 @@ export async function sweepOne(
           { u: [-s], b: 0, label: 'wrong side of 0' },
         ]
       : [];
-  const plan: CheckPlan = planCheck(spec, 'conditional', { halfSpaces });
+  const plan: CheckPlan = planCheck(experiment, 'conditional', { halfSpaces });
   let tilted: ReturnType<typeof targetDef> | null = null;
   let tiltedNote: string | null = null;
   try {
-    tilted = d <= 2 ? targetDef(spec, 'tilted') : null;
+    tilted = d <= 2 ? targetDef(experiment, 'tilted') : null;
     if (!tilted) tiltedNote = 'tilted target: dim <= 2 only';
   } catch (e) {
     tiltedNote = (e as Error).message;
@@ -226,7 +228,7 @@ export async function sweepOne(
   const figIndex =
     plan.measurePlan.histograms.push({ axes: [x0], bins: [figBins], low: [figLow], high: [figHigh], edges: [null] }) -
     1;
-  const meas: Measurements = await measure(spec, plan.measurePlan, { gpu });
+  const meas: Measurements = await measure(experiment, plan.measurePlan, { gpu });
   const figHist = meas.histograms[figIndex];
   const n = meas.density.finite;
 

@@ -2,6 +2,7 @@
 // same structure (initialise and weigh; per step: move, weigh, then resample when the ESS
 // is low) and the same random numbers (Philox streams per particle slot, and per step for
 // the resampling offset). Weights and resampling: src/corrector/fk.ts.
+import { type ExperimentPlan, planOf } from '../experiment/plan.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
 import {
   backwardResidual,
@@ -36,10 +37,12 @@ export interface CpuFkOptions {
   onWeights?: (step: number, logWeights: Float64Array, particles: Float64Array, magnitudes: Float64Array) => void;
 }
 
-export function sampleCpuFk(spec: ExperimentSpec, opts: CpuFkOptions = {}): FkSampleResult {
+export function sampleCpuFk(source: ExperimentSpec | ExperimentPlan, opts: CpuFkOptions = {}): FkSampleResult {
+  const plan = planOf(source);
+  const spec = plan.spec;
   const corrector = spec.corrector;
   if (!corrector || corrector.kind !== 'fk') throw new Error('sampleCpuFk: the spec has no fk corrector');
-  const stepper = new CpuStepper(spec);
+  const stepper = new CpuStepper(plan);
   const { dim, seed } = spec;
   const count = spec.particles;
   const first = opts.firstParticle ?? 0;

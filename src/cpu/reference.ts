@@ -2,12 +2,13 @@
 // structure mirrors the WGSL step kernel (shaders/step.wgsl): initialise a
 // particle from stream 0 of the counter-based generator, then for each step
 // evaluate the guided velocity at the tableau's stages from the step table.
+import { type ExperimentPlan, isPlan, planOf, type PrepareOptions, prepareExperiment } from '../experiment/plan.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
-import { planGuidance, type GuidancePlan } from '../guidance/guidance.ts';
+import type { GuidancePlan } from '../guidance/guidance.ts';
 import { groupDataMean, MixtureEvaluator } from '../model/mixture.ts';
-import { priorScale, processAt, startTime } from '../processes/process.ts';
-import { buildStepTable, type StepRow, type StepTable, type StepTableOptions } from '../solvers/table.ts';
-import { TABLEAUS, type Tableau } from '../solvers/tableau.ts';
+import { processAt } from '../processes/process.ts';
+import type { StepRow, StepTable } from '../solvers/table.ts';
+import type { Tableau } from '../solvers/tableau.ts';
 import { COEF, COEF_BH } from '../solvers/samplers.ts';
 import { fillNormals } from '../rng/philox.ts';
 import type { GuidanceVariant } from '../experiment/types.ts';
@@ -15,7 +16,6 @@ import { combineScores } from '../guidance/variants.ts';
 import {
   addScoreError,
   addScoreErrorJacobian,
-  prepareScoreError,
   scoreErrorDivergence,
   type PreparedScoreError,
 } from '../model/score-error.ts';
@@ -49,17 +49,22 @@ export class CpuStepper {
   /** Per-particle sum_i b_i div u over a step's stages (log-density path). */
   private divAcc: Float64Array = new Float64Array(0);
 
-  /** opts.reverse: the reversed table (tMin -> start time), for carrying points forward. */
-  constructor(spec: ExperimentSpec, opts: StepTableOptions = {}) {
+  readonly plan: ExperimentPlan;
+
+  /** A plan (or a spec, compiled here; opts.reverse: the reversed table, tMin -> start time, for carrying points forward). */
+  constructor(source: ExperimentSpec | ExperimentPlan, opts: PrepareOptions = {}) {
+    const plan = isPlan(source) ? source : prepareExperiment(source, opts);
+    this.plan = plan;
+    const spec = plan.spec;
     this.spec = spec;
     this.dim = spec.dim;
     this.seed = spec.seed;
-    this.guidance = planGuidance(spec);
-    this.table = buildStepTable(spec, this.guidance, opts);
-    this.tableau = TABLEAUS[spec.solver.kind];
-    this.prior = priorScale(spec.process);
-    this.scoreError = prepareScoreError(spec.scoreError ?? { kind: 'none' }, spec.dim);
-    this.variant = spec.guidance.kind === 'cfg' ? spec.guidance.variant : { kind: 'linear' };
+    this.guidance = plan.guidance;
+    this.table = plan.table;
+    this.tableau = plan.tableau;
+    this.prior = plan.priorScale;
+    this.scoreError = plan.scoreError;
+    this.variant = plan.variant;
     this.evTarget = new MixtureEvaluator(this.guidance.model);
     const blurDiffers =
       this.scoreError.blur2 > 0 && this.scoreError.appliesToTarget !== this.scoreError.appliesToNegative;
@@ -82,7 +87,7 @@ export class CpuStepper {
   initParticles(first: number, count: number, x: Float64Array): void {
     const d = this.dim;
     if (this.spec.start === 'exact') {
-      const p = processAt(this.spec.process, startTime(this.spec.process));
+      const p = processAt(this.spec.process, this.plan.startTime);
       x.set(
         sampleGroupExact(this.guidance.model, this.guidance.target, p.alpha, p.sigma2, {
           seed: this.seed,
@@ -339,10 +344,12 @@ export interface CpuSampleOptions {
 }
 
 /** Samples independent particles (no corrector: a corrected population is src/cpu/fk.ts's). */
-export function sampleCpu(spec: ExperimentSpec, opts: CpuSampleOptions = {}): SampleResult {
+export function sampleCpu(source: ExperimentSpec | ExperimentPlan, opts: CpuSampleOptions = {}): SampleResult {
+  const plan = planOf(source);
+  const spec = plan.spec;
   if (spec.corrector)
     throw new Error('sampleCpu: this spec has a corrector; its particles form one population (use sampleCpuFk)');
-  const stepper = new CpuStepper(spec);
+  const stepper = new CpuStepper(plan);
   const { dim, particles: count } = spec;
   const out = new Float64Array(count * dim);
   for (let first = 0; first < count; first += CPU_CHUNK) {

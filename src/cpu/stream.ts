@@ -5,6 +5,7 @@
 // are bit-identical to sampleCpu's of the whole run, whatever the blocks, threads or range.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { type ExperimentPlan, planOf } from '../experiment/plan.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
 import { CPU_CHUNK, CpuStepper } from './reference.ts';
 
@@ -31,7 +32,9 @@ export interface CpuStreamOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export async function sampleCpuStream(spec: ExperimentSpec, opts: CpuStreamOptions): Promise<void> {
+export async function sampleCpuStream(source: ExperimentSpec | ExperimentPlan, opts: CpuStreamOptions): Promise<void> {
+  const plan = planOf(source);
+  const spec = plan.spec;
   if (spec.corrector)
     throw new Error('sampleCpuStream: a corrected population is resampled as a whole (use sampleCpuFk)');
   const { first, count } = opts;
@@ -41,7 +44,7 @@ export async function sampleCpuStream(spec: ExperimentSpec, opts: CpuStreamOptio
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), blocks));
   const range = (b: number) => ({ start: first + b * block, n: Math.min(block, count - b * block) });
   if (threads === 1) {
-    const stepper = new CpuStepper(spec);
+    const stepper = new CpuStepper(plan);
     const buffer = new Float64Array(Math.min(block, count) * d);
     for (let b = 0; b < blocks; b++) {
       const { start, n } = range(b);

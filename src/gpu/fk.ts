@@ -89,7 +89,7 @@ export async function runFkPopulation(
       const perPiece = Math.max(1, Math.floor(READBACK_BYTES / (dim * 4)));
       for (let start = 0; start < count; start += perPiece) {
         const n = Math.min(perPiece, count - start);
-        opts.onChunk(await readFloats(gpu, buffers.particles[run.current], n * dim, start * dim), n);
+        await opts.onChunk(await readFloats(gpu, buffers.particles[run.current], n * dim, start * dim), n);
       }
     } else {
       await gpu.guard(gpu.device.queue.onSubmittedWorkDone());

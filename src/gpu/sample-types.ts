@@ -1,9 +1,7 @@
 // The WebGPU sampler's options and result: the types both the chunked sampler (sampler.ts) and the
 // FK population (fk.ts) speak, in a module of their own so that neither imports the other.
-import type { WSchedule } from '../experiment/types.ts';
 import type { FkReport } from '../corrector/fk.ts';
 import type { StepTable } from '../solvers/table.ts';
-import type { PerLevelClassifier } from '../model/classifier/classifier.ts';
 
 export interface DispatchInfo {
   /** Index of the chunk's first particle (relative to firstParticle). */
@@ -21,9 +19,9 @@ export interface GpuSampleOptions {
    * Receives each finished chunk read back: row-major count x dim f32 (a fresh array the
    * callee may keep). Without it nothing is read back (use afterDispatch to stay on the GPU).
    */
-  onChunk?: (chunk: Float32Array, count: number) => void;
+  onChunk?: (chunk: Float32Array, count: number) => void | Promise<void>;
   /**
-   * onChunk receives a view of one host array reused for every chunk (valid during the call)
+   * onChunk receives a view of one host array reused for every chunk (valid until the call and any promise it returns settle: the next chunk waits for it)
    * instead of a fresh one: bounded memory for a caller that folds chunks into a summary.
    */
   reuseChunk?: boolean;
@@ -36,8 +34,10 @@ export interface GpuSampleOptions {
   /** Dispatch planner overrides (tests force splitting with these). */
   chunkParticles?: number;
   stepsPerDispatch?: number;
-  /** First particle index (default 0): sample particles [first, first + spec.particles). */
+  /** First particle index (default 0): sample particles [first, first + count). */
   firstParticle?: number;
+  /** Particles to sample (default spec.particles); a corrected population is always whole. */
+  count?: number;
   /** 'auto' (default) uses the four-particle fast path when the spec qualifies; 'general' never does. */
   kernel?: 'auto' | 'general';
   /** Stage component factors through workgroup memory: 'auto' (default: when there are many) or 'never'. */
@@ -46,13 +46,6 @@ export interface GpuSampleOptions {
   onWeights?: (step: number, logWeights: Float32Array, particles: Float32Array) => void;
   /** fk only: the ancestor of each slot at each resampling. */
   onAncestors?: (step: number, ancestors: Uint32Array) => void;
-  /**
-   * Classifier guidance with a trained classifier (src/studies/classifiers/): the particles follow
-   * s = s_u + w(t) grad_x log p_hat_t(spec.target | x), s_u the exact unconditional score, as
-   * src/studies/classifiers/sample.ts's sampleWithClassifier on the CPU. The spec's own guidance is
-   * ignored; the general kernel runs it (shaders/classifier.wgsl); no corrector.
-   */
-  classifier?: { model: PerLevelClassifier; w: number | WSchedule };
   /** Carry log q per particle (src/gpu/log-density.ts validates the spec and calls this). */
   logDensity?: LogDensityHooks;
 }

@@ -1,16 +1,14 @@
-// The WebGPU backend's host: turns a validated spec into the step kernel's tables
+// The WebGPU backend's host: turns an experiment plan (src/experiment/plan.ts) into the step kernel's tables
 // (mixture-table.ts), a pipeline (kernel.ts), a dispatch plan (planner.ts) and buffers
 // (buffers.ts), then dispatches the kernel over particle chunks, streaming each finished chunk
 // back to the caller. The FK corrector's resident population runs in fk.ts. Platform-agnostic:
 // the caller brings the GpuContext (Node Dawn or the browser).
+import { type ExperimentPlan, planOf, type TrainedGuidance } from '../experiment/plan.ts';
 import type { ExperimentSpec, WSchedule } from '../experiment/types.ts';
-import { type GuidancePlan, planGuidance } from '../guidance/guidance.ts';
 import { combinesLinearly } from '../guidance/variants.ts';
-import { buildModel } from '../model/mixture.ts';
-import { type PreparedScoreError, prepareScoreError } from '../model/score-error.ts';
-import { priorScale } from '../processes/process.ts';
-import { buildStepTable, type StepTable } from '../solvers/table.ts';
-import { TABLEAUS, type Tableau } from '../solvers/tableau.ts';
+import type { PreparedScoreError } from '../model/score-error.ts';
+import type { StepTable } from '../solvers/table.ts';
+import type { Tableau } from '../solvers/tableau.ts';
 import { BufferPool, bindBuffers, dispatch, readCopies } from './buffers.ts';
 import { classifierLayout, classifierTarget, packClassifier } from './classifier.ts';
 import type { GpuContext } from './device.ts';
@@ -35,7 +33,7 @@ export type { DispatchInfo, GpuSampleInfo, GpuSampleOptions, LogDensityHooks } f
 /** Everything one sampling call needs before it touches the GPU. */
 interface Setup {
   spec: ExperimentSpec;
-  trained: NonNullable<GpuSampleOptions['classifier']> | null;
+  trained: TrainedGuidance | null;
   logDensity: NonNullable<GpuSampleOptions['logDensity']> | null;
   table: StepTable;
   tableau: Tableau;
@@ -48,14 +46,18 @@ interface Setup {
   uniformTableBytes: number;
   plan: DispatchPlan;
   tile: number;
+  priorScale: number;
+  /** Particles this call samples, from opts.firstParticle. */
+  count: number;
 }
 
+/** Samples a plan (or a spec, compiled here) on the GPU, streaming finished chunks to opts.onChunk. */
 export async function sampleWebGpu(
   gpu: GpuContext,
-  specIn: ExperimentSpec,
+  source: ExperimentSpec | ExperimentPlan,
   opts: GpuSampleOptions,
 ): Promise<GpuSampleInfo> {
-  const setup = prepare(gpu, specIn, opts);
+  const setup = prepare(gpu, planOf(source), opts);
   const pipeline = await createStepPipeline(gpu.device, gpu.platform, kernelConfig(setup));
   const { spec, table, mixture, tile } = setup;
   if (setup.fk) {
@@ -97,17 +99,10 @@ export async function sampleWebGpu(
   }
 }
 
-/** The spec's model, guidance, tables and kernel choice, and the dispatch plan. */
-function prepare(gpu: GpuContext, specIn: ExperimentSpec, opts: GpuSampleOptions): Setup {
-  const trained = opts.classifier ?? null;
-  if (trained && specIn.corrector)
-    throw new Error('classifier guidance with a trained classifier: no corrector (the spec has one)');
-  // Trained-classifier guidance walks the unconditional law as the target group, weight (1, 0),
-  // and adds the classifier's term in the kernel; like sampleWithClassifier, with the exact
-  // unconditional score (no score-error model).
-  const spec: ExperimentSpec = trained
-    ? { ...specIn, guidance: { kind: 'none' }, scoreError: { kind: 'none' } }
-    : specIn;
+/** The plan's tables laid out for the kernel, the kernel choice, and the dispatch plan. */
+function prepare(gpu: GpuContext, experiment: ExperimentPlan, opts: GpuSampleOptions): Setup {
+  const { spec, guidance, tableau, scoreError, variant } = experiment;
+  const trained = experiment.trained;
   const logDensity = opts.logDensity ?? null;
   // The exact start law is drawn on the host (CpuStepper.initParticles) and uploaded; the
   // in-kernel draw is the prior only, so a run without uploaded starts must not pretend otherwise.
@@ -116,12 +111,10 @@ function prepare(gpu: GpuContext, specIn: ExperimentSpec, opts: GpuSampleOptions
       'start: "exact" on webgpu needs uploaded start points (the log-density path, e.g. run --log-density); use --backend cpu',
     );
   }
-  const guidance = trained ? unconditionalPlan(spec) : planGuidance(spec);
-  const table = logDensity?.table ?? buildStepTable(spec, guidance);
-  const tableau = TABLEAUS[spec.solver.kind];
-  const scoreError = prepareScoreError(spec.scoreError ?? { kind: 'none' }, spec.dim);
-
-  const variant = spec.guidance.kind === 'cfg' ? spec.guidance.variant : ({ kind: 'linear' } as const);
+  const table = logDensity?.table ?? experiment.table;
+  const count = opts.count ?? spec.particles;
+  if (spec.corrector && count !== spec.particles)
+    throw new Error(`a corrected population is sampled whole: count ${count} != spec.particles ${spec.particles}`);
   const mixture = mixtureTable(guidance.model, guidance, scoreError, table, spec.dim);
   const fk = spec.corrector?.kind === 'fk';
   if (table.sampler && (trained || logDensity || fk)) {
@@ -139,13 +132,13 @@ function prepare(gpu: GpuContext, specIn: ExperimentSpec, opts: GpuSampleOptions
     scoreError.field === null;
   const kernel: KernelConfig['kernel'] = fastPath ? 'step-gauss4' : 'step';
   const uniformTableBytes = kernel === 'step-gauss4' ? gauss4UniformBytes(gpu, spec.dim, table, mixture) : 0;
-  const plan = dispatchPlan(gpu, spec, opts, { table, mixture, kernel, uniformTableBytes, trained });
+  const plan = dispatchPlan(gpu, spec, opts, { table, mixture, kernel, uniformTableBytes, trained, count });
   const tile =
     kernel === 'step' && opts.staging !== 'never'
       ? tileComponents(spec.dim, mixture.comps.length, gpu.limits.maxComputeWorkgroupStorageSize)
       : 0;
   const rest = { scoreError, variant, mixture, fk, kernel, uniformTableBytes, plan, tile };
-  return { spec, trained, logDensity, table, tableau, ...rest };
+  return { spec, trained, logDensity, table, tableau, priorScale: experiment.priorScale, count, ...rest };
 }
 
 /** step-gauss4's tables as uniform bindings where one step's tables fit (kernel.ts, gauss4TableBindings), else 0. */
@@ -164,10 +157,10 @@ function dispatchPlan(
   gpu: GpuContext,
   spec: ExperimentSpec,
   opts: GpuSampleOptions,
-  s: Pick<Setup, 'table' | 'mixture' | 'kernel' | 'uniformTableBytes' | 'trained'>,
+  s: Pick<Setup, 'table' | 'mixture' | 'kernel' | 'uniformTableBytes' | 'trained' | 'count'>,
 ): DispatchPlan {
   return planDispatch({
-    particles: spec.particles,
+    particles: s.count,
     dim: spec.dim,
     components: s.mixture.comps.length,
     stages: s.table.stages,
@@ -204,7 +197,7 @@ function kernelConfig(s: Setup): KernelConfig {
     hasUniform: mixture.comps.some((c) => c.kind === 'uniform'),
     fullCovariance: mixture.fullCovariance,
     negativeFromTargetShift: mixture.negativeFromTargetShift,
-    priorScale: priorScale(spec.process),
+    priorScale: s.priorScale,
     tile: s.tile,
     variant: s.variant,
     scoreError: {
@@ -306,8 +299,8 @@ async function runChunks(
   const first = opts.firstParticle ?? 0;
   let dispatches = 0;
   let hostChunk: Float32Array | null = null;
-  for (let chunkStart = 0; chunkStart < spec.particles; chunkStart += plan.chunkParticles) {
-    const count = Math.min(plan.chunkParticles, spec.particles - chunkStart);
+  for (let chunkStart = 0; chunkStart < s.count; chunkStart += plan.chunkParticles) {
+    const count = Math.min(plan.chunkParticles, s.count - chunkStart);
     const starts = logDensity?.starts?.(first + chunkStart, count) ?? null;
     if (starts) {
       device.queue.writeBuffer(buffers.particles, 0, starts.x as Float32Array<ArrayBuffer>, 0, count * dim);
@@ -345,9 +338,9 @@ async function runChunks(
       if (opts.reuseChunk) hostChunk ??= new Float32Array(plan.chunkParticles * dim);
       const into = hostChunk?.subarray(0, count * dim);
       const [chunk] = await readCopies(gpu, [[buffers.particles, buffers.readback, bytes]], into);
-      opts.onChunk(chunk, count);
+      await opts.onChunk(chunk, count);
     }
-    opts.onProgress?.(chunkStart + count, spec.particles);
+    opts.onProgress?.(chunkStart + count, s.count);
   }
   return dispatches;
 }
@@ -383,12 +376,6 @@ function tableWindows(s: Setup): {
       return w;
     },
   };
-}
-
-/** The plan of trained-classifier guidance: the unconditional law alone, weight (1, 0). */
-function unconditionalPlan(spec: ExperimentSpec): GuidancePlan {
-  const model = buildModel(spec);
-  return { model, target: model.unconditional, negative: null, coefficients: () => [1, 0] };
 }
 
 function wSchedule(w: number | WSchedule): WSchedule {

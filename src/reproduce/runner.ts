@@ -7,8 +7,10 @@ import type { TopLevelSpec } from 'vega-lite';
 import { parseSpec } from '../experiment/parse.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { sampleWebGpu } from '../gpu/sampler.ts';
-import { sampleCpuParallel } from '../cpu/parallel.ts';
+import { collectParticles } from '../backend/sampler.ts';
+import { cpuBackend } from '../cpu/backend.ts';
+import { prepareExperiment } from '../experiment/plan.ts';
+import { webGpuBackend } from '../gpu/backend.ts';
 import { writeFileAtomic } from '../io/output.ts';
 import { renderSvg, svgToPng } from '../io/figures.ts';
 import { normalUpperQuantile } from '../metrics/statistics.ts';
@@ -203,16 +205,8 @@ export function spec(raw: Record<string, unknown>): ExperimentSpec {
 
 /** The final particles of `s` (N x dim, f64) on the GPU when one is given, else the CPU reference. */
 export async function sampleParticles(s: ExperimentSpec, gpu: GpuContext | null): Promise<Float64Array> {
-  if (!gpu) return (await sampleCpuParallel(s)).particles;
-  const out = new Float64Array(s.particles * s.dim);
-  let at = 0;
-  await sampleWebGpu(gpu, s, {
-    onChunk: (chunk, count) => {
-      for (let i = 0; i < count * s.dim; i++) out[at + i] = chunk[i];
-      at += count * s.dim;
-    },
-  });
-  return out;
+  const backend = gpu ? webGpuBackend(gpu) : cpuBackend();
+  return (await collectParticles(backend, prepareExperiment(s))).particles;
 }
 
 /** A binomial share's estimate and standard error. */

@@ -1,13 +1,16 @@
-// The target of a check, from the spec: which groups, with which exponents, and the tilted
+// The target of a check, from the experiment plan: which groups, with which exponents, and the tilted
 // density's normaliser.
+import { type ExperimentPlan, planOf } from '../experiment/plan.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
-import { planGuidance } from '../guidance/guidance.ts';
 import { processAt } from '../processes/process.ts';
 import { tiltedNormaliser } from './grid.ts';
 import { tiltWeight, type TargetDef, type TargetKind } from './definition.ts';
 
-export function targetDef(spec: ExperimentSpec, kind: TargetKind): TargetDef {
-  const plan = planGuidance(spec);
+/** The target of `kind` for an experiment plan (or a spec, compiled here). */
+export function targetDef(source: ExperimentSpec | ExperimentPlan, kind: TargetKind): TargetDef {
+  const experiment = planOf(source);
+  const spec = experiment.spec;
+  const plan = experiment.guidance;
   const model = plan.model;
   const p = processAt(spec.process, spec.solver.tMin);
   const base = { kind, spec, model, dim: spec.dim, alpha: p.alpha, sigma2: p.sigma2, logZ: 0, logZError: 0 };

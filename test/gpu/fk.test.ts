@@ -200,7 +200,7 @@ await describeGpu('fk corrector', (gpu) => {
     const out: Population[] = [];
     for (let p = 0; p < POPULATIONS; p++) {
       const chunks: Float32Array[] = [];
-      const info = await sampleWebGpu(gpu, lawSpec(1000 + p, over), { onChunk: (c) => chunks.push(c) });
+      const info = await sampleWebGpu(gpu, lawSpec(1000 + p, over), { onChunk: (c) => void chunks.push(c) });
       const x = chunks[0].map(transform);
       out.push({ x, logNormaliser: info.fk?.logNormaliser ?? Number.NaN });
     }

@@ -1,8 +1,9 @@
 // Sampling with a trained classifier's guidance on the GPU: the counterpart of
 // sampleWithClassifier (src/studies/classifiers/sample.ts), s = s_u + w(t) grad_x log p_hat_t(target | x),
-// through sampleWebGpu's `classifier` option (the general step kernel with
+// through the plan's trained guidance (prepareExperiment's `classifier` option) (the general step kernel with
 // shaders/classifier.wgsl). Same initial noise and SDE noise streams as the CPU, so the two
 // agree particle by particle up to f32 rounding (test/gpu/classifier-guidance.test.ts).
+import { prepareExperiment } from '../../experiment/plan.ts';
 import type { GpuContext } from '../../gpu/device.ts';
 import { sampleWebGpu, type GpuSampleInfo, type GpuSampleOptions } from '../../gpu/sampler.ts';
 import type { ExperimentSpec, WSchedule } from '../../experiment/types.ts';
@@ -26,19 +27,15 @@ export async function sampleWithClassifierGpu(
   const count = opts.particles ?? spec.particles;
   const particles = new Float32Array(count * spec.dim);
   let offset = 0;
-  const info = await sampleWebGpu(
-    gpu,
-    { ...spec, particles: count },
-    {
-      ...opts.gpu,
-      firstParticle: opts.first ?? 0,
-      classifier: { model: clf, w },
-      onChunk: (chunk, n) => {
-        particles.set(chunk.subarray(0, n * spec.dim), offset);
-        offset += n * spec.dim;
-      },
+  const plan = prepareExperiment({ ...spec, particles: count }, { classifier: { model: clf, w } });
+  const info = await sampleWebGpu(gpu, plan, {
+    ...opts.gpu,
+    firstParticle: opts.first ?? 0,
+    onChunk: (chunk, n) => {
+      particles.set(chunk.subarray(0, n * spec.dim), offset);
+      offset += n * spec.dim;
     },
-  );
+  });
   if (offset !== particles.length)
     throw new Error(`sampleWithClassifierGpu: the GPU returned ${offset / spec.dim} of ${count} particles`);
   return { particles, info };
