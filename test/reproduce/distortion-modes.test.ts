@@ -60,6 +60,6 @@ it("distortion-modes --quick --mutation (the growth laws' labels swapped): FAIL"
   const r = reproduce('distortion-modes', ['--mutation']);
   expect(r.status, r.stderr).toBe(1);
   expect(r.json.verdict).toBe('FAIL');
-  expect(r.json.tests.find((t: any) => /exponential: persists/.test(t.name)).verdict).toBe('FAIL');
-  expect(r.json.tests.find((t: any) => /linear: falls/.test(t.name)).verdict).toBe('FAIL');
+  expect(r.json.tests.find((t: { name: string }) => /exponential: persists/.test(t.name)).verdict).toBe('FAIL');
+  expect(r.json.tests.find((t: { name: string }) => /linear: falls/.test(t.name)).verdict).toBe('FAIL');
 });
