@@ -29,8 +29,7 @@
 // histogram against the conditional's bin masses (Miller-Madow corrected), compared with the
 // same binned KL of the exact discrete law.
 import type { ExperimentSpec } from '../experiment/types.ts';
-import { planGuidance } from '../guidance/guidance.ts';
-import { buildStepTable } from '../solvers/table.ts';
+import { prepareExperiment } from '../experiment/plan.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';
 import { normalCdf } from '../targets/law1d.ts';
 import {
@@ -117,7 +116,7 @@ function score1d(x: number, alpha: number, sigma2: number, gT: number, gN: numbe
  * start z; from the prior N(0, 1) at T (OU).
  */
 export function discreteMap(sp: ExperimentSpec, R: number, z: Float64Array): { x: Float64Array; dx: Float64Array } {
-  const table = buildStepTable(sp, planGuidance(sp));
+  const table = prepareExperiment(sp).table;
   const tab = TABLEAUS[sp.solver.kind];
   if (tab.stochastic || tab.denoised) throw new Error('discreteMap: tableau ODE solvers only');
   const St = tab.c.length;
@@ -156,7 +155,7 @@ export function discreteMap(sp: ExperimentSpec, R: number, z: Float64Array): { x
 
 /** p_tMin(x | c) per bit-coordinate: N(alpha R, alpha^2 s^2 + sigma^2). */
 export function conditionalAtTMin(sp: ExperimentSpec, R: number): { mean: number; variance: number } {
-  const table = buildStepTable(sp, planGuidance(sp));
+  const table = prepareExperiment(sp).table;
   const t = table.terminal;
   return { mean: t.alpha * R, variance: t.alpha * t.alpha * S * S + t.sigma2 };
 }
