@@ -30,12 +30,8 @@
 // LOG_DENSITY (never with FK): log q of each particle, carried along its path (src/gpu/log-density.ts).
 @group(0) @binding(7) var<storage, read_write> log_weights: array<f32>;
 
-// KIND_* and IN_* codes: the header (src/gpu/codes.ts).
+// KIND_*, IN_* and VARIANT_* codes: the header (src/gpu/codes.ts).
 const LOG_ZERO: f32 = -1.0e30; // stands in for log 0: WGSL may assume no infinities
-const VARIANT_LINEAR: u32 = 0u;
-const VARIANT_RESCALE: u32 = 1u;
-const VARIANT_POWERLAW: u32 = 2u;
-const VARIANT_APG: u32 = 3u;
 
 var<private> x: array<f32, DIM>;
 // Whether this invocation owns a particle (spare ones still take part in tile loads).
@@ -240,6 +236,32 @@ fn add_score_error_negative() {
   if (ERR_FEATURES > 0u) { add_field(false); }
 }
 
+// cfgzero's and tangential's replacement of s_n, as (coefficient on s_t, coefficient on s_n)
+// (src/guidance/variants.ts, negativeFit, same formulas).
+fn negative_fit() -> vec2<f32> {
+  var a = 0.0;
+  var b = 0.0;
+  var c = 0.0;
+  for (var j = 0u; j < DIM; j++) {
+    a += s_t[j] * s_t[j];
+    b += s_t[j] * s_n[j];
+    c += s_n[j] * s_n[j];
+  }
+  if (VARIANT == VARIANT_CFGZERO) {
+    if (c > 0.0) { return vec2<f32>(0.0, b / c); }
+    return vec2<f32>(0.0, 0.0);
+  }
+  let half = 0.5 * (a - c);
+  let lambda = 0.5 * (a + c) + sqrt(half * half + b * b);
+  var u = vec2<f32>(lambda - c, b);
+  let v = vec2<f32>(b, lambda - a);
+  if (dot(v, v) > dot(u, u)) { u = v; }
+  let u2 = dot(u, u);
+  if (!(lambda > 0.0) || !(u2 > 0.0)) { return vec2<f32>(0.0, 0.0); }
+  let k = (u.x * b + u.y * c) / (lambda * u2);
+  return k * u;
+}
+
 // s_guided = the guided score from s_t, s_n (src/guidance/variants.ts, same formulas).
 // cfgpp (CFG++) runs as VARIANT_LINEAR: its DDIM rule is in the row's coefficients, whose gammas
 // do not sum to 1 (so -gammaNegative is a w only for the non-linear variants below).
@@ -247,6 +269,13 @@ fn combine_scores(row: StepRow) {
   for (var j = 0u; j < DIM; j++) { s_guided[j] = row.gammaTarget * s_t[j] + row.gammaNegative * s_n[j]; }
   if (VARIANT == VARIANT_LINEAR || row.gammaNegative == 0.0) { return; }
   let w = -row.gammaNegative;
+  if (VARIANT == VARIANT_CFGZERO || VARIANT == VARIANT_TANGENTIAL) {
+    let f = negative_fit();
+    for (var j = 0u; j < DIM; j++) {
+      s_guided[j] = row.gammaTarget * s_t[j] + row.gammaNegative * (f.x * s_t[j] + f.y * s_n[j]);
+    }
+    return;
+  }
   if (VARIANT == VARIANT_RESCALE) {
     var t2 = 0.0;
     var c2 = 0.0;

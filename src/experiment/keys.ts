@@ -37,6 +37,8 @@ export const SPEC_KEYS = {
   'variant apg': ['kind', 'eta', 'r', 'beta'],
   'variant powerlaw': ['kind', 'alpha'],
   'variant cfgpp': ['kind', 'lambda'],
+  'variant cfgzero': ['kind', 'zeroInitSteps'],
+  'variant tangential': ['kind'],
   solver: ['kind', 'steps', 'tMin', 'grid', 'eta', 'sChurn', 'sTmin', 'sTmax', 'sNoise', 'order'],
   'grid uniform': ['kind'],
   'grid edm': ['kind', 'rho'],

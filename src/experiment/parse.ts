@@ -7,6 +7,7 @@
 import { CholeskyDecomposition } from 'ml-matrix';
 import { SpecError, type SpecIssue } from './errors.ts';
 import { startTime } from '../processes/process.ts';
+import { TABLEAUS } from '../solvers/tableau.ts';
 import { keyPath, keySet, SPEC_KEYS, unknownKeyMessage, type KeySet } from './keys.ts';
 import {
   COMPONENT_KINDS,
@@ -100,6 +101,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
   const scoreError = parseScoreError(issues, raw.scoreError, dim);
   const corrector = parseCorrector(issues, raw.corrector, solver, guidance, scoreError);
   checkCfgppSolver(issues, raw);
+  checkZeroInit(issues, guidance, solver);
   const start = raw.start === undefined ? 'prior' : kindOf(issues, raw.start, 'start', START_KINDS);
 
   if (issues.length > 0) throw new SpecError(issues);
@@ -427,6 +429,19 @@ function parseVariant(issues: Issues, v: unknown, path: string): GuidanceVariant
       if (eta === undefined || r === undefined || beta === undefined) return undefined;
       return { kind, eta, r, beta };
     }
+    case 'tangential':
+      return { kind };
+    case 'cfgzero': {
+      const zeroInitSteps = optNumberWhere(
+        issues,
+        o.zeroInitSteps,
+        at(path, 'zeroInitSteps'),
+        0,
+        (x) => Number.isInteger(x) && x >= 0,
+        'an integer >= 0 (steps at the start that do not move x)',
+      );
+      return zeroInitSteps === undefined ? undefined : { kind, zeroInitSteps };
+    }
     case 'powerlaw': {
       const alpha = optNumberWhere(issues, o.alpha, at(path, 'alpha'), 0, () => true, 'a number');
       return alpha === undefined ? undefined : { kind, alpha };
@@ -648,6 +663,21 @@ function checkCfgppSolver(issues: Issues, raw: Obj): void {
     path: 'guidance.variant.kind',
     message: `cfgpp is a discrete DDIM rule (one update per step, no ODE limit); solver.kind must be "euler", got "${kind}"`,
   });
+}
+
+/** CFG-Zero*'s zero-init leaves x where it is for whole steps: fewer than all, on a tableau solver. */
+function checkZeroInit(issues: Issues, guidance: GuidanceSpec | undefined, solver: SolverSpec | undefined): void {
+  if (guidance?.kind !== 'cfg' || guidance.variant.kind !== 'cfgzero' || !solver) return;
+  const k = guidance.variant.zeroInitSteps;
+  if (k === 0) return;
+  const path = 'guidance.variant.zeroInitSteps';
+  if (k >= solver.steps)
+    issues.push({ path, message: `must be below solver.steps (${solver.steps}): got ${k}, which never moves x` });
+  else if (TABLEAUS[solver.kind].denoised)
+    issues.push({
+      path,
+      message: `zero-init runs on the euler, heun, rk4 and em tableaus; solver.kind "${solver.kind}" carries denoised histories`,
+    });
 }
 
 function parseSolver(issues: Issues, v: unknown, process: ProcessSpec | undefined): SolverSpec | undefined {

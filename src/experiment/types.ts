@@ -51,6 +51,16 @@ export type GuidanceVariant =
   /** Power-law cfg: s = s_c + w (sigma |s_c - s_n|)^alpha (s_c - s_n); alpha = 0 is cfg. */
   | { kind: 'powerlaw'; alpha: number }
   /**
+   * CFG-Zero* (Fan et al. 2025, arXiv 2503.18886): s = (1 + w) s_c - w a* s_n with the per-particle
+   * optimised scale a* = <s_c, s_n> / |s_n|^2; the first zeroInitSteps steps do not move x.
+   */
+  | { kind: 'cfgzero'; zeroInitSteps: number }
+  /**
+   * Tangential CFG (Kwon et al. 2025, arXiv 2503.18137): s_n replaced by its projection on the top
+   * right singular vector of the 2 x d matrix [s_c; s_n], then cfg.
+   */
+  | { kind: 'tangential' }
+  /**
    * CFG++ (Chung et al. 2024): a discrete DDIM rule, not a score combination. Its strength is
    * lambda (w is 0); euler only. See src/guidance/variants.ts, cfgppCoefficients.
    */
@@ -179,7 +189,7 @@ export const GUIDANCE_KINDS = ['none', 'cfg', 'classifier'] as const;
 export const SCHEDULE_KINDS = ['constant', 'interval', 'piecewise'] as const;
 export const COMPONENT_KINDS = ['gaussian', 'uniform'] as const;
 export const GRID_KINDS = ['uniform', 'edm'] as const;
-export const VARIANT_KINDS = ['linear', 'rescale', 'apg', 'powerlaw', 'cfgpp'] as const;
+export const VARIANT_KINDS = ['linear', 'rescale', 'apg', 'powerlaw', 'cfgpp', 'cfgzero', 'tangential'] as const;
 export const SCORE_ERROR_KINDS = ['none', 'bias', 'field', 'blur'] as const;
 export const SCORE_ERROR_TARGETS = ['target', 'negative', 'both'] as const;
 export const CORRECTOR_KINDS = ['none', 'fk'] as const;

@@ -7,7 +7,7 @@ import type { Tableau } from '../solvers/tableau.ts';
 import type { GuidanceVariant } from '../experiment/types.ts';
 import type { GpuPlatform } from '../platform/types.ts';
 import { COMPONENT_INFO, STEP_PARAMS, STEP_ROW, wgslStruct, structBytes } from './layout.ts';
-import { wgslCodes } from './codes.ts';
+import { VARIANT_CODE, wgslCodes } from './codes.ts';
 import { WORKGROUP_SIZE } from './planner.ts';
 import { classifierHeader, type ClassifierLayout } from './classifier.ts';
 
@@ -103,9 +103,6 @@ export function factorStride(dim: number): number {
   return 2 + 2 * dim;
 }
 
-// cfgpp combines linearly (its rule is in the step rows' coefficients): the linear code.
-const VARIANT_CODES = { linear: 0, rescale: 1, powerlaw: 2, apg: 3, cfgpp: 0 } as const;
-
 function f32Literal(v: number): string {
   if (!Number.isFinite(v)) throw new Error(`kernel constant must be finite, got ${v}`);
   const s = Math.fround(v).toString();
@@ -130,7 +127,7 @@ export function kernelHeader(c: KernelConfig): string {
     `const WORKGROUP_SIZE: u32 = ${WORKGROUP_SIZE}u;`,
     `const STOCHASTIC: bool = ${c.tableau.stochastic};`,
     `const PRIOR_SCALE: f32 = ${f32Literal(c.priorScale)};`,
-    `const VARIANT: u32 = ${VARIANT_CODES[c.variant.kind]}u;`,
+    `const VARIANT: u32 = ${VARIANT_CODE[c.variant.kind]}u;`,
     `const VARIANT_PHI: f32 = ${f32Literal(c.variant.kind === 'rescale' ? c.variant.phi : 0)};`,
     `const VARIANT_ALPHA: f32 = ${f32Literal(c.variant.kind === 'powerlaw' ? c.variant.alpha : 0)};`,
     `const VARIANT_ETA: f32 = ${f32Literal(c.variant.kind === 'apg' ? c.variant.eta : 0)};`,

@@ -11,6 +11,14 @@
 //            updated at every score evaluation (every stage of a Runge-Kutta step).
 //   powerlaw s = s_c + w (sigma |s_c - s_n|)^alpha (s_c - s_n): the guidance strength grows or
 //            shrinks with the size of the guidance direction in noise-prediction units.
+//   cfgzero  (Fan et al. 2025, CFG-Zero*): s = (1 + w) s_c - w a* s_n, a* = <s_c, s_n> / |s_n|^2, the
+//            scale that best fits s_n to s_c; zero-init (x held for the first steps) is in the rows.
+//   tangential (Kwon et al. 2025, TCFG): s_n -> P s_n, its projection on the top right singular
+//            vector v1 of the 2 x d matrix M = [s_c; s_n]. v1 = M^T u / |M^T u| with u the top
+//            eigenvector of the 2 x 2 Gram matrix G = M M^T, so P s_n = (u1 b + u2 c) M^T u / (lambda |u|^2)
+//            with G = [[a, b], [b, c]] and lambda its top eigenvalue.
+// Both are invariant under a common scaling of s_c and s_n, so they are the same on scores and
+// on noise predictions (-sigma s).
 //
 // cfgpp (Chung et al. 2024, CFG++) is not a score combination but a discrete DDIM rule; see
 // cfgppCoefficients below. Being linear in x, s_c and s_n, it is carried entirely by the step
@@ -81,6 +89,36 @@ export function cfgppCoefficients(
   return { cx: (s1 / s0 - 1) / h, cs: 0, cMean: p1.alpha / h, gammaTarget: lambda, gammaNegative: 1 - lambda };
 }
 
+/**
+ * The negative score as cfgzero and tangential replace it, written f.onTarget s_c + f.onNegative s_n:
+ * cfgzero a* s_n; tangential P s_n (see the header). Zero where the scores vanish.
+ */
+export function negativeFit(
+  kind: 'cfgzero' | 'tangential',
+  sT: ArrayLike<number>,
+  sN: ArrayLike<number>,
+): { onTarget: number; onNegative: number } {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  for (let i = 0; i < sT.length; i++) {
+    a += sT[i] * sT[i];
+    b += sT[i] * sN[i];
+    c += sN[i] * sN[i];
+  }
+  if (kind === 'cfgzero') return { onTarget: 0, onNegative: c > 0 ? b / c : 0 };
+  const half = 0.5 * (a - c);
+  const lambda = 0.5 * (a + c) + Math.sqrt(half * half + b * b);
+  // Two expressions of the top eigenvector of G; the longer is the well-conditioned one.
+  let [u1, u2] = [lambda - c, b];
+  const [v1, v2] = [b, lambda - a];
+  if (v1 * v1 + v2 * v2 > u1 * u1 + u2 * u2) [u1, u2] = [v1, v2];
+  const u2norm = u1 * u1 + u2 * u2;
+  if (!(lambda > 0) || !(u2norm > 0)) return { onTarget: 0, onNegative: 0 };
+  const k = (u1 * b + u2 * c) / (lambda * u2norm);
+  return { onTarget: k * u1, onNegative: k * u2 };
+}
+
 export interface VariantRow {
   alpha: number;
   sigma2: number;
@@ -106,6 +144,11 @@ export function combineScores(
   for (let i = 0; i < d; i++) out[i] = gt * sT[i] + gn * sN[i];
   if (combinesLinearly(variant) || gn === 0) return;
   const w = -gn; // cfg: gammaNegative = -w
+  if (variant.kind === 'cfgzero' || variant.kind === 'tangential') {
+    const f = negativeFit(variant.kind, sT, sN);
+    for (let i = 0; i < d; i++) out[i] = gt * sT[i] + gn * (f.onTarget * sT[i] + f.onNegative * sN[i]);
+    return;
+  }
   if (variant.kind === 'rescale') {
     let target2 = 0;
     let cfg2 = 0;

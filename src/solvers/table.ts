@@ -98,6 +98,9 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
   if (cfgpp && opts.reverse) throw new Error('guidance.variant: cfgpp is a discrete rule and has no reversed table');
   if (cfgpp && solver.kind !== 'euler')
     throw new Error(`cfgpp is a discrete DDIM rule: euler only, got ${solver.kind}`);
+  const zeroInitSteps = g.kind === 'cfg' && g.variant.kind === 'cfgzero' ? g.variant.zeroInitSteps : 0;
+  if (zeroInitSteps > 0 && opts.reverse)
+    throw new Error('guidance.variant.zeroInitSteps: zero-init steps have no reversed table');
   // guidance.start / stop: every stage of an unguided step has w = 0 (src/guidance/guidance.ts).
   const off = unguidedCoefficients(g);
   const gammasAt = (t: number, n: number): [number, number] => {
@@ -174,7 +177,9 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
         cs = 0;
         cMean = p.dAlpha;
       }
-      const noiseScale = tableau.stochastic ? Math.sqrt(p.g2 * -h) : 0;
+      // CFG-Zero*'s zero-init: the first steps leave x where it is (no drift, no noise).
+      if (n < zeroInitSteps) [cx, cs, cMean] = [0, 0, 0];
+      const noiseScale = tableau.stochastic && n >= zeroInitSteps ? Math.sqrt(p.g2 * -h) : 0;
       const back = tableau.stochastic
         ? backwardKernel(process, times[n], times[n + 1])
         : { backShrink: 0, backHalfPrecision: 0 };

@@ -146,6 +146,18 @@ const CASES: { name: string; spec: Raw; plain: Raw; mutant: Raw }[] = [
     mutant: twoGaussians2d({ kind: 'cfg', w: 3, variant: { kind: 'powerlaw', alpha: 0.505 } }),
   },
   {
+    name: 'cfgzero (CFG-Zero*), 2 zero-init steps',
+    spec: twoGaussians2d({ kind: 'cfg', w: 3, variant: { kind: 'cfgzero', zeroInitSteps: 2 } }),
+    plain: twoGaussians2d({ kind: 'cfg', w: 3 }),
+    mutant: twoGaussians2d({ kind: 'cfg', w: 3.03, variant: { kind: 'cfgzero', zeroInitSteps: 2 } }),
+  },
+  {
+    name: 'tangential CFG',
+    spec: twoGaussians2d({ kind: 'cfg', w: 3, variant: { kind: 'tangential' } }),
+    plain: twoGaussians2d({ kind: 'cfg', w: 3 }),
+    mutant: twoGaussians2d({ kind: 'cfg', w: 3.03, variant: { kind: 'tangential' } }),
+  },
+  {
     name: 'score error: bias on the target',
     spec: boxes1d({ kind: 'cfg', w: 2 }, { scoreError: { kind: 'bias', value: [0.3] } }),
     plain: boxes1d({ kind: 'cfg', w: 2 }),

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COMPONENT_KIND, GROUP_MASK, wgslCodes } from '../../src/gpu/codes.ts';
+import { COMPONENT_KIND, GROUP_MASK, VARIANT_CODE, wgslCodes } from '../../src/gpu/codes.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const wgslIn = (dir: string): string[] =>
@@ -14,7 +14,8 @@ const wgslIn = (dir: string): string[] =>
 const text = (file: string): string => readFileSync(join(root, file), 'utf8');
 const definedFunctions = (source: string): string[] =>
   [...source.matchAll(/\bfn\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(/g)].map((m) => m[1]);
-const CODE_NAMES = /\bconst\s+(KIND_[A-Z_]+|IN_TARGET|IN_NEGATIVE)\b/;
+const CODE_NAMES =
+  /\bconst\s+(KIND_[A-Z_]+|IN_TARGET|IN_NEGATIVE|VARIANT_(LINEAR|RESCALE|POWERLAW|APG|CFGZERO|TANGENTIAL))\b/;
 
 /** Every kernel file that defines a function the library defines, as "file: fn". */
 function copiesOfLibrary(kernels: Map<string, string>, library: Map<string, string>): string[] {
@@ -55,6 +56,15 @@ describe('WGSL layout', () => {
       KIND_UNIFORM: COMPONENT_KIND.uniform,
       IN_TARGET: GROUP_MASK.target,
       IN_NEGATIVE: GROUP_MASK.negative,
+      VARIANT_LINEAR: VARIANT_CODE.linear,
+      VARIANT_RESCALE: VARIANT_CODE.rescale,
+      VARIANT_POWERLAW: VARIANT_CODE.powerlaw,
+      VARIANT_APG: VARIANT_CODE.apg,
+      VARIANT_CFGZERO: VARIANT_CODE.cfgzero,
+      VARIANT_TANGENTIAL: VARIANT_CODE.tangential,
     });
+    // Distinct codes (cfgpp shares linear's on purpose: its rule lives in the rows).
+    const { cfgpp: _, ...distinct } = VARIANT_CODE;
+    expect(new Set(Object.values(distinct)).size).toBe(Object.keys(distinct).length);
   });
 });
