@@ -3,9 +3,11 @@ import type { ClaimResult, ReproContext } from './runner.ts';
 import { runTilted } from './tilted.ts';
 import { runLeavesSupport } from './leaves-support.ts';
 import { runCfgVariance } from './cfg-variance.ts';
+import { runPrototypes } from './prototypes.ts';
 
 export const CLAIMS: Record<string, (ctx: ReproContext) => Promise<ClaimResult>> = {
   tilted: runTilted,
   'leaves-support': runLeavesSupport,
   'cfg-variance': runCfgVariance,
+  prototypes: runPrototypes,
 };
