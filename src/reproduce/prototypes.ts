@@ -47,10 +47,11 @@ export interface KOfN {
   k: number;
   n: number;
 }
+/** n = 7 (128 components) runs about 10 min on its own on the 2-core machine: left out of the default. */
 export const CONFIGS: KOfN[] = [
+  { k: 2, n: 3 },
   { k: 3, n: 5 },
   { k: 4, n: 6 },
-  { k: 5, n: 7 },
 ];
 export const QUICK_CONFIGS: KOfN[] = [
   { k: 3, n: 5 },
