@@ -4,10 +4,12 @@ import { runTilted } from './tilted.ts';
 import { runLeavesSupport } from './leaves-support.ts';
 import { runCfgVariance } from './cfg-variance.ts';
 import { runDistortionModes } from './distortion-modes.ts';
+import { runPrototypes } from './prototypes.ts';
 
 export const CLAIMS: Record<string, (ctx: ReproContext) => Promise<ClaimResult>> = {
   tilted: runTilted,
   'leaves-support': runLeavesSupport,
   'cfg-variance': runCfgVariance,
   'distortion-modes': runDistortionModes,
+  prototypes: runPrototypes,
 };
