@@ -7,12 +7,8 @@ import { sampleWebGpu } from '../gpu/sampler.ts';
 import { type ExperimentPlan, planOf } from '../experiment/plan.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
 import { GpuHistogram, type HistogramCounts } from '../gpu/histogram.ts';
-import {
-  CpuDensityMetrics,
-  GpuDensityMetrics,
-  type DensityMetricsConfig,
-  type DensityMetricsResult,
-} from '../gpu/density-metrics.ts';
+import { GpuDensityMetrics } from '../gpu/density-metrics.ts';
+import { CpuDensityMetrics, type DensityMetricsConfig, type DensityMetricsResult } from '../metrics/density.ts';
 
 export interface HistogramPlan {
   /** Projection vector per axis (1 or 2 axes). */

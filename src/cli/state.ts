@@ -13,7 +13,7 @@ import { checkOutput, writeFileAtomic } from '../io/output.ts';
 import type { BiasTerms } from '../checks/bias.ts';
 import type { Measurements } from '../checks/measure.ts';
 import type { HistogramCounts } from '../gpu/histogram.ts';
-import type { DensityMetricsResult } from '../gpu/density-metrics.ts';
+import type { DensityMetricsResult } from '../metrics/density.ts';
 
 export const STATE_FORMAT = 'guidance-sampler-state';
 export const STATE_VERSION = 1;

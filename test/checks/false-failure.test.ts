@@ -8,7 +8,7 @@ import { parseSpec } from '../../src/experiment/parse.ts';
 import { planCheck } from '../../src/checks/plan.ts';
 import { evaluateChecks } from '../../src/checks/evaluate.ts';
 import { binOnCpu, type Measurements } from '../../src/checks/measure.ts';
-import { CpuDensityMetrics } from '../../src/gpu/density-metrics.ts';
+import { CpuDensityMetrics } from '../../src/metrics/density.ts';
 import { sampleTarget } from '../../src/targets/sample.ts';
 import type { BiasTerms } from '../../src/checks/bias.ts';
 

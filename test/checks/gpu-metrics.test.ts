@@ -4,7 +4,8 @@
 // box face): a handful out of 20 000.
 import { expect, it } from 'vitest';
 import { withErrorScopes } from '../../src/gpu/device.ts';
-import { CpuDensityMetrics, GpuDensityMetrics, type DensityMetricsConfig } from '../../src/gpu/density-metrics.ts';
+import { GpuDensityMetrics } from '../../src/gpu/density-metrics.ts';
+import { CpuDensityMetrics, type DensityMetricsConfig } from '../../src/metrics/density.ts';
 import { hdrLevels, supportBoxes } from '../../src/targets/regions.ts';
 import { sampleTarget } from '../../src/targets/sample.ts';
 import { target1d } from '../../src/targets/one-d.ts';
