@@ -4,7 +4,7 @@
 // read back; several probes may be in flight (a ring of staging buffers).
 import { BufferPool, bindBuffers } from '../src/gpu/buffers.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
-import { cachedComputePipeline } from '../src/gpu/kernel.ts';
+import { cachedComputePipeline } from '../src/gpu/program.ts';
 
 export interface Moments {
   /** Finite particles visited. */

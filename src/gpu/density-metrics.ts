@@ -10,7 +10,8 @@ import type { GpuContext } from './device.ts';
 import { componentAtTime, makeComponentAtTime } from '../model/components.ts';
 import { BufferPool, bindBuffers } from './buffers.ts';
 import { componentKind, GROUP_MASK, wgslCodes } from './codes.ts';
-import { cachedComputePipeline, factorStride } from './kernel.ts';
+import { factorStride } from './kernel.ts';
+import { cachedComputePipeline } from './program.ts';
 import type { TargetDef } from '../targets/definition.ts';
 import {
   type DensityMetrics,

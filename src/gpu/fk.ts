@@ -23,7 +23,8 @@ import { priorScale } from '../processes/process.ts';
 import type { StepRow, StepTable } from '../solvers/table.ts';
 import type { GpuPlatform } from '../platform/types.ts';
 import type { GpuContext } from './device.ts';
-import { cachedComputePipeline, fkStateStride } from './kernel.ts';
+import { fkStateStride } from './kernel.ts';
+import { cachedComputePipeline } from './program.ts';
 import {
   FK_BLOCK_PLAN,
   FK_BLOCK_STATS,

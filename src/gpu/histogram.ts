@@ -15,7 +15,7 @@
 // u32 counts: at most 2^32 - 1 particles per bin; check/sweep cap a run at 2^32 - 1 particles.
 import { BufferPool, bindBuffers, dispatch } from './buffers.ts';
 import type { GpuContext } from './device.ts';
-import { cachedComputePipeline } from './kernel.ts';
+import { cachedComputePipeline } from './program.ts';
 
 export interface GpuHistogramOptions {
   /** Particle dimension (floats per particle). */

@@ -10,6 +10,7 @@ import { COMPONENT_INFO, STEP_PARAMS, STEP_ROW, wgslStruct, structBytes } from '
 import { VARIANT_CODE, wgslCodes } from './codes.ts';
 import { WORKGROUP_SIZE } from './planner.ts';
 import { classifierHeader, type ClassifierLayout } from './classifier.ts';
+import { cachedComputePipeline } from './program.ts';
 
 export interface KernelConfig {
   /**
@@ -212,54 +213,10 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
   return parts.join('\n');
 }
 
-// Compiled pipelines per device and source: repeated runs of one configuration (sweeps,
-// benchmarks, the explorer) skip the 0.1-0.25 s compile.
-const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
-
 export function createStepPipeline(
   device: GPUDevice,
   platform: GpuPlatform,
   c: KernelConfig,
 ): Promise<GPUComputePipeline> {
   return cachedComputePipeline(device, 'step', stepKernelSource(platform, c));
-}
-
-/**
- * compileComputePipeline, once per device and source: repeated runs of one configuration
- * (sweeps, benchmarks, the explorer, populations) skip the compile. A failed compile is not kept.
- */
-export function cachedComputePipeline(device: GPUDevice, name: string, code: string): Promise<GPUComputePipeline> {
-  let cache = pipelineCache.get(device);
-  if (!cache) {
-    cache = new Map();
-    pipelineCache.set(device, cache);
-  }
-  let pipeline = cache.get(code);
-  if (!pipeline) {
-    pipeline = compileComputePipeline(device, name, code);
-    cache.set(code, pipeline);
-    pipeline.catch(() => cache!.delete(code));
-  }
-  return pipeline;
-}
-
-/** Compiles a compute kernel (entry point `main`), turning compilation errors into one clear error. */
-export async function compileComputePipeline(
-  device: GPUDevice,
-  name: string,
-  code: string,
-): Promise<GPUComputePipeline> {
-  const module = device.createShaderModule({ label: `${name} kernel`, code });
-  const info = await module.getCompilationInfo();
-  const errors = info.messages.filter((m) => m.type === 'error');
-  if (errors.length > 0) {
-    throw new Error(
-      `${name} kernel failed to compile: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`,
-    );
-  }
-  return device.createComputePipelineAsync({
-    label: `${name} pipeline`,
-    layout: 'auto',
-    compute: { module, entryPoint: 'main' },
-  });
 }

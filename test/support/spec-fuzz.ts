@@ -90,6 +90,9 @@ export function baseSpecs(): Obj[] {
     // Guidance on a window of the schedule.
     two({ guidance: { kind: 'cfg', w: 2, negative: 'neg', variant: { kind: 'linear' }, start: 0.1, stop: 0.8 } }),
     two({ guidance: { kind: 'classifier', w: 2, start: 0, stop: 0.5 } }),
+    // The guiders added in round two (docs/guidance-variants.md).
+    two({ guidance: { kind: 'cfg', w: 2, variant: { kind: 'cfgzero', zeroInitSteps: 1 } } }),
+    two({ guidance: { kind: 'cfg', w: 2, variant: { kind: 'tangential' } } }),
     two({
       guidance: { kind: 'cfg', w: 1, variant: { kind: 'linear' } },
       solver: { kind: 'em', steps: 10 },
