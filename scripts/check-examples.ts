@@ -70,6 +70,21 @@ export const EXAMPLE_VERDICTS: Record<string, { verdict: ExampleVerdict; reason:
   },
 };
 
+/**
+ * Examples that `check` cannot judge conclusively at any affordable discretisation, and why: not
+ * run by this script or by test/checks/examples.test.ts (which still requires every file in
+ * examples/ to be in one of the two tables, and runs these a cheaper way).
+ */
+export const EXAMPLE_UNCHECKED: Record<string, { reason: string }> = {
+  'tree-2d.json': {
+    reason:
+      "edm2's 2-D tree (scripts/make-tree.ts): 2032 full-covariance needles down to ~0.004 wide, sampled as edm2 does " +
+      '(Heun, 32 EDM steps): the solver allowance is D = 1.02 against data of scale 0.3, so check is INCONCLUSIVE ' +
+      '(measured: 1035 of 1036 tests bias-dominated at 4096 particles, 376 s on the CPU backend); a conclusive check ' +
+      'would need thousands of steps. It is the heavy-mixture benchmark workload (bench/heavy.ts) and a visual example',
+  },
+};
+
 export interface ExampleResult {
   file: string;
   particles: number;
@@ -91,6 +106,11 @@ export function exampleFiles(): string[] {
   return readdirSync(EXAMPLES_DIR)
     .filter((f) => f.endsWith('.json'))
     .sort();
+}
+
+/** The examples that `check` judges: every file but EXAMPLE_UNCHECKED's. */
+export function checkedExampleFiles(): string[] {
+  return exampleFiles().filter((f) => !(f in EXAMPLE_UNCHECKED));
 }
 
 /** `check examples/FILE --particles min(N, own) --backend B` by the CLI (a corrector spec: at least MIN_CORRECTOR_PARTICLES). */
@@ -157,6 +177,10 @@ function main(): void {
     }
   }
   for (const f of files) {
+    if (f in EXAMPLE_UNCHECKED) {
+      process.stdout.write(`skip ${f}: ${EXAMPLE_UNCHECKED[f].reason}\n`);
+      continue;
+    }
     const r = checkExample(f, particles, backend);
     ok &&= r.ok;
     const why =

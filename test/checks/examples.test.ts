@@ -16,20 +16,30 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXAMPLES_DIR, EXAMPLE_VERDICTS, checkExample, exampleFiles } from '../../scripts/check-examples.ts';
+import {
+  EXAMPLES_DIR,
+  EXAMPLE_UNCHECKED,
+  EXAMPLE_VERDICTS,
+  checkExample,
+  checkedExampleFiles,
+  exampleFiles,
+} from '../../scripts/check-examples.ts';
+import { treeJson } from '../../scripts/make-tree.ts';
+import { spawnSync } from 'node:child_process';
 
 const N = 4096;
 
 describe('examples/: check verdicts at reduced N (CPU backend)', () => {
   it('every example has an expected verdict, and none is INCONCLUSIVE', () => {
-    expect(exampleFiles().sort()).toEqual(Object.keys(EXAMPLE_VERDICTS).sort());
+    expect(exampleFiles().sort()).toEqual([...Object.keys(EXAMPLE_VERDICTS), ...Object.keys(EXAMPLE_UNCHECKED)].sort());
+    for (const f of Object.keys(EXAMPLE_UNCHECKED)) expect(f in EXAMPLE_VERDICTS, f).toBe(false);
     for (const [f, v] of Object.entries(EXAMPLE_VERDICTS)) {
       expect(v.verdict, f).not.toBe('INCONCLUSIVE');
       expect(v.reason.length, f).toBeGreaterThan(10);
     }
   });
 
-  it.each(exampleFiles())(
+  it.each(checkedExampleFiles())(
     '%s',
     (file) => {
       const r = checkExample(file, N, 'cpu');
@@ -55,5 +65,32 @@ describe('examples/: the twin (a coarse discretisation is caught)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }, 60_000);
+});
+
+describe("examples/tree-2d.json: edm2's tree (unchecked: see EXAMPLE_UNCHECKED)", () => {
+  const path = join(EXAMPLES_DIR, 'tree-2d.json');
+
+  it('is what scripts/make-tree.ts writes: 2 classes of 1016 full-covariance Gaussians', () => {
+    const text = readFileSync(path, 'utf8');
+    expect(text).toBe(treeJson());
+    const raw = JSON.parse(text) as { classes: { name: string; components: { cov: unknown }[] }[] };
+    expect(raw.classes.map((c) => c.name)).toEqual(['A', 'B']);
+    for (const c of raw.classes) {
+      expect(c.components.length).toBe(1016);
+      for (const k of c.components) expect(Array.isArray((k.cov as unknown[])[0])).toBe(true);
+    }
+  });
+
+  it('runs on the CPU backend (64 particles)', () => {
+    const cli = join(EXAMPLES_DIR, '..', 'bin/guidance-sampler.js');
+    const r = spawnSync(process.execPath, [cli, 'run', path, '--backend', 'cpu', '--particles', '64'], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { particles: number; nonFinite: number; spec: { target: string } };
+    expect(summary.particles).toBe(64);
+    expect(summary.nonFinite).toBe(0);
+    expect(summary.spec.target).toBe('A');
   }, 60_000);
 });
