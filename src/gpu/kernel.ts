@@ -11,14 +11,18 @@ import { VARIANT_CODE, wgslCodes } from './codes.ts';
 import { WORKGROUP_SIZE } from './planner.ts';
 import { classifierHeader, type ClassifierLayout } from './classifier.ts';
 import { cachedComputePipeline } from './program.ts';
+import { type HeavyLayout, heavyHeader } from './heavy.ts';
 
 export interface KernelConfig {
   /**
    * 'step': the general kernel (shaders/step.wgsl), one particle per invocation.
    * 'step-gauss4': the fast path (shaders/step-gauss4.wgsl), four particles per invocation,
    * for diagonal Gaussian components with linear guidance and no additive score error.
+   * 'step-heavy': many full-covariance Gaussians (shaders/step-heavy.wgsl, src/gpu/heavy.ts).
    */
-  kernel: 'step' | 'step-gauss4';
+  kernel: 'step' | 'step-gauss4' | 'step-heavy';
+  /** step-heavy only: its table layout (src/gpu/heavy.ts). */
+  heavy?: HeavyLayout | null;
   dim: number;
   /** Components the kernel walks, target first. */
   components: number;
@@ -94,8 +98,9 @@ export function tileComponents(dim: number, components: number, maxWorkgroupStor
   return Math.max(1, Math.min(components, Math.floor(Math.min(TILE_BYTES, maxWorkgroupStorage) / (4 * stride))));
 }
 
-/** Particles each invocation of a kernel owns. */
-export function particlesPerInvocation(kernel: KernelConfig['kernel']): number {
+/** Particles each invocation of a kernel owns (step-heavy: four per set of its layout). */
+export function particlesPerInvocation(kernel: KernelConfig['kernel'], heavy?: HeavyLayout | null): number {
+  if (kernel === 'step-heavy') return 4 * (heavy?.groups ?? 1);
   return kernel === 'step-gauss4' ? 4 : 1;
 }
 
@@ -189,6 +194,11 @@ export function gauss4TableBindings(c: KernelConfig): string {
 }
 
 export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string {
+  if (c.kernel === 'step-heavy') {
+    if (!c.heavy) throw new Error('the heavy kernel needs its table layout');
+    const head = [kernelHeader(c), heavyHeader(c.heavy), platform.shaderSource('philox')];
+    return [...head, platform.shaderSource('normal'), platform.shaderSource('step-heavy')].join('\n');
+  }
   const parts = [
     kernelHeader(c),
     ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),

@@ -38,8 +38,13 @@ export interface GpuSampleOptions {
   firstParticle?: number;
   /** Particles to sample (default spec.particles); a corrected population is always whole. */
   count?: number;
-  /** 'auto' (default) uses the four-particle fast path when the spec qualifies; 'general' never does. */
+  /**
+   * 'auto' (default) uses the four-particle fast path or the heavy-mixture kernel (src/gpu/heavy.ts)
+   * when the spec qualifies; 'general' never does.
+   */
   kernel?: 'auto' | 'general';
+  /** step-heavy: sets of four particles per invocation (default src/gpu/heavy.ts's HEAVY_GROUPS; a tuning knob). */
+  heavyGroups?: number;
   /** Stage component factors through workgroup memory: 'auto' (default: when there are many) or 'never'. */
   staging?: 'auto' | 'never';
   /** fk only: each step's log-weights and particles, before any resampling (tests compare them with the CPU's). */
@@ -64,7 +69,7 @@ export interface GpuSampleInfo {
   adapter: string;
   plan: { chunkParticles: number; chunks: number; stepsPerDispatch: number; dispatches: number };
   /** Which step kernel ran. */
-  kernel: 'step' | 'step-gauss4';
+  kernel: 'step' | 'step-gauss4' | 'step-heavy';
   /** Components per workgroup-memory tile (0: none). */
   tile: number;
   /** How step-gauss4 read its per-step tables ('storage' for the general kernel). */

@@ -13,6 +13,7 @@ import { BufferPool, bindBuffers, dispatch, readCopies } from './buffers.ts';
 import { classifierLayout, classifierTarget, packClassifier } from './classifier.ts';
 import type { GpuContext } from './device.ts';
 import { runFkPopulation } from './fk.ts';
+import { type HeavyLayout, heavyEligible, heavyFactors, heavyLayout } from './heavy.ts';
 import {
   createStepPipeline,
   factorStride,
@@ -46,6 +47,8 @@ interface Setup {
   uniformTableBytes: number;
   plan: DispatchPlan;
   tile: number;
+  /** step-heavy's table layout (null for the other kernels). */
+  heavy: HeavyLayout | null;
   priorScale: number;
   /** Particles this call samples, from opts.firstParticle. */
   count: number;
@@ -71,7 +74,7 @@ export async function sampleWebGpu(
       [0, buffers.params],
       [1, buffers.rows],
       [2, buffers.factors],
-      [3, buffers.components],
+      ...(setup.kernel === 'step-heavy' ? [] : ([[3, buffers.components]] as const)),
       [4, buffers.statics],
       [5, buffers.particles],
       ...(setup.kernel === 'step'
@@ -130,14 +133,27 @@ function prepare(gpu: GpuContext, experiment: ExperimentPlan, opts: GpuSampleOpt
     combinesLinearly(variant) &&
     scoreError.bias === null &&
     scoreError.field === null;
-  const kernel: KernelConfig['kernel'] = fastPath ? 'step-gauss4' : 'step';
+  const heavy =
+    opts.kernel !== 'general' &&
+    heavyEligible(
+      {
+        mixture,
+        plain: !table.sampler && !trained && !logDensity && !fk && combinesLinearly(variant),
+        additiveScoreError: scoreError.bias !== null || scoreError.field !== null,
+      },
+      spec.dim,
+    )
+      ? heavyLayout(mixture, spec.dim, gpu.limits.maxComputeWorkgroupStorageSize, opts.heavyGroups)
+      : null;
+  const kernel: KernelConfig['kernel'] = heavy ? 'step-heavy' : fastPath ? 'step-gauss4' : 'step';
   const uniformTableBytes = kernel === 'step-gauss4' ? gauss4UniformBytes(gpu, spec.dim, table, mixture) : 0;
-  const plan = dispatchPlan(gpu, spec, opts, { table, mixture, kernel, uniformTableBytes, trained, count });
-  const tile =
-    kernel === 'step' && opts.staging !== 'never'
+  const plan = dispatchPlan(gpu, spec, opts, { table, mixture, kernel, uniformTableBytes, trained, count, heavy });
+  const tile = heavy
+    ? heavy.tile
+    : kernel === 'step' && opts.staging !== 'never'
       ? tileComponents(spec.dim, mixture.comps.length, gpu.limits.maxComputeWorkgroupStorageSize)
       : 0;
-  const rest = { scoreError, variant, mixture, fk, kernel, uniformTableBytes, plan, tile };
+  const rest = { scoreError, variant, mixture, fk, kernel, uniformTableBytes, plan, tile, heavy };
   return { spec, trained, logDensity, table, tableau, priorScale: experiment.priorScale, count, ...rest };
 }
 
@@ -157,20 +173,20 @@ function dispatchPlan(
   gpu: GpuContext,
   spec: ExperimentSpec,
   opts: GpuSampleOptions,
-  s: Pick<Setup, 'table' | 'mixture' | 'kernel' | 'uniformTableBytes' | 'trained' | 'count'>,
+  s: Pick<Setup, 'table' | 'mixture' | 'kernel' | 'uniformTableBytes' | 'trained' | 'count' | 'heavy'>,
 ): DispatchPlan {
   return planDispatch({
     particles: s.count,
     dim: spec.dim,
-    components: s.mixture.comps.length,
+    components: s.heavy ? s.heavy.target + s.heavy.negative : s.mixture.comps.length,
     stages: s.table.stages,
     steps: s.table.steps,
     fullCovariance: s.mixture.fullCovariance,
-    factorStride: factorStride(spec.dim),
+    factorStride: s.heavy ? s.heavy.stride : factorStride(spec.dim),
     limits: gpu.limits,
     chunkParticles: opts.chunkParticles,
     stepsPerDispatch: opts.stepsPerDispatch,
-    particlesPerInvocation: particlesPerInvocation(s.kernel),
+    particlesPerInvocation: particlesPerInvocation(s.kernel, s.heavy),
     tableWindows:
       s.kernel === 'step-gauss4'
         ? {
@@ -199,6 +215,7 @@ function kernelConfig(s: Setup): KernelConfig {
     negativeFromTargetShift: mixture.negativeFromTargetShift,
     priorScale: s.priorScale,
     tile: s.tile,
+    heavy: s.heavy,
     variant: s.variant,
     scoreError: {
       target: scoreError.appliesToTarget && additive,
@@ -249,7 +266,9 @@ function allocate(pool: BufferPool, s: Setup, readsChunks: boolean): StepBuffers
       : plan.stepsPerDispatch * table.stages * GAUSS4_ROW_SLOT_BYTES;
   const staticsPadded = new Float32Array(Math.ceil(mixture.statics.length / 4) * 4);
   staticsPadded.set(mixture.statics);
-  const factorWindowFloats = plan.stepsPerDispatch * table.stages * mixture.comps.length * factorStride(dim);
+  const factorWindowFloats = s.heavy
+    ? plan.stepsPerDispatch * table.stages * (s.heavy.target + s.heavy.negative) * s.heavy.stride
+    : plan.stepsPerDispatch * table.stages * mixture.comps.length * factorStride(dim);
   const particlesBytes = plan.chunkParticles * dim * 4;
   const stateFloats = stateStride({ variant: s.variant, dim, sampler: table.sampler ?? null });
   return {
@@ -362,7 +381,8 @@ function tableWindows(s: Setup): {
     factors(firstStep, stepCount) {
       let w = cache.get(firstStep);
       if (w) return w;
-      w = mixture.factorsFor(table.rows.slice(firstStep * table.stages, (firstStep + stepCount) * table.stages));
+      const rows = table.rows.slice(firstStep * table.stages, (firstStep + stepCount) * table.stages);
+      w = s.heavy ? heavyFactors(rows, mixture, s.scoreError.blur2, s.heavy) : mixture.factorsFor(rows);
       if (cache.size < 64) cache.set(firstStep, w);
       return w;
     },
