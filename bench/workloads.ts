@@ -102,3 +102,17 @@ export const SOLVER_WORKLOADS: readonly { kind: SolverKind; params: Record<strin
 export function solverWorkload(w: (typeof SOLVER_WORKLOADS)[number], particles: number, steps: number): ExperimentSpec {
   return parseSpec(standardRaw(particles, steps, { kind: w.kind, ...w.params }));
 }
+
+export const HEAVY_WORKLOAD_DESCRIPTION =
+  "NVlabs/edm2's 2-D tree (examples/tree-2d.json: 2 classes x 1016 full-covariance Gaussians), target A, " +
+  'cfg w = 1 against the unconditional law, VE sigma 5 .. 0.002, heun on the EDM grid (rho 7)';
+
+/**
+ * The heavy-mixture workload: the tree spec (examples/tree-2d.json, read by the caller: this
+ * module stays free of Node APIs for the browser page) with its particles and Heun steps set
+ * (edm2's toy: 32).
+ */
+export function heavyWorkload(treeSpec: unknown, particles: number, steps: number): ExperimentSpec {
+  const raw = treeSpec as { solver: Record<string, unknown> };
+  return parseSpec({ ...raw, solver: { ...raw.solver, steps }, particles });
+}
