@@ -1,5 +1,5 @@
 // The heavy-mixture kernel's host side (shaders/step-heavy.wgsl): when it is chosen, its table
-// layout, the per-(row, component) table of noised means, inverse Cholesky factors and
+// layout, the per-(row, component) table of noised means, precisions (from Cholesky factors) and
 // log-weights plus log-normalisers (computed once per step on the host, in f64), and its extra
 // header constants. The choice is made here, in one place (heavyEligible), and src/gpu/sampler.ts
 // follows it.
@@ -20,8 +20,13 @@ export const HEAVY_MIN_COMPONENTS = 64;
 /**
  * Sets of four particles per invocation (each set the columns of the kernel's Pts), by default:
  * one read of a component's factors from workgroup memory then serves 4 x this many evaluations.
+ * A CPU adapter (lavapipe, SwiftShader: isFallback) reads workgroup memory lane by lane, so it
+ * gets 4 sets (16 particles; measured on lavapipe, edm2's tree: 1.2x per CPU-second over 2 sets,
+ * 2 sets 1.35x over 1); a GPU keeps 1 set for occupancy (not measured here: no GPU).
  */
-export const HEAVY_GROUPS = 2;
+export function heavyGroups(adapter: { isFallback?: boolean }): number {
+  return adapter.isFallback ? 4 : 1;
+}
 /** Dimensions the kernel takes: WGSL's vector and matrix sizes (a full covariance needs 2). */
 export const HEAVY_DIMS = { min: 2, max: 4 } as const;
 /** Workgroup memory for a tile, at most (bytes; WebGPU guarantees 16 KiB). */
@@ -82,7 +87,7 @@ export function heavyLayout(
   mixture: HeavyMixture,
   dim: number,
   maxWorkgroupStorage: number,
-  groups = HEAVY_GROUPS,
+  groups: number,
 ): HeavyLayout {
   // WGSL: vec2 aligns to 8 bytes, vec3 and vec4 to 16; matDxD is D columns of vecD.
   const colStride = dim === 2 ? 2 : 4;
@@ -115,8 +120,9 @@ export function heavyHeader(l: HeavyLayout): string {
 
 /**
  * The noised component at (alpha, sigma^2) as the kernel reads it, into out[o ...]:
- * alpha m, W = L^-1 for alpha^2 S + sigma^2 I = L L^T (packed lower by rows), and
- * logWeight - sum_i log L_ii - dim log sqrt(2 pi). f64 Cholesky; S from the eigenbasis.
+ * alpha m, the precision P = W^T W with W = L^-1 for alpha^2 S + sigma^2 I = L L^T (column-major,
+ * in the struct's field w), and logWeight - sum_i log L_ii - dim log sqrt(2 pi). f64 Cholesky; S
+ * from the eigenbasis.
  */
 export function heavyEntry(
   c: Extract<PreparedComponent, { kind: 'gaussian' }>,
@@ -164,8 +170,13 @@ export function heavyEntry(
       w[i * d + col] = s / cov[i * d + i];
     }
   }
-  // W column-major: element (row i, column j) at column j's offset + i.
-  for (let j = 0; j < d; j++) for (let i = 0; i < d; i++) out[o + j * layout.colStride + i] = w[i * d + j];
+  // P = W^T W, column-major: element (row i, column j) at column j's offset + i.
+  for (let j = 0; j < d; j++)
+    for (let i = 0; i < d; i++) {
+      let p = 0;
+      for (let k = Math.max(i, j); k < d; k++) p += w[k * d + i] * w[k * d + j];
+      out[o + j * layout.colStride + i] = p;
+    }
   for (let j = 0; j < d; j++) out[o + layout.shiftOffset + j] = alpha * c.mean[j];
   out[o + layout.lwOffset] = logWeight - logDet - d * LOG_SQRT_2PI;
 }

@@ -43,7 +43,7 @@ export interface GpuSampleOptions {
    * when the spec qualifies; 'general' never does.
    */
   kernel?: 'auto' | 'general';
-  /** step-heavy: sets of four particles per invocation (default src/gpu/heavy.ts's HEAVY_GROUPS; a tuning knob). */
+  /** step-heavy: sets of four particles per invocation (default: src/gpu/heavy.ts's heavyGroups for the adapter; a tuning knob). */
   heavyGroups?: number;
   /** Stage component factors through workgroup memory: 'auto' (default: when there are many) or 'never'. */
   staging?: 'auto' | 'never';

@@ -13,7 +13,7 @@ import { BufferPool, bindBuffers, dispatch, readCopies } from './buffers.ts';
 import { classifierLayout, classifierTarget, packClassifier } from './classifier.ts';
 import type { GpuContext } from './device.ts';
 import { runFkPopulation } from './fk.ts';
-import { type HeavyLayout, heavyEligible, heavyFactors, heavyLayout } from './heavy.ts';
+import { type HeavyLayout, heavyEligible, heavyFactors, heavyGroups, heavyLayout } from './heavy.ts';
 import {
   createStepPipeline,
   factorStride,
@@ -143,7 +143,12 @@ function prepare(gpu: GpuContext, experiment: ExperimentPlan, opts: GpuSampleOpt
       },
       spec.dim,
     )
-      ? heavyLayout(mixture, spec.dim, gpu.limits.maxComputeWorkgroupStorageSize, opts.heavyGroups)
+      ? heavyLayout(
+          mixture,
+          spec.dim,
+          gpu.limits.maxComputeWorkgroupStorageSize,
+          opts.heavyGroups ?? heavyGroups(gpu.adapterInfo),
+        )
       : null;
   const kernel: KernelConfig['kernel'] = heavy ? 'step-heavy' : fastPath ? 'step-gauss4' : 'step';
   const uniformTableBytes = kernel === 'step-gauss4' ? gauss4UniformBytes(gpu, spec.dim, table, mixture) : 0;

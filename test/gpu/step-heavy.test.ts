@@ -3,8 +3,8 @@
 // full-covariance components) so that the file stays fast: a small tree of edm2's construction
 // (scripts/make-tree.ts, depth 4) with cfg against the unconditional law (the negative reuses the
 // target's sums), a random 2-D mixture with cfg against the other class (disjoint groups), and a
-// 3-D one with classifier guidance, rk4, split into chunks and dispatch windows; with 8 particles
-// per invocation (the default, two sets of four), 16 and 4 (heavyGroups 4 and 1). Tolerance: K u S_N
+// 3-D one with classifier guidance, rk4, split into chunks and dispatch windows; with the adapter's
+// default particles per invocation (lavapipe: 16), 8 and 4 (heavyGroups 2 and 1). Tolerance: K u S_N
 // per particle and coordinate, the f32 rounding-error model of test/support/parity.ts, as
 // test/gpu/sampler-parity.test.ts uses it.
 //
@@ -83,7 +83,7 @@ const CASES: { name: string; raw: () => Raw; overrides?: PlanOverrides }[] = [
     raw: () => ({ ...treeSpec(4), particles: 201, seed: 3 }),
   },
   {
-    name: 'random 2-D, 60 + 40 components, ou euler 40, cfg w = 2 against the other class, 16 particles per invocation',
+    name: 'random 2-D, 60 + 40 components, ou euler 40, cfg w = 2 against the other class, 8 particles per invocation',
     raw: () => ({
       dim: 2,
       classes: randomMixture(2, [60, 40], 11),
@@ -94,7 +94,7 @@ const CASES: { name: string; raw: () => Raw; overrides?: PlanOverrides }[] = [
       particles: 200,
       seed: 5,
     }),
-    overrides: { heavyGroups: 4 },
+    overrides: { heavyGroups: 2 },
   },
   {
     name: 'random 3-D, 50 + 40 components, vp rk4 16, classifier w = 2, chunks of 96, 5-step windows, 4 particles per invocation',
