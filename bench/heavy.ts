@@ -3,7 +3,7 @@
 // against the unconditional law, VE, Heun on edm2's 32 EDM steps (sigma 5 .. 0.002), on
 //   - webgpu, heavy: the heavy-mixture kernel (shaders/step-heavy.wgsl), the sampler's choice;
 //   - webgpu, general: the general step kernel (shaders/step.wgsl, kernel 'general'), the old path;
-//   - torch, precision / edm2: a PyTorch CPU sampler of the same mixture, f32, its own sampling
+//   - torch, precision / edm2, 1 thread / default threads: a PyTorch CPU sampler of the same mixture, f32, its own sampling
 //     loop over the exact score (bench/torch_heavy_baseline.py: per-sigma precision matrices in
 //     log space, and edm2's toy formulation), skipped with the reason where torch is absent.
 // The paths run round-robin, one run each per round, so that a shared machine's load hits all
@@ -39,6 +39,7 @@ const cli = new Command('bench:heavy')
   .option('--steps <n>', 'Heun steps (edm2: 32)', intOption('--steps'), 32)
   .option('--repeats <n>', 'timed runs of each path (round-robin)', intOption('--repeats'), 3)
   .option('--torch-variants <list>', 'torch implementations (precision, edm2)', 'precision,edm2')
+  .option('--torch-threads <list>', "torch intra-op threads per run ('default': torch's choice)", '1,default')
   .option('--python <cmd>', 'python interpreter with torch', process.env.TORCH_PYTHON ?? 'python3')
   .option('--no-torch', 'skip the torch baseline')
   .option('--no-general', 'skip the general-kernel path')
@@ -52,6 +53,7 @@ interface Opts {
   steps: number;
   repeats: number;
   torchVariants: string;
+  torchThreads: string;
   python: string;
   torch: boolean;
   general: boolean;
@@ -109,13 +111,17 @@ function webgpuPath(gpu: GpuContext, raw: unknown, name: string, particles: numb
   };
 }
 
-function torchPath(variant: string, o: Opts): Path {
+function torchPath(variant: string, threads: string, o: Opts): Path {
+  const threadArgs = threads === 'default' ? [] : ['--threads', threads];
   return {
-    name: `torch, ${variant}`,
+    name: `torch, ${variant}, ${threads === 'default' ? 'default threads' : `${threads} thread${threads === '1' ? '' : 's'}`}`,
     particles: o.torchParticles,
     async run() {
       const args = [TORCH_SCRIPT, '--spec', TREE, '--particles', String(o.torchParticles), '--steps', String(o.steps)];
-      const r = spawnSync(o.python, [...args, '--variant', variant], { encoding: 'utf8', maxBuffer: 2 ** 24 });
+      const r = spawnSync(o.python, [...args, '--variant', variant, ...threadArgs], {
+        encoding: 'utf8',
+        maxBuffer: 2 ** 24,
+      });
       if (r.status !== 0) throw new Error(`torch baseline failed: ${r.stderr.slice(-500)}`);
       const j = JSON.parse(r.stdout) as Record<string, any>;
       const { secondsPerRun, cpuSecondsPerRun, mean, ...details } = j;
@@ -158,7 +164,9 @@ async function main(): Promise<void> {
   const paths: Path[] = [webgpuPath(gpu, raw, 'webgpu, heavy kernel', o.particles, o, false)];
   if (o.general) paths.push(webgpuPath(gpu, raw, 'webgpu, general kernel', o.generalParticles, o, true));
   const missing = o.torch ? torchMissing(o.python) : 'disabled by --no-torch';
-  if (!missing) for (const v of o.torchVariants.split(',')) paths.push(torchPath(v.trim(), o));
+  if (!missing)
+    for (const v of o.torchVariants.split(','))
+      for (const t of o.torchThreads.split(',')) paths.push(torchPath(v.trim(), t.trim(), o));
   // Warm-up: compile the pipelines (Dawn caches them by source) on a few particles.
   for (const general of o.general ? [false, true] : [false]) {
     await sampleWebGpu(gpu, prepareExperiment(heavyWorkload(raw, 64, 1)), { kernel: general ? 'general' : 'auto' });
@@ -186,9 +194,12 @@ async function main(): Promise<void> {
     .sort((a, b) => b.particleStepsPerSecond - a.particleStepsPerSecond)[0];
   const ratios = {
     heavyToGeneral: ratio(heavy, byName('webgpu, general kernel')),
-    heavyToTorchPrecision: ratio(heavy, byName('torch, precision')),
-    heavyToTorchEdm2: ratio(heavy, byName('torch, edm2')),
-    generalToTorchPrecision: ratio(byName('webgpu, general kernel'), byName('torch, precision')),
+    /** The heavy kernel against each torch path. */
+    heavyToTorch: Object.fromEntries(
+      results.filter((x) => x.path.startsWith('torch')).map((x) => [x.path, ratio(heavy, x)]),
+    ),
+    generalToFastestTorch: ratio(byName('webgpu, general kernel'), torchBest),
+    fastestTorch: torchBest?.path ?? null,
     heavyToFastestTorch: ratio(heavy, torchBest),
   };
   const result = {
@@ -208,7 +219,9 @@ async function main(): Promise<void> {
     },
     environment: nodeEnvironment(),
     adapter: adapterDescription(gpu),
-    torch: missing ? { skipped: missing } : { python: o.python, variants: o.torchVariants.split(',') },
+    torch: missing
+      ? { skipped: missing }
+      : { python: o.python, variants: o.torchVariants.split(','), threads: o.torchThreads.split(',') },
     results,
     ratios,
     goalMet: ratios.heavyToFastestTorch
@@ -220,7 +233,7 @@ async function main(): Promise<void> {
   };
   for (const x of results) {
     process.stderr.write(
-      `${x.path.padEnd(24)} ${String(x.particleStepsPerSecond).padStart(10)} particle-steps/s  ` +
+      `${x.path.padEnd(36)} ${String(x.particleStepsPerSecond).padStart(10)} particle-steps/s  ` +
         `${String(x.particleStepsPerCpuSecond).padStart(10)} per CPU-s  (${x.particles} particles, mean ${x.mean.join(', ')})\n`,
     );
   }

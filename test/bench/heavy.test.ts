@@ -40,8 +40,9 @@ await describeGpu('bench/heavy.ts', () => {
       expect(paths.some((p: string) => p.startsWith('torch'))).toBe(false);
       expect(r.goalMet).toBeNull();
     } else {
-      expect(paths).toContain('torch, precision');
-      expect(r.ratios.heavyToTorchPrecision.wall).toBeGreaterThan(0);
+      expect(paths).toContain('torch, precision, 1 thread');
+      expect(r.ratios.heavyToTorch['torch, precision, 1 thread'].wall).toBeGreaterThan(0);
+      expect(r.ratios.heavyToFastestTorch.wall).toBeGreaterThan(0);
     }
   }, 150_000);
 });
