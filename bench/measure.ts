@@ -19,6 +19,8 @@ export interface SamplerRun {
 
 export interface WebGpuRun extends SamplerRun {
   plan: GpuSampleInfo['plan'];
+  /** Which step kernel ran (the host's choice for this plan). */
+  kernel: GpuSampleInfo['kernel'];
   /** Whether every particle was read back to host memory inside the timed region. */
   readback: boolean;
   stepsPerDispatch?: number;
@@ -51,6 +53,7 @@ export async function measureWebGpu(
   const readback = opts.readback ?? true;
   const dim = spec.dim;
   let plan: GpuSampleInfo['plan'] | undefined;
+  let kernel: GpuSampleInfo['kernel'] | undefined;
   let out: Float32Array | undefined;
   const experiment = prepareExperiment(spec);
   const warmCount = Math.min(spec.particles, opts.warmupParticles ?? spec.particles);
@@ -73,6 +76,7 @@ export async function measureWebGpu(
       stepsPerDispatch: opts.stepsPerDispatch,
     });
     plan = info.plan;
+    kernel = info.kernel;
   };
   const timing = { ...(await timeRuns(run, opts.repeats, 0)), warmupSeconds };
   return {
@@ -81,6 +85,7 @@ export async function measureWebGpu(
     timing,
     particleStepsPerSecond: (spec.particles * spec.solver.steps) / timing.medianSeconds,
     plan: plan!,
+    kernel: kernel!,
     readback,
     stepsPerDispatch: opts.stepsPerDispatch,
     moments: out ? momentsOf(out, dim) : undefined,

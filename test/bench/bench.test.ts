@@ -8,12 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { describeGpu } from '../support/gpu.ts';
+import { GUIDER_WORKLOADS, SOLVER_WORKLOADS } from '../../bench/workloads.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 async function benchJson(args: string[], command = process.execPath): Promise<any> {
-  const { stdout } = await run(command, args, { cwd: root, maxBuffer: 64 * 2 ** 20, timeout: 60_000 });
+  const { stdout } = await run(command, args, { cwd: root, maxBuffer: 64 * 2 ** 20, timeout: 110_000 });
   return JSON.parse(stdout);
 }
 
@@ -85,6 +86,8 @@ const BASELINES = [
   '1',
   '--peak-seconds',
   '0.005',
+  '--solver-particles',
+  '1024',
 ];
 const SCALING_CSV = join(mkdtempSync(join(tmpdir(), 'bench-test-')), 'scaling.csv');
 const SCALING = [
@@ -177,6 +180,13 @@ await describeGpu('bench', () => {
       expect(r.notices.join(' ')).toMatch(/numpy/);
     }
     expect(r.agreement.find((a: any) => a.b === 'webgpu')).toBeDefined();
+    // Every solver and every guider at equal steps, with the kernel the host chose.
+    expect(r.solvers.runs.map((s: any) => s.kind)).toEqual(SOLVER_WORKLOADS.map((w) => w.kind));
+    expect(r.guiders.runs.map((g: any) => g.name)).toEqual(GUIDER_WORKLOADS.map((w) => w.name));
+    for (const row of [...r.solvers.runs, ...r.guiders.runs]) {
+      expect(['step', 'step-gauss4']).toContain(row.kernel);
+      positive(row.particleStepsPerSecond);
+    }
   });
 
   it('scaling: one point per value of each sweep, JSON and CSV', async () => {
