@@ -89,9 +89,16 @@ const BASELINES = [
   '--solver-particles',
   '1024',
 ];
-const SCALING_CSV = join(mkdtempSync(join(tmpdir(), 'bench-test-')), 'scaling.csv');
+const SCALING_DIR = mkdtempSync(join(tmpdir(), 'bench-test-'));
+const SCALING_CSV = join(SCALING_DIR, 'scaling.csv');
+const SCALING_FIGURE = join(SCALING_DIR, 'scaling.svg');
 const SCALING = [
   'bench/scaling.ts',
+  '--cpu',
+  '--cpu-max-particles',
+  '256',
+  '--figure',
+  SCALING_FIGURE,
   '--particles-list',
   '256,512',
   '--components-list',
@@ -194,7 +201,8 @@ await describeGpu('bench', () => {
     expect(r.benchmark).toBe('scaling');
     expectEnvironment(r.environment);
     expect(r.adapter.label).toMatch(/^node-dawn: /);
-    expect(r.points.map((p: any) => [p.sweep, p.particles, p.components, p.dim, p.steps, p.stepsPerDispatch])).toEqual([
+    const webgpu = r.points.filter((p: any) => p.backend === 'webgpu');
+    expect(webgpu.map((p: any) => [p.sweep, p.particles, p.components, p.dim, p.steps, p.stepsPerDispatch])).toEqual([
       ['particles', 256, 4, 1, 2, 2],
       ['particles', 512, 4, 1, 2, 2],
       ['components', 256, 1, 1, 2, 2],
@@ -203,13 +211,33 @@ await describeGpu('bench', () => {
       ['steps', 256, 4, 1, 3, 3],
       ['dispatch', 256, 4, 1, 2, 1],
     ]);
+    // The CPU backend beside it up to --cpu-max-particles (N 512 skipped; no dispatch sweep).
+    const cpu = r.points.filter((p: any) => p.backend === 'cpu');
+    expect(cpu.map((p: any) => [p.sweep, p.particles, p.components, p.dim, p.steps])).toEqual([
+      ['particles', 256, 4, 1, 2],
+      ['components', 256, 1, 1, 2],
+      ['components', 256, 3, 1, 2],
+      ['dim', 256, 4, 2, 2],
+      ['steps', 256, 4, 1, 3],
+    ]);
     const csv = readFileSync(SCALING_CSV, 'utf8').trim().split('\n');
-    expect(csv[0].split(',').slice(0, 5)).toEqual(['sweep', 'particles', 'steps', 'dim', 'components']);
+    expect(csv[0].split(',').slice(0, 7)).toEqual([
+      'sweep',
+      'backend',
+      'kernel',
+      'particles',
+      'steps',
+      'dim',
+      'components',
+    ]);
     expect(csv).toHaveLength(1 + r.points.length);
     for (const p of r.points) {
       expect(p.secondsPerRun).toHaveLength(1);
       positive(p.particleStepsPerSecond);
-      positive(p.roofline.peakFraction);
+      if (p.backend === 'webgpu') positive(p.roofline.peakFraction);
+      else expect(p.roofline).toBeNull();
     }
+    expect(readFileSync(SCALING_FIGURE, 'utf8')).toMatch(/^<svg/);
+    expect(readFileSync(SCALING_FIGURE.replace(/svg$/, 'png')).subarray(1, 4).toString()).toBe('PNG');
   });
 });
