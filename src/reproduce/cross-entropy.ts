@@ -296,7 +296,7 @@ function logLogChart(
   const enc = {
     x: { field: x, type: 'quantitative', title: xTitle, scale: { type: 'log' } },
     y: { field: y, type: 'quantitative', title: yTitle, scale: { type: 'log' } },
-    color: { field: series, type: 'nominal', title: null, legend: { labelLimit: 400 } },
+    color: { field: series, type: 'nominal', title: null, scale: { scheme: 'tableau20' }, legend: { labelLimit: 400 } },
   };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -310,7 +310,7 @@ function logLogChart(
   } as TopLevelSpec;
 }
 
-function rateFigure(rows: LevelRow[], fit: LogLogFit): Figure {
+export function rateFigure(rows: LevelRow[], fit: LogLogFit): Figure {
   const tLabel = (t: number) => `t = ${t.toPrecision(2)}`;
   const points = rows.map((r) => ({ kl: r.kl, mse: r.mse, series: tLabel(r.t) }));
   const lines: Record<string, number | string>[] = [];
@@ -341,7 +341,7 @@ function rateFigure(rows: LevelRow[], fit: LogLogFit): Figure {
   };
 }
 
-function trackingFigure(sampled: SampledRow[]): Figure {
+export function trackingFigure(sampled: SampledRow[]): Figure {
   const points = sampled.map((r) => ({ bound: r.bound, kl: Math.max(r.kl.kl, 1e-7), series: `n = ${r.n} per level` }));
   const b = sampled.map((r) => r.bound);
   const lines = [Math.min(...b), Math.max(...b)].map((v) => ({ bound: v, kl: v, series: 'KL = bound', line: 'y=x' }));
