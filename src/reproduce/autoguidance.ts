@@ -90,7 +90,7 @@ interface Setting {
   spec: ExperimentSpec;
 }
 
-function samplingSpec(data: ExperimentSpec, guidance: object, n: number, steps: number): ExperimentSpec {
+export function samplingSpec(data: ExperimentSpec, guidance: object, n: number, steps: number): ExperimentSpec {
   return spec({
     dim: data.dim,
     classes: data.classes.map((c) => ({ name: c.name, weight: c.weight, components: c.components.map(rawComponent) })),
@@ -125,7 +125,7 @@ export interface SettingMetrics {
 }
 
 /** The measuring apparatus: the exact target at tMin, its grid, HDR level and modes. */
-class Measure {
+export class Measure {
   readonly grid: Grid;
   readonly level: number;
   private readonly ev: TargetEvaluator;
@@ -354,6 +354,12 @@ export async function runAutoguidance(ctx: ReproContext): Promise<ClaimResult> {
         },
       },
     },
+    // The three models, usable as guidance.score / guidance.negative files (docs/learned-denoisers.md).
+    extraFiles: [
+      { name: 'main-right.json', text: `${JSON.stringify(main.file)}\n` },
+      { name: 'guide-right.json', text: `${JSON.stringify(guide.file)}\n` },
+      { name: 'guide-unconditional.json', text: `${JSON.stringify(guideUncond.file)}\n` },
+    ],
     figures: [
       {
         name: 'autoguidance-samples',
