@@ -56,6 +56,10 @@ export function parseLearned(
     issues.push({ path, message: expected('a learned model { "kind": "learned", "file" | "model" }', v) });
     return undefined;
   }
+  // Unknown keys are reported whatever else is wrong (the object has only the one kind), the
+  // inline model's too.
+  closedKeys(issues, v, path, 'learned');
+  if (isObject(v.model)) closedKeys(issues, v.model, keyPath(path, 'model'), 'denoiser model');
   if (v.kind !== 'learned') {
     const message =
       typeof v.kind === 'string'
@@ -64,7 +68,6 @@ export function parseLearned(
     issues.push({ path: keyPath(path, 'kind'), message });
     return undefined;
   }
-  closedKeys(issues, v, path, 'learned');
   const hasFile = v.file !== undefined;
   const hasModel = v.model !== undefined;
   if (hasFile === hasModel) {
@@ -72,7 +75,7 @@ export function parseLearned(
     return undefined;
   }
   if (hasModel) {
-    const model = parseDenoiserModel(issues, v.model, keyPath(path, 'model'), dim);
+    const model = parseDenoiserModel(issues, v.model, keyPath(path, 'model'), dim, false);
     return model && { kind: 'learned', file: null, model };
   }
   const filePath = keyPath(path, 'file');
@@ -135,13 +138,16 @@ export function parseDenoiserModel(
   v: unknown,
   path: string,
   dim: number | undefined,
+  checkKeys = true,
 ): DenoiserFile | undefined {
   if (!isObject(v)) {
     issues.push({ path, message: expected('a denoiser model object', v) });
     return undefined;
   }
   const before = issues.length;
-  closedKeys(issues, v, path, 'denoiser model');
+  if (checkKeys) closedKeys(issues, v, path, 'denoiser model');
+  else if (Object.keys(v).some((k) => !(SPEC_KEYS['denoiser model'] as readonly string[]).includes(k)))
+    return undefined; // already reported by the caller
   const at = (k: string) => keyPath(path, k);
   if (v.format !== DENOISER_FORMAT)
     issues.push({ path: at('format'), message: expected(JSON.stringify(DENOISER_FORMAT), v.format) });

@@ -344,8 +344,9 @@ function parseGuidance(
   // A learned model in place of the target's exact score (docs/learned-denoisers.md).
   const score =
     o.score === undefined || kind === 'classifier' ? null : parseLearned(issues, o.score, 'guidance.score', dim, opts);
-  if (score === undefined) return undefined;
-  const withScore = <T extends object>(g: T) => (score === null ? g : { ...g, score });
+  // Not returned on a bad score yet: the rest of the guidance is checked too (every issue at once).
+  const withScore = <T extends object>(g: T) =>
+    score === undefined ? undefined : score === null ? g : { ...g, score };
   switch (kind) {
     case 'none':
       return withScore({ kind });
