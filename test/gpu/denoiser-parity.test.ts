@@ -1,6 +1,7 @@
 // Learned denoisers on the GPU (shaders/denoiser.wgsl, src/gpu/denoiser.ts) against the CPU
 // reference (f64), particle by particle from the same seed: a learned score alone, and
-// autoguidance (learned score and a weaker learned negative), with euler, heun and em, OU and VE.
+// autoguidance (learned score and a weaker learned negative), with euler, heun and em, OU and VE,
+// and with a k-diffusion sampler (dpmpp-2m, test/support/parity-samplers.ts's state model).
 // Tolerance: K u S_N (test/support/parity.ts), the local magnitudes of the learned scores from
 // test/support/denoiser-parity.ts. Mutation twin: the GPU run with the negative model's (or the
 // score's) first-layer weights x 1.01 must put more than a quarter of the coordinates beyond it.
@@ -15,6 +16,9 @@ import { describeGpu } from '../support/gpu.ts';
 import { sampleGpuParticles } from '../support/gpu-sample.ts';
 import { compareWithBound, formatReport, PARITY_ULPS, referenceWithBoundFor } from '../support/parity.ts';
 import { LearnedRoundoff } from '../support/denoiser-parity.ts';
+import { referenceWithBoundSampler } from '../support/parity-samplers.ts';
+import { stepKernelSource } from '../../src/gpu/kernel.ts';
+import { nodePlatform } from '../../src/platform/node.ts';
 import { rawSpec, smallModel } from '../support/denoiser.ts';
 
 const good = smallModel({ iterations: 200, hidden: [16, 16] });
@@ -76,9 +80,74 @@ describe('the denoiser buffer layout', () => {
     const base = layout.paramFloats + 5 * 8;
     expect(f32[base + 2]).toBe(Math.fround(-1 / (row.sigma2 + row.alpha ** 2 * t.sigmaData ** 2)));
   });
+
+  it('the kernel refuses a learned denoiser with a classifier, fk, log-density or on the fast path', () => {
+    const plan = prepareExperiment(parseSpec(CASES[1].raw(good, bad)));
+    const layout = denoiserLayout(plan.learned);
+    const base = {
+      kernel: 'step' as const,
+      dim: 2,
+      components: 3,
+      targetComponents: 2,
+      tableau: plan.tableau,
+      hasUniform: true,
+      fullCovariance: false,
+      negativeFromTargetShift: 0,
+      priorScale: 10,
+      tile: 0,
+      variant: { kind: 'linear' as const },
+      scoreError: { target: false, negative: false, bias: false, features: 0, offset: 0 },
+      fk: false,
+      denoiser: layout,
+    };
+    expect(stepKernelSource(nodePlatform, base)).toMatch(
+      /fn apply_learned_scores\(row_id: u32, gamma_negative: f32\) \{\n/,
+    );
+    expect(() => stepKernelSource(nodePlatform, { ...base, fk: true })).toThrow(/learned denoisers run on the general/);
+    expect(() => stepKernelSource(nodePlatform, { ...base, logDensity: true })).toThrow(/log-density/);
+    expect(() => stepKernelSource(nodePlatform, { ...base, kernel: 'step-gauss4' })).toThrow();
+    expect(stepKernelSource(nodePlatform, { ...base, denoiser: null })).toMatch(/no learned denoiser/);
+  });
 });
 
 await describeGpu('learned denoisers: GPU f32 vs CPU f64 per particle', (ctx) => {
+  it('autoguidance with a k-diffusion sampler (dpmpp-2m, ve)', async () => {
+    const spec = parseSpec(
+      rawSpec(
+        { kind: 'cfg', w: 2, score: { kind: 'learned', model: good }, negative: { kind: 'learned', model: bad } },
+        { solver: { kind: 'dpmpp-2m', steps: 16 } },
+      ),
+    );
+    const gpu = await sampleGpuParticles(ctx, spec);
+    const ref = referenceWithBoundSampler(spec, 64, (stepper) => new LearnedRoundoff(stepper.plan));
+    expect(ref.particles).toEqual(sampleCpu(spec).particles);
+    const report = compareWithBound(gpu.particles, ref, spec.dim);
+    const twin = compareWithBound(
+      (
+        await sampleGpuParticles(
+          ctx,
+          parseSpec({
+            ...rawSpec({
+              kind: 'cfg',
+              w: 2,
+              score: { kind: 'learned', model: good },
+              negative: { kind: 'learned', model: perturbed(bad) },
+            }),
+            solver: { kind: 'dpmpp-2m', steps: 16 },
+          }),
+        )
+      ).particles,
+      ref,
+      spec.dim,
+    );
+    console.log(
+      `${formatReport('autoguidance, dpmpp-2m', report)}; twin: ${twin.failures} of ${gpu.particles.length} beyond`,
+    );
+    expect(report.firstFailure).toBeNull();
+    expect(report.maxUlpsOfRss).toBeLessThanOrEqual(PARITY_ULPS);
+    expect(twin.failures).toBeGreaterThan(gpu.particles.length / 4);
+  });
+
   for (const c of CASES) {
     it(c.name, async () => {
       const spec = parseSpec(c.raw(good, bad));
