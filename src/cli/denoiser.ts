@@ -26,6 +26,13 @@ function positiveInt(name: string, max = 2 ** 31) {
   };
 }
 
+function seedArg(value: string): number {
+  const v = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || v > 2 ** 32 - 1)
+    throw new InvalidArgumentError(`--seed must be an integer in [0, 2^32 - 1], got ${value}`);
+  return v;
+}
+
 function finite(name: string, positive = false) {
   return (value: string): number => {
     const v = Number(value);
@@ -89,7 +96,7 @@ export function addDenoiserCommand(program: Command): void {
       'exact (regress on E[x_0|y] of the mixture, as edm2 toy) or dsm (on x_0)',
       DEFAULT_TRAIN.loss,
     )
-    .option('--seed <s>', 'training seed', (v: string) => positiveInt('--seed')(String(Number(v) + 1)) - 1, 0)
+    .option('--seed <s>', 'training seed, integer in [0, 2^32 - 1]', seedArg, 0)
     .option(
       '--sigmas <list>',
       'noise levels (VE sigma) of the score-error report',
