@@ -670,11 +670,6 @@ function parseSchedule(issues: Issues, v: unknown, path: string): WSchedule | un
 }
 
 /**
- * CFG++ is defined as one DDIM update per step (src/guidance/variants.ts): it has no ODE limit
- * for a Runge-Kutta or SDE solver to approximate, so only euler, whose one stage is that update,
- * runs it. Judged on the raw kinds, so the rule is reported even when other fields are broken.
- */
-/**
  * A learned score (guidance.score or a learned negative) needs alpha(t) > 0 at every evaluation
  * (its D(x / alpha; sigma / alpha); not the flow process, alpha(1) = 0), no corrector (no exact
  * log-density of the model), not the cfgpp rule and not the blur score error.
@@ -707,6 +702,11 @@ function checkLearned(
     issues.push({ path: 'scoreError.kind', message: 'blur widens the exact mixture: not with a learned model' });
 }
 
+/**
+ * CFG++ is defined as one DDIM update per step (src/guidance/variants.ts): it has no ODE limit
+ * for a Runge-Kutta or SDE solver to approximate, so only euler, whose one stage is that update,
+ * runs it. Judged on the raw kinds, so the rule is reported even when other fields are broken.
+ */
 function checkCfgppSolver(issues: Issues, raw: Obj): void {
   if (!isObject(raw.guidance) || raw.guidance.kind !== 'cfg' || !isCfgpp(raw.guidance)) return;
   const kind = isObject(raw.solver) ? raw.solver.kind : undefined;
