@@ -6,6 +6,7 @@ import { runCfgVariance } from './cfg-variance.ts';
 import { runDistortionModes } from './distortion-modes.ts';
 import { runPrototypes } from './prototypes.ts';
 import { runCrossEntropy } from './cross-entropy.ts';
+import { runAutoguidance } from './autoguidance.ts';
 
 export const CLAIMS: Record<string, (ctx: ReproContext) => Promise<ClaimResult>> = {
   tilted: runTilted,
@@ -14,4 +15,5 @@ export const CLAIMS: Record<string, (ctx: ReproContext) => Promise<ClaimResult>>
   'distortion-modes': runDistortionModes,
   prototypes: runPrototypes,
   'cross-entropy': runCrossEntropy,
+  autoguidance: runAutoguidance,
 };
