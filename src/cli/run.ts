@@ -389,15 +389,20 @@ export function reportOf(
     backend: where.backend,
     adapter: where.adapter,
     elapsedSeconds: where.elapsedSeconds,
-    spec: {
-      target: spec.target,
-      process: spec.process.kind,
-      guidance: spec.guidance.kind,
-      solver: spec.solver.kind,
-      steps: spec.solver.steps,
-      seed: spec.seed,
-    },
+    spec: specSummary(spec),
     overflow: overflowFields.length > 0,
     overflowFields,
+  };
+}
+
+/** The spec's identity in every summary (run, check, merge): what ran, in a few fields. */
+export function specSummary(spec: ExperimentSpec) {
+  return {
+    target: spec.target,
+    process: spec.process.kind,
+    guidance: spec.guidance.kind,
+    solver: spec.solver.kind,
+    steps: spec.solver.steps,
+    seed: spec.seed,
   };
 }
