@@ -123,7 +123,7 @@ async function timedRun(
 
 /** `warmup` untimed runs (pipeline compilation, caches), then `repeats` timed ones. */
 /** Which stepping kernel and dispatch shape to time (sampleWebGpu's own options). */
-export type SamplerChoice = Pick<GpuSampleOptions, 'kernel' | 'stepsPerDispatch'>;
+export type SamplerChoice = Pick<GpuSampleOptions, 'kernel' | 'stepsPerDispatch' | 'kernelVariant'>;
 
 export async function timeWorkload(
   gpu: GpuContext,

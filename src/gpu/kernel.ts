@@ -57,6 +57,15 @@ export interface KernelConfig {
    */
   uniformTableBytes?: number;
   /**
+   * step-gauss4 only: the fast path's kernel file, 'step-gauss4' (lanes of `lanes`, default) or
+   * 'step-gauss1' (one particle per invocation in function-local state; lanes must be 1).
+   */
+  fastShader?: 'step-gauss4' | 'step-gauss1';
+  /** step-gauss4 only: particles per invocation, one lane of `lanes` each (vec4<f32> for 4, f32 for 1; default 4). */
+  lanes?: 1 | 4;
+  /** Invocations per workgroup (default the planner's WORKGROUP_SIZE). */
+  workgroupSize?: number;
+  /**
    * Trained-classifier guidance (general kernel only): the layout of the `classifier` buffer
    * (binding 8) and the target class's index; shaders/classifier.wgsl is then included.
    */
@@ -94,9 +103,9 @@ export function tileComponents(dim: number, components: number, maxWorkgroupStor
   return Math.max(1, Math.min(components, Math.floor(Math.min(TILE_BYTES, maxWorkgroupStorage) / (4 * stride))));
 }
 
-/** Particles each invocation of a kernel owns. */
-export function particlesPerInvocation(kernel: KernelConfig['kernel']): number {
-  return kernel === 'step-gauss4' ? 4 : 1;
+/** Particles each invocation of a kernel owns (step-gauss4: its lanes, 4 by default). */
+export function particlesPerInvocation(kernel: KernelConfig['kernel'], lanes: 1 | 4 = 4): number {
+  return kernel === 'step-gauss4' ? lanes : 1;
 }
 
 /** Floats per (row, component entry) in the factor table: [logNorm, 1/sigma, dim values, dim values]. */
@@ -125,7 +134,7 @@ export function kernelHeader(c: KernelConfig): string {
     `const NEG_FROM_TARGET: bool = ${c.negativeFromTargetShift !== null};`,
     `const NEG_TARGET_SHIFT: f32 = ${f32Literal(c.negativeFromTargetShift ?? 0)};`,
     `const STAGES: u32 = ${stages}u;`,
-    `const WORKGROUP_SIZE: u32 = ${WORKGROUP_SIZE}u;`,
+    `const WORKGROUP_SIZE: u32 = ${c.workgroupSize ?? WORKGROUP_SIZE}u;`,
     `const STOCHASTIC: bool = ${c.tableau.stochastic};`,
     `const PRIOR_SCALE: f32 = ${f32Literal(c.priorScale)};`,
     `const VARIANT: u32 = ${VARIANT_CODE[c.variant.kind]}u;`,
@@ -174,17 +183,74 @@ export const GAUSS4_ROW_SLOT_BYTES = Math.ceil(structBytes(STEP_ROW) / 16) * 16;
 /** Size of each uniform table binding of step-gauss4 (WebGPU guarantees 64 KiB). */
 export const UNIFORM_TABLE_BYTES = 65536;
 
-/** Declarations of step-gauss4's bindings 1-4 (rows, factors, components, statics as vec4s). */
+/** step-gauss4's lane type: LANES particles per invocation, one lane each, and their accessors. */
+function gauss4Lanes(lanes: 1 | 4): string[] {
+  if (lanes === 4) {
+    return [
+      'const LANES: u32 = 4u;',
+      'alias lanes = vec4<f32>;',
+      'fn lane_get(v: lanes, lane: u32) -> f32 { return v[lane]; }',
+      'fn lane_set(v: lanes, lane: u32, value: f32) -> lanes { var r = v; r[lane] = value; return r; }',
+    ];
+  }
+  return [
+    'const LANES: u32 = 1u;',
+    'alias lanes = f32;',
+    'fn lane_get(v: lanes, lane: u32) -> f32 { return v; }',
+    'fn lane_set(v: lanes, lane: u32, value: f32) -> lanes { return value; }',
+  ];
+}
+
+/** step-gauss1's coordinate type `coords` (f32, vec2, vec3, vec4 for DIM 1..4) and its helpers. */
+function gauss1Coords(dim: number): string[] {
+  if (dim < 1 || dim > 4) return [];
+  const type = dim === 1 ? 'f32' : `vec${dim}<f32>`;
+  const xyzw = 'xyzw'.slice(0, dim);
+  const list = (f: (j: number) => string): string => Array.from({ length: dim }, (_, j) => f(j)).join(', ');
+  const quad = Array.from({ length: dim }, (_, j) =>
+    dim === 1 ? ' - 0.5 * r * q' : ` - 0.5 * r.${xyzw[j]} * q.${xyzw[j]}`,
+  );
+  const store = Array.from(
+    { length: dim },
+    (_, j) => `particles[p * DIM + ${j}u] = ${dim === 1 ? 'x' : `x.${xyzw[j]}`};`,
+  );
+  return [
+    `alias coords = ${type};`,
+    `fn load_factors(i: u32) -> coords { return coords(${list((j) => `factor(i + ${j}u)`)}); }`,
+    `fn load_statics(i: u32) -> coords { return coords(${list((j) => `static_value(i + ${j}u)`)}); }`,
+    `fn load_particle(p: u32) -> coords { return coords(${list((j) => `particles[p * DIM + ${j}u]`)}); }`,
+    `fn store_particle(p: u32, x: coords) { ${store.join(' ')} }`,
+    // logp -= 0.5 r_j q_j for j = 0, 1, ... in step-gauss4's order.
+    `fn quadratic(logp: f32, r: coords, q: coords) -> f32 { return logp${quad.join('')}; }`,
+    `fn from_normal4(z: vec4<f32>) -> coords { return z.${xyzw}; }`,
+  ];
+}
+
+/** Declarations of step-gauss4's lanes and bindings 1-4 (rows, factors, components, statics as vec4s). */
 export function gauss4TableBindings(c: KernelConfig): string {
   const bytes = c.uniformTableBytes ?? 0;
   const space = bytes > 0 ? 'uniform' : 'storage, read';
   const n = (count: number): string => (bytes > 0 ? `, ${count}` : '');
   return [
+    ...gauss4Lanes(c.lanes ?? 4),
     `struct StepRowSlot { @size(${GAUSS4_ROW_SLOT_BYTES}) row: StepRow, }`,
     `@group(0) @binding(1) var<${space}> rows: array<StepRowSlot${n(Math.floor(bytes / GAUSS4_ROW_SLOT_BYTES))}>;`,
-    `@group(0) @binding(2) var<${space}> factors: array<vec4<f32>${n(Math.floor(bytes / 16))}>;`,
     `@group(0) @binding(3) var<${space}> components: array<ComponentInfo${n(c.components)}>;`,
-    `@group(0) @binding(4) var<${space}> statics: array<vec4<f32>${n(Math.ceil((2 * c.dim) / 4))}>;`,
+    // Uniform arrays have a 16-byte stride: vec4s there, read by component; flat f32 in storage
+    // (SwiftShader loads a vec4 and picks the component per lane: 4x the loads).
+    ...(bytes > 0
+      ? [
+          `@group(0) @binding(2) var<uniform> factors: array<vec4<f32>, ${Math.floor(bytes / 16)}>;`,
+          `@group(0) @binding(4) var<uniform> statics: array<vec4<f32>, ${Math.ceil((2 * c.dim) / 4)}>;`,
+          'fn factor(i: u32) -> f32 { return factors[i >> 2u][i & 3u]; }',
+          'fn static_value(i: u32) -> f32 { return statics[i >> 2u][i & 3u]; }',
+        ]
+      : [
+          '@group(0) @binding(2) var<storage, read> factors: array<f32>;',
+          '@group(0) @binding(4) var<storage, read> statics: array<f32>;',
+          'fn factor(i: u32) -> f32 { return factors[i]; }',
+          'fn static_value(i: u32) -> f32 { return statics[i]; }',
+        ]),
   ].join('\n');
 }
 
@@ -192,11 +258,14 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
   const parts = [
     kernelHeader(c),
     ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
+    ...(c.fastShader === 'step-gauss1' ? gauss1Coords(c.dim) : []),
     platform.shaderSource('philox'),
     platform.shaderSource('normal'),
     ...(c.kernel === 'step' ? [platform.shaderSource('lib/mixture')] : []),
-    platform.shaderSource(c.kernel),
+    platform.shaderSource(c.kernel === 'step-gauss4' ? (c.fastShader ?? 'step-gauss4') : c.kernel),
   ];
+  if (c.fastShader === 'step-gauss1' && c.lanes !== 1)
+    throw new Error('step-gauss1 runs one particle per invocation (lanes 1)');
   if (c.logDensity && (c.kernel !== 'step' || c.fk || c.classifier))
     throw new Error('log-density carrying runs on the general step kernel only, without fk or a classifier');
   if (c.classifier && c.kernel !== 'step') throw new Error('classifier guidance runs on the general step kernel only');

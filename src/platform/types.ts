@@ -12,4 +12,15 @@ export interface GpuPlatform {
   shaderSource(name: string): string;
   /** Extra words for the "no adapter" error: what to install or enable on this platform. */
   readonly noAdapterHint: string;
+  /**
+   * Where tuned kernel-variant choices persist across processes (src/gpu/variants.ts); absent:
+   * in memory only (the browser page).
+   */
+  readonly variantStore?: VariantStore;
+}
+
+/** A persistent store of tuned kernel-variant choices: key (adapter and workload shape) -> variant name. */
+export interface VariantStore {
+  get(key: string): string | undefined;
+  set(key: string, variant: string): void;
 }
