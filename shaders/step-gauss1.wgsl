@@ -25,6 +25,91 @@ const LOG_ZERO: f32 = -1.0e30;
 // coords (f32, vec2, vec3 or vec4 for DIM = 1..4) and its helpers (load_factors, load_statics,
 // quadratic, from_normal4, load_particle, store_particle): the header (kernel.ts, gauss1Coords).
 
+// One group's online log-sum-exp: running max, sum and weighted score, per group.
+struct Lse {
+  max_t: f32,
+  sum_t: f32,
+  acc_t: coords,
+  max_n: f32,
+  sum_n: f32,
+  acc_n: coords,
+}
+
+// One component's log-density (without its weight) and score at xs, for table row entry `entry`.
+struct Term {
+  logp: f32,
+  score: coords,
+}
+
+fn component_term(entry: u32, xs: coords) -> Term {
+  let base = entry * FACTOR_STRIDE;
+  let r = xs - load_factors(base + 2u + DIM);
+  let q = r * load_factors(base + 2u);
+  return Term(quadratic(factor(base), r, q), -q);
+}
+
+fn add_target(s_in: Lse, c: u32, t: Term) -> Lse {
+  var s = s_in;
+  let v = components[c].logWeightTarget + t.logp;
+  let d = v - s.max_t;
+  let e = exp(-abs(d));
+  let up = d > 0.0;
+  s.sum_t = select(s.sum_t + e, s.sum_t * e + 1.0, up);
+  s.acc_t = select(s.acc_t + e * t.score, s.acc_t * e + t.score, up);
+  s.max_t = max(s.max_t, v);
+  return s;
+}
+
+fn add_negative(s_in: Lse, c: u32, t: Term) -> Lse {
+  var s = s_in;
+  let v = components[c].logWeightNegative + t.logp;
+  let d = v - s.max_n;
+  let e = exp(-abs(d));
+  let up = d > 0.0;
+  s.sum_n = select(s.sum_n + e, s.sum_n * e + 1.0, up);
+  s.acc_n = select(s.acc_n + e * t.score, s.acc_n * e + t.score, up);
+  s.max_n = max(s.max_n, v);
+  return s;
+}
+
+// NEG_FROM_TARGET: the negative group starts from the target's sums at the fixed log-weight shift.
+fn negative_from_target(s_in: Lse) -> Lse {
+  var s = s_in;
+  s.max_n = s.max_t + NEG_TARGET_SHIFT;
+  s.sum_n = s.sum_t;
+  s.acc_n = s.acc_t;
+  return s;
+}
+
+// walk_components(s, first_entry, xs): the header (kernel.ts, gauss1Walk), the components in
+// order, one call each with constant indices and the groups of each entry (its mask) fixed, so
+// that every table read has a constant offset within the row: SwiftShader then loads it once per
+// SIMD batch instead of lane by lane. Past GAUSS1_UNROLL components, a loop over the infos' masks.
+fn walk_loop(s_in: Lse, first_entry: u32, xs: coords) -> Lse {
+  var s = s_in;
+  for (var c = 0u; c < NCOMP; c++) {
+    if (NEG_FROM_TARGET && c == NTARGET) { s = negative_from_target(s); }
+    let t = component_term(first_entry + c, xs);
+    if ((components[c].mask & IN_TARGET) != 0u) { s = add_target(s, c, t); }
+    if ((components[c].mask & IN_NEGATIVE) != 0u) { s = add_negative(s, c, t); }
+  }
+  if (NEG_FROM_TARGET && NTARGET == NCOMP) { s = negative_from_target(s); }
+  return s;
+}
+
+// The guided velocity at xs for table row `row_index` (step * STAGES + stage of this window): one
+// online log-sum-exp per group over the components.
+fn velocity(row_index: u32, xs: coords, mean_t: coords, mean_n: coords) -> coords {
+  // A pointer, not a copy: SwiftShader loads a whole struct value field by field, lane by lane.
+  let row = &rows[row_index].row;
+  let lse = walk_components(Lse(LOG_ZERO, 0.0, coords(0.0), LOG_ZERO, 0.0, coords(0.0)), row_index * NCOMP, xs);
+  let gt = (*row).gammaTarget / lse.sum_t;
+  let gn = select(0.0, (*row).gammaNegative / lse.sum_n, lse.sum_n > 0.0);
+  let s = gt * lse.acc_t + gn * lse.acc_n;
+  let mean = (*row).gammaTarget * mean_t + (*row).gammaNegative * mean_n;
+  return (*row).cx * xs + (*row).cs * s + (*row).cMean * mean;
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -49,63 +134,18 @@ fn main(
   for (var step = 0u; step < params.stepCount; step++) {
     let n = params.firstStep + step;
     let h = rows[step * STAGES].row.h;
-    for (var i = 0u; i < STAGES; i++) {
-      var xs = x;
-      for (var l = 0u; l < i; l++) { xs += h * tableau_a[i * STAGES + l] * k[l]; }
-      // The guided velocity at xs: one online log-sum-exp per group over the components.
-      // Pointers, not copies: SwiftShader loads a whole struct value field by field, lane by lane.
-      let row = &rows[step * STAGES + i].row;
-      let factor_row = step * STAGES + i;
-      var max_t = LOG_ZERO;
-      var sum_t = 0.0;
-      var acc_t = coords(0.0);
-      var max_n = LOG_ZERO;
-      var sum_n = 0.0;
-      var acc_n = coords(0.0);
-      for (var c = 0u; c < NCOMP; c++) {
-        if (NEG_FROM_TARGET && c == NTARGET) {
-          max_n = max_t + NEG_TARGET_SHIFT;
-          sum_n = sum_t;
-          acc_n = acc_t;
-        }
-        let info = &components[c];
-        let base = (factor_row * NCOMP + c) * FACTOR_STRIDE;
-        let r = xs - load_factors(base + 2u + DIM);
-        let q = r * load_factors(base + 2u);
-        let logp = quadratic(factor(base), r, q);
-        let score = -q;
-        if (((*info).mask & IN_TARGET) != 0u) {
-          let v = (*info).logWeightTarget + logp;
-          let d = v - max_t;
-          let e = exp(-abs(d));
-          let up = d > 0.0;
-          sum_t = select(sum_t + e, sum_t * e + 1.0, up);
-          acc_t = select(acc_t + e * score, acc_t * e + score, up);
-          max_t = max(max_t, v);
-        }
-        if (((*info).mask & IN_NEGATIVE) != 0u) {
-          let v = (*info).logWeightNegative + logp;
-          let d = v - max_n;
-          let e = exp(-abs(d));
-          let up = d > 0.0;
-          sum_n = select(sum_n + e, sum_n * e + 1.0, up);
-          acc_n = select(acc_n + e * score, acc_n * e + score, up);
-          max_n = max(max_n, v);
-        }
-      }
-      if (NEG_FROM_TARGET && NTARGET == NCOMP) {
-        max_n = max_t + NEG_TARGET_SHIFT;
-        sum_n = sum_t;
-        acc_n = acc_t;
-      }
-      let gt = (*row).gammaTarget / sum_t;
-      let gn = select(0.0, (*row).gammaNegative / sum_n, sum_n > 0.0);
-      let s = gt * acc_t + gn * acc_n;
-      let mean = (*row).gammaTarget * mean_t + (*row).gammaNegative * mean_n;
-      k[i] = (*row).cx * xs + (*row).cs * s + (*row).cMean * mean;
-    }
     var acc = coords(0.0);
-    for (var i = 0u; i < STAGES; i++) { acc += tableau_b[i] * k[i]; }
+    if (STAGES == 1u) {
+      // One stage (euler, em): no stage arrays, which SwiftShader would keep in memory.
+      acc += TABLEAU_B[0] * velocity(step, x, mean_t, mean_n);
+    } else {
+      for (var i = 0u; i < STAGES; i++) {
+        var xs = x;
+        for (var l = 0u; l < i; l++) { xs += h * tableau_a[i * STAGES + l] * k[l]; }
+        k[i] = velocity(step * STAGES + i, xs, mean_t, mean_n);
+      }
+      for (var i = 0u; i < STAGES; i++) { acc += tableau_b[i] * k[i]; }
+    }
     x += h * acc;
     if (STOCHASTIC) {
       x += rows[step * STAGES].row.noiseScale * from_normal4(normal4(params.seed, params.particleOffset + local, n + 1u, 0u));

@@ -7,7 +7,7 @@ import type { Tableau } from '../solvers/tableau.ts';
 import type { GuidanceVariant } from '../experiment/types.ts';
 import type { GpuPlatform } from '../platform/types.ts';
 import { COMPONENT_INFO, STEP_PARAMS, STEP_ROW, wgslStruct, structBytes } from './layout.ts';
-import { VARIANT_CODE, wgslCodes } from './codes.ts';
+import { GROUP_MASK, VARIANT_CODE, wgslCodes } from './codes.ts';
 import { WORKGROUP_SIZE } from './planner.ts';
 import { classifierHeader, type ClassifierLayout } from './classifier.ts';
 import { cachedComputePipeline } from './program.ts';
@@ -61,6 +61,8 @@ export interface KernelConfig {
    * 'step-gauss1' (one particle per invocation in function-local state; lanes must be 1).
    */
   fastShader?: 'step-gauss4' | 'step-gauss1';
+  /** step-gauss1 only: each component entry's group mask (GROUP_MASK bits), for its unrolled walk. */
+  componentMasks?: readonly number[];
   /** step-gauss4 only: particles per invocation, one lane of `lanes` each (vec4<f32> for 4, f32 for 1; default 4). */
   lanes?: 1 | 4;
   /** Invocations per workgroup (default the planner's WORKGROUP_SIZE). */
@@ -226,6 +228,31 @@ function gauss1Coords(dim: number): string[] {
   ];
 }
 
+/** Components up to which step-gauss1 walks them unrolled (gauss1Walk). */
+export const GAUSS1_UNROLL = 32;
+
+/**
+ * step-gauss1's walk over the components: unrolled (constant indices, each entry's groups from its
+ * mask) up to GAUSS1_UNROLL components, else the kernel's loop (walk_loop).
+ */
+function gauss1Walk(c: KernelConfig): string {
+  const masks = c.componentMasks;
+  const head = 'fn walk_components(s_in: Lse, first_entry: u32, xs: coords) -> Lse {';
+  if (!masks || masks.length !== c.components || masks.length > GAUSS1_UNROLL)
+    return `${head} return walk_loop(s_in, first_entry, xs); }`;
+  const lines = [head, '  var s = s_in;'];
+  const shift = c.negativeFromTargetShift !== null;
+  for (const [k, mask] of masks.entries()) {
+    if (shift && k === c.targetComponents) lines.push('  s = negative_from_target(s);');
+    lines.push(`  let t${k} = component_term(first_entry + ${k}u, xs);`);
+    if (mask & GROUP_MASK.target) lines.push(`  s = add_target(s, ${k}u, t${k});`);
+    if (mask & GROUP_MASK.negative) lines.push(`  s = add_negative(s, ${k}u, t${k});`);
+  }
+  if (shift && c.targetComponents === masks.length) lines.push('  s = negative_from_target(s);');
+  lines.push('  return s;', '}');
+  return lines.join('\n');
+}
+
 /** Declarations of step-gauss4's lanes and bindings 1-4 (rows, factors, components, statics as vec4s). */
 export function gauss4TableBindings(c: KernelConfig): string {
   const bytes = c.uniformTableBytes ?? 0;
@@ -258,7 +285,7 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
   const parts = [
     kernelHeader(c),
     ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
-    ...(c.fastShader === 'step-gauss1' ? gauss1Coords(c.dim) : []),
+    ...(c.fastShader === 'step-gauss1' ? [...gauss1Coords(c.dim), gauss1Walk(c)] : []),
     platform.shaderSource('philox'),
     platform.shaderSource('normal'),
     ...(c.kernel === 'step' ? [platform.shaderSource('lib/mixture')] : []),

@@ -275,6 +275,7 @@ function kernelConfig(s: Setup): KernelConfig {
     uniformTableBytes: s.uniformTableBytes,
     lanes: s.gauss4?.lanes,
     fastShader: s.gauss4?.shader,
+    componentMasks: s.mixture.entries.map((e) => e.mask),
     workgroupSize: s.gauss4?.workgroupSize,
     sampler: table.sampler
       ? { histories: table.sampler.histories, offset: mixture.samplerOffset, stride: table.sampler.stride }

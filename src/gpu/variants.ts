@@ -94,6 +94,8 @@ export interface TuneInput {
   /** Variants to choose among (default: those of GAUSS4_VARIANTS that run this dimension). */
   variants?: readonly KernelVariant[];
   dim: number;
+  /** Milliseconds (default performance.now); tests pass a fake clock. */
+  now?: () => number;
 }
 
 /** The variants that run dimension `dim`. */
@@ -132,12 +134,13 @@ async function timeTrials(
   particles: number,
 ): Promise<Record<string, number>> {
   const seconds: Record<string, number> = {};
+  const now = input.now ?? (() => performance.now());
   for (const v of variants) await input.trial(v, Math.min(particles, 4 * v.lanes * v.workgroupSize));
   for (let round = 0; round < 2; round++) {
     for (const v of variants) {
-      const t0 = performance.now();
+      const t0 = now();
       await input.trial(v, particles);
-      const s = (performance.now() - t0) / 1000;
+      const s = (now() - t0) / 1000;
       seconds[v.name] = Math.min(seconds[v.name] ?? Infinity, s);
     }
   }
