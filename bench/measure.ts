@@ -19,6 +19,8 @@ export interface SamplerRun {
 
 export interface WebGpuRun extends SamplerRun {
   plan: GpuSampleInfo['plan'];
+  /** The kernel variant of the timed runs, and how the warm-up chose it (tuned, cached, forced). */
+  variant: GpuSampleInfo['variant'] & { chosen: GpuSampleInfo['variant'] };
   /** Whether every particle was read back to host memory inside the timed region. */
   readback: boolean;
   stepsPerDispatch?: number;
@@ -36,6 +38,8 @@ export interface WebGpuMeasureOptions {
    * Dawn then caches by content; a small warm-up does that as well as a full one.
    */
   warmupParticles?: number;
+  /** The fast kernel's variant: 'auto' (default: tuned or cached, in the warm-up) or a name (src/gpu/variants.ts). */
+  kernelVariant?: string;
 }
 
 /**
@@ -55,9 +59,13 @@ export async function measureWebGpu(
   const experiment = prepareExperiment(spec);
   const warmCount = Math.min(spec.particles, opts.warmupParticles ?? spec.particles);
   const warmupSeconds: number[] = [];
+  const { stepsPerDispatch, kernelVariant } = opts;
+  let chosen: GpuSampleInfo['variant'] | undefined;
+  let variant: GpuSampleInfo['variant'] | undefined;
   for (let r = 0; r < (opts.warmup ?? 1); r++) {
     const t0 = performance.now();
-    await sampleWebGpu(gpu, experiment, { count: warmCount, stepsPerDispatch: opts.stepsPerDispatch });
+    const info = await sampleWebGpu(gpu, experiment, { count: warmCount, stepsPerDispatch, kernelVariant });
+    chosen ??= info.variant;
     warmupSeconds.push((performance.now() - t0) / 1000);
   }
   const run = async (): Promise<void> => {
@@ -70,9 +78,12 @@ export async function measureWebGpu(
             filled += count;
           }
         : undefined,
-      stepsPerDispatch: opts.stepsPerDispatch,
+      stepsPerDispatch,
+      kernelVariant,
     });
     plan = info.plan;
+    variant = info.variant;
+    chosen ??= info.variant;
   };
   const timing = { ...(await timeRuns(run, opts.repeats, 0)), warmupSeconds };
   return {
@@ -81,6 +92,7 @@ export async function measureWebGpu(
     timing,
     particleStepsPerSecond: (spec.particles * spec.solver.steps) / timing.medianSeconds,
     plan: plan!,
+    variant: { ...variant!, chosen: chosen! },
     readback,
     stepsPerDispatch: opts.stepsPerDispatch,
     moments: out ? momentsOf(out, dim) : undefined,

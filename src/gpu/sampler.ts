@@ -125,7 +125,8 @@ async function variantFor(
   opts: GpuSampleOptions,
   setup: Setup,
 ): Promise<VariantChoice> {
-  const forced = opts.kernelVariant && opts.kernelVariant !== 'auto' ? opts.kernelVariant : null;
+  const named = opts.kernelVariant ?? gpu.platform.kernelVariant;
+  const forced = named && named !== 'auto' ? named : null;
   if (forced) {
     const variant = variantByName(forced);
     if (variant.maxDim !== undefined && setup.spec.dim > variant.maxDim)
@@ -138,7 +139,8 @@ async function variantFor(
     components: setup.mixture.comps.length,
     stages: table.stages,
     stochastic: setup.tableau.stochastic,
-    particles: setup.count,
+    // The whole run's size, not this call's share: a warm-up or a shard of it tunes for the run.
+    particles: setup.spec.particles,
   };
   return chooseVariant({
     key: variantKey(gpu.platform, gpu.adapterInfo, shape),

@@ -82,6 +82,9 @@ function fileVariantStore(): VariantStore {
 
 export const nodePlatform: GpuPlatform = {
   variantStore: fileVariantStore(),
+  get kernelVariant() {
+    return process.env.GUIDANCE_SAMPLER_KERNEL_VARIANT || undefined;
+  },
   name: 'node-dawn',
   noAdapterHint:
     'Dawn needs a Vulkan driver; install Mesa >= 25 lavapipe (Debian: apt-get install -t bookworm-backports ' +

@@ -17,6 +17,11 @@ export interface GpuPlatform {
    * in memory only (the browser page).
    */
   readonly variantStore?: VariantStore;
+  /**
+   * A kernel variant forced for every run that does not name one (Node:
+   * $GUIDANCE_SAMPLER_KERNEL_VARIANT), e.g. to pin one on a machine; absent or 'auto': the tuner's.
+   */
+  readonly kernelVariant?: string;
 }
 
 /** A persistent store of tuned kernel-variant choices: key (adapter and workload shape) -> variant name. */
