@@ -1,8 +1,9 @@
 // Every variant of the fast stepping kernel (src/gpu/variants.ts: step-gauss4's lanes, step-gauss1's
 // one particle, uniform or storage tables, workgroup sizes) against the f64 CPU reference, particle
 // by particle from the same seed, with sampler-parity's tolerance (test/support/parity.ts); and
-// every variant against the default one, value for value: the variants make the same f32
-// operations on the same Philox draws, so the autotuner's choice changes the speed only. Then the
+// every variant against the default one: the variants make the same f32 operations on the same
+// Philox draws, so the autotuner's choice changes the speed only (bit for bit where the driver
+// compiles the layouts alike; within a few ulps where it contracts a multiply-add differently). Then the
 // autotuner's bookkeeping (tuned, cached, forced; the persistent store), never its timings.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,6 +100,21 @@ const CASES: { name: string; solver: Solver; spec: RawSpec }[] = [
   ),
 ];
 
+/** Largest |a - b| / max(1, |a|) two variants may differ by: a few f32 ulps, far inside the parity tolerance. */
+const SAME_PARTICLES = 2e-6;
+
+function maxRelativeDifference(a: Float32Array, b: Float32Array): number {
+  let worst = 0;
+  let differ = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) differ++;
+    worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(a[i])));
+  }
+  if (differ > 0)
+    console.log(`  ${differ} of ${a.length} values differ from the default variant's, by <= ${worst} relative`);
+  return worst;
+}
+
 const cacheDir = mkdtempSync(join(tmpdir(), 'variant-cache-'));
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
@@ -122,8 +138,10 @@ await describeGpu('kernel variants: every variant vs the CPU reference and vs ea
         expect(report.firstFailure).toBeNull();
         expect(report.failures).toBe(0);
         expect(report.maxUlpsOfRss).toBeLessThanOrEqual(PARITY_ULPS);
-        // Same operations, same draws: the same particles as the default variant.
-        expect(Array.from(gpu.particles)).toEqual(Array.from(first.particles));
+        // Same operations, same draws: the default variant's particles, bit for bit where the
+        // driver compiles both alike (SwiftShader: every case; lavapipe: all but the ve case, where
+        // LLVM contracts a multiply-add differently in one layout: 1 ulp on ~5 % of the particles).
+        expect(maxRelativeDifference(gpu.particles, first.particles)).toBeLessThanOrEqual(SAME_PARTICLES);
       }
     });
   }
@@ -167,7 +185,7 @@ await describeGpu('kernel variants: every variant vs the CPU reference and vs ea
       const other = variantsFor(spec.dim).find((v) => v.name !== tuned.info.variant.name)!;
       const forced = await sampleGpuParticles(ctx, spec, { kernelVariant: other.name });
       expect(forced.info.variant).toEqual({ name: other.name, why: 'forced' });
-      expect(Array.from(forced.particles)).toEqual(Array.from(tuned.particles));
+      expect(maxRelativeDifference(forced.particles, tuned.particles)).toBeLessThanOrEqual(SAME_PARTICLES);
       // The general kernel has no variants.
       const general = await sampleGpuParticles(ctx, spec, { kernel: 'general' });
       expect(general.info.variant).toEqual({ name: 'general', why: 'only' });
