@@ -82,9 +82,9 @@ fn negative_from_target(s_in: Lse) -> Lse {
 }
 
 // walk_components(s, first_entry, xs): the header (kernel.ts, gauss1Walk), the components in
-// order, one call each with constant indices and the groups of each entry (its mask) fixed, so
-// that every table read has a constant offset within the row: SwiftShader then loads it once per
-// SIMD batch instead of lane by lane. Past GAUSS1_UNROLL components, a loop over the infos' masks.
+// order, one call each with a constant component index and the groups of each entry (its mask)
+// fixed, so that the component infos are read at constant offsets (SwiftShader loads those once
+// per SIMD batch, not lane by lane) and no mask is tested. Past GAUSS1_UNROLL components, this loop.
 fn walk_loop(s_in: Lse, first_entry: u32, xs: coords) -> Lse {
   var s = s_in;
   for (var c = 0u; c < NCOMP; c++) {

@@ -1,8 +1,10 @@
 // Builds the step kernel for one experiment: a generated header of constants and
 // structs (from the TypeScript definitions), then shaders/philox.wgsl,
 // shaders/normal.wgsl, shaders/lib/mixture.wgsl (general kernel) and shaders/step.wgsl (with a trained classifier, its constants from
-// src/gpu/classifier.ts and shaders/classifier.wgsl after it). Constants, not overrides, because WGSL
-// sizes function-scope arrays only with const-expressions.
+// src/gpu/classifier.ts and shaders/classifier.wgsl after it); for the fast path, its table
+// bindings and lane type, then shaders/step-gauss4.wgsl or shaders/step-gauss1.wgsl (a kernel variant's
+// layout, src/gpu/variants.ts; step-gauss1 also gets its coordinate type and unrolled component walk).
+// Constants, not overrides, because WGSL sizes function-scope arrays only with const-expressions.
 import type { Tableau } from '../solvers/tableau.ts';
 import type { GuidanceVariant } from '../experiment/types.ts';
 import type { GpuPlatform } from '../platform/types.ts';
