@@ -364,8 +364,10 @@ emitResult(
         const nw = isRun(n) ? n.particleStepsPerSecond.wall : null;
         return {
           ...r.workload,
+          chromeVariant: isRun(c) ? c.variant.name : null,
           chromeWallMps: mps(cw),
           chromeGpuMps: isRun(c) ? mps(c.particleStepsPerSecond.gpu) : null,
+          nodeVariant: isRun(n) ? n.variant.name : null,
           nodeWallMps: mps(nw),
           nodeGpuMps: isRun(n) ? mps(n.particleStepsPerSecond.gpu) : null,
           chromeOverNode: cw && nw ? sig(cw / nw, 3) : null,
