@@ -127,7 +127,10 @@ export async function chooseVariant(input: TuneInput): Promise<VariantChoice> {
   return { variant: winner, why: 'tuned', trials: { particles, seconds } };
 }
 
-/** Best of two interleaved rounds per variant (the first also compiles each pipeline, untimed). */
+/** A variant this many times slower than the best in the first round is not timed again. */
+const SLOW_TRIAL = 2;
+
+/** Best of two interleaved rounds per variant, after an untimed run of each (its compile) on few particles. */
 async function timeTrials(
   input: TuneInput,
   variants: readonly KernelVariant[],
@@ -137,7 +140,10 @@ async function timeTrials(
   const now = input.now ?? (() => performance.now());
   for (const v of variants) await input.trial(v, Math.min(particles, 4 * v.lanes * v.workgroupSize));
   for (let round = 0; round < 2; round++) {
-    for (const v of variants) {
+    // The second round re-times only the variants within SLOW_TRIAL of the best: a clear loser
+    // (SwiftShader: lanes4 at ~10x) costs the page no second trial.
+    const best = Math.min(...Object.values(seconds));
+    for (const v of variants.filter((x) => round === 0 || seconds[x.name] <= SLOW_TRIAL * best)) {
       const t0 = now();
       await input.trial(v, particles);
       const s = (now() - t0) / 1000;
