@@ -15,7 +15,14 @@ import { roofline, workModel, type Roofline } from './flops.ts';
 import { measureCpu, measureWebGpu, type SamplerRun, type WebGpuRun } from './measure.ts';
 import { emitResult, intOption, nodeEnvironment, nodeGpu } from './node-env.ts';
 import { measurePeak, type PeakResult } from './peak.ts';
-import { SOLVER_WORKLOADS, solverWorkload, standardWorkload, STANDARD_WORKLOAD_DESCRIPTION } from './workloads.ts';
+import {
+  GUIDER_WORKLOADS,
+  guiderWorkload,
+  SOLVER_WORKLOADS,
+  solverWorkload,
+  standardWorkload,
+  STANDARD_WORKLOAD_DESCRIPTION,
+} from './workloads.ts';
 import { TABLEAUS } from '../src/solvers/tableau.ts';
 
 /** What the issue asks of the standard workload (reported, never asserted). */
@@ -36,6 +43,7 @@ const cli = new Command('bench')
   .option('--no-webgpu', 'skip WebGPU')
   .option('--solver-particles <n>', 'WebGPU particles of each per-solver row', intOption('--solver-particles'), 2 ** 18)
   .option('--no-solvers', 'skip the per-solver rows')
+  .option('--no-guiders', 'skip the per-guider rows')
   .option(
     '--kernel-variant <name>',
     "the fast kernel's variant (src/gpu/variants.ts): 'auto' (tuned or cached) or a name",
@@ -191,9 +199,35 @@ if (gpu && cli.solvers) {
       kind: w.kind,
       params: w.params,
       stages: TABLEAUS[w.kind].c.length,
-      kernel: TABLEAUS[w.kind].denoised ? 'step' : 'step-gauss4',
+      kernel: run.kernel,
       particles: cli.solverParticles,
       steps,
+      medianSeconds: run.timing.medianSeconds,
+      particleStepsPerSecond: sig(run.particleStepsPerSecond),
+    });
+  }
+}
+
+// ---- every guider at equal steps (WebGPU; the standard workload with its guidance changed) ----
+const guiders: {
+  name: string;
+  guidance: Record<string, unknown>;
+  kernel: string;
+  medianSeconds: number;
+  particleStepsPerSecond: number;
+}[] = [];
+if (gpu && cli.guiders) {
+  for (const w of GUIDER_WORKLOADS) {
+    console.error(`WebGPU guider ${w.name}: ${cli.solverParticles} particles x ${steps} steps ...`);
+    const run = await measureWebGpu(gpu, guiderWorkload(w, cli.solverParticles, steps), {
+      repeats: cli.repeats,
+      readback: true,
+      kernelVariant: cli.kernelVariant,
+    });
+    guiders.push({
+      name: w.name,
+      guidance: w.guidance,
+      kernel: run.kernel,
       medianSeconds: run.timing.medianSeconds,
       particleStepsPerSecond: sig(run.particleStepsPerSecond),
     });
@@ -298,6 +332,10 @@ const result = {
   solvers: {
     note: 'each solver on the standard workload at equal steps (WebGPU, end to end with readback); a step costs `stages` guided evaluations; the k-diffusion samplers run on the general kernel',
     runs: solvers,
+  },
+  guiders: {
+    note: `each guider on the standard workload (euler) at equal steps, ${cli.solverParticles} particles (WebGPU, end to end with readback); kernel: the step kernel the host chose`,
+    runs: guiders,
   },
   roofline: rooflines,
   targets: {

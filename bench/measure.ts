@@ -21,6 +21,8 @@ export interface WebGpuRun extends SamplerRun {
   plan: GpuSampleInfo['plan'];
   /** The kernel variant of the timed runs, and how the warm-up chose it (tuned, cached, forced). */
   variant: GpuSampleInfo['variant'] & { chosen: GpuSampleInfo['variant'] };
+  /** Which step kernel ran (the host's choice for this plan). */
+  kernel: GpuSampleInfo['kernel'];
   /** Whether every particle was read back to host memory inside the timed region. */
   readback: boolean;
   stepsPerDispatch?: number;
@@ -55,6 +57,7 @@ export async function measureWebGpu(
   const readback = opts.readback ?? true;
   const dim = spec.dim;
   let plan: GpuSampleInfo['plan'] | undefined;
+  let kernel: GpuSampleInfo['kernel'] | undefined;
   let out: Float32Array | undefined;
   const experiment = prepareExperiment(spec);
   const warmCount = Math.min(spec.particles, opts.warmupParticles ?? spec.particles);
@@ -84,6 +87,7 @@ export async function measureWebGpu(
     plan = info.plan;
     variant = info.variant;
     chosen ??= info.variant;
+    kernel = info.kernel;
   };
   const timing = { ...(await timeRuns(run, opts.repeats, 0)), warmupSeconds };
   return {
@@ -93,6 +97,7 @@ export async function measureWebGpu(
     particleStepsPerSecond: (spec.particles * spec.solver.steps) / timing.medianSeconds,
     plan: plan!,
     variant: { ...variant!, chosen: chosen! },
+    kernel: kernel!,
     readback,
     stepsPerDispatch: opts.stepsPerDispatch,
     moments: out ? momentsOf(out, dim) : undefined,

@@ -10,7 +10,8 @@
 //   ComponentInfo, all derived from the TypeScript definitions;
 // then shaders/philox.wgsl, shaders/normal.wgsl and shaders/lib/mixture.wgsl (factor_at,
 // component_log_density: the mixture math, shared); and with a trained classifier its constants
-// and shaders/classifier.wgsl (binding 8), else a stub add_classifier_guidance.
+// and shaders/classifier.wgsl (binding 8), else a stub add_classifier_guidance; with a learned
+// denoiser its constants and shaders/denoiser.wgsl (binding 8), else a stub apply_learned_scores.
 //
 // Per (row, component entry) factors (built once per dispatch window on the host):
 //   gaussian: [logNorm, 1/sigma, invVar[DIM], shift[DIM]]  with shift = alpha * mean
@@ -169,6 +170,8 @@ fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
     s_n[j] = 0.0;
     if (sum_n > 0.0) { s_n[j] = acc_n[j] / sum_n; }
   }
+  // Learned denoisers replace s_t and/or s_n (shaders/denoiser.wgsl; an empty stub without one).
+  apply_learned_scores(row_id, row.gammaNegative);
   if (LOG_DENSITY) { group_divergences(); }
   if (ERR_TARGET) { add_score_error_target(); }
   if (ERR_NEGATIVE && sum_n > 0.0) { add_score_error_negative(); }

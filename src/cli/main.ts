@@ -12,6 +12,7 @@ import { addClassifiersCommand } from './classifiers.ts';
 import { addMergeCommand } from './merge.ts';
 import { checkStatePath, parseShard } from './state.ts';
 import { addReproduceCommand } from './reproduce.ts';
+import { addDenoiserCommand } from './denoiser.ts';
 
 function integerArg(name: string) {
   return (value: string): number => {
@@ -94,6 +95,7 @@ export function buildProgram(): Command {
   addCheckCommand(program);
   addSweepCommand(program);
   addReproduceCommand(program);
+  addDenoiserCommand(program);
   return program;
 }
 

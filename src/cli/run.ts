@@ -185,6 +185,14 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
         { path: '--log-density', message: 'needs --out (the log-densities are written next to it)' },
       ]);
   }
+  const g = spec.guidance;
+  if (opts.logDensity && g.kind !== 'classifier' && (g.score || (g.kind === 'cfg' && g.negative.kind === 'learned')))
+    throw new SpecError([
+      {
+        path: '--log-density',
+        message: 'not with a learned model (its divergence is not computed; docs/learned-denoisers.md)',
+      },
+    ]);
   if (opts.logDet) {
     if (!opts.logDensity)
       throw new SpecError([

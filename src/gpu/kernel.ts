@@ -13,6 +13,7 @@ import { GROUP_MASK, VARIANT_CODE, wgslCodes } from './codes.ts';
 import { WORKGROUP_SIZE } from './planner.ts';
 import { classifierHeader, type ClassifierLayout } from './classifier.ts';
 import { cachedComputePipeline } from './program.ts';
+import { denoiserHeader, type DenoiserLayout } from './denoiser.ts';
 
 export interface KernelConfig {
   /**
@@ -74,6 +75,11 @@ export interface KernelConfig {
    * (binding 8) and the target class's index; shaders/classifier.wgsl is then included.
    */
   classifier?: { layout: ClassifierLayout; target: number } | null;
+  /**
+   * Learned denoisers (general kernel only): the layout of the `denoiser` buffer (binding 8, the
+   * classifier's: never both); shaders/denoiser.wgsl is then included.
+   */
+  denoiser?: DenoiserLayout | null;
 }
 
 /** Floats of per-particle state the fk step carries: its drift and log q. */
@@ -303,12 +309,22 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
       'the k-diffusion samplers run on the general step kernel only, without fk, log-density or a classifier',
     );
   }
+  checkDenoiser(c);
   if (c.kernel === 'step') {
     if (c.classifier)
       parts.push(classifierHeader(c.classifier.layout, c.classifier.target), platform.shaderSource('classifier'));
     else parts.push('fn add_classifier_guidance(row_id: u32) {} // no trained classifier');
+    if (c.denoiser) parts.push(denoiserHeader(c.denoiser), platform.shaderSource('denoiser'));
+    else parts.push('fn apply_learned_scores(row_id: u32, gamma_negative: f32) {} // no learned denoiser');
   }
   return parts.join('\n');
+}
+
+/** Where a learned denoiser may not run: the fast path, with a classifier (one binding 8), fk, log-density. */
+function checkDenoiser(c: KernelConfig): void {
+  if (!c.denoiser) return;
+  if (c.kernel !== 'step' || c.classifier || c.fk || c.logDensity)
+    throw new Error('learned denoisers run on the general step kernel only, without a classifier, fk or log-density');
 }
 
 export function createStepPipeline(

@@ -3,7 +3,7 @@
 // (buffers.ts), then dispatches the kernel over particle chunks, streaming each finished chunk
 // back to the caller. The FK corrector's resident population runs in fk.ts. Platform-agnostic:
 // the caller brings the GpuContext (Node Dawn or the browser).
-import { type ExperimentPlan, planOf, type TrainedGuidance } from '../experiment/plan.ts';
+import { type ExperimentPlan, type LearnedScores, planOf, type TrainedGuidance } from '../experiment/plan.ts';
 import type { ExperimentSpec, WSchedule } from '../experiment/types.ts';
 import { combinesLinearly } from '../guidance/variants.ts';
 import type { PreparedScoreError } from '../model/score-error.ts';
@@ -11,6 +11,7 @@ import type { StepTable } from '../solvers/table.ts';
 import type { Tableau } from '../solvers/tableau.ts';
 import { BufferPool, bindBuffers, dispatch, readCopies } from './buffers.ts';
 import { classifierLayout, classifierTarget, packClassifier } from './classifier.ts';
+import { denoiserLayout, denoiserWork, packDenoisers } from './denoiser.ts';
 import type { GpuContext } from './device.ts';
 import { runFkPopulation } from './fk.ts';
 import {
@@ -59,6 +60,8 @@ interface Setup {
   priorScale: number;
   /** Particles this call samples, from opts.firstParticle. */
   count: number;
+  /** Learned denoisers (experiment.learned), or null when every score is exact. */
+  learned: LearnedScores | null;
 }
 
 /** Samples a plan (or a spec, compiled here) on the GPU, streaming finished chunks to opts.onChunk. */
@@ -94,6 +97,7 @@ export async function sampleWebGpu(
           ] as const)
         : []),
       ...(buffers.classifier ? ([[8, buffers.classifier]] as const) : []),
+      ...(buffers.denoiser ? ([[8, buffers.denoiser]] as const) : []),
     ]);
     const dispatches = await runChunks(gpu, setup, buffers, { pipeline, bindGroup }, opts);
     // Without a readback nothing above waited for the GPU: wait here so errors surface.
@@ -183,10 +187,14 @@ function prepare(
   if (table.sampler && (trained || logDensity || fk)) {
     throw new Error(`solver.kind: ${spec.solver.kind} runs without a trained classifier, log-density or a corrector`);
   }
+  const learned = experiment.learned.target || experiment.learned.negative ? experiment.learned : null;
+  if (learned && (trained || logDensity || fk))
+    throw new Error('a learned denoiser runs without a trained classifier, log-density or a corrector');
   const fastPath =
     opts.kernel !== 'general' &&
     !table.sampler &&
     !trained &&
+    !learned &&
     !logDensity &&
     !fk &&
     mixture.comps.every((c) => c.kind === 'gaussian' && c.basis === null) &&
@@ -196,12 +204,21 @@ function prepare(
   const kernel: KernelConfig['kernel'] = fastPath ? 'step-gauss4' : 'step';
   const gauss4 = fastPath ? gauss4Variant : null;
   const uniformTableBytes = gauss4?.tables === 'uniform' ? gauss4UniformBytes(gpu, spec.dim, table, mixture) : 0;
-  const plan = dispatchPlan(gpu, spec, opts, { table, mixture, kernel, gauss4, uniformTableBytes, trained, count });
+  const plan = dispatchPlan(gpu, spec, opts, {
+    table,
+    mixture,
+    kernel,
+    gauss4,
+    uniformTableBytes,
+    trained,
+    learned,
+    count,
+  });
   const tile =
     kernel === 'step' && opts.staging !== 'never'
       ? tileComponents(spec.dim, mixture.comps.length, gpu.limits.maxComputeWorkgroupStorageSize)
       : 0;
-  const rest = { scoreError, variant, mixture, fk, kernel, gauss4, uniformTableBytes, plan, tile };
+  const rest = { scoreError, variant, mixture, fk, kernel, gauss4, uniformTableBytes, plan, tile, learned };
   return { spec, trained, logDensity, table, tableau, priorScale: experiment.priorScale, count, ...rest };
 }
 
@@ -221,7 +238,7 @@ function dispatchPlan(
   gpu: GpuContext,
   spec: ExperimentSpec,
   opts: GpuSampleOptions,
-  s: Pick<Setup, 'table' | 'mixture' | 'kernel' | 'gauss4' | 'uniformTableBytes' | 'trained' | 'count'>,
+  s: Pick<Setup, 'table' | 'mixture' | 'kernel' | 'gauss4' | 'uniformTableBytes' | 'trained' | 'learned' | 'count'>,
 ): DispatchPlan {
   return planDispatch({
     particles: s.count,
@@ -244,7 +261,9 @@ function dispatchPlan(
           }
         : undefined,
     // A trained classifier: forward and backward passes through up to two levels' networks.
-    extraWorkPerEvaluation: s.trained ? 4 * s.trained.model.nets[0].params.length : 0,
+    // A learned denoiser: one MLP forward pass per slot.
+    extraWorkPerEvaluation:
+      (s.trained ? 4 * s.trained.model.nets[0].params.length : 0) + (s.learned ? denoiserWork(s.learned) : 0),
   });
 }
 
@@ -285,6 +304,7 @@ function kernelConfig(s: Setup): KernelConfig {
     classifier: trained
       ? { layout: classifierLayout(trained.model), target: classifierTarget(trained.model, spec.target) }
       : null,
+    denoiser: s.learned ? denoiserLayout(s.learned) : null,
   };
 }
 
@@ -298,6 +318,7 @@ interface StepBuffers {
   states: GPUBuffer;
   weights: GPUBuffer;
   classifier: GPUBuffer | null;
+  denoiser: GPUBuffer | null;
   readback: GPUBuffer | null;
   logqReadback: GPUBuffer | null;
 }
@@ -347,6 +368,12 @@ function allocate(pool: BufferPool, s: Setup, readsChunks: boolean): StepBuffers
       ? pool.upload(
           'classifier levels and rows',
           packClassifier(trained.model, classifierLayout(trained.model), table.rows, wSchedule(trained.w)),
+        )
+      : null,
+    denoiser: s.learned
+      ? pool.upload(
+          'learned denoiser weights and rows',
+          packDenoisers(s.learned, denoiserLayout(s.learned), table.rows),
         )
       : null,
     readback: readsChunks || logDensity ? pool.create('particles readback', particlesBytes, MAP_READ | COPY_DST) : null,
