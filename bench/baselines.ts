@@ -44,6 +44,11 @@ const cli = new Command('bench')
   .option('--solver-particles <n>', 'WebGPU particles of each per-solver row', intOption('--solver-particles'), 2 ** 18)
   .option('--no-solvers', 'skip the per-solver rows')
   .option('--no-guiders', 'skip the per-guider rows')
+  .option(
+    '--kernel-variant <name>',
+    "the fast kernel's variant (src/gpu/variants.ts): 'auto' (tuned or cached) or a name",
+    'auto',
+  )
   .option('--python <cmd>', 'python interpreter', process.env.PYTHON ?? 'python3')
   .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
   .option('--stdout', 'also print the result on stdout when --json is given')
@@ -148,10 +153,16 @@ if (cli.numpy) {
 let webgpu: (WebGpuRun & { fixedOverhead: WebGpuRun; steadyStateParticleStepsPerSecond: number | null }) | null = null;
 if (gpu) {
   console.error(`WebGPU: ${cli.particles} particles x ${steps} steps ...`);
-  const run = await measureWebGpu(gpu, standardWorkload(cli.particles, steps), { repeats: cli.repeats });
+  const run = await measureWebGpu(gpu, standardWorkload(cli.particles, steps), {
+    repeats: cli.repeats,
+    kernelVariant: cli.kernelVariant,
+  });
   // The same dispatches for 64 particles: what a run costs besides the particle work
   // (pipeline from cache, buffers, factor tables, submission and readback latency).
-  const fixedOverhead = await measureWebGpu(gpu, standardWorkload(64, steps), { repeats: cli.repeats });
+  const fixedOverhead = await measureWebGpu(gpu, standardWorkload(64, steps), {
+    repeats: cli.repeats,
+    kernelVariant: cli.kernelVariant,
+  });
   // Only meaningful where the particle work dominates the run (not at smoke-test sizes).
   const work = run.timing.medianSeconds - fixedOverhead.timing.medianSeconds;
   const steady = work > 0.2 * run.timing.medianSeconds ? (cli.particles * steps) / work : null;
@@ -179,7 +190,11 @@ if (gpu && cli.solvers) {
   for (const w of SOLVER_WORKLOADS) {
     console.error(`WebGPU ${w.kind}: ${cli.solverParticles} particles x ${steps} steps ...`);
     const spec = solverWorkload(w, cli.solverParticles, steps);
-    const run = await measureWebGpu(gpu, spec, { repeats: cli.repeats, readback: true });
+    const run = await measureWebGpu(gpu, spec, {
+      repeats: cli.repeats,
+      readback: true,
+      kernelVariant: cli.kernelVariant,
+    });
     solvers.push({
       kind: w.kind,
       params: w.params,
@@ -207,6 +222,7 @@ if (gpu && cli.guiders) {
     const run = await measureWebGpu(gpu, guiderWorkload(w, cli.solverParticles, steps), {
       repeats: cli.repeats,
       readback: true,
+      kernelVariant: cli.kernelVariant,
     });
     guiders.push({
       name: w.name,

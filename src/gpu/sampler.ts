@@ -28,6 +28,14 @@ import { COMPONENT_INFO, packStructs, STEP_PARAMS, STEP_ROW, structBytes } from 
 import { type MixtureTable, mixtureTable } from './mixture-table.ts';
 import { type DispatchPlan, planDispatch } from './planner.ts';
 import type { GpuSampleInfo, GpuSampleOptions } from './sample-types.ts';
+import {
+  chooseVariant,
+  GAUSS4_VARIANTS,
+  type KernelVariant,
+  type VariantChoice,
+  variantByName,
+  variantKey,
+} from './variants.ts';
 
 export type { DispatchInfo, GpuSampleInfo, GpuSampleOptions, LogDensityHooks } from './sample-types.ts';
 
@@ -43,6 +51,8 @@ interface Setup {
   mixture: MixtureTable;
   fk: boolean;
   kernel: KernelConfig['kernel'];
+  /** step-gauss4's layout (src/gpu/variants.ts); null for the general kernel. */
+  gauss4: KernelVariant | null;
   /** step-gauss4's uniform table bindings' bytes (0: storage bindings). */
   uniformTableBytes: number;
   plan: DispatchPlan;
@@ -60,7 +70,10 @@ export async function sampleWebGpu(
   source: ExperimentSpec | ExperimentPlan,
   opts: GpuSampleOptions,
 ): Promise<GpuSampleInfo> {
-  const setup = prepare(gpu, planOf(source), opts);
+  const experiment = planOf(source);
+  let setup = prepare(gpu, experiment, opts, GAUSS4_VARIANTS[0]);
+  const choice = setup.kernel === 'step-gauss4' ? await variantFor(gpu, experiment, opts, setup) : null;
+  if (choice && choice.variant !== setup.gauss4) setup = prepare(gpu, experiment, opts, choice.variant);
   const pipeline = await createStepPipeline(gpu.device, gpu.platform, kernelConfig(setup));
   const { spec, table, mixture, tile } = setup;
   if (setup.fk) {
@@ -95,6 +108,9 @@ export async function sampleWebGpu(
       adapter: gpu.adapterInfo.label,
       plan: { chunkParticles, chunks, stepsPerDispatch, dispatches },
       kernel: setup.kernel,
+      variant: choice
+        ? { name: choice.variant.name, why: choice.why, ...(choice.trials ? { trials: choice.trials } : {}) }
+        : { name: 'general', why: 'only' },
       tile,
       tables: setup.uniformTableBytes > 0 ? 'uniform' : 'storage',
     };
@@ -103,8 +119,55 @@ export async function sampleWebGpu(
   }
 }
 
+/**
+ * step-gauss4's variant for this call: forced by opts.kernelVariant, else the cached choice for
+ * this adapter and workload shape, else tuned now on short trials of the actual plan.
+ */
+async function variantFor(
+  gpu: GpuContext,
+  experiment: ExperimentPlan,
+  opts: GpuSampleOptions,
+  setup: Setup,
+): Promise<VariantChoice> {
+  const named = opts.kernelVariant ?? gpu.platform.kernelVariant;
+  const forced = named && named !== 'auto' ? named : null;
+  if (forced) {
+    const variant = variantByName(forced);
+    if (variant.maxDim !== undefined && setup.spec.dim > variant.maxDim)
+      throw new Error(`kernel variant ${variant.name} runs dim <= ${variant.maxDim}, not ${setup.spec.dim}`);
+    return { variant, why: 'forced' };
+  }
+  const { table } = setup;
+  const shape = {
+    dim: setup.spec.dim,
+    components: setup.mixture.comps.length,
+    stages: table.stages,
+    stochastic: setup.tableau.stochastic,
+    // The whole run's size, not this call's share: a warm-up or a shard of it tunes for the run.
+    particles: setup.spec.particles,
+  };
+  return chooseVariant({
+    key: variantKey(gpu.platform, gpu.adapterInfo, shape),
+    store: gpu.platform.variantStore,
+    particles: setup.count,
+    steps: table.steps,
+    dim: setup.spec.dim,
+    trial: async (variant, count) => {
+      // The actual plan's dispatch shape for this variant, on the first `count` particles.
+      const { stepsPerDispatch } = prepare(gpu, experiment, opts, variant).plan;
+      const { kernel, staging } = opts;
+      await sampleWebGpu(gpu, experiment, { kernel, staging, count, stepsPerDispatch, kernelVariant: variant.name });
+    },
+  });
+}
+
 /** The plan's tables laid out for the kernel, the kernel choice, and the dispatch plan. */
-function prepare(gpu: GpuContext, experiment: ExperimentPlan, opts: GpuSampleOptions): Setup {
+function prepare(
+  gpu: GpuContext,
+  experiment: ExperimentPlan,
+  opts: GpuSampleOptions,
+  gauss4Variant: KernelVariant,
+): Setup {
   const { spec, guidance, tableau, scoreError, variant } = experiment;
   const trained = experiment.trained;
   const logDensity = opts.logDensity ?? null;
@@ -139,13 +202,23 @@ function prepare(gpu: GpuContext, experiment: ExperimentPlan, opts: GpuSampleOpt
     scoreError.bias === null &&
     scoreError.field === null;
   const kernel: KernelConfig['kernel'] = fastPath ? 'step-gauss4' : 'step';
-  const uniformTableBytes = kernel === 'step-gauss4' ? gauss4UniformBytes(gpu, spec.dim, table, mixture) : 0;
-  const plan = dispatchPlan(gpu, spec, opts, { table, mixture, kernel, uniformTableBytes, trained, learned, count });
+  const gauss4 = fastPath ? gauss4Variant : null;
+  const uniformTableBytes = gauss4?.tables === 'uniform' ? gauss4UniformBytes(gpu, spec.dim, table, mixture) : 0;
+  const plan = dispatchPlan(gpu, spec, opts, {
+    table,
+    mixture,
+    kernel,
+    gauss4,
+    uniformTableBytes,
+    trained,
+    learned,
+    count,
+  });
   const tile =
     kernel === 'step' && opts.staging !== 'never'
       ? tileComponents(spec.dim, mixture.comps.length, gpu.limits.maxComputeWorkgroupStorageSize)
       : 0;
-  const rest = { scoreError, variant, mixture, fk, kernel, uniformTableBytes, plan, tile, learned };
+  const rest = { scoreError, variant, mixture, fk, kernel, gauss4, uniformTableBytes, plan, tile, learned };
   return { spec, trained, logDensity, table, tableau, priorScale: experiment.priorScale, count, ...rest };
 }
 
@@ -165,7 +238,7 @@ function dispatchPlan(
   gpu: GpuContext,
   spec: ExperimentSpec,
   opts: GpuSampleOptions,
-  s: Pick<Setup, 'table' | 'mixture' | 'kernel' | 'uniformTableBytes' | 'trained' | 'learned' | 'count'>,
+  s: Pick<Setup, 'table' | 'mixture' | 'kernel' | 'gauss4' | 'uniformTableBytes' | 'trained' | 'learned' | 'count'>,
 ): DispatchPlan {
   return planDispatch({
     particles: s.count,
@@ -178,7 +251,8 @@ function dispatchPlan(
     limits: gpu.limits,
     chunkParticles: opts.chunkParticles,
     stepsPerDispatch: opts.stepsPerDispatch,
-    particlesPerInvocation: particlesPerInvocation(s.kernel),
+    particlesPerInvocation: particlesPerInvocation(s.kernel, s.gauss4?.lanes),
+    workgroupSize: s.gauss4?.workgroupSize,
     tableWindows:
       s.kernel === 'step-gauss4'
         ? {
@@ -220,6 +294,10 @@ function kernelConfig(s: Setup): KernelConfig {
     fk: s.fk,
     logDensity: s.logDensity !== null,
     uniformTableBytes: s.uniformTableBytes,
+    lanes: s.gauss4?.lanes,
+    fastShader: s.gauss4?.shader,
+    componentMasks: s.mixture.entries.map((e) => e.mask),
+    workgroupSize: s.gauss4?.workgroupSize,
     sampler: table.sampler
       ? { histories: table.sampler.histories, offset: mixture.samplerOffset, stride: table.sampler.stride }
       : null,
