@@ -14,7 +14,10 @@
 // value stays in registers and costs DIM operations.
 //
 // The host prepends the generated header (src/gpu/kernel.ts) with the declarations of bindings
-// 1-4 (gauss4TableBindings, LANES = 1), philox.wgsl and normal.wgsl.
+// 1-4 (gauss4TableBindings, LANES = 1); the generator and the normal helpers are included below.
+
+#include "philox"
+#include "normal"
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(5) var<storage, read_write> particles: array<f32>;

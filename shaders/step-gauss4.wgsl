@@ -15,13 +15,16 @@
 // Every variant makes the same f32 operations per particle, so they give the same particles.
 // The host prepends the generated header (src/gpu/kernel.ts: LANES, `lanes`, lane_get,
 // lane_set), with the declarations of
-// bindings 1-4 (gauss4TableBindings: uniform where the tables fit, else storage), philox.wgsl
-// and normal.wgsl. Those bindings:
+// bindings 1-4 (gauss4TableBindings: uniform where the tables fit, else storage); the generator
+// and the normal helpers are included below. Those bindings:
 //   rows:       array<StepRowSlot>, the step rows of this dispatch's steps only (a window:
 //               slot step * STAGES + i for step firstStep + step, stage i);
 //   factors:    array<vec4<f32>>, this dispatch's factor window, read as flat f32 by factor();
 //   components: array<ComponentInfo>;
 //   statics:    array<vec4<f32>>, [target data mean (DIM), negative data mean (DIM)].
+
+#include "philox"
+#include "normal"
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(5) var<storage, read_write> particles: array<f32>;

@@ -1,9 +1,11 @@
-// Builds the step kernel for one experiment: a generated header of constants and
-// structs (from the TypeScript definitions), then shaders/philox.wgsl,
-// shaders/normal.wgsl, shaders/lib/mixture.wgsl (general kernel) and shaders/step.wgsl (with a trained classifier, its constants from
-// src/gpu/classifier.ts and shaders/classifier.wgsl after it); for the fast path, its table
-// bindings and lane type, then shaders/step-gauss4.wgsl or shaders/step-gauss1.wgsl (a kernel variant's
-// layout, src/gpu/variants.ts; step-gauss1 also gets its coordinate type and unrolled component walk).
+// Builds the step kernel for one experiment: a generated header of constants and structs (from
+// the TypeScript definitions; with a trained classifier or a learned denoiser their constants,
+// src/gpu/classifier.ts, src/gpu/denoiser.ts; for the fast path its table bindings and lane type,
+// and for step-gauss1 its coordinate type and unrolled component walk), then the kernel's file,
+// shaders/step.wgsl, step-gauss4.wgsl or step-gauss1.wgsl (a kernel variant's layout,
+// src/gpu/variants.ts), assembled by shaderText (src/gpu/program.ts): its #include lines bring the
+// generator, the normal helpers and the mixture library, its #if CLASSIFIER / DENOISER branches the
+// optional parts.
 // Constants, not overrides, because WGSL sizes function-scope arrays only with const-expressions.
 import type { Tableau } from '../solvers/tableau.ts';
 import type { GuidanceVariant } from '../experiment/types.ts';
@@ -12,7 +14,7 @@ import { COMPONENT_INFO, STEP_PARAMS, STEP_ROW, wgslStruct, structBytes } from '
 import { GROUP_MASK, VARIANT_CODE, wgslCodes } from './codes.ts';
 import { WORKGROUP_SIZE } from './planner.ts';
 import { classifierHeader, type ClassifierLayout } from './classifier.ts';
-import { cachedComputePipeline } from './program.ts';
+import { cachedComputePipeline, shaderText } from './program.ts';
 import { denoiserHeader, type DenoiserLayout } from './denoiser.ts';
 
 export interface KernelConfig {
@@ -290,15 +292,6 @@ export function gauss4TableBindings(c: KernelConfig): string {
 }
 
 export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string {
-  const parts = [
-    kernelHeader(c),
-    ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
-    ...(c.fastShader === 'step-gauss1' ? [...gauss1Coords(c.dim), gauss1Walk(c)] : []),
-    platform.shaderSource('philox'),
-    platform.shaderSource('normal'),
-    ...(c.kernel === 'step' ? [platform.shaderSource('lib/mixture')] : []),
-    platform.shaderSource(c.kernel === 'step-gauss4' ? (c.fastShader ?? 'step-gauss4') : c.kernel),
-  ];
   if (c.fastShader === 'step-gauss1' && c.lanes !== 1)
     throw new Error('step-gauss1 runs one particle per invocation (lanes 1)');
   if (c.logDensity && (c.kernel !== 'step' || c.fk || c.classifier))
@@ -310,14 +303,19 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
     );
   }
   checkDenoiser(c);
-  if (c.kernel === 'step') {
-    if (c.classifier)
-      parts.push(classifierHeader(c.classifier.layout, c.classifier.target), platform.shaderSource('classifier'));
-    else parts.push('fn add_classifier_guidance(row_id: u32) {} // no trained classifier');
-    if (c.denoiser) parts.push(denoiserHeader(c.denoiser), platform.shaderSource('denoiser'));
-    else parts.push('fn apply_learned_scores(row_id: u32, gamma_negative: f32) {} // no learned denoiser');
-  }
-  return parts.join('\n');
+  // The generated declarations first (WGSL's module scope is order-free), then the kernel's file
+  // with its includes and, on the general kernel, the CLASSIFIER / DENOISER branches.
+  const generated = [
+    kernelHeader(c),
+    ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
+    ...(c.fastShader === 'step-gauss1' ? [...gauss1Coords(c.dim), gauss1Walk(c)] : []),
+    ...(c.classifier ? [classifierHeader(c.classifier.layout, c.classifier.target)] : []),
+    ...(c.denoiser ? [denoiserHeader(c.denoiser)] : []),
+  ];
+  const file = c.kernel === 'step-gauss4' ? (c.fastShader ?? 'step-gauss4') : c.kernel;
+  const flags: Record<string, boolean> =
+    c.kernel === 'step' ? { CLASSIFIER: Boolean(c.classifier), DENOISER: Boolean(c.denoiser) } : {};
+  return [...generated, shaderText(platform, file, flags)].join('\n');
 }
 
 /** Where a learned denoiser may not run: the fast path, with a classifier (one binding 8), fk, log-density. */

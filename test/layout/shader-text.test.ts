@@ -52,7 +52,21 @@ describe('shaderText', () => {
       ...readdirSync(join(root, 'lib')).map((f) => `lib/${f}`),
     ].map((f) => f.replace(/\.wgsl$/, ''));
     expect(names).toContain('metrics-density');
-    for (const name of names) expect(shaderText(nodePlatform, name), name).not.toMatch(/^\s*#/m);
+    for (const name of names) {
+      // Every flag the file names, all off and all on.
+      const raw = nodePlatform.shaderSource(name);
+      const named = [...raw.matchAll(/#(?:if|elif)\s+([A-Za-z_]\w*)/g)].map((m) => m[1]);
+      for (const on of [false, true]) {
+        const flags = Object.fromEntries(named.map((f) => [f, on]));
+        expect(shaderText(nodePlatform, name, flags), name).not.toMatch(/^\s*#/m);
+      }
+    }
     expect(shaderText(nodePlatform, 'metrics-density')).toContain('fn component_log_density');
+    const step = (on: boolean) => shaderText(nodePlatform, 'step', { CLASSIFIER: on, DENOISER: on });
+    expect(step(false)).toMatch(/fn add_classifier_guidance\(row_id: u32\) \{\}/);
+    expect(step(true)).not.toMatch(/fn add_classifier_guidance\(row_id: u32\) \{\}/);
+    expect(step(true).match(/fn add_classifier_guidance/g)).toHaveLength(1);
+    expect(step(true).match(/fn apply_learned_scores/g)).toHaveLength(1);
+    expect(step(false).match(/fn philox4x32\b/g)).toHaveLength(1);
   });
 });
