@@ -14,6 +14,8 @@ export default mergeConfig(
       // GPU work on a software rasteriser (lavapipe, SwiftShader) is slow; a browser test
       // also starts Vite and Chromium.
       testTimeout: 120_000,
+      // Tuned kernel variants (src/gpu/variants.ts) stay in memory: tests write no cache file in the user's home.
+      env: { GUIDANCE_SAMPLER_VARIANT_CACHE: 'off' },
       hookTimeout: 120_000,
     },
   }),

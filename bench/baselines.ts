@@ -15,7 +15,14 @@ import { roofline, workModel, type Roofline } from './flops.ts';
 import { measureCpu, measureWebGpu, type SamplerRun, type WebGpuRun } from './measure.ts';
 import { emitResult, intOption, nodeEnvironment, nodeGpu } from './node-env.ts';
 import { measurePeak, type PeakResult } from './peak.ts';
-import { SOLVER_WORKLOADS, solverWorkload, standardWorkload, STANDARD_WORKLOAD_DESCRIPTION } from './workloads.ts';
+import {
+  GUIDER_WORKLOADS,
+  guiderWorkload,
+  SOLVER_WORKLOADS,
+  solverWorkload,
+  standardWorkload,
+  STANDARD_WORKLOAD_DESCRIPTION,
+} from './workloads.ts';
 import { TABLEAUS } from '../src/solvers/tableau.ts';
 
 /** What the issue asks of the standard workload (reported, never asserted). */
@@ -36,6 +43,12 @@ const cli = new Command('bench')
   .option('--no-webgpu', 'skip WebGPU')
   .option('--solver-particles <n>', 'WebGPU particles of each per-solver row', intOption('--solver-particles'), 2 ** 18)
   .option('--no-solvers', 'skip the per-solver rows')
+  .option('--no-guiders', 'skip the per-guider rows')
+  .option(
+    '--kernel-variant <name>',
+    "the fast kernel's variant (src/gpu/variants.ts): 'auto' (tuned or cached) or a name",
+    'auto',
+  )
   .option('--python <cmd>', 'python interpreter', process.env.PYTHON ?? 'python3')
   .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
   .option('--stdout', 'also print the result on stdout when --json is given')
@@ -140,10 +153,16 @@ if (cli.numpy) {
 let webgpu: (WebGpuRun & { fixedOverhead: WebGpuRun; steadyStateParticleStepsPerSecond: number | null }) | null = null;
 if (gpu) {
   console.error(`WebGPU: ${cli.particles} particles x ${steps} steps ...`);
-  const run = await measureWebGpu(gpu, standardWorkload(cli.particles, steps), { repeats: cli.repeats });
+  const run = await measureWebGpu(gpu, standardWorkload(cli.particles, steps), {
+    repeats: cli.repeats,
+    kernelVariant: cli.kernelVariant,
+  });
   // The same dispatches for 64 particles: what a run costs besides the particle work
   // (pipeline from cache, buffers, factor tables, submission and readback latency).
-  const fixedOverhead = await measureWebGpu(gpu, standardWorkload(64, steps), { repeats: cli.repeats });
+  const fixedOverhead = await measureWebGpu(gpu, standardWorkload(64, steps), {
+    repeats: cli.repeats,
+    kernelVariant: cli.kernelVariant,
+  });
   // Only meaningful where the particle work dominates the run (not at smoke-test sizes).
   const work = run.timing.medianSeconds - fixedOverhead.timing.medianSeconds;
   const steady = work > 0.2 * run.timing.medianSeconds ? (cli.particles * steps) / work : null;
@@ -171,14 +190,44 @@ if (gpu && cli.solvers) {
   for (const w of SOLVER_WORKLOADS) {
     console.error(`WebGPU ${w.kind}: ${cli.solverParticles} particles x ${steps} steps ...`);
     const spec = solverWorkload(w, cli.solverParticles, steps);
-    const run = await measureWebGpu(gpu, spec, { repeats: cli.repeats, readback: true });
+    const run = await measureWebGpu(gpu, spec, {
+      repeats: cli.repeats,
+      readback: true,
+      kernelVariant: cli.kernelVariant,
+    });
     solvers.push({
       kind: w.kind,
       params: w.params,
       stages: TABLEAUS[w.kind].c.length,
-      kernel: TABLEAUS[w.kind].denoised ? 'step' : 'step-gauss4',
+      kernel: run.kernel,
       particles: cli.solverParticles,
       steps,
+      medianSeconds: run.timing.medianSeconds,
+      particleStepsPerSecond: sig(run.particleStepsPerSecond),
+    });
+  }
+}
+
+// ---- every guider at equal steps (WebGPU; the standard workload with its guidance changed) ----
+const guiders: {
+  name: string;
+  guidance: Record<string, unknown>;
+  kernel: string;
+  medianSeconds: number;
+  particleStepsPerSecond: number;
+}[] = [];
+if (gpu && cli.guiders) {
+  for (const w of GUIDER_WORKLOADS) {
+    console.error(`WebGPU guider ${w.name}: ${cli.solverParticles} particles x ${steps} steps ...`);
+    const run = await measureWebGpu(gpu, guiderWorkload(w, cli.solverParticles, steps), {
+      repeats: cli.repeats,
+      readback: true,
+      kernelVariant: cli.kernelVariant,
+    });
+    guiders.push({
+      name: w.name,
+      guidance: w.guidance,
+      kernel: run.kernel,
       medianSeconds: run.timing.medianSeconds,
       particleStepsPerSecond: sig(run.particleStepsPerSecond),
     });
@@ -283,6 +332,10 @@ const result = {
   solvers: {
     note: 'each solver on the standard workload at equal steps (WebGPU, end to end with readback); a step costs `stages` guided evaluations; the k-diffusion samplers run on the general kernel',
     runs: solvers,
+  },
+  guiders: {
+    note: `each guider on the standard workload (euler) at equal steps, ${cli.solverParticles} particles (WebGPU, end to end with readback); kernel: the step kernel the host chose`,
+    runs: guiders,
   },
   roofline: rooflines,
   targets: {

@@ -9,6 +9,12 @@
 //   npm run bench:chrome -- --full            # N 2^16..2^24, K 1..256, d 1..64
 //   npm run bench:chrome -- --no-node --repeats 5
 //   npm run bench:chrome -- --points 1048576:4:1,65536:64:8   # explicit workloads N:K:d
+//   npm run bench:chrome -- --no-sweep                        # the kernel comparison only
+//
+// First, in the same page: the project's kernel against the naive baseline kernel
+// (bench/shaders/naive-step.wgsl, bench/naive.ts) on the standard workload (--compare-particles,
+// --compare-steps), interleaved runs (bench/kernel-compare.ts), with which kernel variant ran and
+// why (tuned on this adapter now, cached, or forced by --kernel-variant).
 //
 // Each sweep varies one of N, K, d from a base point (the others fixed). Workload: scalingWorkload
 // (bench/workloads.ts): K isotropic Gaussians in d dimensions in two classes, cfg w = 3, OU,
@@ -21,8 +27,10 @@ import { browserSkipReason, findChromium, startBrowserHarness } from '../test/su
 import type { BenchPageApi } from './chrome-page.ts';
 import { adapterDescription, sig } from './common.ts';
 import { acquireTimedGpu, timeWorkload, type TimedWorkload } from './gpu-timing.ts';
+import { readFileSync } from 'node:fs';
+import { compareWithNaive, type KernelComparison } from './kernel-compare.ts';
 import { emitResult, intOption, nodeEnvironment } from './node-env.ts';
-import { scalingWorkload, type ScalingPoint } from './workloads.ts';
+import { scalingWorkload, type ScalingPoint, STANDARD_WORKLOAD_DESCRIPTION, standardWorkload } from './workloads.ts';
 
 const cli = new Command('bench:chrome')
   .description(
@@ -43,6 +51,21 @@ const cli = new Command('bench:chrome')
       .choices(['auto', 'general'])
       .default('auto'),
   )
+  .option(
+    '--kernel-variant <name>',
+    "the fast kernel's variant (src/gpu/variants.ts): 'auto' (tuned or cached) or a name",
+    'auto',
+  )
+  .option(
+    '--compare-particles <n>',
+    'particles of the project-against-naive comparison',
+    intOption('--compare-particles'),
+    2 ** 20,
+  )
+  .option('--compare-steps <n>', 'steps of the comparison', intOption('--compare-steps'), 20)
+  .option('--compare-repeats <n>', 'timed runs of each kernel in the comparison', intOption('--compare-repeats'), 5)
+  .option('--no-compare', 'skip the project-against-naive comparison')
+  .option('--no-sweep', 'skip the N, K, d sweep')
   .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
   .option('--stdout', 'also print the result on stdout when --json is given')
   .parse(process.argv);
@@ -56,7 +79,15 @@ const opts = cli.opts<{
   points?: string;
   node: boolean;
   kernel: 'auto' | 'general';
+  kernelVariant: string;
+  compareParticles: number;
+  compareSteps: number;
+  compareRepeats: number;
+  compare: boolean;
+  sweep: boolean;
 }>();
+const naiveSource = readFileSync(new URL('./shaders/naive-step.wgsl', import.meta.url), 'utf8');
+const comparePoint = { particles: opts.compareParticles, steps: opts.compareSteps };
 
 const pow2 = (from: number, to: number, every = 1): number[] => {
   const out: number[] = [];
@@ -99,7 +130,7 @@ for (const item of opts.points ? opts.points.split(',') : []) {
   }
   points.push({ particles, components, dim, steps: stepsFor({ particles, components, dim }), sweeps: ['explicit'] });
 }
-for (const sweep of opts.points ? [] : SWEEPS[opts.full ? 'full' : 'default']) {
+for (const sweep of opts.points || !opts.sweep ? [] : SWEEPS[opts.full ? 'full' : 'default']) {
   for (const v of sweep.values) {
     const p = { ...sweep.base, [sweep.axis]: v } as Omit<ScalingPoint, 'steps'>;
     const existing = points.find(
@@ -130,6 +161,30 @@ function rounded(t: TimedWorkload): Record<string, unknown> {
   };
 }
 
+function describeComparison(where: string, r: KernelComparison): void {
+  const m = (v: number): string => `${mps(v)} M/s`;
+  say(
+    `${where} standard workload N=${r.particles} steps=${r.steps}: project ${m(r.medianProjectParticleStepsPerSecond)} ` +
+      `(${r.project.variant.name}, ${r.project.chosen.why}), naive ${m(r.medianNaiveParticleStepsPerSecond)}, ` +
+      `ratio ${sig(r.projectOverNaive, 3)}, max |diff| ${r.maxAbsDifference}`,
+  );
+}
+
+async function compareInPage(page: import('puppeteer-core').Page): Promise<KernelComparison | { error: string }> {
+  try {
+    const r = await page.evaluate(
+      (w, o) => (window as unknown as { bench: BenchPageApi }).bench.compare(w, o),
+      comparePoint,
+      { repeats: opts.compareRepeats, warmup: opts.warmup, sampler: { kernelVariant: opts.kernelVariant } },
+    );
+    describeComparison('chrome', r);
+    return r;
+  } catch (e) {
+    say(`chrome comparison failed: ${(e as Error).message.split('\n')[0]}`);
+    return { error: (e as Error).message.split('\n')[0] };
+  }
+}
+
 // ---- Chrome
 const skip = browserSkipReason();
 if (skip) {
@@ -141,6 +196,7 @@ say(
 );
 const harness = await startBrowserHarness();
 const chromeRuns: (TimedWorkload | { error: string })[] = [];
+let chromeComparison: KernelComparison | { error: string } | null = null;
 let chromeInfo: Awaited<ReturnType<BenchPageApi['info']>>;
 let chromeVersion = '';
 try {
@@ -152,6 +208,7 @@ try {
   say(
     `Chrome: ${chromeVersion}, ${(chromeInfo.adapter as unknown as GpuAdapterInfo).label}, timestamp-query ${chromeInfo.timestampQuery}`,
   );
+  if (opts.compare) chromeComparison = await compareInPage(page);
   for (const p of points) {
     const point: ScalingPoint = { particles: p.particles, components: p.components, dim: p.dim, steps: p.steps };
     const t0 = Date.now();
@@ -160,7 +217,11 @@ try {
         (pt: ScalingPoint, o: { repeats: number; warmup: number }) =>
           (window as unknown as { bench: BenchPageApi }).bench.run(pt, o),
         point,
-        { repeats: opts.repeats, warmup: opts.warmup, sampler: { kernel: opts.kernel } },
+        {
+          repeats: opts.repeats,
+          warmup: opts.warmup,
+          sampler: { kernel: opts.kernel, kernelVariant: opts.kernelVariant },
+        },
       );
       chromeRuns.push(r);
       say(
@@ -179,18 +240,32 @@ try {
 
 // ---- Node (Dawn), the same workloads and timing code
 let nodeInfo: Record<string, unknown> | null = null;
+let nodeComparison: KernelComparison | { error: string } | null = null;
 const nodeRuns: (TimedWorkload | { error: string } | null)[] = points.map(() => null);
 if (opts.node) {
   try {
     const gpu = await acquireTimedGpu(nodePlatform);
     nodeInfo = { ...adapterDescription(gpu), timestampQuery: gpu.device.features.has('timestamp-query') };
     say(`Node: ${gpu.adapterInfo.label}`);
+    if (opts.compare) {
+      try {
+        const spec = standardWorkload(comparePoint.particles, comparePoint.steps);
+        nodeComparison = await compareWithNaive(gpu, spec, naiveSource, {
+          repeats: opts.compareRepeats,
+          warmup: opts.warmup,
+          project: { kernelVariant: opts.kernelVariant },
+        });
+        describeComparison('node', nodeComparison);
+      } catch (e) {
+        nodeComparison = { error: (e as Error).message.split('\n')[0] };
+      }
+    }
     for (const [i, p] of points.entries()) {
       try {
         const r = await timeWorkload(gpu, scalingWorkload(p), {
           repeats: opts.repeats,
           warmup: opts.warmup,
-          sampler: { kernel: opts.kernel },
+          sampler: { kernel: opts.kernel, kernelVariant: opts.kernelVariant },
         });
         nodeRuns[i] = r;
         say(
@@ -205,6 +280,25 @@ if (opts.node) {
     nodeInfo = { error: (e as Error).message };
     say(`Node path skipped: ${(e as Error).message}`);
   }
+}
+
+function roundedComparison(r: KernelComparison | { error: string } | null): Record<string, unknown> | null {
+  if (!r || 'error' in r) return r;
+  const m = (xs: number[]): number[] => xs.map((x) => sig(x / 1e6, 4));
+  return {
+    ...r,
+    projectWallSeconds: r.projectWallSeconds.map((x) => sig(x)),
+    naiveWallSeconds: r.naiveWallSeconds.map((x) => sig(x)),
+    projectParticleStepsPerSecond: undefined,
+    naiveParticleStepsPerSecond: undefined,
+    projectMps: m(r.projectParticleStepsPerSecond),
+    naiveMps: m(r.naiveParticleStepsPerSecond),
+    medianProjectMps: sig(r.medianProjectParticleStepsPerSecond / 1e6, 4),
+    medianNaiveMps: sig(r.medianNaiveParticleStepsPerSecond / 1e6, 4),
+    medianProjectParticleStepsPerSecond: sig(r.medianProjectParticleStepsPerSecond),
+    medianNaiveParticleStepsPerSecond: sig(r.medianNaiveParticleStepsPerSecond),
+    projectOverNaive: sig(r.projectOverNaive, 3),
+  };
 }
 
 const isRun = (r: unknown): r is TimedWorkload => typeof r === 'object' && r !== null && 'medianWallSeconds' in r;
@@ -228,6 +322,19 @@ emitResult(
         repeats: opts.repeats,
         warmup: opts.warmup,
         kernel: opts.kernel,
+        kernelVariant: opts.kernelVariant,
+        comparison: opts.compare
+          ? {
+              ...comparePoint,
+              repeats: opts.compareRepeats,
+              workload: STANDARD_WORKLOAD_DESCRIPTION,
+              naiveKernel:
+                'bench/shaders/naive-step.wgsl (one particle per invocation, tables in storage, one dispatch)',
+              timing:
+                'interleaved runs (project, naive, project, ...) after an untimed one of each (which also checks that their particles agree); ' +
+                'wall seconds from the start of sampling to the GPU finishing, particles left on the GPU',
+            }
+          : null,
         workPerRun: work,
         workload:
           'scalingWorkload (bench/workloads.ts): K isotropic Gaussians in d dimensions, two classes, cfg w = 3 against the ' +
@@ -246,6 +353,8 @@ emitResult(
         adapter: chromeInfo!.adapter,
       },
       node: nodeInfo,
+      // The standard workload, the project's kernel against the naive baseline, in one page (and in Node).
+      comparison: { chrome: roundedComparison(chromeComparison), node: roundedComparison(nodeComparison) },
       runs,
       // Millions of particle-steps per second, medians: the table to read first.
       summary: runs.map((r, i) => {
@@ -255,8 +364,10 @@ emitResult(
         const nw = isRun(n) ? n.particleStepsPerSecond.wall : null;
         return {
           ...r.workload,
+          chromeVariant: isRun(c) ? c.variant.name : null,
           chromeWallMps: mps(cw),
           chromeGpuMps: isRun(c) ? mps(c.particleStepsPerSecond.gpu) : null,
+          nodeVariant: isRun(n) ? n.variant.name : null,
           nodeWallMps: mps(nw),
           nodeGpuMps: isRun(n) ? mps(n.particleStepsPerSecond.gpu) : null,
           chromeOverNode: cw && nw ? sig(cw / nw, 3) : null,

@@ -30,6 +30,8 @@ export interface TimedWorkload {
   /** Which stepping kernel ran, and how it read its tables (sampleWebGpu's report). */
   kernel: GpuSampleInfo['kernel'];
   tables: GpuSampleInfo['tables'];
+  /** The kernel variant of the timed runs, and how the first run chose it (tuned, cached, forced). */
+  variant: GpuSampleInfo['variant'] & { chosen: GpuSampleInfo['variant'] };
 }
 
 /** Acquires a device with 'timestamp-query' when the adapter has it, else without. */
@@ -123,7 +125,7 @@ async function timedRun(
 
 /** `warmup` untimed runs (pipeline compilation, caches), then `repeats` timed ones. */
 /** Which stepping kernel and dispatch shape to time (sampleWebGpu's own options). */
-export type SamplerChoice = Pick<GpuSampleOptions, 'kernel' | 'stepsPerDispatch'>;
+export type SamplerChoice = Pick<GpuSampleOptions, 'kernel' | 'stepsPerDispatch' | 'kernelVariant'>;
 
 export async function timeWorkload(
   gpu: GpuContext,
@@ -134,7 +136,12 @@ export async function timeWorkload(
   const ts = gpu.device.features.has('timestamp-query') ? new Timestamps(gpu) : null;
   try {
     const warmupWallSeconds: number[] = [];
-    for (let r = 0; r < opts.warmup; r++) warmupWallSeconds.push((await timedRun(gpu, spec, ts, sampler)).wall);
+    let chosen: GpuSampleInfo['variant'] | undefined;
+    for (let r = 0; r < opts.warmup; r++) {
+      const run = await timedRun(gpu, spec, ts, sampler);
+      chosen ??= run.info.variant;
+      warmupWallSeconds.push(run.wall);
+    }
     const wallSeconds: number[] = [];
     const gpuSeconds: number[] = [];
     let last: GpuSampleInfo | undefined;
@@ -143,6 +150,7 @@ export async function timeWorkload(
       wallSeconds.push(run.wall);
       if (run.gpu !== null) gpuSeconds.push(run.gpu);
       last = run.info;
+      chosen ??= run.info.variant;
     }
     const work = spec.particles * spec.solver.steps;
     const medianWallSeconds = median(wallSeconds);
@@ -162,6 +170,7 @@ export async function timeWorkload(
       plan: last!.plan,
       kernel: last!.kernel,
       tables: last!.tables,
+      variant: { ...last!.variant, chosen: chosen! },
     };
   } finally {
     ts?.destroy();

@@ -19,6 +19,10 @@ export interface SamplerRun {
 
 export interface WebGpuRun extends SamplerRun {
   plan: GpuSampleInfo['plan'];
+  /** The kernel variant of the timed runs, and how the warm-up chose it (tuned, cached, forced). */
+  variant: GpuSampleInfo['variant'] & { chosen: GpuSampleInfo['variant'] };
+  /** Which step kernel ran (the host's choice for this plan). */
+  kernel: GpuSampleInfo['kernel'];
   /** Whether every particle was read back to host memory inside the timed region. */
   readback: boolean;
   stepsPerDispatch?: number;
@@ -36,6 +40,8 @@ export interface WebGpuMeasureOptions {
    * Dawn then caches by content; a small warm-up does that as well as a full one.
    */
   warmupParticles?: number;
+  /** The fast kernel's variant: 'auto' (default: tuned or cached, in the warm-up) or a name (src/gpu/variants.ts). */
+  kernelVariant?: string;
 }
 
 /**
@@ -51,13 +57,18 @@ export async function measureWebGpu(
   const readback = opts.readback ?? true;
   const dim = spec.dim;
   let plan: GpuSampleInfo['plan'] | undefined;
+  let kernel: GpuSampleInfo['kernel'] | undefined;
   let out: Float32Array | undefined;
   const experiment = prepareExperiment(spec);
   const warmCount = Math.min(spec.particles, opts.warmupParticles ?? spec.particles);
   const warmupSeconds: number[] = [];
+  const { stepsPerDispatch, kernelVariant } = opts;
+  let chosen: GpuSampleInfo['variant'] | undefined;
+  let variant: GpuSampleInfo['variant'] | undefined;
   for (let r = 0; r < (opts.warmup ?? 1); r++) {
     const t0 = performance.now();
-    await sampleWebGpu(gpu, experiment, { count: warmCount, stepsPerDispatch: opts.stepsPerDispatch });
+    const info = await sampleWebGpu(gpu, experiment, { count: warmCount, stepsPerDispatch, kernelVariant });
+    chosen ??= info.variant;
     warmupSeconds.push((performance.now() - t0) / 1000);
   }
   const run = async (): Promise<void> => {
@@ -70,9 +81,13 @@ export async function measureWebGpu(
             filled += count;
           }
         : undefined,
-      stepsPerDispatch: opts.stepsPerDispatch,
+      stepsPerDispatch,
+      kernelVariant,
     });
     plan = info.plan;
+    variant = info.variant;
+    chosen ??= info.variant;
+    kernel = info.kernel;
   };
   const timing = { ...(await timeRuns(run, opts.repeats, 0)), warmupSeconds };
   return {
@@ -81,6 +96,8 @@ export async function measureWebGpu(
     timing,
     particleStepsPerSecond: (spec.particles * spec.solver.steps) / timing.medianSeconds,
     plan: plan!,
+    variant: { ...variant!, chosen: chosen! },
+    kernel: kernel!,
     readback,
     stepsPerDispatch: opts.stepsPerDispatch,
     moments: out ? momentsOf(out, dim) : undefined,

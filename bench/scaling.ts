@@ -3,10 +3,12 @@
 // tuning) the steps per dispatch, each swept from a base point with the others held fixed.
 // Every point carries the work model's GFLOP/s and, unless --no-peak, its roofline fractions
 // against the adapter's measured peaks (bench/peak.ts, bench/flops.ts).
-// JSON on stdout (or CSV with --format csv); --csv FILE writes the CSV as well.
+// JSON on stdout (or CSV with --format csv); --csv FILE writes the CSV as well; --figure FILE.svg
+// draws throughput against each sweep (and FILE.png); --cpu adds the CPU backend (f64, worker
+// threads) at every point up to --cpu-max-particles, so both backends' saturation shows.
 //
 //   npm run bench:scaling                    # default sweeps, ~2-4 minutes on a 2-core lavapipe
-//   npm run bench:scaling -- --full          # N 2^12..2^22, K 1..256, d 1..64, steps 10..1000
+//   npm run bench:scaling -- --full          # N 2^10..2^26, K 1..4096, d 1..64, steps 10..1000
 //   npm run bench:scaling -- --sweeps particles,dim --dim-list 1,8,64 --repeats 5
 //
 // Timing: wall clock of sampleWebGpu per run (pipeline from Dawn's cache after a small warm-up
@@ -20,6 +22,12 @@ import { measureWebGpu } from './measure.ts';
 import { emitResult, intListOption, intOption, nodeEnvironment, nodeGpu } from './node-env.ts';
 import { measurePeak, type PeakResult } from './peak.ts';
 import { scalingWorkload, type ScalingPoint } from './workloads.ts';
+import { scalingFigureSpec } from './scaling-figure.ts';
+import { timeRuns } from './common.ts';
+import { cpuBackend } from '../src/cpu/backend.ts';
+import { prepareExperiment } from '../src/experiment/plan.ts';
+import type { ExperimentSpec } from '../src/experiment/types.ts';
+import { renderSvg, svgToPng } from '../src/io/figures.ts';
 
 type Sweep = 'particles' | 'components' | 'dim' | 'steps' | 'dispatch';
 const SWEEPS: Sweep[] = ['particles', 'components', 'dim', 'steps', 'dispatch'];
@@ -50,8 +58,8 @@ const PRESETS: { default: Preset; full: Preset } = {
     repeats: 3,
   },
   full: {
-    particles: { values: pow2(12, 22), base: { particles: 0, steps: 100, dim: 1, components: 4 } },
-    components: { values: pow2(0, 8), base: { particles: 2 ** 16, steps: 50, dim: 1, components: 0 } },
+    particles: { values: pow2(10, 26), base: { particles: 0, steps: 100, dim: 1, components: 4 } },
+    components: { values: pow2(0, 12), base: { particles: 2 ** 16, steps: 50, dim: 1, components: 0 } },
     dim: { values: pow2(0, 6), base: { particles: 2 ** 16, steps: 50, dim: 0, components: 4 } },
     steps: { values: [10, 20, 50, 100, 200, 500, 1000], base: { particles: 2 ** 16, steps: 0, dim: 1, components: 4 } },
     dispatch: {
@@ -66,7 +74,10 @@ const cli = new Command('bench:scaling')
   .description(
     'scaling curves of the WebGPU sampler (Node, Dawn) in N, components, d, steps, steps per dispatch; JSON on stdout',
   )
-  .option('--full', 'the complete sweeps (N to 2^22, every power of 2; 5 repeats): tens of minutes on lavapipe')
+  .option(
+    '--full',
+    'the complete sweeps (N 2^10 to 2^26, K to 4096, every power of 2; 5 repeats): an hour or more on lavapipe',
+  )
   .option('--sweeps <list>', `comma-separated subset of ${SWEEPS.join(',')}`, SWEEPS.join(','))
   .option('--repeats <n>', 'timed runs per point (default 3, --full 5)', intOption('--repeats'))
   .option(
@@ -84,6 +95,14 @@ const cli = new Command('bench:scaling')
   .option('--no-peak', 'skip the peak microbenchmark (no roofline fractions)')
   .option('--peak-repeats <n>', 'timed runs per peak kernel', intOption('--peak-repeats'), 3)
   .option('--peak-seconds <s>', 'wall time of one peak submission', parseFloat, 0.2)
+  .option('--cpu', 'also time the CPU backend (f64, worker threads) at every point up to --cpu-max-particles')
+  .option(
+    '--cpu-max-particles <n>',
+    'the CPU points cap N here (larger N: skipped)',
+    intOption('--cpu-max-particles'),
+    2 ** 14,
+  )
+  .option('--figure <file>', 'draw throughput against each sweep as SVG to FILE (and PNG beside it)')
   .option('--format <f>', 'stdout format: json or csv', 'json')
   .option('--csv <file>', 'also write the points as CSV to FILE')
   .option('--json <file>', 'write the JSON result to this file (stdout stays empty unless --stdout)')
@@ -118,6 +137,7 @@ if (cli.peak) {
 
 interface Point {
   sweep: Sweep;
+  backend: 'webgpu' | 'cpu';
   particles: number;
   steps: number;
   dim: number;
@@ -136,6 +156,8 @@ interface Point {
   flopsPerParticleStep: number;
   expsPerParticleStep: number;
   roofline: Roofline | null;
+  /** The step kernel the host chose (webgpu) or the worker threads (cpu). */
+  kernel: string;
 }
 
 const points: Point[] = [];
@@ -158,6 +180,11 @@ for (const sweep of sweeps) {
     console.error(
       `${sweep}: N ${point.particles}, K ${point.components}, d ${point.dim}, steps ${point.steps}${stepsPerDispatch ? `, ${stepsPerDispatch} steps/dispatch` : ''} ...`,
     );
+    if (cli.cpu && sweep !== 'dispatch') {
+      if (point.particles > cli.cpuMaxParticles)
+        console.error(`  cpu: skipped (N ${point.particles} > --cpu-max-particles ${cli.cpuMaxParticles})`);
+      else points.push(await cpuPoint(sweep, point, spec));
+    }
     const run = await measureWebGpu(gpu, spec, {
       repeats,
       readback: Boolean(cli.readback),
@@ -170,6 +197,8 @@ for (const sweep of sweeps) {
     if (r) for (const k of Object.keys(r) as (keyof Roofline)[]) r[k] = sig(r[k]);
     points.push({
       sweep,
+      backend: 'webgpu',
+      kernel: run.kernel,
       ...point,
       stepsPerDispatch: run.plan.stepsPerDispatch,
       dispatches: run.plan.dispatches,
@@ -188,8 +217,54 @@ for (const sweep of sweeps) {
   }
 }
 
+/** One point on the CPU backend (f64, worker threads; the repeats and a warm-up as webgpu's). */
+async function cpuPoint(sweep: Sweep, point: ScalingPoint, spec: ExperimentSpec): Promise<Point> {
+  const plan = prepareExperiment(spec);
+  const backend = cpuBackend();
+  let threads = 0;
+  const timing = await timeRuns(async () => {
+    const report = await backend.sample(plan);
+    threads = Number(report.details.threads ?? 0);
+  }, repeats);
+  const model = workModel(spec)!;
+  const rate = (point.particles * point.steps) / timing.medianSeconds;
+  return {
+    sweep,
+    backend: 'cpu',
+    kernel: `f64, ${threads} worker threads`,
+    ...point,
+    stepsPerDispatch: point.steps,
+    dispatches: 0,
+    secondsPerRun: timing.secondsPerRun.map((s) => sig(s)),
+    medianSeconds: sig(timing.medianSeconds),
+    medianCpuSeconds: timing.medianCpuSeconds ? sig(timing.medianCpuSeconds) : null,
+    particleStepsPerSecond: sig(rate),
+    particleStepsPerCpuSecond: timing.medianCpuSeconds
+      ? sig((point.particles * point.steps) / timing.medianCpuSeconds)
+      : null,
+    componentCoordinateEvaluationsPerSecond: sig(rate * point.components * point.dim),
+    flopsPerParticleStep: model.flopsPerParticleStep,
+    expsPerParticleStep: model.expsPerParticleStep,
+    roofline: null,
+  };
+}
+
+/** The swept parameter's value at a point. */
+function sweptValue(p: Point): number {
+  if (p.sweep === 'dispatch') return p.stepsPerDispatch;
+  return p.sweep === 'particles'
+    ? p.particles
+    : p.sweep === 'components'
+      ? p.components
+      : p.sweep === 'dim'
+        ? p.dim
+        : p.steps;
+}
+
 const CSV_COLUMNS = [
   'sweep',
+  'backend',
+  'kernel',
   'particles',
   'steps',
   'dim',
@@ -233,7 +308,9 @@ const result = {
     workload:
       'bench/workloads.ts scalingWorkload: K isotropic Gaussians in d dimensions, 2 classes, cfg w=3 vs unconditional, OU T=10, euler',
     bases: Object.fromEntries(sweeps.map((s) => [s, { ...preset[s].base, values: lists[s] ?? preset[s].values }])),
-    timing: 'wall clock of sampleWebGpu per run; medians of the timed runs',
+    timing:
+      'wall clock of sampleWebGpu per run (cpu points: of the CPU backend, f64 on worker threads, particles read back); medians of the timed runs',
+    cpu: cli.cpu ? { maxParticles: cli.cpuMaxParticles } : null,
   },
   environment: {
     ...environment,
@@ -246,5 +323,16 @@ const result = {
 };
 
 if (cli.csv) writeFileSync(cli.csv, csv());
+if (cli.figure) {
+  const figurePoints = points.map((p) => ({
+    sweep: p.sweep,
+    backend: p.backend,
+    value: sweptValue(p),
+    particleStepsPerSecond: p.particleStepsPerSecond,
+  }));
+  const svg = await renderSvg(scalingFigureSpec(figurePoints, `particle-steps/s, ${adapterDescription(gpu).label}`));
+  writeFileSync(cli.figure, svg);
+  writeFileSync(cli.figure.replace(/\.svg$/i, '') + '.png', svgToPng(svg));
+}
 emitResult(cli.format === 'csv' ? csv() : JSON.stringify(result, null, 2), cli);
 gpu.destroy();

@@ -10,8 +10,13 @@ export function standardWorkload(particles: number, steps: number): ExperimentSp
   return parseSpec(standardRaw(particles, steps, { kind: 'euler' }));
 }
 
-/** The standard workload as a raw spec, with its solver's kind and parameters given. */
-function standardRaw(particles: number, steps: number, solver: Record<string, unknown>) {
+/** The standard workload as a raw spec, with its solver and guidance given. */
+function standardRaw(
+  particles: number,
+  steps: number,
+  solver: Record<string, unknown>,
+  guidance: Record<string, unknown> = { kind: 'cfg', w: 3 },
+) {
   return {
     dim: 1,
     classes: [
@@ -34,7 +39,7 @@ function standardRaw(particles: number, steps: number, solver: Record<string, un
     ],
     target: 'a',
     process: { kind: 'ou', T: 10 },
-    guidance: { kind: 'cfg', w: 3 },
+    guidance,
     solver: { steps, tMin: 1e-3, ...solver },
     particles,
     seed: 1,
@@ -115,4 +120,26 @@ export const HEAVY_WORKLOAD_DESCRIPTION =
 export function heavyWorkload(treeSpec: unknown, particles: number, steps: number): ExperimentSpec {
   const raw = treeSpec as { solver: Record<string, unknown> };
   return parseSpec({ ...raw, solver: { ...raw.solver, steps }, particles });
+}
+
+/**
+ * The guiders the benchmark runs at equal steps: the standard workload (euler) with its guidance
+ * replaced. Each evaluates the target and negative groups once per step; the variants add their
+ * rule (a projection, a 2 x 2 fit, a rescale) on top, and take the general kernel where the
+ * fast path does not cover them.
+ */
+export const GUIDER_WORKLOADS: readonly { name: string; guidance: Record<string, unknown> }[] = [
+  { name: 'cfg', guidance: { kind: 'cfg', w: 3 } },
+  { name: 'cfg window', guidance: { kind: 'cfg', w: 3, start: 0.2, stop: 0.8 } },
+  { name: 'classifier (exact)', guidance: { kind: 'classifier', w: 4 } },
+  { name: 'rescale', guidance: { kind: 'cfg', w: 3, variant: { kind: 'rescale', phi: 0.7 } } },
+  { name: 'powerlaw', guidance: { kind: 'cfg', w: 3, variant: { kind: 'powerlaw', alpha: 0.5 } } },
+  { name: 'apg', guidance: { kind: 'cfg', w: 3, variant: { kind: 'apg', eta: 0, r: 1, beta: 0 } } },
+  { name: 'cfgpp', guidance: { kind: 'cfg', w: 0, variant: { kind: 'cfgpp', lambda: 0.5 } } },
+  { name: 'cfgzero', guidance: { kind: 'cfg', w: 3, variant: { kind: 'cfgzero', zeroInitSteps: 1 } } },
+  { name: 'tangential', guidance: { kind: 'cfg', w: 3, variant: { kind: 'tangential' } } },
+];
+
+export function guiderWorkload(w: (typeof GUIDER_WORKLOADS)[number], particles: number, steps: number): ExperimentSpec {
+  return parseSpec(standardRaw(particles, steps, { kind: 'euler' }, w.guidance));
 }

@@ -11,9 +11,12 @@
 //
 // The host prepends a generated header with the component codes (src/gpu/codes.ts), DIM, NCOMP,
 // NOCC, NPROJ, NLEV, NBOX, NHALF, NQ, FACTOR_STRIDE, WG, HAS_UNIFORM, HAS_FULL, LOG_DENSITY and
-// the struct MetricComponent, then shaders/normal.wgsl and shaders/lib/mixture.wgsl: the
-// component log-densities are the step kernel's (component_log_density), on one row of factors
-// at tMin laid out as the step kernel's, with the eigenbases in `statics` where it has them.
+// the struct MetricComponent. The component log-densities are the step kernel's
+// (component_log_density in shaders/lib/mixture.wgsl), on one row of factors at tMin laid out as
+// the step kernel's, with the eigenbases in `statics` where it has them.
+
+#include "normal"
+#include "lib/mixture"
 
 struct MetricParams {
   count: u32,

@@ -46,17 +46,26 @@ fn expm1_f32(x: f32) -> f32 {
 // written so that the squares a^2, b^2 never meet in a subtraction (they differ by 2 w c).
 struct LogDiff { log: f32, dlog: f32 }
 
+// Narrow boxes (w max(1, |c|) < NARROW_BOX): the integral of phi over [c - w/2, c + w/2] is
+// w phi(c) corr(c, w) with corr's Taylor series in w (the first omitted term is below
+// (0.1)^6 / 322560 relative). Returns (corr, d corr/dc, d^2 corr/dc^2).
+const NARROW_BOX: f32 = 0.1;
+fn narrow_box_corr(c: f32, w: f32) -> vec3<f32> {
+  let w2 = w * w;
+  let c2 = c * c;
+  return vec3<f32>(
+    1.0 + (c2 - 1.0) * w2 / 24.0 + (c2 * c2 - 6.0 * c2 + 3.0) * w2 * w2 / 1920.0,
+    2.0 * c * w2 / 24.0 + (4.0 * c2 * c - 12.0 * c) * w2 * w2 / 1920.0,
+    2.0 * w2 / 24.0 + (12.0 * c2 - 12.0) * w2 * w2 / 1920.0,
+  );
+}
+
 fn log_diff_phi(a_in: f32, b_in: f32) -> LogDiff {
   let w = a_in - b_in;
   let c_in = 0.5 * (a_in + b_in);
-  if (w * max(1.0, abs(c_in)) < 0.1) {
-    // Taylor series of the integral of phi over [c - w/2, c + w/2]; the first omitted term is
-    // below (0.1)^6 / 322560 relative.
-    let w2 = w * w;
-    let c2 = c_in * c_in;
-    let corr = 1.0 + (c2 - 1.0) * w2 / 24.0 + (c2 * c2 - 6.0 * c2 + 3.0) * w2 * w2 / 1920.0;
-    let dcorr = 2.0 * c_in * w2 / 24.0 + (4.0 * c2 * c_in - 12.0 * c_in) * w2 * w2 / 1920.0;
-    return LogDiff(log(w) - 0.5 * c2 - LOG_SQRT_2PI + log(corr), -c_in + dcorr / corr);
+  if (w * max(1.0, abs(c_in)) < NARROW_BOX) {
+    let k = narrow_box_corr(c_in, w);
+    return LogDiff(log(w) - 0.5 * c_in * c_in - LOG_SQRT_2PI + log(k.x), -c_in + k.y / k.x);
   }
   // Reflect the upper tail onto the lower one: Phi(a) - Phi(b) = Phi(-b) - Phi(-a), and R flips sign.
   var a = a_in;

@@ -1,4 +1,5 @@
-// The step kernel's fast path: four particles per invocation, one vec4 lane each, for
+// The step kernel's fast path: LANES (4 or 1) particles per invocation, one lane each of the
+// generated type `lanes` (vec4<f32> or f32), for
 // specs whose components are all Gaussians with diagonal (or isotropic) covariance, with
 // linear guidance (or cfgpp, whose rule is in the step rows) and no score error. Same mathematics as shaders/step.wgsl; the host
 // (src/gpu/sampler.ts) picks this file when the spec qualifies.
@@ -8,49 +9,55 @@
 // lane; with four particles per invocation each load serves four particles. The online
 // log-sum-exp is branch-free (exp(-|v - max|) and selects), one exp per component and group.
 //
-// The host prepends the generated header (src/gpu/kernel.ts), with the declarations of
-// bindings 1-4 (gauss4TableBindings: uniform where the tables fit, else storage), philox.wgsl
-// and normal.wgsl. Those bindings:
+// The lane width and the workgroup size are a kernel variant's (src/gpu/variants.ts): four
+// lanes suit lavapipe (LLVM vectorises across invocations and each table load serves four
+// particles), one lane suits SwiftShader (its JIT keeps a vec4 per coordinate in memory).
+// Every variant makes the same f32 operations per particle, so they give the same particles.
+// The host prepends the generated header (src/gpu/kernel.ts: LANES, `lanes`, lane_get,
+// lane_set), with the declarations of
+// bindings 1-4 (gauss4TableBindings: uniform where the tables fit, else storage); the generator
+// and the normal helpers are included below. Those bindings:
 //   rows:       array<StepRowSlot>, the step rows of this dispatch's steps only (a window:
 //               slot step * STAGES + i for step firstStep + step, stage i);
 //   factors:    array<vec4<f32>>, this dispatch's factor window, read as flat f32 by factor();
 //   components: array<ComponentInfo>;
 //   statics:    array<vec4<f32>>, [target data mean (DIM), negative data mean (DIM)].
 
+#include "philox"
+#include "normal"
+
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(5) var<storage, read_write> particles: array<f32>;
 
-fn factor(i: u32) -> f32 { return factors[i >> 2u][i & 3u]; }
-fn static_value(i: u32) -> f32 { return statics[i >> 2u][i & 3u]; }
+// factor(i), static_value(i): flat f32 reads of the tables, from the header (gauss4TableBindings).
 
-const LANES: u32 = 4u;
 // IN_TARGET, IN_NEGATIVE: the header (src/gpu/codes.ts).
 const LOG_ZERO: f32 = -1.0e30;
 
-var<private> x: array<vec4<f32>, DIM>;
-var<private> xs: array<vec4<f32>, DIM>;
-var<private> k: array<array<vec4<f32>, DIM>, STAGES>;
-var<private> comp_score: array<vec4<f32>, DIM>;
-var<private> max_t: vec4<f32>;
-var<private> sum_t: vec4<f32>;
-var<private> acc_t: array<vec4<f32>, DIM>;
-var<private> max_n: vec4<f32>;
-var<private> sum_n: vec4<f32>;
-var<private> acc_n: array<vec4<f32>, DIM>;
+var<private> x: array<lanes, DIM>;
+var<private> xs: array<lanes, DIM>;
+var<private> k: array<array<lanes, DIM>, STAGES>;
+var<private> comp_score: array<lanes, DIM>;
+var<private> max_t: lanes;
+var<private> sum_t: lanes;
+var<private> acc_t: array<lanes, DIM>;
+var<private> max_n: lanes;
+var<private> sum_n: lanes;
+var<private> acc_n: array<lanes, DIM>;
 
-fn accumulate_target(v: vec4<f32>) {
+fn accumulate_target(v: lanes) {
   let d = v - max_t;
   let e = exp(-abs(d));
-  let up = d > vec4<f32>(0.0);
+  let up = d > lanes(0.0);
   sum_t = select(sum_t + e, sum_t * e + 1.0, up);
   for (var j = 0u; j < DIM; j++) { acc_t[j] = select(acc_t[j] + e * comp_score[j], acc_t[j] * e + comp_score[j], up); }
   max_t = max(max_t, v);
 }
 
-fn accumulate_negative(v: vec4<f32>) {
+fn accumulate_negative(v: lanes) {
   let d = v - max_n;
   let e = exp(-abs(d));
-  let up = d > vec4<f32>(0.0);
+  let up = d > lanes(0.0);
   sum_n = select(sum_n + e, sum_n * e + 1.0, up);
   for (var j = 0u; j < DIM; j++) { acc_n[j] = select(acc_n[j] + e * comp_score[j], acc_n[j] * e + comp_score[j], up); }
   max_n = max(max_n, v);
@@ -59,7 +66,7 @@ fn accumulate_negative(v: vec4<f32>) {
 fn add_component(c: u32, factor_row: u32) {
   let info = components[c];
   let base = (factor_row * NCOMP + c) * FACTOR_STRIDE;
-  var logp = vec4<f32>(factor(base));
+  var logp = lanes(factor(base));
   for (var j = 0u; j < DIM; j++) {
     let r = xs[j] - factor(base + 2u + DIM + j);
     let q = r * factor(base + 2u + j);
@@ -71,13 +78,13 @@ fn add_component(c: u32, factor_row: u32) {
 }
 
 fn velocity(stage: u32, row: StepRow, factor_row: u32) {
-  max_t = vec4<f32>(LOG_ZERO);
-  sum_t = vec4<f32>(0.0);
-  max_n = vec4<f32>(LOG_ZERO);
-  sum_n = vec4<f32>(0.0);
+  max_t = lanes(LOG_ZERO);
+  sum_t = lanes(0.0);
+  max_n = lanes(LOG_ZERO);
+  sum_n = lanes(0.0);
   for (var j = 0u; j < DIM; j++) {
-    acc_t[j] = vec4<f32>(0.0);
-    acc_n[j] = vec4<f32>(0.0);
+    acc_t[j] = lanes(0.0);
+    acc_n[j] = lanes(0.0);
   }
   for (var c = 0u; c < NTARGET; c++) { add_component(c, factor_row); }
   if (NEG_FROM_TARGET) {
@@ -87,7 +94,7 @@ fn velocity(stage: u32, row: StepRow, factor_row: u32) {
   }
   for (var c = NTARGET; c < NCOMP; c++) { add_component(c, factor_row); }
   let gt = row.gammaTarget / sum_t;
-  let gn = select(vec4<f32>(0.0), row.gammaNegative / sum_n, sum_n > vec4<f32>(0.0));
+  let gn = select(lanes(0.0), row.gammaNegative / sum_n, sum_n > lanes(0.0));
   for (var j = 0u; j < DIM; j++) {
     let s = gt * acc_t[j] + gn * acc_n[j];
     let mean = row.gammaTarget * static_value(j) + row.gammaNegative * static_value(DIM + j);
@@ -111,10 +118,10 @@ fn main(
     if (params.initialise != 0u) {
       for (var blk = 0u; blk * 4u < DIM; blk++) {
         let z = normal4(params.seed, params.particleOffset + local, 0u, blk);
-        for (var l = 0u; l < 4u && blk * 4u + l < DIM; l++) { x[blk * 4u + l][lane] = PRIOR_SCALE * z[l]; }
+        for (var l = 0u; l < 4u && blk * 4u + l < DIM; l++) { x[blk * 4u + l] = lane_set(x[blk * 4u + l], lane, PRIOR_SCALE * z[l]); }
       }
     } else {
-      for (var j = 0u; j < DIM; j++) { x[j][lane] = particles[local * DIM + j]; }
+      for (var j = 0u; j < DIM; j++) { x[j] = lane_set(x[j], lane, particles[local * DIM + j]); }
     }
   }
 
@@ -132,7 +139,7 @@ fn main(
       velocity(i, rows[step * STAGES + i].row, step * STAGES + i);
     }
     for (var j = 0u; j < DIM; j++) {
-      var acc = vec4<f32>(0.0);
+      var acc = lanes(0.0);
       for (var i = 0u; i < STAGES; i++) { acc += tableau_b[i] * k[i][j]; }
       x[j] += h * acc;
     }
@@ -143,7 +150,7 @@ fn main(
         if (local >= params.particleCount) { continue; }
         for (var blk = 0u; blk * 4u < DIM; blk++) {
           let z = normal4(params.seed, params.particleOffset + local, n + 1u, blk);
-          for (var l = 0u; l < 4u && blk * 4u + l < DIM; l++) { x[blk * 4u + l][lane] += noise * z[l]; }
+          for (var l = 0u; l < 4u && blk * 4u + l < DIM; l++) { x[blk * 4u + l] = lane_set(x[blk * 4u + l], lane, lane_get(x[blk * 4u + l], lane) + noise * z[l]); }
         }
       }
     }
@@ -151,7 +158,7 @@ fn main(
   for (var lane = 0u; lane < LANES; lane++) {
     let local = first + lane;
     if (local < params.particleCount) {
-      for (var j = 0u; j < DIM; j++) { particles[local * DIM + j] = x[j][lane]; }
+      for (var j = 0u; j < DIM; j++) { particles[local * DIM + j] = lane_get(x[j], lane); }
     }
   }
 }

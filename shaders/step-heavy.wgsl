@@ -25,11 +25,14 @@
 // The host prepends the header of src/gpu/kernel.ts (DIM, STAGES, WORKGROUP_SIZE, STOCHASTIC,
 // PRIOR_SCALE, NEG_FROM_TARGET, NEG_TARGET_SHIFT, TABLEAU_A/B, StepRow, StepParams) and the heavy
 // header (src/gpu/heavy.ts: the aliases VecD, MatD, Pts, the struct HeavyEntry { w: P, shift,
-// lw }, GROUPS, HEAVY_TARGET, HEAVY_NEGATIVE, HEAVY_TILE), then shaders/philox.wgsl and
-// shaders/normal.wgsl.
+// lw }, GROUPS, HEAVY_TARGET, HEAVY_NEGATIVE, HEAVY_TILE); this file includes shaders/philox.wgsl
+// and shaders/normal.wgsl (src/gpu/program.ts, shaderText).
 //
 // factors: per window row r, the target group's HEAVY_TARGET entries, then the negative group's
 // HEAVY_NEGATIVE, at r * (HEAVY_TARGET + HEAVY_NEGATIVE) + e.
+
+#include "philox"
+#include "normal"
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(1) var<storage, read> rows: array<StepRow>;

@@ -7,15 +7,20 @@
 //   NEG_FROM_TARGET, NEG_TARGET_SHIFT, PRIOR_SCALE, FACTOR_STRIDE, LOG_DENSITY, VARIANT and its
 //   parameters, the score-error flags ERR_*,
 //   TABLEAU_A (STAGES x STAGES, row-major), TABLEAU_B, and the structs StepRow, StepParams,
-//   ComponentInfo, all derived from the TypeScript definitions;
-// then shaders/philox.wgsl, shaders/normal.wgsl and shaders/lib/mixture.wgsl (factor_at,
-// component_log_density: the mixture math, shared); and with a trained classifier its constants
-// and shaders/classifier.wgsl (binding 8), else a stub add_classifier_guidance.
+//   ComponentInfo, all derived from the TypeScript definitions; and with a trained classifier or
+// a learned denoiser their constants. The includes below bring the generator, the normal CDF
+// helpers and the mixture math (factor_at, component_log_density: shaders/lib/mixture.wgsl);
+// the flags CLASSIFIER and DENOISER bring shaders/classifier.wgsl or shaders/denoiser.wgsl
+// (binding 8), else a stub add_classifier_guidance / apply_learned_scores.
 //
 // Per (row, component entry) factors (built once per dispatch window on the host):
 //   gaussian: [logNorm, 1/sigma, invVar[DIM], shift[DIM]]  with shift = alpha * mean
 //   uniform:  [logNorm, 1/sigma, shift[DIM], shift2[DIM]]  with shift = alpha * low, shift2 = alpha * high
 // (sigma is the entry's own: a blurred score error widens it.)
+
+#include "philox"
+#include "normal"
+#include "lib/mixture"
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(1) var<storage, read> rows: array<StepRow>;
@@ -169,6 +174,8 @@ fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
     s_n[j] = 0.0;
     if (sum_n > 0.0) { s_n[j] = acc_n[j] / sum_n; }
   }
+  // Learned denoisers replace s_t and/or s_n (shaders/denoiser.wgsl; an empty stub without one).
+  apply_learned_scores(row_id, row.gammaNegative);
   if (LOG_DENSITY) { group_divergences(); }
   if (ERR_TARGET) { add_score_error_target(); }
   if (ERR_NEGATIVE && sum_n > 0.0) { add_score_error_negative(); }
@@ -533,3 +540,15 @@ fn prior_log_density() -> f32 {
   for (var j = 0u; j < DIM; j++) { sq += x[j] * x[j]; }
   return -0.5 * sq / (PRIOR_SCALE * PRIOR_SCALE) - f32(DIM) * (LOG_SQRT_2PI + log(PRIOR_SCALE));
 }
+
+#if CLASSIFIER
+#include "classifier"
+#else
+fn add_classifier_guidance(row_id: u32) {} // no trained classifier
+#endif
+
+#if DENOISER
+#include "denoiser"
+#else
+fn apply_learned_scores(row_id: u32, gamma_negative: f32) {} // no learned denoiser
+#endif

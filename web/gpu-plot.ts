@@ -3,6 +3,7 @@
 // buffer: particles and counts stay on the GPU. Axes, the exact densities and labels are
 // drawn on a 2-D canvas on top (web/plots.ts).
 import type { GpuContext } from '../src/gpu/device.ts';
+import { shaderText } from '../src/gpu/program.ts';
 
 export interface PlotRect {
   /** CSS pixels, relative to the canvas. */
@@ -47,7 +48,7 @@ export class GpuPlot {
     const { device, platform } = this.gpu;
     const module = device.createShaderModule({
       label: `render-${kind} shader`,
-      code: platform.shaderSource(`render-${kind}`),
+      code: shaderText(platform, `render-${kind}`),
     });
     p = device.createRenderPipeline({
       label: `render-${kind} pipeline`,

@@ -4,7 +4,7 @@
 // read back; several probes may be in flight (a ring of staging buffers).
 import { BufferPool, bindBuffers } from '../src/gpu/buffers.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
-import { cachedComputePipeline } from '../src/gpu/program.ts';
+import { cachedComputePipeline, shaderText } from '../src/gpu/program.ts';
 
 export interface Moments {
   /** Finite particles visited. */
@@ -41,7 +41,7 @@ export class MomentProbe {
 
   /** axes: the one or two coordinates to reduce; maxPaths: the most particles copied per probe. */
   static async create(gpu: GpuContext, dim: number, axes: number[], maxPaths: number): Promise<MomentProbe> {
-    const pipeline = await cachedComputePipeline(gpu.device, 'moments', gpu.platform.shaderSource('moments'));
+    const pipeline = await cachedComputePipeline(gpu.device, 'moments', shaderText(gpu.platform, 'moments'));
     return new MomentProbe(gpu, dim, axes, maxPaths, pipeline);
   }
 

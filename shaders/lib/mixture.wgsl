@@ -24,15 +24,11 @@ fn factor_at(i: u32, staged: bool) -> f32 {
 fn box_div_term(a_in: f32, b_in: f32) -> f32 {
   let w = a_in - b_in;
   let c_in = 0.5 * (a_in + b_in);
-  if (w * max(1.0, abs(c_in)) < 0.1) {
+  if (w * max(1.0, abs(c_in)) < NARROW_BOX) {
     // f = log w - c^2/2 + log corr + const (log_diff_phi's Taylor series): f'' = -1 + (log corr)''.
-    let w2 = w * w;
-    let c2 = c_in * c_in;
-    let corr = 1.0 + (c2 - 1.0) * w2 / 24.0 + (c2 * c2 - 6.0 * c2 + 3.0) * w2 * w2 / 1920.0;
-    let dcorr = 2.0 * c_in * w2 / 24.0 + (4.0 * c2 * c_in - 12.0 * c_in) * w2 * w2 / 1920.0;
-    let ddcorr = 2.0 * w2 / 24.0 + (12.0 * c2 - 12.0) * w2 * w2 / 1920.0;
-    let d1 = -c_in + dcorr / corr;
-    return -1.0 + (ddcorr * corr - dcorr * dcorr) / (corr * corr) + d1 * d1;
+    let k = narrow_box_corr(c_in, w);
+    let d1 = -c_in + k.y / k.x;
+    return -1.0 + (k.z * k.x - k.y * k.y) / (k.x * k.x) + d1 * d1;
   }
   // -(a pa - b pb) is unchanged by the reflection x -> -x: use the lower tail.
   var a = a_in;

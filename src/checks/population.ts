@@ -19,6 +19,7 @@ import { CpuStepper } from '../cpu/reference.ts';
 import { target1d } from '../targets/one-d.ts';
 import { type TargetKind } from '../targets/definition.ts';
 import { targetDef } from '../targets/from-spec.ts';
+import { alignedLines, shortNumber } from '../io/text-table.ts';
 
 export interface PopulationOutcome {
   name: string;
@@ -197,8 +198,7 @@ export function populationTTest(
 }
 
 export function formatPopulationTable(r: PopulationCheckResult): string {
-  const g = (v: number) =>
-    v === 0 ? '0' : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(4);
+  const g = (v: number) => shortNumber(v, 4);
   const head = ['', 'test', 'estimate', 'exact', '|t|', 'threshold', 'detects'];
   const rows = r.outcomes.map((o) => [
     o.pass ? 'pass' : 'FAIL',
@@ -209,18 +209,11 @@ export function formatPopulationTable(r: PopulationCheckResult): string {
     g(o.threshold),
     g(o.power),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
   const failed = r.outcomes.filter((o) => !o.pass).length;
   return [
     `check (fk corrector) against the ${r.against} target: ${r.populations} independent populations of ${r.particlesPerPopulation} on ${r.adapter ?? r.backend}, ` +
       `t tests on ${r.populations - 1} degrees of freedom, family-wise alpha ${r.alpha} over ${r.tests} tests (Bonferroni); smallest ESS/n ${g(r.essFractionMin)}`,
-    line(head),
-    ...rows.map(line),
+    ...alignedLines(head, rows),
     r.pass
       ? `PASS: all ${r.outcomes.length} tests (${g(r.seconds)} s)`
       : `FAIL: ${failed} of ${r.outcomes.length} tests (${g(r.seconds)} s)`,

@@ -14,6 +14,13 @@ import { evaluateChecks, type CheckReport } from '../checks/evaluate.ts';
 import type { TestOutcome } from '../metrics/statistics.ts';
 import { measure } from '../checks/measure.ts';
 import type { TargetKind } from '../targets/definition.ts';
+import { Command, Option } from 'commander';
+import { checkOutput, writeFileAtomic } from '../io/output.ts';
+import { alignedLines, shortNumber } from '../io/text-table.ts';
+import { checkResources, estimateResources } from './resources.ts';
+import { loadSpecFile } from '../experiment/parse.ts';
+import { formatPopulationTable, runPopulationCheck } from '../checks/population.ts';
+import { specSummary } from './run.ts';
 
 export interface CheckOptions {
   against: TargetKind;
@@ -125,14 +132,7 @@ export async function runCheck(
         total: (performance.now() - t0) / 1000,
       },
       ...(opts.shard ? { shard: { index: opts.shard.index, count: opts.shard.count, first, end } } : {}),
-      spec: {
-        target: spec.target,
-        guidance: spec.guidance.kind,
-        solver: spec.solver.kind,
-        steps: spec.solver.steps,
-        seed: spec.seed,
-        process: spec.process.kind,
-      },
+      spec: specSummary(spec),
     };
     if (opts.table !== false) process.stderr.write(formatTable(result));
     return result;
@@ -141,11 +141,7 @@ export async function runCheck(
   }
 }
 
-function g(v: number): string {
-  if (v === 0) return '0';
-  if (!Number.isFinite(v)) return String(v);
-  return Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(3);
-}
+const g = (v: number): string => shortNumber(v, 3);
 
 export function formatTable(r: CheckResult): string {
   const rows = r.outcomes.map((o: TestOutcome) => [
@@ -158,18 +154,11 @@ export function formatTable(r: CheckResult): string {
     g(o.power),
   ]);
   const head = ['', 'test', 'statistic', 'threshold', 'envelope', 'bias', 'power (detects)'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
   const failed = r.outcomes.filter((o) => !o.pass).length;
   return [
     `check against the ${r.against} target: ${r.particles} particles on ${r.adapter ?? r.backend}, family-wise alpha ${r.alpha} over ${r.tests} tests (Bonferroni)`,
     `bias terms: displacement D = ${g(r.bias.displacement)} (solver ${g(r.bias.solverShift)}: ${r.bias.solverShiftMethod}; f32 ${g(r.bias.f32Shift)}), prior TV ${g(r.bias.priorTv)}, prior W2 ${g(r.bias.priorW2)} x flow Lipschitz ${g(r.bias.flowLipschitz)}`,
-    line(head),
-    ...rows.map(line),
+    ...alignedLines(head, rows),
     ...r.warnings.map((w) => `warning: ${w}`),
     r.verdict === 'PASS'
       ? `PASS: all ${r.outcomes.length} tests (${g(r.seconds.total)} s)`
@@ -182,12 +171,6 @@ export function formatTable(r: CheckResult): string {
 
 // ---------------------------------------------------------------------------------------
 // Command registration (src/cli/main.ts calls this).
-
-import { Command, Option } from 'commander';
-import { checkOutput, writeFileAtomic } from '../io/output.ts';
-import { checkResources, estimateResources } from './resources.ts';
-import { loadSpecFile } from '../experiment/parse.ts';
-import { formatPopulationTable, runPopulationCheck } from '../checks/population.ts';
 
 function numberArg(name: string) {
   return (value: string): number => {

@@ -12,6 +12,7 @@ import { addClassifiersCommand } from './classifiers.ts';
 import { addMergeCommand } from './merge.ts';
 import { checkStatePath, parseShard } from './state.ts';
 import { addReproduceCommand } from './reproduce.ts';
+import { addDenoiserCommand } from './denoiser.ts';
 
 function integerArg(name: string) {
   return (value: string): number => {
@@ -58,6 +59,10 @@ export function buildProgram(): Command {
       'sample only shard i of k: particles [floor(i N/k), floor((i+1) N/k)) of the experiment (docs/sharding.md)',
     )
     .option('--state <file>', 'write the mergeable summary state (for merge; docs/sharding.md)')
+    .option(
+      '--kernel-variant <name>',
+      "webgpu: the fast kernel's variant (auto: tuned per adapter and shape, and cached; with --shard the default variant, so that every shard computes alike); docs/benchmarks.md",
+    )
     .exitOverride()
     .action(async (specPath: string | undefined, opts) => {
       const path = specPath ?? DEFAULT_SPEC;
@@ -77,6 +82,7 @@ export function buildProgram(): Command {
         logDet: opts.logDet === true,
         shard,
         state: opts.state,
+        kernelVariant: opts.kernelVariant,
       });
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       // Printed whole above; the exit status says whether it can be trusted.
@@ -94,6 +100,7 @@ export function buildProgram(): Command {
   addCheckCommand(program);
   addSweepCommand(program);
   addReproduceCommand(program);
+  addDenoiserCommand(program);
   return program;
 }
 

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { InputError } from '../experiment/errors.ts';
 import { planGuidance } from '../guidance/guidance.ts';
 import { boundedSupport, SummaryAccumulator } from '../metrics/summary.ts';
-import { reportOf, type RunReport } from './run.ts';
+import { reportOf, specSummary, type RunReport } from './run.ts';
 import { checkStatePath, readStateFile, sumMeasurements, writeStateFile, type LoadedState } from './state.ts';
 import { formatTable, throwForVerdict, type CheckResult } from './check.ts';
 import { planCheck } from '../checks/plan.ts';
@@ -181,14 +181,7 @@ export function mergeCheckStates(parts: LoadedState[]): CheckResult {
     backend: ref.doc.backend,
     adapter,
     seconds: { plan: (performance.now() - t0) / 1000, bias: 0, sample: seconds, total: seconds },
-    spec: {
-      target: spec.target,
-      guidance: spec.guidance.kind,
-      solver: spec.solver.kind,
-      steps: spec.solver.steps,
-      seed: spec.seed,
-      process: spec.process.kind,
-    },
+    spec: specSummary(spec),
     merged: { files: parts.map((s) => s.file), ranges: parts.map((s) => s.doc.range) },
   };
 }

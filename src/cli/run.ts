@@ -17,6 +17,7 @@ import { webGpuLogDensityBackend } from '../checks/log-density-webgpu.ts';
 import { logDensityUnsupported } from '../model/divergence.ts';
 import { targetLogDensityAtTMin } from '../checks/exact-density.ts';
 import { acquireGpu, type GpuContext } from '../gpu/device.ts';
+import { GAUSS4_VARIANTS } from '../gpu/variants.ts';
 import { webGpuBackend } from '../gpu/backend.ts';
 import { nodePlatform } from '../platform/node.ts';
 import type { FkReport } from '../corrector/fk.ts';
@@ -38,6 +39,14 @@ export interface RunOptions {
   logDensity?: boolean;
   /** Sample only shard i of k: particles [floor(i N / k), floor((i + 1) N / k)) (src/cli/state.ts). */
   shard?: Shard;
+  /**
+   * The fast kernel's variant (src/gpu/variants.ts): a name, or 'auto' (tuned and cached). Default:
+   * auto, except with a shard, where it is the default variant unless the platform pins one
+   * ($GUIDANCE_SAMPLER_KERNEL_VARIANT): variants agree to f32 rounding, not always bit for bit
+   * (a driver may contract a multiply-add in one layout and not another), and shards tuned on
+   * different machines must still compute alike for the union to equal the single run.
+   */
+  kernelVariant?: string;
   /** Write the mergeable summary state here (docs/sharding.md). */
   state?: string;
   /**
@@ -78,6 +87,8 @@ export interface RunReport extends Summary {
    */
   overflow: boolean;
   overflowFields: string[];
+  /** webgpu: the step kernel that ran and, for the fast kernel, its variant and why (tuned, cached, forced). */
+  kernel?: { name: string; variant?: string; why?: string };
   /** With --log-det: |log q_map - log q_flow| over the particles (the solver's density error), and the mean signed gap. */
   logDet?: { meanGap: number; maxGap: number; meanSignedGap: number };
 }
@@ -185,6 +196,14 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
         { path: '--log-density', message: 'needs --out (the log-densities are written next to it)' },
       ]);
   }
+  const g = spec.guidance;
+  if (opts.logDensity && g.kind !== 'classifier' && (g.score || (g.kind === 'cfg' && g.negative.kind === 'learned')))
+    throw new SpecError([
+      {
+        path: '--log-density',
+        message: 'not with a learned model (its divergence is not computed; docs/learned-denoisers.md)',
+      },
+    ]);
   if (opts.logDet) {
     if (!opts.logDensity)
       throw new SpecError([
@@ -258,6 +277,7 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   const bar = progressBar(backend);
   const adapter: string | null = gpu?.adapterInfo.label ?? null;
   let fk: FkReport | null = null;
+  let kernel: RunReport['kernel'];
   let outNonFinite = 0;
   let logDetReport: RunReport['logDet'];
   const acc = new SummaryAccumulator(spec.dim, support);
@@ -327,7 +347,8 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
       if (opts.logDet) logDetReport = { meanGap: gap.abs / gap.n, maxGap: gap.max, meanSignedGap: gap.signed / gap.n };
     } else {
       // Both backends behind one interface (src/backend/sampler.ts): the plan in, blocks out in index order.
-      const sampler = backend === 'cpu' ? cpuBackend() : webGpuBackend(gpu!);
+      const sampler =
+        backend === 'cpu' ? cpuBackend() : webGpuBackend(gpu!, { kernelVariant: kernelVariantOf(opts, gpu!) });
       try {
         await withOut(async (consume) => {
           const report = await sampler.sample(plan, {
@@ -337,6 +358,7 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
             onProgress: (done, total) => bar.update(done, total),
           });
           fk = report.fk;
+          if (report.backend === 'webgpu') kernel = kernelOf(report.details);
         });
       } finally {
         if (backend === 'webgpu') gpu!.destroy();
@@ -364,7 +386,14 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
     ...(opts.out ? { out: { path: opts.out, dtype: opts.dtype, nonFinite: outNonFinite } } : {}),
     ...(opts.state ? { state: opts.state } : {}),
     ...(logDetReport ? { logDet: logDetReport } : {}),
+    ...(kernel ? { kernel } : {}),
   };
+}
+
+/** The webgpu step kernel that ran and, for the fast kernel, its variant and how it was chosen. */
+function kernelOf(details: Record<string, unknown>): RunReport['kernel'] {
+  const variant = details.variant as { name: string; why: string } | undefined;
+  return { name: String(details.kernel), ...(variant ? { variant: variant.name, why: variant.why } : {}) };
 }
 
 /** The printed report of a summary state (run, and merge of shard states). */
@@ -381,15 +410,28 @@ export function reportOf(
     backend: where.backend,
     adapter: where.adapter,
     elapsedSeconds: where.elapsedSeconds,
-    spec: {
-      target: spec.target,
-      process: spec.process.kind,
-      guidance: spec.guidance.kind,
-      solver: spec.solver.kind,
-      steps: spec.solver.steps,
-      seed: spec.seed,
-    },
+    spec: specSummary(spec),
     overflow: overflowFields.length > 0,
     overflowFields,
   };
+}
+
+/** The spec's identity in every summary (run, check, merge): what ran, in a few fields. */
+export function specSummary(spec: ExperimentSpec) {
+  return {
+    target: spec.target,
+    process: spec.process.kind,
+    guidance: spec.guidance.kind,
+    solver: spec.solver.kind,
+    steps: spec.solver.steps,
+    seed: spec.seed,
+  };
+}
+
+/** The run's kernel variant (RunOptions.kernelVariant): a shard never tunes on its own. */
+function kernelVariantOf(opts: RunOptions, gpu: GpuContext): string | undefined {
+  if (opts.kernelVariant !== undefined) return opts.kernelVariant;
+  const pinned = gpu.platform.kernelVariant;
+  if (opts.shard && (pinned === undefined || pinned === 'auto')) return GAUSS4_VARIANTS[0].name;
+  return undefined;
 }

@@ -20,6 +20,7 @@ import {
   type PreparedScoreError,
 } from '../model/score-error.ts';
 import { sampleGroupExact } from '../model/sample-exact.ts';
+import { type DenoiserCoefficients, denoiserCoefficients } from '../model/denoiser/denoiser.ts';
 
 /** Particles advanced together, step by step: the CPU's analogue of one GPU dispatch's chunk. */
 export const CPU_CHUNK = 1024;
@@ -48,6 +49,9 @@ export class CpuStepper {
   readonly spec: ExperimentSpec;
   /** Per-particle sum_i b_i div u over a step's stages (log-density path). */
   private divAcc: Float64Array = new Float64Array(0);
+  /** The learned models' score constants at the last setTime's row (null: that score is exact). */
+  private learnedTarget: DenoiserCoefficients | null = null;
+  private learnedNegative: DenoiserCoefficients | null = null;
 
   readonly plan: ExperimentPlan;
 
@@ -110,6 +114,9 @@ export class CpuStepper {
     this.evTarget.setTime(row.alpha, row.sigma2 + (e.appliesToTarget ? blur : 0));
     if (this.evNegative !== this.evTarget)
       this.evNegative.setTime(row.alpha, row.sigma2 + (e.appliesToNegative ? blur : 0));
+    const { learned } = this.plan;
+    this.learnedTarget = learned.target && denoiserCoefficients(learned.target.sigmaData, row.alpha, row.sigma2);
+    this.learnedNegative = learned.negative && denoiserCoefficients(learned.negative.sigmaData, row.alpha, row.sigma2);
   }
 
   /**
@@ -125,14 +132,21 @@ export class CpuStepper {
     momentum: Float64Array | null = null,
   ): void {
     const { sTarget, sNegative, s, scoreError } = this;
-    this.evTarget.evaluateComponents(x);
-    sTarget.fill(0);
-    this.evTarget.addGroupScore(this.guidance.target, 1, sTarget);
+    const { learned } = this.plan;
+    if (learned.target) learned.target.scoreWith(this.learnedTarget!, x, sTarget);
+    else {
+      this.evTarget.evaluateComponents(x);
+      sTarget.fill(0);
+      this.evTarget.addGroupScore(this.guidance.target, 1, sTarget);
+    }
     if (scoreError.appliesToTarget) addScoreError(scoreError, x, sTarget);
     sNegative.fill(0);
     if (this.guidance.negative && row.gammaNegative !== 0) {
-      if (this.evNegative !== this.evTarget) this.evNegative.evaluateComponents(x);
-      this.evNegative.addGroupScore(this.guidance.negative, 1, sNegative);
+      if (learned.negative) learned.negative.scoreWith(this.learnedNegative!, x, sNegative);
+      else {
+        if (this.evNegative !== this.evTarget || learned.target) this.evNegative.evaluateComponents(x);
+        this.evNegative.addGroupScore(this.guidance.negative, 1, sNegative);
+      }
       if (scoreError.appliesToNegative) addScoreError(scoreError, x, sNegative);
     }
     combineScores(this.variant, x, sTarget, sNegative, row, momentum, s);
@@ -148,6 +162,8 @@ export class CpuStepper {
    * kind with a log-density; src/model/divergence.ts). At alpha = 0 (cs = 0) it is cx dim.
    */
   velocityDivergence(x: Float64Array, row: StepRow): number {
+    if (this.plan.learned.target || this.plan.learned.negative)
+      throw new Error('log-density: not with a learned model (its divergence is not computed)');
     let div = row.cx * this.dim;
     if (row.cs === 0) return div;
     const e = this.scoreError;
@@ -171,6 +187,8 @@ export class CpuStepper {
    * the score errors' Jacobians (linear guidance only, as velocityDivergence, its trace).
    */
   velocityJacobian(x: Float64Array, row: StepRow, out: Float64Array): void {
+    if (this.plan.learned.target || this.plan.learned.negative)
+      throw new Error('log-det: not with a learned model (its Jacobian is not computed)');
     const d = this.dim;
     out.fill(0);
     if (row.cs !== 0) {

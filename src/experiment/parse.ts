@@ -9,6 +9,7 @@ import { SpecError, type SpecIssue } from './errors.ts';
 import { startTime } from '../processes/process.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';
 import { keyPath, keySet, SPEC_KEYS, unknownKeyMessage, type KeySet } from './keys.ts';
+import { type LearnedParseOptions, parseLearned } from './parse-learned.ts';
 import {
   COMPONENT_KINDS,
   START_KINDS,
@@ -75,11 +76,15 @@ export function loadSpecFile(path: string, overrides: { particles?: number; seed
     if (overrides.particles !== undefined) raw.particles = overrides.particles;
     if (overrides.seed !== undefined) raw.seed = overrides.seed;
   }
-  return parseSpec(raw);
+  const nodePath = process.getBuiltinModule('node:path');
+  return parseSpec(raw, { baseDir: nodePath.dirname(nodePath.resolve(path)) });
 }
 
-/** Validates a parsed JSON value; throws SpecError listing every broken rule. */
-export function parseSpec(raw: unknown): ExperimentSpec {
+/**
+ * Validates a parsed JSON value; throws SpecError listing every broken rule. `opts.baseDir`: the
+ * folder a learned model's `file` is read from (default: the working directory).
+ */
+export function parseSpec(raw: unknown, opts: LearnedParseOptions = {}): ExperimentSpec {
   const issues: Issues = [];
   if (!isObject(raw)) {
     throw new SpecError([{ path: '(spec)', message: expected('a JSON object', raw) }]);
@@ -89,7 +94,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
   const { classes, names } = parseClasses(issues, raw.classes, dim);
   const target = parseTarget(issues, raw.target, names);
   const process = parseProcess(issues, raw.process);
-  const guidance = parseGuidance(issues, raw.guidance, dim, names);
+  const guidance = parseGuidance(issues, raw.guidance, dim, names, opts);
   const solver = parseSolver(issues, raw.solver, process);
   const particles =
     raw.particles === undefined
@@ -102,6 +107,7 @@ export function parseSpec(raw: unknown): ExperimentSpec {
   const corrector = parseCorrector(issues, raw.corrector, solver, guidance, scoreError);
   checkCfgppSolver(issues, raw);
   checkZeroInit(issues, guidance, solver);
+  checkLearned(issues, guidance, process, corrector, scoreError);
   const start = raw.start === undefined ? 'prior' : kindOf(issues, raw.start, 'start', START_KINDS);
 
   if (issues.length > 0) throw new SpecError(issues);
@@ -328,18 +334,25 @@ function parseGuidance(
   v: unknown,
   dim: number | undefined,
   names: string[] | undefined,
+  opts: LearnedParseOptions,
 ): GuidanceSpec | undefined {
   if (v === undefined) return { kind: 'none' };
   const o = object(issues, v, 'guidance');
   if (!o) return undefined;
   const kind = kindOf(issues, o.kind, 'guidance.kind', GUIDANCE_KINDS);
   closedKinded(issues, o, 'guidance', 'guidance', kind);
+  // A learned model in place of the target's exact score (docs/learned-denoisers.md).
+  const score =
+    o.score === undefined || kind === 'classifier' ? null : parseLearned(issues, o.score, 'guidance.score', dim, opts);
+  // Not returned on a bad score yet: the rest of the guidance is checked too (every issue at once).
+  const withScore = <T extends object>(g: T) =>
+    score === undefined ? undefined : score === null ? g : { ...g, score };
   switch (kind) {
     case 'none':
-      return { kind };
+      return withScore({ kind });
     case 'cfg': {
       const w = isCfgpp(o) ? parseCfgppW(issues, o.w, 'guidance.w') : parseSchedule(issues, o.w, 'guidance.w');
-      const negative = parseNegative(issues, o.negative, 'guidance.negative', dim, names);
+      const negative = parseNegative(issues, o.negative, 'guidance.negative', dim, names, opts);
       const variant = parseVariant(issues, o.variant, 'guidance.variant');
       const window = parseGuidanceWindow(issues, o);
       if (window && isCfgpp(o)) {
@@ -351,7 +364,7 @@ function parseGuidance(
         return undefined;
       }
       if (w === undefined || negative === undefined || variant === undefined || window === undefined) return undefined;
-      return window === null ? { kind, w, negative, variant } : { kind, w, negative, variant, window };
+      return withScore(window === null ? { kind, w, negative, variant } : { kind, w, negative, variant, window });
     }
     case 'classifier': {
       const w = parseSchedule(issues, o.w, 'guidance.w');
@@ -579,8 +592,11 @@ function parseNegative(
   path: string,
   dim: number | undefined,
   names: string[] | undefined,
+  opts: LearnedParseOptions = {},
 ): NegativeSpec | undefined {
   if (v === undefined || v === 'unconditional') return { kind: 'unconditional' };
+  // An object with a kind is a learned model; without, an inline distribution.
+  if (isObject(v) && v.kind !== undefined) return parseLearned(issues, v, path, dim, opts);
   if (typeof v === 'string') {
     if (names !== undefined && !names.includes(v)) {
       issues.push({
@@ -596,7 +612,10 @@ function parseNegative(
     const components = parseComponents(issues, v.components, at(path, 'components'), dim);
     return components === undefined ? undefined : { kind: 'inline', distribution: { components } };
   }
-  issues.push({ path, message: expected('"unconditional", a class name, or { "components": [...] }', v) });
+  issues.push({
+    path,
+    message: expected('"unconditional", a class name, { "components": [...] } or { "kind": "learned", ... }', v),
+  });
   return undefined;
 }
 
@@ -648,6 +667,39 @@ function parseSchedule(issues: Issues, v: unknown, path: string): WSchedule | un
     }
   }
   return undefined;
+}
+
+/**
+ * A learned score (guidance.score or a learned negative) needs alpha(t) > 0 at every evaluation
+ * (its D(x / alpha; sigma / alpha); not the flow process, alpha(1) = 0), no corrector (no exact
+ * log-density of the model), not the cfgpp rule and not the blur score error.
+ */
+function checkLearned(
+  issues: Issues,
+  guidance: GuidanceSpec | undefined,
+  process: ProcessSpec | undefined,
+  corrector: CorrectorSpec | null | undefined,
+  scoreError: ScoreErrorSpec | undefined,
+): void {
+  if (!guidance || guidance.kind === 'classifier') return;
+  const where =
+    guidance.score !== undefined
+      ? 'guidance.score'
+      : guidance.kind === 'cfg' && guidance.negative.kind === 'learned'
+        ? 'guidance.negative'
+        : null;
+  if (where === null) return;
+  if (process?.kind === 'flow')
+    issues.push({
+      path: where,
+      message: 'a learned model needs alpha(t) > 0: not with the flow process (alpha(1) = 0)',
+    });
+  if (corrector)
+    issues.push({ path: 'corrector', message: 'not with a learned model (the corrector needs exact log-densities)' });
+  if (guidance.kind === 'cfg' && guidance.variant.kind === 'cfgpp')
+    issues.push({ path: 'guidance.variant', message: 'cfgpp is not defined with a learned model' });
+  if (scoreError?.kind === 'blur')
+    issues.push({ path: 'scoreError.kind', message: 'blur widens the exact mixture: not with a learned model' });
 }
 
 /**

@@ -12,6 +12,7 @@
 import { type GuidancePlan, planGuidance } from '../guidance/guidance.ts';
 import type { PerLevelClassifier } from '../model/classifier/classifier.ts';
 import { buildModel } from '../model/mixture.ts';
+import { Denoiser } from '../model/denoiser/denoiser.ts';
 import { type PreparedScoreError, prepareScoreError } from '../model/score-error.ts';
 import { priorScale, startTime } from '../processes/process.ts';
 import { buildStepTable, type StepTable } from '../solvers/table.ts';
@@ -47,6 +48,25 @@ export interface ExperimentPlan {
   readonly trained: TrainedGuidance | null;
   /** Whether the table runs tMin -> start time (the log-density path's forward carry). */
   readonly reversed: boolean;
+  /**
+   * Learned denoisers (docs/learned-denoisers.md) whose scores replace the target's and/or the
+   * negative's exact score (guidance.score, a learned guidance.negative); null where exact.
+   */
+  readonly learned: LearnedScores;
+}
+
+export interface LearnedScores {
+  target: Denoiser | null;
+  negative: Denoiser | null;
+}
+
+/** The learned models of a spec's guidance. */
+export function learnedScores(spec: ExperimentSpec): LearnedScores {
+  const g = spec.guidance;
+  if (g.kind === 'classifier') return { target: null, negative: null };
+  const target = g.score ? Denoiser.fromFile(g.score.model) : null;
+  const negative = g.kind === 'cfg' && g.negative.kind === 'learned' ? Denoiser.fromFile(g.negative.model) : null;
+  return { target, negative };
 }
 
 export interface PrepareOptions {
@@ -80,6 +100,7 @@ export function prepareExperiment(specIn: ExperimentSpec, opts: PrepareOptions =
     startTime: startTime(spec.process),
     trained,
     reversed,
+    learned: learnedScores(spec),
   };
   return Object.freeze(plan);
 }

@@ -1,6 +1,7 @@
 // The experiment spec of shared/SPEC.md after validation: every default filled in,
 // weights normalised, covariances in one canonical form. Everything downstream
 // (model, solvers, CPU and GPU backends) reads only this shape.
+import type { DenoiserFile } from '../model/denoiser/denoiser.ts';
 
 export type Covariance =
   | { kind: 'isotropic'; variance: number }
@@ -36,7 +37,20 @@ export type WSchedule =
 export type NegativeSpec =
   | { kind: 'unconditional' }
   | { kind: 'class'; name: string }
-  | { kind: 'inline'; distribution: Distribution };
+  | { kind: 'inline'; distribution: Distribution }
+  | LearnedScoreSpec;
+
+/**
+ * Optional (beyond SPEC.md v1): a learned denoiser as a score source (docs/learned-denoisers.md),
+ * `guidance.score` (in place of the target's exact score) or a cfg `guidance.negative`. `model`
+ * is the validated model file (read from `file` when the spec named one; `file` is then kept
+ * for the record).
+ */
+export interface LearnedScoreSpec {
+  kind: 'learned';
+  file: string | null;
+  model: DenoiserFile;
+}
 
 /**
  * Optional (beyond SPEC.md v1): variants of cfg, in terms of the target and negative scores
@@ -76,8 +90,15 @@ export interface GuidanceWindow {
 }
 
 export type GuidanceSpec =
-  | { kind: 'none' }
-  | { kind: 'cfg'; w: WSchedule; negative: NegativeSpec; variant: GuidanceVariant; window?: GuidanceWindow }
+  | { kind: 'none'; score?: LearnedScoreSpec }
+  | {
+      kind: 'cfg';
+      w: WSchedule;
+      negative: NegativeSpec;
+      variant: GuidanceVariant;
+      window?: GuidanceWindow;
+      score?: LearnedScoreSpec;
+    }
   | { kind: 'classifier'; w: WSchedule; window?: GuidanceWindow };
 
 /** Optional (beyond SPEC.md v1): a model of score error, applied to the chosen group's score. */

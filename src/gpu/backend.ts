@@ -5,7 +5,12 @@ import type { ExperimentPlan } from '../experiment/plan.ts';
 import type { GpuContext } from './device.ts';
 import { sampleWebGpu } from './sampler.ts';
 
-export function webGpuBackend(gpu: GpuContext): SamplerBackend {
+export interface WebGpuBackendOptions {
+  /** The fast kernel's variant (src/gpu/variants.ts): a name or 'auto'; default: the platform's, else auto. */
+  kernelVariant?: string;
+}
+
+export function webGpuBackend(gpu: GpuContext, options: WebGpuBackendOptions = {}): SamplerBackend {
   return {
     name: 'webgpu',
     adapter: gpu.adapterInfo.label,
@@ -20,6 +25,7 @@ export function webGpuBackend(gpu: GpuContext): SamplerBackend {
         firstParticle: first,
         count,
         reuseChunk: true,
+        kernelVariant: options.kernelVariant,
         onProgress: request.onProgress,
         onChunk: async (chunk, n) => {
           nonFinite += countNonFinite(chunk, n, dim);

@@ -23,6 +23,9 @@ export const VARIANT_CODE = {
   cfgpp: 0,
 } as const satisfies Record<GuidanceVariant['kind'], number>;
 
+/** Which score a learned denoiser replaces (shaders/denoiser.wgsl; src/gpu/denoiser.ts's model slots). */
+export const DENOISER_SLOT = { target: 0, negative: 1 } as const;
+
 /** The kind code of a prepared component (full: a Gaussian with an eigenbasis). */
 export function componentKind(c: { kind: 'gaussian' | 'uniform'; basis?: unknown }): number {
   if (c.kind === 'uniform') return COMPONENT_KIND.uniform;
@@ -43,5 +46,7 @@ export function wgslCodes(): string {
     `const VARIANT_APG: u32 = ${VARIANT_CODE.apg}u;`,
     `const VARIANT_CFGZERO: u32 = ${VARIANT_CODE.cfgzero}u;`,
     `const VARIANT_TANGENTIAL: u32 = ${VARIANT_CODE.tangential}u;`,
+    `const DEN_SLOT_TARGET: u32 = ${DENOISER_SLOT.target}u;`,
+    `const DEN_SLOT_NEGATIVE: u32 = ${DENOISER_SLOT.negative}u;`,
   ].join('\n');
 }

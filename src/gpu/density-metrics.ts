@@ -11,7 +11,7 @@ import { componentAtTime, makeComponentAtTime } from '../model/components.ts';
 import { BufferPool, bindBuffers } from './buffers.ts';
 import { componentKind, GROUP_MASK, wgslCodes } from './codes.ts';
 import { factorStride } from './kernel.ts';
-import { cachedComputePipeline } from './program.ts';
+import { cachedComputePipeline, shaderText } from './program.ts';
 import type { TargetDef } from '../targets/definition.ts';
 import {
   type DensityMetrics,
@@ -93,12 +93,7 @@ export class GpuDensityMetrics implements DensityMetrics {
   /** Density metrics on `gpu` (the kernel compiled asynchronously, once per specialisation and device). */
   static async create(gpu: GpuContext, cfg: DensityMetricsConfig): Promise<GpuDensityMetrics> {
     const table = componentTable(cfg.def);
-    const code = [
-      headerOf(cfg, table),
-      gpu.platform.shaderSource('normal'),
-      gpu.platform.shaderSource('lib/mixture'),
-      gpu.platform.shaderSource('metrics-density'),
-    ].join('\n');
+    const code = [headerOf(cfg, table), shaderText(gpu.platform, 'metrics-density')].join('\n');
     return new GpuDensityMetrics(gpu, cfg, await cachedComputePipeline(gpu.device, 'metrics-density', code));
   }
 

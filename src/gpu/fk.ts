@@ -100,6 +100,7 @@ export async function runFkPopulation(
       adapter: gpu.adapterInfo.label,
       plan: { chunkParticles: count, chunks: 1, stepsPerDispatch: 1, dispatches: run.dispatches },
       kernel: 'step',
+      variant: { name: 'general', why: 'only' },
       tile: step.tile,
       tables: 'storage',
       fk: report,

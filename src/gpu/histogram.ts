@@ -15,7 +15,7 @@
 // u32 counts: at most 2^32 - 1 particles per bin; check/sweep cap a run at 2^32 - 1 particles.
 import { BufferPool, bindBuffers, dispatch } from './buffers.ts';
 import type { GpuContext } from './device.ts';
-import { cachedComputePipeline } from './program.ts';
+import { cachedComputePipeline, shaderText } from './program.ts';
 
 export interface GpuHistogramOptions {
   /** Particle dimension (floats per particle). */
@@ -67,7 +67,7 @@ export class GpuHistogram {
 
   /** A histogram on `gpu` (its pipeline compiled asynchronously, once per device). */
   static async create(gpu: GpuContext, opts: GpuHistogramOptions): Promise<GpuHistogram> {
-    const pipeline = await cachedComputePipeline(gpu.device, 'histogram', gpu.platform.shaderSource('histogram'));
+    const pipeline = await cachedComputePipeline(gpu.device, 'histogram', shaderText(gpu.platform, 'histogram'));
     return new GpuHistogram(gpu, opts, pipeline);
   }
 

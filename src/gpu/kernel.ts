@@ -1,16 +1,21 @@
-// Builds the step kernel for one experiment: a generated header of constants and
-// structs (from the TypeScript definitions), then shaders/philox.wgsl,
-// shaders/normal.wgsl, shaders/lib/mixture.wgsl (general kernel) and shaders/step.wgsl (with a trained classifier, its constants from
-// src/gpu/classifier.ts and shaders/classifier.wgsl after it). Constants, not overrides, because WGSL
-// sizes function-scope arrays only with const-expressions.
+// Builds the step kernel for one experiment: a generated header of constants and structs (from
+// the TypeScript definitions; with a trained classifier or a learned denoiser their constants,
+// src/gpu/classifier.ts, src/gpu/denoiser.ts; for the fast path its table bindings and lane type,
+// and for step-gauss1 its coordinate type and unrolled component walk), then the kernel's file,
+// shaders/step.wgsl, step-gauss4.wgsl or step-gauss1.wgsl (a kernel variant's layout,
+// src/gpu/variants.ts), assembled by shaderText (src/gpu/program.ts): its #include lines bring the
+// generator, the normal helpers and the mixture library, its #if CLASSIFIER / DENOISER branches the
+// optional parts.
+// Constants, not overrides, because WGSL sizes function-scope arrays only with const-expressions.
 import type { Tableau } from '../solvers/tableau.ts';
 import type { GuidanceVariant } from '../experiment/types.ts';
 import type { GpuPlatform } from '../platform/types.ts';
 import { COMPONENT_INFO, STEP_PARAMS, STEP_ROW, wgslStruct, structBytes } from './layout.ts';
-import { VARIANT_CODE, wgslCodes } from './codes.ts';
+import { GROUP_MASK, VARIANT_CODE, wgslCodes } from './codes.ts';
 import { WORKGROUP_SIZE } from './planner.ts';
 import { classifierHeader, type ClassifierLayout } from './classifier.ts';
-import { cachedComputePipeline } from './program.ts';
+import { cachedComputePipeline, shaderText } from './program.ts';
+import { denoiserHeader, type DenoiserLayout } from './denoiser.ts';
 import { type HeavyLayout, heavyHeader } from './heavy.ts';
 
 export interface KernelConfig {
@@ -61,10 +66,26 @@ export interface KernelConfig {
    */
   uniformTableBytes?: number;
   /**
+   * step-gauss4 only: the fast path's kernel file, 'step-gauss4' (lanes of `lanes`, default) or
+   * 'step-gauss1' (one particle per invocation in function-local state; lanes must be 1).
+   */
+  fastShader?: 'step-gauss4' | 'step-gauss1';
+  /** step-gauss1 only: each component entry's group mask (GROUP_MASK bits), for its unrolled walk. */
+  componentMasks?: readonly number[];
+  /** step-gauss4 only: particles per invocation, one lane of `lanes` each (vec4<f32> for 4, f32 for 1; default 4). */
+  lanes?: 1 | 4;
+  /** Invocations per workgroup (default the planner's WORKGROUP_SIZE). */
+  workgroupSize?: number;
+  /**
    * Trained-classifier guidance (general kernel only): the layout of the `classifier` buffer
    * (binding 8) and the target class's index; shaders/classifier.wgsl is then included.
    */
   classifier?: { layout: ClassifierLayout; target: number } | null;
+  /**
+   * Learned denoisers (general kernel only): the layout of the `denoiser` buffer (binding 8, the
+   * classifier's: never both); shaders/denoiser.wgsl is then included.
+   */
+  denoiser?: DenoiserLayout | null;
 }
 
 /** Floats of per-particle state the fk step carries: its drift and log q. */
@@ -98,10 +119,17 @@ export function tileComponents(dim: number, components: number, maxWorkgroupStor
   return Math.max(1, Math.min(components, Math.floor(Math.min(TILE_BYTES, maxWorkgroupStorage) / (4 * stride))));
 }
 
-/** Particles each invocation of a kernel owns (step-heavy: four per set of its layout). */
-export function particlesPerInvocation(kernel: KernelConfig['kernel'], heavy?: HeavyLayout | null): number {
+/**
+ * Particles each invocation of a kernel owns (step-gauss4: its lanes, 4 by default; step-heavy:
+ * four per set of its layout).
+ */
+export function particlesPerInvocation(
+  kernel: KernelConfig['kernel'],
+  lanes: 1 | 4 = 4,
+  heavy?: HeavyLayout | null,
+): number {
   if (kernel === 'step-heavy') return 4 * (heavy?.groups ?? 1);
-  return kernel === 'step-gauss4' ? 4 : 1;
+  return kernel === 'step-gauss4' ? lanes : 1;
 }
 
 /** Floats per (row, component entry) in the factor table: [logNorm, 1/sigma, dim values, dim values]. */
@@ -130,7 +158,7 @@ export function kernelHeader(c: KernelConfig): string {
     `const NEG_FROM_TARGET: bool = ${c.negativeFromTargetShift !== null};`,
     `const NEG_TARGET_SHIFT: f32 = ${f32Literal(c.negativeFromTargetShift ?? 0)};`,
     `const STAGES: u32 = ${stages}u;`,
-    `const WORKGROUP_SIZE: u32 = ${WORKGROUP_SIZE}u;`,
+    `const WORKGROUP_SIZE: u32 = ${c.workgroupSize ?? WORKGROUP_SIZE}u;`,
     `const STOCHASTIC: bool = ${c.tableau.stochastic};`,
     `const PRIOR_SCALE: f32 = ${f32Literal(c.priorScale)};`,
     `const VARIANT: u32 = ${VARIANT_CODE[c.variant.kind]}u;`,
@@ -179,34 +207,109 @@ export const GAUSS4_ROW_SLOT_BYTES = Math.ceil(structBytes(STEP_ROW) / 16) * 16;
 /** Size of each uniform table binding of step-gauss4 (WebGPU guarantees 64 KiB). */
 export const UNIFORM_TABLE_BYTES = 65536;
 
-/** Declarations of step-gauss4's bindings 1-4 (rows, factors, components, statics as vec4s). */
+/** step-gauss4's lane type: LANES particles per invocation, one lane each, and their accessors. */
+function gauss4Lanes(lanes: 1 | 4): string[] {
+  if (lanes === 4) {
+    return [
+      'const LANES: u32 = 4u;',
+      'alias lanes = vec4<f32>;',
+      'fn lane_get(v: lanes, lane: u32) -> f32 { return v[lane]; }',
+      'fn lane_set(v: lanes, lane: u32, value: f32) -> lanes { var r = v; r[lane] = value; return r; }',
+    ];
+  }
+  return [
+    'const LANES: u32 = 1u;',
+    'alias lanes = f32;',
+    'fn lane_get(v: lanes, lane: u32) -> f32 { return v; }',
+    'fn lane_set(v: lanes, lane: u32, value: f32) -> lanes { return value; }',
+  ];
+}
+
+/** step-gauss1's coordinate type `coords` (f32, vec2, vec3, vec4 for DIM 1..4) and its helpers. */
+function gauss1Coords(dim: number): string[] {
+  if (dim < 1 || dim > 4) return [];
+  const type = dim === 1 ? 'f32' : `vec${dim}<f32>`;
+  const xyzw = 'xyzw'.slice(0, dim);
+  const list = (f: (j: number) => string): string => Array.from({ length: dim }, (_, j) => f(j)).join(', ');
+  const quad = Array.from({ length: dim }, (_, j) =>
+    dim === 1 ? ' - 0.5 * r * q' : ` - 0.5 * r.${xyzw[j]} * q.${xyzw[j]}`,
+  );
+  const store = Array.from(
+    { length: dim },
+    (_, j) => `particles[p * DIM + ${j}u] = ${dim === 1 ? 'x' : `x.${xyzw[j]}`};`,
+  );
+  return [
+    `alias coords = ${type};`,
+    `fn load_factors(i: u32) -> coords { return coords(${list((j) => `factor(i + ${j}u)`)}); }`,
+    `fn load_statics(i: u32) -> coords { return coords(${list((j) => `static_value(i + ${j}u)`)}); }`,
+    `fn load_particle(p: u32) -> coords { return coords(${list((j) => `particles[p * DIM + ${j}u]`)}); }`,
+    `fn store_particle(p: u32, x: coords) { ${store.join(' ')} }`,
+    // logp -= 0.5 r_j q_j for j = 0, 1, ... in step-gauss4's order.
+    `fn quadratic(logp: f32, r: coords, q: coords) -> f32 { return logp${quad.join('')}; }`,
+    `fn from_normal4(z: vec4<f32>) -> coords { return z.${xyzw}; }`,
+  ];
+}
+
+/** Components up to which step-gauss1 walks them unrolled (gauss1Walk). */
+export const GAUSS1_UNROLL = 32;
+
+/**
+ * step-gauss1's walk over the components: unrolled (constant indices, each entry's groups from its
+ * mask) up to GAUSS1_UNROLL components, else the kernel's loop (walk_loop).
+ */
+function gauss1Walk(c: KernelConfig): string {
+  const masks = c.componentMasks;
+  const head = 'fn walk_components(s_in: Lse, first_entry: u32, xs: coords) -> Lse {';
+  if (!masks || masks.length !== c.components || masks.length > GAUSS1_UNROLL)
+    return `${head} return walk_loop(s_in, first_entry, xs); }`;
+  const lines = [head, '  var s = s_in;'];
+  const shift = c.negativeFromTargetShift !== null;
+  for (const [k, mask] of masks.entries()) {
+    if (shift && k === c.targetComponents) lines.push('  s = negative_from_target(s);');
+    lines.push(`  let t${k} = component_term(first_entry + ${k}u, xs);`);
+    if (mask & GROUP_MASK.target) lines.push(`  s = add_target(s, ${k}u, t${k});`);
+    if (mask & GROUP_MASK.negative) lines.push(`  s = add_negative(s, ${k}u, t${k});`);
+  }
+  if (shift && c.targetComponents === masks.length) lines.push('  s = negative_from_target(s);');
+  lines.push('  return s;', '}');
+  return lines.join('\n');
+}
+
+/** Declarations of step-gauss4's lanes and bindings 1-4 (rows, factors, components, statics as vec4s). */
 export function gauss4TableBindings(c: KernelConfig): string {
   const bytes = c.uniformTableBytes ?? 0;
   const space = bytes > 0 ? 'uniform' : 'storage, read';
   const n = (count: number): string => (bytes > 0 ? `, ${count}` : '');
   return [
+    ...gauss4Lanes(c.lanes ?? 4),
     `struct StepRowSlot { @size(${GAUSS4_ROW_SLOT_BYTES}) row: StepRow, }`,
     `@group(0) @binding(1) var<${space}> rows: array<StepRowSlot${n(Math.floor(bytes / GAUSS4_ROW_SLOT_BYTES))}>;`,
-    `@group(0) @binding(2) var<${space}> factors: array<vec4<f32>${n(Math.floor(bytes / 16))}>;`,
     `@group(0) @binding(3) var<${space}> components: array<ComponentInfo${n(c.components)}>;`,
-    `@group(0) @binding(4) var<${space}> statics: array<vec4<f32>${n(Math.ceil((2 * c.dim) / 4))}>;`,
+    // Uniform arrays have a 16-byte stride: vec4s there, read by component; flat f32 in storage
+    // (SwiftShader loads a vec4 and picks the component per lane: 4x the loads).
+    ...(bytes > 0
+      ? [
+          `@group(0) @binding(2) var<uniform> factors: array<vec4<f32>, ${Math.floor(bytes / 16)}>;`,
+          `@group(0) @binding(4) var<uniform> statics: array<vec4<f32>, ${Math.ceil((2 * c.dim) / 4)}>;`,
+          'fn factor(i: u32) -> f32 { return factors[i >> 2u][i & 3u]; }',
+          'fn static_value(i: u32) -> f32 { return statics[i >> 2u][i & 3u]; }',
+        ]
+      : [
+          '@group(0) @binding(2) var<storage, read> factors: array<f32>;',
+          '@group(0) @binding(4) var<storage, read> statics: array<f32>;',
+          'fn factor(i: u32) -> f32 { return factors[i]; }',
+          'fn static_value(i: u32) -> f32 { return statics[i]; }',
+        ]),
   ].join('\n');
 }
 
 export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string {
   if (c.kernel === 'step-heavy') {
     if (!c.heavy) throw new Error('the heavy kernel needs its table layout');
-    const head = [kernelHeader(c), heavyHeader(c.heavy), platform.shaderSource('philox')];
-    return [...head, platform.shaderSource('normal'), platform.shaderSource('step-heavy')].join('\n');
+    return [kernelHeader(c), heavyHeader(c.heavy), shaderText(platform, 'step-heavy')].join('\n');
   }
-  const parts = [
-    kernelHeader(c),
-    ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
-    platform.shaderSource('philox'),
-    platform.shaderSource('normal'),
-    ...(c.kernel === 'step' ? [platform.shaderSource('lib/mixture')] : []),
-    platform.shaderSource(c.kernel),
-  ];
+  if (c.fastShader === 'step-gauss1' && c.lanes !== 1)
+    throw new Error('step-gauss1 runs one particle per invocation (lanes 1)');
   if (c.logDensity && (c.kernel !== 'step' || c.fk || c.classifier))
     throw new Error('log-density carrying runs on the general step kernel only, without fk or a classifier');
   if (c.classifier && c.kernel !== 'step') throw new Error('classifier guidance runs on the general step kernel only');
@@ -215,12 +318,27 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
       'the k-diffusion samplers run on the general step kernel only, without fk, log-density or a classifier',
     );
   }
-  if (c.kernel === 'step') {
-    if (c.classifier)
-      parts.push(classifierHeader(c.classifier.layout, c.classifier.target), platform.shaderSource('classifier'));
-    else parts.push('fn add_classifier_guidance(row_id: u32) {} // no trained classifier');
-  }
-  return parts.join('\n');
+  checkDenoiser(c);
+  // The generated declarations first (WGSL's module scope is order-free), then the kernel's file
+  // with its includes and, on the general kernel, the CLASSIFIER / DENOISER branches.
+  const generated = [
+    kernelHeader(c),
+    ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
+    ...(c.fastShader === 'step-gauss1' ? [...gauss1Coords(c.dim), gauss1Walk(c)] : []),
+    ...(c.classifier ? [classifierHeader(c.classifier.layout, c.classifier.target)] : []),
+    ...(c.denoiser ? [denoiserHeader(c.denoiser)] : []),
+  ];
+  const file = c.kernel === 'step-gauss4' ? (c.fastShader ?? 'step-gauss4') : c.kernel;
+  const flags: Record<string, boolean> =
+    c.kernel === 'step' ? { CLASSIFIER: Boolean(c.classifier), DENOISER: Boolean(c.denoiser) } : {};
+  return [...generated, shaderText(platform, file, flags)].join('\n');
+}
+
+/** Where a learned denoiser may not run: the fast path, with a classifier (one binding 8), fk, log-density. */
+function checkDenoiser(c: KernelConfig): void {
+  if (!c.denoiser) return;
+  if (c.kernel !== 'step' || c.classifier || c.fk || c.logDensity)
+    throw new Error('learned denoisers run on the general step kernel only, without a classifier, fk or log-density');
 }
 
 export function createStepPipeline(

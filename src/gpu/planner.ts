@@ -22,6 +22,8 @@ export interface PlanInput {
   extraWorkPerEvaluation?: number;
   /** Particles per kernel invocation (default 1). */
   particlesPerInvocation?: number;
+  /** Invocations per workgroup (default WORKGROUP_SIZE; a kernel variant's, src/gpu/variants.ts). */
+  workgroupSize?: number;
   /** Overrides, e.g. to force splitting in tests. */
   chunkParticles?: number;
   stepsPerDispatch?: number;
@@ -52,7 +54,8 @@ export function planDispatch(p: PlanInput): DispatchPlan {
     Math.min(p.limits.maxStorageBufferBindingSize, p.limits.maxBufferSize) / bytesPerParticle,
   );
   const maxByBudget = Math.floor((p.chunkBytes ?? 64 * 2 ** 20) / bytesPerParticle);
-  const maxByGrid = p.limits.maxComputeWorkgroupsPerDimension ** 2 * WORKGROUP_SIZE * (p.particlesPerInvocation ?? 1);
+  const workgroupSize = p.workgroupSize ?? WORKGROUP_SIZE;
+  const maxByGrid = p.limits.maxComputeWorkgroupsPerDimension ** 2 * workgroupSize * (p.particlesPerInvocation ?? 1);
   const chunkParticles = Math.max(
     1,
     Math.min(p.particles, p.chunkParticles ?? Infinity, maxByBinding, maxByBudget, maxByGrid),
@@ -82,7 +85,7 @@ export function planDispatch(p: PlanInput): DispatchPlan {
     chunks: Math.ceil(p.particles / chunkParticles),
     stepsPerDispatch,
     grid(count: number): [number, number] {
-      return gridFor(Math.ceil(count / (p.particlesPerInvocation ?? 1)), WORKGROUP_SIZE, maxX);
+      return gridFor(Math.ceil(count / (p.particlesPerInvocation ?? 1)), workgroupSize, maxX);
     },
   };
 }

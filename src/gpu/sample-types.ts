@@ -45,6 +45,12 @@ export interface GpuSampleOptions {
   kernel?: 'auto' | 'general';
   /** step-heavy: sets of four particles per invocation (default: src/gpu/heavy.ts's heavyGroups for the adapter; a tuning knob). */
   heavyGroups?: number;
+  /**
+   * The fast kernel's variant (src/gpu/variants.ts): 'auto' (default) takes the cached choice for
+   * this adapter and workload shape, or tunes one now on short trials; a variant's name forces it.
+   * The particles are the same whichever runs.
+   */
+  kernelVariant?: string;
   /** Stage component factors through workgroup memory: 'auto' (default: when there are many) or 'never'. */
   staging?: 'auto' | 'never';
   /** fk only: each step's log-weights and particles, before any resampling (tests compare them with the CPU's). */
@@ -74,6 +80,15 @@ export interface GpuSampleInfo {
   tile: number;
   /** How step-gauss4 read its per-step tables ('storage' for the general kernel). */
   tables: 'uniform' | 'storage';
+  /**
+   * Which kernel variant ran and why: 'tuned' (trial seconds per variant), 'cached', 'forced',
+   * or, for the general kernel, name 'general' and 'only' (the heavy-mixture kernel: 'heavy', 'only').
+   */
+  variant: {
+    name: string;
+    why: 'tuned' | 'cached' | 'forced' | 'only';
+    trials?: { particles: number; seconds: Record<string, number> };
+  };
   /** The Feynman-Kac corrector's diagnostics, when the spec has one. */
   fk?: FkReport;
 }

@@ -3,7 +3,7 @@
 // (buffers.ts), then dispatches the kernel over particle chunks, streaming each finished chunk
 // back to the caller. The FK corrector's resident population runs in fk.ts. Platform-agnostic:
 // the caller brings the GpuContext (Node Dawn or the browser).
-import { type ExperimentPlan, planOf, type TrainedGuidance } from '../experiment/plan.ts';
+import { type ExperimentPlan, type LearnedScores, planOf, type TrainedGuidance } from '../experiment/plan.ts';
 import type { ExperimentSpec, WSchedule } from '../experiment/types.ts';
 import { combinesLinearly } from '../guidance/variants.ts';
 import type { PreparedScoreError } from '../model/score-error.ts';
@@ -11,6 +11,7 @@ import type { StepTable } from '../solvers/table.ts';
 import type { Tableau } from '../solvers/tableau.ts';
 import { BufferPool, bindBuffers, dispatch, readCopies } from './buffers.ts';
 import { classifierLayout, classifierTarget, packClassifier } from './classifier.ts';
+import { denoiserLayout, denoiserWork, packDenoisers } from './denoiser.ts';
 import type { GpuContext } from './device.ts';
 import { runFkPopulation } from './fk.ts';
 import { type HeavyLayout, heavyEligible, heavyFactors, heavyGroups, heavyLayout } from './heavy.ts';
@@ -28,6 +29,14 @@ import { COMPONENT_INFO, packStructs, STEP_PARAMS, STEP_ROW, structBytes } from 
 import { type MixtureTable, mixtureTable } from './mixture-table.ts';
 import { type DispatchPlan, planDispatch } from './planner.ts';
 import type { GpuSampleInfo, GpuSampleOptions } from './sample-types.ts';
+import {
+  chooseVariant,
+  GAUSS4_VARIANTS,
+  type KernelVariant,
+  type VariantChoice,
+  variantByName,
+  variantKey,
+} from './variants.ts';
 
 export type { DispatchInfo, GpuSampleInfo, GpuSampleOptions, LogDensityHooks } from './sample-types.ts';
 
@@ -43,6 +52,8 @@ interface Setup {
   mixture: MixtureTable;
   fk: boolean;
   kernel: KernelConfig['kernel'];
+  /** step-gauss4's layout (src/gpu/variants.ts); null for the general kernel. */
+  gauss4: KernelVariant | null;
   /** step-gauss4's uniform table bindings' bytes (0: storage bindings). */
   uniformTableBytes: number;
   plan: DispatchPlan;
@@ -52,6 +63,8 @@ interface Setup {
   priorScale: number;
   /** Particles this call samples, from opts.firstParticle. */
   count: number;
+  /** Learned denoisers (experiment.learned), or null when every score is exact. */
+  learned: LearnedScores | null;
 }
 
 /** Samples a plan (or a spec, compiled here) on the GPU, streaming finished chunks to opts.onChunk. */
@@ -60,7 +73,10 @@ export async function sampleWebGpu(
   source: ExperimentSpec | ExperimentPlan,
   opts: GpuSampleOptions,
 ): Promise<GpuSampleInfo> {
-  const setup = prepare(gpu, planOf(source), opts);
+  const experiment = planOf(source);
+  let setup = prepare(gpu, experiment, opts, GAUSS4_VARIANTS[0]);
+  const choice = setup.kernel === 'step-gauss4' ? await variantFor(gpu, experiment, opts, setup) : null;
+  if (choice && choice.variant !== setup.gauss4) setup = prepare(gpu, experiment, opts, choice.variant);
   const pipeline = await createStepPipeline(gpu.device, gpu.platform, kernelConfig(setup));
   const { spec, table, mixture, tile } = setup;
   if (setup.fk) {
@@ -84,6 +100,7 @@ export async function sampleWebGpu(
           ] as const)
         : []),
       ...(buffers.classifier ? ([[8, buffers.classifier]] as const) : []),
+      ...(buffers.denoiser ? ([[8, buffers.denoiser]] as const) : []),
     ]);
     const dispatches = await runChunks(gpu, setup, buffers, { pipeline, bindGroup }, opts);
     // Without a readback nothing above waited for the GPU: wait here so errors surface.
@@ -94,6 +111,9 @@ export async function sampleWebGpu(
       adapter: gpu.adapterInfo.label,
       plan: { chunkParticles, chunks, stepsPerDispatch, dispatches },
       kernel: setup.kernel,
+      variant: choice
+        ? { name: choice.variant.name, why: choice.why, ...(choice.trials ? { trials: choice.trials } : {}) }
+        : { name: setup.kernel === 'step-heavy' ? 'heavy' : 'general', why: 'only' },
       tile,
       tables: setup.uniformTableBytes > 0 ? 'uniform' : 'storage',
     };
@@ -102,8 +122,55 @@ export async function sampleWebGpu(
   }
 }
 
+/**
+ * step-gauss4's variant for this call: forced by opts.kernelVariant, else the cached choice for
+ * this adapter and workload shape, else tuned now on short trials of the actual plan.
+ */
+async function variantFor(
+  gpu: GpuContext,
+  experiment: ExperimentPlan,
+  opts: GpuSampleOptions,
+  setup: Setup,
+): Promise<VariantChoice> {
+  const named = opts.kernelVariant ?? gpu.platform.kernelVariant;
+  const forced = named && named !== 'auto' ? named : null;
+  if (forced) {
+    const variant = variantByName(forced);
+    if (variant.maxDim !== undefined && setup.spec.dim > variant.maxDim)
+      throw new Error(`kernel variant ${variant.name} runs dim <= ${variant.maxDim}, not ${setup.spec.dim}`);
+    return { variant, why: 'forced' };
+  }
+  const { table } = setup;
+  const shape = {
+    dim: setup.spec.dim,
+    components: setup.mixture.comps.length,
+    stages: table.stages,
+    stochastic: setup.tableau.stochastic,
+    // The whole run's size, not this call's share: a warm-up or a shard of it tunes for the run.
+    particles: setup.spec.particles,
+  };
+  return chooseVariant({
+    key: variantKey(gpu.platform, gpu.adapterInfo, shape),
+    store: gpu.platform.variantStore,
+    particles: setup.count,
+    steps: table.steps,
+    dim: setup.spec.dim,
+    trial: async (variant, count) => {
+      // The actual plan's dispatch shape for this variant, on the first `count` particles.
+      const { stepsPerDispatch } = prepare(gpu, experiment, opts, variant).plan;
+      const { kernel, staging } = opts;
+      await sampleWebGpu(gpu, experiment, { kernel, staging, count, stepsPerDispatch, kernelVariant: variant.name });
+    },
+  });
+}
+
 /** The plan's tables laid out for the kernel, the kernel choice, and the dispatch plan. */
-function prepare(gpu: GpuContext, experiment: ExperimentPlan, opts: GpuSampleOptions): Setup {
+function prepare(
+  gpu: GpuContext,
+  experiment: ExperimentPlan,
+  opts: GpuSampleOptions,
+  gauss4Variant: KernelVariant,
+): Setup {
   const { spec, guidance, tableau, scoreError, variant } = experiment;
   const trained = experiment.trained;
   const logDensity = opts.logDensity ?? null;
@@ -123,10 +190,14 @@ function prepare(gpu: GpuContext, experiment: ExperimentPlan, opts: GpuSampleOpt
   if (table.sampler && (trained || logDensity || fk)) {
     throw new Error(`solver.kind: ${spec.solver.kind} runs without a trained classifier, log-density or a corrector`);
   }
+  const learned = experiment.learned.target || experiment.learned.negative ? experiment.learned : null;
+  if (learned && (trained || logDensity || fk))
+    throw new Error('a learned denoiser runs without a trained classifier, log-density or a corrector');
   const fastPath =
     opts.kernel !== 'general' &&
     !table.sampler &&
     !trained &&
+    !learned &&
     !logDensity &&
     !fk &&
     mixture.comps.every((c) => c.kind === 'gaussian' && c.basis === null) &&
@@ -138,7 +209,7 @@ function prepare(gpu: GpuContext, experiment: ExperimentPlan, opts: GpuSampleOpt
     heavyEligible(
       {
         mixture,
-        plain: !table.sampler && !trained && !logDensity && !fk && combinesLinearly(variant),
+        plain: !table.sampler && !trained && !learned && !logDensity && !fk && combinesLinearly(variant),
         additiveScoreError: scoreError.bias !== null || scoreError.field !== null,
       },
       spec.dim,
@@ -151,14 +222,25 @@ function prepare(gpu: GpuContext, experiment: ExperimentPlan, opts: GpuSampleOpt
         )
       : null;
   const kernel: KernelConfig['kernel'] = heavy ? 'step-heavy' : fastPath ? 'step-gauss4' : 'step';
-  const uniformTableBytes = kernel === 'step-gauss4' ? gauss4UniformBytes(gpu, spec.dim, table, mixture) : 0;
-  const plan = dispatchPlan(gpu, spec, opts, { table, mixture, kernel, uniformTableBytes, trained, count, heavy });
+  const gauss4 = kernel === 'step-gauss4' ? gauss4Variant : null;
+  const uniformTableBytes = gauss4?.tables === 'uniform' ? gauss4UniformBytes(gpu, spec.dim, table, mixture) : 0;
+  const plan = dispatchPlan(gpu, spec, opts, {
+    table,
+    mixture,
+    kernel,
+    gauss4,
+    uniformTableBytes,
+    trained,
+    learned,
+    count,
+    heavy,
+  });
   const tile = heavy
     ? heavy.tile
     : kernel === 'step' && opts.staging !== 'never'
       ? tileComponents(spec.dim, mixture.comps.length, gpu.limits.maxComputeWorkgroupStorageSize)
       : 0;
-  const rest = { scoreError, variant, mixture, fk, kernel, uniformTableBytes, plan, tile, heavy };
+  const rest = { scoreError, variant, mixture, fk, kernel, gauss4, uniformTableBytes, plan, tile, learned, heavy };
   return { spec, trained, logDensity, table, tableau, priorScale: experiment.priorScale, count, ...rest };
 }
 
@@ -178,7 +260,10 @@ function dispatchPlan(
   gpu: GpuContext,
   spec: ExperimentSpec,
   opts: GpuSampleOptions,
-  s: Pick<Setup, 'table' | 'mixture' | 'kernel' | 'uniformTableBytes' | 'trained' | 'count' | 'heavy'>,
+  s: Pick<
+    Setup,
+    'table' | 'mixture' | 'kernel' | 'gauss4' | 'uniformTableBytes' | 'trained' | 'learned' | 'count' | 'heavy'
+  >,
 ): DispatchPlan {
   return planDispatch({
     particles: s.count,
@@ -191,7 +276,8 @@ function dispatchPlan(
     limits: gpu.limits,
     chunkParticles: opts.chunkParticles,
     stepsPerDispatch: opts.stepsPerDispatch,
-    particlesPerInvocation: particlesPerInvocation(s.kernel, s.heavy),
+    particlesPerInvocation: particlesPerInvocation(s.kernel, s.gauss4?.lanes, s.heavy),
+    workgroupSize: s.gauss4?.workgroupSize,
     tableWindows:
       s.kernel === 'step-gauss4'
         ? {
@@ -200,7 +286,9 @@ function dispatchPlan(
           }
         : undefined,
     // A trained classifier: forward and backward passes through up to two levels' networks.
-    extraWorkPerEvaluation: s.trained ? 4 * s.trained.model.nets[0].params.length : 0,
+    // A learned denoiser: one MLP forward pass per slot.
+    extraWorkPerEvaluation:
+      (s.trained ? 4 * s.trained.model.nets[0].params.length : 0) + (s.learned ? denoiserWork(s.learned) : 0),
   });
 }
 
@@ -232,12 +320,17 @@ function kernelConfig(s: Setup): KernelConfig {
     fk: s.fk,
     logDensity: s.logDensity !== null,
     uniformTableBytes: s.uniformTableBytes,
+    lanes: s.gauss4?.lanes,
+    fastShader: s.gauss4?.shader,
+    componentMasks: s.mixture.entries.map((e) => e.mask),
+    workgroupSize: s.gauss4?.workgroupSize,
     sampler: table.sampler
       ? { histories: table.sampler.histories, offset: mixture.samplerOffset, stride: table.sampler.stride }
       : null,
     classifier: trained
       ? { layout: classifierLayout(trained.model), target: classifierTarget(trained.model, spec.target) }
       : null,
+    denoiser: s.learned ? denoiserLayout(s.learned) : null,
   };
 }
 
@@ -251,6 +344,7 @@ interface StepBuffers {
   states: GPUBuffer;
   weights: GPUBuffer;
   classifier: GPUBuffer | null;
+  denoiser: GPUBuffer | null;
   readback: GPUBuffer | null;
   logqReadback: GPUBuffer | null;
 }
@@ -302,6 +396,12 @@ function allocate(pool: BufferPool, s: Setup, readsChunks: boolean): StepBuffers
       ? pool.upload(
           'classifier levels and rows',
           packClassifier(trained.model, classifierLayout(trained.model), table.rows, wSchedule(trained.w)),
+        )
+      : null,
+    denoiser: s.learned
+      ? pool.upload(
+          'learned denoiser weights and rows',
+          packDenoisers(s.learned, denoiserLayout(s.learned), table.rows),
         )
       : null,
     readback: readsChunks || logDensity ? pool.create('particles readback', particlesBytes, MAP_READ | COPY_DST) : null,

@@ -53,6 +53,9 @@ export function planGuidance(spec: ExperimentSpec): GuidancePlan {
       let negative: Group;
       if (g.negative.kind === 'unconditional') negative = model.unconditional;
       else if (g.negative.kind === 'class') negative = classGroup(model, g.negative.name);
+      // A learned negative: its score replaces this group's (the samplers, src/model/denoiser/);
+      // the target's group stands in, so the exact walk costs nothing extra.
+      else if (g.negative.kind === 'learned') negative = target;
       else negative = addDistribution(model.components, g.negative.distribution, model.dim, 'negative');
       return {
         model,

@@ -1,13 +1,13 @@
 // GpuPlatform for Node: Dawn through the npm package `webgpu` (dawn.node), with a Vulkan
 // driver underneath (Mesa >= 25 lavapipe on GPU-less machines; see shared/PLATFORM.md).
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create, globals } from 'webgpu';
-import type { GpuPlatform } from './types.ts';
+import type { GpuPlatform, VariantStore } from './types.ts';
 
 const shadersDir = fileURLToPath(new URL('../../shaders/', import.meta.url));
 
@@ -34,7 +34,57 @@ export function dawn(): GPU {
   return dawnGpu;
 }
 
+/**
+ * The kernel-variant cache file (src/gpu/variants.ts): $GUIDANCE_SAMPLER_VARIANT_CACHE, else
+ * $XDG_CACHE_HOME (or ~/.cache)/guidance-sampler/kernel-variants.json; null when that variable is
+ * 'off' (in-memory choices only).
+ */
+export function variantCachePath(): string | null {
+  const env = process.env.GUIDANCE_SAMPLER_VARIANT_CACHE;
+  if (env === 'off') return null;
+  if (env) return env;
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'guidance-sampler', 'kernel-variants.json');
+}
+
+/** A best-effort JSON file store: unreadable or unwritable files only lose the cache. */
+function fileVariantStore(): VariantStore {
+  const read = (): Record<string, string> => {
+    const path = variantCachePath();
+    if (!path) return {};
+    try {
+      const data = JSON.parse(readFileSync(path, 'utf8')) as { choices?: Record<string, string> };
+      return data.choices ?? {};
+    } catch {
+      return {};
+    }
+  };
+  return {
+    get: (key) => read()[key],
+    set(key, variant) {
+      const path = variantCachePath();
+      if (!path) return;
+      try {
+        const choices = { ...read(), [key]: variant };
+        mkdirSync(dirname(path), { recursive: true });
+        const tmp = `${path}.${process.pid}.tmp`;
+        writeFileSync(
+          tmp,
+          `${JSON.stringify({ about: 'guidance-sampler: tuned kernel variants', choices }, null, 2)}\n`,
+        );
+        renameSync(tmp, path);
+      } catch {
+        // The cache is an optimisation: without it the next process tunes again.
+      }
+    },
+  };
+}
+
 export const nodePlatform: GpuPlatform = {
+  variantStore: fileVariantStore(),
+  get kernelVariant() {
+    return process.env.GUIDANCE_SAMPLER_KERNEL_VARIANT || undefined;
+  },
   name: 'node-dawn',
   noAdapterHint:
     'Dawn needs a Vulkan driver; install Mesa >= 25 lavapipe (Debian: apt-get install -t bookworm-backports ' +

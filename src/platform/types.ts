@@ -12,4 +12,20 @@ export interface GpuPlatform {
   shaderSource(name: string): string;
   /** Extra words for the "no adapter" error: what to install or enable on this platform. */
   readonly noAdapterHint: string;
+  /**
+   * Where tuned kernel-variant choices persist across processes (src/gpu/variants.ts); absent:
+   * in memory only (the browser page).
+   */
+  readonly variantStore?: VariantStore;
+  /**
+   * A kernel variant forced for every run that does not name one (Node:
+   * $GUIDANCE_SAMPLER_KERNEL_VARIANT), e.g. to pin one on a machine; absent or 'auto': the tuner's.
+   */
+  readonly kernelVariant?: string;
+}
+
+/** A persistent store of tuned kernel-variant choices: key (adapter and workload shape) -> variant name. */
+export interface VariantStore {
+  get(key: string): string | undefined;
+  set(key: string, variant: string): void;
 }

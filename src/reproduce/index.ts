@@ -5,6 +5,8 @@ import { runLeavesSupport } from './leaves-support.ts';
 import { runCfgVariance } from './cfg-variance.ts';
 import { runDistortionModes } from './distortion-modes.ts';
 import { runPrototypes } from './prototypes.ts';
+import { runCrossEntropy } from './cross-entropy.ts';
+import { runAutoguidance } from './autoguidance.ts';
 
 export const CLAIMS: Record<string, (ctx: ReproContext) => Promise<ClaimResult>> = {
   tilted: runTilted,
@@ -12,4 +14,6 @@ export const CLAIMS: Record<string, (ctx: ReproContext) => Promise<ClaimResult>>
   'cfg-variance': runCfgVariance,
   'distortion-modes': runDistortionModes,
   prototypes: runPrototypes,
+  'cross-entropy': runCrossEntropy,
+  autoguidance: runAutoguidance,
 };

@@ -197,6 +197,8 @@ export interface ClaimResult {
   /** Every number of the experiment. */
   data: Record<string, unknown>;
   figures: Figure[];
+  /** Further files the claim writes beside its JSON (e.g. trained model files), name -> text. */
+  extraFiles?: { name: string; text: string }[];
 }
 
 export function spec(raw: Record<string, unknown>): ExperimentSpec {
@@ -257,8 +259,13 @@ export async function writeClaim(outDir: string, r: ClaimResult): Promise<string
     await write(`${f.name}.svg`, svg);
     await write(`${f.name}.png`, svgToPng(svg));
   }
-  const { figures, ...rest } = r;
-  await write(`${r.claim}.json`, JSON.stringify({ ...rest, figures: figures.map((f) => f.name) }, null, 2) + '\n');
+  for (const f of r.extraFiles ?? []) await write(f.name, f.text);
+  const { figures, extraFiles, ...rest } = r;
+  const extra = extraFiles ? { files: extraFiles.map((f) => f.name) } : {};
+  await write(
+    `${r.claim}.json`,
+    JSON.stringify({ ...rest, figures: figures.map((f) => f.name), ...extra }, null, 2) + '\n',
+  );
   return files;
 }
 

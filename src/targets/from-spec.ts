@@ -23,6 +23,10 @@ export function targetDef(source: ExperimentSpec | ExperimentPlan, kind: TargetK
       'cfgpp (CFG++) has no tilted target: it is a discrete rule without an ODE limit (its effect grows with the step count); compare it with the conditional or unconditional target',
     );
   }
+  if (g.kind === 'cfg' && g.negative.kind === 'learned')
+    throw new Error(
+      'a learned guidance.negative has no tilted target (its law is the model, not an exact mixture); compare with the conditional target',
+    );
   const w = tiltWeight(g);
   const negative = plan.negative ?? model.unconditional;
   const def: TargetDef = {

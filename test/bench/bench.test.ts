@@ -8,12 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { describeGpu } from '../support/gpu.ts';
+import { GUIDER_WORKLOADS, SOLVER_WORKLOADS } from '../../bench/workloads.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 async function benchJson(args: string[], command = process.execPath): Promise<any> {
-  const { stdout } = await run(command, args, { cwd: root, maxBuffer: 64 * 2 ** 20, timeout: 60_000 });
+  const { stdout } = await run(command, args, { cwd: root, maxBuffer: 64 * 2 ** 20, timeout: 110_000 });
   return JSON.parse(stdout);
 }
 
@@ -85,10 +86,19 @@ const BASELINES = [
   '1',
   '--peak-seconds',
   '0.005',
+  '--solver-particles',
+  '1024',
 ];
-const SCALING_CSV = join(mkdtempSync(join(tmpdir(), 'bench-test-')), 'scaling.csv');
+const SCALING_DIR = mkdtempSync(join(tmpdir(), 'bench-test-'));
+const SCALING_CSV = join(SCALING_DIR, 'scaling.csv');
+const SCALING_FIGURE = join(SCALING_DIR, 'scaling.svg');
 const SCALING = [
   'bench/scaling.ts',
+  '--cpu',
+  '--cpu-max-particles',
+  '256',
+  '--figure',
+  SCALING_FIGURE,
   '--particles-list',
   '256,512',
   '--components-list',
@@ -177,6 +187,13 @@ await describeGpu('bench', () => {
       expect(r.notices.join(' ')).toMatch(/numpy/);
     }
     expect(r.agreement.find((a: any) => a.b === 'webgpu')).toBeDefined();
+    // Every solver and every guider at equal steps, with the kernel the host chose.
+    expect(r.solvers.runs.map((s: any) => s.kind)).toEqual(SOLVER_WORKLOADS.map((w) => w.kind));
+    expect(r.guiders.runs.map((g: any) => g.name)).toEqual(GUIDER_WORKLOADS.map((w) => w.name));
+    for (const row of [...r.solvers.runs, ...r.guiders.runs]) {
+      expect(['step', 'step-gauss4']).toContain(row.kernel);
+      positive(row.particleStepsPerSecond);
+    }
   });
 
   it('scaling: one point per value of each sweep, JSON and CSV', async () => {
@@ -184,7 +201,8 @@ await describeGpu('bench', () => {
     expect(r.benchmark).toBe('scaling');
     expectEnvironment(r.environment);
     expect(r.adapter.label).toMatch(/^node-dawn: /);
-    expect(r.points.map((p: any) => [p.sweep, p.particles, p.components, p.dim, p.steps, p.stepsPerDispatch])).toEqual([
+    const webgpu = r.points.filter((p: any) => p.backend === 'webgpu');
+    expect(webgpu.map((p: any) => [p.sweep, p.particles, p.components, p.dim, p.steps, p.stepsPerDispatch])).toEqual([
       ['particles', 256, 4, 1, 2, 2],
       ['particles', 512, 4, 1, 2, 2],
       ['components', 256, 1, 1, 2, 2],
@@ -193,13 +211,33 @@ await describeGpu('bench', () => {
       ['steps', 256, 4, 1, 3, 3],
       ['dispatch', 256, 4, 1, 2, 1],
     ]);
+    // The CPU backend beside it up to --cpu-max-particles (N 512 skipped; no dispatch sweep).
+    const cpu = r.points.filter((p: any) => p.backend === 'cpu');
+    expect(cpu.map((p: any) => [p.sweep, p.particles, p.components, p.dim, p.steps])).toEqual([
+      ['particles', 256, 4, 1, 2],
+      ['components', 256, 1, 1, 2],
+      ['components', 256, 3, 1, 2],
+      ['dim', 256, 4, 2, 2],
+      ['steps', 256, 4, 1, 3],
+    ]);
     const csv = readFileSync(SCALING_CSV, 'utf8').trim().split('\n');
-    expect(csv[0].split(',').slice(0, 5)).toEqual(['sweep', 'particles', 'steps', 'dim', 'components']);
+    expect(csv[0].split(',').slice(0, 7)).toEqual([
+      'sweep',
+      'backend',
+      'kernel',
+      'particles',
+      'steps',
+      'dim',
+      'components',
+    ]);
     expect(csv).toHaveLength(1 + r.points.length);
     for (const p of r.points) {
       expect(p.secondsPerRun).toHaveLength(1);
       positive(p.particleStepsPerSecond);
-      positive(p.roofline.peakFraction);
+      if (p.backend === 'webgpu') positive(p.roofline.peakFraction);
+      else expect(p.roofline).toBeNull();
     }
+    expect(readFileSync(SCALING_FIGURE, 'utf8')).toMatch(/^<svg/);
+    expect(readFileSync(SCALING_FIGURE.replace(/svg$/, 'png')).subarray(1, 4).toString()).toBe('PNG');
   });
 });

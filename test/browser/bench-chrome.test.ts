@@ -14,6 +14,7 @@ const skip = browserSkipReason();
 describe.skipIf(skip !== undefined)(`bench:chrome smoke test${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('prints JSON with the adapter, the user agent, runs and medians for Chrome and Node', async () => {
     const args = ['bench/chrome.ts', '--points', '4096:2:1', '--work', '40000', '--repeats', '2', '--warmup', '1'];
+    args.push('--compare-particles', '4096', '--compare-steps', '4', '--compare-repeats', '2');
     const { stdout } = await run(process.execPath, args, { cwd: root, maxBuffer: 16 * 2 ** 20, timeout: 110_000 });
     const out = JSON.parse(stdout);
     expect(out.benchmark).toBe('chrome-throughput');
@@ -33,6 +34,18 @@ describe.skipIf(skip !== undefined)(`bench:chrome smoke test${skip ? ` (skipped:
     }
     expect(r.chrome.error).toBeUndefined();
     expect(out.summary[0].chromeWallMps).toBeGreaterThan(0);
+    // The project's kernel against the naive baseline, in the page (and in Node): samples, medians,
+    // ratio, which variant ran and why, and the two kernels' particles agree (same draws, same math).
+    for (const c of [out.comparison.chrome, out.comparison.node]) {
+      if (c === null || c.error) continue;
+      expect(c.projectMps).toHaveLength(2);
+      expect(c.naiveMps).toHaveLength(2);
+      expect(c.projectOverNaive).toBeGreaterThan(0);
+      expect(c.maxAbsDifference).toBeLessThan(1e-4);
+      expect(typeof c.project.variant.name).toBe('string');
+      expect(['tuned', 'cached', 'forced']).toContain(c.project.chosen.why);
+    }
+    expect(out.comparison.chrome.error).toBeUndefined();
     console.log(`bench:chrome smoke: ${JSON.stringify(out.summary[0])}`);
   });
 });

@@ -7,7 +7,7 @@ import { acquireGpu, type GpuAdapterInfo } from '../../src/gpu/device.ts';
 import type { GpuSampleInfo } from '../../src/gpu/sampler.ts';
 import { browserPlatform } from '../../src/platform/browser.ts';
 import type { ExperimentSpec } from '../../src/experiment/types.ts';
-import { sampleGpuParticles } from '../support/gpu-sample.ts';
+import { type PlanOverrides, sampleGpuParticles } from '../support/gpu-sample.ts';
 import { publishResult } from '../support/page.ts';
 
 export interface SamplerPageReady {
@@ -24,14 +24,14 @@ export interface SamplerPageRun {
 
 declare global {
   interface Window {
-    __runSampler?: (spec: ExperimentSpec) => Promise<SamplerPageRun>;
+    __runSampler?: (spec: ExperimentSpec, overrides?: PlanOverrides) => Promise<SamplerPageRun>;
   }
 }
 
 publishResult(async (): Promise<SamplerPageReady> => {
   const ctx = await acquireGpu(browserPlatform);
-  window.__runSampler = async (spec) => {
-    const run = await sampleGpuParticles(ctx, spec);
+  window.__runSampler = async (spec, overrides) => {
+    const run = await sampleGpuParticles(ctx, spec, overrides);
     return { particles: Array.from(run.particles), info: run.info, ms: run.ms };
   };
   window.addEventListener('pagehide', () => ctx.destroy());

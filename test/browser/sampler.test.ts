@@ -12,6 +12,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/experiment/parse.ts';
+import { GAUSS4_VARIANTS } from '../../src/gpu/variants.ts';
 import { TABLEAUS } from '../../src/solvers/tableau.ts';
 import {
   browserSkipReason,
@@ -27,7 +28,7 @@ import type { SamplerPageReady, SamplerPageRun } from './sampler-page.ts';
 
 const skip = browserSkipReason();
 
-const cases: { name: string; raw: RawSpec }[] = [
+const cases: { name: string; raw: RawSpec; kernelVariant?: string }[] = [
   {
     name: 'two 1-D Gaussians, cfg w=3, rk4, 2000 particles x 100 steps',
     raw: { ...PARITY_CASES[0].spec('rk4'), particles: 2000 },
@@ -53,6 +54,22 @@ const cases: { name: string; raw: RawSpec }[] = [
     raw: { ...PARITY_CASES[0].spec('euler'), solver: { kind: 'dpmpp-3m-sde', steps: 100 } },
   },
 ];
+// Every variant of the fast kernel (src/gpu/variants.ts) on this browser's adapter, forced: the
+// autotuner may pick any of them here (on SwiftShader a step-gauss1 one).
+for (const v of GAUSS4_VARIANTS) {
+  cases.push(
+    {
+      name: `two 1-D Gaussians, cfg w=3, euler, 1000 particles x 100 steps, variant ${v.name}`,
+      raw: PARITY_CASES[0].spec('euler'),
+      kernelVariant: v.name,
+    },
+    {
+      name: `three 1-D classes, cfg w=3 vs the class neg, em, variant ${v.name}`,
+      raw: PARITY_CASES[1].spec('em'),
+      kernelVariant: v.name,
+    },
+  );
+}
 
 let harness: BrowserHarness | undefined;
 let open: OpenPage | undefined;
@@ -80,7 +97,9 @@ describe.skipIf(skip !== undefined)(
       it(c.name, async () => {
         const spec = parseSpec(c.raw);
         const run = await Promise.race([
-          open!.page.evaluate((s) => window.__runSampler!(s), spec) as Promise<SamplerPageRun>,
+          open!.page.evaluate((s, o) => window.__runSampler!(s, o), spec, {
+            kernelVariant: c.kernelVariant,
+          }) as Promise<SamplerPageRun>,
           open!.failed,
         ]);
         const kdiffusion = TABLEAUS[spec.solver.kind].denoised !== undefined;
@@ -89,6 +108,7 @@ describe.skipIf(skip !== undefined)(
         console.log(
           `${formatReport(`Chromium: ${c.name}`, report)}; page GPU ${run.ms.toFixed(0)} ms (${run.info.adapter})`,
         );
+        if (c.kernelVariant) expect(run.info.variant).toEqual({ name: c.kernelVariant, why: 'forced' });
         expect(report.nonFinite).toBe(0);
         expect(report.firstFailure).toBeNull();
         expect(report.maxUlpsOfRss).toBeLessThanOrEqual(PARITY_ULPS);

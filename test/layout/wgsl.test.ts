@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COMPONENT_KIND, GROUP_MASK, VARIANT_CODE, wgslCodes } from '../../src/gpu/codes.ts';
+import { COMPONENT_KIND, GROUP_MASK, VARIANT_CODE, wgslCodes, DENOISER_SLOT } from '../../src/gpu/codes.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const wgslIn = (dir: string): string[] =>
@@ -62,6 +62,8 @@ describe('WGSL layout', () => {
       VARIANT_APG: VARIANT_CODE.apg,
       VARIANT_CFGZERO: VARIANT_CODE.cfgzero,
       VARIANT_TANGENTIAL: VARIANT_CODE.tangential,
+      DEN_SLOT_TARGET: DENOISER_SLOT.target,
+      DEN_SLOT_NEGATIVE: DENOISER_SLOT.negative,
     });
     // Distinct codes (cfgpp shares linear's on purpose: its rule lives in the rows).
     const { cfgpp: _, ...distinct } = VARIANT_CODE;

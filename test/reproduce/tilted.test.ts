@@ -35,6 +35,6 @@ it('an unknown claim is bad input: exit 2, naming the known ones', () => {
   const r = reproduce('no-such-claim');
   expect(r.status).toBe(2);
   expect(r.stderr).toMatch(
-    /unknown claim "no-such-claim"; known: tilted, leaves-support, cfg-variance, distortion-modes, prototypes/,
+    /unknown claim "no-such-claim"; known: tilted, leaves-support, cfg-variance, distortion-modes, prototypes, cross-entropy, autoguidance/,
   );
 });

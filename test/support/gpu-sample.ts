@@ -6,7 +6,7 @@ import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
 export type PlanOverrides = Pick<
   GpuSampleOptions,
-  'chunkParticles' | 'stepsPerDispatch' | 'firstParticle' | 'kernel' | 'staging' | 'heavyGroups'
+  'chunkParticles' | 'stepsPerDispatch' | 'firstParticle' | 'kernel' | 'staging' | 'kernelVariant' | 'heavyGroups'
 >;
 
 export interface GpuSamples {

@@ -20,11 +20,16 @@ import { priorScale } from '../../src/processes/process.ts';
 import { fillNormals } from '../../src/rng/philox.ts';
 import { COEF, COEF_BH } from '../../src/solvers/samplers.ts';
 import type { ExperimentSpec } from '../../src/experiment/types.ts';
-import { NORMAL_ERROR_ULPS, RoundoffModel, type ParityReference } from './parity.ts';
+import { NORMAL_ERROR_ULPS, RoundoffModel, type ParityReference, type VelocityMagnitude } from './parity.ts';
 
-export function referenceWithBoundSampler(spec: ExperimentSpec, chunk = 64): ParityReference {
+export function referenceWithBoundSampler(
+  spec: ExperimentSpec,
+  chunk = 64,
+  /** The velocity's local-error model (default: the exact mixture's, RoundoffModel). */
+  makeModel: (stepper: CpuStepper) => VelocityMagnitude = (stepper) => new RoundoffModel(stepper.guidance),
+): ParityReference {
   const stepper = new CpuStepper(spec);
-  const model = new RoundoffModel(stepper.guidance);
+  const model = makeModel(stepper);
   const table = stepper.table;
   const sampler = table.sampler;
   if (!sampler)

@@ -32,6 +32,19 @@ const two = (extra: Obj): Obj => ({
   ...extra,
 });
 
+/** A hand-made 1-D denoiser model (hidden [2]), as test/fixtures/denoiser-tiny.json holds it. */
+export const TINY_DENOISER: Obj = {
+  format: 'guidance-sampler/denoiser',
+  version: 1,
+  dim: 1,
+  hidden: [2],
+  activation: 'silu',
+  sigmaData: 0.8,
+  params: [0.5, -0.3, 0.2, 0.1, 0, 0.05, 0.4, -0.6, 0.1],
+  training: { note: 'hand-made fixture' },
+  data: { group: 'pos' },
+};
+
 /** Valid specs that between them use every key of every set (test/faults/spec-fuzz.test.ts checks). */
 export function baseSpecs(): Obj[] {
   const examples = join(import.meta.dirname, '../../examples');
@@ -99,6 +112,16 @@ export function baseSpecs(): Obj[] {
       corrector: { kind: 'fk', resample: 'systematic', essThreshold: 0.5 },
       scoreError: { kind: 'blur', delta: 0.1, applyTo: 'negative' },
     }),
+    // Learned models (docs/learned-denoisers.md): inline, and from a file (relative to the working directory).
+    two({ guidance: { kind: 'none', score: { kind: 'learned', model: TINY_DENOISER } } }),
+    two({
+      guidance: {
+        kind: 'cfg',
+        w: 2,
+        score: { kind: 'learned', model: TINY_DENOISER },
+        negative: { kind: 'learned', file: 'test/fixtures/denoiser-tiny.json' },
+      },
+    }),
     {
       dim: 2,
       classes: [
@@ -152,12 +175,20 @@ export function typedObjects(spec: Json): { path: string; object: Obj; set: KeyS
   add('process', spec.process, kinded('process', spec.process));
   const g = spec.guidance;
   add('guidance', g, kinded('guidance', g));
+  const learned = (path: string, v: Json | undefined) => {
+    add(path, v, 'learned');
+    if (isObj(v)) add(`${path}.model`, v.model, 'denoiser model');
+  };
+  if (isObj(g) && (g.kind === 'none' || g.kind === 'cfg')) learned('guidance.score', g.score);
   if (isObj(g) && (g.kind === 'cfg' || g.kind === 'classifier')) {
     add('guidance.w', g.w, kinded('schedule', g.w));
     if (g.kind === 'cfg') {
       add('guidance.variant', g.variant, kinded('variant', g.variant));
-      add('guidance.negative', g.negative, 'negative inline');
-      if (isObj(g.negative)) components('guidance.negative.components', g.negative.components);
+      if (isObj(g.negative) && g.negative.kind !== undefined) learned('guidance.negative', g.negative);
+      else {
+        add('guidance.negative', g.negative, 'negative inline');
+        if (isObj(g.negative)) components('guidance.negative.components', g.negative.components);
+      }
     }
   }
   add('solver', spec.solver, 'solver');
