@@ -24,7 +24,7 @@ import type { StepRow, StepTable } from '../solvers/table.ts';
 import type { GpuPlatform } from '../platform/types.ts';
 import type { GpuContext } from './device.ts';
 import { fkStateStride } from './kernel.ts';
-import { cachedComputePipeline } from './program.ts';
+import { cachedComputePipeline, shaderText } from './program.ts';
 import {
   FK_BLOCK_PLAN,
   FK_BLOCK_STATS,
@@ -307,7 +307,7 @@ export async function fkPipelines(
     `const ITEMS: u32 = ${REDUCE_ITEMS}u;`,
     wgslStruct(FK_PARAMS),
     wgslStruct(FK_BLOCK_STATS),
-    platform.shaderSource('fk-reduce'),
+    shaderText(platform, 'fk-reduce'),
   ].join('\n');
   const resampleCode = [
     `const WORKGROUP_SIZE: u32 = ${WORKGROUP_SIZE}u;`,
@@ -316,7 +316,7 @@ export async function fkPipelines(
     `const STATE_STRIDE: u32 = ${fkStateStride(dim)}u;`,
     wgslStruct(FK_PARAMS),
     wgslStruct(FK_BLOCK_PLAN),
-    platform.shaderSource('fk-resample'),
+    shaderText(platform, 'fk-resample'),
   ].join('\n');
   const [reduce, resample] = await Promise.all([
     cachedComputePipeline(device, 'fk reduce', reduceCode),

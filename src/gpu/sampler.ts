@@ -152,7 +152,9 @@ async function variantFor(
   return chooseVariant({
     key: variantKey(gpu.platform, gpu.adapterInfo, shape),
     store: gpu.platform.variantStore,
-    particles: setup.count,
+    // Trials may sample up to the whole run (the first particles of the plan), not just this
+    // call's share: a small warm-up or shard must not tune on overhead-sized trials.
+    particles: setup.spec.particles,
     steps: table.steps,
     dim: setup.spec.dim,
     trial: async (variant, count) => {
