@@ -1,0 +1,115 @@
+// Two checkouts of this project (e.g. before and after a refactor) on the standard workload, in
+// ONE process, alternating run by run: each tree's own sampler on its own device, so that the
+// machine's load drifts over both alike. JSON: configuration, environment, adapter, every run's
+// seconds per tree, medians and the after/before rate ratio.
+//
+//   git worktree add /tmp/before <rev> && ln -s "$PWD/node_modules" /tmp/before/node_modules
+//   node bench/compare-trees.ts --before /tmp/before --after . --json compare.json
+//
+// A tree from before the experiment plan (prepareExperiment) is given the spec itself.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
+import { median, sig } from './common.ts';
+import { emitResult, intOption, nodeEnvironment, OUTPUT_OPTIONS } from './node-env.ts';
+
+const program = new Command('bench:compare-trees')
+  .description('two checkouts side by side on the standard workload (webgpu, Node), alternating in one process')
+  .requiredOption('--before <dir>', 'the first checkout')
+  .requiredOption('--after <dir>', 'the second checkout')
+  .option('--particles <n>', 'particles', intOption('--particles'), 2 ** 20)
+  .option('--steps <n>', 'euler steps', intOption('--steps'), 100)
+  .option('--repeats <n>', 'timed runs per tree (after one warm-up each)', intOption('--repeats'), 8)
+  .option('--after-variant <name>', "the after tree's kernel variant, where it has variants (default: its own choice)");
+for (const [flag, help] of OUTPUT_OPTIONS) program.option(flag, help);
+const cli = program.parse(process.argv).opts();
+
+interface Side {
+  name: 'before' | 'after';
+  root: string;
+  adapter: string;
+  run: () => Promise<void>;
+  seconds: number[];
+  /** The after tree's kernel variant as its sampler reported it (null where it has none). */
+  variant: unknown;
+}
+
+async function side(name: Side['name'], dir: string): Promise<Side> {
+  const root = resolve(dir);
+  const load = (path: string) => import(pathToFileURL(`${root}/${path}`).href);
+  const { standardWorkload } = await load('bench/workloads.ts');
+  const { sampleWebGpu } = await load('src/gpu/sampler.ts');
+  const { acquireGpu } = await load('src/gpu/device.ts');
+  const { nodePlatform } = await load('src/platform/node.ts');
+  const prepare = await load('src/experiment/plan.ts').then(
+    (m) => m.prepareExperiment as (s: unknown) => unknown,
+    () => (s: unknown) => s,
+  );
+  const spec = standardWorkload(cli.particles, cli.steps);
+  const plan = prepare(spec);
+  const gpu = await acquireGpu(nodePlatform);
+  const options = name === 'after' && cli.afterVariant ? { kernelVariant: cli.afterVariant } : {};
+  const out = new Float32Array(spec.particles * spec.dim);
+  let variant: unknown = null;
+  const run = async () => {
+    let filled = 0;
+    const info = await sampleWebGpu(gpu, plan, {
+      ...options,
+      onChunk: (chunk: Float32Array, n: number) => {
+        out.set(chunk.subarray(0, n * spec.dim), filled * spec.dim);
+        filled += n;
+      },
+    });
+    variant = info.variant ?? null;
+  };
+  await run(); // warm-up: compiles (and, where the tree tunes, chooses its variant)
+  return {
+    name,
+    root,
+    adapter: gpu.adapterInfo.label,
+    run,
+    seconds: [],
+    get variant() {
+      return variant;
+    },
+  };
+}
+
+const sides = [await side('before', cli.before), await side('after', cli.after)];
+for (let r = 0; r < cli.repeats; r++) {
+  for (const s of sides) {
+    const t0 = performance.now();
+    await s.run();
+    s.seconds.push((performance.now() - t0) / 1000);
+  }
+}
+const work = cli.particles * cli.steps;
+const trees = Object.fromEntries(
+  sides.map((s) => [
+    s.name,
+    {
+      root: s.root,
+      adapter: s.adapter,
+      variant: s.variant,
+      secondsPerRun: s.seconds.map((x) => sig(x)),
+      medianSeconds: sig(median(s.seconds)),
+      particleStepsPerSecond: sig(work / median(s.seconds)),
+    },
+  ]),
+);
+const result = {
+  benchmark: 'compare-trees',
+  configuration: {
+    workload: 'bench/workloads.ts standardWorkload (of each tree)',
+    particles: cli.particles,
+    steps: cli.steps,
+    repeats: cli.repeats,
+    afterVariant: cli.afterVariant ?? null,
+    timing: 'wall clock of sampleWebGpu with every particle read back, alternating before/after run by run',
+  },
+  environment: nodeEnvironment(),
+  trees,
+  afterToBeforeRate: sig(median(sides[0].seconds) / median(sides[1].seconds)),
+};
+emitResult(JSON.stringify(result, null, 2), cli);
+process.exit(0);
