@@ -160,6 +160,9 @@ await describeGpu('kernel variants: every variant vs the CPU reference and vs ea
 
   it('auto: tuned on first use of the adapter and shape, then cached (in memory and in the file); same particles', async () => {
     process.env.GUIDANCE_SAMPLER_VARIANT_CACHE = join(cacheDir, 'kernel-variants.json');
+    // The suite pins a variant (vitest.config.ts): this test unpins it to see the tuner at work.
+    const pinned = process.env.GUIDANCE_SAMPLER_KERNEL_VARIANT;
+    delete process.env.GUIDANCE_SAMPLER_KERNEL_VARIANT;
     try {
       clearTunedVariants();
       const spec = parseSpec(EXTRA[0].spec('euler'));
@@ -191,6 +194,7 @@ await describeGpu('kernel variants: every variant vs the CPU reference and vs ea
       expect(general.info.variant).toEqual({ name: 'general', why: 'only' });
     } finally {
       delete process.env.GUIDANCE_SAMPLER_VARIANT_CACHE;
+      if (pinned !== undefined) process.env.GUIDANCE_SAMPLER_KERNEL_VARIANT = pinned;
     }
   });
 });
