@@ -8,7 +8,7 @@ import type { ExperimentSpec } from '../src/experiment/types.ts';
 import { BufferPool, bindBuffers, dispatch, readFloats } from '../src/gpu/buffers.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { kernelHeader } from '../src/gpu/kernel.ts';
-import { packStructs, STEP_ROW } from '../src/gpu/layout.ts';
+import { packStepRows } from '../src/gpu/layout.ts';
 import { mixtureTable } from '../src/gpu/mixture-table.ts';
 import { gridFor } from '../src/gpu/planner.ts';
 import { cachedComputePipeline } from '../src/gpu/program.ts';
@@ -63,7 +63,7 @@ export async function naiveRunner(gpu: GpuContext, spec: ExperimentSpec, source:
   const particles = pool.create('naive particles', spec.particles * dim * 4, STORAGE | COPY_SRC);
   const bindGroup = bindBuffers(gpu.device, 'naive step bind group', pipeline, [
     [0, pool.upload('naive params', new Uint32Array([spec.particles, table.steps, spec.seed, 0]), UNIFORM)],
-    [1, pool.upload('naive step rows', packStructs(STEP_ROW, table.rows))],
+    [1, pool.upload('naive step rows', packStepRows(table.rows))],
     [2, pool.upload('naive component factors', mixture.factorsFor(table.rows))],
     [3, pool.upload('naive component infos', mixture.componentInfos)],
     [4, pool.upload('naive statics', mixture.statics)],

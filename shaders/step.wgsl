@@ -55,6 +55,13 @@ var<private> acc_n: array<f32, DIM>;
 // LOG_DENSITY: the running sum_k e_k (lap_k + |g_k|^2) per group, rescaled with the max.
 var<private> dacc_t: f32;
 var<private> dacc_n: f32;
+// Multi-condition guidance (NEXTRA > 0): the same state per extra group (accumulate_extra), and
+// (LOG_DENSITY) the extra groups' share of div s at xs.
+var<private> max_x: array<f32, NEXTRA_SLOTS>;
+var<private> sum_x: array<f32, NEXTRA_SLOTS>;
+var<private> acc_x: array<f32, NEXTRA_SLOTS * DIM>;
+var<private> dacc_x: array<f32, NEXTRA_SLOTS>;
+var<private> extra_div: f32;
 // LOG_DENSITY: div u at each stage (u = cx x + cs s + cMean m: cx DIM + cs div s).
 var<private> stage_div: array<f32, STAGES>;
 // LOG_DENSITY: div s_t, div s_n at xs (velocity), with the score-error fields' terms.
@@ -107,9 +114,30 @@ fn accumulate_negative(v: f32) {
   }
 }
 
+// An extra group's entry (multi-condition guidance): group g = mask >> EXTRA_GROUP_SHIFT.
+fn accumulate_extra(g: u32, v: f32) {
+  let o = g * DIM;
+  if (v > max_x[g]) {
+    let scale = exp(max_x[g] - v);
+    sum_x[g] = sum_x[g] * scale + 1.0;
+    for (var j = 0u; j < DIM; j++) { acc_x[o + j] = acc_x[o + j] * scale + comp_score[j]; }
+    if (LOG_DENSITY) { dacc_x[g] = dacc_x[g] * scale + comp_div; }
+    max_x[g] = v;
+  } else {
+    let e = exp(v - max_x[g]);
+    sum_x[g] += e;
+    for (var j = 0u; j < DIM; j++) { acc_x[o + j] += e * comp_score[j]; }
+    if (LOG_DENSITY) { dacc_x[g] += e * comp_div; }
+  }
+}
+
 fn add_component(c: u32, base: u32, staged: bool) {
   let info = components[c];
   let lp = component_log_density(c, info.kind, base, staged);
+  if (NEXTRA > 0u && (info.mask & IN_EXTRA) != 0u) {
+    accumulate_extra(info.mask >> EXTRA_GROUP_SHIFT, info.logWeightTarget + lp);
+    return;
+  }
   if ((info.mask & IN_TARGET) != 0u) { accumulate_target(info.logWeightTarget + lp); }
   if ((info.mask & IN_NEGATIVE) != 0u) { accumulate_negative(info.logWeightNegative + lp); }
 }
@@ -152,7 +180,13 @@ fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
     acc_t[j] = 0.0;
     acc_n[j] = 0.0;
   }
-  // Components are ordered target first. When the negative law contains the target class
+  for (var g = 0u; g < NEXTRA; g++) {
+    max_x[g] = LOG_ZERO;
+    sum_x[g] = 0.0;
+    dacc_x[g] = 0.0;
+    for (var j = 0u; j < DIM; j++) { acc_x[g * DIM + j] = 0.0; }
+  }
+  // Components are ordered target first (then the negative's, then the extra groups'). When the negative law contains the target class
   // with a fixed log-weight shift (cfg against the unconditional law, classifier guidance),
   // the target's partial log-sum-exp is reused for the negative: one exp per component.
   walk_components(0u, NTARGET, factor_row);
@@ -180,18 +214,49 @@ fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
   if (ERR_TARGET) { add_score_error_target(); }
   if (ERR_NEGATIVE && sum_n > 0.0) { add_score_error_negative(); }
   combine_scores(row);
+  if (NEXTRA > 0u) { add_extra_groups(row_id); }
   // Trained-classifier guidance (shaders/classifier.wgsl; an empty stub without a classifier).
   add_classifier_guidance(row_id);
   for (var j = 0u; j < DIM; j++) {
-    let mean = row.gammaTarget * statics[j] + row.gammaNegative * statics[DIM + j];
+    var mean = row.gammaTarget * statics[j] + row.gammaNegative * statics[DIM + j];
+    if (NEXTRA > 0u) { mean += extra_mean(j, row_id); }
     k[stage][j] = row.cx * xs[j] + row.cs * s_guided[j] + row.cMean * mean;
   }
-  // Linear guidance only (the host refuses the rest): div s_guided = gT div s_t + gN div s_n.
+  // Linear guidance only (the host refuses the rest): div s_guided = gT div s_t + gN div s_n
+  // (+ the extra groups' share).
   if (LOG_DENSITY) {
     var div_s = row.gammaTarget * div_t;
     if (row.gammaNegative != 0.0) { div_s += row.gammaNegative * div_n; }
+    if (NEXTRA > 0u) { div_s += extra_div; }
     stage_div[stage] = row.cx * f32(DIM) + row.cs * div_s;
   }
+}
+
+// Multi-condition guidance: s_guided += sum_g c_g s_g over the extra groups, c_g this row's
+// coefficients (statics from EXTRA_GAMMA_OFFSET, src/gpu/mixture-table.ts), and (LOG_DENSITY)
+// extra_div = sum_g c_g div s_g. Linear guidance and exact scores only (the parser's rule).
+fn add_extra_groups(row_id: u32) {
+  extra_div = 0.0;
+  for (var g = 0u; g < NEXTRA; g++) {
+    let c = statics[EXTRA_GAMMA_OFFSET + row_id * NEXTRA + g];
+    if (c == 0.0 || !(sum_x[g] > 0.0)) { continue; }
+    var s2 = 0.0;
+    for (var j = 0u; j < DIM; j++) {
+      let sg = acc_x[g * DIM + j] / sum_x[g];
+      s_guided[j] += c * sg;
+      s2 += sg * sg;
+    }
+    if (LOG_DENSITY) { extra_div += c * (dacc_x[g] / sum_x[g] - s2); }
+  }
+}
+
+// The extra groups' share of the guided data mean in coordinate j: sum_g c_g m_g[j].
+fn extra_mean(j: u32, row_id: u32) -> f32 {
+  var m = 0.0;
+  for (var g = 0u; g < NEXTRA; g++) {
+    m += statics[EXTRA_GAMMA_OFFSET + row_id * NEXTRA + g] * statics[EXTRA_MEAN_OFFSET + g * DIM + j];
+  }
+  return m;
 }
 
 // div s = sum_k r_k (lap_k + |g_k|^2) - |s|^2 per group, before any score error.

@@ -43,7 +43,10 @@ export interface ExactCoverageFidelity {
   pSamples: number;
 }
 
-/** log p_tMin(x | target) and the unnormalised tilted log-density gT log p_T + gN log p_N at tMin. */
+/**
+ * log p_tMin(x | target) and the unnormalised tilted log-density gT log p_T + gN log p_N at tMin
+ * (+ sum_g c_g log p_g over multi-condition guidance's extra groups).
+ */
 function targetAndTilt(
   spec: ExperimentSpec,
   x: Float64Array,
@@ -52,6 +55,7 @@ function targetAndTilt(
   const g = planGuidance(spec);
   const p = processAt(spec.process, spec.solver.tMin);
   const [gT, gN] = g.coefficients(spec.solver.tMin);
+  const extra = g.extraCoefficients(spec.solver.tMin);
   const ev = new MixtureEvaluator(g.model);
   ev.setTime(p.alpha, p.sigma2);
   const d = spec.dim;
@@ -61,6 +65,9 @@ function targetAndTilt(
     ev.evaluateComponents(x.subarray(i * d, (i + 1) * d));
     logp[i] = ev.groupLogDensity(g.target);
     tilt[i] = gT * logp[i] + (g.negative && gN !== 0 ? gN * ev.groupLogDensity(g.negative) : 0);
+    extra.forEach((c, k) => {
+      if (c !== 0) tilt[i] += c * ev.groupLogDensity(g.extraGroups[k]);
+    });
   }
   return { logp, tilt };
 }
@@ -74,6 +81,7 @@ function targetAndTilt(
 export function tiltLogZQuadrature(spec: ExperimentSpec): { logZ: number; error: number } | { unavailable: string } {
   if (spec.dim > 2) return { unavailable: `dim ${spec.dim} > 2` };
   const g = planGuidance(spec);
+  if (g.extraGroups.length > 0) return { unavailable: 'multi-condition guidance: the tilt has more than two groups' };
   const [gT, gN] = g.coefficients(spec.solver.tMin);
   const base = targetDef(spec, 'conditional');
   const negative = g.negative && gN !== 0 ? g.negative : null;

@@ -41,6 +41,8 @@ export class CpuStepper {
   private readonly sNegative: Float64Array;
   private readonly targetMean: Float64Array;
   private readonly negativeMean: Float64Array;
+  /** Multi-condition guidance: the extra groups' data means. */
+  private readonly extraMeans: Float64Array[];
   private readonly s: Float64Array;
   private readonly xs: Float64Array;
   private readonly z: Float64Array;
@@ -79,6 +81,7 @@ export class CpuStepper {
     this.negativeMean = this.guidance.negative
       ? groupDataMean(this.guidance.model, this.guidance.negative)
       : new Float64Array(this.dim);
+    this.extraMeans = this.guidance.extraGroups.map((g) => groupDataMean(this.guidance.model, g));
     this.s = new Float64Array(this.dim);
     this.xs = new Float64Array(this.dim);
     this.z = new Float64Array(Math.ceil(this.dim / 4) * 4);
@@ -150,8 +153,16 @@ export class CpuStepper {
       if (scoreError.appliesToNegative) addScoreError(scoreError, x, sNegative);
     }
     combineScores(this.variant, x, sTarget, sNegative, row, momentum, s);
+    // Multi-condition guidance (linear, exact scores only): + sum_g c_g s_g over the extra groups.
+    const extra = row.extraGammas;
+    if (extra) {
+      extra.forEach((c, g) => {
+        if (c !== 0) this.evTarget.addGroupScore(this.guidance.extraGroups[g], c, s);
+      });
+    }
     for (let i = 0; i < this.dim; i++) {
-      const mean = row.gammaTarget * this.targetMean[i] + row.gammaNegative * this.negativeMean[i];
+      let mean = row.gammaTarget * this.targetMean[i] + row.gammaNegative * this.negativeMean[i];
+      if (extra) extra.forEach((c, g) => (mean += c * this.extraMeans[g][i]));
       out[offset + i] = row.cx * x[i] + row.cs * s[i] + row.cMean * mean;
     }
   }
@@ -178,6 +189,9 @@ export class CpuStepper {
         (this.evNegative.groupScoreDivergence(this.guidance.negative) +
           (e.appliesToNegative ? scoreErrorDivergence(e, x) : 0));
     }
+    row.extraGammas?.forEach((c, g) => {
+      if (c !== 0) divS += c * this.evTarget.groupScoreDivergence(this.guidance.extraGroups[g]);
+    });
     return div + row.cs * divS;
   }
 
@@ -199,6 +213,9 @@ export class CpuStepper {
         this.evNegative.addGroupScoreJacobian(this.guidance.negative, row.cs * row.gammaNegative, x, out);
         if (e.appliesToNegative) addScoreErrorJacobian(e, x, row.cs * row.gammaNegative, out);
       }
+      row.extraGammas?.forEach((c, g) => {
+        if (c !== 0) this.evTarget.addGroupScoreJacobian(this.guidance.extraGroups[g], row.cs * c, x, out);
+      });
     }
     for (let i = 0; i < d; i++) out[i * d + i] += row.cx;
   }
@@ -211,6 +228,9 @@ export class CpuStepper {
     let l = row.gammaTarget * this.evTarget.groupLogDensity(this.guidance.target);
     if (this.guidance.negative && row.gammaNegative !== 0)
       l += row.gammaNegative * this.evNegative.groupLogDensity(this.guidance.negative);
+    row.extraGammas?.forEach((c, g) => {
+      if (c !== 0) l += c * this.evTarget.groupLogDensity(this.guidance.extraGroups[g]);
+    });
     return l;
   }
 

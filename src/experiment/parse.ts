@@ -37,6 +37,8 @@ import {
   type ProcessSpec,
   type SolverSpec,
   type ChurnSpec,
+  type ConditionSpec,
+  type GuidanceTerm,
   type WSchedule,
 } from './types.ts';
 
@@ -108,6 +110,7 @@ export function parseSpec(raw: unknown, opts: LearnedParseOptions = {}): Experim
   checkCfgppSolver(issues, raw);
   checkZeroInit(issues, guidance, solver);
   checkLearned(issues, guidance, process, corrector, scoreError);
+  checkTerms(issues, guidance, corrector, scoreError);
   const start = raw.start === undefined ? 'prior' : kindOf(issues, raw.start, 'start', START_KINDS);
 
   if (issues.length > 0) throw new SpecError(issues);
@@ -363,8 +366,23 @@ function parseGuidance(
         });
         return undefined;
       }
-      if (w === undefined || negative === undefined || variant === undefined || window === undefined) return undefined;
-      return withScore(window === null ? { kind, w, negative, variant } : { kind, w, negative, variant, window });
+      const terms = parseTerms(issues, o.terms, dim, names);
+      if (
+        w === undefined ||
+        negative === undefined ||
+        variant === undefined ||
+        window === undefined ||
+        terms === undefined
+      )
+        return undefined;
+      return withScore({
+        kind,
+        w,
+        negative,
+        variant,
+        ...(window === null ? {} : { window }),
+        ...(terms.length === 0 ? {} : { terms }),
+      });
     }
     case 'classifier': {
       const w = parseSchedule(issues, o.w, 'guidance.w');
@@ -586,6 +604,61 @@ function parseScoreError(issues: Issues, v: unknown, dim: number | undefined): S
   }
 }
 
+/**
+ * guidance.terms (multi-condition guidance): a list of { condition, w, negative }, each adding
+ * w(t) (s_condition - s_negative). [] when absent.
+ */
+function parseTerms(
+  issues: Issues,
+  v: unknown,
+  dim: number | undefined,
+  names: string[] | undefined,
+): GuidanceTerm[] | undefined {
+  if (v === undefined) return [];
+  const path = 'guidance.terms';
+  if (!Array.isArray(v)) {
+    issues.push({ path, message: expected('a list of { "condition", "w", "negative" } terms', v) });
+    return undefined;
+  }
+  const terms = v.map((raw, i): GuidanceTerm | undefined => {
+    const p = idx(path, i);
+    const o = object(issues, raw, p);
+    if (!o) return undefined;
+    closedKeys(issues, o, p, 'guidance term');
+    if (o.condition === undefined) {
+      issues.push({
+        path: at(p, 'condition'),
+        message: expected('"unconditional", a class name or { "components": [...] }', undefined),
+      });
+      return undefined;
+    }
+    const condition = parseCondition(issues, o.condition, at(p, 'condition'), dim, names);
+    const w = parseSchedule(issues, o.w, at(p, 'w'));
+    const negative = parseCondition(issues, o.negative, at(p, 'negative'), dim, names);
+    if (condition === undefined || w === undefined || negative === undefined) return undefined;
+    return { condition, w, negative };
+  });
+  return terms.every((t) => t !== undefined) ? (terms as GuidanceTerm[]) : undefined;
+}
+
+/** An exact law: "unconditional" (also when absent), a class name, or an inline { components }. */
+function parseCondition(
+  issues: Issues,
+  v: unknown,
+  path: string,
+  dim: number | undefined,
+  names: string[] | undefined,
+): ConditionSpec | undefined {
+  if (isObject(v) && v.kind !== undefined) {
+    issues.push({
+      path,
+      message: 'a guidance term takes exact laws only: "unconditional", a class name or { "components": [...] }',
+    });
+    return undefined;
+  }
+  return parseNegative(issues, v, path, dim, names) as ConditionSpec | undefined;
+}
+
 function parseNegative(
   issues: Issues,
   v: unknown,
@@ -700,6 +773,39 @@ function checkLearned(
     issues.push({ path: 'guidance.variant', message: 'cfgpp is not defined with a learned model' });
   if (scoreError?.kind === 'blur')
     issues.push({ path: 'scoreError.kind', message: 'blur widens the exact mixture: not with a learned model' });
+}
+
+/**
+ * Multi-condition guidance (guidance.terms) is a linear combination of exact group scores: with
+ * the linear variant only (the others act on one target/negative pair), exact scores (a learned
+ * model or a score-error model would have to say which term it replaces), and no corrector (its
+ * tilted law is one target/negative pair's).
+ */
+function checkTerms(
+  issues: Issues,
+  guidance: GuidanceSpec | undefined,
+  corrector: CorrectorSpec | null | undefined,
+  scoreError: ScoreErrorSpec | undefined,
+): void {
+  if (guidance?.kind !== 'cfg' || !guidance.terms) return;
+  const path = 'guidance.terms';
+  if (guidance.variant.kind !== 'linear')
+    issues.push({
+      path,
+      message: `multi-condition guidance combines scores linearly: guidance.variant.kind must be "linear", got "${guidance.variant.kind}"`,
+    });
+  if (guidance.score || guidance.negative.kind === 'learned')
+    issues.push({
+      path,
+      message: 'multi-condition guidance takes exact scores: not with a learned guidance.score or negative',
+    });
+  if (scoreError && scoreError.kind !== 'none')
+    issues.push({
+      path,
+      message: `multi-condition guidance takes exact scores: scoreError.kind must be "none", got "${scoreError.kind}"`,
+    });
+  if (corrector)
+    issues.push({ path, message: 'not with a corrector: fk targets the tilted law of one target/negative pair' });
 }
 
 /**

@@ -117,5 +117,12 @@ export function isPlan(x: ExperimentSpec | ExperimentPlan): x is ExperimentPlan 
 /** The plan of trained-classifier guidance: the unconditional law alone, weight (1, 0). */
 function unconditionalGuidance(spec: ExperimentSpec): GuidancePlan {
   const model = buildModel(spec);
-  return { model, target: model.unconditional, negative: null, coefficients: () => [1, 0] };
+  return {
+    model,
+    target: model.unconditional,
+    negative: null,
+    coefficients: () => [1, 0],
+    extraGroups: [],
+    extraCoefficients: () => [],
+  };
 }

@@ -34,11 +34,25 @@ export type WSchedule =
   | { kind: 'interval'; w: number; tLow: number; tHigh: number; outside: number }
   | { kind: 'piecewise'; points: [number, number][] };
 
-export type NegativeSpec =
+/** An exact law named by a guidance field: the unconditional law, a class, or an inline mixture. */
+export type ConditionSpec =
   | { kind: 'unconditional' }
   | { kind: 'class'; name: string }
-  | { kind: 'inline'; distribution: Distribution }
-  | LearnedScoreSpec;
+  | { kind: 'inline'; distribution: Distribution };
+
+export type NegativeSpec = ConditionSpec | LearnedScoreSpec;
+
+/**
+ * Optional (beyond SPEC.md v1): one more condition of multi-condition guidance (composable
+ * diffusion, Liu et al. 2022; diffusers' multi-prompt guidance), adding w(t) (s_condition -
+ * s_negative) to cfg's score. Its weights sum to zero, so the guided score's coefficients
+ * still sum to 1 (src/guidance/guidance.ts).
+ */
+export interface GuidanceTerm {
+  condition: ConditionSpec;
+  w: WSchedule;
+  negative: ConditionSpec;
+}
 
 /**
  * Optional (beyond SPEC.md v1): a learned denoiser as a score source (docs/learned-denoisers.md),
@@ -98,6 +112,8 @@ export type GuidanceSpec =
       variant: GuidanceVariant;
       window?: GuidanceWindow;
       score?: LearnedScoreSpec;
+      /** Multi-condition guidance: further terms (absent: none). */
+      terms?: GuidanceTerm[];
     }
   | { kind: 'classifier'; w: WSchedule; window?: GuidanceWindow };
 

@@ -6,8 +6,13 @@ import type { GuidanceVariant } from '../experiment/types.ts';
 /** A mixture component's kind in a component info record. */
 export const COMPONENT_KIND = { gaussian: 0, gaussianFull: 1, uniform: 2 } as const;
 
-/** Which groups a component entry belongs to: bits of its info record's mask. */
-export const GROUP_MASK = { target: 1, negative: 2 } as const;
+/**
+ * Which groups a component entry belongs to: bits of its info record's mask. An entry of a
+ * multi-condition guidance term's group (`extra`) belongs to that group only: extra group
+ * mask >> EXTRA_GROUP_SHIFT, at log-weight logWeightTarget (the general step kernel only).
+ */
+export const GROUP_MASK = { target: 1, negative: 2, extra: 4 } as const;
+export const EXTRA_GROUP_SHIFT = 3;
 
 /**
  * The step kernel's guidance-variant codes (combine_scores in shaders/step.wgsl). cfgpp runs as
@@ -32,7 +37,7 @@ export function componentKind(c: { kind: 'gaussian' | 'uniform'; basis?: unknown
   return c.basis ? COMPONENT_KIND.gaussianFull : COMPONENT_KIND.gaussian;
 }
 
-/** The codes as WGSL constants (KIND_*, IN_TARGET, IN_NEGATIVE, VARIANT_*). */
+/** The codes as WGSL constants (KIND_*, IN_TARGET, IN_NEGATIVE, IN_EXTRA, VARIANT_*). */
 export function wgslCodes(): string {
   return [
     `const KIND_GAUSSIAN: u32 = ${COMPONENT_KIND.gaussian}u;`,
@@ -40,6 +45,8 @@ export function wgslCodes(): string {
     `const KIND_UNIFORM: u32 = ${COMPONENT_KIND.uniform}u;`,
     `const IN_TARGET: u32 = ${GROUP_MASK.target}u;`,
     `const IN_NEGATIVE: u32 = ${GROUP_MASK.negative}u;`,
+    `const IN_EXTRA: u32 = ${GROUP_MASK.extra}u;`,
+    `const EXTRA_GROUP_SHIFT: u32 = ${EXTRA_GROUP_SHIFT}u;`,
     `const VARIANT_LINEAR: u32 = ${VARIANT_CODE.linear}u;`,
     `const VARIANT_RESCALE: u32 = ${VARIANT_CODE.rescale}u;`,
     `const VARIANT_POWERLAW: u32 = ${VARIANT_CODE.powerlaw}u;`,

@@ -29,6 +29,7 @@ import {
   FK_BLOCK_PLAN,
   FK_BLOCK_STATS,
   FK_PARAMS,
+  packStepRows,
   packStructs,
   STEP_PARAMS,
   STEP_ROW,
@@ -130,7 +131,7 @@ function allocateFk(pool: BufferPool, spec: ExperimentSpec, step: PreparedStep) 
     count,
     blocks,
     statsBytes,
-    rows: pool.upload('fk step rows (+ terminal row)', packStructs(STEP_ROW, [...table.rows, table.terminal])),
+    rows: pool.upload('fk step rows (+ terminal row)', packStepRows([...table.rows, table.terminal])),
     components: pool.upload('component infos', step.componentInfos),
     statics: pool.upload('statics (group means, eigenbases)', step.statics),
     factors: pool.create(

@@ -48,6 +48,11 @@ export interface KernelConfig {
   variant: GuidanceVariant;
   /** Score-error model: where it applies, and where its parameters start in `statics`. */
   scoreError: { target: boolean; negative: boolean; bias: boolean; features: number; offset: number };
+  /**
+   * Multi-condition guidance (general kernel only): the extra groups and where their data means
+   * and per-row coefficients start in `statics` (src/gpu/mixture-table.ts). count 0: none.
+   */
+  extra?: { count: number; meanOffset: number; gammaOffset: number };
   /** The Feynman-Kac corrector's em step (general kernel only): one step per dispatch, weights in binding 7. */
   fk: boolean;
   /**
@@ -173,6 +178,10 @@ export function kernelHeader(c: KernelConfig): string {
     `const ERR_FEATURES: u32 = ${c.scoreError.features}u;`,
     `const ERR_OFFSET: u32 = ${c.scoreError.offset}u;`,
     `const FACTOR_STRIDE: u32 = ${factorStride(c.dim)}u;`,
+    `const NEXTRA: u32 = ${c.extra?.count ?? 0}u;`,
+    `const NEXTRA_SLOTS: u32 = ${Math.max(1, c.extra?.count ?? 0)}u;`,
+    `const EXTRA_MEAN_OFFSET: u32 = ${c.extra?.meanOffset ?? 0}u;`,
+    `const EXTRA_GAMMA_OFFSET: u32 = ${c.extra?.gammaOffset ?? 0}u;`,
     `const FK: bool = ${c.fk};`,
     `const LOG_DENSITY: bool = ${c.logDensity ?? false};`,
     `const FK_STATE_STRIDE: u32 = ${fkStateStride(c.dim)}u;`,

@@ -2,7 +2,7 @@
 // generates the WGSL struct text: no offsets are written by hand in two languages.
 // Every field is a 4-byte scalar, so a struct's array stride is 4 x fields; uniform
 // structs are padded to 16 bytes.
-import { STEP_ROW_FIELDS } from '../solvers/table.ts';
+import { STEP_ROW_FIELDS, type StepRow } from '../solvers/table.ts';
 
 export type ScalarType = 'f32' | 'u32';
 
@@ -136,4 +136,12 @@ export function unpackStructs(def: StructDef, buffer: ArrayBuffer, count: number
     out.push(rec);
   }
   return out;
+}
+
+/** Step-table rows as STEP_ROW records (multi-condition coefficients travel in the statics instead). */
+export function packStepRows(rows: readonly StepRow[]): ArrayBuffer {
+  return packStructs(
+    STEP_ROW,
+    rows.map(({ extraGammas: _, ...fields }) => fields),
+  );
 }

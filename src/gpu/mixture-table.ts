@@ -7,7 +7,7 @@ import { componentAtTime, makeComponentAtTime, type PreparedComponent } from '..
 import { groupDataMean, type MixtureModel } from '../model/mixture.ts';
 import type { PreparedScoreError } from '../model/score-error.ts';
 import type { StepRow, StepTable } from '../solvers/table.ts';
-import { componentKind, GROUP_MASK } from './codes.ts';
+import { componentKind, EXTRA_GROUP_SHIFT, GROUP_MASK } from './codes.ts';
 import { factorStride } from './kernel.ts';
 import { COMPONENT_INFO, packStructs } from './layout.ts';
 
@@ -26,6 +26,14 @@ export interface MixtureTable {
   /** Offsets into statics of the score-error parameters and the samplers' coefficients. */
   errorOffset: number;
   samplerOffset: number;
+  /**
+   * Multi-condition guidance: the number of extra groups (their entries come last), and the
+   * offsets into statics of their data means (extra x dim) and their coefficients per step-table
+   * row (rows x extra, GuidancePlan.extraGroups order).
+   */
+  extraGroups: number;
+  extraMeanOffset: number;
+  extraGammaOffset: number;
   /** The factor table for a list of rows (one dispatch's window). */
   factorsFor(rows: readonly StepRow[]): Float32Array;
 }
@@ -46,8 +54,18 @@ export function mixtureTable(
     logWeightTarget: e.logWeightTarget,
     logWeightNegative: e.logWeightNegative,
   }));
-  const { statics, errorOffset, samplerOffset } = buildStatics(model, guidance, scoreError, table, comps, dim);
+  const { statics, errorOffset, samplerOffset, extraMeanOffset, extraGammaOffset } = buildStatics(
+    model,
+    guidance,
+    scoreError,
+    table,
+    comps,
+    dim,
+  );
   return {
+    extraGroups: guidance.extraGroups.length,
+    extraMeanOffset,
+    extraGammaOffset,
     entries: walked.list,
     targetCount: walked.targetCount,
     negativeFromTargetShift: walked.negativeFromTargetShift,
@@ -61,7 +79,10 @@ export function mixtureTable(
   };
 }
 
-/** statics: [target data mean, negative data mean, eigenbases per entry (if any full), score-error parameters, sampler coefficients]. */
+/**
+ * statics: [target data mean, negative data mean, eigenbases per entry (if any full), score-error
+ * parameters, sampler coefficients, extra groups' data means, extra groups' coefficients per row].
+ */
 function buildStatics(
   model: MixtureModel,
   guidance: GuidancePlan,
@@ -69,7 +90,13 @@ function buildStatics(
   table: StepTable,
   comps: readonly PreparedComponent[],
   dim: number,
-): { statics: Float32Array; errorOffset: number; samplerOffset: number } {
+): {
+  statics: Float32Array;
+  errorOffset: number;
+  samplerOffset: number;
+  extraMeanOffset: number;
+  extraGammaOffset: number;
+} {
   const fullCovariance = comps.some((c) => c.kind === 'gaussian' && c.basis !== null);
   const basesOffset = 2 * dim;
   const errorOffset = basesOffset + (fullCovariance ? comps.length * dim * dim : 0);
@@ -77,8 +104,19 @@ function buildStatics(
   const errorFloats = scoreError.bias ? dim : field ? field.features * (2 * dim + 1) : 0;
   // The k-diffusion samplers' per-step coefficients after everything else (src/solvers/samplers.ts).
   const samplerOffset = errorOffset + errorFloats;
-  const statics = new Float32Array(samplerOffset + (table.sampler?.coefs.length ?? 0));
+  const extra = guidance.extraGroups;
+  const extraMeanOffset = samplerOffset + (table.sampler?.coefs.length ?? 0);
+  const extraGammaOffset = extraMeanOffset + extra.length * dim;
+  const statics = new Float32Array(extraGammaOffset + table.rows.length * extra.length);
   if (table.sampler) statics.set(table.sampler.coefs, samplerOffset);
+  extra.forEach((g, k) => statics.set(groupDataMean(model, g), extraMeanOffset + k * dim));
+  if (extra.length > 0) {
+    table.rows.forEach((row, r) => {
+      if (row.extraGammas?.length !== extra.length)
+        throw new Error(`step row ${r}: expected ${extra.length} extra gammas`);
+      statics.set(row.extraGammas, extraGammaOffset + r * extra.length);
+    });
+  }
   statics.set(groupDataMean(model, guidance.target), 0);
   if (guidance.negative) statics.set(groupDataMean(model, guidance.negative), dim);
   if (fullCovariance) {
@@ -95,7 +133,7 @@ function buildStatics(
       statics[o + 2 * dim] = field.phase[f];
     }
   }
-  return { statics, errorOffset, samplerOffset };
+  return { statics, errorOffset, samplerOffset, extraMeanOffset, extraGammaOffset };
 }
 
 /**
@@ -178,6 +216,18 @@ function componentEntries(
       logWeightNegative: lw,
     });
   }
+  // Multi-condition guidance: each extra group walks its own entries (exact scores, no blur).
+  guidance.extraGroups.forEach((group, g) => {
+    for (const e of group.entries) {
+      list.push({
+        component: e.component,
+        blurred: false,
+        mask: GROUP_MASK.extra | (g << EXTRA_GROUP_SHIFT),
+        logWeightTarget: e.logWeight,
+        logWeightNegative: 0,
+      });
+    }
+  });
   return { list, targetCount, negativeFromTargetShift: shift };
 }
 

@@ -25,7 +25,7 @@ import {
   tileComponents,
   UNIFORM_TABLE_BYTES,
 } from './kernel.ts';
-import { COMPONENT_INFO, packStructs, STEP_PARAMS, STEP_ROW, structBytes } from './layout.ts';
+import { COMPONENT_INFO, packStepRows, packStructs, STEP_PARAMS, STEP_ROW, structBytes } from './layout.ts';
 import { type MixtureTable, mixtureTable } from './mixture-table.ts';
 import { type DispatchPlan, planDispatch } from './planner.ts';
 import type { GpuSampleInfo, GpuSampleOptions } from './sample-types.ts';
@@ -205,13 +205,21 @@ function prepare(
     mixture.comps.every((c) => c.kind === 'gaussian' && c.basis === null) &&
     combinesLinearly(variant) &&
     scoreError.bias === null &&
-    scoreError.field === null;
+    scoreError.field === null &&
+    mixture.extraGroups === 0;
   const heavy =
     opts.kernel !== 'general' &&
     heavyEligible(
       {
         mixture,
-        plain: !table.sampler && !trained && !learned && !logDensity && !fk && combinesLinearly(variant),
+        plain:
+          !table.sampler &&
+          !trained &&
+          !learned &&
+          !logDensity &&
+          !fk &&
+          combinesLinearly(variant) &&
+          mixture.extraGroups === 0,
         additiveScoreError: scoreError.bias !== null || scoreError.field !== null,
       },
       spec.dim,
@@ -319,6 +327,11 @@ function kernelConfig(s: Setup): KernelConfig {
       features: field ? field.features : 0,
       offset: mixture.errorOffset,
     },
+    extra: {
+      count: mixture.extraGroups,
+      meanOffset: mixture.extraMeanOffset,
+      gammaOffset: mixture.extraGammaOffset,
+    },
     fk: s.fk,
     logDensity: s.logDensity !== null,
     uniformTableBytes: s.uniformTableBytes,
@@ -375,7 +388,7 @@ function allocate(pool: BufferPool, s: Setup, readsChunks: boolean): StepBuffers
   return {
     rows: gauss4
       ? pool.create('step rows window', rowsWindowBytes, tableUsage | COPY_DST)
-      : pool.upload('step rows', packStructs(STEP_ROW, table.rows)),
+      : pool.upload('step rows', packStepRows(table.rows)),
     components: pool.upload('component infos', mixture.componentInfos, tableUsage),
     statics: pool.upload('statics (group means, eigenbases)', gauss4 ? staticsPadded : mixture.statics, tableUsage),
     factors: pool.create(
@@ -481,7 +494,7 @@ function tableWindows(s: Setup): {
 } {
   const { table, mixture } = s;
   const cache = new Map<number, Float32Array>();
-  const packedRows = s.kernel === 'step-gauss4' ? new Float32Array(packStructs(STEP_ROW, table.rows)) : null;
+  const packedRows = s.kernel === 'step-gauss4' ? new Float32Array(packStepRows(table.rows)) : null;
   const rowSlotFloats = GAUSS4_ROW_SLOT_BYTES / 4;
   const words = STEP_ROW.fields.length;
   return {

@@ -5,12 +5,14 @@
 //   cfg:         (1 + w, -w)        against the chosen negative
 //   classifier:  (w, 1 - w)         against the unconditional law, since
 //                s_u + w grad log p_t(c|x) = s_u + w (s_c - s_u) exactly.
+// Multi-condition guidance (guidance.terms) adds, per term, w_k(t) (s_condition_k - s_negative_k):
+// further groups ("extra groups", after target and negative) whose coefficients sum to 0.
 // The coefficients summing to 1 is what lets the ODE velocity be written without
 // dividing by alpha (see src/solvers/table.ts).
 // The cfgpp variant (CFG++) is the exception: a discrete rule whose coefficients depend on the
 // step, not on t alone; src/solvers/table.ts builds its rows (src/guidance/variants.ts,
 // cfgppCoefficients), and `coefficients` is not defined for it.
-import type { ExperimentSpec, GuidanceSpec } from '../experiment/types.ts';
+import type { ConditionSpec, ExperimentSpec, GuidanceSpec, GuidanceTerm } from '../experiment/types.ts';
 import { addDistribution, buildModel, classGroup, type Group, type MixtureModel } from '../model/mixture.ts';
 import { scheduleAt } from './schedule.ts';
 
@@ -21,7 +23,13 @@ export interface GuidancePlan {
   negative: Group | null;
   /** [gammaTarget, gammaNegative] at time t (throws for cfgpp: its rows are per step). */
   coefficients(t: number): [number, number];
+  /** Multi-condition guidance's further groups (guidance.terms), one per distinct law; [] without terms. */
+  extraGroups: Group[];
+  /** The extra groups' coefficients at time t (each term: +w(t) on its condition, -w(t) on its negative). */
+  extraCoefficients(t: number): number[];
 }
+
+const NO_EXTRA = { extraGroups: [], extraCoefficients: () => [] };
 
 /**
  * Whether step n of N is guided under guidance.start / guidance.stop (diffusers' guiders:
@@ -48,7 +56,7 @@ export function planGuidance(spec: ExperimentSpec): GuidancePlan {
   const g = spec.guidance;
   switch (g.kind) {
     case 'none':
-      return { model, target, negative: null, coefficients: () => [1, 0] };
+      return { model, target, negative: null, coefficients: () => [1, 0], ...NO_EXTRA };
     case 'cfg': {
       let negative: Group;
       if (g.negative.kind === 'unconditional') negative = model.unconditional;
@@ -61,6 +69,7 @@ export function planGuidance(spec: ExperimentSpec): GuidancePlan {
         model,
         target,
         negative,
+        ...termGroups(model, g.terms ?? []),
         coefficients: (t) => {
           if (g.variant.kind === 'cfgpp') {
             throw new Error('cfgpp has per-step coefficients (src/solvers/table.ts), not gamma(t)');
@@ -79,6 +88,52 @@ export function planGuidance(spec: ExperimentSpec): GuidancePlan {
           const w = scheduleAt(g.w, t);
           return [w, 1 - w];
         },
+        ...NO_EXTRA,
       };
   }
+}
+
+/**
+ * The extra groups of multi-condition guidance: one per distinct law among the terms' conditions
+ * and negatives (inline laws appended to the component table), and their coefficients.
+ */
+function termGroups(
+  model: MixtureModel,
+  terms: readonly GuidanceTerm[],
+): Pick<GuidancePlan, 'extraGroups' | 'extraCoefficients'> {
+  const extraGroups: Group[] = [];
+  const byKey = new Map<string, number>();
+  const groupOf = (c: ConditionSpec, name: string): number => {
+    const key = c.kind === 'inline' ? name : c.kind === 'class' ? `class:${c.name}` : 'unconditional';
+    let g = byKey.get(key);
+    if (g === undefined) {
+      g = extraGroups.length;
+      byKey.set(key, g);
+      extraGroups.push(
+        c.kind === 'unconditional'
+          ? model.unconditional
+          : c.kind === 'class'
+            ? classGroup(model, c.name)
+            : addDistribution(model.components, c.distribution, model.dim, name),
+      );
+    }
+    return g;
+  };
+  const slots = terms.map((term, k) => ({
+    condition: groupOf(term.condition, `terms[${k}].condition`),
+    negative: groupOf(term.negative, `terms[${k}].negative`),
+    w: term.w,
+  }));
+  return {
+    extraGroups,
+    extraCoefficients: (t) => {
+      const c = new Array<number>(extraGroups.length).fill(0);
+      for (const s of slots) {
+        const w = scheduleAt(s.w, t);
+        c[s.condition] += w;
+        c[s.negative] -= w;
+      }
+      return c;
+    },
+  };
 }

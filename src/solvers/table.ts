@@ -38,7 +38,13 @@ export const STEP_ROW_FIELDS = [
 ] as const;
 
 export type StepRowField = (typeof STEP_ROW_FIELDS)[number];
-export type StepRow = Record<StepRowField, number>;
+export type StepRow = Record<StepRowField, number> & {
+  /**
+   * Multi-condition guidance (guidance.terms): the extra groups' coefficients at this row, in
+   * GuidancePlan.extraGroups order; absent without terms. The GPU reads them from its statics.
+   */
+  extraGammas?: readonly number[];
+};
 
 export interface StepTable {
   steps: number;
@@ -107,6 +113,17 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
     const step = opts.reverse ? solver.steps - 1 - n : n;
     return guidedStep(g, step, solver.steps) ? guidance.coefficients(t) : [off[0], off[1]];
   };
+  // Multi-condition guidance: the extra groups' coefficients, switched off with the window too.
+  const extraCount = guidance.extraGroups.length;
+  const extrasAt = (t: number, n: number): { extraGammas?: readonly number[] } => {
+    if (extraCount === 0) return {};
+    const step = opts.reverse ? solver.steps - 1 - n : n;
+    return {
+      extraGammas: guidedStep(g, step, solver.steps)
+        ? guidance.extraCoefficients(t)
+        : new Array<number>(extraCount).fill(0),
+    };
+  };
   const rows: StepRow[] = [];
   let sampler: SamplerTable | undefined;
   if (tableau.denoised) {
@@ -138,6 +155,7 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
           noiseScale: 0,
           backShrink: 0,
           backHalfPrecision: 0,
+          ...extrasAt(t, n),
         });
       }
     }
@@ -195,6 +213,7 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
         h,
         noiseScale,
         ...back,
+        ...extrasAt(t, n),
       });
     }
   }

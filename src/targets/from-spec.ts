@@ -27,6 +27,10 @@ export function targetDef(source: ExperimentSpec | ExperimentPlan, kind: TargetK
     throw new Error(
       'a learned guidance.negative has no tilted target (its law is the model, not an exact mixture); compare with the conditional target',
     );
+  if (g.kind === 'cfg' && g.terms)
+    throw new Error(
+      "multi-condition guidance (guidance.terms) has no tilted target on the grid (it tilts by more than two laws); compare with the conditional target (the sweep's exact metrics report the KL to the tilted law, normalised by importance sampling)",
+    );
   const w = tiltWeight(g);
   const negative = plan.negative ?? model.unconditional;
   const def: TargetDef = {
