@@ -56,6 +56,11 @@ export const EXAMPLE_VERDICTS: Record<string, { verdict: ExampleVerdict; reason:
     verdict: 'FAIL',
     reason: 'a blurred target score with cfg w = 8 drives the particles out of the box (support, mean, KS)',
   },
+  'multi-condition-2d.json': {
+    verdict: 'FAIL',
+    reason:
+      'a multi-condition term (w = 0.3 towards class b, away from c) moves the two-mode target towards b and empties its far mode (mean, occupancy, HDR shares)',
+  },
   'three-modes-1d.json': {
     verdict: 'FAIL',
     reason: 'cfg w = 1 moves mass between the three modes (occupancy, HDR shares)',

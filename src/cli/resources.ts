@@ -6,7 +6,7 @@
 import { freemem, totalmem, availableParallelism } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { SpecError, type SpecIssue } from '../experiment/errors.ts';
-import type { ExperimentSpec } from '../experiment/types.ts';
+import type { ConditionSpec, ExperimentSpec } from '../experiment/types.ts';
 import { TABLEAUS } from '../solvers/tableau.ts';
 import { fkStateStride } from '../gpu/kernel.ts';
 import { STEP_ROW } from '../gpu/layout.ts';
@@ -65,6 +65,17 @@ function componentCount(spec: ExperimentSpec): number {
   let k = spec.classes.reduce((n, c) => n + c.components.length, 0);
   if (spec.guidance.kind === 'cfg' && spec.guidance.negative.kind === 'inline')
     k += spec.guidance.negative.distribution.components.length;
+  // Multi-condition guidance walks each term's laws as entries of their own (an upper bound: laws
+  // shared between terms are walked once).
+  const classComponents = k;
+  const lawSize = (c: ConditionSpec): number =>
+    c.kind === 'unconditional'
+      ? classComponents
+      : c.kind === 'class'
+        ? (spec.classes.find((x) => x.name === c.name)?.components.length ?? 0)
+        : c.distribution.components.length;
+  if (spec.guidance.kind === 'cfg')
+    for (const t of spec.guidance.terms ?? []) k += lawSize(t.condition) + lawSize(t.negative);
   return k;
 }
 
@@ -80,8 +91,10 @@ function mayUseGauss4(spec: ExperimentSpec): boolean {
   const errorOk = spec.scoreError.kind === 'none' || spec.scoreError.kind === 'blur';
   // The k-diffusion samplers run on the general kernel only.
   const solverOk = !TABLEAUS[spec.solver.kind].denoised;
+  const twoGroups = spec.guidance.kind !== 'cfg' || !spec.guidance.terms;
   return (
     spec.corrector === null &&
+    twoGroups &&
     solverOk &&
     variantOk &&
     errorOk &&

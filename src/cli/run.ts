@@ -422,6 +422,7 @@ export function specSummary(spec: ExperimentSpec) {
     target: spec.target,
     process: spec.process.kind,
     guidance: spec.guidance.kind,
+    ...(spec.guidance.kind === 'cfg' && spec.guidance.terms ? { guidanceTerms: spec.guidance.terms.length } : {}),
     solver: spec.solver.kind,
     steps: spec.solver.steps,
     seed: spec.seed,

@@ -162,7 +162,7 @@ export class CpuStepper {
     }
     for (let i = 0; i < this.dim; i++) {
       let mean = row.gammaTarget * this.targetMean[i] + row.gammaNegative * this.negativeMean[i];
-      if (extra) extra.forEach((c, g) => (mean += c * this.extraMeans[g][i]));
+      if (extra) for (let g = 0; g < extra.length; g++) mean += extra[g] * this.extraMeans[g][i];
       out[offset + i] = row.cx * x[i] + row.cs * s[i] + row.cMean * mean;
     }
   }

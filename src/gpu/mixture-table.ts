@@ -109,7 +109,9 @@ function buildStatics(
   const extraGammaOffset = extraMeanOffset + extra.length * dim;
   const statics = new Float32Array(extraGammaOffset + table.rows.length * extra.length);
   if (table.sampler) statics.set(table.sampler.coefs, samplerOffset);
-  extra.forEach((g, k) => statics.set(groupDataMean(model, g), extraMeanOffset + k * dim));
+  extra.forEach((g, k) => {
+    statics.set(groupDataMean(model, g), extraMeanOffset + k * dim);
+  });
   if (extra.length > 0) {
     table.rows.forEach((row, r) => {
       if (row.extraGammas?.length !== extra.length)

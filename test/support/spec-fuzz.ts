@@ -106,6 +106,17 @@ export function baseSpecs(): Obj[] {
     // The guiders added in round two (docs/guidance-variants.md).
     two({ guidance: { kind: 'cfg', w: 2, variant: { kind: 'cfgzero', zeroInitSteps: 1 } } }),
     two({ guidance: { kind: 'cfg', w: 2, variant: { kind: 'tangential' } } }),
+    // Multi-condition guidance (docs/spec.md, "guidance term").
+    two({
+      guidance: {
+        kind: 'cfg',
+        w: 1,
+        terms: [
+          { condition: 'neg', w: 0.5, negative: 'unconditional' },
+          { condition: { components: [{ kind: 'gaussian', mean: [0.5], cov: 0.2 }] }, w: { kind: 'constant', w: 0.2 } },
+        ],
+      },
+    }),
     two({
       guidance: { kind: 'cfg', w: 1, variant: { kind: 'linear' } },
       solver: { kind: 'em', steps: 10 },
@@ -188,6 +199,18 @@ export function typedObjects(spec: Json): { path: string; object: Obj; set: KeyS
       else {
         add('guidance.negative', g.negative, 'negative inline');
         if (isObj(g.negative)) components('guidance.negative.components', g.negative.components);
+      }
+      if (Array.isArray(g.terms)) {
+        g.terms.forEach((t, i) => {
+          const path = `guidance.terms[${i}]`;
+          add(path, t, 'guidance term');
+          if (!isObj(t)) return;
+          add(`${path}.w`, t.w, kinded('schedule', t.w));
+          for (const key of ['condition', 'negative'] as const) {
+            add(`${path}.${key}`, t[key], 'negative inline');
+            if (isObj(t[key])) components(`${path}.${key}.components`, (t[key] as Obj).components);
+          }
+        });
       }
     }
   }
