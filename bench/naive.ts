@@ -29,6 +29,7 @@ export function naiveUnsupported(spec: ExperimentSpec): string | null {
   if (plan.variant.kind !== 'linear' || plan.trained || spec.corrector)
     return 'the naive kernel has linear guidance only';
   if (plan.scoreError.bias || plan.scoreError.field) return 'the naive kernel has no score-error model';
+  if (plan.guidance.extraGroups.length > 0) return 'the naive kernel has two groups (no guidance.terms)';
   if (!plan.guidance.model.components.every((c) => c.kind === 'gaussian' && c.basis === null))
     return 'the naive kernel has diagonal Gaussians only';
   return null;

@@ -1,5 +1,5 @@
 // The adapter's measured peak: f32 FMA throughput (GFLOP/s), exp throughput (Gexp/s) and
-// copy bandwidth (GB/s), from the microbenchmark kernels in shaders/bench-peak.wgsl.
+// copy bandwidth (GB/s), from the microbenchmark kernels in bench/shaders/peak.wgsl.
 // These are the roof that bench/baselines.ts and bench/scaling.ts report the sampler against.
 //
 // Platform-agnostic: measurePeak() takes a GpuContext (src/gpu/device.ts), so a browser page
@@ -11,6 +11,7 @@
 // (submit, wake-up, the wait for completion) are a small part of it; then `warmup` untimed
 // and `repeats` timed submissions, each timed by wall clock from submit to
 // onSubmittedWorkDone. The rate reported is from the median.
+import { readFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { adapterDescription, cpuNow, sig, timingOf, type Timing } from './common.ts';
 
@@ -128,12 +129,14 @@ function grid(invocations: number, maxPerDim: number): [number, number] {
 export async function measurePeak(gpu: GpuContext, options: PeakOptions = {}): Promise<PeakResult> {
   const opts: Required<PeakOptions> = { ...DEFAULTS, ...options };
   const { device } = gpu;
-  const code = gpu.platform.shaderSource('bench-peak');
+  const code = readFileSync(new URL('./shaders/peak.wgsl', import.meta.url), 'utf8');
   const module = device.createShaderModule({ label: 'bench-peak', code });
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === 'error');
   if (errors.length > 0)
-    throw new Error(`bench-peak.wgsl: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
+    throw new Error(
+      `bench/shaders/peak.wgsl: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`,
+    );
 
   const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   const invocations = Math.min(opts.invocations, Math.floor(maxBinding / 16));

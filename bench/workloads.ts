@@ -138,6 +138,11 @@ export const GUIDER_WORKLOADS: readonly { name: string; guidance: Record<string,
   { name: 'cfgpp', guidance: { kind: 'cfg', w: 0, variant: { kind: 'cfgpp', lambda: 0.5 } } },
   { name: 'cfgzero', guidance: { kind: 'cfg', w: 3, variant: { kind: 'cfgzero', zeroInitSteps: 1 } } },
   { name: 'tangential', guidance: { kind: 'cfg', w: 3, variant: { kind: 'tangential' } } },
+  // Multi-condition guidance: one more term (its laws walked as extra groups, general kernel).
+  {
+    name: 'multi-condition (1 term)',
+    guidance: { kind: 'cfg', w: 3, terms: [{ condition: 'b', w: 1, negative: 'unconditional' }] },
+  },
 ];
 
 export function guiderWorkload(w: (typeof GUIDER_WORKLOADS)[number], particles: number, steps: number): ExperimentSpec {

@@ -99,6 +99,33 @@ function errorFromLoss(info: GPUDeviceLostInfo, label: string): Error {
 }
 
 /** Acquires an adapter and a device from `platform`, with the adapter's limits. */
+/**
+ * The limits to request: the adapter's own for REQUESTED_LIMITS (the defaults are far below what
+ * adapters allow), and the caller's, each checked against the adapter.
+ */
+function limitsToRequest(
+  adapter: GPUAdapter,
+  label: string,
+  requested: Record<string, number>,
+): Record<string, number> {
+  const requiredLimits: Record<string, number> = {};
+  for (const name of REQUESTED_LIMITS) {
+    const value = limitOf(adapter.limits, name);
+    if (value !== undefined) requiredLimits[name] = value;
+  }
+  for (const [name, value] of Object.entries(requested)) {
+    const max = limitOf(adapter.limits, name);
+    if (max === undefined) throw new Error(`WebGPU: adapter ${label} has no limit '${name}'`);
+    // Alignment limits ("min...") are better when smaller; all others when larger.
+    const ok = name.startsWith('min') ? value >= max : value <= max;
+    if (!ok) {
+      throw new Error(`WebGPU: requested ${name} = ${value} but adapter ${label} allows ${max}`);
+    }
+    requiredLimits[name] = value;
+  }
+  return requiredLimits;
+}
+
 export async function acquireGpu(platform: GpuPlatform, opts: AcquireOptions = {}): Promise<GpuContext> {
   const adapter = await platform.requestAdapter(
     opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined,
@@ -108,21 +135,7 @@ export async function acquireGpu(platform: GpuPlatform, opts: AcquireOptions = {
   }
   const adapterInfo = describeAdapter(adapter, platform);
 
-  const requiredLimits: Record<string, number> = {};
-  for (const name of REQUESTED_LIMITS) {
-    const value = limitOf(adapter.limits, name);
-    if (value !== undefined) requiredLimits[name] = value;
-  }
-  for (const [name, value] of Object.entries(opts.requiredLimits ?? {})) {
-    const max = limitOf(adapter.limits, name);
-    if (max === undefined) throw new Error(`WebGPU: adapter ${adapterInfo.label} has no limit '${name}'`);
-    // Alignment limits ("min...") are better when smaller; all others when larger.
-    const ok = name.startsWith('min') ? value >= max : value <= max;
-    if (!ok) {
-      throw new Error(`WebGPU: requested ${name} = ${value} but adapter ${adapterInfo.label} allows ${max}`);
-    }
-    requiredLimits[name] = value;
-  }
+  const requiredLimits = limitsToRequest(adapter, adapterInfo.label, opts.requiredLimits ?? {});
 
   const device = await adapter.requestDevice({
     label: 'guidance-sampler device',

@@ -195,43 +195,13 @@ function prepare(
   const learned = experiment.learned.target || experiment.learned.negative ? experiment.learned : null;
   if (learned && (trained || logDensity || fk))
     throw new Error('a learned denoiser runs without a trained classifier, log-density or a corrector');
-  const fastPath =
-    opts.kernel !== 'general' &&
-    !table.sampler &&
-    !trained &&
-    !learned &&
-    !logDensity &&
-    !fk &&
-    mixture.comps.every((c) => c.kind === 'gaussian' && c.basis === null) &&
-    combinesLinearly(variant) &&
-    scoreError.bias === null &&
-    scoreError.field === null &&
-    mixture.extraGroups === 0;
-  const heavy =
-    opts.kernel !== 'general' &&
-    heavyEligible(
-      {
-        mixture,
-        plain:
-          !table.sampler &&
-          !trained &&
-          !learned &&
-          !logDensity &&
-          !fk &&
-          combinesLinearly(variant) &&
-          mixture.extraGroups === 0,
-        additiveScoreError: scoreError.bias !== null || scoreError.field !== null,
-      },
-      spec.dim,
-    )
-      ? heavyLayout(
-          mixture,
-          spec.dim,
-          gpu.limits.maxComputeWorkgroupStorageSize,
-          opts.heavyGroups ?? heavyGroups(gpu.adapterInfo),
-        )
-      : null;
-  const kernel: KernelConfig['kernel'] = heavy ? 'step-heavy' : fastPath ? 'step-gauss4' : 'step';
+  const { kernel, heavy } = chooseKernel(gpu, experiment, opts, {
+    mixture,
+    table,
+    learned: learned !== null,
+    logDensity: logDensity !== null,
+    fk,
+  });
   const gauss4 = kernel === 'step-gauss4' ? gauss4Variant : null;
   const uniformTableBytes = gauss4?.tables === 'uniform' ? gauss4UniformBytes(gpu, spec.dim, table, mixture) : 0;
   const plan = dispatchPlan(gpu, spec, opts, {
@@ -252,6 +222,44 @@ function prepare(
       : 0;
   const rest = { scoreError, variant, mixture, fk, kernel, gauss4, uniformTableBytes, plan, tile, learned, heavy };
   return { spec, trained, logDensity, table, tableau, priorScale: experiment.priorScale, count, ...rest };
+}
+
+/**
+ * Which step kernel runs a plan: the heavy-mixture kernel, the fast path (step-gauss4/gauss1) or
+ * the general kernel. The fast ones have two groups, linear guidance and exact Gaussian scores;
+ * everything else (samplers with histories, classifiers, learned models, log-density, fk,
+ * multi-condition terms) runs on the general kernel.
+ */
+function chooseKernel(
+  gpu: GpuContext,
+  experiment: ExperimentPlan,
+  opts: GpuSampleOptions,
+  s: { mixture: MixtureTable; table: StepTable; learned: boolean; logDensity: boolean; fk: boolean },
+): { kernel: KernelConfig['kernel']; heavy: HeavyLayout | null } {
+  const { spec, scoreError, variant } = experiment;
+  const { mixture, table } = s;
+  const plain =
+    opts.kernel !== 'general' &&
+    !table.sampler &&
+    !experiment.trained &&
+    !s.learned &&
+    !s.logDensity &&
+    !s.fk &&
+    combinesLinearly(variant) &&
+    mixture.extraGroups === 0;
+  const additiveScoreError = scoreError.bias !== null || scoreError.field !== null;
+  const heavy =
+    plain && heavyEligible({ mixture, plain, additiveScoreError }, spec.dim)
+      ? heavyLayout(
+          mixture,
+          spec.dim,
+          gpu.limits.maxComputeWorkgroupStorageSize,
+          opts.heavyGroups ?? heavyGroups(gpu.adapterInfo),
+        )
+      : null;
+  const fastPath =
+    plain && !additiveScoreError && mixture.comps.every((c) => c.kind === 'gaussian' && c.basis === null);
+  return { kernel: heavy ? 'step-heavy' : fastPath ? 'step-gauss4' : 'step', heavy };
 }
 
 /** step-gauss4's tables as uniform bindings where one step's tables fit (kernel.ts, gauss4TableBindings), else 0. */

@@ -51,8 +51,38 @@ import {
   type ReproContext,
 } from './runner.ts';
 
-const EXAMPLE = fileURLToPath(new URL('../../examples/grid-5x5.json', import.meta.url));
-export const TARGET = 'right';
+/** The data a run is on: the example, its target class, the sampler's process, the scatter's window. */
+export interface Dataset {
+  claim: string;
+  file: string;
+  target: string;
+  process: object;
+  label: string;
+  window: { x: [number, number]; y: [number, number] };
+}
+
+/** The default: examples/grid-5x5.json, target "right" (VE from sigma 10). */
+export const GRID: Dataset = {
+  claim: 'autoguidance',
+  file: fileURLToPath(new URL('../../examples/grid-5x5.json', import.meta.url)),
+  target: 'right',
+  process: { kind: 've', sigmaMax: 10 },
+  label: 'examples/grid-5x5.json, target "right"',
+  window: { x: [0, 3], y: [-3, 3] },
+};
+
+/**
+ * edm2's own toy: its 2-D tree (examples/tree-2d.json, 1016 full-covariance Gaussians per class),
+ * class "A", with the example's sampler (VE from sigma 5, as toy_example.py).
+ */
+export const TREE: Dataset = {
+  claim: 'autoguidance-tree',
+  file: fileURLToPath(new URL('../../examples/tree-2d.json', import.meta.url)),
+  target: 'A',
+  process: { kind: 've', sigmaMax: 5 },
+  label: 'examples/tree-2d.json (edm2 toy tree), target "A"',
+  window: { x: [-0.6, 1.4], y: [-0.7, 1.5] },
+};
 /** The tests' guidance weight (the toy's guidance 3 = 1 + w). */
 export const TEST_W = 2;
 
@@ -90,12 +120,18 @@ interface Setting {
   spec: ExperimentSpec;
 }
 
-export function samplingSpec(data: ExperimentSpec, guidance: object, n: number, steps: number): ExperimentSpec {
+export function samplingSpec(
+  data: ExperimentSpec,
+  guidance: object,
+  n: number,
+  steps: number,
+  set: Dataset = GRID,
+): ExperimentSpec {
   return spec({
     dim: data.dim,
     classes: data.classes.map((c) => ({ name: c.name, weight: c.weight, components: c.components.map(rawComponent) })),
-    target: TARGET,
-    process: { kind: 've', sigmaMax: 10 },
+    target: set.target,
+    process: set.process,
     guidance,
     solver: { kind: 'heun', steps, tMin: 0.002, grid: { kind: 'edm', rho: 7 } },
     particles: n,
@@ -132,7 +168,7 @@ export class Measure {
   private readonly weights: number[];
   private readonly probs: Float64Array;
 
-  constructor(exact: ExperimentSpec) {
+  constructor(exact: ExperimentSpec, target = GRID.target) {
     const def = targetDef(prepareExperiment(exact), 'conditional');
     this.ev = new TargetEvaluator(def);
     this.grid = targetGrid(def, [64, 64]);
@@ -142,7 +178,7 @@ export class Measure {
     const model = buildModel(exact);
     const p = processAt(exact.process, exact.solver.tMin);
     const m = 100_000;
-    const draw = sampleGroupExact(model, classGroup(model, TARGET), p.alpha, p.sigma2, {
+    const draw = sampleGroupExact(model, classGroup(model, target), p.alpha, p.sigma2, {
       seed: 77,
       first: 0,
       count: m,
@@ -209,7 +245,11 @@ export class Measure {
   }
 }
 
-function scatter(rows: { method: string; x: number; y: number }[], title: string): TopLevelSpec {
+function scatter(
+  rows: { method: string; x: number; y: number }[],
+  title: string,
+  window: Dataset['window'],
+): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
@@ -221,23 +261,27 @@ function scatter(rows: { method: string; x: number; y: number }[], title: string
       height: 260,
       mark: { type: 'circle', size: 4, opacity: 0.35 },
       encoding: {
-        x: { field: 'x', type: 'quantitative', scale: { domain: [0, 3] } },
-        y: { field: 'y', type: 'quantitative', scale: { domain: [-3, 3] } },
+        x: { field: 'x', type: 'quantitative', scale: { domain: window.x } },
+        y: { field: 'y', type: 'quantitative', scale: { domain: window.y } },
       },
     },
   } as TopLevelSpec;
 }
 
-export async function runAutoguidance(ctx: ReproContext): Promise<ClaimResult> {
+export const runAutoguidance = (ctx: ReproContext): Promise<ClaimResult> => runAutoguidanceOn(GRID, ctx);
+export const runAutoguidanceTree = (ctx: ReproContext): Promise<ClaimResult> => runAutoguidanceOn(TREE, ctx);
+
+async function runAutoguidanceOn(set: Dataset, ctx: ReproContext): Promise<ClaimResult> {
+  const target = set.target;
   const z = sizes(ctx.quick);
-  const data = loadSpecFile(EXAMPLE);
+  const data = loadSpecFile(set.file);
   const train = (group: string, s: { hidden: number[]; iterations: number }) => {
     const r = trainDenoiser(data, { ...DEFAULT_TRAIN, group, ...s });
     ctx.log(`trained ${group} ${JSON.stringify(s.hidden)} x ${s.iterations} in ${r.seconds.toFixed(1)} s`);
     return r;
   };
-  const main = train(TARGET, z.main);
-  const guide = train(TARGET, z.guide);
+  const main = train(target, z.main);
+  const guide = train(target, z.guide);
   const guideUncond = train('unconditional', z.guide);
   const mixture = buildModel(data);
   const errorOf = (r: typeof main, group: string) =>
@@ -247,15 +291,15 @@ export async function runAutoguidance(ctx: ReproContext): Promise<ClaimResult> {
     }).map((l) => ({ sigma: l.sigma, mse: l.mse, relative: l.relative }));
   const negative = ctx.mutation ? main.file : guide.file;
   const settings: Setting[] = [
-    { method: 'exact', w: 0, spec: samplingSpec(data, { kind: 'none' }, z.particles, z.steps) },
+    { method: 'exact', w: 0, spec: samplingSpec(data, { kind: 'none' }, z.particles, z.steps, set) },
     {
       method: 'learned',
       w: 0,
-      spec: samplingSpec(data, { kind: 'none', score: learned(main.file) }, z.particles, z.steps),
+      spec: samplingSpec(data, { kind: 'none', score: learned(main.file) }, z.particles, z.steps, set),
     },
   ];
   for (const w of z.ws) {
-    settings.push({ method: 'exact cfg', w, spec: samplingSpec(data, { kind: 'cfg', w }, z.particles, z.steps) });
+    settings.push({ method: 'exact cfg', w, spec: samplingSpec(data, { kind: 'cfg', w }, z.particles, z.steps, set) });
     settings.push({
       method: 'cfg',
       w,
@@ -264,6 +308,7 @@ export async function runAutoguidance(ctx: ReproContext): Promise<ClaimResult> {
         { kind: 'cfg', w, score: learned(main.file), negative: learned(guideUncond.file) },
         z.particles,
         z.steps,
+        set,
       ),
     });
     settings.push({
@@ -274,10 +319,11 @@ export async function runAutoguidance(ctx: ReproContext): Promise<ClaimResult> {
         { kind: 'cfg', w, score: learned(main.file), negative: learned(negative) },
         z.particles,
         z.steps,
+        set,
       ),
     });
   }
-  const measure = new Measure(settings[0].spec);
+  const measure = new Measure(settings[0].spec, target);
   const metrics: SettingMetrics[] = [];
   const points: { method: string; x: number; y: number }[] = [];
   for (const s of settings) {
@@ -325,14 +371,14 @@ export async function runAutoguidance(ctx: ReproContext): Promise<ClaimResult> {
   ];
   for (const line of table) ctx.log(line);
   return {
-    claim: 'autoguidance',
+    claim: set.claim,
     reference:
       'Karras et al. 2024, Guiding a Diffusion Model with a Bad Version of Itself (arXiv 2406.02507), 2-D toy (NVlabs/edm2 toy_example.py)',
     setup: {
-      data: 'examples/grid-5x5.json, target "right"',
+      data: set.label,
       sampler: `ve sigmaMax 10, heun ${z.steps} edm steps, tMin 0.002, ${z.particles} particles`,
-      main: { ...z.main, group: TARGET },
-      guide: { ...z.guide, autoguidance: TARGET, cfg: 'unconditional' },
+      main: { ...z.main, group: target },
+      guide: { ...z.guide, autoguidance: target, cfg: 'unconditional' },
       ws: z.ws,
       mutation: ctx.mutation ? 'the main model guides itself' : null,
       backend: ctx.gpu ? 'webgpu' : 'cpu',
@@ -345,8 +391,8 @@ export async function runAutoguidance(ctx: ReproContext): Promise<ClaimResult> {
       metrics: rows,
       hdrLevel: measure.level,
       training: {
-        main: { seconds: main.seconds, loss: main.lossCurve.at(-1), scoreError: errorOf(main, TARGET) },
-        guide: { seconds: guide.seconds, loss: guide.lossCurve.at(-1), scoreError: errorOf(guide, TARGET) },
+        main: { seconds: main.seconds, loss: main.lossCurve.at(-1), scoreError: errorOf(main, target) },
+        guide: { seconds: guide.seconds, loss: guide.lossCurve.at(-1), scoreError: errorOf(guide, target) },
         guideUnconditional: {
           seconds: guideUncond.seconds,
           loss: guideUncond.lossCurve.at(-1),
@@ -356,14 +402,18 @@ export async function runAutoguidance(ctx: ReproContext): Promise<ClaimResult> {
     },
     // The three models, usable as guidance.score / guidance.negative files (docs/learned-denoisers.md).
     extraFiles: [
-      { name: 'main-right.json', text: `${JSON.stringify(main.file)}\n` },
-      { name: 'guide-right.json', text: `${JSON.stringify(guide.file)}\n` },
+      { name: `main-${target}.json`, text: `${JSON.stringify(main.file)}\n` },
+      { name: `guide-${target}.json`, text: `${JSON.stringify(guide.file)}\n` },
       { name: 'guide-unconditional.json', text: `${JSON.stringify(guideUncond.file)}\n` },
     ],
     figures: [
       {
         name: 'autoguidance-samples',
-        spec: scatter(points, `samples (first 3000) of p(x | right), grid-5x5; guided at w = ${TEST_W}`),
+        spec: scatter(
+          points,
+          `samples (first 3000) of p(x | ${target}), ${set.label}; guided at w = ${TEST_W}`,
+          set.window,
+        ),
       },
       {
         name: 'autoguidance-outliers',

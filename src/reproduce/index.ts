@@ -6,7 +6,7 @@ import { runCfgVariance } from './cfg-variance.ts';
 import { runDistortionModes } from './distortion-modes.ts';
 import { runPrototypes } from './prototypes.ts';
 import { runCrossEntropy } from './cross-entropy.ts';
-import { runAutoguidance } from './autoguidance.ts';
+import { runAutoguidance, runAutoguidanceTree } from './autoguidance.ts';
 
 export const CLAIMS: Record<string, (ctx: ReproContext) => Promise<ClaimResult>> = {
   tilted: runTilted,
@@ -16,4 +16,5 @@ export const CLAIMS: Record<string, (ctx: ReproContext) => Promise<ClaimResult>>
   prototypes: runPrototypes,
   'cross-entropy': runCrossEntropy,
   autoguidance: runAutoguidance,
+  'autoguidance-tree': runAutoguidanceTree,
 };

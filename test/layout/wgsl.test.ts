@@ -4,7 +4,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COMPONENT_KIND, GROUP_MASK, VARIANT_CODE, wgslCodes, DENOISER_SLOT } from '../../src/gpu/codes.ts';
+import {
+  COMPONENT_KIND,
+  EXTRA_GROUP_SHIFT,
+  GROUP_MASK,
+  VARIANT_CODE,
+  wgslCodes,
+  DENOISER_SLOT,
+} from '../../src/gpu/codes.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const wgslIn = (dir: string): string[] =>
@@ -56,6 +63,8 @@ describe('WGSL layout', () => {
       KIND_UNIFORM: COMPONENT_KIND.uniform,
       IN_TARGET: GROUP_MASK.target,
       IN_NEGATIVE: GROUP_MASK.negative,
+      IN_EXTRA: GROUP_MASK.extra,
+      EXTRA_GROUP_SHIFT,
       VARIANT_LINEAR: VARIANT_CODE.linear,
       VARIANT_RESCALE: VARIANT_CODE.rescale,
       VARIANT_POWERLAW: VARIANT_CODE.powerlaw,
@@ -65,6 +74,8 @@ describe('WGSL layout', () => {
       DEN_SLOT_TARGET: DENOISER_SLOT.target,
       DEN_SLOT_NEGATIVE: DENOISER_SLOT.negative,
     });
+    // The group bits sit below the extra group's index (mask >> EXTRA_GROUP_SHIFT).
+    for (const bit of Object.values(GROUP_MASK)) expect(bit).toBeLessThan(1 << EXTRA_GROUP_SHIFT);
     // Distinct codes (cfgpp shares linear's on purpose: its rule lives in the rows).
     const { cfgpp: _, ...distinct } = VARIANT_CODE;
     expect(new Set(Object.values(distinct)).size).toBe(Object.keys(distinct).length);
