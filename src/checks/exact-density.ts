@@ -113,6 +113,29 @@ export function targetLogDensityAtTMin(spec: ExperimentSpec, x: Float64Array, co
   return targetAndTilt(spec, x, count).logp;
 }
 
+/** KL(Q || tilted law) and how its normaliser was found; none for a learned negative (no exact tilted law). */
+function tiltedKl(
+  spec: ExperimentSpec,
+  logq: Float64Array,
+  tilt: Float64Array,
+): { tiltZ: TiltNormaliser; kt: { value: number; se: number } } {
+  const g = spec.guidance;
+  if (g.kind === 'cfg' && g.negative.kind === 'learned') {
+    const note = "a learned negative's law is the model, not an exact mixture: no tilted target";
+    return {
+      tiltZ: { method: 'none', logZ: Number.NaN, error: Number.NaN, note },
+      kt: { value: Number.NaN, se: Number.NaN },
+    };
+  }
+  const quad = tiltLogZQuadrature(spec);
+  const kt = klTilted(logq, tilt, 'logZ' in quad ? quad.logZ : undefined);
+  const tiltZ: TiltNormaliser =
+    'logZ' in quad
+      ? { method: 'quadrature', logZ: quad.logZ, error: quad.error }
+      : { method: 'importance sampling', logZ: kt.logZ, error: kt.logZSe, note: `no quadrature: ${quad.unavailable}` };
+  return { tiltZ, kt };
+}
+
 export async function exactCoverageFidelity(
   spec: ExperimentSpec,
   backend: LogDensityBackend,
@@ -138,12 +161,7 @@ export async function exactCoverageFidelity(
 
   const qp = klQP(q.logq, qt.logp);
   const pq = klPQ(pt.logp, pLogq, draw.weight, draw.entry);
-  const quad = tiltLogZQuadrature(spec);
-  const kt = klTilted(q.logq, qt.tilt, 'logZ' in quad ? quad.logZ : undefined);
-  const tiltZ: TiltNormaliser =
-    'logZ' in quad
-      ? { method: 'quadrature', logZ: quad.logZ, error: quad.error }
-      : { method: 'importance sampling', logZ: kt.logZ, error: kt.logZSe, note: `no quadrature: ${quad.unavailable}` };
+  const { tiltZ, kt } = tiltedKl(spec, q.logq, qt.tilt);
   const curve = prCurve({ logq: q.logq, logp: qt.logp }, { logq: pLogq, logp: pt.logp, weight: draw.weight });
   return {
     klQP: { value: qp.value, se: qp.se },

@@ -196,12 +196,14 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
         { path: '--log-density', message: 'needs --out (the log-densities are written next to it)' },
       ]);
   }
-  const g = spec.guidance;
-  if (opts.logDensity && g.kind !== 'classifier' && (g.score || (g.kind === 'cfg' && g.negative.kind === 'learned')))
+  // A learned model's divergence (its network's Jacobian trace) is computed by the CPU reference.
+  const learned = hasLearnedScore(spec);
+  if (opts.logDensity && learned && opts.backend === 'webgpu')
     throw new SpecError([
       {
         path: '--log-density',
-        message: 'not with a learned model (its divergence is not computed; docs/learned-denoisers.md)',
+        message:
+          "with a learned model the log-density runs on the CPU reference (the kernel does not carry the network's Jacobian): use --backend cpu or auto",
       },
     ]);
   if (opts.logDet) {
@@ -240,6 +242,12 @@ export async function runSpec(spec: ExperimentSpec, opts: RunOptions): Promise<R
   }
   const { first, end } = opts.shard ? shardRange(opts.shard, spec.particles) : { first: 0, end: spec.particles };
   const count = end - first;
+  if (opts.logDensity && learned && backend === 'webgpu') {
+    process.stderr.write(
+      'guidance-sampler: --log-density with a learned model runs on the CPU reference (its divergence is the network Jacobian trace)\n',
+    );
+    backend = 'cpu';
+  }
   if (spec.start === 'exact' && !opts.logDensity && backend === 'webgpu' && opts.backend === 'auto' && !opts.gpu) {
     process.stderr.write(
       'guidance-sampler: start "exact" runs on the CPU reference (webgpu uploads exact starts only with --log-density)\n',
@@ -435,4 +443,10 @@ function kernelVariantOf(opts: RunOptions, gpu: GpuContext): string | undefined 
   const pinned = gpu.platform.kernelVariant;
   if (opts.shard && (pinned === undefined || pinned === 'auto')) return GAUSS4_VARIANTS[0].name;
   return undefined;
+}
+
+/** Whether a learned denoiser stands in for the target's or the negative's exact score. */
+export function hasLearnedScore(spec: ExperimentSpec): boolean {
+  const g = spec.guidance;
+  return g.kind !== 'classifier' && (g.score !== undefined || (g.kind === 'cfg' && g.negative.kind === 'learned'));
 }

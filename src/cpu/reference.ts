@@ -20,7 +20,7 @@ import {
   type PreparedScoreError,
 } from '../model/score-error.ts';
 import { sampleGroupExact } from '../model/sample-exact.ts';
-import { type DenoiserCoefficients, denoiserCoefficients } from '../model/denoiser/denoiser.ts';
+import { type Denoiser, type DenoiserCoefficients, denoiserCoefficients } from '../model/denoiser/denoiser.ts';
 
 /** Particles advanced together, step by step: the CPU's analogue of one GPU dispatch's chunk. */
 export const CPU_CHUNK = 1024;
@@ -41,6 +41,8 @@ export class CpuStepper {
   private readonly sNegative: Float64Array;
   private readonly targetMean: Float64Array;
   private readonly negativeMean: Float64Array;
+  /** dim x dim scratch for a learned score's Jacobian (log-density, log-det). */
+  private readonly jacobianScratch: Float64Array;
   /** Multi-condition guidance: the extra groups' data means. */
   private readonly extraMeans: Float64Array[];
   private readonly s: Float64Array;
@@ -83,6 +85,7 @@ export class CpuStepper {
       : new Float64Array(this.dim);
     this.extraMeans = this.guidance.extraGroups.map((g) => groupDataMean(this.guidance.model, g));
     this.s = new Float64Array(this.dim);
+    this.jacobianScratch = new Float64Array(this.dim * this.dim);
     this.xs = new Float64Array(this.dim);
     this.z = new Float64Array(Math.ceil(this.dim / 4) * 4);
   }
@@ -173,21 +176,28 @@ export class CpuStepper {
    * kind with a log-density; src/model/divergence.ts). At alpha = 0 (cs = 0) it is cx dim.
    */
   velocityDivergence(x: Float64Array, row: StepRow): number {
-    if (this.plan.learned.target || this.plan.learned.negative)
-      throw new Error('log-density: not with a learned model (its divergence is not computed)');
     let div = row.cx * this.dim;
     if (row.cs === 0) return div;
     const e = this.scoreError;
-    this.evTarget.evaluateDivergences(x);
-    let divS =
-      row.gammaTarget *
-      (this.evTarget.groupScoreDivergence(this.guidance.target) + (e.appliesToTarget ? scoreErrorDivergence(e, x) : 0));
-    if (this.guidance.negative && row.gammaNegative !== 0) {
-      if (this.evNegative !== this.evTarget) this.evNegative.evaluateDivergences(x);
-      divS +=
-        row.gammaNegative *
-        (this.evNegative.groupScoreDivergence(this.guidance.negative) +
-          (e.appliesToNegative ? scoreErrorDivergence(e, x) : 0));
+    const { learned } = this.plan;
+    const negative = this.guidance.negative && row.gammaNegative !== 0;
+    // A learned score's divergence is its network's Jacobian trace (Denoiser.scoreDivergenceWith).
+    const exactTarget = !learned.target;
+    const exactNegative = negative && !learned.negative;
+    if (exactTarget || exactNegative || row.extraGammas) this.evTarget.evaluateDivergences(x);
+    const divTarget = learned.target
+      ? learned.target.scoreDivergenceWith(this.learnedTarget!, x, this.jacobianScratch)
+      : this.evTarget.groupScoreDivergence(this.guidance.target);
+    let divS = row.gammaTarget * (divTarget + (e.appliesToTarget ? scoreErrorDivergence(e, x) : 0));
+    if (negative) {
+      let divNegative: number;
+      if (learned.negative)
+        divNegative = learned.negative.scoreDivergenceWith(this.learnedNegative!, x, this.jacobianScratch);
+      else {
+        if (this.evNegative !== this.evTarget) this.evNegative.evaluateDivergences(x);
+        divNegative = this.evNegative.groupScoreDivergence(this.guidance.negative!);
+      }
+      divS += row.gammaNegative * (divNegative + (e.appliesToNegative ? scoreErrorDivergence(e, x) : 0));
     }
     row.extraGammas?.forEach((c, g) => {
       if (c !== 0) divS += c * this.evTarget.groupScoreDivergence(this.guidance.extraGroups[g]);
@@ -201,16 +211,21 @@ export class CpuStepper {
    * the score errors' Jacobians (linear guidance only, as velocityDivergence, its trace).
    */
   velocityJacobian(x: Float64Array, row: StepRow, out: Float64Array): void {
-    if (this.plan.learned.target || this.plan.learned.negative)
-      throw new Error('log-det: not with a learned model (its Jacobian is not computed)');
     const d = this.dim;
+    const { learned } = this.plan;
     out.fill(0);
     if (row.cs !== 0) {
       const e = this.scoreError;
-      this.evTarget.addGroupScoreJacobian(this.guidance.target, row.cs * row.gammaTarget, x, out);
+      const addLearned = (model: Denoiser, c: DenoiserCoefficients, scale: number): void => {
+        model.scoreJacobianWith(c, x, this.jacobianScratch);
+        for (let i = 0; i < d * d; i++) out[i] += scale * this.jacobianScratch[i];
+      };
+      if (learned.target) addLearned(learned.target, this.learnedTarget!, row.cs * row.gammaTarget);
+      else this.evTarget.addGroupScoreJacobian(this.guidance.target, row.cs * row.gammaTarget, x, out);
       if (e.appliesToTarget) addScoreErrorJacobian(e, x, row.cs * row.gammaTarget, out);
       if (this.guidance.negative && row.gammaNegative !== 0) {
-        this.evNegative.addGroupScoreJacobian(this.guidance.negative, row.cs * row.gammaNegative, x, out);
+        if (learned.negative) addLearned(learned.negative, this.learnedNegative!, row.cs * row.gammaNegative);
+        else this.evNegative.addGroupScoreJacobian(this.guidance.negative, row.cs * row.gammaNegative, x, out);
         if (e.appliesToNegative) addScoreErrorJacobian(e, x, row.cs * row.gammaNegative, out);
       }
       row.extraGammas?.forEach((c, g) => {

@@ -42,6 +42,8 @@ export function logDensityUnsupported(spec: ExperimentSpec): string | null {
   if (g.kind === 'cfg' && g.variant.kind !== 'linear') {
     return `guidance.variant.kind: log-density needs linear guidance, got ${g.variant.kind}`;
   }
+  if (g.kind !== 'classifier' && (g.score || (g.kind === 'cfg' && g.negative.kind === 'learned')))
+    return "guidance: a learned model's log-density runs on the CPU reference (the kernel does not carry its Jacobian)";
   if (!['none', 'cfg', 'classifier'].includes(g.kind))
     return `guidance.kind: log-density needs linear guidance, got ${g.kind}`;
   return null;

@@ -108,7 +108,8 @@ export function tailDiagnostic(terms: number[]): TailDiagnostic {
 
 /** How log Z of the tilted law was obtained, and its error (quadrature: an absolute error on log Z, hence on the KL). */
 export interface TiltNormaliser {
-  method: 'quadrature' | 'importance sampling';
+  /** 'none': no tilted law (a learned negative: its law is the model, not an exact mixture). */
+  method: 'quadrature' | 'importance sampling' | 'none';
   logZ: number;
   /** Quadrature: the half-resolution difference (a stated error, not an SE); IS: the SE of log Z (already in the KL's SE). */
   error: number;

@@ -85,6 +85,8 @@ export class Denoiser {
   /** F: dim + 1 inputs ([c_in y, c_noise]), dim outputs. */
   readonly net: Network;
   private readonly input: Float64Array;
+  private readonly unit: Float64Array;
+  private readonly gradIn: Float64Array;
 
   constructor(dim: number, hidden: readonly number[], sigmaData: number) {
     if (!(sigmaData > 0)) throw new Error(`Denoiser: sigmaData must be > 0, got ${sigmaData}`);
@@ -93,6 +95,8 @@ export class Denoiser {
     this.sigmaData = sigmaData;
     this.net = new Network({ dim: dim + 1, classes: dim, features: 'linear', hidden: [...hidden], activation: 'silu' });
     this.input = new Float64Array(dim + 1);
+    this.unit = new Float64Array(dim);
+    this.gradIn = new Float64Array(dim + 1);
   }
 
   /** F at the network input already formed in `input` (dim + 1 values); a view, overwritten by the next call. */
@@ -117,6 +121,33 @@ export class Denoiser {
     this.input[d] = c.cNoise;
     const F = this.net.forward(this.input);
     for (let i = 0; i < d; i++) out[i] = c.kx * x[i] + c.kF * F[i];
+  }
+
+  /**
+   * The Jacobian of scoreWith's score at x into out (dim x dim, row-major, overwritten):
+   * ds_i/dx_j = kx [i = j] + kF a dF_i/dy_j, F's Jacobian in its first dim inputs y = a x, by one
+   * forward and dim backward passes (exact, f64): what the log-density path needs of a learned score.
+   */
+  scoreJacobianWith(c: DenoiserCoefficients, x: ArrayLike<number>, out: Float64Array): void {
+    const d = this.dim;
+    for (let i = 0; i < d; i++) this.input[i] = c.a * x[i];
+    this.input[d] = c.cNoise;
+    this.net.forward(this.input);
+    for (let i = 0; i < d; i++) {
+      this.unit.fill(0);
+      this.unit[i] = 1;
+      this.gradIn.fill(0);
+      this.net.backward(this.input, this.unit, 1, null, this.gradIn);
+      for (let j = 0; j < d; j++) out[i * d + j] = (i === j ? c.kx : 0) + c.kF * c.a * this.gradIn[j];
+    }
+  }
+
+  /** div_x of scoreWith's score at x: the trace of scoreJacobianWith (`scratch`: dim x dim). */
+  scoreDivergenceWith(c: DenoiserCoefficients, x: ArrayLike<number>, scratch: Float64Array): number {
+    this.scoreJacobianWith(c, x, scratch);
+    let tr = 0;
+    for (let i = 0; i < this.dim; i++) tr += scratch[i * this.dim + i];
+    return tr;
   }
 
   /** out = the score of p_t at x, for x_t = alpha x_0 + sigma eps. */
