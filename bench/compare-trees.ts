@@ -20,7 +20,8 @@ const program = new Command('bench:compare-trees')
   .option('--particles <n>', 'particles', intOption('--particles'), 2 ** 20)
   .option('--steps <n>', 'euler steps', intOption('--steps'), 100)
   .option('--repeats <n>', 'timed runs per tree (after one warm-up each)', intOption('--repeats'), 8)
-  .option('--after-variant <name>', "the after tree's kernel variant, where it has variants (default: its own choice)");
+  .option('--after-variant <name>', "the after tree's kernel variant, where it has variants (default: its own choice)")
+  .option('--kernel <kind>', "both trees' kernel: 'auto' (their own choice) or 'general' (shaders/step.wgsl)", 'auto');
 for (const [flag, help] of OUTPUT_OPTIONS) program.option(flag, help);
 const cli = program.parse(process.argv).opts();
 
@@ -48,7 +49,10 @@ async function side(name: Side['name'], dir: string): Promise<Side> {
   const spec = standardWorkload(cli.particles, cli.steps);
   const plan = prepare(spec);
   const gpu = await acquireGpu(nodePlatform);
-  const options = name === 'after' && cli.afterVariant ? { kernelVariant: cli.afterVariant } : {};
+  const options = {
+    ...(name === 'after' && cli.afterVariant ? { kernelVariant: cli.afterVariant } : {}),
+    ...(cli.kernel === 'general' ? { kernel: 'general' } : {}),
+  };
   const out = new Float32Array(spec.particles * spec.dim);
   let variant: unknown = null;
   const run = async () => {
@@ -105,6 +109,7 @@ const result = {
     steps: cli.steps,
     repeats: cli.repeats,
     afterVariant: cli.afterVariant ?? null,
+    kernel: cli.kernel,
     timing: 'wall clock of sampleWebGpu with every particle read back, alternating before/after run by run',
   },
   environment: nodeEnvironment(),

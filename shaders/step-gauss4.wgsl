@@ -7,7 +7,9 @@
 // Why: every per-step table load (rows, factors, component infos) is indexed by the step
 // and component loop counters, which a CPU implementation like lavapipe executes lane by
 // lane; with four particles per invocation each load serves four particles. The online
-// log-sum-exp is branch-free (exp(-|v - max|) and selects), one exp per component and group.
+// log-sum-exp is branch-free (exp(-|v - max|) and selects), one exp per component and group; it
+// and the diagonal Gaussian's log-density are shaders/lib/mixture-lanes.wgsl's, shared with the
+// general kernel.
 //
 // The lane width and the workgroup size are a kernel variant's (src/gpu/variants.ts): four
 // lanes suit lavapipe (LLVM vectorises across invocations and each table load serves four
@@ -25,6 +27,7 @@
 
 #include "philox"
 #include "normal"
+#include "lib/mixture-lanes"
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(5) var<storage, read_write> particles: array<f32>;
@@ -37,66 +40,33 @@ const LOG_ZERO: f32 = -1.0e30;
 var<private> x: array<lanes, DIM>;
 var<private> xs: array<lanes, DIM>;
 var<private> k: array<array<lanes, DIM>, STAGES>;
-var<private> comp_score: array<lanes, DIM>;
-var<private> max_t: lanes;
-var<private> sum_t: lanes;
-var<private> acc_t: array<lanes, DIM>;
-var<private> max_n: lanes;
-var<private> sum_n: lanes;
-var<private> acc_n: array<lanes, DIM>;
+// The target's and the negative's online log-sum-exps (GroupSum: shaders/lib/mixture-lanes.wgsl).
+var<private> group_t: GroupSum;
+var<private> group_n: GroupSum;
 
-fn accumulate_target(v: lanes) {
-  let d = v - max_t;
-  let e = exp(-abs(d));
-  let up = d > lanes(0.0);
-  sum_t = select(sum_t + e, sum_t * e + 1.0, up);
-  for (var j = 0u; j < DIM; j++) { acc_t[j] = select(acc_t[j] + e * comp_score[j], acc_t[j] * e + comp_score[j], up); }
-  max_t = max(max_t, v);
-}
-
-fn accumulate_negative(v: lanes) {
-  let d = v - max_n;
-  let e = exp(-abs(d));
-  let up = d > lanes(0.0);
-  sum_n = select(sum_n + e, sum_n * e + 1.0, up);
-  for (var j = 0u; j < DIM; j++) { acc_n[j] = select(acc_n[j] + e * comp_score[j], acc_n[j] * e + comp_score[j], up); }
-  max_n = max(max_n, v);
-}
+// The library's factor reader (no staging on this path).
+fn factor_at(i: u32, staged: bool) -> f32 { return factor(i); }
 
 fn add_component(c: u32, factor_row: u32) {
   let info = components[c];
-  let base = (factor_row * NCOMP + c) * FACTOR_STRIDE;
-  var logp = lanes(factor(base));
-  for (var j = 0u; j < DIM; j++) {
-    let r = xs[j] - factor(base + 2u + DIM + j);
-    let q = r * factor(base + 2u + j);
-    logp -= 0.5 * r * q;
-    comp_score[j] = -q;
-  }
-  if ((info.mask & IN_TARGET) != 0u) { accumulate_target(info.logWeightTarget + logp); }
-  if ((info.mask & IN_NEGATIVE) != 0u) { accumulate_negative(info.logWeightNegative + logp); }
+  let logp = gaussian_diag_log_density((factor_row * NCOMP + c) * FACTOR_STRIDE, false);
+  if ((info.mask & IN_TARGET) != 0u) { group_add(&group_t, info.logWeightTarget + logp); }
+  if ((info.mask & IN_NEGATIVE) != 0u) { group_add(&group_n, info.logWeightNegative + logp); }
 }
 
 fn velocity(stage: u32, row: StepRow, factor_row: u32) {
-  max_t = lanes(LOG_ZERO);
-  sum_t = lanes(0.0);
-  max_n = lanes(LOG_ZERO);
-  sum_n = lanes(0.0);
-  for (var j = 0u; j < DIM; j++) {
-    acc_t[j] = lanes(0.0);
-    acc_n[j] = lanes(0.0);
-  }
+  group_reset(&group_t);
+  group_reset(&group_n);
   for (var c = 0u; c < NTARGET; c++) { add_component(c, factor_row); }
   if (NEG_FROM_TARGET) {
-    max_n = max_t + NEG_TARGET_SHIFT;
-    sum_n = sum_t;
-    for (var j = 0u; j < DIM; j++) { acc_n[j] = acc_t[j]; }
+    group_n = group_t;
+    group_n.max = group_t.max + NEG_TARGET_SHIFT;
   }
   for (var c = NTARGET; c < NCOMP; c++) { add_component(c, factor_row); }
-  let gt = row.gammaTarget / sum_t;
-  let gn = select(lanes(0.0), row.gammaNegative / sum_n, sum_n > lanes(0.0));
+  let gt = row.gammaTarget / group_t.sum;
+  let gn = select(lanes(0.0), row.gammaNegative / group_n.sum, group_n.sum > lanes(0.0));
   for (var j = 0u; j < DIM; j++) {
-    let s = gt * acc_t[j] + gn * acc_n[j];
+    let s = gt * group_t.acc[j] + gn * group_n.acc[j];
     let mean = row.gammaTarget * static_value(j) + row.gammaNegative * static_value(DIM + j);
     k[stage][j] = row.cx * xs[j] + row.cs * s + row.cMean * mean;
   }

@@ -46,22 +46,12 @@ var<private> lane_id: u32;
 var<workgroup> tile: array<f32, TILE_FLOATS>;
 var<private> xs: array<f32, DIM>;
 var<private> k: array<array<f32, DIM>, STAGES>;
-// Online log-sum-exp state per group: running max, running sum, running weighted score.
-var<private> max_t: f32;
-var<private> sum_t: f32;
-var<private> acc_t: array<f32, DIM>;
-var<private> max_n: f32;
-var<private> sum_n: f32;
-var<private> acc_n: array<f32, DIM>;
-// LOG_DENSITY: the running sum_k e_k (lap_k + |g_k|^2) per group, rescaled with the max.
-var<private> dacc_t: f32;
-var<private> dacc_n: f32;
-// Multi-condition guidance (NEXTRA > 0): the same state per extra group (accumulate_extra), and
-// (LOG_DENSITY) the extra groups' share of div s at xs.
-var<private> max_x: array<f32, NEXTRA_SLOTS>;
-var<private> sum_x: array<f32, NEXTRA_SLOTS>;
-var<private> acc_x: array<f32, NEXTRA_SLOTS * DIM>;
-var<private> dacc_x: array<f32, NEXTRA_SLOTS>;
+// The groups' online log-sum-exps (GroupSum: shaders/lib/mixture-lanes.wgsl): the target, the
+// negative, and multi-condition guidance's extra groups (NEXTRA > 0).
+var<private> group_t: GroupSum;
+var<private> group_n: GroupSum;
+var<private> group_x: array<GroupSum, NEXTRA_SLOTS>;
+// LOG_DENSITY: the extra groups' share of div s at xs.
 var<private> extra_div: f32;
 // LOG_DENSITY: div u at each stage (u = cx x + cs s + cMean m: cx DIM + cs div s).
 var<private> stage_div: array<f32, STAGES>;
@@ -84,63 +74,15 @@ var<private> log_q: f32;
 
 // factor_at, component_log_density: shaders/lib/mixture.wgsl.
 
-// Adds one component, with log-weight lw and log-density lp, to a group's online log-sum-exp.
-fn accumulate_target(v: f32) {
-  if (v > max_t) {
-    let scale = exp(max_t - v);
-    sum_t = sum_t * scale + 1.0;
-    for (var j = 0u; j < DIM; j++) { acc_t[j] = acc_t[j] * scale + comp_score[j]; }
-    if (LOG_DENSITY) { dacc_t = dacc_t * scale + comp_div; }
-    max_t = v;
-  } else {
-    let e = exp(v - max_t);
-    sum_t += e;
-    for (var j = 0u; j < DIM; j++) { acc_t[j] += e * comp_score[j]; }
-    if (LOG_DENSITY) { dacc_t += e * comp_div; }
-  }
-}
-
-fn accumulate_negative(v: f32) {
-  if (v > max_n) {
-    let scale = exp(max_n - v);
-    sum_n = sum_n * scale + 1.0;
-    for (var j = 0u; j < DIM; j++) { acc_n[j] = acc_n[j] * scale + comp_score[j]; }
-    if (LOG_DENSITY) { dacc_n = dacc_n * scale + comp_div; }
-    max_n = v;
-  } else {
-    let e = exp(v - max_n);
-    sum_n += e;
-    for (var j = 0u; j < DIM; j++) { acc_n[j] += e * comp_score[j]; }
-    if (LOG_DENSITY) { dacc_n += e * comp_div; }
-  }
-}
-
-// An extra group's entry (multi-condition guidance): group g = mask >> EXTRA_GROUP_SHIFT.
-fn accumulate_extra(g: u32, v: f32) {
-  let o = g * DIM;
-  if (v > max_x[g]) {
-    let scale = exp(max_x[g] - v);
-    sum_x[g] = sum_x[g] * scale + 1.0;
-    for (var j = 0u; j < DIM; j++) { acc_x[o + j] = acc_x[o + j] * scale + comp_score[j]; }
-    if (LOG_DENSITY) { dacc_x[g] = dacc_x[g] * scale + comp_div; }
-    max_x[g] = v;
-  } else {
-    let e = exp(v - max_x[g]);
-    sum_x[g] += e;
-    for (var j = 0u; j < DIM; j++) { acc_x[o + j] += e * comp_score[j]; }
-    if (LOG_DENSITY) { dacc_x[g] += e * comp_div; }
-  }
-}
-
 fn add_component(c: u32, base: u32, staged: bool) {
   let info = components[c];
   let lp = component_log_density(c, info.kind, base, staged);
   if (NEXTRA > 0u && (info.mask & IN_EXTRA) != 0u) {
-    accumulate_extra(info.mask >> EXTRA_GROUP_SHIFT, info.logWeightTarget + lp);
+    group_add(&group_x[info.mask >> EXTRA_GROUP_SHIFT], info.logWeightTarget + lp);
     return;
   }
-  if ((info.mask & IN_TARGET) != 0u) { accumulate_target(info.logWeightTarget + lp); }
-  if ((info.mask & IN_NEGATIVE) != 0u) { accumulate_negative(info.logWeightNegative + lp); }
+  if ((info.mask & IN_TARGET) != 0u) { group_add(&group_t, info.logWeightTarget + lp); }
+  if ((info.mask & IN_NEGATIVE) != 0u) { group_add(&group_n, info.logWeightNegative + lp); }
 }
 
 // Walks components [c0, c1). With many components (TILE > 0) the workgroup first copies a
@@ -169,51 +111,34 @@ fn walk_components(c0: u32, c1: u32, factor_row: u32) {
 // k[stage] = cx xs + cs s + cMean (guided data mean), s the guided score at xs.
 // row = rows[row_id]; factor_row is its index in the dispatch's factor window.
 fn velocity(stage: u32, row: StepRow, row_id: u32, factor_row: u32) {
-  max_t = LOG_ZERO;
-  sum_t = 0.0;
-  max_n = LOG_ZERO;
-  sum_n = 0.0;
-  if (LOG_DENSITY) {
-    dacc_t = 0.0;
-    dacc_n = 0.0;
-  }
-  for (var j = 0u; j < DIM; j++) {
-    acc_t[j] = 0.0;
-    acc_n[j] = 0.0;
-  }
-  for (var g = 0u; g < NEXTRA; g++) {
-    max_x[g] = LOG_ZERO;
-    sum_x[g] = 0.0;
-    dacc_x[g] = 0.0;
-    for (var j = 0u; j < DIM; j++) { acc_x[g * DIM + j] = 0.0; }
-  }
+  group_reset(&group_t);
+  group_reset(&group_n);
+  for (var g = 0u; g < NEXTRA; g++) { group_reset(&group_x[g]); }
   // Components are ordered target first (then the negative's, then the extra groups'). When the negative law contains the target class
   // with a fixed log-weight shift (cfg against the unconditional law, classifier guidance),
   // the target's partial log-sum-exp is reused for the negative: one exp per component.
   walk_components(0u, NTARGET, factor_row);
   if (NEG_FROM_TARGET) {
-    max_n = max_t + NEG_TARGET_SHIFT;
-    sum_n = sum_t;
-    for (var j = 0u; j < DIM; j++) { acc_n[j] = acc_t[j]; }
-    if (LOG_DENSITY) { dacc_n = dacc_t; }
+    group_n = group_t;
+    group_n.max = group_t.max + NEG_TARGET_SHIFT;
   }
   walk_components(NTARGET, NCOMP, factor_row);
   if (!owns_particle) { return; } // spare invocations only keep the workgroup's barriers company
   if (FK) {
-    log_q = row.gammaTarget * (max_t + log(sum_t));
-    if (row.gammaNegative != 0.0) { log_q += row.gammaNegative * (max_n + log(sum_n)); }
+    log_q = row.gammaTarget * group_log_density(&group_t);
+    if (row.gammaNegative != 0.0) { log_q += row.gammaNegative * group_log_density(&group_n); }
   }
   // The two groups' scores, each with its score-error model.
   for (var j = 0u; j < DIM; j++) {
-    s_t[j] = acc_t[j] / sum_t;
+    s_t[j] = group_t.acc[j] / group_t.sum;
     s_n[j] = 0.0;
-    if (sum_n > 0.0) { s_n[j] = acc_n[j] / sum_n; }
+    if (group_n.sum > 0.0) { s_n[j] = group_n.acc[j] / group_n.sum; }
   }
   // Learned denoisers replace s_t and/or s_n (shaders/denoiser.wgsl; an empty stub without one).
   apply_learned_scores(row_id, row.gammaNegative);
   if (LOG_DENSITY) { group_divergences(); }
   if (ERR_TARGET) { add_score_error_target(); }
-  if (ERR_NEGATIVE && sum_n > 0.0) { add_score_error_negative(); }
+  if (ERR_NEGATIVE && group_n.sum > 0.0) { add_score_error_negative(); }
   combine_scores(row);
   if (NEXTRA > 0u) { add_extra_groups(row_id); }
   // Trained-classifier guidance (shaders/classifier.wgsl; an empty stub without a classifier).
@@ -240,14 +165,14 @@ fn add_extra_groups(row_id: u32) {
   extra_div = 0.0;
   for (var g = 0u; g < NEXTRA; g++) {
     let c = statics[EXTRA_GAMMA_OFFSET + row_id * NEXTRA + g];
-    if (c == 0.0 || !(sum_x[g] > 0.0)) { continue; }
+    if (c == 0.0 || !(group_x[g].sum > 0.0)) { continue; }
     var s2 = 0.0;
     for (var j = 0u; j < DIM; j++) {
-      let sg = acc_x[g * DIM + j] / sum_x[g];
+      let sg = group_x[g].acc[j] / group_x[g].sum;
       s_guided[j] += c * sg;
       s2 += sg * sg;
     }
-    if (LOG_DENSITY) { extra_div += c * (dacc_x[g] / sum_x[g] - s2); }
+    if (LOG_DENSITY) { extra_div += c * (group_x[g].dacc / group_x[g].sum - s2); }
   }
 }
 
@@ -268,9 +193,9 @@ fn group_divergences() {
     st2 += s_t[j] * s_t[j];
     sn2 += s_n[j] * s_n[j];
   }
-  div_t = dacc_t / sum_t - st2;
+  div_t = group_t.dacc / group_t.sum - st2;
   div_n = 0.0;
-  if (sum_n > 0.0) { div_n = dacc_n / sum_n - sn2; }
+  if (group_n.sum > 0.0) { div_n = group_n.dacc / group_n.sum - sn2; }
 }
 
 // Score-error models (src/model/score-error.ts): a bias vector and/or a random Fourier

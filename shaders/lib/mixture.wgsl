@@ -5,10 +5,11 @@
 // log(Phi(a) - Phi(b)) per coordinate) and g_k its score. The caller declares xs (the point),
 // factors / tile (the component factor table), statics (eigenbases) and the header constants.
 
-var<private> comp_score: array<f32, DIM>;
+#include "lib/mixture-lanes"
+
+// comp_score, comp_div (the last entry's score and lap + |g|^2), gaussian_diag_log_density and the
+// group sums: shaders/lib/mixture-lanes.wgsl, here with lanes = f32.
 var<private> eig: array<f32, DIM>;
-// LOG_DENSITY: lap_k + |g_k|^2 of the last component_log_density call.
-var<private> comp_div: f32;
 
 // A component factor, from the workgroup's staged tile or from the storage buffer.
 fn factor_at(i: u32, staged: bool) -> f32 {
@@ -74,17 +75,7 @@ fn component_log_density(c: u32, kind: u32, base: u32, staged: bool) -> f32 {
     }
     return logp;
   }
-  if (!HAS_FULL || kind == KIND_GAUSSIAN) {
-    for (var j = 0u; j < DIM; j++) {
-      let r = xs[j] - factor_at(base + 2u + DIM + j, staged);
-      let iv = factor_at(base + 2u + j, staged);
-      let q = r * iv;
-      logp -= 0.5 * r * q;
-      comp_score[j] = -q;
-      if (LOG_DENSITY) { comp_div += q * q - iv; }
-    }
-    return logp;
-  }
+  if (!HAS_FULL || kind == KIND_GAUSSIAN) { return gaussian_diag_log_density(base, staged); }
   // Full covariance: in the eigenbasis U the noised covariance is diagonal (trace and |g|^2
   // are the same in either basis).
   let u0 = 2u * DIM + c * DIM * DIM;

@@ -10,7 +10,7 @@ import type { GpuContext } from './device.ts';
 import { componentAtTime, makeComponentAtTime } from '../model/components.ts';
 import { BufferPool, bindBuffers } from './buffers.ts';
 import { componentKind, GROUP_MASK, wgslCodes } from './codes.ts';
-import { factorStride } from './kernel.ts';
+import { factorStride, SCALAR_LANES } from './kernel.ts';
 import { cachedComputePipeline, shaderText } from './program.ts';
 import type { TargetDef } from '../targets/definition.ts';
 import {
@@ -51,6 +51,7 @@ function headerOf(cfg: DensityMetricsConfig, table: ReturnType<typeof componentT
     `const HAS_UNIFORM: bool = ${comps.some((c) => c.kind === 'uniform')};`,
     `const HAS_FULL: bool = ${comps.some((c) => c.kind === 'gaussian' && c.basis !== null)};`,
     'const LOG_DENSITY: bool = false;',
+    SCALAR_LANES,
     `const NCOMP: u32 = ${ncomp}u;`,
     `const NOCC: u32 = ${nocc}u;`,
     `const NPROJ: u32 = ${nproj}u;`,

@@ -312,6 +312,9 @@ export function gauss4TableBindings(c: KernelConfig): string {
   ].join('\n');
 }
 
+/** The lane type of a one-particle-per-invocation kernel that includes shaders/lib/mixture-lanes.wgsl. */
+export const SCALAR_LANES = 'alias lanes = f32; // one particle per invocation (shaders/lib/mixture-lanes.wgsl)';
+
 export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string {
   if (c.kernel === 'step-heavy') {
     if (!c.heavy) throw new Error('the heavy kernel needs its table layout');
@@ -332,6 +335,7 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
   // with its includes and, on the general kernel, the CLASSIFIER / DENOISER branches.
   const generated = [
     kernelHeader(c),
+    ...(c.kernel === 'step' ? [SCALAR_LANES] : []),
     ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
     ...(c.fastShader === 'step-gauss1' ? [...gauss1Coords(c.dim), gauss1Walk(c)] : []),
     ...(c.classifier ? [classifierHeader(c.classifier.layout, c.classifier.target)] : []),

@@ -1,6 +1,7 @@
 // Runs shaders/normal.wgsl's log_diff_phi on the GPU for a list of (a, b) pairs, through the
 // test kernel test/shaders/box-tails.wgsl, inside error scopes (a validation error throws).
 import { withErrorScopes, type GpuContext } from '../../src/gpu/device.ts';
+import { shaderText } from '../../src/gpu/program.ts';
 import boxTailsKernel from '../shaders/box-tails.wgsl?raw';
 
 // What shaders/lib/mixture.wgsl expects of the kernel that includes it (unused here but for
@@ -10,6 +11,8 @@ const DIM: u32 = 1u;
 const HAS_UNIFORM: bool = true;
 const HAS_FULL: bool = false;
 const LOG_DENSITY: bool = true;
+const LOG_ZERO: f32 = -1.0e30;
+alias lanes = f32;
 const KIND_GAUSSIAN: u32 = 0u;
 const KIND_UNIFORM: u32 = 2u;
 struct ComponentInfo { kind: u32, mask: u32, logWeightTarget: f32, logWeightNegative: f32 }
@@ -40,7 +43,7 @@ export async function logDiffPhiOnGpu(ctx: GpuContext, pairs: Float32Array): Pro
         code: [
           platform.shaderSource('normal'),
           MIXTURE_STUBS,
-          platform.shaderSource('lib/mixture'),
+          shaderText(platform, 'lib/mixture'),
           boxTailsKernel,
         ].join('\n'),
       });
