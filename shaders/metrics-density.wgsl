@@ -42,6 +42,9 @@ struct MetricParams {
 @group(0) @binding(7) var<storage, read_write> counters: array<atomic<u32>>;
 
 const LOG_ZERO: f32 = -1.0e30;
+// The target's (A) and the second law's (B) log-sum-exps (GroupSum: shaders/lib/mixture-lanes.wgsl).
+var<private> group_a: GroupSum;
+var<private> group_b: GroupSum;
 
 const OFF_CENTRES: u32 = NPROJ * DIM;
 const OFF_LEVELS: u32 = OFF_CENTRES + NPROJ;
@@ -56,8 +59,8 @@ const C_INSIDE: u32 = C_LEVELS + NLEV;
 const C_HALF: u32 = C_INSIDE + 1u;
 
 var<private> xs: array<f32, DIM>;
-// The library's staged tile (never staged here: factors are read from storage).
-var<workgroup> tile: array<f32, 1>;
+// The library's factor reader (never staged here: factors are read from storage).
+fn factor_at(i: u32, staged: bool) -> f32 { return factors[i]; }
 var<private> lpa: array<f32, NOCC>;
 var<private> acc: array<f32, NQ>;
 var<private> hard: array<u32, NOCC>;
@@ -94,26 +97,21 @@ fn main(
     }
     finite_count++;
 
-    var max_a = LOG_ZERO;
-    var sum_a = 0.0;
-    var max_b = LOG_ZERO;
-    var sum_b = 0.0;
+    group_reset(&group_a);
+    group_reset(&group_b);
     for (var c = 0u; c < NCOMP; c++) {
       let info = comps[c];
       let lp = component_log_density(c, info.kind, c * FACTOR_STRIDE, false);
       if ((info.mask & IN_TARGET) != 0u) {
         let v = info.logWeightA + lp;
         lpa[info.slot] = v;
-        if (v > max_a) { sum_a = sum_a * exp(max_a - v) + 1.0; max_a = v; } else { sum_a += exp(v - max_a); }
+        group_add(&group_a, v);
       }
-      if ((info.mask & IN_NEGATIVE) != 0u) {
-        let v = info.logWeightB + lp;
-        if (v > max_b) { sum_b = sum_b * exp(max_b - v) + 1.0; max_b = v; } else { sum_b += exp(v - max_b); }
-      }
+      if ((info.mask & IN_NEGATIVE) != 0u) { group_add(&group_b, info.logWeightB + lp); }
     }
-    let log_a = max_a + log(sum_a);
+    let log_a = group_log_density(&group_a);
     var big = params.coefA * log_a - params.logShift;
-    if (params.coefB != 0.0) { big += params.coefB * (max_b + log(sum_b)); }
+    if (params.coefB != 0.0) { big += params.coefB * group_log_density(&group_b); }
 
     var best = 0u;
     for (var k = 0u; k < NOCC; k++) {

@@ -72,7 +72,14 @@ var<private> log_q_carried: f32;
 // FK: log q = gammaTarget log p_target + gammaNegative log p_negative at xs, from velocity().
 var<private> log_q: f32;
 
-// factor_at, component_log_density: shaders/lib/mixture.wgsl.
+// A component factor, from the workgroup's staged tile or from the storage buffer (the reader
+// shaders/lib/mixture.wgsl asks of its includer).
+fn factor_at(i: u32, staged: bool) -> f32 {
+  if (staged) { return tile[i]; }
+  return factors[i];
+}
+
+// component_log_density: shaders/lib/mixture.wgsl.
 
 fn add_component(c: u32, base: u32, staged: bool) {
   let info = components[c];

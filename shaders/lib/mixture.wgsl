@@ -3,19 +3,14 @@
 //   div s = sum_k r_k (lap_k + |g_k|^2) - |sum_k r_k g_k|^2,
 // with lap_k the Laplacian of log p_k (Gaussian: tr(-C_k^-1); box: the second derivative of
 // log(Phi(a) - Phi(b)) per coordinate) and g_k its score. The caller declares xs (the point),
-// factors / tile (the component factor table), statics (eigenbases) and the header constants.
+// factor_at(i, staged) (the component factor table's reader), statics (eigenbases) and the header
+// constants.
 
 #include "lib/mixture-lanes"
 
 // comp_score, comp_div (the last entry's score and lap + |g|^2), gaussian_diag_log_density and the
 // group sums: shaders/lib/mixture-lanes.wgsl, here with lanes = f32.
 var<private> eig: array<f32, DIM>;
-
-// A component factor, from the workgroup's staged tile or from the storage buffer.
-fn factor_at(i: u32, staged: bool) -> f32 {
-  if (staged) { return tile[i]; }
-  return factors[i];
-}
 
 // One box coordinate's share of lap_k + |g_k|^2, in units of 1/sigma^2: f'' + f'^2 for
 // f(c) = log(Phi(c + w/2) - Phi(c - w/2)), a = c + w/2 >= b = c - w/2. With

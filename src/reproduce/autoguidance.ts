@@ -282,17 +282,17 @@ function scatter(
   } as TopLevelSpec;
 }
 
-/** The fidelity-coverage plane: exact KL(Q||P) against exact KL(P||Q) (log), one path per method over w. */
+/** The fidelity-coverage plane: exact KL(Q||P) against exact KL(P||Q) (both log), one path per method over w. */
 function klPlane(rows: { method: string; w: number; klQP: number; klPQ: number }[], title: string): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
     width: 420,
     height: 300,
-    data: { values: rows.filter((r) => r.klPQ > 0) },
+    data: { values: rows.filter((r) => r.klQP > 0 && r.klPQ > 0) },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'klQP', type: 'quantitative', title: 'exact KL(Q‖P) (fidelity loss)', scale: { zero: false } },
+      x: { field: 'klQP', type: 'quantitative', title: 'exact KL(Q‖P) (fidelity loss)', scale: { type: 'log' } },
       y: { field: 'klPQ', type: 'quantitative', title: 'exact KL(P‖Q) (coverage loss)', scale: { type: 'log' } },
       order: { field: 'w', type: 'quantitative' },
       color: { field: 'method', type: 'nominal', title: null },
@@ -492,7 +492,7 @@ async function runAutoguidanceOn(set: Dataset, ctx: ReproContext): Promise<Claim
         name: 'autoguidance-exact-kls',
         spec: klPlane(
           metrics.map((m) => ({ method: m.method, w: m.w, klQP: m.exact!.klQP, klPQ: m.exact!.klPQ })),
-          `exact KLs against p(x | ${target}) over w (log scale; points with KL(P‖Q) <= 0, bias, left out)`,
+          `exact KLs against p(x | ${target}) over w (log scales; KLs <= 0, within the bias, left out)`,
         ),
       },
       {

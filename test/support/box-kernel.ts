@@ -17,7 +17,7 @@ const KIND_GAUSSIAN: u32 = 0u;
 const KIND_UNIFORM: u32 = 2u;
 struct ComponentInfo { kind: u32, mask: u32, logWeightTarget: f32, logWeightNegative: f32 }
 var<private> xs: array<f32, DIM>;
-var<private> tile: array<f32, 1>;
+fn factor_at(i: u32, staged: bool) -> f32 { return factors[i]; }
 @group(1) @binding(0) var<storage, read> factors: array<f32>;
 @group(1) @binding(1) var<storage, read> statics: array<f32>;
 `;
