@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { SpecError } from '../experiment/errors.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
 import { cpuBackend } from '../cpu/backend.ts';
-import { prepareExperiment } from '../experiment/plan.ts';
+import { hasLearnedScore, prepareExperiment } from '../experiment/plan.ts';
 import { shardRange, writeStateFile, type Shard } from './state.ts';
 import { boundedSupport, SummaryAccumulator, type LogDensitySummary, type Summary } from '../metrics/summary.ts';
 import { writeNpyAtomic, type NpyDtype } from '../io/npy.ts';
@@ -443,10 +443,4 @@ function kernelVariantOf(opts: RunOptions, gpu: GpuContext): string | undefined 
   const pinned = gpu.platform.kernelVariant;
   if (opts.shard && (pinned === undefined || pinned === 'auto')) return GAUSS4_VARIANTS[0].name;
   return undefined;
-}
-
-/** Whether a learned denoiser stands in for the target's or the negative's exact score. */
-export function hasLearnedScore(spec: ExperimentSpec): boolean {
-  const g = spec.guidance;
-  return g.kind !== 'classifier' && (g.score !== undefined || (g.kind === 'cfg' && g.negative.kind === 'learned'));
 }

@@ -14,7 +14,7 @@
 //   klConditional*, klTilted*  forward KL(q_n || p) and reverse KL(p || q_n) on the same bins
 //   fracBeyondSqrtW, fracWrongSide (1-D): shares with s x > sqrt(w) and s x < 0, s the sign of the
 //                 target class's mean; with the exact values under p(x|c) and the tilted law.
-import { prepareExperiment } from '../experiment/plan.ts';
+import { hasLearnedScore, prepareExperiment } from '../experiment/plan.ts';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { checkOutput, writeFileAtomic } from '../io/output.ts';
 import { checkResources, estimateResources } from './resources.ts';
@@ -360,7 +360,9 @@ export async function runSweep(
       const p = await sweepOne(s, gpu, opts.alpha);
       const nExact = opts.exactParticles ?? EXACT_SWEEP_PARTICLES;
       if (nExact > 0) {
-        const ex = await exactRow(s.spec, nExact, gpu ? webGpuLogDensityBackend(gpu) : cpuLogDensityBackend);
+        // A learned model's divergence (its Jacobian trace) is the CPU reference's.
+        const carrier = gpu && !hasLearnedScore(s.spec) ? webGpuLogDensityBackend(gpu) : cpuLogDensityBackend;
+        const ex = await exactRow(s.spec, nExact, carrier);
         if (ex) p.row.exact = ex;
         else
           process.stderr.write(

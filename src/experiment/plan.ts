@@ -60,6 +60,12 @@ export interface LearnedScores {
   negative: Denoiser | null;
 }
 
+/** Whether a learned denoiser stands in for the target's or the negative's exact score. */
+export function hasLearnedScore(spec: ExperimentSpec): boolean {
+  const g = spec.guidance;
+  return g.kind !== 'classifier' && (g.score !== undefined || (g.kind === 'cfg' && g.negative.kind === 'learned'));
+}
+
 /** The learned models of a spec's guidance. */
 export function learnedScores(spec: ExperimentSpec): LearnedScores {
   const g = spec.guidance;

@@ -4,6 +4,7 @@
 // divergence in shaders/lib/mixture.wgsl). Starts: the in-kernel prior draw with its log-density
 // (backward runs from the prior), or uploaded points and log-densities, chunk by chunk (exact
 // starts, and forward transport of target samples on a reversed step table).
+import { hasLearnedScore } from '../experiment/plan.ts';
 import type { ExperimentSpec } from '../experiment/types.ts';
 import type { StepTable } from '../solvers/table.ts';
 import type { GpuContext } from './device.ts';
@@ -42,7 +43,7 @@ export function logDensityUnsupported(spec: ExperimentSpec): string | null {
   if (g.kind === 'cfg' && g.variant.kind !== 'linear') {
     return `guidance.variant.kind: log-density needs linear guidance, got ${g.variant.kind}`;
   }
-  if (g.kind !== 'classifier' && (g.score || (g.kind === 'cfg' && g.negative.kind === 'learned')))
+  if (hasLearnedScore(spec))
     return "guidance: a learned model's log-density runs on the CPU reference (the kernel does not carry its Jacobian)";
   if (!['none', 'cfg', 'classifier'].includes(g.kind))
     return `guidance.kind: log-density needs linear guidance, got ${g.kind}`;
