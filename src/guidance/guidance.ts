@@ -65,17 +65,21 @@ export function planGuidance(spec: ExperimentSpec): GuidancePlan {
       // the target's group stands in, so the exact walk costs nothing extra.
       else if (g.negative.kind === 'learned') negative = target;
       else negative = addDistribution(model.components, g.negative.distribution, model.dim, 'negative');
+      const terms = termGroups(model, g.terms ?? [], target, negative);
       return {
         model,
         target,
         negative,
-        ...termGroups(model, g.terms ?? []),
+        extraGroups: terms.extraGroups,
+        extraCoefficients: terms.extraCoefficients,
         coefficients: (t) => {
           if (g.variant.kind === 'cfgpp') {
             throw new Error('cfgpp has per-step coefficients (src/solvers/table.ts), not gamma(t)');
           }
           const w = scheduleAt(g.w, t);
-          return [1 + w, -w];
+          if (!terms.folded) return [1 + w, -w];
+          const [dTarget, dNegative] = terms.folded(t);
+          return [1 + w + dTarget, -w + dNegative];
         },
       };
     }
@@ -95,27 +99,38 @@ export function planGuidance(spec: ExperimentSpec): GuidancePlan {
 
 /**
  * The extra groups of multi-condition guidance: one per distinct law among the terms' conditions
- * and negatives (inline laws appended to the component table), and their coefficients.
+ * and negatives (inline laws appended to the component table), and their coefficients. A term's
+ * law that is the target's or the negative's own group is folded into that group's coefficient
+ * instead (`folded`: what it adds to gammaTarget and gammaNegative at t), so that no group is
+ * walked twice; with every law folded there are no extra groups at all.
  */
 function termGroups(
   model: MixtureModel,
   terms: readonly GuidanceTerm[],
-): Pick<GuidancePlan, 'extraGroups' | 'extraCoefficients'> {
+  target: Group,
+  negative: Group,
+): Pick<GuidancePlan, 'extraGroups' | 'extraCoefficients'> & { folded: ((t: number) => [number, number]) | null } {
   const extraGroups: Group[] = [];
   const byKey = new Map<string, number>();
+  const TARGET = -1;
+  const NEGATIVE = -2;
   const groupOf = (c: ConditionSpec, name: string): number => {
     const key = c.kind === 'inline' ? name : c.kind === 'class' ? `class:${c.name}` : 'unconditional';
     let g = byKey.get(key);
     if (g === undefined) {
-      g = extraGroups.length;
-      byKey.set(key, g);
-      extraGroups.push(
+      const group =
         c.kind === 'unconditional'
           ? model.unconditional
           : c.kind === 'class'
             ? classGroup(model, c.name)
-            : addDistribution(model.components, c.distribution, model.dim, name),
-      );
+            : addDistribution(model.components, c.distribution, model.dim, name);
+      if (group === target) g = TARGET;
+      else if (group === negative) g = NEGATIVE;
+      else {
+        g = extraGroups.length;
+        extraGroups.push(group);
+      }
+      byKey.set(key, g);
     }
     return g;
   };
@@ -124,16 +139,29 @@ function termGroups(
     negative: groupOf(term.negative, `terms[${k}].negative`),
     w: term.w,
   }));
+  const coefficients = (t: number): { extra: number[]; target: number; negative: number } => {
+    const c = { extra: new Array<number>(extraGroups.length).fill(0), target: 0, negative: 0 };
+    const add = (g: number, v: number) => {
+      if (g === TARGET) c.target += v;
+      else if (g === NEGATIVE) c.negative += v;
+      else c.extra[g] += v;
+    };
+    for (const s of slots) {
+      const w = scheduleAt(s.w, t);
+      add(s.condition, w);
+      add(s.negative, -w);
+    }
+    return c;
+  };
+  const anyFolded = slots.some((s) => s.condition < 0 || s.negative < 0);
   return {
     extraGroups,
-    extraCoefficients: (t) => {
-      const c = new Array<number>(extraGroups.length).fill(0);
-      for (const s of slots) {
-        const w = scheduleAt(s.w, t);
-        c[s.condition] += w;
-        c[s.negative] -= w;
-      }
-      return c;
-    },
+    extraCoefficients: (t) => coefficients(t).extra,
+    folded: anyFolded
+      ? (t) => {
+          const c = coefficients(t);
+          return [c.target, c.negative];
+        }
+      : null,
   };
 }

@@ -16,6 +16,7 @@ import { cpuLogDensityBackend } from '../../src/cpu/log-density.ts';
 import { exactCoverageFidelity } from '../../src/checks/exact-density.ts';
 import { SpecError } from '../../src/experiment/errors.ts';
 import { parseSpec } from '../../src/experiment/parse.ts';
+import { prepareExperiment } from '../../src/experiment/plan.ts';
 import { processAt } from '../../src/processes/process.ts';
 import { targetDef } from '../../src/targets/from-spec.ts';
 
@@ -149,6 +150,26 @@ describe('guidance.terms: identities', () => {
     );
     const cfg = sampleCpu(parseSpec(raw({ kind: 'cfg', w: 3, negative: 'c' })));
     expect(maxAbsDiff(multi.particles, cfg.particles)).toBeLessThan(1e-9);
+  });
+
+  it("a term's laws that are the target's or the negative's own groups fold into their coefficients", () => {
+    const spec = parseSpec(
+      raw({
+        kind: 'cfg',
+        w: 1,
+        terms: [
+          { condition: 'a', w: 2 },
+          { condition: 'b', w: 0.5, negative: 'c' },
+        ],
+      }),
+    );
+    const g = prepareExperiment(spec).guidance;
+    // 'a' is the target, 'unconditional' the negative: folded; 'b' and 'c' stay extra groups.
+    expect(g.extraGroups.map((x) => x.name)).toEqual(['b', 'c']);
+    expect(g.coefficients(0.5)).toEqual([1 + 1 + 2, -1 - 2]);
+    expect(g.extraCoefficients(0.5)).toEqual([0.5, -0.5]);
+    const folded = prepareExperiment(parseSpec(raw({ kind: 'cfg', w: 1, terms: [{ condition: 'a', w: 2 }] }))).guidance;
+    expect(folded.extraGroups).toEqual([]);
   });
 
   it('a term whose condition is its own negative changes nothing, bit for bit', () => {

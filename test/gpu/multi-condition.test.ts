@@ -84,7 +84,7 @@ await describeGpu('multi-condition guidance: GPU f32 vs CPU f64 per particle', (
     });
   }
 
-  it('diagonal Gaussians, on the fast path without terms, run on the general kernel with them', async () => {
+  it('diagonal Gaussians, on the fast path without terms, run on the general kernel with extra groups', async () => {
     const raw = (guidance: Raw): Raw => ({
       dim: 1,
       classes: [
@@ -105,6 +105,11 @@ await describeGpu('multi-condition guidance: GPU f32 vs CPU f64 per particle', (
     expect(plain.info.kernel).toBe('step-gauss4');
     expect(multi.info.kernel).toBe('step');
     expect(maxAbsDiff(multi.particles, sampleCpu(spec).particles)).toBeLessThan(1e-4);
+    // A term on the target against the negative folds into the pair's coefficients: fast path again.
+    const foldedSpec = parseSpec(raw({ kind: 'cfg', w: 1, terms: [{ condition: 'a', w: 0.5 }] }));
+    const folded = await sampleGpuParticles(ctx, foldedSpec);
+    expect(folded.info.kernel).toBe('step-gauss4');
+    expect(maxAbsDiff(folded.particles, sampleCpu(foldedSpec).particles)).toBeLessThan(1e-4);
   });
 
   it('log-density path: the exact KLs of both backends agree', async () => {
