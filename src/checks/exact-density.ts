@@ -148,11 +148,14 @@ export async function exactCoverageFidelity(
 
   const g = planGuidance(spec);
   const p = processAt(spec.process, spec.solver.tMin);
+  // Stratified by component where every stratum gets at least two draws (its variance is then
+  // estimable); with fewer P-samples than that (many components), plain draws.
+  const stratify = pSamples >= 2 * g.target.entries.length;
   const draw = sampleGroupExact(g.model, g.target, p.alpha, p.sigma2, {
     seed: spec.seed,
     first: 0,
     count: pSamples,
-    stratified: { population: pSamples },
+    ...(stratify ? { stratified: { population: pSamples } } : {}),
   });
   const f = await backend.carry(spec, { direction: 'forward', initial: draw.x, first: 0, count: pSamples });
   const start = logStartDensity(spec, f.x, pSamples);
@@ -160,7 +163,7 @@ export async function exactCoverageFidelity(
   const pt = targetAndTilt(spec, draw.x, pSamples);
 
   const qp = klQP(q.logq, qt.logp);
-  const pq = klPQ(pt.logp, pLogq, draw.weight, draw.entry);
+  const pq = klPQ(pt.logp, pLogq, draw.weight, stratify ? draw.entry : undefined);
   const { tiltZ, kt } = tiltedKl(spec, q.logq, qt.tilt);
   const curve = prCurve({ logq: q.logq, logp: qt.logp }, { logq: pLogq, logp: pt.logp, weight: draw.weight });
   return {

@@ -73,6 +73,9 @@ export function sampleGroupExact(
   const N = opts.stratified?.population;
   if (N !== undefined && !(first + count <= N))
     throw new Error(`sampleGroupExact: particles up to ${first + count} of a population of ${N}`);
+  // Below one draw per entry some entries get none, and the weighted mean would miss their mass.
+  if (N !== undefined && N < K)
+    throw new Error(`sampleGroupExact: a stratified population of ${N} is below the group's ${K} entries`);
   for (let p = 0; p < count; p++) {
     const particle = first + p;
     let k: number;

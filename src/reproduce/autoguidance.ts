@@ -439,7 +439,7 @@ async function runAutoguidanceOn(set: Dataset, ctx: ReproContext): Promise<Claim
       'Karras et al. 2024, Guiding a Diffusion Model with a Bad Version of Itself (arXiv 2406.02507), 2-D toy (NVlabs/edm2 toy_example.py)',
     setup: {
       data: set.label,
-      sampler: `ve sigmaMax 10, heun ${z.steps} edm steps, tMin 0.002, ${z.particles} particles`,
+      sampler: `${JSON.stringify(set.process)}, heun ${z.steps} edm steps, tMin 0.002, ${z.particles} particles`,
       main: { ...z.main, group: target },
       guide: { ...z.guide, autoguidance: target, cfg: 'unconditional' },
       ws: z.ws,
