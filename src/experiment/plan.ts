@@ -9,7 +9,7 @@
 //
 // Worker threads receive the spec (a plan holds functions and typed arrays that do not cross
 // threads) and compile it again with prepareExperiment: deterministic, so the same plan.
-import { type GuidancePlan, planGuidance } from '../guidance/guidance.ts';
+import { type GuidancePlan, NO_EXTRA_GROUPS, planGuidance } from '../guidance/guidance.ts';
 import type { PerLevelClassifier } from '../model/classifier/classifier.ts';
 import { buildModel } from '../model/mixture.ts';
 import { Denoiser } from '../model/denoiser/denoiser.ts';
@@ -128,7 +128,6 @@ function unconditionalGuidance(spec: ExperimentSpec): GuidancePlan {
     target: model.unconditional,
     negative: null,
     coefficients: () => [1, 0],
-    extraGroups: [],
-    extraCoefficients: () => [],
+    ...NO_EXTRA_GROUPS,
   };
 }

@@ -29,7 +29,11 @@ export interface GuidancePlan {
   extraCoefficients(t: number): number[];
 }
 
-const NO_EXTRA = { extraGroups: [], extraCoefficients: () => [] };
+/** A plan's extra-group fields without multi-condition terms. */
+export const NO_EXTRA_GROUPS: Pick<GuidancePlan, 'extraGroups' | 'extraCoefficients'> = {
+  extraGroups: [],
+  extraCoefficients: () => [],
+};
 
 /**
  * Whether step n of N is guided under guidance.start / guidance.stop (diffusers' guiders:
@@ -56,7 +60,7 @@ export function planGuidance(spec: ExperimentSpec): GuidancePlan {
   const g = spec.guidance;
   switch (g.kind) {
     case 'none':
-      return { model, target, negative: null, coefficients: () => [1, 0], ...NO_EXTRA };
+      return { model, target, negative: null, coefficients: () => [1, 0], ...NO_EXTRA_GROUPS };
     case 'cfg': {
       let negative: Group;
       if (g.negative.kind === 'unconditional') negative = model.unconditional;
@@ -92,7 +96,7 @@ export function planGuidance(spec: ExperimentSpec): GuidancePlan {
           const w = scheduleAt(g.w, t);
           return [w, 1 - w];
         },
-        ...NO_EXTRA,
+        ...NO_EXTRA_GROUPS,
       };
   }
 }

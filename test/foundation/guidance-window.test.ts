@@ -13,7 +13,7 @@ import { CpuStepper, sampleCpu } from '../../src/cpu/reference.ts';
 import { processAt } from '../../src/processes/process.ts';
 import { timeGrid } from '../../src/solvers/grid.ts';
 import { startTime } from '../../src/processes/process.ts';
-import { SpecError } from '../../src/experiment/errors.ts';
+import { specIssues } from '../support/compare.ts';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
@@ -35,16 +35,6 @@ function raw(guidance: Raw, solver: Raw = { kind: 'heun', steps: 32 }, extra: Ra
     seed: 5,
     ...extra,
   };
-}
-
-function issuesOf(r: Raw): { path: string; message: string }[] {
-  try {
-    parseSpec(r);
-  } catch (e) {
-    expect(e).toBeInstanceOf(SpecError);
-    return (e as SpecError).issues;
-  }
-  throw new Error('expected parseSpec to throw');
 }
 
 describe('guidance.start / stop: validation', () => {
@@ -78,7 +68,7 @@ describe('guidance.start / stop: validation', () => {
   ];
   for (const [name, g, path, phrase] of bad) {
     it(`rejects ${name} at ${path}`, () => {
-      const found = issuesOf(raw(g, g.variant?.kind === 'cfgpp' ? { kind: 'euler', steps: 10 } : undefined));
+      const found = specIssues(raw(g, g.variant?.kind === 'cfgpp' ? { kind: 'euler', steps: 10 } : undefined));
       expect(
         found
           .filter((i) => i.path === path)
@@ -89,7 +79,7 @@ describe('guidance.start / stop: validation', () => {
     });
   }
   it('refuses a window with the fk corrector', () => {
-    const found = issuesOf(
+    const found = specIssues(
       raw({ kind: 'cfg', w: 2, stop: 0.5 }, { kind: 'em', steps: 10 }, { corrector: { kind: 'fk' } }),
     );
     expect(found.map((i) => `${i.path}: ${i.message}`).join('\n')).toContain(

@@ -14,11 +14,11 @@ import { describe, expect, it } from 'vitest';
 import { CpuStepper, sampleCpu } from '../../src/cpu/reference.ts';
 import { cpuLogDensityBackend } from '../../src/cpu/log-density.ts';
 import { exactCoverageFidelity } from '../../src/checks/exact-density.ts';
-import { SpecError } from '../../src/experiment/errors.ts';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import { prepareExperiment } from '../../src/experiment/plan.ts';
 import { processAt } from '../../src/processes/process.ts';
 import { targetDef } from '../../src/targets/from-spec.ts';
+import { maxAbsDiff, specIssues } from '../support/compare.ts';
 
 type Raw = Record<string, any>;
 const V = 0.5;
@@ -43,29 +43,13 @@ function raw(guidance: Raw, solver: Raw = { kind: 'heun', steps: 60 }, extra: Ra
 
 const composed = (w: number): Raw => ({ kind: 'cfg', w: 0, terms: [{ condition: 'b', w, negative: 'c' }] });
 
-function issuesOf(r: Raw): { path: string; message: string }[] {
-  try {
-    parseSpec(r);
-  } catch (e) {
-    expect(e).toBeInstanceOf(SpecError);
-    return (e as SpecError).issues;
-  }
-  throw new Error('expected parseSpec to throw');
-}
-
 function expectIssue(r: Raw, path: string, phrase: RegExp): void {
-  const issues = issuesOf(r);
+  const issues = specIssues(r);
   expect(
     issues.some((i) => i.path === path && phrase.test(i.message)),
     JSON.stringify(issues),
   ).toBe(true);
 }
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 
 describe('guidance.terms: validation', () => {
   it('parses terms, defaulting negative to the unconditional law; no terms key without terms', () => {

@@ -9,6 +9,7 @@ import { SpecError } from '../../src/experiment/errors.ts';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import { prepareExperiment } from '../../src/experiment/plan.ts';
 import { negativeFit } from '../../src/guidance/variants.ts';
+import { maxAbsDiff } from '../support/compare.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -40,12 +41,6 @@ const mixture1d = (variant: Raw | undefined, w = 3, extra: Raw = {}): Raw => ({
   seed: 9,
   ...extra,
 });
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe('negativeFit against independent computations', () => {
   const next = rng(42);

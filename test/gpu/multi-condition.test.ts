@@ -9,6 +9,7 @@ import { cpuLogDensityBackend } from '../../src/cpu/log-density.ts';
 import { webGpuLogDensityBackend } from '../../src/checks/log-density-webgpu.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { sampleGpuParticles } from '../support/gpu-sample.ts';
+import { maxAbsDiff } from '../support/compare.ts';
 
 type Raw = Record<string, any>;
 
@@ -54,12 +55,6 @@ const threeClasses = (w2: number, solver: Raw, extra: Raw = {}): Raw => ({
   seed: 5,
   ...extra,
 });
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 
 const CASES: { name: string; solver: Raw }[] = [
   { name: 'heun', solver: { kind: 'heun', steps: 60, tMin: 0.01 } },

@@ -6,6 +6,7 @@ import { sampleCpu } from '../../src/cpu/reference.ts';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import { describeGpu } from '../support/gpu.ts';
 import { sampleGpuParticles } from '../support/gpu-sample.ts';
+import { maxAbsDiff } from '../support/compare.ts';
 
 type Raw = Record<string, any>;
 
@@ -62,12 +63,6 @@ const boxes1d = (guidance: Raw, extra: Raw = {}): Raw => ({
   seed: 9,
   ...extra,
 });
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 /** The 99th percentile of |a - b| over coordinates. */
 function p99AbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
