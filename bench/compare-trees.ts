@@ -1,29 +1,41 @@
-// Two checkouts of this project (e.g. before and after a refactor) on the standard workload, in
-// ONE process, alternating run by run (ABBA): each tree's own sampler on its own device, so that the
-// machine's load drifts over both alike. JSON: configuration, environment, adapter, every run's
-// seconds per tree, medians and the after/before rate ratio.
+// Two checkouts of this project (e.g. before and after a refactor) on the standard workload,
+// alternating run by run (ABBA), so that the machine's load drifts over both alike: each tree's own
+// sampler on its own device, in ONE process (default), or with --processes each round of each
+// tree in a fresh process of its own (one device per process, as a user runs it: two devices in
+// one process bias the in-process ratio by 4-6 %). JSON: configuration, environment, adapter,
+// every run's seconds per tree, medians and the after/before rate ratio.
 //
 //   git worktree add /tmp/before <rev> && ln -s "$PWD/node_modules" /tmp/before/node_modules
 //   node bench/compare-trees.ts --before /tmp/before --after . --json compare.json
 //
 // A tree from before the experiment plan (prepareExperiment) is given the spec itself.
+import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { median, sig } from './common.ts';
 import { emitResult, intOption, nodeEnvironment, OUTPUT_OPTIONS } from './node-env.ts';
 
 const program = new Command('bench:compare-trees')
   .description('two checkouts side by side on the standard workload (webgpu, Node), alternating in one process')
-  .requiredOption('--before <dir>', 'the first checkout')
-  .requiredOption('--after <dir>', 'the second checkout')
+  .option('--before <dir>', 'the first checkout')
+  .option('--after <dir>', 'the second checkout')
   .option('--particles <n>', 'particles', intOption('--particles'), 2 ** 20)
   .option('--steps <n>', 'euler steps', intOption('--steps'), 100)
   .option('--repeats <n>', 'timed runs per tree (after one warm-up each)', intOption('--repeats'), 8)
   .option('--after-variant <name>', "the after tree's kernel variant, where it has variants (default: its own choice)")
-  .option('--kernel <kind>', "both trees' kernel: 'auto' (their own choice) or 'general' (shaders/step.wgsl)", 'auto');
+  .option('--kernel <kind>', "both trees' kernel: 'auto' (their own choice) or 'general' (shaders/step.wgsl)", 'auto')
+  .option('--processes', 'each round of each tree in a fresh process (one device per process)')
+  .option(
+    '--runs-per-process <n>',
+    'with --processes: timed runs per process (after its warm-up)',
+    intOption('--runs-per-process'),
+    3,
+  )
+  .option('--worker <side>', "internal (--processes): time one tree ('before' or 'after') and print its seconds");
 for (const [flag, help] of OUTPUT_OPTIONS) program.option(flag, help);
 const cli = program.parse(process.argv).opts();
+if (!cli.before || !cli.after) program.error('bench:compare-trees: --before <dir> and --after <dir> are both required');
 
 interface Side {
   name: 'before' | 'after';
@@ -79,14 +91,55 @@ async function side(name: Side['name'], dir: string): Promise<Side> {
   };
 }
 
-const sides = [await side('before', cli.before), await side('after', cli.after)];
+/** One process's timed runs of one tree: warm-up, then `runs` runs. */
+async function timedRuns(s: Side, runs: number): Promise<void> {
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    await s.run();
+    s.seconds.push((performance.now() - t0) / 1000);
+  }
+}
+
+/** --processes: `runs` timed runs of one tree in a child process (this script with --worker). */
+function childRuns(name: Side['name'], runs: number): { seconds: number[]; adapter: string; variant: unknown } {
+  const args = [fileURLToPath(import.meta.url), '--before', cli.before, '--after', cli.after, '--worker', name];
+  args.push('--particles', String(cli.particles), '--steps', String(cli.steps), '--repeats', String(runs));
+  args.push('--kernel', cli.kernel, ...(cli.afterVariant ? ['--after-variant', cli.afterVariant] : []));
+  const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out.trim().split('\n').at(-1) ?? ''); // the worker's last line; a tree may log before it
+}
+
+if (cli.worker) {
+  if (cli.worker !== 'before' && cli.worker !== 'after')
+    program.error(`--worker: 'before' or 'after', not '${cli.worker}'`);
+  const s = await side(cli.worker, cli.worker === 'before' ? cli.before : cli.after);
+  await timedRuns(s, cli.repeats);
+  process.stdout.write(`\n${JSON.stringify({ seconds: s.seconds, adapter: s.adapter, variant: s.variant })}\n`);
+  process.exit(0);
+}
+
+const sides: Side[] = cli.processes
+  ? (['before', 'after'] as const).map((name) => ({
+      name,
+      root: resolve(name === 'before' ? cli.before : cli.after),
+      adapter: '',
+      run: async () => {},
+      seconds: [],
+      variant: null,
+    }))
+  : [await side('before', cli.before), await side('after', cli.after)];
 // ABBA order: a tree that always ran second measured ~6% slower than an identical first one
 // (two identical checkouts: 0.936), so the order alternates repeat by repeat.
 for (let r = 0; r < cli.repeats; r++) {
   for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
-    const t0 = performance.now();
-    await s.run();
-    s.seconds.push((performance.now() - t0) / 1000);
+    if (!cli.processes) {
+      await timedRuns(s, 1);
+      continue;
+    }
+    const child = childRuns(s.name, cli.runsPerProcess);
+    s.seconds.push(...child.seconds);
+    s.adapter = child.adapter;
+    s.variant = child.variant;
   }
 }
 const work = cli.particles * cli.steps;
@@ -110,9 +163,12 @@ const result = {
     particles: cli.particles,
     steps: cli.steps,
     repeats: cli.repeats,
+    processes: cli.processes
+      ? `a fresh process per tree and round, ${cli.runsPerProcess} timed runs each after a warm-up`
+      : 'one process, one device per tree',
     afterVariant: cli.afterVariant ?? null,
     kernel: cli.kernel,
-    timing: 'wall clock of sampleWebGpu with every particle read back, alternating run by run in ABBA order',
+    timing: 'wall clock of sampleWebGpu with every particle read back, alternating in ABBA order',
   },
   environment: nodeEnvironment(),
   trees,

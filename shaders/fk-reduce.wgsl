@@ -11,6 +11,8 @@
 //
 // The host prepends: const WORKGROUP_SIZE, ITEMS; structs FkParams, BlockStats.
 
+#include "lib/grid"
+
 @group(0) @binding(0) var<uniform> params: FkParams;
 @group(0) @binding(1) var<storage, read> log_weights: array<f32>;
 @group(0) @binding(2) var<storage, read_write> prefix: array<f32>;
@@ -29,12 +31,9 @@ fn is_finite(v: f32) -> bool {
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let block = wid.y * nwg.x + wid.x; // uniform across the workgroup
+fn main(ids: GridIds) {
+  let lid = ids.lid;
+  let block = grid_workgroup(ids);
   let first = block * BLOCK + lid * ITEMS;
   if (lid == 0u) { atomicStore(&non_finite, 0u); }
 

@@ -7,6 +7,8 @@
 //
 // The host prepends: const WORKGROUP_SIZE, BLOCK, DIM, STATE_STRIDE; structs FkParams, BlockPlan.
 
+#include "lib/grid"
+
 @group(0) @binding(0) var<uniform> params: FkParams;
 @group(0) @binding(1) var<storage, read> plan: array<BlockPlan>;
 @group(0) @binding(2) var<storage, read> prefix: array<f32>;
@@ -29,12 +31,8 @@ fn first_index(lo: u32, hi: u32, v: f32, at_least: bool) -> u32 {
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let slot = (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid;
+fn main(ids: GridIds) {
+  let slot = grid_invocation(ids);
   if (slot >= params.count) { return; }
   // The block whose slots hold this one: the last with slotStart <= slot (blocks without
   // weight have no slots and share their successor's start).

@@ -18,6 +18,7 @@
 
 #include "philox"
 #include "normal"
+#include "lib/grid"
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(5) var<storage, read_write> particles: array<f32>;
@@ -28,14 +29,17 @@ const LOG_ZERO: f32 = -1.0e30;
 // coords (f32, vec2, vec3 or vec4 for DIM = 1..4) and its helpers (load_factors, load_statics,
 // quadratic, from_normal4, load_particle, store_particle): the header (kernel.ts, gauss1Coords).
 
-// One group's online log-sum-exp: running max, sum and weighted score, per group.
+// One group's online log-sum-exp (shaders/lib/mixture-lanes.wgsl's GroupSum, as a value: running
+// max, sum and weighted score), and the target's and the negative's.
+struct Group {
+  max: f32,
+  sum: f32,
+  acc: coords,
+}
+
 struct Lse {
-  max_t: f32,
-  sum_t: f32,
-  acc_t: coords,
-  max_n: f32,
-  sum_n: f32,
-  acc_n: coords,
+  t: Group,
+  n: Group,
 }
 
 // One component's log-density (without its weight) and score at xs, for table row entry `entry`.
@@ -51,37 +55,26 @@ fn component_term(entry: u32, xs: coords) -> Term {
   return Term(quadratic(factor(base), r, q), -q);
 }
 
-fn add_target(s_in: Lse, c: u32, t: Term) -> Lse {
-  var s = s_in;
-  let v = components[c].logWeightTarget + t.logp;
-  let d = v - s.max_t;
+// Adds the term at log-weight log_w, branch-free (group_add's values, mixture-lanes.wgsl).
+fn group_added(g: Group, log_w: f32, t: Term) -> Group {
+  let v = log_w + t.logp;
+  let d = v - g.max;
   let e = exp(-abs(d));
   let up = d > 0.0;
-  s.sum_t = select(s.sum_t + e, s.sum_t * e + 1.0, up);
-  s.acc_t = select(s.acc_t + e * t.score, s.acc_t * e + t.score, up);
-  s.max_t = max(s.max_t, v);
-  return s;
+  return Group(max(g.max, v), select(g.sum + e, g.sum * e + 1.0, up), select(g.acc + e * t.score, g.acc * e + t.score, up));
 }
 
-fn add_negative(s_in: Lse, c: u32, t: Term) -> Lse {
-  var s = s_in;
-  let v = components[c].logWeightNegative + t.logp;
-  let d = v - s.max_n;
-  let e = exp(-abs(d));
-  let up = d > 0.0;
-  s.sum_n = select(s.sum_n + e, s.sum_n * e + 1.0, up);
-  s.acc_n = select(s.acc_n + e * t.score, s.acc_n * e + t.score, up);
-  s.max_n = max(s.max_n, v);
-  return s;
+fn add_target(s: Lse, c: u32, t: Term) -> Lse {
+  return Lse(group_added(s.t, components[c].logWeightTarget, t), s.n);
+}
+
+fn add_negative(s: Lse, c: u32, t: Term) -> Lse {
+  return Lse(s.t, group_added(s.n, components[c].logWeightNegative, t));
 }
 
 // NEG_FROM_TARGET: the negative group starts from the target's sums at the fixed log-weight shift.
-fn negative_from_target(s_in: Lse) -> Lse {
-  var s = s_in;
-  s.max_n = s.max_t + NEG_TARGET_SHIFT;
-  s.sum_n = s.sum_t;
-  s.acc_n = s.acc_t;
-  return s;
+fn negative_from_target(s: Lse) -> Lse {
+  return Lse(s.t, Group(s.t.max + NEG_TARGET_SHIFT, s.t.sum, s.t.acc));
 }
 
 // walk_components(s, first_entry, xs): the header (kernel.ts, gauss1Walk), the components in
@@ -105,21 +98,18 @@ fn walk_loop(s_in: Lse, first_entry: u32, xs: coords) -> Lse {
 fn velocity(row_index: u32, xs: coords, mean_t: coords, mean_n: coords) -> coords {
   // A pointer, not a copy: SwiftShader loads a whole struct value field by field, lane by lane.
   let row = &rows[row_index].row;
-  let lse = walk_components(Lse(LOG_ZERO, 0.0, coords(0.0), LOG_ZERO, 0.0, coords(0.0)), row_index * NCOMP, xs);
-  let gt = (*row).gammaTarget / lse.sum_t;
-  let gn = select(0.0, (*row).gammaNegative / lse.sum_n, lse.sum_n > 0.0);
-  let s = gt * lse.acc_t + gn * lse.acc_n;
+  let empty = Group(LOG_ZERO, 0.0, coords(0.0));
+  let lse = walk_components(Lse(empty, empty), row_index * NCOMP, xs);
+  let gt = (*row).gammaTarget / lse.t.sum;
+  let gn = select(0.0, (*row).gammaNegative / lse.n.sum, lse.n.sum > 0.0);
+  let s = gt * lse.t.acc + gn * lse.n.acc;
   let mean = (*row).gammaTarget * mean_t + (*row).gammaNegative * mean_n;
   return (*row).cx * xs + (*row).cs * s + (*row).cMean * mean;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let local = (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid;
+fn main(ids: GridIds) {
+  let local = grid_invocation(ids);
   if (local >= params.particleCount) { return; }
 
   var x: coords;

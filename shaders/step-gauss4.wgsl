@@ -27,6 +27,7 @@
 
 #include "philox"
 #include "normal"
+#include "lib/grid"
 #include "lib/mixture-lanes"
 
 @group(0) @binding(0) var<uniform> params: StepParams;
@@ -73,12 +74,8 @@ fn velocity(stage: u32, row: StepRow, factor_row: u32) {
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let invocation = (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid;
+fn main(ids: GridIds) {
+  let invocation = grid_invocation(ids);
   let first = invocation * LANES;
   if (first >= params.particleCount) { return; }
 

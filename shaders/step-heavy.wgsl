@@ -33,6 +33,7 @@
 
 #include "philox"
 #include "normal"
+#include "lib/grid"
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(1) var<storage, read> rows: array<StepRow>;
@@ -138,15 +139,10 @@ fn velocity(stage: u32, row: StepRow, factor_row: u32) {
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  // 2-D grid: the dispatch planner splits large chunks over y (65535 workgroups per dimension).
-  let invocation = (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid;
+fn main(ids: GridIds) {
+  let invocation = grid_invocation(ids);
   let first = invocation * LANES;
-  lane_id = lid;
+  lane_id = ids.lid;
   // Spare lanes (past the chunk's end) step the origin: they only keep the barriers company.
   for (var gi = 0u; gi < GROUPS; gi++) { x[gi] = Pts(); }
   for (var p = 0u; p < LANES; p++) {

@@ -20,6 +20,7 @@
 
 #include "philox"
 #include "normal"
+#include "lib/grid"
 #include "lib/mixture"
 #include "lib/guided-score"
 
@@ -308,15 +309,10 @@ fn fk_dispatch(particle: u32, local: u32) {
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  // 2-D grid: the dispatch planner splits large chunks over y (65535 workgroups per dimension).
-  let local = (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid;
+fn main(ids: GridIds) {
+  let local = grid_invocation(ids);
   owns_particle = local < params.particleCount;
-  lane_id = lid;
+  lane_id = ids.lid;
   let particle = params.particleOffset + local;
   let base = local * DIM;
   if (FK) {
