@@ -101,13 +101,17 @@ interface JsonHistogram {
 const DENSITY_ARRAYS = ['softOccupancy', 'hardOccupancy', 'hdrInside', 'halfSpace', 'projSum1', 'projSum2'] as const;
 const DENSITY_COUNTS = ['finite', 'nonFinite', 'inside'] as const;
 
-export interface CheckStateInput {
+/** What was run, where, and which particles: the input of every state file's header. */
+export interface StateHeaderInput {
   spec: ExperimentSpec;
   backend: 'cpu' | 'webgpu';
   adapter: string | null;
   range: { first: number; end: number };
   shard: Shard | null;
   elapsedSeconds: number;
+}
+
+export interface CheckStateInput extends StateHeaderInput {
   against: string;
   alpha: number;
   bias: BiasTerms;
@@ -115,7 +119,7 @@ export interface CheckStateInput {
 }
 
 /** The fields every state file starts with: what was run, where, and which particles. */
-function stateHeader<K extends 'run' | 'check'>(kind: K, s: Omit<StateInput, 'state'>) {
+function stateHeader<K extends 'run' | 'check'>(kind: K, s: StateHeaderInput) {
   return {
     format: STATE_FORMAT as typeof STATE_FORMAT,
     version: STATE_VERSION as typeof STATE_VERSION,
@@ -239,13 +243,7 @@ function decode(
   return e.dtype === 'f8' ? new Float64Array(copy.buffer) : new Int32Array(copy.buffer);
 }
 
-export interface StateInput {
-  spec: ExperimentSpec;
-  backend: 'cpu' | 'webgpu';
-  adapter: string | null;
-  range: { first: number; end: number };
-  shard: Shard | null;
-  elapsedSeconds: number;
+export interface StateInput extends StateHeaderInput {
   state: SummaryStateData;
 }
 

@@ -142,14 +142,8 @@ export class MixtureEvaluator {
     const d = this.model.dim;
     const entries = group.entries;
     const weights = this.weights;
-    let max = -Infinity;
-    for (let e = 0; e < entries.length; e++) {
-      weights[e] = entries[e].logWeight + this.componentLog[entries[e].component];
-      if (weights[e] > max) max = weights[e];
-    }
-    if (max === -Infinity) return NaN;
-    let sum = 0;
-    for (let e = 0; e < entries.length; e++) sum += weights[e] = Math.exp(weights[e] - max);
+    const sum = this.entryWeights(entries);
+    if (sum === 0) return NaN;
     const mean = this.groupScore.fill(0);
     let acc = 0;
     for (let e = 0; e < entries.length; e++) {
@@ -179,17 +173,11 @@ export class MixtureEvaluator {
     const d = this.model.dim;
     const entries = group.entries;
     const weights = this.weights;
-    let max = -Infinity;
-    for (let e = 0; e < entries.length; e++) {
-      weights[e] = entries[e].logWeight + this.componentLog[entries[e].component];
-      if (weights[e] > max) max = weights[e];
-    }
-    if (max === -Infinity) {
+    const sum = this.entryWeights(entries);
+    if (sum === 0) {
       out.fill(NaN);
       return;
     }
-    let sum = 0;
-    for (let e = 0; e < entries.length; e++) sum += weights[e] = Math.exp(weights[e] - max);
     const mean = this.groupScore.fill(0);
     for (let e = 0; e < entries.length; e++) {
       const r = weights[e] / sum;
@@ -202,6 +190,24 @@ export class MixtureEvaluator {
       }
     }
     for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) out[i * d + j] -= coefficient * mean[i] * mean[j];
+  }
+
+  /**
+   * Fills this.weights[e] with entry e's w_e p_e(x) / max_e (one exp per entry: log-sum-exp)
+   * and returns their sum; responsibilities are weights[e] / sum. Returns 0 when no entry has
+   * any density at x (then the weights hold the log terms).
+   */
+  private entryWeights(entries: GroupEntry[]): number {
+    const weights = this.weights;
+    let max = -Infinity;
+    for (let e = 0; e < entries.length; e++) {
+      weights[e] = entries[e].logWeight + this.componentLog[entries[e].component];
+      if (weights[e] > max) max = weights[e];
+    }
+    if (max === -Infinity) return 0;
+    let sum = 0;
+    for (let e = 0; e < entries.length; e++) sum += weights[e] = Math.exp(weights[e] - max);
+    return sum;
   }
 
   /** log p_t(x) of a group, from the last evaluateComponents. */
@@ -219,17 +225,8 @@ export class MixtureEvaluator {
     const d = this.model.dim;
     const entries = group.entries;
     const weights = this.weights;
-    let max = -Infinity;
-    for (let e = 0; e < entries.length; e++) {
-      weights[e] = entries[e].logWeight + this.componentLog[entries[e].component];
-      if (weights[e] > max) max = weights[e];
-    }
-    if (max === -Infinity) return;
-    let sum = 0;
-    for (let e = 0; e < entries.length; e++) {
-      weights[e] = Math.exp(weights[e] - max); // one exp per component (log-sum-exp)
-      sum += weights[e];
-    }
+    const sum = this.entryWeights(entries);
+    if (sum === 0) return;
     const scale = coefficient / sum;
     for (let e = 0; e < entries.length; e++) {
       const r = weights[e] * scale; // coefficient x responsibility w_k p_k(x) / p(x)
@@ -237,6 +234,14 @@ export class MixtureEvaluator {
       for (let i = 0; i < d; i++) out[i] += r * this.componentScore[base + i];
     }
   }
+}
+
+/** A fresh evaluator with every component evaluated at one point x and time (alpha, sigma^2). */
+function evaluatedAt(model: MixtureModel, x: ArrayLike<number>, alpha: number, sigma2: number): MixtureEvaluator {
+  const ev = new MixtureEvaluator(model);
+  ev.setTime(alpha, sigma2);
+  ev.evaluateComponents(x);
+  return ev;
 }
 
 /** Exact log p_t(x | group) at one point (convenience for tests and metrics). */
@@ -247,10 +252,7 @@ export function logDensityAt(
   alpha: number,
   sigma2: number,
 ): number {
-  const ev = new MixtureEvaluator(model);
-  ev.setTime(alpha, sigma2);
-  ev.evaluateComponents(x);
-  return ev.groupLogDensity(group);
+  return evaluatedAt(model, x, alpha, sigma2).groupLogDensity(group);
 }
 
 /** Exact score grad log p_t(x | group) at one point. */
@@ -261,9 +263,7 @@ export function scoreAt(
   alpha: number,
   sigma2: number,
 ): Float64Array {
-  const ev = new MixtureEvaluator(model);
-  ev.setTime(alpha, sigma2);
-  ev.evaluateComponents(x);
+  const ev = evaluatedAt(model, x, alpha, sigma2);
   const out = new Float64Array(model.dim);
   ev.addGroupScore(group, 1, out);
   return out;
@@ -271,9 +271,7 @@ export function scoreAt(
 
 /** The exact noised classifier p_t(c | x) for every class, in spec order. */
 export function classPosterior(model: MixtureModel, x: ArrayLike<number>, alpha: number, sigma2: number): Float64Array {
-  const ev = new MixtureEvaluator(model);
-  ev.setTime(alpha, sigma2);
-  ev.evaluateComponents(x);
+  const ev = evaluatedAt(model, x, alpha, sigma2);
   const logJoint = model.classes.map((c) => c.logPrior + ev.groupLogDensity(c.group));
   const max = Math.max(...logJoint);
   const unnorm = logJoint.map((l) => Math.exp(l - max));

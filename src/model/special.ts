@@ -30,6 +30,21 @@ export function log1mexp(d: number): number {
 const SERIES_LIMIT = 1e-3;
 
 /**
+ * The series factor of a narrow interval, int_{c-w/2}^{c+w/2} phi = w phi(c) corr with
+ *   corr = 1 + (c^2-1) w^2/24 + (c^4-6c^2+3) w^4/1920 + ...,
+ * and its first two derivatives in c (at fixed w).
+ */
+function narrowSeries(w: number, c: number): { corr: number; dcorr: number; d2corr: number } {
+  const w2 = w * w;
+  const c2 = c * c;
+  return {
+    corr: 1 + ((c2 - 1) * w2) / 24 + ((c2 * c2 - 6 * c2 + 3) * w2 * w2) / 1920,
+    dcorr: (2 * c * w2) / 24 + ((4 * c2 * c - 12 * c) * w2 * w2) / 1920,
+    d2corr: (2 * w2) / 24 + ((12 * c2 - 12) * w2 * w2) / 1920,
+  };
+}
+
+/**
  * log(Phi(a) - Phi(b)) and d/dc of it, for a >= b, where c = (a + b) / 2.
  * The derivative is (phi(a) - phi(b)) / (Phi(a) - Phi(b)), the box score in units of 1/sigma.
  */
@@ -37,11 +52,7 @@ export function logDiffPhi(a: number, b: number): { log: number; dlog: number } 
   const w = a - b;
   const c = 0.5 * (a + b);
   if (w * Math.max(1, Math.abs(c)) < SERIES_LIMIT) {
-    // int_{c-w/2}^{c+w/2} phi = w phi(c) [1 + (c^2-1) w^2/24 + (c^4-6c^2+3) w^4/1920 + ...]
-    const w2 = w * w;
-    const c2 = c * c;
-    const corr = 1 + ((c2 - 1) * w2) / 24 + ((c2 * c2 - 6 * c2 + 3) * w2 * w2) / 1920;
-    const dcorr = (2 * c * w2) / 24 + ((4 * c2 * c - 12 * c) * w2 * w2) / 1920;
+    const { corr, dcorr } = narrowSeries(w, c);
     return { log: Math.log(w) + logPhiDensity(c) + Math.log(corr), dlog: -c + dcorr / corr };
   }
   if (b >= 0) {
@@ -88,11 +99,7 @@ export function logDiffPhiSecond(a: number, b: number): number {
   const w = a - b;
   const c = 0.5 * (a + b);
   if (w * Math.max(1, Math.abs(c)) < SERIES_LIMIT) {
-    const w2 = w * w;
-    const c2 = c * c;
-    const corr = 1 + ((c2 - 1) * w2) / 24 + ((c2 * c2 - 6 * c2 + 3) * w2 * w2) / 1920;
-    const dcorr = (2 * c * w2) / 24 + ((4 * c2 * c - 12 * c) * w2 * w2) / 1920;
-    const d2corr = (2 * w2) / 24 + ((12 * c2 - 12) * w2 * w2) / 1920;
+    const { corr, dcorr, d2corr } = narrowSeries(w, c);
     return -1 + (d2corr * corr - dcorr * dcorr) / (corr * corr);
   }
   // The upper tail mirrors the lower one: c -> -c leaves the second derivative unchanged.

@@ -236,32 +236,6 @@ interface Setting {
   route: { paired: number; changed: number } | null;
 }
 
-/** Line chart of y against x with points joined in w order (one line per series). */
-function tradeoffChart(
-  rows: Record<string, number | string>[],
-  x: string,
-  y: string,
-  title: string,
-  xTitle: string,
-  yTitle: string,
-  symlogX = false,
-): TopLevelSpec {
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title,
-    width: 420,
-    height: 300,
-    data: { values: rows },
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: x, type: 'quantitative', title: xTitle, scale: symlogX ? { type: 'symlog' } : { zero: false } },
-      y: { field: y, type: 'quantitative', title: yTitle },
-      order: { field: 'w', type: 'quantitative' },
-      color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 400 } },
-    },
-  } as TopLevelSpec;
-}
-
 /** Number-of-ones histogram per w (facets), guided particles against the exact target. */
 function onesHistogramChart(rows: Record<string, number | string>[], title: string, order: string[]): TopLevelSpec {
   return {
@@ -517,26 +491,22 @@ export async function runPrototypes(ctx: ReproContext): Promise<ClaimResult> {
     },
     {
       name: 'prototypes-kl',
-      spec: tradeoffChart(
+      spec: lineChart(
         tradeRows,
         'klQP',
         'klPQ',
+        'series',
         'fidelity loss KL(Q||P) against coverage loss KL(P||Q), over w = 0, 1, 3, 7, 15',
-        'KL(Q||P) (read-out, nats)',
-        'KL(P||Q) (read-out, nats)',
-        true,
+        { logX: true, xTitle: 'KL(Q||P) (read-out, nats)', yTitle: 'KL(P||Q) (read-out, nats)', orderBy: 'w' },
       ),
     },
     {
       name: 'prototypes-pr',
-      spec: tradeoffChart(
-        prRows,
-        'recall',
-        'precision',
-        'precision against recall over w = 0, 1, 3, 7, 15',
-        `recall (pos vertices visited at >= ${RECALL_FRACTION} P)`,
-        'precision (mass on pos vertices)',
-      ),
+      spec: lineChart(prRows, 'recall', 'precision', 'series', 'precision against recall over w = 0, 1, 3, 7, 15', {
+        xTitle: `recall (pos vertices visited at >= ${RECALL_FRACTION} P)`,
+        yTitle: 'precision (mass on pos vertices)',
+        orderBy: 'w',
+      }),
     },
   );
   return {

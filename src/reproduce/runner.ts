@@ -40,6 +40,23 @@ export interface ClaimTest {
 }
 
 /**
+ * The record shared by the claim tests below: the envelope z se, and the verdict that the test's
+ * rule reaches from it.
+ */
+function claimTest(
+  name: string,
+  effect: number,
+  se: number,
+  z: number,
+  bias: number,
+  verdictFor: (envelope: number) => Verdict,
+  rule: string,
+): ClaimTest {
+  const envelope = z * se;
+  return { name, effect, se, z, envelope, bias, verdict: verdictFor(envelope), rule };
+}
+
+/**
  * The claim "effect > 0": PASS when effect - bias > z se (significant beyond every allowance);
  * otherwise INCONCLUSIVE when the bias alone exceeds 3 envelopes (the test could not decide),
  * else FAIL.
@@ -52,20 +69,16 @@ export function greaterThanZero(
   bias = 0,
   alpha = CLAIM_ALPHA,
 ): ClaimTest {
-  const z = normalUpperQuantile(alpha / m);
-  const envelope = z * se;
-  const verdict: Verdict =
-    effect - bias > envelope ? 'PASS' : bias > CONCLUSIVE_BIAS_RATIO * envelope ? 'INCONCLUSIVE' : 'FAIL';
-  return {
+  return claimTest(
     name,
     effect,
     se,
-    z,
-    envelope,
+    normalUpperQuantile(alpha / m),
     bias,
-    verdict,
-    rule: `PASS iff effect - bias > z se (z at alpha ${alpha}/${m}, one-sided)`,
-  };
+    (envelope) =>
+      effect - bias > envelope ? 'PASS' : bias > CONCLUSIVE_BIAS_RATIO * envelope ? 'INCONCLUSIVE' : 'FAIL',
+    `PASS iff effect - bias > z se (z at alpha ${alpha}/${m}, one-sided)`,
+  );
 }
 
 /**
@@ -82,19 +95,15 @@ export function withinTolerance(
   bias = 0,
   alpha = CLAIM_ALPHA,
 ): ClaimTest {
-  const z = normalUpperQuantile(alpha / (2 * m));
-  const envelope = z * se;
-  const verdict: Verdict = Math.abs(effect) <= tolerance + bias + envelope ? 'PASS' : 'FAIL';
-  return {
+  return claimTest(
     name,
     effect,
     se,
-    z,
-    envelope,
-    bias: bias + tolerance,
-    verdict,
-    rule: `PASS iff |effect| <= tolerance ${tolerance} + bias + z se (z at alpha ${alpha}/(2 ${m}))`,
-  };
+    normalUpperQuantile(alpha / (2 * m)),
+    bias + tolerance,
+    (envelope) => (Math.abs(effect) <= tolerance + bias + envelope ? 'PASS' : 'FAIL'),
+    `PASS iff |effect| <= tolerance ${tolerance} + bias + z se (z at alpha ${alpha}/(2 ${m}))`,
+  );
 }
 
 /** The claim "effect <= 0": PASS when effect <= bias + z se (one-sided z at alpha / m), else FAIL. */
@@ -106,19 +115,15 @@ export function atMostZero(
   bias = 0,
   alpha = CLAIM_ALPHA,
 ): ClaimTest {
-  const z = normalUpperQuantile(alpha / m);
-  const envelope = z * se;
-  const verdict: Verdict = effect <= bias + envelope ? 'PASS' : 'FAIL';
-  return {
+  return claimTest(
     name,
     effect,
     se,
-    z,
-    envelope,
+    normalUpperQuantile(alpha / m),
     bias,
-    verdict,
-    rule: `PASS iff effect <= bias + z se (z at alpha ${alpha}/${m}, one-sided)`,
-  };
+    (envelope) => (effect <= bias + envelope ? 'PASS' : 'FAIL'),
+    `PASS iff effect <= bias + z se (z at alpha ${alpha}/${m}, one-sided)`,
+  );
 }
 
 /** Most particles of the CPU f64 route run beside the GPU's, per setting (same seed: paired). */
@@ -217,14 +222,17 @@ export function share(hits: number, n: number): { p: number; se: number } {
   return { p, se: Math.sqrt(Math.max(p * (1 - p), 1 / n) / n) };
 }
 
-/** Line chart of y against x, one line per series (log x on request). */
+/**
+ * Line chart of y against x, one line per series (log x on request). Points are joined in x
+ * order, or in the order of the field `orderBy` when given (a trade-off curve traced over w).
+ */
 export function lineChart(
   rows: Record<string, number | string>[],
   x: string,
   y: string,
   series: string,
   title: string,
-  opts: { logX?: boolean; xTitle?: string; yTitle?: string } = {},
+  opts: { logX?: boolean; xTitle?: string; yTitle?: string; orderBy?: string } = {},
 ): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -241,6 +249,7 @@ export function lineChart(
         scale: opts.logX ? { type: 'symlog' } : { zero: false },
       },
       y: { field: y, type: 'quantitative', title: opts.yTitle ?? y },
+      ...(opts.orderBy ? { order: { field: opts.orderBy, type: 'quantitative' } } : {}),
       color: { field: series, type: 'nominal', title: null, legend: { labelLimit: 400 } },
     },
   } as TopLevelSpec;

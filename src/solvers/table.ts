@@ -15,7 +15,7 @@
 // exactly that update; its gammas do not sum to 1.
 import type { ExperimentSpec } from '../experiment/types.ts';
 import { cfgppCoefficients } from '../guidance/variants.ts';
-import { processAt, startTime } from '../processes/process.ts';
+import { processAt, startTime, type ProcessCoefficients } from '../processes/process.ts';
 import { guidedStep, unguidedCoefficients, type GuidancePlan } from '../guidance/guidance.ts';
 import { timeGrid } from './grid.ts';
 import { TABLEAUS } from './tableau.ts';
@@ -124,6 +124,33 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
         : new Array<number>(extraCount).fill(0),
     };
   };
+  const noNoise = { noiseScale: 0, backShrink: 0, backHalfPrecision: 0 };
+  // One stage of step n at time t: the drift's coefficients and noise, with the guidance weights of step n.
+  const stageRow = (
+    t: number,
+    n: number,
+    p: ProcessCoefficients,
+    cx: number,
+    cs: number,
+    cMean: number,
+    h: number,
+    noise: typeof noNoise,
+  ): StepRow => {
+    const [gammaTarget, gammaNegative] = gammasAt(t, n);
+    return {
+      t,
+      alpha: p.alpha,
+      sigma2: p.sigma2,
+      cx,
+      cs,
+      cMean,
+      gammaTarget,
+      gammaNegative,
+      h,
+      ...noise,
+      ...extrasAt(t, n),
+    };
+  };
   const rows: StepRow[] = [];
   let sampler: SamplerTable | undefined;
   if (tableau.denoised) {
@@ -137,26 +164,10 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
       for (let i = 0; i < stages; i++) {
         const t = sampler.stageTimes[n * stages + i];
         const p = processAt(process, t);
-        const [gammaTarget, gammaNegative] = gammasAt(t, n);
         const cx = p.alpha > 0 ? 1 / p.alpha : 0;
         const cs = p.alpha > 0 ? p.sigma2 / p.alpha : 0;
         const cMean = p.alpha > 0 ? 0 : 1;
-        const h = times[n + 1] - times[n];
-        rows.push({
-          t,
-          alpha: p.alpha,
-          sigma2: p.sigma2,
-          cx,
-          cs,
-          cMean,
-          gammaTarget,
-          gammaNegative,
-          h,
-          noiseScale: 0,
-          backShrink: 0,
-          backHalfPrecision: 0,
-          ...extrasAt(t, n),
-        });
+        rows.push(stageRow(t, n, p, cx, cs, cMean, times[n + 1] - times[n], noNoise));
       }
     }
   }
@@ -180,7 +191,6 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
     for (const ci of tableau.c) {
       const t = ci === 1 ? times[n + 1] : times[n] + ci * h;
       const p = processAt(process, t);
-      const [gammaTarget, gammaNegative] = gammasAt(t, n);
       let cx: number, cs: number, cMean: number;
       if (tableau.stochastic) {
         cx = p.dLogAlpha;
@@ -201,20 +211,7 @@ export function buildStepTable(spec: ExperimentSpec, guidance: GuidancePlan, opt
       const back = tableau.stochastic
         ? backwardKernel(process, times[n], times[n + 1])
         : { backShrink: 0, backHalfPrecision: 0 };
-      rows.push({
-        t,
-        alpha: p.alpha,
-        sigma2: p.sigma2,
-        cx,
-        cs,
-        cMean,
-        gammaTarget,
-        gammaNegative,
-        h,
-        noiseScale,
-        ...back,
-        ...extrasAt(t, n),
-      });
+      rows.push(stageRow(t, n, p, cx, cs, cMean, h, { noiseScale, ...back }));
     }
   }
   const tEnd = times[solver.steps];

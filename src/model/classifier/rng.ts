@@ -54,6 +54,38 @@ export function clfUniform4(
 
 const u4 = new Float64Array(4);
 
+/**
+ * out[0..n) from blocks 0, 1, ... of (index, stream, purpose): each block's 4 uniforms become
+ * 4 values through `lanes`, and the last block's surplus is dropped.
+ */
+function fillFromBlocks(
+  seed: number,
+  index: number,
+  stream: number,
+  purpose: number,
+  n: number,
+  out: Float64Array,
+  lanes: (u: Float64Array) => ArrayLike<number>,
+): void {
+  for (let block = 0, i = 0; i < n; block++, i += 4) {
+    clfUniform4(seed, index, stream, block, purpose, u4);
+    const z = lanes(u4);
+    for (let lane = 0; lane < 4 && i + lane < n; lane++) out[i + lane] = z[lane];
+  }
+}
+
+/** Box-Muller: 4 standard normals from 4 uniforms. */
+function boxMuller4(u: Float64Array): number[] {
+  const r01 = Math.sqrt(-2 * Math.log(u[0]));
+  const r23 = Math.sqrt(-2 * Math.log(u[2]));
+  return [
+    r01 * Math.cos(TWO_PI * u[1]),
+    r01 * Math.sin(TWO_PI * u[1]),
+    r23 * Math.cos(TWO_PI * u[3]),
+    r23 * Math.sin(TWO_PI * u[3]),
+  ];
+}
+
 /** n standard normals for (index, stream, purpose): block b gives coordinates 4b..4b+3 (Box-Muller). */
 export function clfNormals(
   seed: number,
@@ -63,18 +95,7 @@ export function clfNormals(
   n: number,
   out: Float64Array,
 ): void {
-  for (let block = 0, i = 0; i < n; block++, i += 4) {
-    clfUniform4(seed, index, stream, block, purpose, u4);
-    const r01 = Math.sqrt(-2 * Math.log(u4[0]));
-    const r23 = Math.sqrt(-2 * Math.log(u4[2]));
-    const z = [
-      r01 * Math.cos(TWO_PI * u4[1]),
-      r01 * Math.sin(TWO_PI * u4[1]),
-      r23 * Math.cos(TWO_PI * u4[3]),
-      r23 * Math.sin(TWO_PI * u4[3]),
-    ];
-    for (let lane = 0; lane < 4 && i + lane < n; lane++) out[i + lane] = z[lane];
-  }
+  fillFromBlocks(seed, index, stream, purpose, n, out, boxMuller4);
 }
 
 /** n uniforms in (0, 1) for (index, stream, purpose). */
@@ -86,10 +107,7 @@ export function clfUniforms(
   n: number,
   out: Float64Array,
 ): void {
-  for (let block = 0, i = 0; i < n; block++, i += 4) {
-    clfUniform4(seed, index, stream, block, purpose, u4);
-    for (let lane = 0; lane < 4 && i + lane < n; lane++) out[i + lane] = u4[lane];
-  }
+  fillFromBlocks(seed, index, stream, purpose, n, out, (u) => u);
 }
 
 /**
