@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.ts';
-import { SpecError } from '../src/experiment/errors.ts';
 import { parseSpec } from '../src/experiment/parse.ts';
 import { logDensityUnsupported } from '../src/model/divergence.ts';
 import { logDensityUnsupported as gpuLogDensityUnsupported } from '../src/gpu/log-density.ts';
+import { specIssues } from './support/compare.ts';
 
 type Raw = Record<string, any>;
 
@@ -29,18 +29,8 @@ function spec(solver: Raw, process: Raw = { kind: 'ou', T: 10 }): Raw {
   };
 }
 
-function issues(raw: Raw): { path: string; message: string }[] {
-  try {
-    parseSpec(raw);
-  } catch (e) {
-    expect(e).toBeInstanceOf(SpecError);
-    return (e as SpecError).issues;
-  }
-  throw new Error('expected parseSpec to throw');
-}
-
 function expectIssue(raw: Raw, path: string, phrase: string): void {
-  const found = issues(raw);
+  const found = specIssues(raw);
   expect(
     found
       .filter((i) => i.path === path)
