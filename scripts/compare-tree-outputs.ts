@@ -68,8 +68,17 @@ try {
       const a = join(work, 'before.npy');
       const b = join(work, 'after.npy');
       let row: Record<string, unknown>;
+      const failure = (e: unknown) =>
+        (e as { stderr?: Buffer }).stderr?.toString().trim().split('\n').at(-1) || String(e);
       try {
         sample(before, example, backend, a);
+      } catch (e) {
+        // An example the before tree cannot run (newer than its features) is reported, not compared.
+        rows.push({ example, backend, verdict: 'not run', reason: `before: ${failure(e)}` });
+        console.error(JSON.stringify(rows.at(-1)));
+        continue;
+      }
+      try {
         sample(after, example, backend, b);
         const x = readNpy(a);
         const y = readNpy(b);
@@ -84,12 +93,11 @@ try {
         }
         const ok = x.length === y.length && (backend === 'cpu' ? unequal === 0 : maxRel <= cli.f32Tolerance);
         row = { example, backend, values: y.length, unequal, maxAbs, maxRel, verdict: ok ? 'same' : 'DIFFERS' };
-        if (!ok) differs = true;
       } catch (e) {
-        // A spec one tree cannot run (an example newer than the other tree's features) is reported.
-        const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim().split('\n').at(-1) ?? String(e);
-        row = { example, backend, verdict: 'not run', reason: stderr };
+        // The after tree failing where the before tree ran is a difference, never a skip.
+        row = { example, backend, verdict: 'DIFFERS', reason: `after: ${failure(e)}` };
       }
+      if (row.verdict !== 'same') differs = true;
       rows.push(row);
       console.error(JSON.stringify(row));
     }
