@@ -19,6 +19,7 @@
 #include "philox"
 #include "normal"
 #include "lib/grid"
+#include "lib/log-sum-exp"
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(5) var<storage, read_write> particles: array<f32>;
@@ -29,8 +30,8 @@ const LOG_ZERO: f32 = -1.0e30;
 // coords (f32, vec2, vec3 or vec4 for DIM = 1..4) and its helpers (load_factors, load_statics,
 // quadratic, from_normal4, load_particle, store_particle): the header (kernel.ts, gauss1Coords).
 
-// One group's online log-sum-exp (shaders/lib/mixture-lanes.wgsl's GroupSum, as a value: running
-// max, sum and weighted score), and the target's and the negative's.
+// One group's online log-sum-exp (shaders/lib/log-sum-exp.wgsl; mixture-lanes.wgsl's GroupSum as
+// a value: running max, sum and weighted score), and the target's and the negative's.
 struct Group {
   max: f32,
   sum: f32,
@@ -55,13 +56,11 @@ fn component_term(entry: u32, xs: coords) -> Term {
   return Term(quadratic(factor(base), r, q), -q);
 }
 
-// Adds the term at log-weight log_w, branch-free (group_add's values, mixture-lanes.wgsl).
+// Adds the term at log-weight log_w (lse_scale's rule, shaders/lib/log-sum-exp.wgsl).
 fn group_added(g: Group, log_w: f32, t: Term) -> Group {
   let v = log_w + t.logp;
-  let d = v - g.max;
-  let e = exp(-abs(d));
-  let up = d > 0.0;
-  return Group(max(g.max, v), select(g.sum + e, g.sum * e + 1.0, up), select(g.acc + e * t.score, g.acc * e + t.score, up));
+  let f = lse_scale(g.max, v);
+  return Group(max(g.max, v), g.sum * f.keep + f.add, g.acc * f.keep + t.score * f.add);
 }
 
 fn add_target(s: Lse, c: u32, t: Term) -> Lse {

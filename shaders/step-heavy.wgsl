@@ -19,12 +19,13 @@
 //     log p = lw' - R . P R / 2, score -P R: 2 DIM^2 + DIM multiply-adds per particle (measured
 //     about 1.2x faster per CPU-second than W R, |W R|^2, -W^T (W R) on lavapipe).
 //   - The group's log-sum-exp runs online and branch-free with one exp per component and
-//     particle (exp(-|v - max|) and selects, as shaders/step-gauss4.wgsl), so that it never
-//     overflows or underflows however far a particle is from the mixture.
+//     particle (the rule of shaders/lib/log-sum-exp.wgsl, with lanes = vec4<f32>: four
+//     particles), so that it never overflows or underflows however far a particle is from the
+//     mixture.
 //
 // The host prepends the header of src/gpu/kernel.ts (DIM, STAGES, WORKGROUP_SIZE, STOCHASTIC,
 // PRIOR_SCALE, NEG_FROM_TARGET, NEG_TARGET_SHIFT, TABLEAU_A/B, StepRow, StepParams) and the heavy
-// header (src/gpu/heavy.ts: the aliases VecD, MatD, Pts, the struct HeavyEntry { w: P, shift,
+// header (src/gpu/heavy.ts: the aliases VecD, MatD, Pts, lanes, the struct HeavyEntry { w: P, shift,
 // lw }, GROUPS, HEAVY_TARGET, HEAVY_NEGATIVE, HEAVY_TILE); this file includes shaders/philox.wgsl
 // and shaders/normal.wgsl (src/gpu/program.ts, shaderText).
 //
@@ -34,6 +35,7 @@
 #include "philox"
 #include "normal"
 #include "lib/grid"
+#include "lib/log-sum-exp"
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(1) var<storage, read> rows: array<StepRow>;
@@ -69,20 +71,14 @@ fn add_entry_to(e: HeavyEntry, gi: u32) {
   let g = e.w * r; // P r, minus the score: the sums below subtract it
   let q = vec4<f32>(dot(r[0], g[0]), dot(r[1], g[1]), dot(r[2], g[2]), dot(r[3], g[3]));
   let v = e.lw - 0.5 * q;
-  // Where v is a new max the old sums are scaled by exp(max - v), else the entry by exp(v - max).
-  let d = v - lse_max[gi];
-  let ex = exp(-abs(d));
-  let up = d > vec4<f32>(0.0);
-  let one = vec4<f32>(1.0);
-  let keep = select(one, ex, up);
-  let add = select(ex, one, up);
-  lse_sum[gi] = lse_sum[gi] * keep + add;
+  let f = lse_scale(lse_max[gi], v);
+  lse_sum[gi] = lse_sum[gi] * f.keep + f.add;
   let acc = lse_acc[gi];
   lse_acc[gi] = Pts(
-    acc[0] * keep.x - g[0] * add.x,
-    acc[1] * keep.y - g[1] * add.y,
-    acc[2] * keep.z - g[2] * add.z,
-    acc[3] * keep.w - g[3] * add.w,
+    acc[0] * f.keep.x - g[0] * f.add.x,
+    acc[1] * f.keep.y - g[1] * f.add.y,
+    acc[2] * f.keep.z - g[2] * f.add.z,
+    acc[3] * f.keep.w - g[3] * f.add.w,
   );
   lse_max[gi] = max(lse_max[gi], v);
 }

@@ -1,9 +1,12 @@
 // The mixture math every step kernel shares, written once for the kernel's lane type `lanes`
 // (its header declares it: f32 for one particle per invocation, vec4<f32> for four in
 // step-gauss4): a diagonal Gaussian entry's noised log-density and score, and a group's online
-// log-sum-exp over its entries. The including kernel declares xs: array<lanes, DIM> (the point),
-// factor_at(i, staged) (the entry's factors) and LOG_ZERO; shaders/lib/mixture.wgsl adds the
+// log-sum-exp over its entries (its rule: shaders/lib/log-sum-exp.wgsl). The including kernel
+// declares xs: array<lanes, DIM> (the point), factor_at(i, staged) (the entry's factors) and
+// LOG_ZERO; shaders/lib/mixture.wgsl adds the
 // kinds only the scalar kernel has (boxes, full covariances) and the divergence pieces.
+
+#include "lib/log-sum-exp"
 
 // The entry just evaluated: its score g_k and (LOG_DENSITY) lap_k + |g_k|^2.
 var<private> comp_score: array<lanes, DIM>;
@@ -25,10 +28,8 @@ fn gaussian_diag_log_density(base: u32, staged: bool) -> lanes {
   return logp;
 }
 
-// One group's online log-sum-exp of v_k = log w_k + log p_k over its entries:
-//   max = max_k v_k,  sum = sum_k exp(v_k - max),  acc = sum_k exp(v_k - max) g_k,
+// One group's online log-sum-exp (shaders/lib/log-sum-exp.wgsl) over its entries, with
 //   dacc (LOG_DENSITY) = sum_k exp(v_k - max) (lap_k + |g_k|^2).
-// The group's score is acc / sum, its log-density max + log(sum).
 struct GroupSum {
   max: lanes,
   sum: lanes,
@@ -43,17 +44,12 @@ fn group_reset(g: ptr<private, GroupSum>) {
   (*g).dacc = lanes(0.0);
 }
 
-// Adds the entry just evaluated at v = log w + log p. Branch-free, one exp per entry:
-// exp(-|v - max|) rescales whichever side is smaller (the values of the branchy form).
+// Adds the entry just evaluated at v = log w + log p (lse_scale's rule).
 fn group_add(g: ptr<private, GroupSum>, v: lanes) {
-  let d = v - (*g).max;
-  let e = exp(-abs(d));
-  let up = d > lanes(0.0);
-  (*g).sum = select((*g).sum + e, (*g).sum * e + 1.0, up);
-  for (var j = 0u; j < DIM; j++) {
-    (*g).acc[j] = select((*g).acc[j] + e * comp_score[j], (*g).acc[j] * e + comp_score[j], up);
-  }
-  if (LOG_DENSITY) { (*g).dacc = select((*g).dacc + e * comp_div, (*g).dacc * e + comp_div, up); }
+  let f = lse_scale((*g).max, v);
+  (*g).sum = (*g).sum * f.keep + f.add;
+  for (var j = 0u; j < DIM; j++) { (*g).acc[j] = (*g).acc[j] * f.keep + comp_score[j] * f.add; }
+  if (LOG_DENSITY) { (*g).dacc = (*g).dacc * f.keep + comp_div * f.add; }
   (*g).max = max((*g).max, v);
 }
 

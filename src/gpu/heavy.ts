@@ -110,6 +110,7 @@ export function heavyHeader(l: HeavyLayout): string {
     `alias VecD = vec${d}<f32>;`,
     `alias MatD = mat${d}x${d}<f32>;`,
     `alias Pts = mat4x${d}<f32>; // four particles, one a column`,
+    'alias lanes = vec4<f32>; // one lane per particle of a Pts (shaders/lib/log-sum-exp.wgsl)',
     'struct HeavyEntry { w: MatD, shift: VecD, lw: f32, }',
     `const GROUPS: u32 = ${l.groups}u;`,
     `const HEAVY_TARGET: u32 = ${l.target}u;`,
