@@ -25,9 +25,9 @@
 //
 // The host prepends the header of src/gpu/kernel.ts (DIM, STAGES, WORKGROUP_SIZE, STOCHASTIC,
 // PRIOR_SCALE, NEG_FROM_TARGET, NEG_TARGET_SHIFT, TABLEAU_A/B, StepRow, StepParams) and the heavy
-// header (src/gpu/heavy.ts: the aliases VecD, MatD, Pts, lanes, the struct HeavyEntry { w: P, shift,
-// lw }, GROUPS, HEAVY_TARGET, HEAVY_NEGATIVE, HEAVY_TILE); this file includes shaders/philox.wgsl
-// and shaders/normal.wgsl (src/gpu/program.ts, shaderText).
+// header (src/gpu/heavy.ts: the aliases VecD, MatD, Pts, lanes, the struct HeavyEntry { w: P,
+// shift, lw }, GROUPS, HEAVY_TARGET, HEAVY_NEGATIVE, HEAVY_TILE); this file includes
+// shaders/philox.wgsl, shaders/normal.wgsl and shaders/lib/ (src/gpu/program.ts, shaderText).
 //
 // factors: per window row r, the target group's HEAVY_TARGET entries, then the negative group's
 // HEAVY_NEGATIVE, at r * (HEAVY_TARGET + HEAVY_NEGATIVE) + e.

@@ -3,8 +3,8 @@
 // step-gauss4): a diagonal Gaussian entry's noised log-density and score, and a group's online
 // log-sum-exp over its entries (its rule: shaders/lib/log-sum-exp.wgsl). The including kernel
 // declares xs: array<lanes, DIM> (the point), factor_at(i, staged) (the entry's factors) and
-// LOG_ZERO; shaders/lib/mixture.wgsl adds the
-// kinds only the scalar kernel has (boxes, full covariances) and the divergence pieces.
+// LOG_ZERO; shaders/lib/mixture.wgsl adds the kinds only the scalar kernel has (boxes, full
+// covariances) and the divergence pieces.
 
 #include "lib/log-sum-exp"
 
