@@ -143,6 +143,29 @@ describe('bench/numpy_baseline.py', () => {
   });
 });
 
+describe('bench/heavy_skip_bound.py', () => {
+  const bound = (threshold: number) =>
+    benchJson(['bench/heavy_skip_bound.py', '--particles', '512', '--threshold', String(threshold)], 'python3');
+
+  it.skipIf(!hasNumpy)(
+    'evaluates everything at sigmaMax, a minority at tMin, and nothing is skipped at an infinite threshold',
+    async () => {
+      const r = await bound(104);
+      expect(r.benchmark).toBe('heavy-skip-bound');
+      expect(r.steps).toHaveLength(33); // the tree's 32 Heun steps: 33 EDM sigmas
+      expect(r.steps[0].sigma).toBeCloseTo(5, 12);
+      expect(r.steps[0].fractionEvaluated).toBe(1);
+      expect(r.steps[32].sigma).toBeCloseTo(0.002, 12);
+      expect(r.steps[32].fractionEvaluated).toBeLessThan(0.5);
+      expect(r.speedupBound).toBeGreaterThan(1);
+      // Its twin: with no term small enough to drop, the bound must be exactly 1.
+      const none = await bound(1e9);
+      for (const row of none.steps) expect(row.fractionEvaluated).toBe(1);
+      expect(none.speedupBound).toBe(1);
+    },
+  );
+});
+
 await describeGpu('bench', () => {
   once('peak', PEAK);
   once('baselines', BASELINES);
