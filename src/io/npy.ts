@@ -1,5 +1,7 @@
 // Writes particles as an N x dim .npy file (format 1.0) that numpy.load reads, through the
-// atomic writer (src/io/output.ts): an existing file is never truncated or half-written.
+// atomic writer (src/io/output.ts): an existing file is never truncated or half-written; and
+// reads such a file back (readNpy, for tools that compare outputs).
+import { readFileSync } from 'node:fs';
 import { writeAtomic, type WriteOptions } from './output.ts';
 
 export type NpyDtype = 'f4' | 'f8';
@@ -95,4 +97,22 @@ export async function writeNpyAtomic(
 function rowFinite(a: ArrayLike<number>, start: number, cols: number): boolean {
   for (let i = start; i < start + cols; i++) if (!Number.isFinite(a[i])) return false;
   return true;
+}
+
+/**
+ * The values of a .npy file as this module writes it (format 1.0, little-endian f4 or f8, C
+ * order), widened to f64. Anything else is an error naming the file.
+ */
+export function readNpy(path: string): Float64Array {
+  const bytes = readFileSync(path);
+  if (bytes.subarray(0, 8).toString('latin1') !== '\x93NUMPY\x01\x00')
+    throw new Error(`${path}: not a .npy file (format 1.0)`);
+  const headerLength = bytes.readUInt16LE(8);
+  const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
+  if (!header.includes("'fortran_order': False")) throw new Error(`${path}: Fortran-ordered .npy files are not read`);
+  const body = bytes.subarray(10 + headerLength);
+  const copy = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
+  if (header.includes("'descr': '<f8'")) return new Float64Array(copy);
+  if (header.includes("'descr': '<f4'")) return Float64Array.from(new Float32Array(copy));
+  throw new Error(`${path}: unexpected .npy header ${header.trim()}`);
 }

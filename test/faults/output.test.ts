@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkOutput, liveTemporaries, writeAtomic, writeFileAtomic, type WriterFs } from '../../src/io/output.ts';
 import { checkOutPath } from '../../src/cli/run.ts';
-import { NpyOverflowError, writeNpyAtomic } from '../../src/io/npy.ts';
+import { NpyOverflowError, readNpy, writeNpyAtomic } from '../../src/io/npy.ts';
 import { SpecError } from '../../src/experiment/errors.ts';
 
 const fresh = () => mkdtempSync(join(tmpdir(), 'gs-out-'));
@@ -167,5 +167,17 @@ describe('writeAtomic', () => {
     // In f64 only the particle that was already infinite is non-finite, counted after the cast.
     expect(await writeNpyAtomic(out, 6, 1, 'f8', (w) => w(data))).toEqual({ nonFinite: 1 });
     expect(listing(dir)).toEqual(['big.npy']);
+  });
+
+  it('readNpy reads back what writeNpyAtomic wrote, f8 exactly and f4 as rounded, and refuses other files', async () => {
+    const dir = fresh();
+    const data = Float64Array.from([0.1, -2.5, Math.PI, 1e-30, Number.NaN, 7]);
+    await writeNpyAtomic(join(dir, 'a.npy'), 3, 2, 'f8', (w) => w(data));
+    await writeNpyAtomic(join(dir, 'b.npy'), 6, null, 'f4', (w) => w(data));
+    expect(readNpy(join(dir, 'a.npy'))).toEqual(data);
+    expect(readNpy(join(dir, 'b.npy'))).toEqual(Float64Array.from(Float32Array.from(data)));
+    expect(readNpy(join(dir, 'b.npy'))).not.toEqual(data); // f4 rounds 0.1 and pi
+    writeFileSync(join(dir, 'c.npy'), 'not numpy');
+    expect(() => readNpy(join(dir, 'c.npy'))).toThrow(/c\.npy: not a \.npy file/);
   });
 });
