@@ -6,8 +6,12 @@
 // kernel).
 //
 // What makes it fast with many components:
-//   - Components are tiled through workgroup memory: the workgroup copies a tile of the
-//     per-step table once, together, and every invocation of the workgroup reads it from there.
+//   - On a GPU, components are tiled through workgroup memory: the workgroup copies a tile of
+//     the per-step table once, together, and every invocation of the workgroup reads it from
+//     there. On a CPU adapter (lavapipe, SwiftShader) each stage's rows come from a uniform
+//     binding of their own instead (HEAVY_UNIFORM_ROWS): llvmpipe loads workgroup memory in a
+//     loop lane by lane, with a branch per lane, and a uniform value as a straight gather
+//     (about 1.4x per CPU-second on edm2's tree).
 //   - Each invocation owns GROUPS sets of four particles, each set the columns of a mat4xD (Pts),
 //     so that one read of a component's factors serves 4 GROUPS evaluations, all in native vector
 //     and matrix operations (the loops over sets have constant bounds; no private array is indexed
@@ -26,11 +30,13 @@
 // The host prepends the header of src/gpu/kernel.ts (DIM, STAGES, WORKGROUP_SIZE, STOCHASTIC,
 // PRIOR_SCALE, NEG_FROM_TARGET, NEG_TARGET_SHIFT, TABLEAU_A/B, StepRow, StepParams) and the heavy
 // header (src/gpu/heavy.ts: the aliases VecD, MatD, Pts, lanes, the struct HeavyEntry { w: P,
-// shift, lw }, GROUPS, HEAVY_TARGET, HEAVY_NEGATIVE, HEAVY_TILE); this file includes
-// shaders/philox.wgsl, shaders/normal.wgsl and shaders/lib/ (src/gpu/program.ts, shaderText).
+// shift, lw }, GROUPS, HEAVY_TARGET, HEAVY_NEGATIVE, HEAVY_TILE, HEAVY_UNIFORM_ROWS, and with
+// uniform rows the stage bindings and walk_uniform); this file includes shaders/philox.wgsl,
+// shaders/normal.wgsl and shaders/lib/ (src/gpu/program.ts, shaderText).
 //
-// factors: per window row r, the target group's HEAVY_TARGET entries, then the negative group's
-// HEAVY_NEGATIVE, at r * (HEAVY_TARGET + HEAVY_NEGATIVE) + e.
+// factors: per window row r = s * STAGES + i (step s of the window, stage i), the target group's
+// HEAVY_TARGET entries, then the negative group's HEAVY_NEGATIVE, at r * HEAVY_ENTRIES + e. With
+// uniform rows, stage i's binding holds its rows of the window, s * HEAVY_ENTRIES + e.
 
 #include "philox"
 #include "normal"
@@ -83,9 +89,16 @@ fn add_entry_to(e: HeavyEntry, gi: u32) {
   lse_max[gi] = max(lse_max[gi], v);
 }
 
-// Walks entries [e0, e1) of window row factor_row, a tile at a time. Called in uniform control
-// flow by every invocation: the tile loads have barriers.
-fn walk(e0: u32, e1: u32, factor_row: u32) {
+// Walks entries [e0, e1) of step s's row of stage `stage` in the dispatch's window: from the
+// stage's uniform binding (HEAVY_UNIFORM_ROWS, src/gpu/heavy.ts), else a tile at a time through
+// workgroup memory. Called in uniform control flow by every invocation: the tile loads have
+// barriers.
+fn walk(e0: u32, e1: u32, s: u32, stage: u32) {
+  if (HEAVY_UNIFORM_ROWS) {
+    walk_uniform(stage, s * HEAVY_ENTRIES + e0, s * HEAVY_ENTRIES + e1);
+    return;
+  }
+  let factor_row = s * STAGES + stage;
   for (var t0 = e0; t0 < e1; t0 += HEAVY_TILE) {
     let n = min(HEAVY_TILE, e1 - t0);
     let src = factor_row * HEAVY_ENTRIES + t0;
@@ -111,11 +124,11 @@ fn reset_groups() {
 }
 
 // k[stage] = cx xs + cs s + cMean (guided data mean), s = gammaTarget s_t + gammaNegative s_n.
-fn velocity(stage: u32, row: StepRow, factor_row: u32) {
+fn velocity(stage: u32, row: StepRow, s: u32) {
   reset_groups();
-  walk(0u, HEAVY_TARGET, factor_row);
-  var s: array<Pts, GROUPS>;
-  for (var gi = 0u; gi < GROUPS; gi++) { s[gi] = row.gammaTarget * group_score(gi); }
+  walk(0u, HEAVY_TARGET, s, stage);
+  var score: array<Pts, GROUPS>;
+  for (var gi = 0u; gi < GROUPS; gi++) { score[gi] = row.gammaTarget * group_score(gi); }
   // The negative group: with NEG_FROM_TARGET (cfg against the unconditional law, classifier
   // guidance) it holds the whole target at a fixed log-weight shift, so its sums start from the
   // target's.
@@ -124,14 +137,14 @@ fn velocity(stage: u32, row: StepRow, factor_row: u32) {
   } else {
     reset_groups();
   }
-  if (HEAVY_NEGATIVE > 0u) { walk(HEAVY_TARGET, HEAVY_ENTRIES, factor_row); }
+  if (HEAVY_NEGATIVE > 0u) { walk(HEAVY_TARGET, HEAVY_ENTRIES, s, stage); }
   if ((NEG_FROM_TARGET || HEAVY_NEGATIVE > 0u) && row.gammaNegative != 0.0) {
-    for (var gi = 0u; gi < GROUPS; gi++) { s[gi] += row.gammaNegative * group_score(gi); }
+    for (var gi = 0u; gi < GROUPS; gi++) { score[gi] += row.gammaNegative * group_score(gi); }
   }
   var mean: VecD;
   for (var j = 0u; j < DIM; j++) { mean[j] = row.gammaTarget * statics[j] + row.gammaNegative * statics[DIM + j]; }
   let means = Pts(mean, mean, mean, mean);
-  for (var gi = 0u; gi < GROUPS; gi++) { k[stage][gi] = row.cx * xs[gi] + row.cs * s[gi] + row.cMean * means; }
+  for (var gi = 0u; gi < GROUPS; gi++) { k[stage][gi] = row.cx * xs[gi] + row.cs * score[gi] + row.cMean * means; }
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -165,7 +178,7 @@ fn main(ids: GridIds) {
         xs[gi] = x[gi];
         for (var l = 0u; l < i; l++) { xs[gi] += (h * tableau_a[i * STAGES + l]) * k[l][gi]; }
       }
-      velocity(i, rows[n * STAGES + i], s * STAGES + i);
+      velocity(i, rows[n * STAGES + i], s);
     }
     for (var gi = 0u; gi < GROUPS; gi++) {
       var acc = Pts();

@@ -37,12 +37,12 @@ export function bindBuffers(
   device: GPUDevice,
   label: string,
   pipeline: GPUComputePipeline,
-  entries: readonly (readonly [number, GPUBuffer])[],
+  entries: readonly (readonly [number, GPUBuffer] | readonly [number, GPUBuffer, { offset: number; size: number }])[],
 ): GPUBindGroup {
   return device.createBindGroup({
     label,
     layout: pipeline.getBindGroupLayout(0),
-    entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+    entries: entries.map(([binding, buffer, range]) => ({ binding, resource: { buffer, ...range } })),
   });
 }
 

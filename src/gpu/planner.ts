@@ -35,9 +35,11 @@ export interface PlanInput {
    * Where the kernel reads per-dispatch table windows from bindings smaller than a storage
    * binding (step-gauss4's uniform tables): the bytes of one such binding, and the bytes per
    * (step, stage) of its row window (0 when rows are bound whole). Steps per dispatch are then
-   * bounded so that the factor window and the row window each fit one binding.
+   * bounded so that the factor window and the row window each fit one binding. factorsPerStage:
+   * the factor window is bound one binding per stage (step-heavy's uniform rows), so that a
+   * binding holds one stage's rows of the window.
    */
-  tableWindows?: { bindingBytes: number; rowBytes: number };
+  tableWindows?: { bindingBytes: number; rowBytes: number; factorsPerStage?: boolean };
 }
 
 export interface DispatchPlan {
@@ -73,8 +75,8 @@ export function planDispatch(p: PlanInput): DispatchPlan {
   const factorRowBytes = p.stages * p.components * p.factorStride * 4;
   steps = Math.min(steps, Math.floor(p.limits.maxStorageBufferBindingSize / factorRowBytes));
   if (p.tableWindows) {
-    const { bindingBytes, rowBytes } = p.tableWindows;
-    steps = Math.min(steps, Math.floor(bindingBytes / factorRowBytes));
+    const { bindingBytes, rowBytes, factorsPerStage } = p.tableWindows;
+    steps = Math.min(steps, Math.floor(bindingBytes / (factorsPerStage ? factorRowBytes / p.stages : factorRowBytes)));
     if (rowBytes > 0) steps = Math.min(steps, Math.floor(bindingBytes / (p.stages * rowBytes)));
   }
   const stepsPerDispatch = Math.max(1, Math.min(p.steps, steps));

@@ -2,6 +2,7 @@
 // FK population (fk.ts) speak, in a module of their own so that neither imports the other.
 import type { FkReport } from '../corrector/fk.ts';
 import type { StepTable } from '../solvers/table.ts';
+import type { HeavyRows } from './heavy.ts';
 
 export interface DispatchInfo {
   /** Index of the chunk's first particle (relative to firstParticle). */
@@ -45,6 +46,8 @@ export interface GpuSampleOptions {
   kernel?: 'auto' | 'general';
   /** step-heavy: sets of four particles per invocation (default: src/gpu/heavy.ts's heavyGroups for the adapter; a tuning knob). */
   heavyGroups?: number;
+  /** step-heavy: where the kernel reads the entries (default: src/gpu/heavy.ts's heavyRows for the adapter). */
+  heavyRows?: HeavyRows;
   /**
    * The fast kernel's variant (src/gpu/variants.ts): 'auto' (default) takes the cached choice for
    * this adapter and workload shape, or tunes one now on short trials; a variant's name forces it.
@@ -78,7 +81,7 @@ export interface GpuSampleInfo {
   kernel: 'step' | 'step-gauss4' | 'step-heavy';
   /** Components per workgroup-memory tile (0: none). */
   tile: number;
-  /** How step-gauss4 read its per-step tables ('storage' for the general kernel). */
+  /** How step-gauss4 read its per-step tables, or step-heavy its entries (src/gpu/heavy.ts, HeavyRows: 'uniform' rows, else 'storage' through tiles); 'storage' for the general kernel. */
   tables: 'uniform' | 'storage';
   /**
    * Which kernel variant ran and why: 'tuned' (trial seconds per variant), 'cached', 'forced',

@@ -14,7 +14,16 @@ import { classifierLayout, classifierTarget, packClassifier } from './classifier
 import { denoiserLayout, denoiserWork, packDenoisers } from './denoiser.ts';
 import type { GpuContext } from './device.ts';
 import { runFkPopulation } from './fk.ts';
-import { type HeavyLayout, heavyEligible, heavyFactors, heavyGroups, heavyLayout } from './heavy.ts';
+import {
+  HEAVY_STAGE_BINDING,
+  type HeavyLayout,
+  heavyEligible,
+  heavyFactors,
+  heavyGroups,
+  heavyLayout,
+  heavyRows,
+  heavyUniformBlocks,
+} from './heavy.ts';
 import {
   createStepPipeline,
   factorStride,
@@ -101,6 +110,7 @@ export async function sampleWebGpu(
         : []),
       ...(buffers.classifier ? ([[8, buffers.classifier]] as const) : []),
       ...(buffers.denoiser ? ([[8, buffers.denoiser]] as const) : []),
+      ...heavyStageWindows(setup.heavy, buffers.factors),
     ]);
     const dispatches = await runChunks(gpu, setup, buffers, { pipeline, bindGroup }, opts);
     // Without a readback nothing above waited for the GPU: wait here so errors surface.
@@ -114,8 +124,8 @@ export async function sampleWebGpu(
       variant: choice
         ? { name: choice.variant.name, why: choice.why, ...(choice.trials ? { trials: choice.trials } : {}) }
         : { name: setup.kernel === 'step-heavy' ? 'heavy' : 'general', why: 'only' },
-      tile,
-      tables: setup.uniformTableBytes > 0 ? 'uniform' : 'storage',
+      tile: setup.heavy?.rows === 'uniform' ? 0 : tile,
+      tables: setup.uniformTableBytes > 0 || setup.heavy?.rows === 'uniform' ? 'uniform' : 'storage',
     };
   } finally {
     pool.destroy();
@@ -195,7 +205,7 @@ function prepare(
   const learned = experiment.learned.target || experiment.learned.negative ? experiment.learned : null;
   if (learned && (trained || logDensity || fk))
     throw new Error('a learned denoiser runs without a trained classifier, log-density or a corrector');
-  const { kernel, heavy } = chooseKernel(gpu, experiment, opts, {
+  const { kernel, heavy: heavyChoice } = chooseKernel(gpu, experiment, opts, {
     mixture,
     table,
     learned: learned !== null,
@@ -213,8 +223,10 @@ function prepare(
     trained,
     learned,
     count,
-    heavy,
+    heavy: heavyChoice,
   });
+  // The uniform windows hold the plan's steps per dispatch.
+  const heavy = heavyChoice && { ...heavyChoice, windowSteps: plan.stepsPerDispatch };
   const tile = heavy
     ? heavy.tile
     : kernel === 'step' && opts.staging !== 'never'
@@ -253,8 +265,10 @@ function chooseKernel(
       ? heavyLayout(
           mixture,
           spec.dim,
-          gpu.limits.maxComputeWorkgroupStorageSize,
+          gpu.limits,
+          table.stages,
           opts.heavyGroups ?? heavyGroups(gpu.adapterInfo),
+          opts.heavyRows ?? heavyRows(gpu.adapterInfo),
         )
       : null;
   const fastPath =
@@ -302,12 +316,28 @@ function dispatchPlan(
             bindingBytes: s.uniformTableBytes || gpu.limits.maxStorageBufferBindingSize,
             rowBytes: GAUSS4_ROW_SLOT_BYTES,
           }
-        : undefined,
+        : s.heavy?.rows === 'uniform'
+          ? { bindingBytes: gpu.limits.maxUniformBufferBindingSize, rowBytes: 0, factorsPerStage: true }
+          : undefined,
     // A trained classifier: forward and backward passes through up to two levels' networks.
     // A learned denoiser: one MLP forward pass per slot.
     extraWorkPerEvaluation:
       (s.trained ? 4 * s.trained.model.nets[0].params.length : 0) + (s.learned ? denoiserWork(s.learned) : 0),
   });
+}
+
+/** step-heavy with uniform rows: stage i's window of the factor buffer at binding HEAVY_STAGE_BINDING + i. */
+function heavyStageWindows(
+  heavy: HeavyLayout | null,
+  factors: GPUBuffer,
+): (readonly [number, GPUBuffer, { offset: number; size: number }])[] {
+  if (heavy?.rows !== 'uniform') return [];
+  const { blockBytes, blockStride } = heavyUniformBlocks(heavy);
+  return Array.from({ length: heavy.stages }, (_, i) => [
+    HEAVY_STAGE_BINDING + i,
+    factors,
+    { offset: i * blockStride, size: blockBytes },
+  ]);
 }
 
 /** The step kernel's specialisation for this call. */
@@ -399,11 +429,18 @@ function allocate(pool: BufferPool, s: Setup, readsChunks: boolean): StepBuffers
       : pool.upload('step rows', packStepRows(table.rows)),
     components: pool.upload('component infos', mixture.componentInfos, tableUsage),
     statics: pool.upload('statics (group means, eigenbases)', gauss4 ? staticsPadded : mixture.statics, tableUsage),
-    factors: pool.create(
-      'component factors window',
-      s.uniformTableBytes > 0 ? s.uniformTableBytes : Math.ceil(factorWindowFloats / 4) * 16,
-      tableUsage | COPY_DST,
-    ),
+    factors:
+      s.heavy?.rows === 'uniform'
+        ? pool.create(
+            'heavy entries, a uniform window per stage',
+            table.stages * heavyUniformBlocks(s.heavy).blockStride,
+            UNIFORM | STORAGE | COPY_DST,
+          )
+        : pool.create(
+            'component factors window',
+            s.uniformTableBytes > 0 ? s.uniformTableBytes : Math.ceil(factorWindowFloats / 4) * 16,
+            tableUsage | COPY_DST,
+          ),
     params: pool.create('step params', structBytes(STEP_PARAMS), UNIFORM | COPY_DST),
     particles: pool.create('particles chunk', particlesBytes, STORAGE | COPY_SRC | COPY_DST),
     states: pool.create(

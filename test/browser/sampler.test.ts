@@ -11,6 +11,7 @@
 // Without Chromium: fails with CI=true, else skipped (test/support/browser.ts).
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { treeSpec } from '../../scripts/make-tree.ts';
 import { parseSpec } from '../../src/experiment/parse.ts';
 import { GAUSS4_VARIANTS } from '../../src/gpu/variants.ts';
 import { TABLEAUS } from '../../src/solvers/tableau.ts';
@@ -28,7 +29,7 @@ import type { SamplerPageReady, SamplerPageRun } from './sampler-page.ts';
 
 const skip = browserSkipReason();
 
-const cases: { name: string; raw: RawSpec; kernelVariant?: string }[] = [
+const cases: { name: string; raw: RawSpec; kernelVariant?: string; kernel?: string }[] = [
   {
     name: 'two 1-D Gaussians, cfg w=3, rk4, 2000 particles x 100 steps',
     raw: { ...PARITY_CASES[0].spec('rk4'), particles: 2000 },
@@ -52,6 +53,18 @@ const cases: { name: string; raw: RawSpec; kernelVariant?: string }[] = [
   {
     name: 'two 1-D Gaussians, cfg w=3, dpmpp-3m-sde, 1000 particles x 100 steps',
     raw: { ...PARITY_CASES[0].spec('euler'), solver: { kind: 'dpmpp-3m-sde', steps: 100 } },
+  },
+  // The heavy-mixture kernel (shaders/step-heavy.wgsl; on a CPU adapter its entries come from a
+  // uniform binding per stage, src/gpu/heavy.ts): edm2's tree at depth 3, 2 x 56 components.
+  {
+    name: "edm2's tree at depth 3 (112 full covariances), cfg w = 1, heun 16, 64 particles [step-heavy]",
+    raw: {
+      ...treeSpec(3),
+      particles: 64,
+      seed: 4,
+      solver: { kind: 'heun', steps: 16, tMin: 0.002, grid: { kind: 'edm', rho: 7 } },
+    },
+    kernel: 'step-heavy',
   },
 ];
 // Every variant of the fast kernel (src/gpu/variants.ts) on this browser's adapter, forced: the
@@ -106,9 +119,10 @@ describe.skipIf(skip !== undefined)(
         const ref = kdiffusion ? referenceWithBoundSampler(spec) : referenceWithBound(spec);
         const report = compareWithBound(run.particles, ref, spec.dim);
         console.log(
-          `${formatReport(`Chromium: ${c.name}`, report)}; page GPU ${run.ms.toFixed(0)} ms (${run.info.adapter})`,
+          `${formatReport(`Chromium: ${c.name}`, report)}; page GPU ${run.ms.toFixed(0)} ms (${run.info.adapter}; ${run.info.kernel}, tables ${run.info.tables})`,
         );
         if (c.kernelVariant) expect(run.info.variant).toEqual({ name: c.kernelVariant, why: 'forced' });
+        if (c.kernel) expect(run.info.kernel).toBe(c.kernel);
         expect(report.nonFinite).toBe(0);
         expect(report.firstFailure).toBeNull();
         expect(report.maxUlpsOfRss).toBeLessThanOrEqual(PARITY_ULPS);

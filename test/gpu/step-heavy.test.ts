@@ -8,6 +8,10 @@
 // per particle and coordinate, the f32 rounding-error model of test/support/parity.ts, as
 // test/gpu/sampler-parity.test.ts uses it.
 //
+// Both ways of reading the entries (src/gpu/heavy.ts, HeavyRows) run every case: the adapter's
+// default (lavapipe: a uniform binding per stage) and workgroup-memory tiles, which must give the
+// same particles bit for bit (the same f32 operations on the same values).
+//
 // Mutation twin, per case: the same heavy kernel on the spec with every covariance's off-diagonal
 // entries scaled by 0.97 (a 3 % error in the full-covariance factors) must leave that tolerance on
 // most coordinates, so the tolerance is tight enough to see a wrong factor, let alone a wrong rule.
@@ -126,7 +130,7 @@ await describeGpu('step-heavy: GPU f32 vs CPU f64 per particle', (ctx) => {
       const twin = await sampleGpuParticles(ctx, parseSpec(scaleOffDiagonal(c.raw(), TWIN)), c.overrides);
       const twinReport = compareWithBound(twin.particles, ref, spec.dim);
       console.log(
-        `${formatReport(`${c.name} [${gpu.info.kernel}, tile ${gpu.info.tile}]`, report)}; twin (off-diagonal x ${TWIN}) ` +
+        `${formatReport(`${c.name} [${gpu.info.kernel}, ${gpu.info.tables}, tile ${gpu.info.tile}]`, report)}; twin (off-diagonal x ${TWIN}) ` +
           `beyond tolerance on ${twinReport.failures} of ${twin.particles.length} coordinates`,
       );
       expect(ref.particles).toEqual(sampleCpu(spec).particles);
@@ -138,6 +142,10 @@ await describeGpu('step-heavy: GPU f32 vs CPU f64 per particle', (ctx) => {
       expect(report.maxTolerance).toBeLessThan(1e-2);
       expect(twin.info.kernel).toBe('step-heavy');
       expect(twinReport.failures).toBeGreaterThan(0.5 * twin.particles.length);
+      const other = gpu.info.tables === 'uniform' ? 'tiles' : 'uniform';
+      const otherRun = await sampleGpuParticles(ctx, spec, { ...c.overrides, heavyRows: other });
+      expect(otherRun.info.tables).toBe(other === 'uniform' ? 'uniform' : 'storage');
+      expect(otherRun.particles).toEqual(gpu.particles);
     });
   }
 

@@ -6,7 +6,14 @@ import type { ExperimentSpec } from '../../src/experiment/types.ts';
 
 export type PlanOverrides = Pick<
   GpuSampleOptions,
-  'chunkParticles' | 'stepsPerDispatch' | 'firstParticle' | 'kernel' | 'staging' | 'kernelVariant' | 'heavyGroups'
+  | 'chunkParticles'
+  | 'stepsPerDispatch'
+  | 'firstParticle'
+  | 'kernel'
+  | 'staging'
+  | 'kernelVariant'
+  | 'heavyGroups'
+  | 'heavyRows'
 >;
 
 export interface GpuSamples {
