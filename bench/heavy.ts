@@ -2,6 +2,8 @@
 // (examples/tree-2d.json, 2032 full-covariance Gaussians; scripts/make-tree.ts), cfg w = 1
 // against the unconditional law, VE, Heun on edm2's 32 EDM steps (sigma 5 .. 0.002), on
 //   - webgpu, heavy: the heavy-mixture kernel (shaders/step-heavy.wgsl), the sampler's choice;
+//   - webgpu, heavy, tiles (--tiles): the same kernel reading its entries through workgroup-memory
+//     tiles, where the adapter's choice is a uniform binding per stage (a CPU adapter);
 //   - webgpu, general: the general step kernel (shaders/step.wgsl, kernel 'general'), the old path;
 //   - torch, precision / edm2, 1 thread / default threads: a PyTorch CPU sampler of the same mixture, f32, its own sampling
 //     loop over the exact score (bench/torch_heavy_baseline.py: per-sigma precision matrices in
@@ -11,7 +13,7 @@
 // JSON object (stdout or --json FILE) and a short table on stderr.
 //
 //   npm run bench:heavy -- [--particles N] [--general-particles N] [--torch-particles N]
-//                          [--steps S] [--repeats R] [--python CMD] [--no-torch] [--no-general]
+//                          [--steps S] [--repeats R] [--python CMD] [--no-torch] [--no-general] [--tiles]
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { prepareExperiment } from '../src/experiment/plan.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
+import { type HeavyRows, heavyRows } from '../src/gpu/heavy.ts';
 import { type GpuSampleInfo, sampleWebGpu } from '../src/gpu/sampler.ts';
 import { adapterDescription, cpuNow, median, sig } from './common.ts';
 import { emitResult, intOption, nodeEnvironment, nodeGpu, OUTPUT_OPTIONS } from './node-env.ts';
@@ -43,6 +46,10 @@ const cli = new Command('bench:heavy')
   .option('--python <cmd>', 'python interpreter with torch', process.env.TORCH_PYTHON ?? 'python3')
   .option('--no-torch', 'skip the torch baseline')
   .option('--no-general', 'skip the general-kernel path')
+  .option(
+    '--tiles',
+    "also the heavy kernel reading its entries through workgroup-memory tiles (a GPU's way; src/gpu/heavy.ts, HeavyRows) where the adapter's choice is a uniform binding per stage",
+  )
   .option(OUTPUT_OPTIONS[0][0], OUTPUT_OPTIONS[0][1])
   .option(OUTPUT_OPTIONS[1][0], OUTPUT_OPTIONS[1][1]);
 
@@ -57,6 +64,7 @@ interface Opts {
   python: string;
   torch: boolean;
   general: boolean;
+  tiles?: boolean;
   json?: string;
   stdout?: boolean;
 }
@@ -84,9 +92,16 @@ interface Path {
   run(): Promise<{ seconds: number; cpuSeconds: number; mean: number[]; details: Record<string, unknown> }>;
 }
 
-function webgpuPath(gpu: GpuContext, raw: unknown, name: string, particles: number, o: Opts, general: boolean): Path {
+function webgpuPath(
+  gpu: GpuContext,
+  raw: unknown,
+  name: string,
+  particles: number,
+  o: Opts,
+  how: { general?: boolean; heavyRows?: HeavyRows },
+): Path {
   const experiment = prepareExperiment(heavyWorkload(raw, particles, o.steps));
-  const kernel = general ? 'general' : 'auto';
+  const kernel = how.general ? 'general' : 'auto';
   return {
     name,
     particles,
@@ -97,6 +112,7 @@ function webgpuPath(gpu: GpuContext, raw: unknown, name: string, particles: numb
       const t0 = performance.now();
       const info: GpuSampleInfo = await sampleWebGpu(gpu, experiment, {
         kernel,
+        heavyRows: how.heavyRows,
         onChunk: (chunk, count) => {
           out.set(chunk.subarray(0, count * 2), filled * 2);
           filled += count;
@@ -106,7 +122,12 @@ function webgpuPath(gpu: GpuContext, raw: unknown, name: string, particles: numb
       const cpuSeconds = (cpuNow() ?? 0) - c0;
       const mean = [0, 0];
       for (let i = 0; i < particles * 2; i++) mean[i % 2] += out[i] / particles;
-      return { seconds, cpuSeconds, mean, details: { kernel: info.kernel, tile: info.tile, plan: info.plan } };
+      return {
+        seconds,
+        cpuSeconds,
+        mean,
+        details: { kernel: info.kernel, tables: info.tables, tile: info.tile, plan: info.plan },
+      };
     },
   };
 }
@@ -161,8 +182,10 @@ async function main(): Promise<void> {
   const o = cli.parse().opts<Opts>();
   const raw = JSON.parse(readFileSync(TREE, 'utf8')) as unknown;
   const gpu = await nodeGpu();
-  const paths: Path[] = [webgpuPath(gpu, raw, 'webgpu, heavy kernel', o.particles, o, false)];
-  if (o.general) paths.push(webgpuPath(gpu, raw, 'webgpu, general kernel', o.generalParticles, o, true));
+  const paths: Path[] = [webgpuPath(gpu, raw, 'webgpu, heavy kernel', o.particles, o, {})];
+  if (o.tiles && heavyRows(gpu.adapterInfo) !== 'tiles')
+    paths.push(webgpuPath(gpu, raw, 'webgpu, heavy kernel, tiles', o.particles, o, { heavyRows: 'tiles' }));
+  if (o.general) paths.push(webgpuPath(gpu, raw, 'webgpu, general kernel', o.generalParticles, o, { general: true }));
   const missing = o.torch ? torchMissing(o.python) : 'disabled by --no-torch';
   if (!missing)
     for (const v of o.torchVariants.split(','))
@@ -171,6 +194,7 @@ async function main(): Promise<void> {
   for (const general of o.general ? [false, true] : [false]) {
     await sampleWebGpu(gpu, prepareExperiment(heavyWorkload(raw, 64, 1)), { kernel: general ? 'general' : 'auto' });
   }
+  if (o.tiles) await sampleWebGpu(gpu, prepareExperiment(heavyWorkload(raw, 64, 1)), { heavyRows: 'tiles' });
   const runs = new Map<string, Awaited<ReturnType<Path['run']>>[]>(paths.map((p) => [p.name, []]));
   for (let r = 0; r < o.repeats; r++) {
     for (const p of paths) {
@@ -194,6 +218,8 @@ async function main(): Promise<void> {
     .sort((a, b) => b.particleStepsPerSecond - a.particleStepsPerSecond)[0];
   const ratios = {
     heavyToGeneral: ratio(heavy, byName('webgpu, general kernel')),
+    /** The adapter's way of reading the entries (uniform rows on a CPU adapter) against tiles (--tiles). */
+    heavyToTiles: ratio(heavy, byName('webgpu, heavy kernel, tiles')),
     /** The heavy kernel against each torch path. */
     heavyToTorch: Object.fromEntries(
       results.filter((x) => x.path.startsWith('torch')).map((x) => [x.path, ratio(heavy, x)]),

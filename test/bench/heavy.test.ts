@@ -1,6 +1,7 @@
 // Smoke test of bench/heavy.ts (the heavy-mixture workload: edm2's tree on the heavy kernel, the
 // general kernel and a PyTorch CPU sampler) at a trivial size: its JSON has the documented shape,
-// the heavy path ran the heavy kernel, and torch either ran or is skipped with a reason. Timings
+// the heavy path ran the heavy kernel (and, with --tiles, its tiles way beside it), and torch either
+// ran or is skipped with a reason. Timings
 // are never asserted, only that they are positive numbers.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,7 @@ import { describeGpu } from '../support/gpu.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const ARGS = ['bench/heavy.ts', '--particles', '64', '--general-particles', '32', '--torch-particles', '16'];
+const ARGS = ['bench/heavy.ts', '--particles', '64', '--general-particles', '32', '--torch-particles', '16', '--tiles'];
 
 await describeGpu('bench/heavy.ts', () => {
   it('prints every path with samples and medians, the ratios and the torch status', async () => {
@@ -25,7 +26,12 @@ await describeGpu('bench/heavy.ts', () => {
     expect(typeof r.environment.cpu).toBe('string');
     expect(typeof r.adapter.description).toBe('string');
     const paths = r.results.map((x: { path: string }) => x.path);
-    expect(paths.slice(0, 2)).toEqual(['webgpu, heavy kernel', 'webgpu, general kernel']);
+    // A CPU adapter reads the entries from uniform bindings, so --tiles adds the tiles path.
+    expect(paths.slice(0, 3)).toEqual([
+      'webgpu, heavy kernel',
+      'webgpu, heavy kernel, tiles',
+      'webgpu, general kernel',
+    ]);
     for (const x of r.results) {
       expect(x.secondsPerRun).toHaveLength(2);
       for (const s of x.secondsPerRun) expect(s).toBeGreaterThan(0);
@@ -33,8 +39,13 @@ await describeGpu('bench/heavy.ts', () => {
       expect(x.mean).toHaveLength(2);
     }
     expect(r.results[0].details.kernel).toBe('step-heavy');
-    expect(r.results[1].details.kernel).toBe('step');
+    expect(r.results[0].details.tables).toBe('uniform');
+    expect(r.results[1].details.kernel).toBe('step-heavy');
+    expect(r.results[1].details.tables).toBe('storage');
+    expect(r.results[1].mean).toEqual(r.results[0].mean); // bit-identical particles
+    expect(r.results[2].details.kernel).toBe('step');
     expect(r.ratios.heavyToGeneral.wall).toBeGreaterThan(0);
+    expect(r.ratios.heavyToTiles.wall).toBeGreaterThan(0);
     if (r.torch.skipped) {
       expect(r.torch.skipped.length).toBeGreaterThan(5);
       expect(paths.some((p: string) => p.startsWith('torch'))).toBe(false);
