@@ -6,12 +6,12 @@
 // kernel).
 //
 // What makes it fast with many components:
-//   - On a GPU, components are tiled through workgroup memory: the workgroup copies a tile of
-//     the per-step table once, together, and every invocation of the workgroup reads it from
-//     there. On a CPU adapter (lavapipe, SwiftShader) each stage's rows come from a uniform
-//     binding of their own instead (HEAVY_UNIFORM_ROWS): llvmpipe loads workgroup memory in a
-//     loop lane by lane, with a branch per lane, and a uniform value as a straight gather
-//     (about 1.4x per CPU-second on edm2's tree).
+//   - On a GPU (and SwiftShader), components are tiled through workgroup memory: the workgroup
+//     copies a tile of the per-step table once, together, and every invocation of the workgroup
+//     reads it from there. On llvmpipe (lavapipe) each stage's rows come from a uniform binding
+//     of their own instead (HEAVY_UNIFORM_ROWS): llvmpipe loads workgroup memory in a loop lane
+//     by lane, with a branch per lane, and a uniform value as a straight gather (1.15-1.3x per
+//     CPU-second on edm2's tree).
 //   - Each invocation owns GROUPS sets of four particles, each set the columns of a mat4xD (Pts),
 //     so that one read of a component's factors serves 4 GROUPS evaluations, all in native vector
 //     and matrix operations (the loops over sets have constant bounds; no private array is indexed

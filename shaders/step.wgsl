@@ -26,7 +26,8 @@
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(1) var<storage, read> rows: array<StepRow>;
-@group(0) @binding(2) var<storage, read> factors: array<f32>;
+// factors (binding 2) and its reader factor_value(i): the header (src/gpu/kernel.ts,
+// generalFactorBinding: a uniform window on llvmpipe, else storage).
 @group(0) @binding(3) var<storage, read> components: array<ComponentInfo>;
 // [target data mean (DIM), negative data mean (DIM), eigenbases (NCOMP x DIM x DIM) if HAS_FULL,
 //  then from ERR_OFFSET: the bias (DIM) or the field's features (omega[DIM], dir[DIM], phase)]
@@ -73,11 +74,11 @@ var<private> log_q_carried: f32;
 // FK: log q = gammaTarget log p_target + gammaNegative log p_negative at xs, from velocity().
 var<private> log_q: f32;
 
-// A component factor, from the workgroup's staged tile or from the storage buffer (the reader
+// A component factor, from the workgroup's staged tile or from the factor binding (the reader
 // shaders/lib/mixture.wgsl asks of its includer).
 fn factor_at(i: u32, staged: bool) -> f32 {
   if (staged) { return tile[i]; }
-  return factors[i];
+  return factor_value(i);
 }
 
 // component_log_density: shaders/lib/mixture.wgsl.
@@ -108,7 +109,7 @@ fn walk_components(c0: u32, c1: u32, factor_row: u32) {
     let n = min(TILE, c1 - t0);
     let src = (factor_row * NCOMP + t0) * FACTOR_STRIDE;
     workgroupBarrier();
-    for (var i = lane_id; i < n * FACTOR_STRIDE; i += WORKGROUP_SIZE) { tile[i] = factors[src + i]; }
+    for (var i = lane_id; i < n * FACTOR_STRIDE; i += WORKGROUP_SIZE) { tile[i] = factor_value(src + i); }
     workgroupBarrier();
     if (owns_particle) {
       for (var c = 0u; c < n; c++) { add_component(t0 + c, c * FACTOR_STRIDE, true); }

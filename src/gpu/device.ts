@@ -17,6 +17,17 @@ export interface GpuAdapterInfo {
   label: string;
 }
 
+/**
+ * Which CPU implementation of WebGPU an adapter is, where a kernel's table layout depends on it
+ * (measured on each: docs/benchmarks.md): Mesa's llvmpipe (lavapipe, through Dawn in Node) or
+ * Google's SwiftShader (Chromium), else null (a GPU, or a CPU adapter not measured here).
+ */
+export function cpuImplementation(a: Pick<GpuAdapterInfo, 'label'>): 'llvmpipe' | 'swiftshader' | null {
+  if (/llvmpipe|lavapipe/i.test(a.label)) return 'llvmpipe';
+  if (/swiftshader/i.test(a.label)) return 'swiftshader';
+  return null;
+}
+
 export interface GpuContext {
   device: GPUDevice;
   adapterInfo: GpuAdapterInfo;

@@ -6,6 +6,7 @@
 import type { PreparedComponent } from '../model/components.ts';
 import type { StepRow } from '../solvers/table.ts';
 import { GROUP_MASK } from './codes.ts';
+import { cpuImplementation, type GpuAdapterInfo } from './device.ts';
 
 /** What the heavy kernel reads of src/gpu/mixture-table.ts's MixtureTable (not imported: that module imports kernel.ts, which imports this one). */
 export interface HeavyMixture {
@@ -29,15 +30,15 @@ export function heavyGroups(adapter: { isFallback?: boolean }): number {
 }
 /**
  * Where the kernel reads each step's entries: 'tiles' copies them through workgroup memory, shared
- * by the workgroup (for a GPU); 'uniform' reads them from one uniform binding per stage (for a CPU
- * adapter). Mesa 25.0's llvmpipe loads workgroup memory inside a loop lane by lane, with a branch
- * per lane, while a uniform load is a straight gather: on lavapipe, edm2's tree, about 1.4x per
- * CPU-second (bench/results/heavy-uniform-rows.json).
+ * by the workgroup (a GPU, and SwiftShader, where uniform rows measured no faster); 'uniform'
+ * reads them from one uniform binding per stage (llvmpipe). Mesa 25.0's llvmpipe loads workgroup
+ * memory inside a loop lane by lane, with a branch per lane, while a uniform load is a straight
+ * gather: on lavapipe, edm2's tree, 1.15-1.3x per CPU-second (docs/benchmarks.md, heavy-tree-8).
  */
 export type HeavyRows = 'tiles' | 'uniform';
 
-export function heavyRows(adapter: { isFallback?: boolean }): HeavyRows {
-  return adapter.isFallback ? 'uniform' : 'tiles';
+export function heavyRows(adapter: Pick<GpuAdapterInfo, 'label'>): HeavyRows {
+  return cpuImplementation(adapter) === 'llvmpipe' ? 'uniform' : 'tiles';
 }
 /** Uniform bindings the kernel may take for its stages (WebGPU guarantees 12 per stage; params takes one). */
 const HEAVY_MAX_UNIFORM_STAGES = 8;

@@ -17,6 +17,7 @@ import { classifierHeader, type ClassifierLayout } from './classifier.ts';
 import { cachedComputePipeline, shaderText } from './program.ts';
 import { denoiserHeader, type DenoiserLayout } from './denoiser.ts';
 import { type HeavyLayout, heavyHeader } from './heavy.ts';
+import { cpuImplementation, type GpuAdapterInfo } from './device.ts';
 
 export interface KernelConfig {
   /**
@@ -70,6 +71,11 @@ export interface KernelConfig {
    * statics), or 0 for storage bindings. See gauss4TableBindings.
    */
   uniformTableBytes?: number;
+  /**
+   * General kernel only: bytes of its factor window as one uniform binding (a CPU adapter, where
+   * the window fits: generalFactorTables), or 0 for a storage binding. See generalFactorBinding.
+   */
+  generalUniformFactorBytes?: number;
   /**
    * step-gauss4 only: the fast path's kernel file, 'step-gauss4' (lanes of `lanes`, default) or
    * 'step-gauss1' (one particle per invocation in function-local state; lanes must be 1).
@@ -312,6 +318,32 @@ export function gauss4TableBindings(c: KernelConfig): string {
   ].join('\n');
 }
 
+/**
+ * Where the general kernel reads its factor window from by default: a uniform binding on llvmpipe
+ * (where the window fits), storage with workgroup-memory staging elsewhere. Mesa's llvmpipe loads
+ * storage (and workgroup memory) at an offset that is not a constant one lane at a time inside a
+ * loop, each behind a branch, while a uniform value is a straight gather: the standard workload on
+ * the general kernel ran 1.25x faster there with its factors in a uniform binding. On SwiftShader
+ * the uniform window was 0.75x, so it keeps storage (docs/benchmarks.md).
+ */
+export function generalFactorTables(adapter: Pick<GpuAdapterInfo, 'label'>): 'uniform' | 'storage' {
+  return cpuImplementation(adapter) === 'llvmpipe' ? 'uniform' : 'storage';
+}
+
+/** The general kernel's factor binding and its reader factor_value(i) (flat f32 index). */
+function generalFactorBinding(c: KernelConfig): string[] {
+  const bytes = c.generalUniformFactorBytes ?? 0;
+  return bytes > 0
+    ? [
+        `@group(0) @binding(2) var<uniform> factors: array<vec4<f32>, ${bytes / 16}>;`,
+        'fn factor_value(i: u32) -> f32 { return factors[i >> 2u][i & 3u]; }',
+      ]
+    : [
+        '@group(0) @binding(2) var<storage, read> factors: array<f32>;',
+        'fn factor_value(i: u32) -> f32 { return factors[i]; }',
+      ];
+}
+
 /** The lane type of a one-particle-per-invocation kernel that includes shaders/lib/mixture-lanes.wgsl. */
 export const SCALAR_LANES = 'alias lanes = f32; // one particle per invocation (shaders/lib/mixture-lanes.wgsl)';
 
@@ -335,7 +367,7 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
   // with its includes and, on the general kernel, the CLASSIFIER / DENOISER branches.
   const generated = [
     kernelHeader(c),
-    ...(c.kernel === 'step' ? [SCALAR_LANES] : []),
+    ...(c.kernel === 'step' ? [SCALAR_LANES, ...generalFactorBinding(c)] : []),
     ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
     ...(c.fastShader === 'step-gauss1' ? [...gauss1Coords(c.dim), gauss1Walk(c)] : []),
     ...(c.classifier ? [classifierHeader(c.classifier.layout, c.classifier.target)] : []),

@@ -24,6 +24,8 @@ export interface GpuLogDensityOptions {
   /** Dispatch planner overrides (tests force splitting). */
   chunkParticles?: number;
   stepsPerDispatch?: number;
+  /** Where the factor window is read from (default: the adapter's; tests force 'storage' to stage it). */
+  generalTables?: 'uniform' | 'storage';
 }
 
 export interface GpuLogDensityResult {
@@ -72,6 +74,7 @@ export async function sampleLogDensityWebGpu(
     kernel: 'general',
     chunkParticles: opts.chunkParticles,
     stepsPerDispatch: opts.stepsPerDispatch,
+    generalTables: opts.generalTables,
     logDensity: {
       table: opts.table,
       starts: starts

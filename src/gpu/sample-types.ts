@@ -48,6 +48,8 @@ export interface GpuSampleOptions {
   heavyGroups?: number;
   /** step-heavy: where the kernel reads the entries (default: src/gpu/heavy.ts's heavyRows for the adapter). */
   heavyRows?: HeavyRows;
+  /** The general kernel: its factor window in a uniform binding or storage (default: src/gpu/kernel.ts's generalFactorTables for the adapter). */
+  generalTables?: 'uniform' | 'storage';
   /**
    * The fast kernel's variant (src/gpu/variants.ts): 'auto' (default) takes the cached choice for
    * this adapter and workload shape, or tunes one now on short trials; a variant's name forces it.

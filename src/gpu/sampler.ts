@@ -27,6 +27,7 @@ import {
 import {
   createStepPipeline,
   factorStride,
+  generalFactorTables,
   GAUSS4_ROW_SLOT_BYTES,
   type KernelConfig,
   particlesPerInvocation,
@@ -65,6 +66,8 @@ interface Setup {
   gauss4: KernelVariant | null;
   /** step-gauss4's uniform table bindings' bytes (0: storage bindings). */
   uniformTableBytes: number;
+  /** The general kernel's uniform factor window (bytes), or 0: storage (kernel.ts, generalFactorBinding). */
+  generalUniformFactorBytes: number;
   plan: DispatchPlan;
   tile: number;
   /** step-heavy's table layout (null for the other kernels). */
@@ -125,7 +128,10 @@ export async function sampleWebGpu(
         ? { name: choice.variant.name, why: choice.why, ...(choice.trials ? { trials: choice.trials } : {}) }
         : { name: setup.kernel === 'step-heavy' ? 'heavy' : 'general', why: 'only' },
       tile: setup.heavy?.rows === 'uniform' ? 0 : tile,
-      tables: setup.uniformTableBytes > 0 || setup.heavy?.rows === 'uniform' ? 'uniform' : 'storage',
+      tables:
+        setup.uniformTableBytes > 0 || setup.generalUniformFactorBytes > 0 || setup.heavy?.rows === 'uniform'
+          ? 'uniform'
+          : 'storage',
     };
   } finally {
     pool.destroy();
@@ -227,12 +233,29 @@ function prepare(
   });
   // The uniform windows hold the plan's steps per dispatch.
   const heavy = heavyChoice && { ...heavyChoice, windowSteps: plan.stepsPerDispatch };
+  const generalUniformFactorBytes =
+    kernel === 'step' && !fk && (opts.generalTables ?? generalFactorTables(gpu.adapterInfo)) === 'uniform'
+      ? generalUniformBytes(gpu, spec.dim, table, mixture, plan.stepsPerDispatch)
+      : 0;
   const tile = heavy
     ? heavy.tile
-    : kernel === 'step' && opts.staging !== 'never'
+    : kernel === 'step' && opts.staging !== 'never' && generalUniformFactorBytes === 0
       ? tileComponents(spec.dim, mixture.comps.length, gpu.limits.maxComputeWorkgroupStorageSize)
       : 0;
-  const rest = { scoreError, variant, mixture, fk, kernel, gauss4, uniformTableBytes, plan, tile, learned, heavy };
+  const rest = {
+    scoreError,
+    variant,
+    mixture,
+    fk,
+    kernel,
+    gauss4,
+    uniformTableBytes,
+    generalUniformFactorBytes,
+    plan,
+    tile,
+    learned,
+    heavy,
+  };
   return { spec, trained, logDensity, table, tableau, priorScale: experiment.priorScale, count, ...rest };
 }
 
@@ -274,6 +297,21 @@ function chooseKernel(
   const fastPath =
     plain && !additiveScoreError && mixture.comps.every((c) => c.kind === 'gaussian' && c.basis === null);
   return { kernel: heavy ? 'step-heavy' : fastPath ? 'step-gauss4' : 'step', heavy };
+}
+
+/**
+ * The general kernel's factor window as one uniform binding (kernel.ts, generalFactorBinding):
+ * its bytes where the plan's window fits the binding, so that it costs no extra dispatches, else 0.
+ */
+function generalUniformBytes(
+  gpu: GpuContext,
+  dim: number,
+  table: StepTable,
+  mixture: MixtureTable,
+  stepsPerDispatch: number,
+): number {
+  const bytes = Math.ceil((stepsPerDispatch * table.stages * mixture.comps.length * factorStride(dim)) / 4) * 16;
+  return bytes <= (gpu.limits.maxUniformBufferBindingSize ?? UNIFORM_TABLE_BYTES) ? bytes : 0;
 }
 
 /** step-gauss4's tables as uniform bindings where one step's tables fit (kernel.ts, gauss4TableBindings), else 0. */
@@ -373,6 +411,7 @@ function kernelConfig(s: Setup): KernelConfig {
     fk: s.fk,
     logDensity: s.logDensity !== null,
     uniformTableBytes: s.uniformTableBytes,
+    generalUniformFactorBytes: s.generalUniformFactorBytes,
     lanes: s.gauss4?.lanes,
     fastShader: s.gauss4?.shader,
     componentMasks: s.mixture.entries.map((e) => e.mask),
@@ -436,11 +475,13 @@ function allocate(pool: BufferPool, s: Setup, readsChunks: boolean): StepBuffers
             table.stages * heavyUniformBlocks(s.heavy).blockStride,
             UNIFORM | STORAGE | COPY_DST,
           )
-        : pool.create(
-            'component factors window',
-            s.uniformTableBytes > 0 ? s.uniformTableBytes : Math.ceil(factorWindowFloats / 4) * 16,
-            tableUsage | COPY_DST,
-          ),
+        : s.generalUniformFactorBytes > 0
+          ? pool.create('component factors window, uniform', s.generalUniformFactorBytes, UNIFORM | COPY_DST)
+          : pool.create(
+              'component factors window',
+              s.uniformTableBytes > 0 ? s.uniformTableBytes : Math.ceil(factorWindowFloats / 4) * 16,
+              tableUsage | COPY_DST,
+            ),
     params: pool.create('step params', structBytes(STEP_PARAMS), UNIFORM | COPY_DST),
     particles: pool.create('particles chunk', particlesBytes, STORAGE | COPY_SRC | COPY_DST),
     states: pool.create(

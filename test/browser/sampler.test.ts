@@ -54,8 +54,8 @@ const cases: { name: string; raw: RawSpec; kernelVariant?: string; kernel?: stri
     name: 'two 1-D Gaussians, cfg w=3, dpmpp-3m-sde, 1000 particles x 100 steps',
     raw: { ...PARITY_CASES[0].spec('euler'), solver: { kind: 'dpmpp-3m-sde', steps: 100 } },
   },
-  // The heavy-mixture kernel (shaders/step-heavy.wgsl; on a CPU adapter its entries come from a
-  // uniform binding per stage, src/gpu/heavy.ts): edm2's tree at depth 3, 2 x 56 components.
+  // The heavy-mixture kernel (shaders/step-heavy.wgsl; on SwiftShader through workgroup-memory
+  // tiles, src/gpu/heavy.ts): edm2's tree at depth 3, 2 x 56 components.
   {
     name: "edm2's tree at depth 3 (112 full covariances), cfg w = 1, heun 16, 64 particles [step-heavy]",
     raw: {

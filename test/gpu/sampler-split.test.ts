@@ -105,6 +105,19 @@ await describeGpu('sampler dispatch splitting', (ctx) => {
     });
   }
 
+  // The general kernel's factor window in a uniform binding (a CPU adapter's default, src/gpu/kernel.ts
+  // generalFactorTables) or in storage: the same values, so the same particles bit for bit.
+  for (const c of splitCases.slice(1)) {
+    it(`${c.name}: the general kernel's uniform and storage factor windows are bit-identical`, async () => {
+      const uniform = await sampleGpuParticles(ctx, c.spec, { generalTables: 'uniform', stepsPerDispatch: 5 });
+      const storage = await sampleGpuParticles(ctx, c.spec, { generalTables: 'storage', stepsPerDispatch: 5 });
+      expect(uniform.info.kernel).toBe('step');
+      expect(uniform.info.tables).toBe('uniform');
+      expect(storage.info.tables).toBe('storage');
+      expect(firstDifference(uniform.particles, storage.particles)).toBe(-1);
+    });
+  }
+
   it('firstParticle: particles [1234, 3001) sampled on their own equal the tail of the full run', async () => {
     const spec = splitCases[1].spec;
     const full = await sampleGpuParticles(ctx, spec);

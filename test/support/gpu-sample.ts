@@ -14,6 +14,7 @@ export type PlanOverrides = Pick<
   | 'kernelVariant'
   | 'heavyGroups'
   | 'heavyRows'
+  | 'generalTables'
 >;
 
 export interface GpuSamples {
