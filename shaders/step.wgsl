@@ -25,10 +25,8 @@
 #include "lib/guided-score"
 
 @group(0) @binding(0) var<uniform> params: StepParams;
-@group(0) @binding(1) var<storage, read> rows: array<StepRow>;
-// factors (binding 2) and its reader factor_value(i): the header (src/gpu/kernel.ts,
-// generalFactorBinding: a uniform window on llvmpipe, else storage).
-@group(0) @binding(3) var<storage, read> components: array<ComponentInfo>;
+// rows, factors, components (bindings 1-3) and the factor reader factor_value(i): the header
+// (src/gpu/kernel.ts, generalTableBindings: uniform bindings on llvmpipe, else storage).
 // [target data mean (DIM), negative data mean (DIM), eigenbases (NCOMP x DIM x DIM) if HAS_FULL,
 //  then from ERR_OFFSET: the bias (DIM) or the field's features (omega[DIM], dir[DIM], phase)]
 @group(0) @binding(4) var<storage, read> statics: array<f32>;

@@ -72,10 +72,10 @@ export interface KernelConfig {
    */
   uniformTableBytes?: number;
   /**
-   * General kernel only: bytes of its factor window as one uniform binding (a CPU adapter, where
-   * the window fits: generalFactorTables), or 0 for a storage binding. See generalFactorBinding.
+   * General kernel only: which of its tables are uniform bindings (llvmpipe, where they fit:
+   * generalTables), the rest storage. See generalTableBindings.
    */
-  generalUniformFactorBytes?: number;
+  generalUniform?: GeneralUniform | null;
   /**
    * step-gauss4 only: the fast path's kernel file, 'step-gauss4' (lanes of `lanes`, default) or
    * 'step-gauss1' (one particle per invocation in function-local state; lanes must be 1).
@@ -319,29 +319,49 @@ export function gauss4TableBindings(c: KernelConfig): string {
 }
 
 /**
- * Where the general kernel reads its factor window from by default: a uniform binding on llvmpipe
- * (where the window fits), storage with workgroup-memory staging elsewhere. Mesa's llvmpipe loads
- * storage (and workgroup memory) at an offset that is not a constant one lane at a time inside a
- * loop, each behind a branch, while a uniform value is a straight gather: the standard workload on
- * the general kernel ran 1.25x faster there with its factors in a uniform binding. On SwiftShader
- * the uniform window was 0.75x, so it keeps storage (docs/benchmarks.md).
+ * The general kernel's tables held in uniform bindings (each 0: that table in storage): the factor
+ * window's bytes, the step rows' count (the whole table), the component infos' count.
  */
-export function generalFactorTables(adapter: Pick<GpuAdapterInfo, 'label'>): 'uniform' | 'storage' {
+export interface GeneralUniform {
+  factorBytes: number;
+  rows: number;
+  components: number;
+}
+
+/**
+ * Where the general kernel reads its tables (factor window, step rows, component infos) from by
+ * default: uniform bindings on llvmpipe (each where it fits), storage, with the factors staged
+ * through workgroup memory, elsewhere. Mesa's llvmpipe loads storage (and workgroup memory) at an
+ * offset that is not a constant one lane at a time inside a loop, each behind a branch, while a
+ * uniform value is a straight gather: the standard workload on the general kernel ran 1.25x faster
+ * there with its factors in a uniform binding, and 1.17x faster again with its rows and component
+ * infos too. On SwiftShader the uniform factor window was 0.75x, so it keeps storage
+ * (docs/benchmarks.md).
+ */
+export function generalTables(adapter: Pick<GpuAdapterInfo, 'label'>): 'uniform' | 'storage' {
   return cpuImplementation(adapter) === 'llvmpipe' ? 'uniform' : 'storage';
 }
 
-/** The general kernel's factor binding and its reader factor_value(i) (flat f32 index). */
-function generalFactorBinding(c: KernelConfig): string[] {
-  const bytes = c.generalUniformFactorBytes ?? 0;
-  return bytes > 0
-    ? [
-        `@group(0) @binding(2) var<uniform> factors: array<vec4<f32>, ${bytes / 16}>;`,
-        'fn factor_value(i: u32) -> f32 { return factors[i >> 2u][i & 3u]; }',
-      ]
-    : [
-        '@group(0) @binding(2) var<storage, read> factors: array<f32>;',
-        'fn factor_value(i: u32) -> f32 { return factors[i]; }',
-      ];
+/** The general kernel's table bindings 1-3 and the factor reader factor_value(i) (flat f32 index). */
+function generalTableBindings(c: KernelConfig): string[] {
+  const u = c.generalUniform ?? { factorBytes: 0, rows: 0, components: 0 };
+  return [
+    u.rows > 0
+      ? `@group(0) @binding(1) var<uniform> rows: array<StepRow, ${u.rows}>;`
+      : '@group(0) @binding(1) var<storage, read> rows: array<StepRow>;',
+    ...(u.factorBytes > 0
+      ? [
+          `@group(0) @binding(2) var<uniform> factors: array<vec4<f32>, ${u.factorBytes / 16}>;`,
+          'fn factor_value(i: u32) -> f32 { return factors[i >> 2u][i & 3u]; }',
+        ]
+      : [
+          '@group(0) @binding(2) var<storage, read> factors: array<f32>;',
+          'fn factor_value(i: u32) -> f32 { return factors[i]; }',
+        ]),
+    u.components > 0
+      ? `@group(0) @binding(3) var<uniform> components: array<ComponentInfo, ${u.components}>;`
+      : '@group(0) @binding(3) var<storage, read> components: array<ComponentInfo>;',
+  ];
 }
 
 /** The lane type of a one-particle-per-invocation kernel that includes shaders/lib/mixture-lanes.wgsl. */
@@ -367,7 +387,7 @@ export function stepKernelSource(platform: GpuPlatform, c: KernelConfig): string
   // with its includes and, on the general kernel, the CLASSIFIER / DENOISER branches.
   const generated = [
     kernelHeader(c),
-    ...(c.kernel === 'step' ? [SCALAR_LANES, ...generalFactorBinding(c)] : []),
+    ...(c.kernel === 'step' ? [SCALAR_LANES, ...generalTableBindings(c)] : []),
     ...(c.kernel === 'step-gauss4' ? [gauss4TableBindings(c)] : []),
     ...(c.fastShader === 'step-gauss1' ? [...gauss1Coords(c.dim), gauss1Walk(c)] : []),
     ...(c.classifier ? [classifierHeader(c.classifier.layout, c.classifier.target)] : []),

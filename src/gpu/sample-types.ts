@@ -48,7 +48,7 @@ export interface GpuSampleOptions {
   heavyGroups?: number;
   /** step-heavy: where the kernel reads the entries (default: src/gpu/heavy.ts's heavyRows for the adapter). */
   heavyRows?: HeavyRows;
-  /** The general kernel: its factor window in a uniform binding or storage (default: src/gpu/kernel.ts's generalFactorTables for the adapter). */
+  /** The general kernel: its tables (factor window, rows, component infos) in uniform bindings or storage (default: src/gpu/kernel.ts's generalTables for the adapter). */
   generalTables?: 'uniform' | 'storage';
   /**
    * The fast kernel's variant (src/gpu/variants.ts): 'auto' (default) takes the cached choice for

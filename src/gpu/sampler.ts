@@ -27,7 +27,8 @@ import {
 import {
   createStepPipeline,
   factorStride,
-  generalFactorTables,
+  type GeneralUniform,
+  generalTables,
   GAUSS4_ROW_SLOT_BYTES,
   type KernelConfig,
   particlesPerInvocation,
@@ -66,8 +67,8 @@ interface Setup {
   gauss4: KernelVariant | null;
   /** step-gauss4's uniform table bindings' bytes (0: storage bindings). */
   uniformTableBytes: number;
-  /** The general kernel's uniform factor window (bytes), or 0: storage (kernel.ts, generalFactorBinding). */
-  generalUniformFactorBytes: number;
+  /** The general kernel's tables in uniform bindings (kernel.ts, generalTableBindings), or null: all storage. */
+  generalUniform: GeneralUniform | null;
   plan: DispatchPlan;
   tile: number;
   /** step-heavy's table layout (null for the other kernels). */
@@ -129,9 +130,7 @@ export async function sampleWebGpu(
         : { name: setup.kernel === 'step-heavy' ? 'heavy' : 'general', why: 'only' },
       tile: setup.heavy?.rows === 'uniform' ? 0 : tile,
       tables:
-        setup.uniformTableBytes > 0 || setup.generalUniformFactorBytes > 0 || setup.heavy?.rows === 'uniform'
-          ? 'uniform'
-          : 'storage',
+        setup.uniformTableBytes > 0 || setup.generalUniform || setup.heavy?.rows === 'uniform' ? 'uniform' : 'storage',
     };
   } finally {
     pool.destroy();
@@ -233,13 +232,13 @@ function prepare(
   });
   // The uniform windows hold the plan's steps per dispatch.
   const heavy = heavyChoice && { ...heavyChoice, windowSteps: plan.stepsPerDispatch };
-  const generalUniformFactorBytes =
-    kernel === 'step' && !fk && (opts.generalTables ?? generalFactorTables(gpu.adapterInfo)) === 'uniform'
-      ? generalUniformBytes(gpu, spec.dim, table, mixture, plan.stepsPerDispatch)
-      : 0;
+  const generalUniform =
+    kernel === 'step' && !fk && (opts.generalTables ?? generalTables(gpu.adapterInfo)) === 'uniform'
+      ? generalUniformTables(gpu, spec.dim, table, mixture, plan.stepsPerDispatch)
+      : null;
   const tile = heavy
     ? heavy.tile
-    : kernel === 'step' && opts.staging !== 'never' && generalUniformFactorBytes === 0
+    : kernel === 'step' && opts.staging !== 'never' && !generalUniform?.factorBytes
       ? tileComponents(spec.dim, mixture.comps.length, gpu.limits.maxComputeWorkgroupStorageSize)
       : 0;
   const rest = {
@@ -250,7 +249,7 @@ function prepare(
     kernel,
     gauss4,
     uniformTableBytes,
-    generalUniformFactorBytes,
+    generalUniform,
     plan,
     tile,
     learned,
@@ -300,18 +299,25 @@ function chooseKernel(
 }
 
 /**
- * The general kernel's factor window as one uniform binding (kernel.ts, generalFactorBinding):
- * its bytes where the plan's window fits the binding, so that it costs no extra dispatches, else 0.
+ * The general kernel's tables as uniform bindings (kernel.ts, generalTableBindings), each where it
+ * fits one binding: the factor window where the plan's window fits (so that it costs no extra
+ * dispatches), the whole step-row table, the component infos; null where none fits.
  */
-function generalUniformBytes(
+function generalUniformTables(
   gpu: GpuContext,
   dim: number,
   table: StepTable,
   mixture: MixtureTable,
   stepsPerDispatch: number,
-): number {
-  const bytes = Math.ceil((stepsPerDispatch * table.stages * mixture.comps.length * factorStride(dim)) / 4) * 16;
-  return bytes <= (gpu.limits.maxUniformBufferBindingSize ?? UNIFORM_TABLE_BYTES) ? bytes : 0;
+): GeneralUniform | null {
+  const limit = gpu.limits.maxUniformBufferBindingSize ?? UNIFORM_TABLE_BYTES;
+  const factorBytes = Math.ceil((stepsPerDispatch * table.stages * mixture.comps.length * factorStride(dim)) / 4) * 16;
+  const u = {
+    factorBytes: factorBytes <= limit ? factorBytes : 0,
+    rows: table.rows.length * structBytes(STEP_ROW) <= limit ? table.rows.length : 0,
+    components: mixture.comps.length * structBytes(COMPONENT_INFO) <= limit ? mixture.comps.length : 0,
+  };
+  return u.factorBytes || u.rows || u.components ? u : null;
 }
 
 /** step-gauss4's tables as uniform bindings where one step's tables fit (kernel.ts, gauss4TableBindings), else 0. */
@@ -411,7 +417,7 @@ function kernelConfig(s: Setup): KernelConfig {
     fk: s.fk,
     logDensity: s.logDensity !== null,
     uniformTableBytes: s.uniformTableBytes,
-    generalUniformFactorBytes: s.generalUniformFactorBytes,
+    generalUniform: s.generalUniform,
     lanes: s.gauss4?.lanes,
     fastShader: s.gauss4?.shader,
     componentMasks: s.mixture.entries.map((e) => e.mask),
@@ -465,8 +471,12 @@ function allocate(pool: BufferPool, s: Setup, readsChunks: boolean): StepBuffers
   return {
     rows: gauss4
       ? pool.create('step rows window', rowsWindowBytes, tableUsage | COPY_DST)
-      : pool.upload('step rows', packStepRows(table.rows)),
-    components: pool.upload('component infos', mixture.componentInfos, tableUsage),
+      : pool.upload('step rows', packStepRows(table.rows), s.generalUniform?.rows ? UNIFORM : STORAGE),
+    components: pool.upload(
+      'component infos',
+      mixture.componentInfos,
+      s.generalUniform?.components ? UNIFORM : tableUsage,
+    ),
     statics: pool.upload('statics (group means, eigenbases)', gauss4 ? staticsPadded : mixture.statics, tableUsage),
     factors:
       s.heavy?.rows === 'uniform'
@@ -475,8 +485,8 @@ function allocate(pool: BufferPool, s: Setup, readsChunks: boolean): StepBuffers
             table.stages * heavyUniformBlocks(s.heavy).blockStride,
             UNIFORM | STORAGE | COPY_DST,
           )
-        : s.generalUniformFactorBytes > 0
-          ? pool.create('component factors window, uniform', s.generalUniformFactorBytes, UNIFORM | COPY_DST)
+        : s.generalUniform?.factorBytes
+          ? pool.create('component factors window, uniform', s.generalUniform.factorBytes, UNIFORM | COPY_DST)
           : pool.create(
               'component factors window',
               s.uniformTableBytes > 0 ? s.uniformTableBytes : Math.ceil(factorWindowFloats / 4) * 16,

@@ -105,10 +105,10 @@ await describeGpu('sampler dispatch splitting', (ctx) => {
     });
   }
 
-  // The general kernel's factor window in a uniform binding (a CPU adapter's default, src/gpu/kernel.ts
-  // generalFactorTables) or in storage: the same values, so the same particles bit for bit.
+  // The general kernel's tables in uniform bindings (llvmpipe's default, src/gpu/kernel.ts
+  // generalTables) or in storage: the same values, so the same particles bit for bit.
   for (const c of splitCases.slice(1)) {
-    it(`${c.name}: the general kernel's uniform and storage factor windows are bit-identical`, async () => {
+    it(`${c.name}: the general kernel's uniform and storage tables are bit-identical`, async () => {
       const uniform = await sampleGpuParticles(ctx, c.spec, { generalTables: 'uniform', stepsPerDispatch: 5 });
       const storage = await sampleGpuParticles(ctx, c.spec, { generalTables: 'storage', stepsPerDispatch: 5 });
       expect(uniform.info.kernel).toBe('step');
