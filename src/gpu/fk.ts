@@ -23,7 +23,7 @@ import { priorScale } from '../processes/process.ts';
 import type { StepRow, StepTable } from '../solvers/table.ts';
 import type { GpuPlatform } from '../platform/types.ts';
 import type { GpuContext } from './device.ts';
-import { fkStateStride } from './kernel.ts';
+import { fkStateStride, type GeneralUniform } from './kernel.ts';
 import { cachedComputePipeline, shaderText } from './program.ts';
 import {
   FK_BLOCK_PLAN,
@@ -50,6 +50,8 @@ export interface PreparedStep {
   /** The factor table for a list of rows. */
   factorsFor(rows: readonly StepRow[]): Float32Array;
   tile: number;
+  /** Which tables the kernel reads from uniform bindings (src/gpu/kernel.ts, generalTableBindings), or null. */
+  generalUniform: GeneralUniform | null;
 }
 
 const REDUCE_WORKGROUP = 64; // x 16 items: 2-3x faster than 256 x 4 on lavapipe (fewer barrier rounds)
@@ -103,7 +105,7 @@ export async function runFkPopulation(
       kernel: 'step',
       variant: { name: 'general', why: 'only' },
       tile: step.tile,
-      tables: 'storage',
+      tables: step.generalUniform ? 'uniform' : 'storage',
       fk: report,
     };
   } finally {
@@ -120,6 +122,7 @@ function allocateFk(pool: BufferPool, spec: ExperimentSpec, step: PreparedStep) 
   const count = spec.particles;
   const blocks = Math.ceil(count / FK_BLOCK);
   const table = step.table;
+  const uniform = step.generalUniform;
   const pair = (label: string, bytes: number): [GPUBuffer, GPUBuffer] => [
     pool.create(`${label} A`, bytes, STORAGE | COPY_SRC),
     pool.create(`${label} B`, bytes, STORAGE | COPY_SRC),
@@ -131,14 +134,16 @@ function allocateFk(pool: BufferPool, spec: ExperimentSpec, step: PreparedStep) 
     count,
     blocks,
     statsBytes,
-    rows: pool.upload('fk step rows (+ terminal row)', packStepRows([...table.rows, table.terminal])),
-    components: pool.upload('component infos', step.componentInfos),
-    statics: pool.upload('statics (group means, eigenbases)', step.statics),
-    factors: pool.create(
-      'component factors (one row)',
-      step.factorsFor([table.rows[0]]).byteLength,
-      STORAGE | COPY_DST,
+    rows: pool.upload(
+      'fk step rows (+ terminal row)',
+      packStepRows([...table.rows, table.terminal]),
+      uniform?.rows ? UNIFORM : STORAGE,
     ),
+    components: pool.upload('component infos', step.componentInfos, uniform?.components ? UNIFORM : STORAGE),
+    statics: pool.upload('statics (group means, eigenbases)', step.statics),
+    factors: uniform?.factorBytes
+      ? pool.create('component factors (one row), uniform', uniform.factorBytes, UNIFORM | COPY_DST)
+      : pool.create('component factors (one row)', step.factorsFor([table.rows[0]]).byteLength, STORAGE | COPY_DST),
     stepParams: pool.create('step params', structBytes(STEP_PARAMS), UNIFORM | COPY_DST),
     particles: pair('fk particles', count * spec.dim * 4),
     states: pair('fk states (drift, log q)', count * fkStateStride(spec.dim) * 4),

@@ -91,10 +91,11 @@ export async function sampleWebGpu(
   const choice = setup.kernel === 'step-gauss4' ? await variantFor(gpu, experiment, opts, setup) : null;
   if (choice && choice.variant !== setup.gauss4) setup = prepare(gpu, experiment, opts, choice.variant);
   const pipeline = await createStepPipeline(gpu.device, gpu.platform, kernelConfig(setup));
-  const { spec, table, mixture, tile } = setup;
+  const { spec, table, mixture, tile, generalUniform } = setup;
   if (setup.fk) {
     const { componentInfos, statics, factorsFor } = mixture;
-    return runFkPopulation(gpu, spec, { pipeline, table, componentInfos, statics, factorsFor, tile }, opts);
+    const step = { pipeline, table, componentInfos, statics, factorsFor, tile, generalUniform };
+    return runFkPopulation(gpu, spec, step, opts);
   }
   const pool = new BufferPool(gpu.device);
   try {
@@ -232,9 +233,13 @@ function prepare(
   });
   // The uniform windows hold the plan's steps per dispatch.
   const heavy = heavyChoice && { ...heavyChoice, windowSteps: plan.stepsPerDispatch };
+  // The fk population writes one factor row per dispatch and appends the terminal row to its rows.
   const generalUniform =
-    kernel === 'step' && !fk && (opts.generalTables ?? generalTables(gpu.adapterInfo)) === 'uniform'
-      ? generalUniformTables(gpu, spec.dim, table, mixture, plan.stepsPerDispatch)
+    kernel === 'step' && (opts.generalTables ?? generalTables(gpu.adapterInfo)) === 'uniform'
+      ? generalUniformTables(gpu, spec.dim, mixture, {
+          factorRows: fk ? 1 : plan.stepsPerDispatch * table.stages,
+          rows: table.rows.length + (fk ? 1 : 0),
+        })
       : null;
   const tile = heavy
     ? heavy.tile
@@ -300,21 +305,20 @@ function chooseKernel(
 
 /**
  * The general kernel's tables as uniform bindings (kernel.ts, generalTableBindings), each where it
- * fits one binding: the factor window where the plan's window fits (so that it costs no extra
- * dispatches), the whole step-row table, the component infos; null where none fits.
+ * fits one binding: the factor window of `factorRows` rows (the plan's window, so that it costs no
+ * extra dispatches), the `rows` step rows, the component infos; null where none fits.
  */
 function generalUniformTables(
   gpu: GpuContext,
   dim: number,
-  table: StepTable,
   mixture: MixtureTable,
-  stepsPerDispatch: number,
+  counts: { factorRows: number; rows: number },
 ): GeneralUniform | null {
   const limit = gpu.limits.maxUniformBufferBindingSize ?? UNIFORM_TABLE_BYTES;
-  const factorBytes = Math.ceil((stepsPerDispatch * table.stages * mixture.comps.length * factorStride(dim)) / 4) * 16;
+  const factorBytes = Math.ceil((counts.factorRows * mixture.comps.length * factorStride(dim)) / 4) * 16;
   const u = {
     factorBytes: factorBytes <= limit ? factorBytes : 0,
-    rows: table.rows.length * structBytes(STEP_ROW) <= limit ? table.rows.length : 0,
+    rows: counts.rows * structBytes(STEP_ROW) <= limit ? counts.rows : 0,
     components: mixture.comps.length * structBytes(COMPONENT_INFO) <= limit ? mixture.comps.length : 0,
   };
   return u.factorBytes || u.rows || u.components ? u : null;

@@ -306,6 +306,21 @@ await describeGpu('fk corrector', (gpu) => {
     expect(plain.some((r) => !r.pass)).toBe(true);
   });
 
+  it("the general kernel's uniform and storage tables give the same population, bit for bit", async () => {
+    const spec = parseSpec(PARITY_CASES[0].spec);
+    const run = async (generalTables: 'uniform' | 'storage') => {
+      const parts: Float32Array[] = [];
+      const info = await sampleWebGpu(gpu, spec, { generalTables, onChunk: (c) => void parts.push(c.slice()) });
+      return { info, particles: Float32Array.from(parts.flatMap((c) => Array.from(c))) };
+    };
+    const uniform = await run('uniform');
+    const storage = await run('storage');
+    expect(uniform.info.tables).toBe('uniform');
+    expect(storage.info.tables).toBe('storage');
+    expect(uniform.info.fk).toEqual(storage.info.fk);
+    expect(new Uint32Array(uniform.particles.buffer)).toEqual(new Uint32Array(storage.particles.buffer));
+  });
+
   it('a population larger than one storage binding is refused with the limit named, before any allocation', async () => {
     const dim = 64;
     const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
