@@ -83,7 +83,7 @@ export interface GpuSampleInfo {
   kernel: 'step' | 'step-gauss4' | 'step-heavy';
   /** Components per workgroup-memory tile (0: none). */
   tile: number;
-  /** How step-gauss4 read its per-step tables, or step-heavy its entries (src/gpu/heavy.ts, HeavyRows: 'uniform' rows, else 'storage' through tiles); 'storage' for the general kernel. */
+  /** How the kernel read its per-step tables: 'uniform' where any is a uniform binding (step-gauss4's tables, step-heavy's rows, the general kernel's tables on llvmpipe), else 'storage'. */
   tables: 'uniform' | 'storage';
   /**
    * Which kernel variant ran and why: 'tuned' (trial seconds per variant), 'cached', 'forced',

@@ -129,7 +129,7 @@ export async function sampleWebGpu(
       variant: choice
         ? { name: choice.variant.name, why: choice.why, ...(choice.trials ? { trials: choice.trials } : {}) }
         : { name: setup.kernel === 'step-heavy' ? 'heavy' : 'general', why: 'only' },
-      tile: setup.heavy?.rows === 'uniform' ? 0 : tile,
+      tile,
       tables:
         setup.uniformTableBytes > 0 || setup.generalUniform || setup.heavy?.rows === 'uniform' ? 'uniform' : 'storage',
     };
@@ -242,7 +242,9 @@ function prepare(
         })
       : null;
   const tile = heavy
-    ? heavy.tile
+    ? heavy.rows === 'uniform'
+      ? 0
+      : heavy.tile
     : kernel === 'step' && opts.staging !== 'never' && !generalUniform?.factorBytes
       ? tileComponents(spec.dim, mixture.comps.length, gpu.limits.maxComputeWorkgroupStorageSize)
       : 0;
@@ -487,15 +489,14 @@ function allocate(pool: BufferPool, s: Setup, readsChunks: boolean): StepBuffers
         ? pool.create(
             'heavy entries, a uniform window per stage',
             table.stages * heavyUniformBlocks(s.heavy).blockStride,
+            // STORAGE too: binding 2 stays in the kernel's layout (the tiles' code, dead here).
             UNIFORM | STORAGE | COPY_DST,
           )
-        : s.generalUniform?.factorBytes
-          ? pool.create('component factors window, uniform', s.generalUniform.factorBytes, UNIFORM | COPY_DST)
-          : pool.create(
-              'component factors window',
-              s.uniformTableBytes > 0 ? s.uniformTableBytes : Math.ceil(factorWindowFloats / 4) * 16,
-              tableUsage | COPY_DST,
-            ),
+        : pool.create(
+            'component factors window',
+            s.uniformTableBytes > 0 ? s.uniformTableBytes : Math.ceil(factorWindowFloats / 4) * 16,
+            (s.generalUniform?.factorBytes ? UNIFORM : tableUsage) | COPY_DST,
+          ),
     params: pool.create('step params', structBytes(STEP_PARAMS), UNIFORM | COPY_DST),
     particles: pool.create('particles chunk', particlesBytes, STORAGE | COPY_SRC | COPY_DST),
     states: pool.create(
